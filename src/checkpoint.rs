@@ -1,0 +1,168 @@
+//! Kafka's text checkpoint format.
+//!
+//! ```text
+//! 0                 version
+//! 2                 number of entries
+//! <field> <field>   one entry per line, fields separated by a space
+//! <field> <field>
+//! ```
+//!
+//! Kafka uses it for `recovery-point-offset-checkpoint`,
+//! `log-start-offset-checkpoint` (`topic partition offset` entries) and
+//! `leader-epoch-checkpoint` (`epoch offset`). seglog also keeps its
+//! per-partition state in it. Files are always replaced atomically (write a
+//! temporary file, fsync, rename, fsync the directory), so a reader sees
+//! either the old or the new contents; anything else is corruption.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, Fs};
+
+const VERSION: &str = "0";
+
+/// Renders entries (each a list of fields) in the checkpoint format.
+pub(crate) fn render<S: AsRef<str>>(entries: &[Vec<S>]) -> String {
+    let mut out = format!("{VERSION}\n{}\n", entries.len());
+    for entry in entries {
+        let fields: Vec<&str> = entry.iter().map(AsRef::as_ref).collect();
+        out.push_str(&fields.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses a checkpoint file's text into its entries' fields, checking the
+/// version, the count and that every entry has `fields` fields. An empty
+/// file has no entries (Kafka reads it so).
+pub(crate) fn parse(path: &Path, text: &str, fields: usize) -> Result<Vec<Vec<String>>> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut lines = text.lines();
+    let bad = |line: usize, reason: String| Error::corrupt(path, line as u64, reason);
+    match lines.next() {
+        Some(VERSION) => {}
+        other => {
+            return Err(bad(
+                1,
+                format!("unsupported checkpoint version {:?}", other.unwrap_or("")),
+            ))
+        }
+    }
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| bad(2, "missing or malformed entry count".into()))?;
+    let mut entries = Vec::with_capacity(count.min(1 << 16));
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parts: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        if parts.len() != fields {
+            return Err(bad(
+                i + 3,
+                format!(
+                    "line {} has {} fields, expected {fields}",
+                    i + 3,
+                    parts.len()
+                ),
+            ));
+        }
+        entries.push(parts);
+    }
+    if entries.len() != count {
+        return Err(bad(
+            2,
+            format!("declares {count} entries but holds {}", entries.len()),
+        ));
+    }
+    Ok(entries)
+}
+
+/// Reads and parses a checkpoint file; `None` if it does not exist.
+pub(crate) fn read(fs: &dyn Fs, path: &Path, fields: usize) -> Result<Option<Vec<Vec<String>>>> {
+    let Some(bytes) = fsio::read_file_if_exists(fs, path)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::corrupt(path, e.utf8_error().valid_up_to() as u64, "not UTF-8 text"))?;
+    parse(path, &text, fields).map(Some)
+}
+
+/// Replaces a checkpoint file atomically.
+pub(crate) fn write<S: AsRef<str>>(fs: &dyn Fs, path: &Path, entries: &[Vec<S>]) -> Result<()> {
+    fsio::write_file_atomically(fs, path, render(entries).as_bytes())
+}
+
+/// Entries of `key value` pairs as a lookup.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct KeyValues(Vec<(String, String)>);
+
+impl KeyValues {
+    pub(crate) fn from_entries(entries: Vec<Vec<String>>) -> Self {
+        KeyValues(
+            entries
+                .into_iter()
+                .filter_map(|mut e| {
+                    let v = e.pop()?;
+                    let k = e.pop()?;
+                    Some((k, v))
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `key` as a number; an error naming the file if it is
+    /// missing or malformed.
+    pub(crate) fn number<T: std::str::FromStr>(&self, path: &Path, key: &str) -> Result<T> {
+        self.get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::corrupt(path, 0, format!("missing or malformed `{key}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_kafka_layout() {
+        let text = render(&[vec!["orders", "0", "42"], vec!["orders", "1", "7"]]);
+        assert_eq!(text, "0\n2\norders 0 42\norders 1 7\n");
+        let back = parse(Path::new("c"), &text, 3).unwrap();
+        assert_eq!(back[1], ["orders", "1", "7"]);
+        // Kafka's reader splits on any whitespace run.
+        let loose = parse(Path::new("c"), "0\n1\nt  3\t9\n", 3).unwrap();
+        assert_eq!(loose[0], ["t", "3", "9"]);
+    }
+
+    #[test]
+    fn leader_epoch_example_parses() {
+        let e = parse(Path::new("leader-epoch-checkpoint"), "0\n2\n0 0\n1 2\n", 2).unwrap();
+        assert_eq!(e, vec![vec!["0", "0"], vec!["1", "2"]]);
+    }
+
+    #[test]
+    fn malformed_files_are_errors() {
+        let p = Path::new("c");
+        assert!(parse(p, "", 2).unwrap().is_empty());
+        for (text, expect) in [
+            ("1\n0\n", "version"),
+            ("0\nx\n", "entry count"),
+            ("0\n2\na 1\n", "declares 2 entries"),
+            ("0\n1\na 1 2\n", "has 3 fields"),
+        ] {
+            let e = parse(p, text, 2).unwrap_err().to_string();
+            assert!(e.contains(expect), "{text:?}: {e}");
+        }
+    }
+}

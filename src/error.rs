@@ -1,0 +1,182 @@
+//! The crate's one public error type.
+//!
+//! Every fallible operation returns [`Result<T>`](Result). The variants carry
+//! structured fields so a caller can act on them (seek elsewhere, split a
+//! batch, reopen the log) rather than parse a message.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::record::Compression;
+
+/// Shorthand for `std::result::Result<T, seglog::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in seglog.
+///
+/// Library code never panics on bad input or a bad file; it returns one of
+/// these instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A read or seek asked for an offset the log does not hold.
+    ///
+    /// `earliest` is the log start offset and `latest` the log end offset
+    /// (the next offset to be written). Offsets in `earliest..=latest` are
+    /// valid read positions; reading at `latest` returns nothing yet.
+    /// A consumer usually resets to `earliest` or `latest` and retries.
+    #[error("offset {requested} is out of range: the log holds offsets from {earliest} to {latest} (exclusive)")]
+    OffsetOutOfRange {
+        /// The offset that was asked for.
+        requested: u64,
+        /// The log start offset at the time of the call.
+        earliest: u64,
+        /// The log end offset at the time of the call.
+        latest: u64,
+    },
+
+    /// A record batch is larger than a configured limit
+    /// (`max_message_bytes`, or `segment_bytes` for a batch that could
+    /// never fit into a segment). Nothing was written; split the records
+    /// into smaller appends.
+    #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
+    RecordTooLarge {
+        /// Size of the encoded batch in bytes.
+        size: u64,
+        /// The limit it broke.
+        max: u64,
+    },
+
+    /// A file on disk does not hold what it must: a bad CRC, a torn or
+    /// garbled batch, offsets out of order, an index that does not match
+    /// its log. `position` is the byte position in `path` where the problem
+    /// was found.
+    ///
+    /// Below the recovery point this means data that was synced has been
+    /// damaged; opening the log with [`RecoveryMode::TruncateCorrupt`]
+    /// discards it and everything after it.
+    ///
+    /// [`RecoveryMode::TruncateCorrupt`]: crate::RecoveryMode::TruncateCorrupt
+    #[error("corrupt file {}: at byte {position}: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte position of the problem within the file.
+        position: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+
+    /// Bytes handed in by the caller (an encoded batch to append, a batch to
+    /// decode) are not a valid Kafka v2 record batch. `position` is the byte
+    /// position within the given buffer. Nothing was written.
+    #[error("invalid record batch at byte {position}: {reason}")]
+    InvalidBatch {
+        /// Byte position within the caller's buffer.
+        position: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+
+    /// A record given to an append is not acceptable (no records, a negative
+    /// timestamp, ...). Nothing was written.
+    #[error("invalid record: {reason}")]
+    InvalidRecord {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Batches with preassigned offsets (replication, tools) do not continue
+    /// the log: the first offset is below the log end offset, or offsets do
+    /// not strictly increase. Nothing was written.
+    #[error("unexpected offset {offset}: expected an offset of at least {expected}")]
+    UnexpectedOffset {
+        /// The offending base offset.
+        offset: u64,
+        /// The smallest acceptable offset at that point.
+        expected: u64,
+    },
+
+    /// A configuration value is out of bounds. `field` names it as it is
+    /// spelled in [`LogConfig`](crate::LogConfig).
+    #[error("invalid configuration value for `{field}`: {reason}")]
+    InvalidConfig {
+        /// The field's name.
+        field: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+
+    /// A batch uses a compression codec whose cargo feature is not enabled
+    /// in this build. Rebuild with the feature (`gzip`, `snappy`, `lz4`,
+    /// `zstd`) to read or write it.
+    #[error("compression codec {codec} is not compiled into this build; enable the `{codec}` cargo feature of seglog")]
+    CompressionUnavailable {
+        /// The codec that was asked for.
+        codec: Compression,
+    },
+
+    /// An operating-system call failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// The operation, e.g. `"write"` or `"fsync"`.
+        op: &'static str,
+        /// The file or directory it was applied to.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// An earlier write or fsync failed, so the log no longer knows what is
+    /// on disk and refuses further writes. Reads still work. Close and
+    /// reopen the log: recovery re-establishes a consistent state.
+    #[error("the log refuses writes after an earlier I/O failure ({cause}); reopen it")]
+    Poisoned {
+        /// The failure that poisoned the log.
+        cause: String,
+    },
+
+    /// The directory is locked by another open log, in this process or in
+    /// another one.
+    #[error("{} is already in use by another open log", path.display())]
+    Locked {
+        /// The locked directory.
+        path: PathBuf,
+    },
+
+    /// The log was closed; the handle can no longer be used.
+    #[error("the log is closed")]
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, position: u64, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            path: path.to_path_buf(),
+            position,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidConfig {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn invalid_record(reason: impl Into<String>) -> Self {
+        Error::InvalidRecord {
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The three ways in: records from the caller, batches encoded by a
+//! producer, and batches that already carry their offsets.
+
+use std::sync::atomic::Ordering;
+
+use super::{writes_through, AppendInfo, Inner, PartitionLog, Writer};
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::record::{
+    batches as split_batches, BatchAttributes, BatchBuilder, DecodeError, Record, RecordBatch,
+    TimestampType,
+};
+use crate::segment::BatchMeta;
+
+// Field positions patched in place (see `record` for the layout).
+const BASE_OFFSET_POS: usize = 0;
+const LEADER_EPOCH_POS: usize = 12;
+const CRC_POS: usize = 17;
+const ATTRIBUTES_POS: usize = 21;
+const MAX_TIMESTAMP_POS: usize = 35;
+const TIMESTAMP_TYPE_BIT: u16 = 0x08;
+
+impl PartitionLog {
+    /// Appends `records` as one batch, as a Kafka leader does: offsets from
+    /// the log end offset on, a timestamp from the clock for records
+    /// without one (or for all of them with log-append time), the log's
+    /// compression codec. Durability as the log's config says.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRecord`] for no records or a bad timestamp,
+    /// [`Error::RecordTooLarge`] for a batch over `max_message_bytes`,
+    /// [`Error::Poisoned`]/[`Error::Closed`], [`Error::Io`]. Nothing is
+    /// written when an error other than `Io` is returned.
+    pub fn append(&self, records: &[Record]) -> Result<AppendInfo> {
+        self.append_with(records, self.inner.config.durability)
+    }
+
+    /// [`append`](Self::append) with an explicit durability for this call.
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    pub fn append_with(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
+        self.inner.append_records(records, durability)
+    }
+
+    /// Appends batches as a Kafka producer sends them (a produce request's
+    /// records: one or more v2 batches with base offset 0). Each batch is
+    /// checked (size, CRC, record count, every record decodes) and then
+    /// written as it is, with only the base offset and partition leader
+    /// epoch set in place. As Kafka does, the header's max timestamp is set
+    /// to the largest record timestamp (or, with log-append time, the type
+    /// and max timestamp to the append time), recomputing the CRC only when
+    /// that changes the header.
+    ///
+    /// # Errors
+    /// [`Error::InvalidBatch`] for bytes that are not valid producer
+    /// batches, [`Error::RecordTooLarge`], [`Error::CompressionUnavailable`],
+    /// and as [`append`](Self::append).
+    pub fn append_encoded(&self, batches: &[u8]) -> Result<AppendInfo> {
+        self.append_encoded_with(batches, self.inner.config.durability)
+    }
+
+    /// [`append_encoded`](Self::append_encoded) with an explicit durability.
+    ///
+    /// # Errors
+    /// As [`append_encoded`](Self::append_encoded).
+    pub fn append_encoded_with(
+        &self,
+        batches: &[u8],
+        durability: Durability,
+    ) -> Result<AppendInfo> {
+        self.inner.append_producer_batches(batches, durability)
+    }
+
+    /// Appends batches that already carry their offsets, keeping them as
+    /// they are (replication, restores, tools). Offsets must strictly
+    /// increase and start at or after the log end offset; gaps are allowed.
+    /// CRCs are checked; `max_message_bytes` is not (as for Kafka
+    /// followers).
+    ///
+    /// # Errors
+    /// [`Error::InvalidBatch`] for malformed batches or a bad CRC,
+    /// [`Error::UnexpectedOffset`] for offsets that do not continue the
+    /// log, [`Error::RecordTooLarge`] for a batch larger than a segment,
+    /// and as [`append`](Self::append).
+    pub fn append_replicated(&self, batches: &[u8]) -> Result<AppendInfo> {
+        self.append_replicated_with(batches, self.inner.config.durability)
+    }
+
+    /// [`append_replicated`](Self::append_replicated) with an explicit
+    /// durability.
+    ///
+    /// # Errors
+    /// As [`append_replicated`](Self::append_replicated).
+    pub fn append_replicated_with(
+        &self,
+        batches: &[u8],
+        durability: Durability,
+    ) -> Result<AppendInfo> {
+        self.inner.append_replicated(batches, durability)
+    }
+}
+
+impl Inner {
+    fn append_records(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
+        let mut w = self.writer_for_update()?;
+        let now = self.clock.now_ms();
+        let base = self.log_end_offset.load(Ordering::Acquire);
+        let timestamp_type = self.config.message_timestamp_type;
+        let builder = BatchBuilder::new()
+            .base_offset(base)
+            .compression(self.config.compression)
+            .timestamp_type(timestamp_type)
+            .now(now);
+        let mut bytes = std::mem::take(&mut w.scratch);
+        let mut scratch = std::mem::take(&mut w.compress_scratch);
+        bytes.clear();
+        let encoded = builder.encode_into(records, &mut bytes, &mut scratch);
+        w.compress_scratch = scratch;
+        let result = encoded.and_then(|enc| {
+            self.check_size(enc.size, true)?;
+            let meta = BatchMeta {
+                base_offset: enc.base_offset,
+                last_offset: enc.last_offset,
+                max_timestamp: enc.max_timestamp,
+                size: enc.size,
+            };
+            let mut info = self.write_batches(
+                &mut w,
+                &bytes,
+                &[meta],
+                records.len() as u64,
+                durability,
+                now,
+            )?;
+            if timestamp_type == TimestampType::LogAppendTime {
+                info.log_append_time = Some(now);
+            }
+            Ok(info)
+        });
+        w.scratch = bytes;
+        result
+    }
+
+    fn check_size(&self, size: usize, client: bool) -> Result<()> {
+        let size = size as u64;
+        let max_message = u64::from(self.config.max_message_bytes);
+        if client && size > max_message {
+            return Err(Error::RecordTooLarge {
+                size,
+                max: max_message,
+            });
+        }
+        if size > self.config.segment_bytes {
+            return Err(Error::RecordTooLarge {
+                size,
+                max: self.config.segment_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn append_producer_batches(&self, input: &[u8], durability: Durability) -> Result<AppendInfo> {
+        // Validate everything before taking the writer lock.
+        let mut metas = Vec::new();
+        let mut header_max = Vec::new();
+        let mut records_total = 0u64;
+        let mut scratch = Vec::new();
+        let mut position = 0usize;
+        for batch in split_batches(input) {
+            let batch = batch?;
+            self.check_size(batch.size(), true)?;
+            let (meta, count) = validate_producer_batch(&batch, &mut scratch)
+                .map_err(|e| e.shifted(position).in_input())?;
+            header_max.push(batch.header().max_timestamp);
+            metas.push(meta);
+            records_total += count;
+            position += batch.size();
+        }
+        if metas.is_empty() {
+            return Err(Error::InvalidBatch {
+                position: 0,
+                reason: "no record batches".into(),
+            });
+        }
+
+        let mut w = self.writer_for_update()?;
+        let now = self.clock.now_ms();
+        let append_time =
+            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        let mut bytes = std::mem::take(&mut w.scratch);
+        bytes.clear();
+        bytes.extend_from_slice(input);
+        // Assign offsets in place: base offset and leader epoch are outside
+        // the CRC; log-append time changes the CRC, so it is recomputed.
+        let mut next = self.log_end_offset.load(Ordering::Acquire);
+        let mut at = 0usize;
+        for (meta, header_max) in metas.iter_mut().zip(header_max) {
+            let b = &mut bytes[at..at + meta.size];
+            let delta = meta.last_offset - meta.base_offset;
+            b[BASE_OFFSET_POS..BASE_OFFSET_POS + 8].copy_from_slice(&(next as i64).to_be_bytes());
+            b[LEADER_EPOCH_POS..LEADER_EPOCH_POS + 4].copy_from_slice(&(-1i32).to_be_bytes());
+            if let Some(t) = append_time {
+                let attrs = u16::from_be_bytes([b[ATTRIBUTES_POS], b[ATTRIBUTES_POS + 1]])
+                    | TIMESTAMP_TYPE_BIT;
+                b[ATTRIBUTES_POS..ATTRIBUTES_POS + 2].copy_from_slice(&attrs.to_be_bytes());
+                meta.max_timestamp = t;
+            }
+            if append_time.is_some() || meta.max_timestamp != header_max {
+                b[MAX_TIMESTAMP_POS..MAX_TIMESTAMP_POS + 8]
+                    .copy_from_slice(&meta.max_timestamp.to_be_bytes());
+                let crc = crc32c::crc32c(&b[ATTRIBUTES_POS..]);
+                b[CRC_POS..CRC_POS + 4].copy_from_slice(&crc.to_be_bytes());
+            }
+            meta.base_offset = next;
+            meta.last_offset = next + delta;
+            next = meta.last_offset + 1;
+            at += meta.size;
+        }
+        let result = self.write_batches(&mut w, &bytes, &metas, records_total, durability, now);
+        w.scratch = bytes;
+        let mut info = result?;
+        info.log_append_time = append_time;
+        Ok(info)
+    }
+
+    fn append_replicated(&self, input: &[u8], durability: Durability) -> Result<AppendInfo> {
+        let mut metas = Vec::new();
+        let mut records_total = 0u64;
+        let mut position = 0u64;
+        let mut prev_last: Option<u64> = None;
+        for batch in split_batches(input) {
+            let batch = batch?;
+            batch.check_crc().map_err(|e| Error::InvalidBatch {
+                position,
+                reason: e.reason,
+            })?;
+            self.check_size(batch.size(), false)?;
+            let h = batch.header();
+            if let Some(prev) = prev_last {
+                if h.base_offset <= prev {
+                    return Err(Error::UnexpectedOffset {
+                        offset: h.base_offset,
+                        expected: prev + 1,
+                    });
+                }
+            }
+            prev_last = Some(h.last_offset());
+            records_total += u64::from(h.records_count);
+            metas.push(BatchMeta {
+                base_offset: h.base_offset,
+                last_offset: h.last_offset(),
+                max_timestamp: h.max_timestamp,
+                size: batch.size(),
+            });
+            position += batch.size() as u64;
+        }
+        let Some(first) = metas.first().copied() else {
+            return Err(Error::InvalidBatch {
+                position: 0,
+                reason: "no record batches".into(),
+            });
+        };
+        let mut w = self.writer_for_update()?;
+        let leo = self.log_end_offset.load(Ordering::Acquire);
+        if first.base_offset < leo {
+            return Err(Error::UnexpectedOffset {
+                offset: first.base_offset,
+                expected: leo,
+            });
+        }
+        let now = self.clock.now_ms();
+        self.write_batches(&mut w, input, &metas, records_total, durability, now)
+    }
+
+    /// Writes validated batches laid end to end in `bytes`, rolling where
+    /// needed, then makes them as durable as asked.
+    fn write_batches(
+        &self,
+        w: &mut Writer,
+        bytes: &[u8],
+        metas: &[BatchMeta],
+        records: u64,
+        durability: Durability,
+        now: i64,
+    ) -> Result<AppendInfo> {
+        let mut at = 0usize;
+        let mut info = AppendInfo {
+            first_offset: metas.first().map_or(0, |m| m.base_offset),
+            last_offset: 0,
+            max_timestamp: -1,
+            log_append_time: None,
+            batches: metas.len(),
+            bytes: 0,
+        };
+        for (i, meta) in metas.iter().enumerate() {
+            let roll = self.active(w)?.should_roll(
+                meta,
+                self.config.segment_bytes,
+                self.config.segment_ms,
+                now,
+            );
+            if roll.is_some() {
+                let leo = self.log_end_offset.load(Ordering::Acquire);
+                self.roll_locked(w, meta.base_offset.max(leo))?;
+            }
+            let last = i + 1 == metas.len();
+            let chunk = &bytes[at..at + meta.size];
+            self.active(w)?
+                .append(chunk, meta, last && writes_through(durability))?;
+            self.log_end_offset
+                .store(meta.last_offset + 1, Ordering::Release);
+            at += meta.size;
+            info.last_offset = meta.last_offset;
+            info.max_timestamp = info.max_timestamp.max(meta.max_timestamp);
+            info.bytes += meta.size as u64;
+        }
+        w.unflushed_records += records;
+        if durability == Durability::Sync || self.flush_due(w, now) {
+            self.sync_locked(w)?;
+        } else if writes_through(durability) {
+            self.active(w)?.write_out()?;
+        }
+        Ok(info)
+    }
+}
+
+/// Checks a batch as a Kafka leader checks a producer's: v2, a valid CRC,
+/// not a control batch, base offset 0, `lastOffsetDelta + 1` records, and
+/// every record decoding with consecutive offset deltas. Returns the
+/// batch's facts (at base offset 0, with the largest record timestamp) and
+/// its record count.
+fn validate_producer_batch(
+    batch: &RecordBatch<'_>,
+    scratch: &mut Vec<u8>,
+) -> Result<(BatchMeta, u64), DecodeError> {
+    let h = batch.header();
+    batch.check_crc()?;
+    if h.is_control() {
+        return Err(DecodeError::new(
+            21,
+            "producers may not send control batches",
+        ));
+    }
+    if h.base_offset != 0 {
+        return Err(DecodeError::new(
+            0,
+            format!(
+                "a producer batch must have base offset 0, not {}",
+                h.base_offset
+            ),
+        ));
+    }
+    if h.records_count == 0 || u64::from(h.records_count) != u64::from(h.last_offset_delta) + 1 {
+        return Err(DecodeError::new(
+            57,
+            format!(
+                "records count {} does not match last offset delta {}",
+                h.records_count, h.last_offset_delta
+            ),
+        ));
+    }
+    if BatchAttributes(h.attributes.0).timestamp_type() == TimestampType::LogAppendTime {
+        return Err(DecodeError::new(
+            21,
+            "producers may not send log-append-time batches",
+        ));
+    }
+    let mut records = batch.records_raw(scratch)?;
+    let mut expected = 0u64;
+    let mut max_timestamp = -1i64;
+    while let Some(r) = records.next_raw() {
+        let r = r?;
+        if r.offset != expected {
+            return Err(DecodeError::new(
+                0,
+                format!(
+                    "record {expected} has offset delta {} (must be consecutive)",
+                    r.offset
+                ),
+            ));
+        }
+        max_timestamp = max_timestamp.max(r.timestamp);
+        expected += 1;
+    }
+    Ok((
+        BatchMeta {
+            base_offset: 0,
+            last_offset: u64::from(h.last_offset_delta),
+            max_timestamp,
+            size: batch.size(),
+        },
+        u64::from(h.records_count),
+    ))
+}

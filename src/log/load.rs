@@ -1,0 +1,467 @@
+//! Opening a partition directory: clean load, crash recovery, cleanup.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::state::{self, CleanShutdown, PartitionState};
+use super::{Inner, OpenOptions, PartitionLog, RecoveryReport, Truncation, Writer};
+use crate::config::{LogConfig, RecoveryMode};
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, FileHandle, Fs, IoContext, OpenMode};
+use crate::poison::Poison;
+use crate::segment::{
+    check_offset_index, check_time_index, parse_file_name, recover_log, remove_files,
+    ActiveSegment, FileKind, IndexFiles, RecoveredLog, ResumeState, Segment, SegmentContext,
+    TempSuffix,
+};
+
+/// Segment `.log` files found in a directory: base offset to size.
+type LogFiles = BTreeMap<u64, u64>;
+
+/// The segments an open ends up with.
+struct Loaded {
+    closed: Vec<Arc<Segment>>,
+    active: ActiveSegment,
+}
+
+pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<PartitionLog> {
+    config.validate()?;
+    let fs = opts.fs.clone();
+    if !fs.exists(dir).ctx("stat", dir)? {
+        if !opts.create {
+            return Err(Error::io(
+                "open",
+                dir,
+                io::Error::new(io::ErrorKind::NotFound, "no such partition directory"),
+            ));
+        }
+        fsio::create_dir_durably(&*fs, dir)?;
+    }
+    let dir_lock = fs
+        .try_lock_dir(dir)
+        .ctx("lock", dir)?
+        .ok_or_else(|| Error::Locked {
+            path: dir.to_path_buf(),
+        })?;
+
+    let poison = Arc::new(Poison::default());
+    let ctx = Arc::new(SegmentContext::new(
+        dir.to_path_buf(),
+        fs.clone(),
+        poison,
+        &config,
+    ));
+    let now = opts.clock.now_ms();
+    let mut report = RecoveryReport::default();
+
+    // The marker goes first, so a crash from here on is never mistaken for
+    // a clean shutdown (fsync protocol step 8).
+    let marker = state::take_clean_marker(&*fs, dir)?;
+    let saved = state::read_state(&*fs, dir, opts.recovery_mode)?;
+    report.temp_files_removed = remove_temp_files(&ctx)?;
+    let logs = list_segments(&*fs, dir)?;
+    let saved_start = saved.map_or(0, |s| s.log_start_offset);
+
+    let mut loaded = match (logs.is_empty(), marker) {
+        (true, _) => Loaded {
+            closed: Vec::new(),
+            active: ActiveSegment::create(&ctx, saved_start, now)?,
+        },
+        (false, Some(m)) if marker_matches(&m, &logs) => match load_clean(&ctx, &logs, &m, now)? {
+            Some(l) => {
+                report.clean_shutdown = true;
+                l
+            }
+            None => recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?,
+        },
+        (false, _) => recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?,
+    };
+
+    // Everything below the saved log start offset is gone (segments removed
+    // by hand, or cut off by recovery): start over there, as Kafka does.
+    if loaded.active.next_offset() < saved_start {
+        let mut doomed = loaded.closed.clone();
+        doomed.push(loaded.active.segment().clone());
+        for seg in doomed {
+            delete_segment_files(&ctx, seg.base_offset())?;
+        }
+        loaded = Loaded {
+            closed: Vec::new(),
+            active: ActiveSegment::create(&ctx, saved_start, now)?,
+        };
+    }
+
+    let leo = loaded.active.next_offset();
+    let first_base = loaded
+        .closed
+        .first()
+        .map_or(loaded.active.base_offset(), |s| s.base_offset());
+    let log_start = saved_start.max(first_base).min(leo);
+    let state = PartitionState {
+        // After a clean close everything is on disk; after recovery every
+        // re-read segment was fsynced.
+        recovery_point: leo,
+        log_start_offset: log_start,
+    };
+    if saved != Some(state) {
+        state::write_state(&*fs, dir, &state)?;
+    }
+
+    let mut segments = BTreeMap::new();
+    for seg in loaded.closed {
+        segments.insert(seg.base_offset(), seg);
+    }
+    segments.insert(loaded.active.base_offset(), loaded.active.segment().clone());
+    let inner = Inner {
+        dir: dir.to_path_buf(),
+        config,
+        ctx,
+        clock: opts.clock,
+        writer: Mutex::new(Writer {
+            active: Some(loaded.active),
+            scratch: Vec::new(),
+            compress_scratch: Vec::new(),
+            unflushed_records: 0,
+            last_flush_ms: now,
+        }),
+        segments: RwLock::new(segments),
+        log_start_offset: AtomicU64::new(log_start),
+        log_end_offset: AtomicU64::new(leo),
+        recovery_point: AtomicU64::new(leo),
+        closed: AtomicBool::new(false),
+        recovery: report,
+        dir_lock: Mutex::new(Some(dir_lock)),
+    };
+    Ok(PartitionLog {
+        inner: Arc::new(inner),
+    })
+}
+
+fn marker_matches(m: &CleanShutdown, logs: &LogFiles) -> bool {
+    logs.iter().next_back() == Some((&m.active_base_offset, &m.active_size))
+}
+
+/// After a clean shutdown: closed segments are opened lazily and the active
+/// one resumes from what the marker recorded, reading no segment data.
+/// `None` if the active segment's index files are not as the close left
+/// them (the caller then recovers).
+fn load_clean(
+    ctx: &Arc<SegmentContext>,
+    logs: &LogFiles,
+    m: &CleanShutdown,
+    now: i64,
+) -> Result<Option<Loaded>> {
+    let fs = &*ctx.fs;
+    let base = m.active_base_offset;
+    let index_path = ctx.path(base, FileKind::Index);
+    let time_path = ctx.path(base, FileKind::TimeIndex);
+    let offsets = fsio::read_file_if_exists(fs, &index_path)?.unwrap_or_default();
+    let times = fsio::read_file_if_exists(fs, &time_path)?.unwrap_or_default();
+    let sane = check_offset_index(&index_path, &offsets, base, m.active_size).is_ok()
+        && check_time_index(&time_path, &times, base).is_ok();
+    if !sane {
+        return Ok(None);
+    }
+    let closed = logs
+        .iter()
+        .filter(|(b, _)| **b != base)
+        .map(|(b, size)| Arc::new(Segment::closed(ctx.clone(), *b, *size)))
+        .collect();
+    let segment = Arc::new(Segment::closed(ctx.clone(), base, m.active_size));
+    let active = ActiveSegment::resume(
+        segment,
+        m.active_size,
+        offsets,
+        times,
+        IndexFiles::Current,
+        now,
+        Some(m.resume),
+    )?;
+    Ok(Some(Loaded { closed, active }))
+}
+
+/// One damaged spot found by recovery.
+struct Damage {
+    /// Index (in the sorted list) of the segment it is in.
+    index: usize,
+    position: u64,
+    reason: String,
+    /// Whether the data there had been synced (so strict mode refuses).
+    synced: bool,
+    /// Whether the whole segment must go (it overlaps its predecessor).
+    whole_segment: bool,
+}
+
+/// After a crash: re-read the segments from the one holding the recovery
+/// point, cut off a torn tail, rebuild their indexes.
+fn recover(
+    ctx: &Arc<SegmentContext>,
+    logs: &LogFiles,
+    saved: Option<PartitionState>,
+    mode: RecoveryMode,
+    now: i64,
+    report: &mut RecoveryReport,
+) -> Result<Loaded> {
+    let fs = &*ctx.fs;
+    let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
+    let recovery_point = saved.map_or(0, |s| s.recovery_point);
+    let from = bases
+        .iter()
+        .rposition(|(b, _)| *b <= recovery_point)
+        .unwrap_or(0);
+
+    let mut recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)> = Vec::new();
+    let mut damage: Option<Damage> = None;
+    let mut prev_last: Option<u64> = None;
+    for (i, &(base, size)) in bases.iter().enumerate().skip(from) {
+        let path = ctx.path(base, FileKind::Log);
+        if let Some(prev) = prev_last.filter(|p| base <= *p) {
+            damage = Some(Damage {
+                index: i,
+                position: 0,
+                reason: format!("segment base offset {base} is not above the last offset {prev} of the previous segment"),
+                synced: true,
+                whole_segment: true,
+            });
+            break;
+        }
+        let file = fs.open(&path, OpenMode::Write).ctx("open", &path)?;
+        let rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
+        report.segments_recovered += 1;
+        let is_last = i + 1 == bases.len();
+        if let Some((position, reason)) = rec.invalid.clone() {
+            damage = Some(Damage {
+                index: i,
+                position,
+                reason,
+                // A segment with a successor was fsynced before the
+                // successor was created; in the last one, data below the
+                // recovery point was fsynced too.
+                synced: !is_last || rec.next_offset(base) < recovery_point,
+                whole_segment: false,
+            });
+            recovered.push((file, rec));
+            break;
+        }
+        prev_last = rec.last_offset.or(prev_last);
+        recovered.push((file, rec));
+    }
+
+    let mut keep = bases.len();
+    if let Some(d) = damage {
+        let (base, _) = bases[d.index];
+        let path = ctx.path(base, FileKind::Log);
+        if d.synced && mode == RecoveryMode::Strict {
+            return Err(Error::corrupt(
+                &path,
+                d.position,
+                format!(
+                    "{} (this data was synced, so strict recovery keeps it; open with RecoveryMode::TruncateCorrupt to discard it and everything after it)",
+                    d.reason
+                ),
+            ));
+        }
+        keep = if d.whole_segment {
+            d.index
+        } else {
+            d.index + 1
+        };
+        for &(b, _) in &bases[keep..] {
+            delete_segment_files(ctx, b)?;
+            report.segments_deleted += 1;
+        }
+        if d.whole_segment {
+            report.truncated = Some(Truncation {
+                path,
+                position: 0,
+                bytes_removed: bases[d.index].1,
+                reason: d.reason,
+            });
+        } else if let Some((file, rec)) = recovered.last() {
+            file.set_len(rec.valid_bytes).ctx("truncate", &path)?;
+            file.sync_data().ctx("fsync", &path)?;
+            report.truncated = Some(Truncation {
+                path,
+                position: rec.valid_bytes,
+                bytes_removed: bases[d.index].1 - rec.valid_bytes,
+                reason: d.reason,
+            });
+        }
+    }
+    if keep == 0 {
+        return Ok(Loaded {
+            closed: Vec::new(),
+            active: ActiveSegment::create(ctx, saved.map_or(0, |s| s.log_start_offset), now)?,
+        });
+    }
+    // An overlap is only found against a segment re-read here, so the new
+    // last segment is always one of the re-read ones.
+    let last = keep - 1;
+    recovered.truncate(last + 1 - from);
+    let mut closed: Vec<Arc<Segment>> = bases[..from]
+        .iter()
+        .map(|&(b, s)| Arc::new(Segment::closed(ctx.clone(), b, s)))
+        .collect();
+    let mut active = None;
+    for (k, (file, mut rec)) in recovered.into_iter().enumerate() {
+        let base = bases[from + k].0;
+        let path = ctx.path(base, FileKind::Log);
+        // What recovery read may only be in the page cache (the process
+        // died, the machine did not): make it durable before trusting it.
+        file.sync_data().ctx("fsync", &path)?;
+        if from + k < last {
+            rec.add_final_time_entry(base);
+            fsio::write_file_atomically(fs, &ctx.path(base, FileKind::Index), &rec.offsets)?;
+            fsio::write_file_atomically(fs, &ctx.path(base, FileKind::TimeIndex), &rec.times)?;
+            closed.push(Arc::new(Segment::closed_with(
+                ctx.clone(),
+                base,
+                rec.valid_bytes,
+                rec.offsets,
+                rec.times,
+                rec.max_timestamp,
+            )));
+        } else {
+            let segment = Arc::new(Segment::closed(ctx.clone(), base, rec.valid_bytes));
+            let resume = ResumeState {
+                max: rec.max_timestamp,
+                next_offset: rec.next_offset(base),
+                first_batch_timestamp: rec.first_batch_timestamp,
+            };
+            active = Some(ActiveSegment::resume(
+                segment,
+                rec.valid_bytes,
+                rec.offsets,
+                rec.times,
+                IndexFiles::Rewrite,
+                now,
+                Some(resume),
+            )?);
+        }
+    }
+    let active =
+        active.ok_or_else(|| Error::corrupt(&ctx.dir, 0, "recovery found no active segment"))?;
+    Ok(Loaded { closed, active })
+}
+
+/// Removes every file of the segment based at `base_offset`.
+fn delete_segment_files(ctx: &SegmentContext, base_offset: u64) -> Result<()> {
+    let paths: Vec<_> = [
+        FileKind::Log,
+        FileKind::Index,
+        FileKind::TimeIndex,
+        FileKind::TxnIndex,
+    ]
+    .into_iter()
+    .map(|k| ctx.path(base_offset, k))
+    .collect();
+    remove_files(&*ctx.fs, &ctx.dir, &paths)
+}
+
+/// Removes leftovers of interrupted work and completes interrupted swaps
+/// (Kafka's load steps 1 and 2). Returns how many files were removed.
+fn remove_temp_files(ctx: &SegmentContext) -> Result<usize> {
+    let fs = &*ctx.fs;
+    let dir = &ctx.dir;
+    let entries = fs.list_dir(dir).ctx("list", dir)?;
+    let mut removed = 0usize;
+    let mut swaps = Vec::new();
+    let mut min_cleaned = u64::MAX;
+    for e in entries.iter().filter(|e| !e.is_dir) {
+        let parsed = parse_file_name(&e.name);
+        let remove = e.name.ends_with(".tmp")
+            || match parsed.and_then(|p| p.temp) {
+                Some(TempSuffix::Deleted) => true,
+                Some(TempSuffix::Cleaned) => {
+                    min_cleaned = min_cleaned.min(parsed.map_or(u64::MAX, |p| p.base_offset));
+                    true
+                }
+                Some(TempSuffix::Swap) => {
+                    swaps.extend(parsed.map(|p| (p, e.name.clone())));
+                    false
+                }
+                None => false,
+            };
+        if remove {
+            let path = dir.join(&e.name);
+            fs.remove_file(&path).ctx("remove", &path)?;
+            removed += 1;
+        }
+    }
+    // Swaps at or above the smallest `.cleaned` belong to an interrupted
+    // split: drop them. The rest replace the segments they overlap.
+    let (doomed, live): (Vec<_>, Vec<_>) = swaps
+        .into_iter()
+        .partition(|(p, _)| p.base_offset >= min_cleaned);
+    for (_, name) in doomed {
+        let path = dir.join(&name);
+        fs.remove_file(&path).ctx("remove", &path)?;
+        removed += 1;
+    }
+    let mut range: Option<(u64, u64)> = None;
+    for (p, name) in live.iter().filter(|(p, _)| p.kind == FileKind::Log) {
+        let path = dir.join(name);
+        let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
+        let size = file.len().ctx("stat", &path)?;
+        let rec = recover_log(&*file, &path, p.base_offset, size, ctx.index_interval_bytes)?;
+        let next = rec.next_offset(p.base_offset);
+        range = Some(match range {
+            None => (p.base_offset, next),
+            Some((lo, hi)) => (lo.min(p.base_offset), hi.max(next)),
+        });
+    }
+    if let Some((lo, hi)) = range {
+        for e in &entries {
+            if let Some(p) = parse_file_name(&e.name).filter(|p| p.temp.is_none()) {
+                if p.base_offset >= lo && p.base_offset < hi {
+                    let path = dir.join(&e.name);
+                    fs.remove_file(&path).ctx("remove", &path)?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    for (_, name) in &live {
+        let from = dir.join(name);
+        let to = dir.join(name.trim_end_matches(TempSuffix::Swap.suffix()));
+        fs.rename(&from, &to).ctx("rename", &from)?;
+    }
+    if removed > 0 || !live.is_empty() {
+        fs.sync_dir(dir).ctx("fsync directory", dir)?;
+    }
+    Ok(removed)
+}
+
+/// The `.log` files of the directory; index files without a `.log` are
+/// removed.
+fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<LogFiles> {
+    let entries = fs.list_dir(dir).ctx("list", dir)?;
+    let mut logs = LogFiles::new();
+    let mut others = Vec::new();
+    for e in entries.iter().filter(|e| !e.is_dir) {
+        let Some(p) = parse_file_name(&e.name).filter(|p| p.temp.is_none()) else {
+            continue;
+        };
+        match p.kind {
+            FileKind::Log => {
+                logs.insert(p.base_offset, e.len);
+            }
+            FileKind::Index | FileKind::TimeIndex | FileKind::TxnIndex => {
+                others.push((p.base_offset, &e.name))
+            }
+            FileKind::Snapshot => {}
+        }
+    }
+    let orphans: Vec<_> = others
+        .into_iter()
+        .filter(|(b, _)| !logs.contains_key(b))
+        .map(|(_, name)| dir.join(name))
+        .collect();
+    if !orphans.is_empty() {
+        remove_files(fs, dir, &orphans)?;
+    }
+    Ok(logs)
+}

@@ -1,0 +1,569 @@
+//! [`PartitionLog`]: one partition directory, as Kafka lays it out.
+//!
+//! A log is a list of segments ordered by base offset. Only the last one,
+//! the *active* segment, is written to; it rolls (a new segment starts)
+//! when it would pass `segment_bytes`, when its first batch is older than
+//! `segment_ms`, when an index is full, or when an offset would not fit
+//! the 32-bit relative offsets of the indexes.
+//!
+//! Offsets: the *log start offset* is the first readable offset, the *log
+//! end offset* (LEO) the next one to be written, the *recovery point* the
+//! offset below which everything is known to be on stable storage.
+//!
+//! # Concurrency
+//!
+//! A [`PartitionLog`] is a cheap, cloneable handle (`Send + Sync`). Appends
+//! and other changes are serialised by a writer lock; reads take no lock
+//! the writer holds for long, use positional reads, and never see part of
+//! a batch: the end of the log moves only after a batch is fully written.
+//! A [`FetchData`] holds open handles to its files, so it stays readable
+//! even if its segments are deleted or the log is closed meanwhile.
+//!
+//! # Durability and the fsync protocol
+//!
+//! Each append goes as far as its [`Durability`] says (in-process buffer,
+//! the OS, or fsynced). Kafka's `flush_messages` and `flush_ms` add fsyncs
+//! by count and time, and [`PartitionLog::flush`] fsyncs on demand. Every
+//! fsync of the active segment moves the recovery point to the log end
+//! offset. The steps that make this crash-safe:
+//!
+//! 1. **New segment.** Its `.log`, `.index` and `.timeindex` are created
+//!    (replacing stale files of the same name), the indexes preallocated
+//!    to `segment_index_bytes`, the `.log` fsynced and then the directory
+//!    fsynced, all before the first batch is written to it.
+//! 2. **Roll.** Before the new segment of step 1 is created, the old one
+//!    is sealed: buffered bytes written, its final time-index entry added,
+//!    both indexes written and trimmed to their entries, and the `.log`
+//!    and both indexes fsynced. A segment that has a successor is
+//!    therefore complete on disk, and only the last segment can ever have
+//!    a torn tail. The recovery point moves to the new base offset.
+//! 3. **Sync.** For an append with [`Durability::Sync`], a due
+//!    `flush_messages`/`flush_ms`, or [`flush`](PartitionLog::flush):
+//!    buffered bytes are written and the active `.log` fsynced; then the
+//!    recovery point moves to the log end offset.
+//! 4. **Metadata.** `seglog.checkpoint` (recovery point, log start
+//!    offset), the clean-shutdown marker and rebuilt index files are
+//!    written to a temporary file, fsynced, renamed over the old name,
+//!    and the directory fsynced.
+//! 5. **Checkpoint.** Written (step 4) after each roll, truncation, log
+//!    start offset change, and at close.
+//! 6. **Truncation and deletion.** Readers' end is moved back first; the
+//!    `.log` is shortened and fsynced; removed segments are renamed
+//!    `.deleted`, the directory fsynced, the files removed, the directory
+//!    fsynced again; then the checkpoint (step 5).
+//! 7. **Clean close.** The active segment is sealed as in step 2, the
+//!    checkpoint written with the recovery point at the log end offset,
+//!    and last the clean-shutdown marker (step 4).
+//! 8. **Open.** The marker is read and deleted, and the directory
+//!    fsynced, before anything else, so that a crash later is never taken
+//!    for a clean shutdown.
+//!
+//! A failed write or fsync *poisons* the log: later writes fail with
+//! [`Error::Poisoned`](crate::Error::Poisoned) until it is reopened,
+//! because after a failed fsync the kernel may have dropped data that a
+//! retried fsync would then report as safe.
+//!
+//! # Recovery
+//!
+//! After a clean close, opening reads no segment data: the marker says
+//! where the active segment ends, and closed segments are opened lazily.
+//! After a crash, the segments from the one holding the recovery point to
+//! the end are re-read: every batch's header and CRC is checked and the
+//! indexes rebuilt. A torn or invalid batch in the last segment, beyond
+//! the recovery point, is cut off with everything after it (it was never
+//! synced). Damage anywhere else is data that had been synced: the open
+//! fails with [`Error::Corrupt`](crate::Error::Corrupt) naming the file
+//! and byte position, unless [`RecoveryMode::TruncateCorrupt`] was chosen.
+//! Leftover temporary files (`.deleted`, `.cleaned`, `.tmp`) are removed
+//! and interrupted segment swaps completed. A closed segment's missing or
+//! damaged index is rebuilt from its `.log` the first time it is used.
+
+mod append;
+mod load;
+mod read;
+mod state;
+mod truncate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Durability, LogConfig, RecoveryMode};
+use crate::error::{Error, Result};
+use crate::io::{DirLock, Fs, StdFs};
+use crate::segment::{lock, read_lock, ActiveSegment, Segment, SegmentContext};
+
+/// One partition: an append-only log of segments in one directory.
+///
+/// ```
+/// use seglog::{LogConfig, PartitionLog, Record};
+/// let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path().join("orders-0"), LogConfig::default())?;
+/// let info = log.append(&[Record::new("hello").with_key("k")])?;
+/// assert_eq!(info.first_offset, 0);
+/// let records: Vec<_> = log.read(0, 1 << 20)?.records().collect::<Result<_, _>>()?;
+/// assert_eq!(records[0].value.as_deref(), Some(&b"hello"[..]));
+/// log.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct PartitionLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    config: LogConfig,
+    ctx: Arc<SegmentContext>,
+    clock: Arc<dyn Clock>,
+    writer: Mutex<Writer>,
+    segments: RwLock<BTreeMap<u64, Arc<Segment>>>,
+    log_start_offset: AtomicU64,
+    log_end_offset: AtomicU64,
+    recovery_point: AtomicU64,
+    closed: AtomicBool,
+    recovery: RecoveryReport,
+    dir_lock: Mutex<Option<Box<dyn DirLock>>>,
+}
+
+/// The writer's state, behind the writer lock.
+struct Writer {
+    /// `None` only after close or a failed roll (the log is then closed or
+    /// poisoned).
+    active: Option<ActiveSegment>,
+    scratch: Vec<u8>,
+    compress_scratch: Vec<u8>,
+    /// Records appended since the last fsync.
+    unflushed_records: u64,
+    last_flush_ms: i64,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub first_offset: u64,
+    /// Offset of the last record appended.
+    pub last_offset: u64,
+    /// The largest timestamp among the appended batches.
+    pub max_timestamp: i64,
+    /// The time stamped on the batches when the log uses log-append time.
+    pub log_append_time: Option<i64>,
+    /// Number of batches written.
+    pub batches: usize,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// What an open found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Whether the previous close was clean (nothing had to be re-read).
+    pub clean_shutdown: bool,
+    /// Segments whose data was re-read and re-validated.
+    pub segments_recovered: usize,
+    /// Where data was cut off, if anywhere.
+    pub truncated: Option<Truncation>,
+    /// Segments deleted because they came after damaged data.
+    pub segments_deleted: usize,
+    /// Leftover temporary files removed.
+    pub temp_files_removed: usize,
+}
+
+/// Data an open discarded because it was torn or invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// The `.log` file that was cut.
+    pub path: PathBuf,
+    /// The byte position it was cut at.
+    pub position: u64,
+    /// Bytes removed from that file.
+    pub bytes_removed: u64,
+    /// Why the data there was invalid.
+    pub reason: String,
+}
+
+/// Facts about one segment of a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The segment's base offset (its file name).
+    pub base_offset: u64,
+    /// Size of its `.log` in bytes.
+    pub size: u64,
+    /// Whether it is the active (last) segment.
+    pub active: bool,
+    /// Path of its `.log`.
+    pub path: PathBuf,
+}
+
+/// The result of [`PartitionLog::offset_for_timestamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampLookup {
+    /// The first offset whose record timestamp is at or after the target.
+    pub offset: u64,
+    /// That record's timestamp.
+    pub timestamp: i64,
+}
+
+/// How to open a [`PartitionLog`]: file system, clock, recovery mode.
+///
+/// ```
+/// use seglog::{io::MemFs, LogConfig, ManualClock, OpenOptions, RecoveryMode};
+/// let log = OpenOptions::new()
+///     .fs(MemFs::new())
+///     .clock(ManualClock::new(0))
+///     .recovery_mode(RecoveryMode::Strict)
+///     .open("/data/t-0", LogConfig::default())?;
+/// assert_eq!(log.log_end_offset(), 0);
+/// # Ok::<(), seglog::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct OpenOptions {
+    fs: Arc<dyn Fs>,
+    clock: Arc<dyn Clock>,
+    recovery_mode: RecoveryMode,
+    create: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("fs", &self.fs)
+            .field("clock", &self.clock)
+            .field("recovery_mode", &self.recovery_mode)
+            .field("create", &self.create)
+            .finish()
+    }
+}
+
+impl OpenOptions {
+    /// The real file system, the system clock, strict recovery, and a
+    /// missing directory created.
+    pub fn new() -> Self {
+        OpenOptions {
+            fs: Arc::new(StdFs),
+            clock: Arc::new(SystemClock),
+            recovery_mode: RecoveryMode::Strict,
+            create: true,
+        }
+    }
+
+    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
+    pub fn fs(self, fs: impl Fs) -> Self {
+        self.fs_shared(Arc::new(fs))
+    }
+
+    /// A file system shared with other logs.
+    pub fn fs_shared(mut self, fs: Arc<dyn Fs>) -> Self {
+        self.fs = fs;
+        self
+    }
+
+    /// The clock for roll-by-age, flush-by-time and log-append time.
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.clock_shared(Arc::new(clock))
+    }
+
+    /// A clock shared with other logs.
+    pub fn clock_shared(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What an unclean open does with damaged data.
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
+        self.recovery_mode = mode;
+        self
+    }
+
+    /// Whether a missing directory is created (default) or an error.
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Opens (or creates) the log in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a bad config value, [`Error::Locked`]
+    /// if the directory is open elsewhere, [`Error::Corrupt`] for damage
+    /// that strict recovery will not discard, [`Error::Io`] for I/O
+    /// failures.
+    pub fn open(self, dir: impl AsRef<Path>, config: LogConfig) -> Result<PartitionLog> {
+        load::open(self, dir.as_ref(), config)
+    }
+}
+
+impl fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartitionLog")
+            .field("dir", &self.inner.dir)
+            .field("log_start_offset", &self.log_start_offset())
+            .field("log_end_offset", &self.log_end_offset())
+            .finish()
+    }
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir` on the real file system with the
+    /// system clock and strict recovery. See [`OpenOptions`] for more.
+    ///
+    /// # Errors
+    /// As [`OpenOptions::open`].
+    pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Self> {
+        OpenOptions::new().open(dir, config)
+    }
+
+    /// Options for opening a log.
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The configuration the log was opened with.
+    pub fn config(&self) -> &LogConfig {
+        &self.inner.config
+    }
+
+    /// The first offset that can be read.
+    pub fn log_start_offset(&self) -> u64 {
+        self.inner.log_start_offset.load(Ordering::Acquire)
+    }
+
+    /// The offset the next record will get.
+    pub fn log_end_offset(&self) -> u64 {
+        self.inner.log_end_offset.load(Ordering::Acquire)
+    }
+
+    /// Everything below this offset is on stable storage.
+    pub fn recovery_point(&self) -> u64 {
+        self.inner.recovery_point.load(Ordering::Acquire)
+    }
+
+    /// What opening the log found and repaired.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// Whether an earlier I/O failure stopped writes.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.ctx.poison.is_poisoned()
+    }
+
+    /// The log's segments, oldest first.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let segments = read_lock(&self.inner.segments);
+        let last = segments.keys().next_back().copied();
+        segments
+            .values()
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset(),
+                size: s.size(),
+                active: Some(s.base_offset()) == last,
+                path: s.log_path().to_path_buf(),
+            })
+            .collect()
+    }
+
+    /// Total bytes of all segments' `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        read_lock(&self.inner.segments)
+            .values()
+            .map(|s| s.size())
+            .sum()
+    }
+
+    /// Writes buffered bytes and fsyncs the active segment; the recovery
+    /// point moves to the log end offset.
+    ///
+    /// # Errors
+    /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
+    pub fn flush(&self) -> Result<()> {
+        let mut w = self.inner.writer_for_update()?;
+        self.inner.sync_locked(&mut w)
+    }
+
+    /// Fsyncs if `flush_ms` has passed since the last fsync (for a host's
+    /// timer; appends check it too). Returns whether it flushed.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub fn maybe_flush(&self) -> Result<bool> {
+        let mut w = self.inner.writer_for_update()?;
+        let now = self.inner.clock.now_ms();
+        if self.inner.flush_due(&w, now) {
+            self.inner.sync_locked(&mut w)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Closes the active segment and starts a new one at the log end
+    /// offset (Kafka's `roll`). Rolling an empty segment does nothing.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if sealing or creating a segment fails.
+    pub fn roll(&self) -> Result<()> {
+        let mut w = self.inner.writer_for_update()?;
+        let empty = w.active.as_ref().is_none_or(|a| a.size() == 0);
+        if empty {
+            return Ok(());
+        }
+        let leo = self.log_end_offset();
+        self.inner.roll_locked(&mut w, leo)
+    }
+
+    /// Flushes everything, trims the active segment's indexes, writes the
+    /// checkpoint and the clean-shutdown marker, and releases the
+    /// directory. Every handle of this log fails with [`Error::Closed`]
+    /// afterwards; fetch results already taken stay readable. Closing twice
+    /// is a no-op. Dropping the last handle closes on a best-effort basis.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the final writes fail; the directory is released
+    /// anyway and the next open recovers.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl Inner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The writer lock, for an operation that changes the log.
+    fn writer_for_update(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        self.check_open()?;
+        self.ctx.poison.check()?;
+        let w = lock(&self.writer);
+        // Closed while waiting for the lock?
+        self.check_open()?;
+        Ok(w)
+    }
+
+    fn active<'w>(&self, w: &'w mut Writer) -> Result<&'w mut ActiveSegment> {
+        match w.active.as_mut() {
+            Some(a) => Ok(a),
+            None => {
+                self.check_open()?;
+                self.ctx.poison.check()?;
+                Err(Error::Closed)
+            }
+        }
+    }
+
+    fn flush_due(&self, w: &Writer, now: i64) -> bool {
+        let c = &self.config;
+        w.unflushed_records > 0
+            && (w.unflushed_records >= c.flush_messages
+                || now.saturating_sub(w.last_flush_ms) >= c.flush_ms.min(i64::MAX as u64) as i64)
+    }
+
+    /// Fsyncs the active segment and moves the recovery point (fsync
+    /// protocol step 3).
+    fn sync_locked(&self, w: &mut Writer) -> Result<()> {
+        self.active(w)?.sync()?;
+        self.recovery_point.fetch_max(
+            self.log_end_offset.load(Ordering::Acquire),
+            Ordering::AcqRel,
+        );
+        w.unflushed_records = 0;
+        w.last_flush_ms = self.clock.now_ms();
+        Ok(())
+    }
+
+    fn persist_state(&self) -> Result<()> {
+        let state = state::PartitionState {
+            recovery_point: self.recovery_point.load(Ordering::Acquire),
+            log_start_offset: self.log_start_offset.load(Ordering::Acquire),
+        };
+        let r = state::write_state(&*self.ctx.fs, &self.dir, &state);
+        self.ctx.poison.guard(r)
+    }
+
+    /// Seals the active segment and starts a new one at `base_offset`
+    /// (fsync protocol steps 1, 2 and 5).
+    fn roll_locked(&self, w: &mut Writer, base_offset: u64) -> Result<()> {
+        let old = w.active.take().ok_or(Error::Closed)?;
+        let sealed = old.seal()?;
+        let durable_to = self.log_end_offset.load(Ordering::Acquire);
+        self.recovery_point.fetch_max(durable_to, Ordering::AcqRel);
+        w.unflushed_records = 0;
+        let now = self.clock.now_ms();
+        w.last_flush_ms = now;
+        let created = ActiveSegment::create(&self.ctx, base_offset, now);
+        let new = self.ctx.poison.guard(created)?;
+        {
+            let mut segments = crate::segment::write_lock(&self.segments);
+            if sealed.size() == 0 && sealed.base_offset() == base_offset {
+                segments.remove(&base_offset);
+            }
+            segments.insert(base_offset, new.segment().clone());
+        }
+        w.active = Some(new);
+        self.persist_state()
+    }
+
+    fn close(&self) -> Result<()> {
+        let mut w = lock(&self.writer);
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = self.close_locked(&mut w);
+        // Release the directory whatever happened.
+        *lock(&self.dir_lock) = None;
+        result
+    }
+
+    fn close_locked(&self, w: &mut Writer) -> Result<()> {
+        let Some(active) = w.active.take() else {
+            return Ok(());
+        };
+        self.ctx.poison.check()?;
+        let marker = state::CleanShutdown {
+            active_base_offset: active.base_offset(),
+            active_size: active.size(),
+            resume: active.resume_state(),
+        };
+        active.close()?;
+        self.recovery_point.fetch_max(
+            self.log_end_offset.load(Ordering::Acquire),
+            Ordering::AcqRel,
+        );
+        self.persist_state()?;
+        let r = state::write_clean_marker(&*self.ctx.fs, &self.dir, &marker);
+        self.ctx.poison.guard(r)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Best effort: a failure leaves no marker, so the next open recovers.
+        let _ = self.close();
+    }
+}
+
+/// True for the durability levels that hand bytes to the OS at once.
+fn writes_through(d: Durability) -> bool {
+    d >= Durability::Flush
+}

@@ -1,0 +1,649 @@
+//! Reading: fetches as file ranges, and iterators that decode them.
+//!
+//! [`PartitionLog::read`] answers a fetch as Kafka does: whole batches,
+//! starting with the one that holds the requested offset (it may start
+//! before it), at least one batch even if it is larger than `max_bytes`.
+//! The answer is a list of file ranges ([`FileSlice`]) that a host can send
+//! with `sendfile`/`copy_file_range`, or read into memory.
+//!
+//! On top of that sit two decoders: [`LogReader`], a cursor that reads
+//! ranges into one page-aligned buffer and hands out batches whose records
+//! borrow it (no allocation per record), and the owned iterators
+//! [`FetchRecords`] and [`LogIter`]. Both check every batch's CRC, as a
+//! Kafka consumer does.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Inner, PartitionLog, TimestampLookup};
+use crate::aligned::AlignedBuf;
+use crate::error::{Error, Result};
+use crate::io::{FileHandle, IoContext};
+use crate::record::{BatchHeader, LogRecord, RecordBatch, RecordIter, RecordView};
+use crate::segment::{read_lock, Segment, SegmentRead, SegmentSlice};
+
+/// A range of whole record batches in one segment file.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    file: Arc<dyn FileHandle>,
+    path: PathBuf,
+    position: u64,
+    len: u64,
+    first_offset: u64,
+}
+
+impl FileSlice {
+    fn from_segment(s: SegmentSlice) -> Self {
+        FileSlice {
+            file: s.file,
+            path: s.path,
+            position: s.position,
+            len: s.len,
+            first_offset: s.first_offset,
+        }
+    }
+
+    /// The segment file the bytes are in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Byte position of the first batch in the file.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the range is empty (never, for a slice in a [`FetchData`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Base offset of the first batch (it may be below the offset that was
+    /// asked for).
+    pub fn first_offset(&self) -> u64 {
+        self.first_offset
+    }
+
+    /// The open file, for zero-copy transfer of `position..position + len`
+    /// (`None` on a non-OS file system such as `MemFs`). The handle stays
+    /// valid even if the segment is deleted meanwhile.
+    pub fn file(&self) -> Option<&std::fs::File> {
+        self.file.as_std_file()
+    }
+
+    /// Reads the range into `buf`, which must be exactly [`len`](Self::len)
+    /// bytes long.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the read fails or `buf` has the wrong length.
+    pub fn read_into(&self, buf: &mut [u8]) -> Result<()> {
+        if buf.len() as u64 != self.len {
+            return Err(Error::io(
+                "read",
+                &self.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("buffer of {} bytes for a range of {}", buf.len(), self.len),
+                ),
+            ));
+        }
+        self.file
+            .read_exact_at(buf, self.position)
+            .ctx("read", &self.path)
+    }
+
+    /// Reads the range into a new buffer.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the read fails.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut v = vec![0; self.len as usize];
+        self.read_into(&mut v)?;
+        Ok(v)
+    }
+
+    fn read_aligned(&self, buf: &mut AlignedBuf) -> Result<()> {
+        let len = usize::try_from(self.len).map_err(|_| {
+            Error::io(
+                "read",
+                &self.path,
+                std::io::Error::other("range too large for memory"),
+            )
+        })?;
+        let got = buf
+            .fill(&*self.file, self.position, len)
+            .ctx("read", &self.path)?;
+        if got < len {
+            return Err(Error::io(
+                "read",
+                &self.path,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the segment was truncated while being read",
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The answer to a read: whole batches as file ranges, plus where the log
+/// stood.
+#[derive(Debug, Clone)]
+pub struct FetchData {
+    slices: Vec<FileSlice>,
+    requested_offset: u64,
+    next_offset: u64,
+    log_start_offset: u64,
+    log_end_offset: u64,
+}
+
+impl FetchData {
+    /// The ranges, in offset order.
+    pub fn slices(&self) -> &[FileSlice] {
+        &self.slices
+    }
+
+    /// Whether nothing was found (the offset is at the end of the log).
+    pub fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+
+    /// Total bytes in all ranges.
+    pub fn len_bytes(&self) -> u64 {
+        self.slices.iter().map(|s| s.len).sum()
+    }
+
+    /// The offset that was asked for.
+    pub fn requested_offset(&self) -> u64 {
+        self.requested_offset
+    }
+
+    /// Where the next read should start to continue after this one.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// The log start offset when the read was made.
+    pub fn log_start_offset(&self) -> u64 {
+        self.log_start_offset
+    }
+
+    /// The log end offset when the read was made.
+    pub fn log_end_offset(&self) -> u64 {
+        self.log_end_offset
+    }
+
+    /// All the bytes, concatenated: a fetch response's records field.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if a read fails.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut out = vec![0; self.len_bytes() as usize];
+        let mut at = 0usize;
+        for s in &self.slices {
+            s.read_into(&mut out[at..at + s.len as usize])?;
+            at += s.len as usize;
+        }
+        Ok(out)
+    }
+
+    /// The records at or after the requested offset, decoded and owned.
+    /// Control batches (transaction markers) are skipped, as a consumer
+    /// skips them. Each batch's CRC is checked.
+    pub fn records(&self) -> FetchRecords<'_> {
+        FetchRecords {
+            fetch: self,
+            slice: 0,
+            buf: AlignedBuf::with_capacity(0),
+            pos: 0,
+            loaded: false,
+            pending: VecDeque::new(),
+            scratch: Vec::new(),
+            failed: false,
+        }
+    }
+}
+
+/// Owned records of a [`FetchData`]; see [`FetchData::records`].
+#[derive(Debug)]
+pub struct FetchRecords<'a> {
+    fetch: &'a FetchData,
+    slice: usize,
+    buf: AlignedBuf,
+    pos: usize,
+    loaded: bool,
+    pending: VecDeque<LogRecord>,
+    scratch: Vec<u8>,
+    failed: bool,
+}
+
+impl Iterator for FetchRecords<'_> {
+    type Item = Result<LogRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.failed {
+                return None;
+            }
+            let slice = self.fetch.slices.get(self.slice)?;
+            if !self.loaded {
+                if let Err(e) = slice.read_aligned(&mut self.buf) {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                self.loaded = true;
+                self.pos = 0;
+            }
+            if self.pos >= self.buf.bytes().len() {
+                self.slice += 1;
+                self.loaded = false;
+                continue;
+            }
+            let at = slice.position + self.pos as u64;
+            let step = decode_owned(
+                &self.buf.bytes()[self.pos..],
+                &slice.path,
+                at,
+                self.fetch.requested_offset,
+                &mut self.scratch,
+                &mut self.pending,
+            );
+            match step {
+                Ok(size) => self.pos += size,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Decodes the batch at the start of `bytes` (read from `path` at
+/// `position`) into owned records at or after `min_offset`; returns the
+/// batch's size.
+fn decode_owned(
+    bytes: &[u8],
+    path: &Path,
+    position: u64,
+    min_offset: u64,
+    scratch: &mut Vec<u8>,
+    out: &mut VecDeque<LogRecord>,
+) -> Result<usize> {
+    let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, position))?;
+    batch.check_crc().map_err(|e| e.in_file(path, position))?;
+    if batch.header().is_control() || batch.header().last_offset() < min_offset {
+        return Ok(batch.size());
+    }
+    let mut records = batch
+        .records_raw(scratch)
+        .map_err(|e| e.in_file(path, position))?;
+    while let Some(r) = records.next_raw() {
+        let r = r.map_err(|e| e.in_file(path, position))?;
+        if r.offset >= min_offset {
+            out.push_back(r.to_owned());
+        }
+    }
+    Ok(batch.size())
+}
+
+/// A cursor over a log's batches that decodes in place.
+///
+/// Each [`next_batch`](Self::next_batch) returns a [`ReadBatch`] whose
+/// records borrow the cursor's buffer, so scanning allocates nothing per
+/// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
+/// one page-aligned buffer and checks every batch's CRC. At the end of the
+/// log it returns `None`; calling again later picks up new batches.
+///
+/// ```
+/// use seglog::{LogConfig, PartitionLog, Record};
+/// let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path(), LogConfig::default())?;
+/// log.append(&[Record::new("a"), Record::new("b")])?;
+/// let mut reader = log.reader(0);
+/// let mut values = Vec::new();
+/// while let Some(batch) = reader.next_batch()? {
+///     for record in batch {
+///         values.push(record?.value.unwrap_or_default().to_vec());
+///     }
+/// }
+/// assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
+/// # Ok::<(), seglog::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LogReader {
+    log: PartitionLog,
+    next_offset: u64,
+    fetch_bytes: u64,
+    fetch: Option<FetchData>,
+    slice: usize,
+    loaded: bool,
+    pos: usize,
+    buf: AlignedBuf,
+    scratch: Vec<u8>,
+}
+
+/// One batch handed out by a [`LogReader`]: its header, its bytes, and an
+/// iterator over its records at or after the reader's position.
+#[derive(Debug)]
+pub struct ReadBatch<'a> {
+    batch: RecordBatch<'a>,
+    records: RecordIter<'a>,
+    min_offset: u64,
+    path: &'a Path,
+    position: u64,
+}
+
+impl<'a> ReadBatch<'a> {
+    /// The batch header.
+    pub fn header(&self) -> &BatchHeader {
+        self.batch.header()
+    }
+
+    /// The batch's bytes as stored.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.batch.as_bytes()
+    }
+
+    /// The segment file the batch came from.
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    /// The batch's byte position in that file.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl<'a> Iterator for ReadBatch<'a> {
+    type Item = Result<RecordView<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.records.next_raw()? {
+                Ok(r) if r.offset < self.min_offset => continue,
+                Ok(r) => return Some(Ok(r)),
+                Err(e) => return Some(Err(e.in_file(self.path, self.position))),
+            }
+        }
+    }
+}
+
+impl LogReader {
+    fn new(log: PartitionLog, from: u64) -> Self {
+        LogReader {
+            log,
+            next_offset: from,
+            fetch_bytes: 1 << 20,
+            fetch: None,
+            slice: 0,
+            loaded: false,
+            pos: 0,
+            buf: AlignedBuf::with_capacity(0),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sets how many bytes each fetch asks for (at least one batch is
+    /// always fetched).
+    pub fn with_fetch_bytes(mut self, bytes: u64) -> Self {
+        self.fetch_bytes = bytes.max(1);
+        self
+    }
+
+    /// The offset the next record returned will be at or after.
+    pub fn position(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// Moves the cursor to `offset`.
+    pub fn seek(&mut self, offset: u64) {
+        self.next_offset = offset;
+        self.fetch = None;
+    }
+
+    /// The next batch holding records at or after the cursor, or `None` at
+    /// the end of the log.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if the cursor fell below the log start
+    /// (retention) or past the end (truncation); [`Error::Corrupt`] for a
+    /// damaged batch; [`Error::Io`].
+    pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
+        let (start, size) = loop {
+            let Some(fetch) = &self.fetch else {
+                let fetch = self.log.read(self.next_offset, self.fetch_bytes)?;
+                if fetch.is_empty() {
+                    return Ok(None);
+                }
+                self.fetch = Some(fetch);
+                self.slice = 0;
+                self.loaded = false;
+                continue;
+            };
+            let Some(slice) = fetch.slices.get(self.slice) else {
+                self.next_offset = self.next_offset.max(fetch.next_offset);
+                self.fetch = None;
+                continue;
+            };
+            if !self.loaded {
+                slice.read_aligned(&mut self.buf)?;
+                self.loaded = true;
+                self.pos = 0;
+            }
+            let bytes = &self.buf.bytes()[self.pos..];
+            if bytes.is_empty() {
+                self.slice += 1;
+                self.loaded = false;
+                continue;
+            }
+            let at = slice.position + self.pos as u64;
+            let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(&slice.path, at))?;
+            let size = batch.size();
+            let start = self.pos;
+            self.pos += size;
+            if batch.header().last_offset() < self.next_offset {
+                continue;
+            }
+            batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
+            break (start, size);
+        };
+        let min_offset = self.next_offset;
+        let (path, position) = match self.fetch.as_ref().and_then(|f| f.slices.get(self.slice)) {
+            Some(s) => (s.path.as_path(), s.position + start as u64),
+            None => (Path::new(""), 0),
+        };
+        let batch = RecordBatch::parse_raw(&self.buf.bytes()[start..start + size])
+            .map_err(|e| e.in_file(path, position))?;
+        self.next_offset = batch.header().next_offset();
+        let records = batch
+            .records_raw(&mut self.scratch)
+            .map_err(|e| e.in_file(path, position))?;
+        Ok(Some(ReadBatch {
+            batch,
+            records,
+            min_offset,
+            path,
+            position,
+        }))
+    }
+}
+
+/// Owned records from an offset to the end of the log; see
+/// [`PartitionLog::iter`].
+#[derive(Debug)]
+pub struct LogIter {
+    reader: LogReader,
+    pending: VecDeque<LogRecord>,
+    failed: bool,
+}
+
+impl Iterator for LogIter {
+    type Item = Result<LogRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.failed {
+                return None;
+            }
+            let batch = match self.reader.next_batch() {
+                Ok(Some(b)) => b,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            };
+            if batch.header().is_control() {
+                continue;
+            }
+            for r in batch {
+                match r {
+                    Ok(r) => self.pending.push_back(r.to_owned()),
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl PartitionLog {
+    /// Reads whole batches from `offset` on: the batch holding `offset`
+    /// first (it may start before it), then more while the total stays
+    /// within `max_bytes` (at least one batch, however large), possibly
+    /// across segments.
+    ///
+    /// Reading exactly at the log end offset returns nothing.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if `offset` is below the log start
+    /// offset or above the log end offset; [`Error::Corrupt`] if the log's
+    /// bytes around `offset` are damaged; [`Error::Closed`]; [`Error::Io`].
+    pub fn read(&self, offset: u64, max_bytes: u64) -> Result<FetchData> {
+        self.inner.read(offset, max_bytes, u64::MAX)
+    }
+
+    /// Like [`read`](Self::read), but only batches that end below
+    /// `max_offset` (for example a high watermark).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_up_to(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
+        self.inner.read(offset, max_bytes, max_offset)
+    }
+
+    /// A decoding cursor starting at `offset`; see [`LogReader`].
+    pub fn reader(&self, offset: u64) -> LogReader {
+        LogReader::new(self.clone(), offset)
+    }
+
+    /// Owned records from `offset` to the current end of the log, skipping
+    /// control batches.
+    pub fn iter(&self, offset: u64) -> LogIter {
+        LogIter {
+            reader: self.reader(offset),
+            pending: VecDeque::new(),
+            failed: false,
+        }
+    }
+
+    /// The first record at or after the log start offset whose timestamp
+    /// is `>= timestamp` (Kafka's ListOffsets by time), or `None` if every
+    /// record is older.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for damaged data on the way; [`Error::Io`].
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<TimestampLookup>> {
+        self.inner.check_open()?;
+        let start = self.log_start_offset();
+        let candidates: Vec<Arc<Segment>> = {
+            let segments = read_lock(&self.inner.segments);
+            let first = segments.range(..=start).next_back().map_or(0, |(b, _)| *b);
+            segments.range(first..).map(|(_, s)| s.clone()).collect()
+        };
+        for seg in candidates {
+            if seg.max_timestamp()?.timestamp < timestamp {
+                continue;
+            }
+            if let Some((offset, timestamp)) = seg.find_offset_by_timestamp(timestamp, start)? {
+                return Ok(Some(TimestampLookup { offset, timestamp }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Inner {
+    fn read(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
+        self.check_open()?;
+        let leo = self.log_end_offset.load(Ordering::Acquire);
+        let start = self.log_start_offset.load(Ordering::Acquire);
+        if offset < start || offset > leo {
+            return Err(Error::OffsetOutOfRange {
+                requested: offset,
+                earliest: start,
+                latest: leo,
+            });
+        }
+        let upper = max_offset.min(leo);
+        let mut fetch = FetchData {
+            slices: Vec::new(),
+            requested_offset: offset,
+            next_offset: offset,
+            log_start_offset: start,
+            log_end_offset: leo,
+        };
+        if offset >= upper || max_bytes == 0 {
+            return Ok(fetch);
+        }
+        let mut segment = {
+            let segments = read_lock(&self.segments);
+            segments
+                .range(..=offset)
+                .next_back()
+                .or_else(|| segments.iter().next())
+                .map(|(_, s)| s.clone())
+        };
+        let mut budget = max_bytes;
+        let mut cursor = offset;
+        while let Some(seg) = segment {
+            let min_one = fetch.slices.is_empty();
+            match seg.read(cursor, budget, upper, min_one)? {
+                SegmentRead::Slice { slice, reached_end } => {
+                    budget = budget.saturating_sub(slice.len);
+                    cursor = slice.next_offset.max(cursor);
+                    fetch.slices.push(FileSlice::from_segment(slice));
+                    if !reached_end || budget == 0 || cursor >= upper {
+                        break;
+                    }
+                }
+                SegmentRead::Nothing => {}
+                SegmentRead::Stop => break,
+            }
+            segment = read_lock(&self.segments)
+                .range(seg.base_offset() + 1..)
+                .next()
+                .map(|(_, s)| s.clone());
+        }
+        fetch.next_offset = cursor;
+        Ok(fetch)
+    }
+}

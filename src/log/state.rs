@@ -1,0 +1,200 @@
+//! The two small files a partition directory holds besides its segments.
+//!
+//! * `seglog.checkpoint`: the recovery point and the log start offset, in
+//!   Kafka's checkpoint format (`recovery-point N`, `log-start-offset N`).
+//!   Replaced atomically whenever either must be durable: at roll, on
+//!   truncation, when the log start offset moves, at close.
+//! * `seglog.clean-shutdown`: written last by a clean close, with what the
+//!   next open needs to know about the active segment without reading it
+//!   (its size, next offset, largest timestamp, first batch's timestamp).
+//!   The next open reads it and deletes it (fsyncing the directory) before
+//!   anything else happens, so a crash afterwards is never taken for a
+//!   clean shutdown.
+//!
+//! Kafka's loader ignores files it does not know, so neither file gets in
+//! the way of Kafka's tools.
+
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{self, KeyValues};
+use crate::config::RecoveryMode;
+use crate::error::{Error, Result};
+use crate::io::{Fs, IoContext};
+use crate::segment::{ResumeState, TimestampOffset};
+
+pub(crate) const STATE_FILE: &str = "seglog.checkpoint";
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "seglog.clean-shutdown";
+
+/// What `seglog.checkpoint` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartitionState {
+    pub(crate) recovery_point: u64,
+    pub(crate) log_start_offset: u64,
+}
+
+fn state_path(dir: &Path) -> PathBuf {
+    dir.join(STATE_FILE)
+}
+
+/// Reads `seglog.checkpoint`. A damaged file is an error in strict mode
+/// and ignored (everything re-validated) otherwise.
+pub(crate) fn read_state(
+    fs: &dyn Fs,
+    dir: &Path,
+    mode: RecoveryMode,
+) -> Result<Option<PartitionState>> {
+    let path = state_path(dir);
+    let parsed = checkpoint::read(fs, &path, 2).and_then(|entries| {
+        let Some(entries) = entries else {
+            return Ok(None);
+        };
+        let kv = KeyValues::from_entries(entries);
+        Ok(Some(PartitionState {
+            recovery_point: kv.number(&path, "recovery-point")?,
+            log_start_offset: kv.number(&path, "log-start-offset")?,
+        }))
+    });
+    match (parsed, mode) {
+        (Err(Error::Corrupt { .. }), RecoveryMode::TruncateCorrupt) => Ok(None),
+        (other, _) => other,
+    }
+}
+
+pub(crate) fn write_state(fs: &dyn Fs, dir: &Path, state: &PartitionState) -> Result<()> {
+    checkpoint::write(
+        fs,
+        &state_path(dir),
+        &[
+            vec![
+                "recovery-point".to_string(),
+                state.recovery_point.to_string(),
+            ],
+            vec![
+                "log-start-offset".to_string(),
+                state.log_start_offset.to_string(),
+            ],
+        ],
+    )
+}
+
+/// What a clean close records about the active segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CleanShutdown {
+    pub(crate) active_base_offset: u64,
+    pub(crate) active_size: u64,
+    pub(crate) resume: ResumeState,
+}
+
+pub(crate) fn write_clean_marker(fs: &dyn Fs, dir: &Path, marker: &CleanShutdown) -> Result<()> {
+    let r = &marker.resume;
+    let first = r
+        .first_batch_timestamp
+        .map_or_else(|| "none".to_string(), |t| t.to_string());
+    checkpoint::write(
+        fs,
+        &dir.join(CLEAN_SHUTDOWN_FILE),
+        &[
+            vec![
+                "active-base-offset".to_string(),
+                marker.active_base_offset.to_string(),
+            ],
+            vec!["active-size".to_string(), marker.active_size.to_string()],
+            vec!["next-offset".to_string(), r.next_offset.to_string()],
+            vec!["max-timestamp".to_string(), r.max.timestamp.to_string()],
+            vec!["max-timestamp-offset".to_string(), r.max.offset.to_string()],
+            vec!["first-batch-timestamp".to_string(), first],
+        ],
+    )
+}
+
+/// Reads and removes the clean-shutdown marker. A marker that cannot be
+/// parsed counts as no marker (the open then re-validates, which is always
+/// safe).
+pub(crate) fn take_clean_marker(fs: &dyn Fs, dir: &Path) -> Result<Option<CleanShutdown>> {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    let parsed = match checkpoint::read(fs, &path, 2) {
+        Ok(None) => return Ok(None),
+        Ok(Some(entries)) => parse_marker(&path, KeyValues::from_entries(entries)).ok(),
+        Err(Error::Corrupt { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    fs.remove_file(&path).ctx("remove", &path)?;
+    fs.sync_dir(dir).ctx("fsync directory", dir)?;
+    Ok(parsed)
+}
+
+fn parse_marker(path: &Path, kv: KeyValues) -> Result<CleanShutdown> {
+    let first = match kv.get("first-batch-timestamp") {
+        Some("none") => None,
+        _ => Some(kv.number(path, "first-batch-timestamp")?),
+    };
+    Ok(CleanShutdown {
+        active_base_offset: kv.number(path, "active-base-offset")?,
+        active_size: kv.number(path, "active-size")?,
+        resume: ResumeState {
+            max: TimestampOffset {
+                timestamp: kv.number(path, "max-timestamp")?,
+                offset: kv.number(path, "max-timestamp-offset")?,
+            },
+            next_offset: kv.number(path, "next-offset")?,
+            first_batch_timestamp: first,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemFs;
+
+    #[test]
+    fn state_and_marker_round_trip() {
+        let fs = MemFs::new();
+        let dir = Path::new("/p");
+        fs.create_dir_all(dir).unwrap();
+        assert_eq!(read_state(&fs, dir, RecoveryMode::Strict).unwrap(), None);
+        let s = PartitionState {
+            recovery_point: 42,
+            log_start_offset: 7,
+        };
+        write_state(&fs, dir, &s).unwrap();
+        assert_eq!(read_state(&fs, dir, RecoveryMode::Strict).unwrap(), Some(s));
+
+        let m = CleanShutdown {
+            active_base_offset: 40,
+            active_size: 1234,
+            resume: ResumeState {
+                max: TimestampOffset {
+                    timestamp: 99,
+                    offset: 41,
+                },
+                next_offset: 42,
+                first_batch_timestamp: None,
+            },
+        };
+        write_clean_marker(&fs, dir, &m).unwrap();
+        assert_eq!(take_clean_marker(&fs, dir).unwrap(), Some(m));
+        assert_eq!(
+            take_clean_marker(&fs, dir).unwrap(),
+            None,
+            "the marker is consumed"
+        );
+    }
+
+    #[test]
+    fn damaged_state_is_an_error_unless_lenient() {
+        let fs = MemFs::new();
+        let dir = Path::new("/p");
+        fs.create_dir_all(dir).unwrap();
+        fs.write(&dir.join(STATE_FILE), b"0\n2\nrecovery-point x\n")
+            .unwrap();
+        assert!(matches!(
+            read_state(&fs, dir, RecoveryMode::Strict),
+            Err(Error::Corrupt { .. })
+        ));
+        assert_eq!(
+            read_state(&fs, dir, RecoveryMode::TruncateCorrupt).unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,708 @@
+//! One segment: a `.log` file of record batches plus its sparse `.index`
+//! and `.timeindex`, all named by the segment's base offset.
+//!
+//! ```text
+//! 00000000000000001000.log        batches with offsets >= 1000
+//! 00000000000000001000.index      (offset - 1000: u32, position: u32) ...
+//! 00000000000000001000.timeindex  (timestamp: i64, offset - 1000: u32) ...
+//! ```
+//!
+//! A [`Segment`] is shared by the writer and every reader. Readers see
+//! `size()` bytes of the `.log`: whole batches only, because the writer
+//! moves `size` after a batch is fully in place. Bytes the writer has
+//! buffered in process (appends made with [`Durability::None`]) are handed
+//! to the OS by the first reader that needs them, so readers always use
+//! positional reads on the file and a fetch result is a plain file range.
+//!
+//! The writer-only side of the active segment lives in [`ActiveSegment`]:
+//! index entries are built in memory as batches arrive and written to the
+//! preallocated index files when the segment is flushed, sealed or closed.
+//! A closed segment's indexes are loaded lazily (memory-mapped) on first
+//! use and checked; one that is missing or fails the check is rebuilt from
+//! the `.log`.
+//!
+//! [`Durability::None`]: crate::Durability::None
+
+mod active;
+mod index;
+mod names;
+mod recover;
+mod scan;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub(crate) use active::{ActiveSegment, BatchMeta, IndexFiles, ResumeState};
+pub(crate) use index::{
+    check_offset_index, check_time_index, OffsetEntries, TimeEntries, OFFSET_ENTRY_LEN,
+    TIME_ENTRY_LEN,
+};
+pub use index::{OffsetPosition, TimestampOffset};
+pub(crate) use names::{file_name, parse as parse_file_name, FileKind, TempSuffix};
+pub(crate) use recover::{recover_log, RecoveredLog};
+pub(crate) use scan::{ScannedBatch, Scanner, Step, HEADER_CHUNK};
+
+use crate::config::LogConfig;
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, FileHandle, Fs, IoContext, Mapping, OpenMode};
+use crate::poison::Poison;
+use crate::record::{RecordBatch, TimestampType};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read_lock<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What every segment of one log shares: where it lives, how to reach the
+/// file system, the index settings, and the log's poison flag.
+#[derive(Debug)]
+pub(crate) struct SegmentContext {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) poison: Arc<Poison>,
+    pub(crate) index_interval_bytes: u32,
+    /// Offset-index entries that fit in `segment_index_bytes`.
+    pub(crate) max_offset_entries: usize,
+    /// Time-index entries that fit in `segment_index_bytes`.
+    pub(crate) max_time_entries: usize,
+    pub(crate) write_buffer_bytes: usize,
+}
+
+impl SegmentContext {
+    pub(crate) fn new(
+        dir: PathBuf,
+        fs: Arc<dyn Fs>,
+        poison: Arc<Poison>,
+        config: &LogConfig,
+    ) -> Self {
+        let index_bytes = config.segment_index_bytes as usize;
+        SegmentContext {
+            dir,
+            fs,
+            poison,
+            index_interval_bytes: config.index_interval_bytes,
+            max_offset_entries: index_bytes / OFFSET_ENTRY_LEN,
+            max_time_entries: index_bytes / TIME_ENTRY_LEN,
+            write_buffer_bytes: config.write_buffer_bytes as usize,
+        }
+    }
+
+    pub(crate) fn path(&self, base_offset: u64, kind: FileKind) -> PathBuf {
+        self.dir.join(file_name(base_offset, kind))
+    }
+}
+
+/// Index entries of a segment, as raw bytes.
+enum IndexBytes {
+    Owned(Vec<u8>),
+    Mapped(Mapping),
+}
+
+impl std::ops::Deref for IndexBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            IndexBytes::Owned(v) => v,
+            IndexBytes::Mapped(m) => m,
+        }
+    }
+}
+
+enum IndexState {
+    /// Not read yet (a closed segment nobody has looked up).
+    Unloaded,
+    Loaded {
+        offsets: IndexBytes,
+        times: IndexBytes,
+    },
+}
+
+/// One segment, shared by the writer and readers. See the module docs.
+pub(crate) struct Segment {
+    base_offset: u64,
+    ctx: Arc<SegmentContext>,
+    log_path: PathBuf,
+    file: RwLock<Option<Arc<dyn FileHandle>>>,
+    /// Bytes of the `.log` readers may see (always a batch boundary).
+    size: AtomicU64,
+    /// Bytes already handed to the OS; `tail` holds the rest.
+    os_size: AtomicU64,
+    tail: Mutex<Vec<u8>>,
+    indexes: RwLock<IndexState>,
+    /// The largest timestamp and its offset; `None` until known (a closed
+    /// segment learns it from its time index).
+    max_timestamp: Mutex<Option<TimestampOffset>>,
+    /// Whether this is the active segment, whose index entries live in
+    /// memory and must never be rebuilt behind the writer's back.
+    active: AtomicBool,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("base_offset", &self.base_offset)
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+/// What [`Segment::read`] found.
+#[derive(Debug)]
+pub(crate) enum SegmentRead {
+    /// Batches, and whether they run to the end of what the segment holds
+    /// (so a read may continue in the next segment).
+    Slice {
+        slice: SegmentSlice,
+        reached_end: bool,
+    },
+    /// Nothing at or after the offset in this segment.
+    Nothing,
+    /// The next batch is beyond the read's limits; later segments are too.
+    Stop,
+}
+
+/// A range of whole batches in one segment's `.log`.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentSlice {
+    pub(crate) file: Arc<dyn FileHandle>,
+    pub(crate) path: PathBuf,
+    pub(crate) position: u64,
+    pub(crate) len: u64,
+    /// Base offset of the first batch.
+    pub(crate) first_offset: u64,
+    /// Where a read after this slice continues: every record of the log
+    /// below it and at or after `first_offset` is in the slice.
+    pub(crate) next_offset: u64,
+}
+
+impl Segment {
+    fn new(
+        ctx: Arc<SegmentContext>,
+        base_offset: u64,
+        size: u64,
+        file: Option<Arc<dyn FileHandle>>,
+        indexes: IndexState,
+        max_timestamp: Option<TimestampOffset>,
+    ) -> Self {
+        Segment {
+            log_path: ctx.path(base_offset, FileKind::Log),
+            base_offset,
+            ctx,
+            file: RwLock::new(file),
+            size: AtomicU64::new(size),
+            os_size: AtomicU64::new(size),
+            tail: Mutex::new(Vec::new()),
+            indexes: RwLock::new(indexes),
+            max_timestamp: Mutex::new(max_timestamp),
+            active: AtomicBool::new(false),
+        }
+    }
+
+    /// A closed segment whose files are opened and read on first use.
+    pub(crate) fn closed(ctx: Arc<SegmentContext>, base_offset: u64, size: u64) -> Self {
+        Self::new(ctx, base_offset, size, None, IndexState::Unloaded, None)
+    }
+
+    /// A closed segment whose indexes are already in memory (just
+    /// recovered).
+    pub(crate) fn closed_with(
+        ctx: Arc<SegmentContext>,
+        base_offset: u64,
+        size: u64,
+        offsets: Vec<u8>,
+        times: Vec<u8>,
+        max_timestamp: TimestampOffset,
+    ) -> Self {
+        Self::new(
+            ctx,
+            base_offset,
+            size,
+            None,
+            IndexState::Loaded {
+                offsets: IndexBytes::Owned(offsets),
+                times: IndexBytes::Owned(times),
+            },
+            Some(max_timestamp),
+        )
+    }
+
+    pub(crate) fn base_offset(&self) -> u64 {
+        self.base_offset
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Bytes of the `.log` visible to readers.
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    /// The segment's `.log` handle, opened read-only on first use.
+    pub(crate) fn handle(&self) -> Result<Arc<dyn FileHandle>> {
+        if let Some(h) = read_lock(&self.file).as_ref() {
+            return Ok(h.clone());
+        }
+        let mut slot = write_lock(&self.file);
+        if let Some(h) = slot.as_ref() {
+            return Ok(h.clone());
+        }
+        let h = self
+            .ctx
+            .fs
+            .open(&self.log_path, OpenMode::Read)
+            .ctx("open", &self.log_path)?;
+        *slot = Some(h.clone());
+        Ok(h)
+    }
+
+    fn set_handle(&self, handle: Arc<dyn FileHandle>) {
+        *write_lock(&self.file) = Some(handle);
+    }
+
+    /// Makes sure bytes `..end` are in the OS, writing buffered bytes out
+    /// if needed (readers call this before reading the file).
+    pub(crate) fn ensure_in_os(&self, end: u64) -> Result<()> {
+        if end <= self.os_size.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.write_tail()
+    }
+
+    /// Hands every buffered byte to the OS.
+    pub(crate) fn write_tail(&self) -> Result<()> {
+        let mut tail = lock(&self.tail);
+        if tail.is_empty() {
+            return Ok(());
+        }
+        self.ctx.poison.check()?;
+        let at = self.os_size.load(Ordering::Acquire);
+        let handle = self.handle()?;
+        let written = handle.write_all_at(&tail, at).ctx("write", &self.log_path);
+        self.ctx.poison.guard(written)?;
+        self.os_size
+            .store(at + tail.len() as u64, Ordering::Release);
+        tail.clear();
+        Ok(())
+    }
+
+    /// Runs `f` over the segment's index entries, loading them first if
+    /// needed.
+    pub(crate) fn with_indexes<R>(
+        &self,
+        f: impl FnOnce(OffsetEntries<'_>, TimeEntries<'_>) -> R,
+    ) -> Result<R> {
+        loop {
+            {
+                let state = read_lock(&self.indexes);
+                if let IndexState::Loaded { offsets, times } = &*state {
+                    return Ok(f(
+                        OffsetEntries::new(offsets, self.base_offset),
+                        TimeEntries::new(times, self.base_offset),
+                    ));
+                }
+            }
+            self.load_indexes()?;
+        }
+    }
+
+    /// Maps and checks a closed segment's index files, rebuilding them from
+    /// the `.log` when they are missing or fail the checks.
+    fn load_indexes(&self) -> Result<()> {
+        let mut state = write_lock(&self.indexes);
+        if matches!(*state, IndexState::Loaded { .. }) {
+            return Ok(());
+        }
+        let fs = &*self.ctx.fs;
+        let index_path = self.ctx.path(self.base_offset, FileKind::Index);
+        let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);
+        let size = self.size();
+        let mapped = map_if_exists(fs, &index_path).and_then(|o| {
+            let t = map_if_exists(fs, &time_path)?;
+            Ok(o.zip(t))
+        });
+        if let Ok(Some((offsets, times))) = mapped {
+            let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
+                .and_then(|()| check_time_index(&time_path, &times, self.base_offset));
+            if sane.is_ok() {
+                let max = TimeEntries::new(&times, self.base_offset).last();
+                let mut slot = lock(&self.max_timestamp);
+                if slot.is_none() {
+                    *slot = Some(max.unwrap_or(TimestampOffset::UNKNOWN));
+                }
+                *state = IndexState::Loaded {
+                    offsets: IndexBytes::Mapped(offsets),
+                    times: IndexBytes::Mapped(times),
+                };
+                return Ok(());
+            }
+        }
+        let rebuilt = self.rebuild_indexes()?;
+        *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
+        *state = IndexState::Loaded {
+            offsets: IndexBytes::Owned(rebuilt.offsets),
+            times: IndexBytes::Owned(rebuilt.times),
+        };
+        Ok(())
+    }
+
+    /// Rebuilds a closed segment's indexes from its `.log` and replaces the
+    /// files. Any damage in the `.log` is an error: a closed segment's data
+    /// was synced before the next segment was created.
+    fn rebuild_indexes(&self) -> Result<RecoveredLog> {
+        let handle = self.handle()?;
+        let size = self.size();
+        let mut rebuilt = recover_log(
+            &*handle,
+            &self.log_path,
+            self.base_offset,
+            size,
+            self.ctx.index_interval_bytes,
+        )?;
+        if let Some((position, reason)) = rebuilt.invalid.take() {
+            return Err(Error::corrupt(&self.log_path, position, reason));
+        }
+        rebuilt.add_final_time_entry(self.base_offset);
+        // The files are derived data: if they cannot be rewritten (a
+        // read-only directory), the entries in memory still serve reads and
+        // the next open rebuilds them again.
+        let fs = &*self.ctx.fs;
+        let _ = fsio::write_file_atomically(
+            fs,
+            &self.ctx.path(self.base_offset, FileKind::Index),
+            &rebuilt.offsets,
+        )
+        .and_then(|()| {
+            fsio::write_file_atomically(
+                fs,
+                &self.ctx.path(self.base_offset, FileKind::TimeIndex),
+                &rebuilt.times,
+            )
+        });
+        Ok(rebuilt)
+    }
+
+    /// Forgets loaded index entries of a closed segment (they are mapped
+    /// again on next use); a no-op for owned entries of the active segment.
+    pub(crate) fn unload_indexes(&self) {
+        *write_lock(&self.indexes) = IndexState::Unloaded;
+    }
+
+    fn index_suspect(&self) -> Result<()> {
+        // Throw away what was loaded and rebuild from the log.
+        let rebuilt = self.rebuild_indexes()?;
+        *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
+        *write_lock(&self.indexes) = IndexState::Loaded {
+            offsets: IndexBytes::Owned(rebuilt.offsets),
+            times: IndexBytes::Owned(rebuilt.times),
+        };
+        Ok(())
+    }
+
+    /// The segment's largest timestamp and the offset that carried it.
+    pub(crate) fn max_timestamp(&self) -> Result<TimestampOffset> {
+        if let Some(m) = *lock(&self.max_timestamp) {
+            return Ok(m);
+        }
+        self.load_indexes()?;
+        Ok(lock(&self.max_timestamp).unwrap_or(TimestampOffset::UNKNOWN))
+    }
+
+    pub(crate) fn set_max_timestamp(&self, max: TimestampOffset) {
+        *lock(&self.max_timestamp) = Some(max);
+    }
+
+    /// The position to start scanning from for `offset`, from the offset
+    /// index, with the index entry it came from.
+    fn start_for(&self, offset: u64) -> Result<Option<OffsetPosition>> {
+        self.with_indexes(|o, _| o.floor(offset))
+    }
+
+    /// Finds the first batch whose last offset is `>= offset`, or `None`
+    /// if the segment has none. `checked` says whether a suspicious index
+    /// may be rebuilt and the search retried.
+    fn locate(&self, file: &dyn FileHandle, offset: u64, end: u64) -> Result<Option<ScannedBatch>> {
+        for attempt in 0..2 {
+            let entry = self.start_for(offset)?;
+            let start = entry.map_or(0, |e| u64::from(e.position));
+            let mut scanner =
+                Scanner::new(file, self.base_offset, start.min(end), end, HEADER_CHUNK);
+            let mut first = true;
+            loop {
+                let step = scanner.next().ctx("read", &self.log_path)?;
+                match step {
+                    Step::Batch(b) => {
+                        // An index entry names the last offset of the batch
+                        // (or batches) starting at its position.
+                        if first
+                            && entry.is_some_and(|e| b.header.base_offset > e.offset)
+                            && attempt == 0
+                            && !self.is_active()
+                        {
+                            self.index_suspect()?;
+                            break;
+                        }
+                        first = false;
+                        if b.header.last_offset() >= offset {
+                            return Ok(Some(b));
+                        }
+                    }
+                    Step::End => return Ok(None),
+                    Step::Invalid { position, reason } => {
+                        if first && entry.is_some() && attempt == 0 && !self.is_active() {
+                            self.index_suspect()?;
+                            break;
+                        }
+                        return Err(Error::corrupt(&self.log_path, position, reason));
+                    }
+                }
+            }
+        }
+        Err(Error::corrupt(
+            &self.log_path,
+            0,
+            "the offset index does not match the log even after rebuilding it",
+        ))
+    }
+
+    /// Reads whole batches starting with the one holding `offset`, then
+    /// more while the total stays within `max_bytes`, taking only batches
+    /// whose last offset is below `max_offset`. With `min_one` the first
+    /// batch is taken even if it alone exceeds `max_bytes`.
+    pub(crate) fn read(
+        &self,
+        offset: u64,
+        max_bytes: u64,
+        max_offset: u64,
+        min_one: bool,
+    ) -> Result<SegmentRead> {
+        let end = self.readable_end()?;
+        let file = self.handle()?;
+        let Some(first) = self.locate(&*file, offset, end)? else {
+            return Ok(SegmentRead::Nothing);
+        };
+        if first.header.last_offset() >= max_offset {
+            return Ok(SegmentRead::Stop);
+        }
+        let first_size = first.header.size() as u64;
+        if !min_one && first_size > max_bytes {
+            return Ok(SegmentRead::Stop);
+        }
+        let start = first.position;
+        let limit = start.saturating_add(max_bytes.max(first_size));
+        let mut covered_to = first.end();
+        let mut next_offset = first.header.next_offset();
+        let mut reached_end = covered_to >= end;
+        if covered_to < limit && !reached_end {
+            // Jump over whole batches with the index, then walk headers to
+            // fill what is left.
+            let jump = self.with_indexes(|o, _| {
+                let by_position = o.floor_by_position(limit);
+                let by_offset = max_offset.checked_sub(1).and_then(|m| o.floor(m));
+                match (by_position, by_offset) {
+                    (Some(a), Some(b)) => Some(if a.position <= b.position { a } else { b }),
+                    _ => None,
+                }
+            })?;
+            let from = match jump {
+                Some(e) if u64::from(e.position) > covered_to && u64::from(e.position) < end => {
+                    u64::from(e.position)
+                }
+                _ => covered_to,
+            };
+            let mut scanner = Scanner::new(&*file, self.base_offset, from, end, HEADER_CHUNK);
+            let mut first_step = true;
+            loop {
+                match scanner.next().ctx("read", &self.log_path)? {
+                    Step::Batch(b) => {
+                        if first_step && from > covered_to {
+                            // Everything between the first batch and the
+                            // jump target is whole batches below this one.
+                            covered_to = from;
+                            next_offset = b.header.base_offset;
+                        }
+                        first_step = false;
+                        if b.end() > limit || b.header.last_offset() >= max_offset {
+                            break;
+                        }
+                        covered_to = b.end();
+                        next_offset = b.header.next_offset();
+                    }
+                    Step::End => {
+                        reached_end = true;
+                        break;
+                    }
+                    Step::Invalid { position, reason } => {
+                        return Err(Error::corrupt(&self.log_path, position, reason));
+                    }
+                }
+            }
+        }
+        Ok(SegmentRead::Slice {
+            slice: SegmentSlice {
+                file,
+                path: self.log_path.clone(),
+                position: start,
+                len: covered_to - start,
+                first_offset: first.header.base_offset,
+                next_offset,
+            },
+            reached_end,
+        })
+    }
+
+    /// The visible size, after handing buffered bytes to the OS so that
+    /// the file holds all of it.
+    fn readable_end(&self) -> Result<u64> {
+        let end = self.size();
+        self.ensure_in_os(end)?;
+        Ok(end)
+    }
+
+    /// The first record at or after `starting_offset` whose timestamp is
+    /// `>= timestamp`, as (offset, timestamp).
+    pub(crate) fn find_offset_by_timestamp(
+        &self,
+        timestamp: i64,
+        starting_offset: u64,
+    ) -> Result<Option<(u64, i64)>> {
+        let end = self.readable_end()?;
+        let file = self.handle()?;
+        let position = self.with_indexes(|o, t| {
+            let from = t.floor(timestamp).map_or(self.base_offset, |e| e.offset);
+            o.floor(from.max(starting_offset))
+                .map_or(0, |p| u64::from(p.position))
+        })?;
+        let mut scanner = Scanner::new(
+            &*file,
+            self.base_offset,
+            position.min(end),
+            end,
+            HEADER_CHUNK,
+        );
+        let mut scratch = Vec::new();
+        loop {
+            match scanner.next().ctx("read", &self.log_path)? {
+                Step::Batch(b) => {
+                    if b.header.max_timestamp < timestamp
+                        || b.header.last_offset() < starting_offset
+                    {
+                        continue;
+                    }
+                    let bytes = scanner.batch_bytes(&b).ctx("read", &self.log_path)?;
+                    let batch = RecordBatch::parse_raw(bytes)
+                        .map_err(|e| e.in_file(&self.log_path, b.position))?;
+                    if b.header.timestamp_type() == TimestampType::LogAppendTime {
+                        // Every record carries the batch's timestamp.
+                        let first = first_record_at_or_after(
+                            &batch,
+                            starting_offset,
+                            &mut scratch,
+                            &self.log_path,
+                            b.position,
+                        )?;
+                        if let Some(o) = first {
+                            return Ok(Some((o, b.header.max_timestamp)));
+                        }
+                        continue;
+                    }
+                    let mut records = batch
+                        .records_raw(&mut scratch)
+                        .map_err(|e| e.in_file(&self.log_path, b.position))?;
+                    while let Some(r) = records.next_raw() {
+                        let r = r.map_err(|e| e.in_file(&self.log_path, b.position))?;
+                        if r.timestamp >= timestamp && r.offset >= starting_offset {
+                            return Ok(Some((r.offset, r.timestamp)));
+                        }
+                    }
+                }
+                Step::End => return Ok(None),
+                Step::Invalid { position, reason } => {
+                    return Err(Error::corrupt(&self.log_path, position, reason))
+                }
+            }
+        }
+    }
+
+    /// Renames the segment's files with the `.deleted` suffix (readers
+    /// holding its handle keep reading) and returns the new paths.
+    pub(crate) fn rename_to_deleted(&self) -> Result<Vec<PathBuf>> {
+        // Open the log first so that a reader that has not opened it yet
+        // still can.
+        let _ = self.handle();
+        let fs = &*self.ctx.fs;
+        let mut renamed = Vec::new();
+        for kind in [
+            FileKind::Log,
+            FileKind::Index,
+            FileKind::TimeIndex,
+            FileKind::TxnIndex,
+        ] {
+            let from = self.ctx.path(self.base_offset, kind);
+            let mut to = from.clone().into_os_string();
+            to.push(TempSuffix::Deleted.suffix());
+            let to = PathBuf::from(to);
+            match fs.rename(&from, &to) {
+                Ok(()) => renamed.push(to),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("rename", &from, e)),
+            }
+        }
+        fs.sync_dir(&self.ctx.dir)
+            .ctx("fsync directory", &self.ctx.dir)?;
+        Ok(renamed)
+    }
+}
+
+fn first_record_at_or_after(
+    batch: &RecordBatch<'_>,
+    offset: u64,
+    scratch: &mut Vec<u8>,
+    path: &Path,
+    position: u64,
+) -> Result<Option<u64>> {
+    let mut records = batch
+        .records_raw(scratch)
+        .map_err(|e| e.in_file(path, position))?;
+    while let Some(r) = records.next_raw() {
+        let r = r.map_err(|e| e.in_file(path, position))?;
+        if r.offset >= offset {
+            return Ok(Some(r.offset));
+        }
+    }
+    Ok(None)
+}
+
+/// Maps a whole file, or `None` if it does not exist.
+fn map_if_exists(fs: &dyn Fs, path: &Path) -> Result<Option<Mapping>> {
+    match fs.open(path, OpenMode::Read) {
+        Ok(f) => f.map().ctx("map", path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("open", path, e)),
+    }
+}
+
+/// Removes files, ignoring ones already gone, then syncs their directory.
+pub(crate) fn remove_files(fs: &dyn Fs, dir: &Path, paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        match fs.remove_file(p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", p, e)),
+        }
+    }
+    fs.sync_dir(dir).ctx("fsync directory", dir)
+}
