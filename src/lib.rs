@@ -11,6 +11,7 @@ mod checkpoint;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod inspect;
 pub mod io;
 pub mod log;
 mod poison;

@@ -319,7 +319,7 @@ fn decode_owned(
 ///     }
 /// }
 /// assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
-/// # Ok::<(), seglog::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct LogReader {

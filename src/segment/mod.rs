@@ -446,9 +446,11 @@ impl Segment {
                 match step {
                     Step::Batch(b) => {
                         // An index entry names the last offset of the batch
-                        // (or batches) starting at its position.
+                        // at its position. (Kafka before 4.1 could name the
+                        // last offset of a multi-batch append instead; such
+                        // an index is rebuilt once, per batch.)
                         if first
-                            && entry.is_some_and(|e| b.header.base_offset > e.offset)
+                            && entry.is_some_and(|e| b.header.last_offset() != e.offset)
                             && attempt == 0
                             && !self.is_active()
                         {

@@ -178,6 +178,7 @@ mod tests {
     use super::*;
     use crate::io::{Fs, MemFs, OpenMode};
     use crate::record::{BatchBuilder, Record};
+    use std::path::Path;
     use std::sync::Arc;
 
     fn log_with(batches: &[(u64, usize)]) -> (Arc<dyn FileHandle>, Vec<u64>) {

@@ -1,0 +1,493 @@
+//! Read-only inspection of a partition directory, for tools.
+//!
+//! Nothing here takes the directory lock or changes a file, so it is safe
+//! on a copy, on a read-only mount, or on Kafka's own data. It lists the
+//! segments, walks their batches, reads index entries, and
+//! [`verify_partition_dir`] checks everything Kafka's `DumpLogSegments`
+//! checks and more:
+//!
+//! * every batch: a sane header, whole, its CRC, every record decoding,
+//!   record offsets inside the batch and increasing, and (for create-time
+//!   batches) a header max timestamp equal to the largest record timestamp;
+//! * offsets strictly increasing across batches and segments, and never
+//!   below the segment's base offset;
+//! * every offset-index entry pointing at the start of a batch whose last
+//!   offset it names; every time-index entry naming a batch's last offset
+//!   and that batch's max timestamp, timestamps never decreasing; closed
+//!   segments' indexes trimmed (no zero-filled preallocated tail) and their
+//!   time index ending with the segment's largest timestamp.
+//!
+//! The first problem found is returned as [`Error::Corrupt`] with the file
+//! and the byte position in it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, Fs, IoContext, OpenMode, StdFs};
+use crate::record::{RecordBatch, TimestampType};
+use crate::segment::{
+    parse_file_name, FileKind, OffsetEntries, OffsetPosition, Scanner, Step, TimeEntries,
+    TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
+};
+
+/// The files of one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentFiles {
+    /// The segment's base offset (its file name).
+    pub base_offset: u64,
+    /// The `.log` file.
+    pub log: PathBuf,
+    /// The `.index` file (it may not exist).
+    pub index: PathBuf,
+    /// The `.timeindex` file (it may not exist).
+    pub time_index: PathBuf,
+}
+
+/// The segments of a partition directory, oldest first.
+///
+/// # Errors
+/// [`Error::Io`] if the directory cannot be listed.
+pub fn segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentFiles>> {
+    let mut bases: Vec<u64> = fs
+        .list_dir(dir)
+        .ctx("list", dir)?
+        .iter()
+        .filter(|e| !e.is_dir)
+        .filter_map(|e| parse_file_name(&e.name))
+        .filter(|p| p.kind == FileKind::Log && p.temp.is_none())
+        .map(|p| p.base_offset)
+        .collect();
+    bases.sort_unstable();
+    Ok(bases
+        .into_iter()
+        .map(|base| SegmentFiles {
+            base_offset: base,
+            log: dir.join(crate::segment::file_name(base, FileKind::Log)),
+            index: dir.join(crate::segment::file_name(base, FileKind::Index)),
+            time_index: dir.join(crate::segment::file_name(base, FileKind::TimeIndex)),
+        })
+        .collect())
+}
+
+/// Calls `f` with every batch of a segment's `.log` and its byte position,
+/// checking headers, offsets and CRCs on the way (records are not
+/// decoded).
+///
+/// # Errors
+/// [`Error::Corrupt`] at the first invalid batch; [`Error::Io`]; or the
+/// first error `f` returns.
+pub fn for_each_batch(
+    fs: &dyn Fs,
+    segment: &SegmentFiles,
+    mut f: impl FnMut(u64, &RecordBatch<'_>) -> Result<()>,
+) -> Result<()> {
+    let path = &segment.log;
+    let file = fs.open(path, OpenMode::Read).ctx("open", path)?;
+    let size = file.len().ctx("stat", path)?;
+    let mut scanner = Scanner::new(&*file, segment.base_offset, 0, size, 1 << 20);
+    loop {
+        let b = match scanner.next().ctx("read", path)? {
+            Step::Batch(b) => b,
+            Step::End => return Ok(()),
+            Step::Invalid { position, reason } => {
+                return Err(Error::corrupt(path, position, reason))
+            }
+        };
+        let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
+        let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, b.position))?;
+        batch.check_crc().map_err(|e| e.in_file(path, b.position))?;
+        f(b.position, &batch)?;
+    }
+}
+
+/// Every entry of an `.index` file as stored (including zero-filled
+/// preallocated entries); empty if the file does not exist.
+///
+/// # Errors
+/// [`Error::Corrupt`] if the length is not a multiple of 8; [`Error::Io`].
+pub fn read_offset_index(
+    fs: &dyn Fs,
+    path: &Path,
+    base_offset: u64,
+) -> Result<Vec<OffsetPosition>> {
+    let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
+    if bytes.len() % OFFSET_ENTRY_LEN != 0 {
+        return Err(Error::corrupt(
+            path,
+            0,
+            format!(
+                "index length {} is not a multiple of {OFFSET_ENTRY_LEN}",
+                bytes.len()
+            ),
+        ));
+    }
+    let entries = OffsetEntries::new(&bytes, base_offset);
+    Ok((0..entries.len()).map(|i| entries.get(i)).collect())
+}
+
+/// Every entry of a `.timeindex` file as stored; empty if it does not
+/// exist.
+///
+/// # Errors
+/// [`Error::Corrupt`] if the length is not a multiple of 12; [`Error::Io`].
+pub fn read_time_index(fs: &dyn Fs, path: &Path, base_offset: u64) -> Result<Vec<TimestampOffset>> {
+    let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
+    if bytes.len() % TIME_ENTRY_LEN != 0 {
+        return Err(Error::corrupt(
+            path,
+            0,
+            format!(
+                "time index length {} is not a multiple of {TIME_ENTRY_LEN}",
+                bytes.len()
+            ),
+        ));
+    }
+    let entries = TimeEntries::new(&bytes, base_offset);
+    Ok((0..entries.len()).map(|i| entries.get(i)).collect())
+}
+
+/// What [`verify_partition_dir`] found in one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSegment {
+    /// The segment's base offset.
+    pub base_offset: u64,
+    /// Whether it is the last (active) segment.
+    pub active: bool,
+    /// Batches in its `.log`.
+    pub batches: u64,
+    /// Records in its `.log`.
+    pub records: u64,
+    /// Size of its `.log`.
+    pub bytes: u64,
+    /// Offset of its first record, if any.
+    pub first_offset: Option<u64>,
+    /// Last offset of its last batch, if any.
+    pub last_offset: Option<u64>,
+    /// Valid offset-index entries.
+    pub index_entries: usize,
+    /// Valid time-index entries.
+    pub time_index_entries: usize,
+    /// Its largest timestamp (-1 if none).
+    pub max_timestamp: i64,
+}
+
+/// What [`verify_partition_dir`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The segments, oldest first.
+    pub segments: Vec<VerifiedSegment>,
+}
+
+impl VerifyReport {
+    /// Records in all segments.
+    pub fn records(&self) -> u64 {
+        self.segments.iter().map(|s| s.records).sum()
+    }
+
+    /// Batches in all segments.
+    pub fn batches(&self) -> u64 {
+        self.segments.iter().map(|s| s.batches).sum()
+    }
+
+    /// Bytes of all `.log` files.
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.bytes).sum()
+    }
+}
+
+/// Checks a partition directory on the real file system; see the module
+/// docs for what is checked.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the file and byte position of the first
+/// problem; [`Error::CompressionUnavailable`] for a codec not compiled in;
+/// [`Error::Io`].
+pub fn verify_partition_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
+    verify_partition_dir_with(&StdFs, dir.as_ref())
+}
+
+/// [`verify_partition_dir`] on any file system.
+///
+/// # Errors
+/// As [`verify_partition_dir`].
+pub fn verify_partition_dir_with(fs: &dyn Fs, dir: &Path) -> Result<VerifyReport> {
+    let all = segments(fs, dir)?;
+    let mut report = VerifyReport::default();
+    let mut prev_last: Option<u64> = None;
+    for (i, seg) in all.iter().enumerate() {
+        let active = i + 1 == all.len();
+        if let Some(prev) = prev_last.filter(|p| seg.base_offset <= *p) {
+            return Err(Error::corrupt(
+                &seg.log,
+                0,
+                format!(
+                    "segment base offset {} is not above the last offset {prev} of the previous segment",
+                    seg.base_offset
+                ),
+            ));
+        }
+        let v = verify_segment(fs, seg, active)?;
+        prev_last = v.last_offset.or(prev_last);
+        report.segments.push(v);
+    }
+    Ok(report)
+}
+
+fn verify_segment(fs: &dyn Fs, seg: &SegmentFiles, active: bool) -> Result<VerifiedSegment> {
+    let mut out = VerifiedSegment {
+        base_offset: seg.base_offset,
+        active,
+        batches: 0,
+        records: 0,
+        bytes: 0,
+        first_offset: None,
+        last_offset: None,
+        index_entries: 0,
+        time_index_entries: 0,
+        max_timestamp: -1,
+    };
+    // Batch position -> last offset, and last offset -> max timestamp.
+    let mut by_position: HashMap<u64, u64> = HashMap::new();
+    let mut by_last_offset: HashMap<u64, i64> = HashMap::new();
+    let mut scratch = Vec::new();
+    for_each_batch(fs, seg, |position, batch| {
+        let h = batch.header();
+        let mut records = batch
+            .records_raw(&mut scratch)
+            .map_err(|e| e.in_file(&seg.log, position))?;
+        let mut prev: Option<u64> = None;
+        let mut max_record_ts = i64::MIN;
+        let mut count = 0u64;
+        while let Some(r) = records.next_raw() {
+            let r = r.map_err(|e| e.in_file(&seg.log, position))?;
+            if prev.is_some_and(|p| r.offset <= p) {
+                return Err(Error::corrupt(
+                    &seg.log,
+                    position,
+                    format!(
+                        "record offsets not increasing inside the batch at offset {}",
+                        r.offset
+                    ),
+                ));
+            }
+            prev = Some(r.offset);
+            out.first_offset.get_or_insert(r.offset);
+            max_record_ts = max_record_ts.max(r.timestamp);
+            count += 1;
+        }
+        if count > 0
+            && h.timestamp_type() == TimestampType::CreateTime
+            && max_record_ts != h.max_timestamp
+        {
+            return Err(Error::corrupt(
+                &seg.log,
+                position,
+                format!(
+                    "header max_timestamp {} differs from the largest record timestamp {max_record_ts}",
+                    h.max_timestamp
+                ),
+            ));
+        }
+        out.batches += 1;
+        out.records += count;
+        out.bytes = position + batch.size() as u64;
+        out.last_offset = Some(h.last_offset());
+        out.max_timestamp = out.max_timestamp.max(h.max_timestamp);
+        by_position.insert(position, h.last_offset());
+        by_last_offset.insert(h.last_offset(), h.max_timestamp);
+        Ok(())
+    })?;
+
+    out.index_entries = verify_offset_index(fs, seg, active, &by_position)?;
+    out.time_index_entries =
+        verify_time_index(fs, seg, active, &by_last_offset, out.max_timestamp)?;
+    Ok(out)
+}
+
+/// Entries before a zero-filled tail: all of them for a closed segment
+/// (where such a tail is an error), the real ones for the active one.
+fn real_entries<E: PartialEq>(
+    path: &Path,
+    entries: &[E],
+    zero: &E,
+    entry_len: usize,
+    active: bool,
+) -> Result<usize> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    // Entry 0 may legitimately equal the zero entry; a run of them after
+    // the last non-zero entry is preallocated space.
+    let tail_start = (1..entries.len())
+        .rev()
+        .find(|&i| entries[i] != *zero)
+        .map_or(1, |i| i + 1);
+    if tail_start < entries.len() {
+        if !active {
+            return Err(Error::corrupt(
+                path,
+                (tail_start * entry_len) as u64,
+                format!(
+                    "{} trailing zero-filled (preallocated) entries after entry {}; a closed segment's index must be trimmed",
+                    entries.len() - tail_start,
+                    tail_start - 1
+                ),
+            ));
+        }
+        return Ok(tail_start);
+    }
+    Ok(entries.len())
+}
+
+fn verify_offset_index(
+    fs: &dyn Fs,
+    seg: &SegmentFiles,
+    active: bool,
+    batches: &HashMap<u64, u64>,
+) -> Result<usize> {
+    let path = &seg.index;
+    let entries = read_offset_index(fs, path, seg.base_offset)?;
+    let zero = OffsetPosition {
+        offset: seg.base_offset,
+        position: 0,
+    };
+    let n = real_entries(path, &entries, &zero, OFFSET_ENTRY_LEN, active)?;
+    let mut prev: Option<OffsetPosition> = None;
+    for (i, e) in entries[..n].iter().enumerate() {
+        let at = (i * OFFSET_ENTRY_LEN) as u64;
+        if let Some(p) = prev.filter(|p| e.offset <= p.offset || e.position <= p.position) {
+            return Err(Error::corrupt(
+                path,
+                at,
+                format!(
+                    "entry {i} ({}, {}) does not increase on entry {} ({}, {})",
+                    e.offset,
+                    e.position,
+                    i - 1,
+                    p.offset,
+                    p.position
+                ),
+            ));
+        }
+        prev = Some(*e);
+        let Some(&batch_last) = batches.get(&u64::from(e.position)) else {
+            return Err(Error::corrupt(
+                path,
+                at,
+                format!(
+                    "entry {i} (offset {}) points at byte {}, which is not the start of a batch",
+                    e.offset, e.position
+                ),
+            ));
+        };
+        if e.offset != batch_last {
+            let relation = if e.offset > batch_last {
+                "offset is beyond the batch at that position"
+            } else {
+                "offset is before the end of the batch at that position"
+            };
+            return Err(Error::corrupt(
+                path,
+                at,
+                format!(
+                    "entry {i} names offset {} but the batch at byte {} ends at offset {}: {relation}",
+                    e.offset, e.position, batch_last
+                ),
+            ));
+        }
+    }
+    Ok(n)
+}
+
+fn verify_time_index(
+    fs: &dyn Fs,
+    seg: &SegmentFiles,
+    active: bool,
+    batches: &HashMap<u64, i64>,
+    max_timestamp: i64,
+) -> Result<usize> {
+    let path = &seg.time_index;
+    let entries = read_time_index(fs, path, seg.base_offset)?;
+    let zero = TimestampOffset {
+        timestamp: 0,
+        offset: seg.base_offset,
+    };
+    let n = real_entries(path, &entries, &zero, TIME_ENTRY_LEN, active)?;
+    let mut prev: Option<TimestampOffset> = None;
+    for (i, e) in entries[..n].iter().enumerate() {
+        let at = (i * TIME_ENTRY_LEN) as u64;
+        if let Some(p) = prev {
+            if e.timestamp < p.timestamp {
+                return Err(Error::corrupt(
+                    path,
+                    at,
+                    format!(
+                        "timestamps decrease: entry {i} has {}, entry {} has {}",
+                        e.timestamp,
+                        i - 1,
+                        p.timestamp
+                    ),
+                ));
+            }
+            if e.offset < p.offset {
+                return Err(Error::corrupt(
+                    path,
+                    at,
+                    format!(
+                        "offsets decrease: entry {i} has {}, entry {} has {}",
+                        e.offset,
+                        i - 1,
+                        p.offset
+                    ),
+                ));
+            }
+        }
+        prev = Some(*e);
+        match batches.get(&e.offset) {
+            None => {
+                return Err(Error::corrupt(
+                    path,
+                    at,
+                    format!("entry {i} ({}, {}): no batch ends at offset {}", e.timestamp, e.offset, e.offset),
+                ))
+            }
+            Some(&ts) if ts != e.timestamp => {
+                return Err(Error::corrupt(
+                    path,
+                    at,
+                    format!(
+                        "entry {i} has timestamp {} but the batch ending at offset {} has max timestamp {ts}",
+                        e.timestamp, e.offset
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if !active && max_timestamp >= 0 && prev.is_none_or(|p| p.timestamp < max_timestamp) {
+        return Err(Error::corrupt(
+            path,
+            (n * TIME_ENTRY_LEN) as u64,
+            format!("the time index of a closed segment must end with its largest timestamp {max_timestamp}"),
+        ));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_tails_are_errors_only_for_closed_segments() {
+        let p = Path::new("x.index");
+        let z = 0u8;
+        assert_eq!(real_entries(p, &[5u8, 0, 0], &z, 8, true).unwrap(), 1);
+        assert!(real_entries(p, &[5u8, 0, 0], &z, 8, false).is_err());
+        assert_eq!(real_entries(p, &[5u8, 6], &z, 8, false).unwrap(), 2);
+        // A lone entry equal to "zero" (offset = base, position 0) is real.
+        assert_eq!(real_entries(p, &[0u8], &z, 8, false).unwrap(), 1);
+        assert_eq!(real_entries::<u8>(p, &[], &z, 8, false).unwrap(), 0);
+    }
+}
