@@ -1,0 +1,163 @@
+//! Runs the example programs: `dump` over every fixture (its output must be
+//! the fixture's `expected.jsonl`, byte for byte) and `quickstart` twice.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{fixtures, subdirs};
+use seglog::Compression;
+
+/// The built example, building it first if `cargo test` did not.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--all-features", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building example {name}");
+    }
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+fn dump(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(example("dump"))
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn all_codecs_available() -> bool {
+    [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ]
+    .iter()
+    .all(|c| c.is_available())
+}
+
+#[test]
+fn dump_prints_each_fixtures_expected_jsonl_exactly() {
+    for case in subdirs(&fixtures().join("good")) {
+        let out = dump(&case.join("topic-0"), &[]);
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        if name.contains("zstd") || name.contains("mixed") {
+            // The example is built with the test run's features.
+            if !all_codecs_available() {
+                continue;
+            }
+        }
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read(case.join("expected.jsonl")).unwrap();
+        assert!(
+            out.stdout == expected,
+            "{name}: dump output differs from expected.jsonl"
+        );
+    }
+}
+
+#[test]
+fn dump_prints_index_entries() {
+    let dir = fixtures().join("good/multi-segment/topic-0");
+    let out = dump(&dir, &["--indexes"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let index_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"entry\""))
+        .collect();
+    // Segments 0 and 40 have one offset entry each; time entries 1 + 2 + 1.
+    assert_eq!(
+        index_lines
+            .iter()
+            .filter(|l| l.contains(".index\""))
+            .count(),
+        2
+    );
+    assert_eq!(
+        index_lines
+            .iter()
+            .filter(|l| l.contains(".timeindex\""))
+            .count(),
+        4
+    );
+    assert!(index_lines
+        .iter()
+        .any(|l| l.contains("\"file\":\"00000000000000000040.index\"")));
+}
+
+#[test]
+fn dump_fails_clearly_on_each_corrupt_fixture() {
+    for case in subdirs(&fixtures().join("corrupt")) {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap())
+                .unwrap();
+        let out = dump(&case.join("topic-0"), &[]);
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: corrupt file "),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains(meta["expect"]["file"].as_str().unwrap()),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains(meta["expect"]["error_contains"].as_str().unwrap()),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn dump_rejects_bad_usage() {
+    let out = Command::new(example("dump")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = dump(Path::new("/nonexistent/partition"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+}
+
+#[test]
+fn quickstart_runs_twice_and_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = Command::new(example("quickstart"))
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    assert!(first.contains("log end offset 0"), "{first}");
+    assert!(first.contains("read back 10000 records"), "{first}");
+    let second = run();
+    assert!(
+        second.contains("clean shutdown last time: true"),
+        "{second}"
+    );
+    assert!(second.contains("log end offset 10000"), "{second}");
+    assert!(second.contains("offsets 0..20000"), "{second}");
+}
