@@ -171,7 +171,7 @@ pub enum RecoveryMode {
     /// Truncate a torn or invalid tail only where a crash can leave one:
     /// in the last segment, beyond the recovery point. Damage anywhere else
     /// (synced data) makes the open fail with
-    /// [`Error::Corrupt`](crate::Error::Corrupt) naming the file and byte
+    /// [`Error::Corrupt`] naming the file and byte
     /// position, so nothing is dropped without the caller's say-so.
     #[default]
     Strict,

@@ -112,7 +112,7 @@ pub fn read_offset_index(
     base_offset: u64,
 ) -> Result<Vec<OffsetPosition>> {
     let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
-    if bytes.len() % OFFSET_ENTRY_LEN != 0 {
+    if !bytes.len().is_multiple_of(OFFSET_ENTRY_LEN) {
         return Err(Error::corrupt(
             path,
             0,
@@ -133,7 +133,7 @@ pub fn read_offset_index(
 /// [`Error::Corrupt`] if the length is not a multiple of 12; [`Error::Io`].
 pub fn read_time_index(fs: &dyn Fs, path: &Path, base_offset: u64) -> Result<Vec<TimestampOffset>> {
     let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
-    if bytes.len() % TIME_ENTRY_LEN != 0 {
+    if !bytes.len().is_multiple_of(TIME_ENTRY_LEN) {
         return Err(Error::corrupt(
             path,
             0,

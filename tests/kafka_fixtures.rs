@@ -254,49 +254,88 @@ fn opening_corrupt_fixtures_as_logs() {
         inspect::verify_partition_dir(&dir).unwrap_or_else(|e| panic!("{case} repaired: {e}"));
     }
 
-    // Damage in the last segment, which a crash could have torn: cut off,
-    // everything before it kept.
-    for (case, cut_at) in [
-        ("truncated-last-batch", 5176),
-        ("duplicate-offsets", 3313),
-        ("segment-name-above-first-offset", 0),
+    // Without a seglog checkpoint nothing is known to have been synced (the
+    // recovery point is 0), so, as in Kafka, recovery cuts the log at the
+    // first invalid batch and drops every later segment.
+    for (case, cut_at, deleted) in [
+        ("truncated-last-batch", 5176, 0),
+        ("duplicate-offsets", 3313, 0),
+        ("segment-name-above-first-offset", 0, 0),
+        ("crc-flipped-byte", 2578, 1),
     ] {
         let log = open(case, RecoveryMode::Strict).unwrap_or_else(|e| panic!("{case}: {e}"));
-        let t = log.recovery_report().truncated.clone().expect(case);
+        let report = log.recovery_report();
+        let t = report.truncated.clone().expect(case);
         assert_eq!(t.position, cut_at, "{case}");
+        assert_eq!(report.segments_deleted, deleted, "{case}");
         assert_eq!(
             records_via_log(&log),
             corrupt_expected(&root.join(case)),
             "{case}"
         );
     }
+    let log = open("overlapping-segments", RecoveryMode::Strict).unwrap();
+    assert_eq!(log.log_end_offset(), 30);
+    assert!(log
+        .recovery_report()
+        .truncated
+        .as_ref()
+        .unwrap()
+        .reason
+        .contains("segment base offset 20 is not above the last offset 29"));
+    assert_eq!(
+        records_via_log(&log),
+        corrupt_expected(&root.join("overlapping-segments"))
+    );
 
-    // Damage in a segment that has a successor was synced data: strict
-    // recovery refuses, naming the file and position; the lenient mode cuts
-    // there and drops the later segments, as Kafka does.
-    let e = open("crc-flipped-byte", RecoveryMode::Strict).unwrap_err();
+    // With a recovery point beyond the damage, the damaged bytes had been
+    // synced: strict recovery refuses, naming the file and position, and
+    // the lenient mode cuts there as before.
+    let with_checkpoint = |case: &str, recovery_point: u64, mode: RecoveryMode| {
+        let to = tmp.path().join(format!("{case}-checkpointed-{mode:?}"));
+        copy_dir(&root.join(case).join("topic-0"), &to);
+        fs::write(
+            to.join("seglog.checkpoint"),
+            format!("0\n2\nrecovery-point {recovery_point}\nlog-start-offset 0\n"),
+        )
+        .unwrap();
+        OpenOptions::new()
+            .recovery_mode(mode)
+            .open(&to, LogConfig::default())
+    };
+    let e = with_checkpoint("crc-flipped-byte", 40, RecoveryMode::Strict).unwrap_err();
     assert!(
         matches!(&e, Error::Corrupt { path, position: 2578, reason } if path.ends_with("00000000000000000000.log") && reason.contains("CRC-32C mismatch")),
         "{e}"
     );
-    let log = open("crc-flipped-byte", RecoveryMode::TruncateCorrupt).unwrap();
+    let log = with_checkpoint("crc-flipped-byte", 40, RecoveryMode::TruncateCorrupt).unwrap();
     assert_eq!(log.recovery_report().segments_deleted, 1);
     assert_eq!(
         records_via_log(&log),
         corrupt_expected(&root.join("crc-flipped-byte"))
     );
+    let e = with_checkpoint("truncated-last-batch", 95, RecoveryMode::Strict).unwrap_err();
+    assert!(matches!(&e, Error::Corrupt { position: 5176, .. }), "{e}");
 
-    let e = open("overlapping-segments", RecoveryMode::Strict).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("segment base offset 20 is not above the last offset 29"),
-        "{e}"
-    );
-    let log = open("overlapping-segments", RecoveryMode::TruncateCorrupt).unwrap();
-    assert_eq!(log.log_end_offset(), 30);
+    // Below the recovery point a segment is not re-read at open: damage in
+    // it is reported by the read that reaches it.
+    let log = with_checkpoint("crc-flipped-byte", 50, RecoveryMode::Strict).unwrap();
+    let e = log
+        .read(25, 1)
+        .unwrap()
+        .records()
+        .find_map(|r| r.err())
+        .unwrap();
+    assert!(matches!(&e, Error::Corrupt { position: 2578, .. }), "{e}");
     assert_eq!(
-        records_via_log(&log),
-        corrupt_expected(&root.join("overlapping-segments"))
+        log.read(10, 1)
+            .unwrap()
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .offset,
+        10
     );
 
     // A header max timestamp that disagrees with its records is caught by

@@ -167,7 +167,7 @@ fn a_batch_larger_than_limits_is_refused() {
     };
     let (_, _, log) = mem_log(config);
     let big = Record::new(vec![7u8; 600]);
-    match log.append(&[big.clone()]) {
+    match log.append(std::slice::from_ref(&big)) {
         Err(Error::RecordTooLarge { size, max: 500 }) => assert!(size > 600),
         other => panic!("{other:?}"),
     }
@@ -809,4 +809,63 @@ fn handles_are_send_sync_and_clone() {
     };
     t.join().unwrap();
     assert_eq!(shared.log_end_offset(), 1);
+}
+
+#[test]
+fn rolls_do_not_wait_for_fsync_and_sync_sealed_catches_up() {
+    let config = LogConfig {
+        segment_bytes: 300,
+        ..LogConfig::default()
+    };
+    let (fs, clock, log) = mem_log(config.clone());
+    for i in 0..40 {
+        log.append_with(&[rec(&format!("record {i}"), i)], Durability::Flush)
+            .unwrap();
+    }
+    let segments = log.segments();
+    assert!(segments.len() > 4);
+    assert_eq!(log.recovery_point(), 0, "rolling fsyncs nothing");
+    let syncs_before = fs.sync_count();
+    let synced = log.sync_sealed().unwrap();
+    assert_eq!(synced, segments.len() - 1);
+    assert!(fs.sync_count() > syncs_before);
+    let active_base = segments.last().unwrap().base_offset;
+    assert_eq!(log.recovery_point(), active_base);
+    assert_eq!(log.sync_sealed().unwrap(), 0, "nothing left to sync");
+
+    // A power loss now keeps every sealed segment; the active one's records
+    // were never synced.
+    let crashed = fs.crash(seglog::io::CrashMode::DurableOnly);
+    drop(log);
+    let log = OpenOptions::new()
+        .fs(crashed)
+        .clock(clock)
+        .open(DIR, config)
+        .unwrap();
+    assert!(!log.recovery_report().clean_shutdown);
+    assert_eq!(offsets(&log, 0), (0..active_base).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_sync_append_syncs_sealed_segments_first() {
+    let config = LogConfig {
+        segment_bytes: 300,
+        ..LogConfig::default()
+    };
+    let (fs, clock, log) = mem_log(config.clone());
+    for i in 0..30 {
+        log.append_with(&[rec(&format!("record {i}"), i)], Durability::None)
+            .unwrap();
+    }
+    log.append_with(&[rec("last", 99)], Durability::Sync)
+        .unwrap();
+    assert_eq!(log.recovery_point(), 31);
+    let crashed = fs.crash(seglog::io::CrashMode::DurableOnly);
+    drop(log);
+    let log = OpenOptions::new()
+        .fs(crashed)
+        .clock(clock)
+        .open(DIR, config)
+        .unwrap();
+    assert_eq!(offsets(&log, 0), (0..31).collect::<Vec<_>>());
 }

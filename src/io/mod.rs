@@ -102,6 +102,10 @@ pub trait FileHandle: Send + Sync + fmt::Debug {
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()>;
     /// The file's current length.
     fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Truncates or extends (with zeros) the file to `len` bytes.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Makes the file's contents and length durable (`fdatasync`).

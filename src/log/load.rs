@@ -122,6 +122,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         clock: opts.clock,
         writer: Mutex::new(Writer {
             active: Some(loaded.active),
+            unsynced: Vec::new(),
             scratch: Vec::new(),
             compress_scratch: Vec::new(),
             unflushed_records: 0,
@@ -223,7 +224,7 @@ fn recover(
                 index: i,
                 position: 0,
                 reason: format!("segment base offset {base} is not above the last offset {prev} of the previous segment"),
-                synced: true,
+                synced: base < recovery_point,
                 whole_segment: true,
             });
             break;
@@ -231,16 +232,14 @@ fn recover(
         let file = fs.open(&path, OpenMode::Write).ctx("open", &path)?;
         let rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
         report.segments_recovered += 1;
-        let is_last = i + 1 == bases.len();
         if let Some((position, reason)) = rec.invalid.clone() {
             damage = Some(Damage {
                 index: i,
                 position,
                 reason,
-                // A segment with a successor was fsynced before the
-                // successor was created; in the last one, data below the
-                // recovery point was fsynced too.
-                synced: !is_last || rec.next_offset(base) < recovery_point,
+                // Valid data ends before the recovery point: the damage is
+                // in bytes that had been fsynced.
+                synced: rec.next_offset(base) < recovery_point,
                 whole_segment: false,
             });
             recovered.push((file, rec));

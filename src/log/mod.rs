@@ -23,43 +23,50 @@
 //!
 //! Each append goes as far as its [`Durability`] says (in-process buffer,
 //! the OS, or fsynced). Kafka's `flush_messages` and `flush_ms` add fsyncs
-//! by count and time, and [`PartitionLog::flush`] fsyncs on demand. Every
-//! fsync of the active segment moves the recovery point to the log end
-//! offset. The steps that make this crash-safe:
+//! by count and time, and [`PartitionLog::flush`] fsyncs on demand. The
+//! *recovery point* is the offset below which everything has been fsynced;
+//! it only moves when an fsync completes. The steps that make this
+//! crash-safe:
 //!
 //! 1. **New segment.** Its `.log`, `.index` and `.timeindex` are created
 //!    (replacing stale files of the same name), the indexes preallocated
 //!    to `segment_index_bytes`, the `.log` fsynced and then the directory
 //!    fsynced, all before the first batch is written to it.
-//! 2. **Roll.** Before the new segment of step 1 is created, the old one
-//!    is sealed: buffered bytes written, its final time-index entry added,
-//!    both indexes written and trimmed to their entries, and the `.log`
-//!    and both indexes fsynced. A segment that has a successor is
-//!    therefore complete on disk, and only the last segment can ever have
-//!    a torn tail. The recovery point moves to the new base offset.
+//! 2. **Roll.** The old segment is sealed first: buffered bytes handed to
+//!    the OS, its final time-index entry added, both indexes written and
+//!    trimmed to their entries. It is *not* fsynced in the writer's path
+//!    (as in Kafka, where a background task flushes it): it joins the
+//!    list of sealed, unsynced segments, and the recovery point stays
+//!    where it was. Then step 1 for the new segment, and step 5.
 //! 3. **Sync.** For an append with [`Durability::Sync`], a due
-//!    `flush_messages`/`flush_ms`, or [`flush`](PartitionLog::flush):
-//!    buffered bytes are written and the active `.log` fsynced; then the
-//!    recovery point moves to the log end offset.
+//!    `flush_messages`/`flush_ms`, or [`flush`](PartitionLog::flush): the
+//!    sealed, unsynced segments are fsynced oldest first (`.log`, then
+//!    indexes), then the active `.log`; then the recovery point moves to
+//!    the log end offset. [`sync_sealed`](PartitionLog::sync_sealed) does
+//!    the first half without taking the writer lock for the fsyncs, so a
+//!    host's maintenance thread can keep the recovery point close behind
+//!    the active segment while appends continue.
 //! 4. **Metadata.** `seglog.checkpoint` (recovery point, log start
 //!    offset), the clean-shutdown marker and rebuilt index files are
 //!    written to a temporary file, fsynced, renamed over the old name,
 //!    and the directory fsynced.
-//! 5. **Checkpoint.** Written (step 4) after each roll, truncation, log
-//!    start offset change, and at close.
+//! 5. **Checkpoint.** Written (step 4) at each roll, after
+//!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
+//!    offset change, and at close. The recovery point in it may lag the
+//!    one in memory; that only makes a later recovery re-read more.
 //! 6. **Truncation and deletion.** Readers' end is moved back first; the
 //!    `.log` is shortened and fsynced; removed segments are renamed
 //!    `.deleted`, the directory fsynced, the files removed, the directory
 //!    fsynced again; then the checkpoint (step 5).
-//! 7. **Clean close.** The active segment is sealed as in step 2, the
-//!    checkpoint written with the recovery point at the log end offset,
-//!    and last the clean-shutdown marker (step 4).
+//! 7. **Clean close.** Every unsynced segment and the active one are
+//!    sealed and fsynced, the checkpoint written with the recovery point at
+//!    the log end offset, and last the clean-shutdown marker (step 4).
 //! 8. **Open.** The marker is read and deleted, and the directory
 //!    fsynced, before anything else, so that a crash later is never taken
 //!    for a clean shutdown.
 //!
 //! A failed write or fsync *poisons* the log: later writes fail with
-//! [`Error::Poisoned`](crate::Error::Poisoned) until it is reopened,
+//! [`Error::Poisoned`] until it is reopened,
 //! because after a failed fsync the kernel may have dropped data that a
 //! retried fsync would then report as safe.
 //!
@@ -69,14 +76,18 @@
 //! where the active segment ends, and closed segments are opened lazily.
 //! After a crash, the segments from the one holding the recovery point to
 //! the end are re-read: every batch's header and CRC is checked and the
-//! indexes rebuilt. A torn or invalid batch in the last segment, beyond
-//! the recovery point, is cut off with everything after it (it was never
-//! synced). Damage anywhere else is data that had been synced: the open
-//! fails with [`Error::Corrupt`](crate::Error::Corrupt) naming the file
-//! and byte position, unless [`RecoveryMode::TruncateCorrupt`] was chosen.
-//! Leftover temporary files (`.deleted`, `.cleaned`, `.tmp`) are removed
-//! and interrupted segment swaps completed. A closed segment's missing or
-//! damaged index is rebuilt from its `.log` the first time it is used.
+//! indexes rebuilt. The first torn or invalid batch at or beyond the
+//! recovery point is cut off with everything after it, later segments
+//! included: it was never synced, so a crash may have left it half
+//! written. Damage below the recovery point is in data that had been
+//! synced: the open fails with [`Error::Corrupt`]
+//! naming the file and byte position, unless
+//! [`RecoveryMode::TruncateCorrupt`] was chosen. Segments wholly below the
+//! recovery point are not re-read at open; damage in them is reported the
+//! same way when a read reaches it. Leftover temporary files (`.deleted`,
+//! `.cleaned`, `.tmp`) are removed and interrupted segment swaps
+//! completed. A closed segment's missing or damaged index is rebuilt from
+//! its `.log` the first time it is used.
 
 mod append;
 mod load;
@@ -136,6 +147,9 @@ struct Writer {
     /// `None` only after close or a failed roll (the log is then closed or
     /// poisoned).
     active: Option<ActiveSegment>,
+    /// Sealed segments not yet fsynced, oldest first (fsync protocol
+    /// step 2).
+    unsynced: Vec<Arc<Segment>>,
     scratch: Vec<u8>,
     compress_scratch: Vec<u8>,
     /// Records appended since the last fsync.
@@ -394,8 +408,49 @@ impl PartitionLog {
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
     pub fn flush(&self) -> Result<()> {
+        self.flush_with(Durability::Sync)
+    }
+
+    /// Makes everything appended so far as durable as `durability` says:
+    /// [`Durability::Flush`] hands bytes buffered in process to the OS
+    /// (like `BufWriter::flush`), [`Durability::Sync`] also fsyncs (like
+    /// [`flush`](Self::flush)), [`Durability::None`] does nothing.
+    ///
+    /// # Errors
+    /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
+    pub fn flush_with(&self, durability: Durability) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
-        self.inner.sync_locked(&mut w)
+        match durability {
+            Durability::None => Ok(()),
+            Durability::Flush => self.inner.active(&mut w)?.write_out(),
+            Durability::Sync => self.inner.sync_locked(&mut w),
+        }
+    }
+
+    /// Fsyncs the segments sealed by rolls since the last fsync, without
+    /// holding up appends while the fsyncs run, and moves the recovery
+    /// point up to the active segment. A host calls it from a maintenance
+    /// thread so that little has to be re-read after a crash; appends with
+    /// [`Durability::Sync`] and [`flush`](Self::flush) do it anyway.
+    /// Returns the number of segments synced.
+    ///
+    /// # Errors
+    /// [`Error::Io`] (and the log is poisoned) if an fsync fails.
+    pub fn sync_sealed(&self) -> Result<usize> {
+        let pending: Vec<Arc<Segment>> = self.inner.writer_for_update()?.unsynced.clone();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        for seg in &pending {
+            seg.sync_files()?;
+        }
+        let mut w = self.inner.writer_for_update()?;
+        w.unsynced
+            .retain(|s| !pending.iter().any(|p| Arc::ptr_eq(p, s)));
+        self.inner.advance_recovery_point(&w);
+        drop(w);
+        self.inner.persist_state()?;
+        Ok(pending.len())
     }
 
     /// Fsyncs if `flush_ms` has passed since the last fsync (for a host's
@@ -479,9 +534,26 @@ impl Inner {
                 || now.saturating_sub(w.last_flush_ms) >= c.flush_ms.min(i64::MAX as u64) as i64)
     }
 
-    /// Fsyncs the active segment and moves the recovery point (fsync
-    /// protocol step 3).
+    /// Moves the recovery point to the first segment that is not synced
+    /// yet: everything below it is on stable storage.
+    fn advance_recovery_point(&self, w: &Writer) {
+        let synced_to = match (w.unsynced.first(), w.active.as_ref()) {
+            (Some(s), _) => s.base_offset(),
+            (None, Some(a)) => a.base_offset(),
+            (None, None) => return,
+        };
+        self.recovery_point.fetch_max(synced_to, Ordering::AcqRel);
+    }
+
+    /// Fsyncs the unsynced sealed segments and the active one, and moves
+    /// the recovery point to the log end offset (fsync protocol step 3).
     fn sync_locked(&self, w: &mut Writer) -> Result<()> {
+        for seg in std::mem::take(&mut w.unsynced) {
+            if let Err(e) = seg.sync_files() {
+                w.unsynced.insert(0, seg);
+                return Err(e);
+            }
+        }
         self.active(w)?.sync()?;
         self.recovery_point.fetch_max(
             self.log_end_offset.load(Ordering::Acquire),
@@ -506,11 +578,7 @@ impl Inner {
     fn roll_locked(&self, w: &mut Writer, base_offset: u64) -> Result<()> {
         let old = w.active.take().ok_or(Error::Closed)?;
         let sealed = old.seal()?;
-        let durable_to = self.log_end_offset.load(Ordering::Acquire);
-        self.recovery_point.fetch_max(durable_to, Ordering::AcqRel);
-        w.unflushed_records = 0;
         let now = self.clock.now_ms();
-        w.last_flush_ms = now;
         let created = ActiveSegment::create(&self.ctx, base_offset, now);
         let new = self.ctx.poison.guard(created)?;
         {
@@ -519,6 +587,9 @@ impl Inner {
                 segments.remove(&base_offset);
             }
             segments.insert(base_offset, new.segment().clone());
+        }
+        if sealed.size() > 0 {
+            w.unsynced.push(sealed);
         }
         w.active = Some(new);
         self.persist_state()
@@ -545,6 +616,9 @@ impl Inner {
             active_size: active.size(),
             resume: active.resume_state(),
         };
+        for seg in std::mem::take(&mut w.unsynced) {
+            seg.sync_files()?;
+        }
         active.close()?;
         self.recovery_point.fetch_max(
             self.log_end_offset.load(Ordering::Acquire),

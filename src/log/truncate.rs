@@ -108,6 +108,10 @@ impl Inner {
             w.active = Some(resumed);
         }
         self.active(w)?.truncate_to(offset, now)?;
+        // Segments that are gone, or active again, are no longer waiting
+        // for an fsync.
+        let holder_base = holder.base_offset();
+        w.unsynced.retain(|s| s.base_offset() < holder_base);
         self.remove_segments(&above)?;
         self.recovery_point.fetch_min(offset, Ordering::AcqRel);
         self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
@@ -118,6 +122,7 @@ impl Inner {
         let all: Vec<Arc<Segment>> = read_lock(&self.segments).values().cloned().collect();
         self.log_end_offset.store(offset, Ordering::Release);
         w.active = None;
+        w.unsynced.clear();
         self.remove_segments(&all)?;
         let created = ActiveSegment::create(&self.ctx, offset, self.clock.now_ms());
         let active = self.ctx.poison.guard(created)?;
@@ -131,7 +136,7 @@ impl Inner {
 
     /// Deletes the segments whose successor starts at or below the log
     /// start offset (never the last one).
-    fn delete_segments_below_start(&self, _w: &mut Writer) -> Result<usize> {
+    fn delete_segments_below_start(&self, w: &mut Writer) -> Result<usize> {
         let start = self.log_start_offset.load(Ordering::Acquire);
         let doomed: Vec<Arc<Segment>> = {
             let segments = read_lock(&self.segments);
@@ -142,6 +147,8 @@ impl Inner {
                 .filter_map(|pair| segments.get(&pair[0]).cloned())
                 .collect()
         };
+        w.unsynced
+            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(d, s)));
         self.remove_segments(&doomed)?;
         Ok(doomed.len())
     }

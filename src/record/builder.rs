@@ -5,7 +5,7 @@ use super::batch::{
     LAST_OFFSET_DELTA_POS, LEADER_EPOCH_POS, LENGTH_POS, MAGIC_POS, MAX_TIMESTAMP_POS,
     PRODUCER_EPOCH_POS, PRODUCER_ID_POS, RECORDS_COUNT_POS,
 };
-use super::varint::{put_varint, put_varlong, varint_len, varlong_len};
+use super::varint::{varint_len, varlong_len, SliceWriter};
 use super::{
     compression, BatchAttributes, Compression, Record, TimestampType, BATCH_HEADER_LEN,
     LOG_OVERHEAD, MAGIC_V2,
@@ -249,9 +249,8 @@ fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
     buf[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
-fn len_i32(len: usize, what: &str) -> Result<i32> {
-    i32::try_from(len).map_err(|_| Error::invalid_record(format!("{what} larger than 2 GiB")))
-}
+/// The largest length Kafka's 32-bit fields can carry.
+const MAX_LEN: usize = i32::MAX as usize;
 
 /// Where the records' timestamps come from.
 #[derive(Debug, Clone, Copy)]
@@ -265,37 +264,49 @@ pub(crate) enum RecordTimestamps {
 
 /// Appends the records region for `records` to `out`: offset deltas 0..n,
 /// timestamp deltas against `base_timestamp`.
+///
+/// Lengths are checked once, each record's size is computed, the region is
+/// sized exactly, and then written through a cursor without further checks
+/// of capacity.
 pub(crate) fn encode_records(
     records: &[Record],
     base_timestamp: i64,
     timestamps: RecordTimestamps,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    // Size everything first so `out` grows once.
     let mut total = 0usize;
     for (i, r) in records.iter().enumerate() {
-        let body = record_body_len(r, i as i32, ts_delta(r, base_timestamp, timestamps))?;
-        total += varint_len(body) + body as usize;
+        check_lengths(r, i)?;
+        let body = body_len(r, i as i32, ts_delta(r, base_timestamp, timestamps));
+        if body > MAX_LEN {
+            return Err(Error::invalid_record(format!(
+                "record {i} is larger than 2 GiB"
+            )));
+        }
+        total += varint_len(body as i32) + body;
     }
-    out.reserve(total);
+    let start = out.len();
+    out.resize(start + total, 0);
+    let mut w = SliceWriter::new(&mut out[start..]);
     for (i, r) in records.iter().enumerate() {
         let delta = ts_delta(r, base_timestamp, timestamps);
-        let body = record_body_len(r, i as i32, delta)?;
-        put_varint(out, body);
-        out.push(0); // attributes
-        put_varlong(out, delta);
-        put_varint(out, i as i32);
-        put_nullable(out, r.key.as_deref());
-        put_nullable(out, r.value.as_deref());
-        put_varint(out, r.headers.len() as i32);
+        w.varint(body_len(r, i as i32, delta) as i32);
+        w.byte(0); // attributes
+        w.varlong(delta);
+        w.varint(i as i32);
+        w.nullable(r.key.as_deref());
+        w.nullable(r.value.as_deref());
+        w.varint(r.headers.len() as i32);
         for h in &r.headers {
-            put_nullable(out, Some(h.key.as_bytes()));
-            put_nullable(out, h.value.as_deref());
+            w.nullable(Some(h.key.as_bytes()));
+            w.nullable(h.value.as_deref());
         }
     }
+    debug_assert_eq!(w.position(), total);
     Ok(())
 }
 
+#[inline]
 fn ts_delta(r: &Record, base_timestamp: i64, timestamps: RecordTimestamps) -> i64 {
     match timestamps {
         RecordTimestamps::AppendTime => 0,
@@ -306,33 +317,48 @@ fn ts_delta(r: &Record, base_timestamp: i64, timestamps: RecordTimestamps) -> i6
     }
 }
 
-/// Length of a record after its length prefix.
-fn record_body_len(r: &Record, offset_delta: i32, ts_delta: i64) -> Result<i32> {
-    let mut len = 1 + varlong_len(ts_delta) + varint_len(offset_delta);
-    len += nullable_len(r.key.as_deref(), "key")?;
-    len += nullable_len(r.value.as_deref(), "value")?;
-    len += varint_len(len_i32(r.headers.len(), "header count")?);
-    for h in &r.headers {
-        len += nullable_len(Some(h.key.as_bytes()), "header key")?;
-        len += nullable_len(h.value.as_deref(), "header value")?;
+/// Refuses fields too long for Kafka's 32-bit lengths.
+fn check_lengths(r: &Record, i: usize) -> Result<()> {
+    let too_long = |what: &str| {
+        Err(Error::invalid_record(format!(
+            "record {i}: {what} larger than 2 GiB"
+        )))
+    };
+    if r.key.as_ref().is_some_and(|k| k.len() > MAX_LEN) {
+        return too_long("key");
     }
-    len_i32(len, "record")
-}
-
-fn nullable_len(field: Option<&[u8]>, what: &str) -> Result<usize> {
-    Ok(match field {
-        None => 1,
-        Some(b) => varint_len(len_i32(b.len(), what)?) + b.len(),
-    })
-}
-
-fn put_nullable(out: &mut Vec<u8>, field: Option<&[u8]>) {
-    match field {
-        None => put_varint(out, -1),
-        Some(b) => {
-            put_varint(out, b.len() as i32);
-            out.extend_from_slice(b);
+    if r.value.as_ref().is_some_and(|v| v.len() > MAX_LEN) {
+        return too_long("value");
+    }
+    if r.headers.len() > MAX_LEN {
+        return too_long("header count");
+    }
+    for h in &r.headers {
+        if h.key.len() > MAX_LEN || h.value.as_ref().is_some_and(|v| v.len() > MAX_LEN) {
+            return too_long("header");
         }
+    }
+    Ok(())
+}
+
+/// Length of a record after its length prefix (lengths already checked).
+#[inline]
+fn body_len(r: &Record, offset_delta: i32, ts_delta: i64) -> usize {
+    let mut len = 1 + varlong_len(ts_delta) + varint_len(offset_delta);
+    len += field_len(r.key.as_deref());
+    len += field_len(r.value.as_deref());
+    len += varint_len(r.headers.len() as i32);
+    for h in &r.headers {
+        len += field_len(Some(h.key.as_bytes())) + field_len(h.value.as_deref());
+    }
+    len
+}
+
+#[inline]
+fn field_len(field: Option<&[u8]>) -> usize {
+    match field {
+        None => 1,
+        Some(b) => varint_len(b.len() as i32) + b.len(),
     }
 }
 

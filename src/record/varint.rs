@@ -21,9 +21,11 @@ pub(crate) fn varlong_len(v: i64) -> usize {
 
 #[inline]
 fn unsigned_len(u: u64) -> usize {
-    // 1 byte per started group of 7 bits, at least one byte.
-    let bits = 64 - (u | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
+    // One byte per started group of 7 significant bits, at least one:
+    // ceil(bits / 7) computed as (index of the top bit * 9 + 73) / 64,
+    // without a division or a branch.
+    let top_bit = 63 - (u | 1).leading_zeros() as usize;
+    (top_bit * 9 + 73) / 64
 }
 
 #[inline]
@@ -36,25 +38,69 @@ fn zigzag64(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-/// Appends `v` as a varint.
-#[inline]
-pub(crate) fn put_varint(out: &mut Vec<u8>, v: i32) {
-    put_unsigned(out, u64::from(zigzag32(v)));
+/// Writes into a slice sized beforehand, so no write checks capacity.
+pub(crate) struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
 }
 
-/// Appends `v` as a varlong.
-#[inline]
-pub(crate) fn put_varlong(out: &mut Vec<u8>, v: i64) {
-    put_unsigned(out, zigzag64(v));
-}
-
-#[inline]
-fn put_unsigned(out: &mut Vec<u8>, mut u: u64) {
-    while u >= 0x80 {
-        out.push((u as u8) | 0x80);
-        u >>= 7;
+impl<'a> SliceWriter<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        SliceWriter { buf, pos: 0 }
     }
-    out.push(u as u8);
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    #[inline]
+    fn unsigned(&mut self, mut u: u64) {
+        if u < 0x80 {
+            self.byte(u as u8);
+            return;
+        }
+        while u >= 0x80 {
+            self.byte((u as u8) | 0x80);
+            u >>= 7;
+        }
+        self.byte(u as u8);
+    }
+
+    /// Writes `v` as a varint.
+    #[inline]
+    pub(crate) fn varint(&mut self, v: i32) {
+        self.unsigned(u64::from(zigzag32(v)));
+    }
+
+    /// Writes `v` as a varlong.
+    #[inline]
+    pub(crate) fn varlong(&mut self, v: i64) {
+        self.unsigned(zigzag64(v));
+    }
+
+    /// Writes a length-prefixed field, `-1` for null.
+    #[inline]
+    pub(crate) fn nullable(&mut self, field: Option<&[u8]>) {
+        match field {
+            None => self.varint(-1),
+            Some(b) => {
+                self.varint(b.len() as i32);
+                self.bytes(b);
+            }
+        }
+    }
 }
 
 /// Reads a varint at `*pos`, advancing it. `data` is the whole buffer, so
@@ -108,14 +154,18 @@ mod tests {
     use super::*;
 
     fn enc32(v: i32) -> Vec<u8> {
-        let mut out = Vec::new();
-        put_varint(&mut out, v);
+        let mut out = vec![0; varint_len(v)];
+        let mut w = SliceWriter::new(&mut out);
+        w.varint(v);
+        assert_eq!(w.position(), out.len());
         out
     }
 
     fn enc64(v: i64) -> Vec<u8> {
-        let mut out = Vec::new();
-        put_varlong(&mut out, v);
+        let mut out = vec![0; varlong_len(v)];
+        let mut w = SliceWriter::new(&mut out);
+        w.varlong(v);
+        assert_eq!(w.position(), out.len());
         out
     }
 
@@ -163,6 +213,21 @@ mod tests {
             assert_eq!(bytes.len(), varlong_len(v));
             let mut pos = 0;
             assert_eq!(get_varlong(&bytes, &mut pos).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn lengths_match_encodings_for_every_width() {
+        for shift in 0..64 {
+            for v in [1u64 << shift, (1u64 << shift) - 1, (1u64 << shift) + 1] {
+                let mut expected = 1;
+                let mut x = v;
+                while x >= 0x80 {
+                    x >>= 7;
+                    expected += 1;
+                }
+                assert_eq!(unsigned_len(v), expected, "{v:#x}");
+            }
         }
     }
 

@@ -378,10 +378,12 @@ impl ActiveSegment {
         Ok(())
     }
 
-    /// Closes the segment for writing, as Kafka does on roll and at
-    /// shutdown: the final time-index entry, both indexes written and
-    /// trimmed to their entries, and the `.log` and indexes fsynced. The
-    /// segment stays readable; its indexes are mapped again on next use.
+    /// Closes the segment for writing, as Kafka does on roll: buffered
+    /// bytes handed to the OS, the final time-index entry added, both
+    /// indexes written and trimmed to their entries. Nothing is fsynced
+    /// (see [`Segment::sync_files`]), so a roll never waits for writeback.
+    /// The segment stays readable; its indexes are mapped again on next
+    /// use.
     pub(crate) fn seal(mut self) -> Result<Arc<Segment>> {
         let poison = self.segment.ctx.poison.clone();
         poison.guard(self.seal_inner())?;
@@ -390,15 +392,14 @@ impl ActiveSegment {
         Ok(self.segment)
     }
 
-    /// Like [`seal`](Self::seal), but the segment keeps serving from the
-    /// entries in memory (used at close, when nothing reads afterwards).
+    /// Seals the segment and fsyncs its `.log` and indexes (a clean close).
     pub(crate) fn close(mut self) -> Result<()> {
         let poison = self.segment.ctx.poison.clone();
-        poison.guard(self.seal_inner())
+        poison.guard(self.seal_inner().and_then(|()| self.segment.sync_files()))
     }
 
     fn seal_inner(&mut self) -> Result<()> {
-        self.sync()?;
+        self.write_out()?;
         if let Some(t) = self.cursor.time_entry_after(self.last_time_entry) {
             let seg = &self.segment;
             if let IndexState::Loaded {
@@ -421,8 +422,6 @@ impl ActiveSegment {
         self.time_index_file
             .set_len(self.times_on_disk as u64)
             .ctx("trim", &time_path)?;
-        self.index_file.sync_data().ctx("fsync", &index_path)?;
-        self.time_index_file.sync_data().ctx("fsync", &time_path)?;
         Ok(())
     }
 

@@ -330,7 +330,7 @@ pub(crate) fn check_offset_index(
     base: u64,
     log_size: u64,
 ) -> Result<()> {
-    if bytes.len() % OFFSET_ENTRY_LEN != 0 {
+    if !bytes.len().is_multiple_of(OFFSET_ENTRY_LEN) {
         return Err(Error::corrupt(
             path,
             0,
@@ -387,7 +387,7 @@ pub(crate) fn check_offset_index(
 /// Checks the time index of a closed segment: whole entries, timestamps
 /// and offsets never decreasing, no zero-filled tail.
 pub(crate) fn check_time_index(path: &Path, bytes: &[u8], base: u64) -> Result<()> {
-    if bytes.len() % TIME_ENTRY_LEN != 0 {
+    if !bytes.len().is_multiple_of(TIME_ENTRY_LEN) {
         return Err(Error::corrupt(
             path,
             0,

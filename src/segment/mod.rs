@@ -7,14 +7,14 @@
 //! 00000000000000001000.timeindex  (timestamp: i64, offset - 1000: u32) ...
 //! ```
 //!
-//! A [`Segment`] is shared by the writer and every reader. Readers see
+//! A `Segment` is shared by the writer and every reader. Readers see
 //! `size()` bytes of the `.log`: whole batches only, because the writer
 //! moves `size` after a batch is fully in place. Bytes the writer has
 //! buffered in process (appends made with [`Durability::None`]) are handed
 //! to the OS by the first reader that needs them, so readers always use
 //! positional reads on the file and a fetch result is a plain file range.
 //!
-//! The writer-only side of the active segment lives in [`ActiveSegment`]:
+//! The writer-only side of the active segment lives in `ActiveSegment`:
 //! index entries are built in memory as batches arrive and written to the
 //! preallocated index files when the segment is flushed, sealed or closed.
 //! A closed segment's indexes are loaded lazily (memory-mapped) on first
@@ -297,6 +297,25 @@ impl Segment {
             .store(at + tail.len() as u64, Ordering::Release);
         tail.clear();
         Ok(())
+    }
+
+    /// Fsyncs the segment's `.log` and index files (a sealed segment, or
+    /// the active one at close). Failure poisons the log.
+    pub(crate) fn sync_files(&self) -> Result<()> {
+        let result = (|| {
+            self.write_tail()?;
+            self.handle()?.sync_data().ctx("fsync", &self.log_path)?;
+            for kind in [FileKind::Index, FileKind::TimeIndex] {
+                let path = self.ctx.path(self.base_offset, kind);
+                match self.ctx.fs.open(&path, OpenMode::Read) {
+                    Ok(f) => f.sync_data().ctx("fsync", &path)?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("open", &path, e)),
+                }
+            }
+            Ok(())
+        })();
+        self.ctx.poison.guard(result)
     }
 
     /// Runs `f` over the segment's index entries, loading them first if
