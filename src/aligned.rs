@@ -5,12 +5,25 @@
 //! into an aligned one, so every large read buffer in seglog is aligned.
 //! Alignment is obtained safely, by over-allocating a `Vec` and starting
 //! at the first aligned byte inside it.
+//!
+//! Buffers of up to [`POOLED_MAX`] bytes go back to a small per-thread pool
+//! when dropped, so a read path that needs one per call (a random read)
+//! neither allocates nor zero-fills after the first call.
 
+use std::cell::RefCell;
 use std::io;
 
 use crate::io::FileHandle;
 
 const PAGE: usize = 4096;
+/// Largest buffer kept for reuse.
+const POOLED_MAX: usize = 4 << 20;
+/// Buffers kept per thread.
+const POOL_SIZE: usize = 4;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A growable, page-aligned window of bytes read from a file.
 #[derive(Debug)]
@@ -22,9 +35,14 @@ pub(crate) struct AlignedBuf {
 
 impl AlignedBuf {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let pooled = POOL
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let mut buf = AlignedBuf {
-            storage: Vec::new(),
-            start: 0,
+            start: pooled.as_ptr().align_offset(PAGE).min(pooled.len()),
+            storage: pooled,
             len: 0,
         };
         buf.reserve(capacity);
@@ -50,6 +68,7 @@ impl AlignedBuf {
     }
 
     /// The bytes currently held.
+    #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.storage[self.start..self.start + self.len]
     }
@@ -77,6 +96,21 @@ impl AlignedBuf {
     }
 }
 
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        if self.storage.is_empty() || self.storage.len() > POOLED_MAX + PAGE {
+            return;
+        }
+        let storage = std::mem::take(&mut self.storage);
+        let _ = POOL.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_SIZE {
+                p.push(storage);
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +130,16 @@ mod tests {
         assert_eq!(buf.fill(&*f, 9_990, 5000).unwrap(), 10);
         assert_eq!(buf.bytes(), &data[9_990..]);
         assert_eq!(buf.bytes().as_ptr() as usize % PAGE, 0);
+    }
+
+    #[test]
+    fn dropped_buffers_are_reused_aligned() {
+        let first = AlignedBuf::with_capacity(8192);
+        let ptr = first.storage.as_ptr();
+        drop(first);
+        let again = AlignedBuf::with_capacity(100);
+        assert_eq!(again.storage.as_ptr(), ptr, "the pooled buffer is reused");
+        assert_eq!(again.storage[again.start..].as_ptr() as usize % PAGE, 0);
+        assert!(again.capacity() >= 8192);
     }
 }

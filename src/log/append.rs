@@ -233,7 +233,7 @@ impl Inner {
             let batch = batch?;
             batch.check_crc().map_err(|e| Error::InvalidBatch {
                 position,
-                reason: e.reason,
+                reason: e.into_reason(),
             })?;
             self.check_size(batch.size(), false)?;
             let h = batch.header();

@@ -21,7 +21,10 @@ use super::{Inner, PartitionLog, TimestampLookup};
 use crate::aligned::AlignedBuf;
 use crate::error::{Error, Result};
 use crate::io::{FileHandle, IoContext};
-use crate::record::{BatchHeader, LogRecord, RecordBatch, RecordIter, RecordView};
+use crate::record::{
+    BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordCursor, RecordIter,
+    RecordView, BATCH_HEADER_LEN,
+};
 use crate::segment::{read_lock, Segment, SegmentRead, SegmentSlice};
 
 /// A range of whole record batches in one segment file.
@@ -205,24 +208,101 @@ impl FetchData {
             buf: AlignedBuf::with_capacity(0),
             pos: 0,
             loaded: false,
-            pending: VecDeque::new(),
             scratch: Vec::new(),
+            current: None,
             failed: false,
         }
     }
 }
 
 /// Owned records of a [`FetchData`]; see [`FetchData::records`].
+///
+/// Records are decoded one at a time, so taking the first record of a
+/// large batch costs one record, not the batch.
 #[derive(Debug)]
 pub struct FetchRecords<'a> {
     fetch: &'a FetchData,
     slice: usize,
     buf: AlignedBuf,
+    /// Position in `buf` of the next batch.
     pos: usize,
     loaded: bool,
-    pending: VecDeque<LogRecord>,
+    /// Decompressed records of the current batch, if it is compressed.
     scratch: Vec<u8>,
+    current: Option<CurrentBatch>,
     failed: bool,
+}
+
+/// The batch a [`FetchRecords`] is in the middle of.
+#[derive(Debug)]
+struct CurrentBatch {
+    header: BatchHeader,
+    /// Where its records are in `buf`, when they are not in `scratch`.
+    records: Option<std::ops::Range<usize>>,
+    /// Its position in its file, for errors.
+    file_position: u64,
+    cursor: RecordCursor,
+}
+
+impl FetchRecords<'_> {
+    fn fail(&mut self, e: Error) -> Option<Result<LogRecord>> {
+        self.failed = true;
+        self.current = None;
+        Some(Err(e))
+    }
+
+    /// Moves to the next batch holding records at or after the requested
+    /// offset; `Ok(false)` at the end.
+    fn next_batch(&mut self) -> Result<bool> {
+        let min_offset = self.fetch.requested_offset;
+        loop {
+            let Some(slice) = self.fetch.slices.get(self.slice) else {
+                return Ok(false);
+            };
+            if !self.loaded {
+                slice.read_aligned(&mut self.buf)?;
+                self.loaded = true;
+                self.pos = 0;
+            }
+            let at = self.pos;
+            let bytes = &self.buf.bytes()[at..];
+            if bytes.is_empty() {
+                self.slice += 1;
+                self.loaded = false;
+                continue;
+            }
+            let file_position = slice.position + at as u64;
+            let in_file = |e: DecodeError| e.in_file(&slice.path, file_position);
+            let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
+            batch.check_crc().map_err(in_file)?;
+            self.pos += batch.size();
+            let header = *batch.header();
+            if header.is_control() || header.last_offset() < min_offset {
+                continue;
+            }
+            let records = if header.compression() == Compression::None {
+                Some(at + BATCH_HEADER_LEN..at + batch.size())
+            } else {
+                // Decompress once; records are then read from `scratch`.
+                batch.records_raw(&mut self.scratch).map_err(in_file)?;
+                None
+            };
+            let data = match &records {
+                Some(r) => &self.buf.bytes()[r.clone()],
+                None => &self.scratch[..],
+            };
+            let mut iter = RecordIter::new(&header, data, None);
+            iter.skip_below(min_offset);
+            let cursor = iter.cursor();
+            self.current = Some(CurrentBatch {
+                header,
+                records,
+                file_position,
+                cursor,
+            });
+            return Ok(true);
+        }
+    }
 }
 
 impl Iterator for FetchRecords<'_> {
@@ -230,72 +310,38 @@ impl Iterator for FetchRecords<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(r) = self.pending.pop_front() {
-                return Some(Ok(r));
-            }
             if self.failed {
                 return None;
             }
-            let slice = self.fetch.slices.get(self.slice)?;
-            if !self.loaded {
-                if let Err(e) = slice.read_aligned(&mut self.buf) {
-                    self.failed = true;
-                    return Some(Err(e));
+            if let Some(cur) = &mut self.current {
+                let (data, shift) = match &cur.records {
+                    Some(r) => (&self.buf.bytes()[r.clone()], Some(BATCH_HEADER_LEN)),
+                    None => (&self.scratch[..], None),
+                };
+                let mut records = RecordIter::resume(&cur.header, data, shift, cur.cursor);
+                match records.next_raw() {
+                    Some(Ok(r)) => {
+                        cur.cursor = records.cursor();
+                        if r.offset >= self.fetch.requested_offset {
+                            return Some(Ok(r.to_owned()));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let slice = &self.fetch.slices[self.slice];
+                        let e = e.in_file(&slice.path, cur.file_position);
+                        return self.fail(e);
+                    }
+                    None => self.current = None,
                 }
-                self.loaded = true;
-                self.pos = 0;
-            }
-            if self.pos >= self.buf.bytes().len() {
-                self.slice += 1;
-                self.loaded = false;
                 continue;
             }
-            let at = slice.position + self.pos as u64;
-            let step = decode_owned(
-                &self.buf.bytes()[self.pos..],
-                &slice.path,
-                at,
-                self.fetch.requested_offset,
-                &mut self.scratch,
-                &mut self.pending,
-            );
-            match step {
-                Ok(size) => self.pos += size,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
+            match self.next_batch() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return self.fail(e),
             }
         }
     }
-}
-
-/// Decodes the batch at the start of `bytes` (read from `path` at
-/// `position`) into owned records at or after `min_offset`; returns the
-/// batch's size.
-fn decode_owned(
-    bytes: &[u8],
-    path: &Path,
-    position: u64,
-    min_offset: u64,
-    scratch: &mut Vec<u8>,
-    out: &mut VecDeque<LogRecord>,
-) -> Result<usize> {
-    let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, position))?;
-    batch.check_crc().map_err(|e| e.in_file(path, position))?;
-    if batch.header().is_control() || batch.header().last_offset() < min_offset {
-        return Ok(batch.size());
-    }
-    let mut records = batch
-        .records_raw(scratch)
-        .map_err(|e| e.in_file(path, position))?;
-    while let Some(r) = records.next_raw() {
-        let r = r.map_err(|e| e.in_file(path, position))?;
-        if r.offset >= min_offset {
-            out.push_back(r.to_owned());
-        }
-    }
-    Ok(batch.size())
 }
 
 /// A cursor over a log's batches that decodes in place.
@@ -370,6 +416,7 @@ impl<'a> ReadBatch<'a> {
 impl<'a> Iterator for ReadBatch<'a> {
     type Item = Result<RecordView<'a>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.records.next_raw()? {
@@ -468,9 +515,10 @@ impl LogReader {
         let batch = RecordBatch::parse_raw(&self.buf.bytes()[start..start + size])
             .map_err(|e| e.in_file(path, position))?;
         self.next_offset = batch.header().next_offset();
-        let records = batch
+        let mut records = batch
             .records_raw(&mut self.scratch)
             .map_err(|e| e.in_file(path, position))?;
+        records.skip_below(min_offset);
         Ok(Some(ReadBatch {
             batch,
             records,

@@ -43,6 +43,8 @@ pub use batch::{batches, BatchAttributes, BatchHeader, Batches, RecordBatch};
 pub use builder::BatchBuilder;
 pub use records::{HeaderView, RecordIter, RecordView};
 
+pub(crate) use records::RecordCursor;
+
 pub(crate) use batch::{peek_frame, Frame};
 
 use crate::error::Error;
@@ -244,54 +246,76 @@ pub struct LogRecord {
 /// the bytes that were being decoded, and a reason. Callers turn it into a
 /// public [`Error`] with context (a file and its position, or the caller's
 /// buffer).
+///
+/// Boxed, so that the decoders' `Result`s stay as small as their values
+/// and decoding a record costs no extra moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DecodeError {
+pub(crate) struct DecodeError(Box<DecodeErrorInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DecodeErrorInner {
     pub(crate) position: usize,
     pub(crate) reason: String,
     /// Set when the bytes are fine but their codec is not compiled in.
     pub(crate) unavailable: Option<Compression>,
 }
 
+impl std::ops::Deref for DecodeError {
+    type Target = DecodeErrorInner;
+    fn deref(&self) -> &DecodeErrorInner {
+        &self.0
+    }
+}
+
 impl DecodeError {
+    #[cold]
     pub(crate) fn new(position: usize, reason: impl Into<String>) -> Self {
-        DecodeError {
+        DecodeError(Box::new(DecodeErrorInner {
             position,
             reason: reason.into(),
             unavailable: None,
-        }
+        }))
     }
 
+    #[cold]
     pub(crate) fn unavailable(codec: Compression) -> Self {
-        DecodeError {
+        DecodeError(Box::new(DecodeErrorInner {
             position: 0,
             reason: format!("compression codec {codec} is not compiled in"),
             unavailable: Some(codec),
-        }
+        }))
     }
 
     /// Shifts the position by `by` bytes (when the decoded bytes started
     /// that far into a larger buffer).
     pub(crate) fn shifted(mut self, by: usize) -> Self {
-        self.position = self.position.saturating_add(by);
+        self.0.position = self.0.position.saturating_add(by);
         self
+    }
+
+    /// The reason, owned.
+    pub(crate) fn into_reason(self) -> String {
+        self.0.reason
     }
 
     /// The error for bytes read from `path`, where the decoded bytes started
     /// at file position `base`.
     pub(crate) fn in_file(self, path: &std::path::Path, base: u64) -> Error {
-        match self.unavailable {
+        let e = *self.0;
+        match e.unavailable {
             Some(codec) => Error::CompressionUnavailable { codec },
-            None => Error::corrupt(path, base.saturating_add(self.position as u64), self.reason),
+            None => Error::corrupt(path, base.saturating_add(e.position as u64), e.reason),
         }
     }
 
     /// The error for bytes handed in by the caller.
     pub(crate) fn in_input(self) -> Error {
-        match self.unavailable {
+        let e = *self.0;
+        match e.unavailable {
             Some(codec) => Error::CompressionUnavailable { codec },
             None => Error::InvalidBatch {
-                position: self.position as u64,
-                reason: self.reason,
+                position: e.position as u64,
+                reason: e.reason,
             },
         }
     }

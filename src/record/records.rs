@@ -69,6 +69,15 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// A saved position of a [`RecordIter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordCursor {
+    pos: usize,
+    remaining: u32,
+    index: u32,
+    done: bool,
+}
+
 /// Iterates over the records of one batch; see [`RecordBatch::records`].
 ///
 /// [`RecordBatch::records`]: super::RecordBatch::records
@@ -106,6 +115,69 @@ impl<'s> RecordIter<'s> {
         }
     }
 
+    /// Where the iterator stands, to resume it later over the same bytes.
+    pub(crate) fn cursor(&self) -> RecordCursor {
+        RecordCursor {
+            pos: self.pos,
+            remaining: self.remaining,
+            index: self.index,
+            done: self.done,
+        }
+    }
+
+    /// An iterator over `data` (as for [`new`](Self::new)) that continues
+    /// where `cursor` was taken.
+    pub(crate) fn resume(
+        header: &BatchHeader,
+        data: &'s [u8],
+        shift: Option<usize>,
+        cursor: RecordCursor,
+    ) -> Self {
+        RecordIter {
+            pos: cursor.pos,
+            remaining: cursor.remaining,
+            index: cursor.index,
+            done: cursor.done,
+            ..Self::new(header, data, shift)
+        }
+    }
+
+    /// Steps over the records whose offset is below `min_offset`, reading
+    /// only their length and offset delta (the batch CRC covers the rest;
+    /// a skipped record is never handed out). Stops early, leaving the
+    /// record for [`next_raw`](Self::next_raw) to decode or report, at
+    /// anything it cannot step over.
+    pub(crate) fn skip_below(&mut self, min_offset: u64) {
+        let Some(min_delta) = min_offset.checked_sub(self.base_offset) else {
+            return;
+        };
+        while self.remaining > 0 && !self.done {
+            let data = self.data;
+            let mut pos = self.pos;
+            let Some(end) = fast_varint(data, &mut pos)
+                .and_then(|l| usize::try_from(l).ok())
+                .and_then(|l| pos.checked_add(l))
+                .filter(|&e| e <= data.len() && e > pos)
+            else {
+                return;
+            };
+            pos += 1; // attributes
+            let body = &data[..end];
+            let Some(delta) = fast_varlong(body, &mut pos)
+                .and_then(|_| fast_varint(body, &mut pos))
+                .and_then(|d| u32::try_from(d).ok())
+            else {
+                return;
+            };
+            if u64::from(delta) >= min_delta || delta > self.last_offset_delta {
+                return;
+            }
+            self.pos = end;
+            self.remaining -= 1;
+            self.index += 1;
+        }
+    }
+
     /// Records not yet returned, as the batch header declares them.
     pub fn remaining(&self) -> usize {
         self.remaining as usize
@@ -113,6 +185,7 @@ impl<'s> RecordIter<'s> {
 
     fn fail(&mut self, e: DecodeError) -> Option<Result<RecordView<'s>, DecodeError>> {
         self.done = true;
+        self.remaining = 0;
         let e = match self.shift {
             Some(shift) => e.shifted(shift),
             None => DecodeError::new(
@@ -126,8 +199,24 @@ impl<'s> RecordIter<'s> {
         Some(Err(e))
     }
 
-    /// The next record, with errors as [`DecodeError`].
+    /// The next record, with errors as [`DecodeError`]. Valid records take
+    /// the inlined fast path; the end of the batch and every error go
+    /// through [`next_slow`](Self::next_slow).
+    #[inline]
     pub(crate) fn next_raw(&mut self) -> Option<Result<RecordView<'s>, DecodeError>> {
+        if self.remaining > 0 {
+            if let Some(view) = self.decode_fast() {
+                self.remaining -= 1;
+                self.index += 1;
+                return Some(Ok(view));
+            }
+        }
+        self.next_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Result<RecordView<'s>, DecodeError>> {
         if self.done {
             return None;
         }
@@ -145,7 +234,7 @@ impl<'s> RecordIter<'s> {
             }
             return None;
         }
-        match self.decode_one() {
+        match self.decode_precise() {
             Ok(view) => {
                 self.remaining -= 1;
                 self.index += 1;
@@ -155,7 +244,53 @@ impl<'s> RecordIter<'s> {
         }
     }
 
-    fn decode_one(&mut self) -> Result<RecordView<'s>, DecodeError> {
+    /// The same checks as [`decode_precise`](Self::decode_precise), with
+    /// `None` for any failure and nothing else to carry.
+    #[inline(always)]
+    fn decode_fast(&mut self) -> Option<RecordView<'s>> {
+        let data = self.data;
+        let mut pos = self.pos;
+        let length = usize::try_from(fast_varint(data, &mut pos)?).ok()?;
+        let end = pos.checked_add(length).filter(|&e| e <= data.len())?;
+        let body = &data[..end];
+        if pos >= end {
+            return None;
+        }
+        pos += 1; // attributes
+        let timestamp_delta = fast_varlong(body, &mut pos)?;
+        let offset_delta = u32::try_from(fast_varint(body, &mut pos)?)
+            .ok()
+            .filter(|&d| d <= self.last_offset_delta)?;
+        let key = fast_nullable(body, &mut pos)?;
+        let value = fast_nullable(body, &mut pos)?;
+        let header_count = u32::try_from(fast_varint(body, &mut pos)?)
+            .ok()
+            .filter(|&c| c as usize <= end - pos)?;
+        let headers_start = pos;
+        for _ in 0..header_count {
+            fast_nullable(body, &mut pos)??;
+            fast_nullable(body, &mut pos)?;
+        }
+        if pos != end {
+            return None;
+        }
+        self.pos = end;
+        let timestamp = match self.timestamp_type {
+            TimestampType::LogAppendTime => self.max_timestamp,
+            TimestampType::CreateTime => self.base_timestamp.wrapping_add(timestamp_delta),
+        };
+        Some(RecordView {
+            offset: self.base_offset + u64::from(offset_delta),
+            timestamp,
+            timestamp_type: self.timestamp_type,
+            key,
+            value,
+            headers: &data[headers_start..end],
+            header_count,
+        })
+    }
+
+    fn decode_precise(&mut self) -> Result<RecordView<'s>, DecodeError> {
         let data = self.data;
         let record_start = self.pos;
         if record_start >= data.len() {
@@ -250,6 +385,7 @@ impl<'s> RecordIter<'s> {
 impl<'s> Iterator for RecordIter<'s> {
     type Item = Result<RecordView<'s>, crate::Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.next_raw().map(|r| r.map_err(DecodeError::in_input))
     }
@@ -261,6 +397,59 @@ impl<'s> Iterator for RecordIter<'s> {
             (0, Some(self.remaining as usize + 1))
         }
     }
+}
+
+/// An unsigned base-128 number of at most `max` bytes, or `None`.
+#[inline(always)]
+fn fast_unsigned(data: &[u8], pos: &mut usize, max: usize) -> Option<u64> {
+    // Most numbers in a record take one or two bytes.
+    let b0 = *data.get(*pos)?;
+    if b0 < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b0));
+    }
+    let b1 = *data.get(*pos + 1)?;
+    if b1 < 0x80 {
+        *pos += 2;
+        return Some(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+    }
+    let mut value = 0u64;
+    for i in 0..max {
+        let b = *data.get(*pos + i)?;
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            *pos += i + 1;
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[inline(always)]
+fn fast_varint(data: &[u8], pos: &mut usize) -> Option<i32> {
+    let u = fast_unsigned(data, pos, 5)? as u32;
+    Some(((u >> 1) as i32) ^ -((u & 1) as i32))
+}
+
+#[inline(always)]
+fn fast_varlong(data: &[u8], pos: &mut usize) -> Option<i64> {
+    let u = fast_unsigned(data, pos, 10)?;
+    Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+/// A nullable length-prefixed field: `Some(None)` for null, `None` for an
+/// invalid one. `data` ends where the record ends.
+#[inline(always)]
+fn fast_nullable<'a>(data: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> {
+    let len = fast_varint(data, pos)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let start = *pos;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    let bytes = data.get(start..end)?;
+    *pos = end;
+    Some(Some(bytes))
 }
 
 /// Reads a length-prefixed field that may be null (`-1`), within `..end`.

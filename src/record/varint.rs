@@ -107,19 +107,32 @@ impl<'a> SliceWriter<'a> {
 /// errors carry a position within it.
 #[inline]
 pub(crate) fn get_varint(data: &[u8], pos: &mut usize) -> Result<i32, DecodeError> {
-    let u = get_unsigned(data, pos, 5, "varint")?;
-    let u = u as u32; // Kafka ignores junk above bit 31 of the fifth byte.
+    let u = match data.get(*pos) {
+        // One-byte values (most lengths and deltas) need no loop.
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            u32::from(b)
+        }
+        // Kafka ignores junk above bit 31 of the fifth byte.
+        _ => get_unsigned(data, pos, 5, "varint")? as u32,
+    };
     Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
 }
 
 /// Reads a varlong at `*pos`, advancing it.
 #[inline]
 pub(crate) fn get_varlong(data: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
-    let u = get_unsigned(data, pos, 10, "varlong")?;
+    let u = match data.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            u64::from(b)
+        }
+        _ => get_unsigned(data, pos, 10, "varlong")?,
+    };
     Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
 }
 
-#[inline]
+#[inline(never)]
 fn get_unsigned(
     data: &[u8],
     pos: &mut usize,

@@ -117,6 +117,21 @@ impl<'a> OffsetEntries<'a> {
         lo.checked_sub(1).map(|i| self.get(i))
     }
 
+    /// The entry with the smallest offset `>= offset`.
+    pub(crate) fn ceiling(&self, offset: u64) -> Option<OffsetPosition> {
+        let target = offset.saturating_sub(self.base);
+        let (mut lo, mut hi) = (0usize, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if u64::from(self.raw(mid).0) < target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo < self.len()).then(|| self.get(lo))
+    }
+
     /// The entry with the largest position `<= position`.
     pub(crate) fn floor_by_position(&self, position: u64) -> Option<OffsetPosition> {
         let (mut lo, mut hi) = (0usize, self.len());
@@ -479,6 +494,10 @@ mod tests {
             assert_eq!(idx.floor(o).unwrap().offset, o);
         }
         assert_eq!(idx.floor(100).unwrap().offset, 9);
+        assert_eq!(idx.ceiling(0).unwrap().offset, 1);
+        assert_eq!(idx.ceiling(5).unwrap().offset, 5);
+        assert_eq!(idx.ceiling(9).unwrap().offset, 9);
+        assert_eq!(idx.ceiling(10), None);
         assert_eq!(idx.floor_by_position(35).unwrap().position, 30);
         assert_eq!(idx.floor_by_position(5), None);
         // Truncation keeps entries strictly below the offset.

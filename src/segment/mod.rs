@@ -47,7 +47,7 @@ use crate::config::LogConfig;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, FileHandle, Fs, IoContext, Mapping, OpenMode};
 use crate::poison::Poison;
-use crate::record::{RecordBatch, TimestampType};
+use crate::record::{BatchHeader, RecordBatch, TimestampType, BATCH_HEADER_LEN};
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -450,10 +450,38 @@ impl Segment {
         self.with_indexes(|o, _| o.floor(offset))
     }
 
+    /// The batch holding `offset`, found with one small read: the first
+    /// index entry at or above `offset` names a batch that ends at or after
+    /// it; if that batch also starts at or before it, it is the one. `None`
+    /// when the index cannot tell (the caller then walks).
+    fn probe(&self, file: &dyn FileHandle, offset: u64, end: u64) -> Result<Option<ScannedBatch>> {
+        let Some(entry) = self.with_indexes(|o, _| o.ceiling(offset))? else {
+            return Ok(None);
+        };
+        let position = u64::from(entry.position);
+        if end.saturating_sub(position) < BATCH_HEADER_LEN as u64 {
+            return Ok(None);
+        }
+        let mut head = [0u8; BATCH_HEADER_LEN];
+        file.read_exact_at(&mut head, position)
+            .ctx("read", &self.log_path)?;
+        let Ok(header) = BatchHeader::parse(&head) else {
+            return Ok(None);
+        };
+        let fits = header.last_offset() == entry.offset
+            && header.base_offset <= offset
+            && header.base_offset >= self.base_offset
+            && position + header.size() as u64 <= end;
+        Ok(fits.then_some(ScannedBatch { position, header }))
+    }
+
     /// Finds the first batch whose last offset is `>= offset`, or `None`
     /// if the segment has none. `checked` says whether a suspicious index
     /// may be rebuilt and the search retried.
     fn locate(&self, file: &dyn FileHandle, offset: u64, end: u64) -> Result<Option<ScannedBatch>> {
+        if let Some(found) = self.probe(file, offset, end)? {
+            return Ok(Some(found));
+        }
         for attempt in 0..2 {
             let entry = self.start_for(offset)?;
             let start = entry.map_or(0, |e| u64::from(e.position));
