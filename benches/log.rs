@@ -5,7 +5,8 @@
 //!   in-process buffered (`Durability::None`) and written through
 //!   (`Durability::Flush`), against a `BufWriter` writing the encoded
 //!   batches.
-//! * `scan`: every record of a 64 MiB log decoded with a `LogReader`,
+//! * `scan`: a 64 MiB log read from start to end three ways (its bytes
+//!   through `read`, its batches with CRC checks, every record decoded),
 //!   against `File::read` of the same `.log` files into an aligned buffer.
 //! * `random_read`: one record at a random offset (fetch + decode), against
 //!   a `read_at` of that record's batch at a known position.
@@ -155,7 +156,38 @@ fn bench_scan(c: &mut Criterion) {
             assert_eq!(sum, total);
         })
     });
-    group.bench_function("seglog LogReader", |b| {
+    group.bench_function("seglog fetch bytes", |b| {
+        // The broker path: fetch whole batches and read their bytes.
+        let mut buf = Aligned::new(1 << 20);
+        b.iter(|| {
+            let mut offset = 0;
+            let mut sum = 0u64;
+            loop {
+                let fetch = log.read(offset, 1 << 20).unwrap();
+                if fetch.is_empty() {
+                    break;
+                }
+                for slice in fetch.slices() {
+                    let len = slice.len() as usize;
+                    slice.read_into(&mut buf.buf()[..len]).unwrap();
+                    sum += len as u64;
+                }
+                offset = fetch.next_offset();
+            }
+            assert_eq!(sum, total);
+        })
+    });
+    group.bench_function("seglog batches+crc", |b| {
+        b.iter(|| {
+            let mut reader = log.reader(0);
+            let mut records = 0u64;
+            while let Some(batch) = reader.next_batch().unwrap() {
+                records += u64::from(batch.header().records_count);
+            }
+            assert!(records > 0);
+        })
+    });
+    group.bench_function("seglog records", |b| {
         b.iter(|| {
             let mut reader = log.reader(0);
             let mut records = 0u64;

@@ -1,6 +1,105 @@
-//! seglog (docs below are replaced in the next step)
+//! Kafka's storage layer as an embeddable, synchronous Rust library.
+//!
+//! seglog stores a partition the way a Kafka broker does: an append-only
+//! log of segments, each a `.log` file of record batches (format v2) with a
+//! sparse `.index` and `.timeindex`, named by base offset. The files are
+//! byte-compatible with Kafka's, so batches go from a file to a socket
+//! unchanged and Kafka's own tools can read what seglog writes. The
+//! application links the library in and calls it; there is no server, no
+//! background thread, no network.
+//!
+//! ```
+//! use seglog::{Durability, LogConfig, PartitionLog, Record};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = PartitionLog::open(dir.path().join("orders-0"), LogConfig::default())?;
+//!
+//! // Append: offsets are assigned from the log end offset.
+//! let info = log.append(&[
+//!     Record::new("created").with_key("order-1"),
+//!     Record::new("paid").with_key("order-1"),
+//! ])?;
+//! assert_eq!((info.first_offset, info.last_offset), (0, 1));
+//!
+//! // Make it survive a power loss.
+//! log.append_with(&[Record::new("shipped").with_key("order-1")], Durability::Sync)?;
+//!
+//! // Read back: whole batches from an offset, decoded on demand.
+//! let values: Vec<Vec<u8>> = log
+//!     .iter(1)
+//!     .map(|r| r.map(|r| r.value.unwrap_or_default()))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(values, [b"paid".to_vec(), b"shipped".to_vec()]);
+//!
+//! // The same read as file ranges, for sendfile-style zero-copy.
+//! let fetch = log.read(0, 1 << 20)?;
+//! assert_eq!(fetch.next_offset(), 3);
+//! log.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # What it is and is not
+//!
+//! * A [`PartitionLog`] is one partition directory: appends (records,
+//!   producer-encoded batches, or batches with preassigned offsets for
+//!   replication), reads by offset and by time, rolling, truncation, the
+//!   log start offset, durability and crash recovery.
+//! * [`record`] encodes and decodes Kafka v2 record batches, with gzip,
+//!   snappy, lz4 and zstd as cargo features.
+//! * [`inspect`] reads and verifies a partition directory without changing
+//!   it, as Kafka's `DumpLogSegments` does.
+//! * It is not a broker: it speaks no wire protocol and runs no threads. A
+//!   host application drives it, and owns the transport.
+//!
+//! # Guarantees
+//!
+//! * **Ordering.** Offsets are assigned in append order and never reused
+//!   while the log is open; a batch is visible to readers whole or not at
+//!   all.
+//! * **Durability.** Each append says how far it goes ([`Durability`]): an
+//!   append with [`Durability::Sync`] is on stable storage when it returns
+//!   and survives any crash; [`Durability::Flush`] (the default) survives a
+//!   crash of the process but not of the machine; [`Durability::None`]
+//!   survives neither until the log is flushed. What survives a crash is
+//!   always a valid log: every record present is exactly as appended.
+//! * **Recovery.** After a crash, opening re-reads only what was written
+//!   since the last fsync, cuts off a torn tail there, and refuses (by
+//!   default) to discard anything that had been synced. The exact protocol
+//!   is in the [`log`] module's docs.
+//! * **Bad input** (a corrupt file, a malformed batch, an offset out of
+//!   range, a bad config value) is an [`Error`] naming what and where;
+//!   seglog does not panic on it.
+//!
+//! # Limits
+//!
+//! * Segments are at most 2 GiB − 1 (index positions are 32-bit), and
+//!   offsets within a segment span at most 2³¹ − 1, as in Kafka.
+//! * One writer per directory at a time: a directory is locked by the open
+//!   log, against other logs in this process and in other processes.
+//! * Only record batch format v2 (Kafka 0.11 and later) is read; older
+//!   message formats are reported as unsupported.
+//! * Batches decompress to at most 256 MiB.
+//!
+//! # Design decisions
+//!
+//! * **One I/O seam.** Every file-system call goes through [`io::Fs`];
+//!   [`io::MemFs`] simulates power loss and injects faults for tests.
+//! * **Injected time.** Time comes from a [`Clock`], so rolling by age and
+//!   flushing by time are testable.
+//! * **No threads.** Work Kafka does in the background (flushing rolled
+//!   segments) is exposed as calls a host can make from its own threads,
+//!   such as [`PartitionLog::sync_sealed`].
+//! * **Index entries per batch**, as Kafka does since 4.1: every entry
+//!   names the last offset of the batch at its position, which Kafka's
+//!   `DumpLogSegments` verifies.
+//! * **Active indexes in memory.** The active segment's index entries are
+//!   kept in memory and written into the preallocated index files when the
+//!   segment is sealed or closed; closed segments' indexes are memory-mapped
+//!   lazily. The files on disk are Kafka's either way.
+
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// Library code returns errors; tests may unwrap.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
