@@ -129,8 +129,10 @@ pub enum Error {
     },
 
     /// An earlier write or fsync failed, so the log no longer knows what is
-    /// on disk and refuses further writes. Reads still work. Close and
-    /// reopen the log: recovery re-establishes a consistent state.
+    /// on disk and refuses further writes. Reads still work (bytes that
+    /// could not even be handed to the OS are not served). Close and reopen
+    /// the log: recovery re-establishes a consistent state. An append that
+    /// failed with [`Error::Io`] may or may not be in the log.
     #[error("the log refuses writes after an earlier I/O failure ({cause}); reopen it")]
     Poisoned {
         /// The failure that poisoned the log.

@@ -301,8 +301,12 @@ impl Inner {
                 now,
             );
             if roll.is_some() {
+                // The new segment starts at the log end offset, so segments
+                // follow each other without gaps; only a batch that cannot
+                // be stored relative to it starts its own segment.
                 let leo = self.log_end_offset.load(Ordering::Acquire);
-                self.roll_locked(w, meta.base_offset.max(leo))?;
+                let fits = meta.last_offset.saturating_sub(leo) <= i32::MAX as u64;
+                self.roll_locked(w, if fits { leo } else { meta.base_offset })?;
             }
             let last = i + 1 == metas.len();
             let chunk = &bytes[at..at + meta.size];

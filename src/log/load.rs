@@ -141,8 +141,18 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     })
 }
 
+/// Whether the clean-shutdown marker describes the directory's last
+/// segment, with offsets that can belong to it. Anything else is treated as
+/// no marker: the open then re-reads the segment, which is always safe.
 fn marker_matches(m: &CleanShutdown, logs: &LogFiles) -> bool {
-    logs.iter().next_back() == Some((&m.active_base_offset, &m.active_size))
+    let base = m.active_base_offset;
+    let r = &m.resume;
+    let in_segment = |o: u64| o >= base && o - base <= i32::MAX as u64;
+    logs.iter().next_back() == Some((&base, &m.active_size))
+        && r.next_offset >= base
+        && r.next_offset - base <= i32::MAX as u64 + 1
+        && (m.active_size > 0 || r.next_offset == base)
+        && (r.max.timestamp < 0 || (in_segment(r.max.offset) && r.max.offset < r.next_offset))
 }
 
 /// After a clean shutdown: closed segments are opened lazily and the active
@@ -240,6 +250,34 @@ fn recover(
                 // Valid data ends before the recovery point: the damage is
                 // in bytes that had been fsynced.
                 synced: rec.next_offset(base) < recovery_point,
+                whole_segment: false,
+            });
+            recovered.push((file, rec));
+            break;
+        }
+        // Where this segment's data ends must be where the next one starts
+        // (or, for the last, at or past the recovery point); anything else
+        // means data went missing: torn beyond the recovery point (cut
+        // there, so what is left is a prefix without holes), lost below it.
+        let end = rec.next_offset(base);
+        let missing = match bases.get(i + 1) {
+            // Only seglog's own logs are held to this: Kafka's may have
+            // gaps between segments (compaction, follower rolls), and a
+            // directory without a checkpoint has never been opened here.
+            Some(&(next, _)) if end < next && saved.is_some() => Some(format!(
+                "segment ends at offset {end} but the next segment starts at {next}: the data in between is missing"
+            )),
+            None if end < recovery_point => Some(format!(
+                "the log ends at offset {end}, below the recovery point {recovery_point}: synced data is missing"
+            )),
+            _ => None,
+        };
+        if let Some(reason) = missing {
+            damage = Some(Damage {
+                index: i,
+                position: rec.valid_bytes,
+                reason,
+                synced: end < recovery_point,
                 whole_segment: false,
             });
             recovered.push((file, rec));

@@ -107,7 +107,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Durability, LogConfig, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::io::{DirLock, Fs, StdFs};
-use crate::segment::{lock, read_lock, ActiveSegment, Segment, SegmentContext};
+use crate::segment::{lock, read_lock, write_lock, ActiveSegment, Segment, SegmentContext};
 
 /// One partition: an append-only log of segments in one directory.
 ///
@@ -438,9 +438,6 @@ impl PartitionLog {
     /// [`Error::Io`] (and the log is poisoned) if an fsync fails.
     pub fn sync_sealed(&self) -> Result<usize> {
         let pending: Vec<Arc<Segment>> = self.inner.writer_for_update()?.unsynced.clone();
-        if pending.is_empty() {
-            return Ok(0);
-        }
         for seg in &pending {
             seg.sync_files()?;
         }
@@ -448,8 +445,9 @@ impl PartitionLog {
         w.unsynced
             .retain(|s| !pending.iter().any(|p| Arc::ptr_eq(p, s)));
         self.inner.advance_recovery_point(&w);
-        drop(w);
-        self.inner.persist_state()?;
+        if !pending.is_empty() {
+            self.inner.persist_state(&w)?;
+        }
         Ok(pending.len())
     }
 
@@ -564,9 +562,17 @@ impl Inner {
         Ok(())
     }
 
-    fn persist_state(&self) -> Result<()> {
+    /// Writes `seglog.checkpoint` (fsync protocol step 5). The recovery
+    /// point written never passes a sealed segment whose files are not
+    /// fsynced yet (its data may be, through a Sync append, but not its
+    /// index files, which a later open would trust).
+    fn persist_state(&self, w: &Writer) -> Result<()> {
+        let mut recovery_point = self.recovery_point.load(Ordering::Acquire);
+        if let Some(first) = w.unsynced.first() {
+            recovery_point = recovery_point.min(first.base_offset());
+        }
         let state = state::PartitionState {
-            recovery_point: self.recovery_point.load(Ordering::Acquire),
+            recovery_point,
             log_start_offset: self.log_start_offset.load(Ordering::Acquire),
         };
         let r = state::write_state(&*self.ctx.fs, &self.dir, &state);
@@ -575,24 +581,46 @@ impl Inner {
 
     /// Seals the active segment and starts a new one at `base_offset`
     /// (fsync protocol steps 1, 2 and 5).
+    ///
+    /// `base_offset` is the log end offset, except for a batch too far
+    /// above it to be stored relative to it. Then the offsets in between do
+    /// not exist: everything below them is fsynced at once and the recovery
+    /// point moves past them, so that recovery, which treats a gap between
+    /// the segments it re-reads as lost data, never looks across this one.
     fn roll_locked(&self, w: &mut Writer, base_offset: u64) -> Result<()> {
+        let leo = self.log_end_offset.load(Ordering::Acquire);
         let old = w.active.take().ok_or(Error::Closed)?;
         let sealed = old.seal()?;
+        if base_offset > leo {
+            for seg in std::mem::take(&mut w.unsynced) {
+                seg.sync_files()?;
+            }
+            sealed.sync_files()?;
+            self.recovery_point.fetch_max(base_offset, Ordering::AcqRel);
+        }
+        if sealed.size() == 0 && sealed.base_offset() != base_offset {
+            // Nothing to keep: an empty segment would only be a gap.
+            write_lock(&self.segments).remove(&sealed.base_offset());
+            let deleted = sealed
+                .rename_to_deleted()
+                .and_then(|paths| crate::segment::remove_files(&*self.ctx.fs, &self.dir, &paths));
+            self.ctx.poison.guard(deleted)?;
+        }
         let now = self.clock.now_ms();
         let created = ActiveSegment::create(&self.ctx, base_offset, now);
         let new = self.ctx.poison.guard(created)?;
         {
-            let mut segments = crate::segment::write_lock(&self.segments);
+            let mut segments = write_lock(&self.segments);
             if sealed.size() == 0 && sealed.base_offset() == base_offset {
                 segments.remove(&base_offset);
             }
             segments.insert(base_offset, new.segment().clone());
         }
-        if sealed.size() > 0 {
+        if sealed.size() > 0 && base_offset <= leo {
             w.unsynced.push(sealed);
         }
         w.active = Some(new);
-        self.persist_state()
+        self.persist_state(w)
     }
 
     fn close(&self) -> Result<()> {
@@ -607,10 +635,10 @@ impl Inner {
     }
 
     fn close_locked(&self, w: &mut Writer) -> Result<()> {
+        self.ctx.poison.check()?;
         let Some(active) = w.active.take() else {
             return Ok(());
         };
-        self.ctx.poison.check()?;
         let marker = state::CleanShutdown {
             active_base_offset: active.base_offset(),
             active_size: active.size(),
@@ -624,7 +652,7 @@ impl Inner {
             self.log_end_offset.load(Ordering::Acquire),
             Ordering::AcqRel,
         );
-        self.persist_state()?;
+        self.persist_state(w)?;
         let r = state::write_clean_marker(&*self.ctx.fs, &self.dir, &marker);
         self.ctx.poison.guard(r)
     }

@@ -674,7 +674,7 @@ impl Inner {
         let mut cursor = offset;
         while let Some(seg) = segment {
             let min_one = fetch.slices.is_empty();
-            match seg.read(cursor, budget, upper, min_one)? {
+            match seg.read(cursor, budget, upper, leo, min_one)? {
                 SegmentRead::Slice { slice, reached_end } => {
                     budget = budget.saturating_sub(slice.len);
                     cursor = slice.next_offset.max(cursor);

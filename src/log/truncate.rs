@@ -9,16 +9,20 @@ use crate::error::{Error, Result};
 use crate::segment::{read_lock, remove_files, write_lock, ActiveSegment, IndexFiles, Segment};
 
 impl PartitionLog {
-    /// Removes every record at `offset` and above (a batch that holds
-    /// `offset` goes entirely, as in Kafka) and sets the log end offset to
-    /// `offset`. Segments above it are deleted; the one holding it becomes
-    /// the active segment. Truncating at or past the end does nothing;
-    /// below the first segment it empties the log as
-    /// [`truncate_fully_and_start_at`](Self::truncate_fully_and_start_at).
-    /// The result is durable when this returns.
+    /// Removes every record at `offset` and above. A batch that holds
+    /// `offset` goes entirely (batches are never split), so the log end
+    /// offset becomes the offset after the last remaining batch: `offset`
+    /// itself unless that batch started below it. Segments above it are
+    /// deleted; the one holding it becomes the active segment. Truncating
+    /// at or past the end does nothing; below the first segment it empties
+    /// the log as [`truncate_fully_and_start_at`](Self::truncate_fully_and_start_at).
+    /// The result is durable when this returns, and a crash on the way
+    /// leaves either the old log or a prefix of it.
     ///
     /// # Errors
-    /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
+    /// [`Error::Io`] (and the log is poisoned if anything had changed);
+    /// [`Error::Corrupt`] if the data around `offset` is damaged;
+    /// [`Error::Closed`].
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
         self.inner.truncate_locked(&mut w, offset)
@@ -58,7 +62,7 @@ impl PartitionLog {
         }
         if offset > self.log_start_offset() {
             self.inner.log_start_offset.store(offset, Ordering::Release);
-            self.inner.persist_state()?;
+            self.inner.persist_state(&w)?;
         }
         self.inner.delete_segments_below_start(&mut w)
     }
@@ -86,11 +90,26 @@ impl Inner {
                 .collect();
             (holder, above)
         };
-        // Readers stop at the new end before any byte goes.
-        self.log_end_offset.store(offset, Ordering::Release);
+        // Readers stop at the cut, a batch boundary, before any byte goes;
+        // and a crash from here on re-reads the log from the holder on: the
+        // lowered recovery point (at or below where the data will end) is
+        // durable first.
+        let cut = holder
+            .batch_holding(offset)?
+            .map_or(offset, |b| b.min(offset));
+        self.log_end_offset.store(cut, Ordering::Release);
+        self.recovery_point
+            .fetch_min(holder.base_offset(), Ordering::AcqRel);
+        self.persist_state(w)?;
+        // Later segments go before the holder is cut, so that a crash in
+        // between leaves a prefix of the log, never a hole.
+        let holder_base = holder.base_offset();
+        w.unsynced.retain(|s| s.base_offset() < holder_base);
         let now = self.clock.now_ms();
         let active_base = self.active(w)?.base_offset();
-        if holder.base_offset() != active_base {
+        if holder_base != active_base {
+            w.active = None;
+            self.remove_segments(&above)?;
             // The end moves back into a closed segment: it becomes active
             // with fresh index files (readers may have the old ones mapped).
             let (offsets, times) =
@@ -104,18 +123,17 @@ impl Inner {
                 now,
                 None,
             );
-            let resumed = self.ctx.poison.guard(resumed)?;
-            w.active = Some(resumed);
+            w.active = Some(self.ctx.poison.guard(resumed)?);
+        } else {
+            self.remove_segments(&above)?;
         }
-        self.active(w)?.truncate_to(offset, now)?;
-        // Segments that are gone, or active again, are no longer waiting
-        // for an fsync.
-        let holder_base = holder.base_offset();
-        w.unsynced.retain(|s| s.base_offset() < holder_base);
-        self.remove_segments(&above)?;
-        self.recovery_point.fetch_min(offset, Ordering::AcqRel);
-        self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
-        self.persist_state()
+        // The log ends where its data ends, which may be below `offset`
+        // when the batch holding it started earlier.
+        let end = self.active(w)?.truncate_to(offset, now)?;
+        self.log_end_offset.store(end, Ordering::Release);
+        self.recovery_point.fetch_min(end, Ordering::AcqRel);
+        self.log_start_offset.fetch_min(end, Ordering::AcqRel);
+        self.persist_state(w)
     }
 
     fn restart_locked(&self, w: &mut Writer, offset: u64) -> Result<()> {
@@ -131,7 +149,7 @@ impl Inner {
         w.unflushed_records = 0;
         self.log_start_offset.store(offset, Ordering::Release);
         self.recovery_point.store(offset, Ordering::Release);
-        self.persist_state()
+        self.persist_state(w)
     }
 
     /// Deletes the segments whose successor starts at or below the log

@@ -272,8 +272,35 @@ impl ActiveSegment {
         batch: &BatchMeta,
         write_now: bool,
     ) -> Result<()> {
-        let seg = &self.segment;
+        let seg = self.segment.clone();
         let position = seg.size();
+        // The bytes first: if a write fails, nothing about the batch is
+        // recorded (the log is poisoned and recovery decides later).
+        {
+            let ctx = &seg.ctx;
+            let mut tail = lock(&seg.tail);
+            let write = |data: &[u8], at: u64| {
+                let r = self
+                    .log_file
+                    .write_all_at(data, at)
+                    .ctx("write", &seg.log_path);
+                ctx.poison.guard(r)
+            };
+            if !tail.is_empty() && tail.len() + bytes.len() > ctx.write_buffer_bytes {
+                let os = seg.os_size.load(Ordering::Acquire);
+                write(&tail, os)?;
+                seg.os_size.store(os + tail.len() as u64, Ordering::Release);
+                tail.clear();
+            }
+            if tail.is_empty() && (write_now || bytes.len() >= ctx.write_buffer_bytes) {
+                let os = seg.os_size.load(Ordering::Acquire);
+                write(bytes, os)?;
+                seg.os_size
+                    .store(os + bytes.len() as u64, Ordering::Release);
+            } else {
+                tail.extend_from_slice(bytes);
+            }
+        }
         let entries = self.cursor.on_batch(
             position,
             batch.last_offset,
@@ -302,29 +329,7 @@ impl ActiveSegment {
             .get_or_insert(batch.max_timestamp);
         seg.set_max_timestamp(self.cursor.max_timestamp());
         self.next_offset = batch.last_offset + 1;
-
-        let ctx = &seg.ctx;
-        let mut tail = lock(&seg.tail);
-        let mut os = seg.os_size.load(Ordering::Acquire);
-        let write = |data: &[u8], at: u64| {
-            let r = self
-                .log_file
-                .write_all_at(data, at)
-                .ctx("write", &seg.log_path);
-            ctx.poison.guard(r)
-        };
-        if !tail.is_empty() && tail.len() + bytes.len() > ctx.write_buffer_bytes {
-            write(&tail, os)?;
-            os += tail.len() as u64;
-            tail.clear();
-        }
-        if tail.is_empty() && (write_now || bytes.len() >= ctx.write_buffer_bytes) {
-            write(bytes, os)?;
-            os += bytes.len() as u64;
-        } else {
-            tail.extend_from_slice(bytes);
-        }
-        seg.os_size.store(os, Ordering::Release);
+        // Readers see the batch only now, whole.
         seg.size
             .store(position + bytes.len() as u64, Ordering::Release);
         Ok(())
@@ -427,7 +432,8 @@ impl ActiveSegment {
 
     /// Removes every batch whose last offset is `>= offset` (a batch that
     /// holds `offset` goes entirely), drops the index entries for them, and
-    /// fsyncs the shortened `.log`. Returns the new size.
+    /// fsyncs the shortened `.log`. Returns the new end of the segment: the
+    /// offset after its last remaining batch (at most `offset`).
     pub(crate) fn truncate_to(&mut self, offset: u64, now_ms: i64) -> Result<u64> {
         let poison = self.segment.ctx.poison.clone();
         poison.guard(self.truncate_inner(offset, now_ms))
@@ -439,7 +445,8 @@ impl ActiveSegment {
         let end = seg.size();
         let cut = match seg.locate(&*self.log_file, offset, end)? {
             Some(b) => b.position,
-            None => return Ok(end),
+            // Nothing at or above `offset`: the data already ends below it.
+            None => return Ok(self.next_offset),
         };
         // Readers must stop short of the cut before the bytes go.
         seg.size.store(cut, Ordering::Release);
@@ -487,12 +494,11 @@ impl ActiveSegment {
             offsets_on_disk: self.offsets_on_disk,
             times_on_disk: self.times_on_disk,
             created_ms: created,
-            // As in Kafka, the log ends at the truncation offset even when
-            // the batch holding it started earlier and went entirely.
-            next_offset: offset.max(resumed.next_offset),
             ..resumed
         };
-        Ok(cut)
+        // The log ends where its data ends: when the batch holding `offset`
+        // started before it and went entirely, that is below `offset`.
+        Ok(self.next_offset)
     }
 }
 
@@ -577,6 +583,7 @@ fn open_index(
             f.write_all_at(entries, 0).ctx("write", &tmp)?;
             f.set_len(len.max(entries.len() as u64))
                 .ctx("preallocate", &tmp)?;
+            f.sync_data().ctx("fsync", &tmp)?;
             fs.rename(&tmp, path).ctx("rename", &tmp)?;
             fs.sync_dir(&ctx.dir).ctx("fsync directory", &ctx.dir)?;
             Ok(f)

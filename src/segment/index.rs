@@ -234,16 +234,24 @@ impl<'a> TimeEntries<'a> {
     }
 }
 
+/// `offset - base` as an index entry's relative offset. Every caller
+/// passes an offset of the segment (batches are checked against the
+/// segment's base and the 32-bit span when they are appended or read back),
+/// so the fallback is never taken; it keeps a broken invariant from
+/// panicking.
+fn relative(offset: u64, base: u64) -> u32 {
+    debug_assert!(offset >= base && offset - base <= u64::from(u32::MAX));
+    u32::try_from(offset.saturating_sub(base)).unwrap_or(u32::MAX)
+}
+
 pub(crate) fn push_offset_entry(out: &mut Vec<u8>, base: u64, e: OffsetPosition) {
-    // The caller has checked that the relative offset fits (segments roll
-    // before it would not).
-    out.extend_from_slice(&((e.offset - base) as u32).to_be_bytes());
+    out.extend_from_slice(&relative(e.offset, base).to_be_bytes());
     out.extend_from_slice(&e.position.to_be_bytes());
 }
 
 pub(crate) fn push_time_entry(out: &mut Vec<u8>, base: u64, e: TimestampOffset) {
     out.extend_from_slice(&e.timestamp.to_be_bytes());
-    out.extend_from_slice(&((e.offset - base) as u32).to_be_bytes());
+    out.extend_from_slice(&relative(e.offset, base).to_be_bytes());
 }
 
 /// The running state behind Kafka's index-entry rule, shared by the append

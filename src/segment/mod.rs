@@ -273,22 +273,20 @@ impl Segment {
         *write_lock(&self.file) = Some(handle);
     }
 
-    /// Makes sure bytes `..end` are in the OS, writing buffered bytes out
-    /// if needed (readers call this before reading the file).
-    pub(crate) fn ensure_in_os(&self, end: u64) -> Result<()> {
-        if end <= self.os_size.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.write_tail()
-    }
-
     /// Hands every buffered byte to the OS.
     pub(crate) fn write_tail(&self) -> Result<()> {
+        self.ctx.poison.check()?;
+        self.write_tail_unchecked()
+    }
+
+    /// [`write_tail`](Self::write_tail) even on a poisoned log: readers
+    /// still want what was appended to become readable, and handing bytes
+    /// to the OS claims nothing about durability.
+    fn write_tail_unchecked(&self) -> Result<()> {
         let mut tail = lock(&self.tail);
         if tail.is_empty() {
             return Ok(());
         }
-        self.ctx.poison.check()?;
         let at = self.os_size.load(Ordering::Acquire);
         let handle = self.handle()?;
         let written = handle.write_all_at(&tail, at).ctx("write", &self.log_path);
@@ -527,15 +525,32 @@ impl Segment {
         ))
     }
 
+    /// The base offset of the first batch whose last offset is `>= offset`
+    /// (where truncating at `offset` cuts), or `None` if there is none.
+    pub(crate) fn batch_holding(&self, offset: u64) -> Result<Option<u64>> {
+        let end = self.readable_end()?;
+        let file = self.handle()?;
+        Ok(self
+            .locate(&*file, offset, end)?
+            .map(|b| b.header.base_offset))
+    }
+
     /// Reads whole batches starting with the one holding `offset`, then
     /// more while the total stays within `max_bytes`, taking only batches
-    /// whose last offset is below `max_offset`. With `min_one` the first
-    /// batch is taken even if it alone exceeds `max_bytes`.
+    /// whose last offset is below `max_offset` (at most `log_end`, the log
+    /// end offset the caller saw). With `min_one` the first batch is taken
+    /// even if it alone exceeds `max_bytes`.
+    ///
+    /// A damaged batch after the first ends the range before it (the read
+    /// that starts there reports it); the first batch being damaged, or
+    /// claiming offsets past `log_end` although it starts below it, is
+    /// [`Error::Corrupt`].
     pub(crate) fn read(
         &self,
         offset: u64,
         max_bytes: u64,
         max_offset: u64,
+        log_end: u64,
         min_one: bool,
     ) -> Result<SegmentRead> {
         let end = self.readable_end()?;
@@ -543,7 +558,21 @@ impl Segment {
         let Some(first) = self.locate(&*file, offset, end)? else {
             return Ok(SegmentRead::Nothing);
         };
-        if first.header.last_offset() >= max_offset {
+        let h = &first.header;
+        if h.base_offset < log_end && h.last_offset() >= log_end {
+            // Batches appended later start at or above the end the caller
+            // saw; one that starts below it cannot end above it.
+            return Err(Error::corrupt(
+                &self.log_path,
+                first.position,
+                format!(
+                    "batch at offset {} claims offsets up to {}, past the log end offset {log_end}",
+                    h.base_offset,
+                    h.last_offset()
+                ),
+            ));
+        }
+        if h.last_offset() >= max_offset {
             return Ok(SegmentRead::Stop);
         }
         let first_size = first.header.size() as u64;
@@ -594,9 +623,9 @@ impl Segment {
                         reached_end = true;
                         break;
                     }
-                    Step::Invalid { position, reason } => {
-                        return Err(Error::corrupt(&self.log_path, position, reason));
-                    }
+                    // Serve the batches before it; the read that starts
+                    // at the damaged batch reports it.
+                    Step::Invalid { .. } => break,
                 }
             }
         }
@@ -617,7 +646,16 @@ impl Segment {
     /// the file holds all of it.
     fn readable_end(&self) -> Result<u64> {
         let end = self.size();
-        self.ensure_in_os(end)?;
+        if end <= self.os_size.load(Ordering::Acquire) {
+            return Ok(end);
+        }
+        if self.ctx.poison.is_poisoned() {
+            // Try to make buffered bytes readable anyway; if even that
+            // fails, serve what reached the OS.
+            let _ = self.write_tail_unchecked();
+            return Ok(self.os_size.load(Ordering::Acquire).min(end));
+        }
+        self.write_tail()?;
         Ok(end)
     }
 
