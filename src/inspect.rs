@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, OpenMode, StdFs};
 use crate::record::{RecordBatch, TimestampType};
 use crate::segment::{
-    parse_file_name, FileKind, OffsetEntries, OffsetPosition, Scanner, Step, TimeEntries,
-    TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
+    check_whole_entries, parse_file_name, FileKind, OffsetEntries, OffsetPosition, Scanner, Step,
+    TimeEntries, TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 
 /// The files of one segment.
@@ -112,16 +112,7 @@ pub fn read_offset_index(
     base_offset: u64,
 ) -> Result<Vec<OffsetPosition>> {
     let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
-    if !bytes.len().is_multiple_of(OFFSET_ENTRY_LEN) {
-        return Err(Error::corrupt(
-            path,
-            0,
-            format!(
-                "index length {} is not a multiple of {OFFSET_ENTRY_LEN}",
-                bytes.len()
-            ),
-        ));
-    }
+    check_whole_entries(path, &bytes, OFFSET_ENTRY_LEN, "index")?;
     let entries = OffsetEntries::new(&bytes, base_offset);
     Ok((0..entries.len()).map(|i| entries.get(i)).collect())
 }
@@ -133,16 +124,7 @@ pub fn read_offset_index(
 /// [`Error::Corrupt`] if the length is not a multiple of 12; [`Error::Io`].
 pub fn read_time_index(fs: &dyn Fs, path: &Path, base_offset: u64) -> Result<Vec<TimestampOffset>> {
     let bytes = fsio::read_file_if_exists(fs, path)?.unwrap_or_default();
-    if !bytes.len().is_multiple_of(TIME_ENTRY_LEN) {
-        return Err(Error::corrupt(
-            path,
-            0,
-            format!(
-                "time index length {} is not a multiple of {TIME_ENTRY_LEN}",
-                bytes.len()
-            ),
-        ));
-    }
+    check_whole_entries(path, &bytes, TIME_ENTRY_LEN, "time index")?;
     let entries = TimeEntries::new(&bytes, base_offset);
     Ok((0..entries.len()).map(|i| entries.get(i)).collect())
 }

@@ -69,6 +69,17 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// The fields of a record both decoders found, before its view is built.
+struct Decoded<'s> {
+    end: usize,
+    timestamp_delta: i64,
+    offset_delta: u32,
+    key: Option<&'s [u8]>,
+    value: Option<&'s [u8]>,
+    headers: &'s [u8],
+    header_count: u32,
+}
+
 /// A saved position of a [`RecordIter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecordCursor {
@@ -274,20 +285,15 @@ impl<'s> RecordIter<'s> {
         if pos != end {
             return None;
         }
-        self.pos = end;
-        let timestamp = match self.timestamp_type {
-            TimestampType::LogAppendTime => self.max_timestamp,
-            TimestampType::CreateTime => self.base_timestamp.wrapping_add(timestamp_delta),
-        };
-        Some(RecordView {
-            offset: self.base_offset + u64::from(offset_delta),
-            timestamp,
-            timestamp_type: self.timestamp_type,
+        Some(self.finish(Decoded {
+            end,
+            timestamp_delta,
+            offset_delta,
             key,
             value,
             headers: &data[headers_start..end],
             header_count,
-        })
+        }))
     }
 
     fn decode_precise(&mut self) -> Result<RecordView<'s>, DecodeError> {
@@ -365,20 +371,34 @@ impl<'s> RecordIter<'s> {
                 ),
             ));
         }
-        self.pos = end;
-        let timestamp = match self.timestamp_type {
-            TimestampType::LogAppendTime => self.max_timestamp,
-            TimestampType::CreateTime => self.base_timestamp.wrapping_add(timestamp_delta),
-        };
-        Ok(RecordView {
-            offset: self.base_offset + u64::from(offset_delta),
-            timestamp,
-            timestamp_type: self.timestamp_type,
+        Ok(self.finish(Decoded {
+            end,
+            timestamp_delta,
+            offset_delta,
             key,
             value,
             headers: &data[headers_start..end],
             header_count,
-        })
+        }))
+    }
+
+    /// Moves past a decoded record and builds its view.
+    #[inline(always)]
+    fn finish(&mut self, d: Decoded<'s>) -> RecordView<'s> {
+        self.pos = d.end;
+        let timestamp = match self.timestamp_type {
+            TimestampType::LogAppendTime => self.max_timestamp,
+            TimestampType::CreateTime => self.base_timestamp.wrapping_add(d.timestamp_delta),
+        };
+        RecordView {
+            offset: self.base_offset + u64::from(d.offset_delta),
+            timestamp,
+            timestamp_type: self.timestamp_type,
+            key: d.key,
+            value: d.value,
+            headers: d.headers,
+            header_count: d.header_count,
+        }
     }
 }
 

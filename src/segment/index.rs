@@ -23,6 +23,42 @@ pub(crate) const OFFSET_ENTRY_LEN: usize = 8;
 /// Size of a time-index entry.
 pub(crate) const TIME_ENTRY_LEN: usize = 12;
 
+/// How many of the entries `0..n` satisfy `pred`, which must hold for a
+/// prefix of them and not after (a binary search over index entries).
+fn partition_point(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Fails unless `bytes` is a whole number of `entry_len`-byte entries.
+pub(crate) fn check_whole_entries(
+    path: &Path,
+    bytes: &[u8],
+    entry_len: usize,
+    what: &str,
+) -> Result<()> {
+    if bytes.len().is_multiple_of(entry_len) {
+        Ok(())
+    } else {
+        Err(Error::corrupt(
+            path,
+            0,
+            format!(
+                "{what} length {} is not a multiple of {entry_len}",
+                bytes.len()
+            ),
+        ))
+    }
+}
+
 /// An offset-index entry with its absolute offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OffsetPosition {
@@ -103,47 +139,21 @@ impl<'a> OffsetEntries<'a> {
     /// entry is above it (Kafka then starts at the segment's first byte).
     pub(crate) fn floor(&self, offset: u64) -> Option<OffsetPosition> {
         let target = offset.checked_sub(self.base)?;
-        let n = self.len();
-        // Number of entries with relative offset <= target.
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if u64::from(self.raw(mid).0) <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo.checked_sub(1).map(|i| self.get(i))
+        let below = partition_point(self.len(), |i| u64::from(self.raw(i).0) <= target);
+        below.checked_sub(1).map(|i| self.get(i))
     }
 
     /// The entry with the smallest offset `>= offset`.
     pub(crate) fn ceiling(&self, offset: u64) -> Option<OffsetPosition> {
         let target = offset.saturating_sub(self.base);
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if u64::from(self.raw(mid).0) < target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        (lo < self.len()).then(|| self.get(lo))
+        let i = partition_point(self.len(), |i| u64::from(self.raw(i).0) < target);
+        (i < self.len()).then(|| self.get(i))
     }
 
     /// The entry with the largest position `<= position`.
     pub(crate) fn floor_by_position(&self, position: u64) -> Option<OffsetPosition> {
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if u64::from(self.raw(mid).1) <= position {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo.checked_sub(1).map(|i| self.get(i))
+        let below = partition_point(self.len(), |i| u64::from(self.raw(i).1) <= position);
+        below.checked_sub(1).map(|i| self.get(i))
     }
 
     /// How many leading entries have an offset below `offset` (what
@@ -152,16 +162,7 @@ impl<'a> OffsetEntries<'a> {
         let Some(target) = offset.checked_sub(self.base) else {
             return 0;
         };
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if u64::from(self.raw(mid).0) < target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        partition_point(self.len(), |i| u64::from(self.raw(i).0) < target)
     }
 }
 
@@ -204,16 +205,8 @@ impl<'a> TimeEntries<'a> {
 
     /// The entry with the largest timestamp `<= timestamp`.
     pub(crate) fn floor(&self, timestamp: i64) -> Option<TimestampOffset> {
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.raw(mid).0 <= timestamp {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo.checked_sub(1).map(|i| self.get(i))
+        let below = partition_point(self.len(), |i| self.raw(i).0 <= timestamp);
+        below.checked_sub(1).map(|i| self.get(i))
     }
 
     /// How many leading entries have an offset below `offset`.
@@ -221,16 +214,7 @@ impl<'a> TimeEntries<'a> {
         let Some(target) = offset.checked_sub(self.base) else {
             return 0;
         };
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if u64::from(self.raw(mid).1) < target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        partition_point(self.len(), |i| u64::from(self.raw(i).1) < target)
     }
 }
 
@@ -353,16 +337,7 @@ pub(crate) fn check_offset_index(
     base: u64,
     log_size: u64,
 ) -> Result<()> {
-    if !bytes.len().is_multiple_of(OFFSET_ENTRY_LEN) {
-        return Err(Error::corrupt(
-            path,
-            0,
-            format!(
-                "index length {} is not a multiple of {OFFSET_ENTRY_LEN}",
-                bytes.len()
-            ),
-        ));
-    }
+    check_whole_entries(path, bytes, OFFSET_ENTRY_LEN, "index")?;
     let entries = OffsetEntries::new(bytes, base);
     let mut prev: Option<(u32, u32)> = None;
     for i in 0..entries.len() {
@@ -410,16 +385,7 @@ pub(crate) fn check_offset_index(
 /// Checks the time index of a closed segment: whole entries, timestamps
 /// and offsets never decreasing, no zero-filled tail.
 pub(crate) fn check_time_index(path: &Path, bytes: &[u8], base: u64) -> Result<()> {
-    if !bytes.len().is_multiple_of(TIME_ENTRY_LEN) {
-        return Err(Error::corrupt(
-            path,
-            0,
-            format!(
-                "time index length {} is not a multiple of {TIME_ENTRY_LEN}",
-                bytes.len()
-            ),
-        ));
-    }
+    check_whole_entries(path, bytes, TIME_ENTRY_LEN, "time index")?;
     let entries = TimeEntries::new(bytes, base);
     for i in 1..entries.len() {
         let (ts, rel) = entries.raw(i);

@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 pub(crate) use active::{ActiveSegment, BatchMeta, IndexFiles, ResumeState};
 pub(crate) use index::{
-    check_offset_index, check_time_index, OffsetEntries, TimeEntries, OFFSET_ENTRY_LEN,
-    TIME_ENTRY_LEN,
+    check_offset_index, check_time_index, check_whole_entries, OffsetEntries, TimeEntries,
+    OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 pub use index::{OffsetPosition, TimestampOffset};
 pub(crate) use names::{file_name, parse as parse_file_name, FileKind, TempSuffix};
