@@ -13,13 +13,14 @@
 //!
 //! Each codec is a cargo feature; asking for a codec that is not compiled
 //! in is [`Error::CompressionUnavailable`](crate::Error::CompressionUnavailable).
-//! Decompression stops with an error past [`MAX_DECOMPRESSED_BYTES`], so a
+//! Decompression stops with an error past 256 MiB, so a
 //! small hostile batch cannot make the reader allocate without bound.
 
 use super::{Compression, DecodeError};
 use crate::error::{Error, Result};
 
 /// The most bytes one batch may decompress to (256 MiB).
+#[cfg(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
 pub(crate) const MAX_DECOMPRESSED_BYTES: usize = 256 << 20;
 
 pub(crate) fn is_available(codec: Compression) -> bool {
@@ -34,8 +35,6 @@ pub(crate) fn is_available(codec: Compression) -> bool {
 
 /// Compresses `input` with `codec`, appending the stream to `out`.
 pub(crate) fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let failed =
-        |e: std::io::Error| Error::invalid_record(format!("{codec} compression failed: {e}"));
     match codec {
         Compression::None => {
             out.extend_from_slice(input);
@@ -45,13 +44,13 @@ pub(crate) fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> R
         Compression::Gzip => {
             use std::io::Write;
             let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-            enc.write_all(input).map_err(failed)?;
-            enc.finish().map_err(failed)?;
+            enc.write_all(input)
+                .map_err(|e| compress_failed(codec, e))?;
+            enc.finish().map_err(|e| compress_failed(codec, e))?;
             Ok(())
         }
         #[cfg(feature = "snappy")]
-        Compression::Snappy => xerial::compress(input, out)
-            .map_err(|e| Error::invalid_record(format!("snappy compression failed: {e}"))),
+        Compression::Snappy => xerial::compress(input, out).map_err(|e| compress_failed(codec, e)),
         #[cfg(feature = "lz4")]
         Compression::Lz4 => {
             use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
@@ -62,23 +61,39 @@ pub(crate) fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> R
                 .block_checksums(false)
                 .content_checksum(false);
             let mut enc = FrameEncoder::with_frame_info(info, out);
-            enc.write_all(input).map_err(failed)?;
-            enc.finish()
-                .map_err(|e| Error::invalid_record(format!("lz4 compression failed: {e}")))?;
+            enc.write_all(input)
+                .map_err(|e| compress_failed(codec, e))?;
+            enc.finish().map_err(|e| compress_failed(codec, e))?;
             Ok(())
         }
         #[cfg(feature = "zstd")]
         Compression::Zstd => {
-            let compressed = zstd::bulk::compress(input, 3).map_err(failed)?;
+            let compressed =
+                zstd::bulk::compress(input, 3).map_err(|e| compress_failed(codec, e))?;
             out.extend_from_slice(&compressed);
             Ok(())
         }
-        #[allow(unreachable_patterns)]
-        codec => {
-            let _ = failed;
-            Err(Error::CompressionUnavailable { codec })
-        }
+        #[allow(
+            unreachable_patterns,
+            reason = "reachable only when a codec's cargo feature is off"
+        )]
+        codec => Err(Error::CompressionUnavailable { codec }),
     }
+}
+
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
+fn compress_failed(codec: Compression, e: impl std::fmt::Display) -> Error {
+    Error::invalid_record(format!("{codec} compression failed: {e}"))
+}
+
+#[cfg(any(feature = "snappy", feature = "zstd"))]
+fn decompress_failed(codec: Compression, e: impl std::fmt::Display) -> DecodeError {
+    DecodeError::new(0, format!("{codec} decompression failed: {e}"))
 }
 
 /// Decompresses `input` (a whole compressed records region) into `out`.
@@ -87,10 +102,6 @@ pub(crate) fn decompress(
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
-    #[allow(unused_variables)]
-    let failed = |e: &dyn std::fmt::Display| {
-        DecodeError::new(0, format!("{codec} decompression failed: {e}"))
-    };
     match codec {
         Compression::None => {
             out.extend_from_slice(input);
@@ -99,16 +110,21 @@ pub(crate) fn decompress(
         #[cfg(feature = "gzip")]
         Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(input), out, codec),
         #[cfg(feature = "snappy")]
-        Compression::Snappy => xerial::decompress(input, out).map_err(|e| failed(&e)),
+        Compression::Snappy => {
+            xerial::decompress(input, out).map_err(|e| decompress_failed(codec, e))
+        }
         #[cfg(feature = "lz4")]
         Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(input), out, codec),
         #[cfg(feature = "zstd")]
         Compression::Zstd => {
-            let decoder =
-                zstd::stream::read::Decoder::with_buffer(input).map_err(|e| failed(&e))?;
+            let decoder = zstd::stream::read::Decoder::with_buffer(input)
+                .map_err(|e| decompress_failed(codec, e))?;
             read_bounded(decoder, out, codec)
         }
-        #[allow(unreachable_patterns)]
+        #[allow(
+            unreachable_patterns,
+            reason = "reachable only when a codec's cargo feature is off"
+        )]
         codec => Err(DecodeError::unavailable(codec)),
     }
 }
