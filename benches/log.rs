@@ -271,12 +271,12 @@ fn bench_reopen(c: &mut Criterion) {
         |b, _| {
             b.iter(|| {
                 let mut files = 0usize;
-            let mut bytes = 0u64;
-            for entry in fs::read_dir(dir.path()).unwrap() {
-                bytes += entry.unwrap().metadata().unwrap().len();
-                files += 1;
-            }
-            assert!(files >= segments * 3 && bytes > 0);
+                let mut bytes = 0u64;
+                for entry in fs::read_dir(dir.path()).unwrap() {
+                    bytes += entry.unwrap().metadata().unwrap().len();
+                    files += 1;
+                }
+                assert!(files >= segments * 3 && bytes > 0);
             })
         },
     );

@@ -98,7 +98,8 @@ impl Inner {
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
         self.log_end_offset.store(cut, Ordering::Release);
-        self.recovery_point
+        let recovery_point = self
+            .recovery_point
             .fetch_min(holder.base_offset(), Ordering::AcqRel);
         self.persist_state(w)?;
         // Later segments go before the holder is cut, so that a crash in
@@ -131,7 +132,9 @@ impl Inner {
         // when the batch holding it started earlier.
         let end = self.active(w)?.truncate_to(offset, now)?;
         self.log_end_offset.store(end, Ordering::Release);
-        self.recovery_point.fetch_min(end, Ordering::AcqRel);
+        // The cut is fsynced: what remains is as synced as it was before.
+        self.recovery_point
+            .store(recovery_point.min(end), Ordering::Release);
         self.log_start_offset.fetch_min(end, Ordering::AcqRel);
         self.persist_state(w)
     }

@@ -20,7 +20,12 @@ use super::{Compression, DecodeError};
 use crate::error::{Error, Result};
 
 /// The most bytes one batch may decompress to (256 MiB).
-#[cfg(any(feature = "gzip", feature = "snappy", feature = "lz4", feature = "zstd"))]
+#[cfg(any(
+    feature = "gzip",
+    feature = "snappy",
+    feature = "lz4",
+    feature = "zstd"
+))]
 pub(crate) const MAX_DECOMPRESSED_BYTES: usize = 256 << 20;
 
 pub(crate) fn is_available(codec: Compression) -> bool {
