@@ -10,7 +10,7 @@ use crate::record::{
     batches as split_batches, BatchAttributes, BatchBuilder, DecodeError, Record, RecordBatch,
     TimestampType,
 };
-use crate::segment::BatchMeta;
+use crate::segment::{BatchMeta, InPlace};
 
 // Field positions patched in place (see `record` for the layout).
 const BASE_OFFSET_POS: usize = 0;
@@ -112,34 +112,38 @@ impl Inner {
             .compression(self.config.compression)
             .timestamp_type(timestamp_type)
             .now(now);
-        let mut bytes = std::mem::take(&mut w.scratch);
         let mut scratch = std::mem::take(&mut w.compress_scratch);
-        bytes.clear();
-        let encoded = builder.encode_into(records, &mut bytes, &mut scratch);
+        // Encoded straight into the active segment's write buffer.
+        let outcome = self.active(&mut w)?.append_in_place(
+            self.config.segment_bytes,
+            self.config.segment_ms,
+            now,
+            |buf| {
+                let enc = builder.encode_into(records, buf, &mut scratch)?;
+                self.check_size(enc.size, true)?;
+                Ok(BatchMeta {
+                    base_offset: enc.base_offset,
+                    last_offset: enc.last_offset,
+                    max_timestamp: enc.max_timestamp,
+                    size: enc.size,
+                })
+            },
+        );
         w.compress_scratch = scratch;
-        let result = encoded.and_then(|enc| {
-            self.check_size(enc.size, true)?;
-            let meta = BatchMeta {
-                base_offset: enc.base_offset,
-                last_offset: enc.last_offset,
-                max_timestamp: enc.max_timestamp,
-                size: enc.size,
-            };
-            let mut info = self.write_batches(
-                &mut w,
-                &bytes,
-                &[meta],
-                records.len() as u64,
-                durability,
-                now,
-            )?;
-            if timestamp_type == TimestampType::LogAppendTime {
-                info.log_append_time = Some(now);
+        let count = records.len() as u64;
+        let mut info = match outcome? {
+            InPlace::Appended(meta) => {
+                self.log_end_offset
+                    .store(meta.last_offset + 1, Ordering::Release);
+                self.finish_append(&mut w, &[meta], count, durability, now)?
             }
-            Ok(info)
-        });
-        w.scratch = bytes;
-        result
+            // Once per segment: roll, then append the bytes.
+            InPlace::NeedsRoll { bytes, meta } => {
+                self.write_batches(&mut w, &bytes, &[meta], count, durability, now)?
+            }
+        };
+        info.log_append_time = (timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        Ok(info)
     }
 
     fn check_size(&self, size: usize, client: bool) -> Result<()> {
@@ -285,14 +289,6 @@ impl Inner {
         now: i64,
     ) -> Result<AppendInfo> {
         let mut at = 0usize;
-        let mut info = AppendInfo {
-            first_offset: metas.first().map_or(0, |m| m.base_offset),
-            last_offset: 0,
-            max_timestamp: -1,
-            log_append_time: None,
-            batches: metas.len(),
-            bytes: 0,
-        };
         for (i, meta) in metas.iter().enumerate() {
             let roll = self.active(w)?.should_roll(
                 meta,
@@ -315,17 +311,34 @@ impl Inner {
             self.log_end_offset
                 .store(meta.last_offset + 1, Ordering::Release);
             at += meta.size;
-            info.last_offset = meta.last_offset;
-            info.max_timestamp = info.max_timestamp.max(meta.max_timestamp);
-            info.bytes += meta.size as u64;
         }
+        self.finish_append(w, metas, records, durability, now)
+    }
+
+    /// Makes appended batches as durable as asked (and as the flush
+    /// policies want), and describes them.
+    fn finish_append(
+        &self,
+        w: &mut Writer,
+        metas: &[BatchMeta],
+        records: u64,
+        durability: Durability,
+        now: i64,
+    ) -> Result<AppendInfo> {
         w.unflushed_records += records;
         if durability == Durability::Sync || self.flush_due(w, now) {
             self.sync_locked(w)?;
         } else if writes_through(durability) {
             self.active(w)?.write_out()?;
         }
-        Ok(info)
+        Ok(AppendInfo {
+            first_offset: metas.first().map_or(0, |m| m.base_offset),
+            last_offset: metas.last().map_or(0, |m| m.last_offset),
+            max_timestamp: metas.iter().map(|m| m.max_timestamp).max().unwrap_or(-1),
+            log_append_time: None,
+            batches: metas.len(),
+            bytes: metas.iter().map(|m| m.size as u64).sum(),
+        })
     }
 }
 

@@ -265,45 +265,82 @@ pub(crate) enum RecordTimestamps {
 /// Appends the records region for `records` to `out`: offset deltas 0..n,
 /// timestamp deltas against `base_timestamp`.
 ///
-/// Lengths are checked once, each record's size is computed, the region is
-/// sized exactly, and then written through a cursor without further checks
-/// of capacity.
+/// Lengths are checked and a bound of the size computed, so `out` grows
+/// once; then every byte is written exactly once: the small varint fields
+/// go through a stack buffer, keys and values are copied straight from the
+/// records (no zero-filling of the region first).
 pub(crate) fn encode_records(
     records: &[Record],
     base_timestamp: i64,
     timestamps: RecordTimestamps,
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let mut total = 0usize;
+    // An upper bound of the size, so that `out` grows once.
+    let mut bound = 0usize;
     for (i, r) in records.iter().enumerate() {
         check_lengths(r, i)?;
-        let body = body_len(r, i as i32, ts_delta(r, base_timestamp, timestamps));
+        bound += upper_bound(r);
+    }
+    out.reserve(bound);
+    for (i, r) in records.iter().enumerate() {
+        let delta = ts_delta(r, base_timestamp, timestamps);
+        let body = body_len(r, i as i32, delta);
         if body > MAX_LEN {
             return Err(Error::invalid_record(format!(
                 "record {i} is larger than 2 GiB"
             )));
         }
-        total += varint_len(body as i32) + body;
-    }
-    let start = out.len();
-    out.resize(start + total, 0);
-    let mut w = SliceWriter::new(&mut out[start..]);
-    for (i, r) in records.iter().enumerate() {
-        let delta = ts_delta(r, base_timestamp, timestamps);
-        w.varint(body_len(r, i as i32, delta) as i32);
+        // length, attributes, timestamp delta, offset delta: at most 21 bytes
+        let mut head = [0u8; 21];
+        let mut w = SliceWriter::new(&mut head);
+        w.varint(body as i32);
         w.byte(0); // attributes
         w.varlong(delta);
         w.varint(i as i32);
-        w.nullable(r.key.as_deref());
-        w.nullable(r.value.as_deref());
-        w.varint(r.headers.len() as i32);
+        let n = w.position();
+        out.extend_from_slice(&head[..n]);
+        put_field(out, r.key.as_deref());
+        put_field(out, r.value.as_deref());
+        put_varint(out, r.headers.len() as i32);
         for h in &r.headers {
-            w.nullable(Some(h.key.as_bytes()));
-            w.nullable(h.value.as_deref());
+            put_field(out, Some(h.key.as_bytes()));
+            put_field(out, h.value.as_deref());
         }
     }
-    debug_assert_eq!(w.position(), total);
     Ok(())
+}
+
+#[inline]
+fn put_varint(out: &mut Vec<u8>, v: i32) {
+    let mut buf = [0u8; 5];
+    let mut w = SliceWriter::new(&mut buf);
+    w.varint(v);
+    let n = w.position();
+    out.extend_from_slice(&buf[..n]);
+}
+
+/// A length-prefixed field, `-1` for null.
+#[inline]
+fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
+    match field {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, b.len() as i32);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// At least the encoded size of a record: its bytes plus the most its
+/// varints can take.
+#[inline]
+fn upper_bound(r: &Record) -> usize {
+    let field = |f: Option<&[u8]>| 5 + f.map_or(0, <[u8]>::len);
+    let mut n = 21 + field(r.key.as_deref()) + field(r.value.as_deref()) + 5;
+    for h in &r.headers {
+        n += field(Some(h.key.as_bytes())) + field(h.value.as_deref());
+    }
+    n
 }
 
 #[inline]

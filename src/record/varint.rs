@@ -60,12 +60,6 @@ impl<'a> SliceWriter<'a> {
     }
 
     #[inline]
-    pub(crate) fn bytes(&mut self, b: &[u8]) {
-        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
-        self.pos += b.len();
-    }
-
-    #[inline]
     fn unsigned(&mut self, mut u: u64) {
         if u < 0x80 {
             self.byte(u as u8);
@@ -88,18 +82,6 @@ impl<'a> SliceWriter<'a> {
     #[inline]
     pub(crate) fn varlong(&mut self, v: i64) {
         self.unsigned(zigzag64(v));
-    }
-
-    /// Writes a length-prefixed field, `-1` for null.
-    #[inline]
-    pub(crate) fn nullable(&mut self, field: Option<&[u8]>) {
-        match field {
-            None => self.varint(-1),
-            Some(b) => {
-                self.varint(b.len() as i32);
-                self.bytes(b);
-            }
-        }
     }
 }
 

@@ -26,6 +26,15 @@ pub(crate) struct BatchMeta {
     pub(crate) size: usize,
 }
 
+/// What [`ActiveSegment::append_in_place`] did.
+#[derive(Debug)]
+pub(crate) enum InPlace {
+    /// The batch is appended.
+    Appended(BatchMeta),
+    /// The segment must roll first; here is the encoded batch.
+    NeedsRoll { bytes: Vec<u8>, meta: BatchMeta },
+}
+
 /// Why the active segment must be closed before an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RollReason {
@@ -277,30 +286,91 @@ impl ActiveSegment {
         // The bytes first: if a write fails, nothing about the batch is
         // recorded (the log is poisoned and recovery decides later).
         {
-            let ctx = &seg.ctx;
             let mut tail = lock(&seg.tail);
-            let write = |data: &[u8], at: u64| {
+            if !tail.is_empty() && tail.len() + bytes.len() > seg.ctx.write_buffer_bytes {
+                self.write_buffer(&mut tail, 0)?;
+            }
+            if tail.is_empty() && (write_now || bytes.len() >= seg.ctx.write_buffer_bytes) {
+                let os = seg.os_size.load(Ordering::Acquire);
                 let r = self
                     .log_file
-                    .write_all_at(data, at)
+                    .write_all_at(bytes, os)
                     .ctx("write", &seg.log_path);
-                ctx.poison.guard(r)
-            };
-            if !tail.is_empty() && tail.len() + bytes.len() > ctx.write_buffer_bytes {
-                let os = seg.os_size.load(Ordering::Acquire);
-                write(&tail, os)?;
-                seg.os_size.store(os + tail.len() as u64, Ordering::Release);
-                tail.clear();
-            }
-            if tail.is_empty() && (write_now || bytes.len() >= ctx.write_buffer_bytes) {
-                let os = seg.os_size.load(Ordering::Acquire);
-                write(bytes, os)?;
+                seg.ctx.poison.guard(r)?;
                 seg.os_size
                     .store(os + bytes.len() as u64, Ordering::Release);
             } else {
                 tail.extend_from_slice(bytes);
             }
         }
+        self.record(position, batch);
+        Ok(())
+    }
+
+    /// Encodes a batch with `encode` straight at the end of the write
+    /// buffer, so its bytes are written once, and appends it; unless the
+    /// segment must roll first: then the batch's bytes are taken back out
+    /// and returned, for the caller to roll and [`append`](Self::append)
+    /// them to the next segment. If `encode` fails, nothing is appended.
+    pub(crate) fn append_in_place(
+        &mut self,
+        segment_bytes: u64,
+        segment_ms: u64,
+        now_ms: i64,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<BatchMeta>,
+    ) -> Result<InPlace> {
+        let seg = self.segment.clone();
+        let position = seg.size();
+        let meta = {
+            let mut tail = lock(&seg.tail);
+            let start = tail.len();
+            let meta = match encode(&mut tail) {
+                Ok(m) => m,
+                Err(e) => {
+                    tail.truncate(start);
+                    return Err(e);
+                }
+            };
+            if self
+                .should_roll(&meta, segment_bytes, segment_ms, now_ms)
+                .is_some()
+            {
+                let bytes = tail.split_off(start);
+                return Ok(InPlace::NeedsRoll { bytes, meta });
+            }
+            if tail.len() >= seg.ctx.write_buffer_bytes {
+                self.write_buffer(&mut tail, start)?;
+            }
+            meta
+        };
+        self.record(position, &meta);
+        Ok(InPlace::Appended(meta))
+    }
+
+    /// Writes the whole buffer to the OS. On failure the bytes from
+    /// `keep_to` on (a batch not recorded yet) are dropped again.
+    fn write_buffer(&self, tail: &mut Vec<u8>, keep_to: usize) -> Result<()> {
+        let seg = &self.segment;
+        let os = seg.os_size.load(Ordering::Acquire);
+        let r = self
+            .log_file
+            .write_all_at(tail, os)
+            .ctx("write", &seg.log_path);
+        if let Err(e) = seg.ctx.poison.guard(r) {
+            if keep_to > 0 {
+                tail.truncate(keep_to);
+            }
+            return Err(e);
+        }
+        seg.os_size.store(os + tail.len() as u64, Ordering::Release);
+        tail.clear();
+        Ok(())
+    }
+
+    /// Records a batch whose bytes are in place at `position`: index
+    /// entries, timestamps, the next offset; then makes it visible.
+    fn record(&mut self, position: u64, batch: &BatchMeta) {
+        let seg = self.segment.clone();
         let entries = self.cursor.on_batch(
             position,
             batch.last_offset,
@@ -331,8 +401,7 @@ impl ActiveSegment {
         self.next_offset = batch.last_offset + 1;
         // Readers see the batch only now, whole.
         seg.size
-            .store(position + bytes.len() as u64, Ordering::Release);
-        Ok(())
+            .store(position + batch.size as u64, Ordering::Release);
     }
 
     /// Hands buffered bytes to the OS.

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub(crate) use active::{ActiveSegment, BatchMeta, IndexFiles, ResumeState};
+pub(crate) use active::{ActiveSegment, BatchMeta, InPlace, IndexFiles, ResumeState};
 pub(crate) use index::{
     check_offset_index, check_time_index, check_whole_entries, OffsetEntries, TimeEntries,
     OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
