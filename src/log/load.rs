@@ -10,7 +10,7 @@ use super::state::{self, CleanShutdown, PartitionState};
 use super::{Inner, OpenOptions, PartitionLog, RecoveryReport, Truncation, Writer};
 use crate::config::{LogConfig, RecoveryMode};
 use crate::error::{Error, Result};
-use crate::io::{self as fsio, FileHandle, Fs, IoContext, OpenMode};
+use crate::io::{self as fsio, DirEntry, FileHandle, Fs, IoContext, OpenMode};
 use crate::poison::Poison;
 use crate::segment::{
     check_offset_index, check_time_index, parse_file_name, recover_log, remove_files,
@@ -61,8 +61,13 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     // a clean shutdown (fsync protocol step 8).
     let marker = state::take_clean_marker(&*fs, dir)?;
     let saved = state::read_state(&*fs, dir, opts.recovery_mode)?;
-    report.temp_files_removed = remove_temp_files(&ctx)?;
-    let logs = list_segments(&*fs, dir)?;
+    // One listing serves both steps, unless the first changes the directory.
+    let mut entries = fs.list_dir(dir).ctx("list", dir)?;
+    report.temp_files_removed = remove_temp_files(&ctx, &entries)?;
+    if report.temp_files_removed > 0 || entries.iter().any(is_swap) {
+        entries = fs.list_dir(dir).ctx("list", dir)?;
+    }
+    let logs = list_segments(&*fs, dir, &entries)?;
     let saved_start = saved.map_or(0, |s| s.log_start_offset);
 
     let mut loaded = match (logs.is_empty(), marker) {
@@ -400,10 +405,9 @@ fn delete_segment_files(ctx: &SegmentContext, base_offset: u64) -> Result<()> {
 
 /// Removes leftovers of interrupted work and completes interrupted swaps
 /// (Kafka's load steps 1 and 2). Returns how many files were removed.
-fn remove_temp_files(ctx: &SegmentContext) -> Result<usize> {
+fn remove_temp_files(ctx: &SegmentContext, entries: &[DirEntry]) -> Result<usize> {
     let fs = &*ctx.fs;
     let dir = &ctx.dir;
-    let entries = fs.list_dir(dir).ctx("list", dir)?;
     let mut removed = 0usize;
     let mut swaps = Vec::new();
     let mut min_cleaned = u64::MAX;
@@ -451,7 +455,7 @@ fn remove_temp_files(ctx: &SegmentContext) -> Result<usize> {
         });
     }
     if let Some((lo, hi)) = range {
-        for e in &entries {
+        for e in entries {
             if let Some(p) = parse_file_name(&e.name).filter(|p| p.temp.is_none()) {
                 if p.base_offset >= lo && p.base_offset < hi {
                     let path = dir.join(&e.name);
@@ -474,8 +478,11 @@ fn remove_temp_files(ctx: &SegmentContext) -> Result<usize> {
 
 /// The `.log` files of the directory; index files without a `.log` are
 /// removed.
-fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<LogFiles> {
-    let entries = fs.list_dir(dir).ctx("list", dir)?;
+fn is_swap(e: &DirEntry) -> bool {
+    parse_file_name(&e.name).is_some_and(|p| p.temp == Some(TempSuffix::Swap))
+}
+
+fn list_segments(fs: &dyn Fs, dir: &Path, entries: &[DirEntry]) -> Result<LogFiles> {
     let mut logs = LogFiles::new();
     let mut others = Vec::new();
     for e in entries.iter().filter(|e| !e.is_dir) {
