@@ -23,11 +23,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let dir = root.join("quickstart-0");
     let log = PartitionLog::open(&dir, LogConfig::default())?;
     let first = log.log_end_offset();
-    println!(
-        "opened {} (clean shutdown last time: {}), log end offset {first}",
-        dir.display(),
-        log.recovery_report().clean_shutdown
-    );
+    let report = log.recovery_report();
+    let how = if report.created {
+        "created"
+    } else if report.clean_shutdown {
+        "reopened after a clean shutdown"
+    } else {
+        "recovered after a crash"
+    };
+    println!("{how} {}, log end offset {first}", dir.display());
 
     // Append 10 000 small keyed records in batches of 100; make the last
     // batch durable with an fsync.

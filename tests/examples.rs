@@ -151,6 +151,7 @@ fn quickstart_runs_twice_and_continues() {
         String::from_utf8(out.stdout).unwrap()
     };
     let first = run();
+    assert!(first.starts_with("created "), "{first}");
     assert!(first.contains("log end offset 0"), "{first}");
     assert!(first.contains("read back 10000 records"), "{first}");
     let second = run();

@@ -70,6 +70,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     let logs = list_segments(&*fs, dir, &entries)?;
     let saved_start = saved.map_or(0, |s| s.log_start_offset);
 
+    report.created = logs.is_empty();
     let mut loaded = match (logs.is_empty(), marker) {
         (true, _) => Loaded {
             closed: Vec::new(),

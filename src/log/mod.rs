@@ -177,6 +177,8 @@ pub struct AppendInfo {
 /// What an open found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
+    /// Whether this open created the log (the directory held no segments).
+    pub created: bool,
     /// Whether the previous close was clean (nothing had to be re-read).
     pub clean_shutdown: bool,
     /// Segments whose data was re-read and re-validated.
