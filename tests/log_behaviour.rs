@@ -66,6 +66,7 @@ fn batch_at(offsets: &[u64], ts: i64) -> Vec<u8> {
 #[test]
 fn empty_log_and_reads_at_the_end() {
     let (_, _, log) = mem_log(LogConfig::default());
+    assert!(log.recovery_report().created);
     assert_eq!(log.log_end_offset(), 0);
     assert!(log.read(0, 1 << 20).unwrap().is_empty());
     log.append(&[rec("a", 1), rec("b", 2)]).unwrap();
