@@ -5,23 +5,33 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use common::{fixtures, subdirs};
 use seglog::Compression;
 
-/// The built example, building it first if `cargo test` did not.
-fn example(name: &str) -> PathBuf {
+/// The built example. `cargo test` builds examples, but not when only
+/// this test target is asked for, so the example is built once per test
+/// run (a no-op when it is up to date), never run stale.
+fn example(name: &'static str) -> PathBuf {
+    static BUILT: Mutex<Vec<&str>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.contains(&name) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--all-features", "--example", name])
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--all-features", "--example", name]);
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
         assert!(status.success(), "building example {name}");
+        built.push(name);
     }
     assert!(path.exists(), "{} was not built", path.display());
     path
