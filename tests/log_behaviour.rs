@@ -35,6 +35,15 @@ fn rec(v: &str, ts: i64) -> Record {
     Record::new(v).with_timestamp(ts)
 }
 
+/// Appends `n` single-record batches, record `i` with timestamp
+/// `ts_base + i`, each as durable as `durability` says.
+fn append_numbered(log: &PartitionLog, n: i64, ts_base: i64, durability: Durability) {
+    for i in 0..n {
+        log.append_with(&[rec(&format!("record {i:04}"), ts_base + i)], durability)
+            .unwrap();
+    }
+}
+
 fn offsets(log: &PartitionLog, from: u64) -> Vec<u64> {
     log.iter(from).map(|r| r.unwrap().offset).collect()
 }
@@ -433,9 +442,7 @@ fn truncation_scenarios() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..30 {
-        log.append(&[rec(&format!("value {i}"), i)]).unwrap();
-    }
+    append_numbered(&log, 30, 0, Durability::Flush);
     assert!(log.segments().len() > 3);
     log.truncate_to(30).unwrap();
     log.truncate_to(31).unwrap();
@@ -451,9 +458,7 @@ fn truncation_scenarios() {
     // only (the indexes are back to their full size).
     log.truncate_to(1).unwrap();
     assert_eq!(log.segments().len(), 1);
-    for i in 0..30 {
-        log.append(&[rec(&format!("value {i}"), i)]).unwrap();
-    }
+    append_numbered(&log, 30, 0, Durability::Flush);
     assert!(log.segments().len() > 3);
     log.truncate_to(0).unwrap();
     assert_eq!((log.log_end_offset(), log.segments().len()), (0, 1));
@@ -586,9 +591,7 @@ fn clean_reopen_reads_no_segment_data() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..2000 {
-        log.append(&[rec(&format!("record {i:04}"), i)]).unwrap();
-    }
+    append_numbered(&log, 2000, 0, Durability::Flush);
     let segments = log.segments().len();
     assert!(segments >= 1000, "{segments}");
     log.close().unwrap();
@@ -615,14 +618,11 @@ fn unclean_reopen_rereads_only_from_the_recovery_point() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..100 {
-        log.append(&[rec(&format!("record {i}"), i)]).unwrap();
-    }
+    append_numbered(&log, 100, 0, Durability::Flush);
     let n = log.segments().len();
     assert!(n > 5);
     drop(log);
     // Dropping closes cleanly; remove the marker to make it unclean.
-    fs.set_fault_hook(|_| None);
     let marker = Path::new(DIR).join("seglog.clean-shutdown");
     seglog::io::Fs::remove_file(&fs, &marker).unwrap();
     let log = reopen(&fs, &clock, config);
@@ -644,10 +644,7 @@ fn damaged_or_missing_indexes_are_rebuilt() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..200 {
-        log.append(&[rec(&format!("record {i}"), 1000 + i)])
-            .unwrap();
-    }
+    append_numbered(&log, 200, 1000, Durability::Flush);
     log.close().unwrap();
     let dir = Path::new(DIR);
     let segs = seglog::inspect::segments(&fs, dir).unwrap();
@@ -692,9 +689,7 @@ fn damaged_or_missing_indexes_are_rebuilt() {
 fn garbage_after_the_active_segment_is_cut_off() {
     // Scenario 60.
     let (fs, clock, log) = mem_log(LogConfig::default());
-    for i in 0..20 {
-        log.append(&[rec(&format!("record {i}"), i)]).unwrap();
-    }
+    append_numbered(&log, 20, 0, Durability::Flush);
     let active = log.segments().last().unwrap().path.clone();
     drop(log);
     seglog::io::Fs::remove_file(&fs, &Path::new(DIR).join("seglog.clean-shutdown")).unwrap();
@@ -820,10 +815,7 @@ fn rolls_do_not_wait_for_fsync_and_sync_sealed_catches_up() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..40 {
-        log.append_with(&[rec(&format!("record {i}"), i)], Durability::Flush)
-            .unwrap();
-    }
+    append_numbered(&log, 40, 0, Durability::Flush);
     let segments = log.segments();
     assert!(segments.len() > 4);
     assert_eq!(log.recovery_point(), 0, "rolling fsyncs nothing");
@@ -855,10 +847,7 @@ fn a_sync_append_syncs_sealed_segments_first() {
         ..LogConfig::default()
     };
     let (fs, clock, log) = mem_log(config.clone());
-    for i in 0..30 {
-        log.append_with(&[rec(&format!("record {i}"), i)], Durability::None)
-            .unwrap();
-    }
+    append_numbered(&log, 30, 0, Durability::None);
     log.append_with(&[rec("last", 99)], Durability::Sync)
         .unwrap();
     assert_eq!(log.recovery_point(), 31);
