@@ -412,8 +412,9 @@ impl Segment {
         Ok(rebuilt)
     }
 
-    /// Forgets loaded index entries of a closed segment (they are mapped
-    /// again on next use); a no-op for owned entries of the active segment.
+    /// Forgets the loaded index entries (they are mapped again from the
+    /// files on next use). Only for a segment that is no longer active: the
+    /// active segment's entries exist only in memory until it is sealed.
     pub(crate) fn unload_indexes(&self) {
         *write_lock(&self.indexes) = IndexState::Unloaded;
     }
@@ -474,8 +475,9 @@ impl Segment {
     }
 
     /// Finds the first batch whose last offset is `>= offset`, or `None`
-    /// if the segment has none. `checked` says whether a suspicious index
-    /// may be rebuilt and the search retried.
+    /// if the segment has none. When a closed segment's index turns out not
+    /// to match its log, the index is rebuilt from the log and the search
+    /// retried once.
     fn locate(&self, file: &dyn FileHandle, offset: u64, end: u64) -> Result<Option<ScannedBatch>> {
         if let Some(found) = self.probe(file, offset, end)? {
             return Ok(Some(found));
