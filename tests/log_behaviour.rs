@@ -860,3 +860,78 @@ fn a_sync_append_syncs_sealed_segments_first() {
         .unwrap();
     assert_eq!(offsets(&log, 0), (0..31).collect::<Vec<_>>());
 }
+
+/// A log of three closed segments (offsets 0..10, 10..20, 20..30) and an
+/// empty active one, closed cleanly; returns the bytes of each `.log`.
+fn three_segments(fs: &MemFs, clock: &ManualClock) -> Vec<Vec<u8>> {
+    let log = OpenOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(DIR, LogConfig::default())
+        .unwrap();
+    for s in 0..3 {
+        let records: Vec<Record> = (0..10).map(|i| rec(&format!("s{s} r{i}"), i)).collect();
+        log.append(&records).unwrap();
+        log.roll().unwrap();
+    }
+    log.close().unwrap();
+    let segs = seglog::inspect::segments(fs, Path::new(DIR)).unwrap();
+    segs.iter().map(|s| fs.read(&s.log).unwrap()).collect()
+}
+
+#[test]
+fn an_interrupted_swap_is_completed_at_open() {
+    // Scenario 77: a cleaner wrote the replacement of segments 0 and 10 as
+    // one segment 0 and renamed it `.swap`, then the process died before
+    // the old segments were removed. The open finishes the swap.
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let logs = three_segments(&fs, &clock);
+    let dir = Path::new(DIR);
+    let mut merged = logs[0].clone();
+    merged.extend_from_slice(&logs[1]);
+    fs.write(&dir.join("00000000000000000000.log.swap"), &merged)
+        .unwrap();
+    // The swap's indexes are not written: they are rebuilt on first use.
+    let log = reopen(&fs, &clock, LogConfig::default());
+    let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(bases, [0, 20, 30], "the swap replaced segments 0 and 10");
+    assert!(!seglog::io::Fs::exists(&fs, &dir.join("00000000000000000000.log.swap")).unwrap());
+    assert!(!seglog::io::Fs::exists(&fs, &dir.join("00000000000000000010.log")).unwrap());
+    assert_eq!(offsets(&log, 0), (0..30).collect::<Vec<_>>());
+    assert_eq!(
+        log.read(15, 1)
+            .unwrap()
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .offset,
+        15
+    );
+    log.close().unwrap();
+    seglog::inspect::verify_partition_dir_with(&fs, dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_split_is_rolled_back_at_open() {
+    // Scenario 64: a split wrote `.cleaned` files and started renaming them
+    // to `.swap` (highest base first). Everything at or above the lowest
+    // `.cleaned` is discarded; the original segments stay.
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let logs = three_segments(&fs, &clock);
+    let dir = Path::new(DIR);
+    fs.write(
+        &dir.join("00000000000000000010.log.cleaned"),
+        &logs[1][..40],
+    )
+    .unwrap();
+    fs.write(&dir.join("00000000000000000015.log.swap"), &logs[1])
+        .unwrap();
+    let log = reopen(&fs, &clock, LogConfig::default());
+    assert_eq!(log.recovery_report().temp_files_removed, 2);
+    let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(bases, [0, 10, 20, 30]);
+    assert_eq!(offsets(&log, 0), (0..30).collect::<Vec<_>>());
+}
