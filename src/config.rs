@@ -91,7 +91,10 @@ pub struct LogConfig {
     /// otherwise. Default [`Durability::Flush`].
     pub durability: Durability,
     /// Size of the in-process write buffer that holds appends made with
-    /// [`Durability::None`]. Default 256 KiB; at least 4096.
+    /// [`Durability::None`] until it is handed to the OS in one write. The
+    /// memory is taken only by logs that buffer (appends that write
+    /// through use just the space of their batch). Default 1 MiB; at least
+    /// 4096.
     pub write_buffer_bytes: u32,
 }
 
@@ -108,7 +111,7 @@ impl Default for LogConfig {
             flush_messages: NEVER,
             flush_ms: NEVER,
             durability: Durability::Flush,
-            write_buffer_bytes: 256 << 10,
+            write_buffer_bytes: 1 << 20,
         }
     }
 }
