@@ -97,6 +97,17 @@ pub enum Error {
         expected: u64,
     },
 
+    /// A topic name is not one Kafka accepts (ASCII letters, digits, `.`,
+    /// `_`, `-`; 1 to 249 characters; not `.` or `..`), or names a topic
+    /// that does not exist or already exists, as `reason` says.
+    #[error("invalid topic {name:?}: {reason}")]
+    InvalidTopic {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A configuration value is out of bounds. `field` names it as it is
     /// spelled in [`LogConfig`](crate::LogConfig).
     #[error("invalid configuration value for `{field}`: {reason}")]

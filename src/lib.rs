@@ -115,7 +115,9 @@ pub mod io;
 pub mod log;
 mod poison;
 pub mod record;
+pub mod retention;
 pub mod segment;
+pub mod topic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Durability, LogConfig, RecoveryMode};

@@ -1,0 +1,1 @@
+//! Retention: which segments of a partition may be deleted.
