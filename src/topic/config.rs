@@ -1,0 +1,631 @@
+//! Per-topic configuration: a [`LogConfig`] for each partition's log plus
+//! the retention settings the store applies to it.
+//!
+//! Besides setting fields directly, a [`TopicConfig`] takes Kafka's topic
+//! config names and string values ([`TopicConfig::set`],
+//! [`TopicConfig::with_overrides`]), so that settings written for a Kafka
+//! topic (`kafka-configs.sh --add-config retention.ms=86400000`) can be
+//! used unchanged. [`TopicConfig::override_keys`] lists the names
+//! understood. Values are read as Kafka reads them: surrounding whitespace
+//! is ignored, numbers are decimal (an optional `+` is accepted, as Java's
+//! `Long.parseLong` does), and names are case-sensitive.
+
+use std::fmt;
+
+use crate::config::LogConfig;
+use crate::error::{Error, Result};
+use crate::record::{Compression, TimestampType};
+
+/// What happens to old segments of a topic (Kafka `cleanup.policy`).
+///
+/// Only [`Delete`](CleanupPolicy::Delete) is supported so far; Kafka's
+/// `compact` (and `compact,delete`) is refused by [`TopicConfig::set`]
+/// until compaction is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CleanupPolicy {
+    /// Kafka `delete`: whole segments are deleted once they fall outside
+    /// the retention limits (`retention.ms`, `retention.bytes`). Default.
+    #[default]
+    Delete,
+}
+
+impl CleanupPolicy {
+    /// The policy's name as Kafka spells it (`delete`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for CleanupPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings of one topic. `Default` gives Kafka's defaults.
+///
+/// ```
+/// use seglog::topic::TopicConfig;
+///
+/// let base = TopicConfig::default();
+/// assert_eq!(base.retention_ms, Some(604_800_000));
+/// assert_eq!(base.retention_bytes, None);
+///
+/// let config = TopicConfig::with_overrides(
+///     &base,
+///     [("retention.ms", "-1"), ("segment.bytes", "67108864")],
+/// )?;
+/// assert_eq!(config.retention_ms, None);
+/// assert_eq!(config.log.segment_bytes, 64 << 20);
+///
+/// assert!(TopicConfig::with_overrides(&base, [("retention.hours", "1")]).is_err());
+/// # Ok::<(), seglog::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// The configuration of each partition's log (segment size, roll age,
+    /// indexes, limits, flushing, compression). Default
+    /// [`LogConfig::default()`], Kafka's defaults.
+    pub log: LogConfig,
+    /// Kafka `retention.ms`: a segment is deleted once its newest record is
+    /// older than this many milliseconds. `None` keeps segments forever
+    /// (Kafka's `-1`). Default `Some(604_800_000)` (7 days).
+    pub retention_ms: Option<u64>,
+    /// Kafka `retention.bytes`: the oldest segments of a partition are
+    /// deleted while the partition holds more than this many bytes. `None`
+    /// puts no limit on the size (Kafka's `-1`). Default `None`.
+    pub retention_bytes: Option<u64>,
+    /// Kafka `file.delete.delay.ms`: how long, in milliseconds, a segment
+    /// that retention removed from the log stays on disk (renamed with a
+    /// `.deleted` suffix) before its files are deleted. Default 60 000.
+    pub file_delete_delay_ms: u64,
+    /// Kafka `cleanup.policy`. Default [`CleanupPolicy::Delete`]; compaction
+    /// is not supported yet.
+    pub cleanup_policy: CleanupPolicy,
+}
+
+/// Kafka's default `retention.ms`: 7 days.
+const DEFAULT_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Kafka's default `file.delete.delay.ms`: one minute.
+const DEFAULT_FILE_DELETE_DELAY_MS: u64 = 60_000;
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig {
+            log: LogConfig::default(),
+            retention_ms: Some(DEFAULT_RETENTION_MS),
+            retention_bytes: None,
+            file_delete_delay_ms: DEFAULT_FILE_DELETE_DELAY_MS,
+            cleanup_policy: CleanupPolicy::Delete,
+        }
+    }
+}
+
+/// The topic config names [`TopicConfig::set`] understands, in Kafka's
+/// spelling.
+const OVERRIDE_KEYS: &[&str] = &[
+    "segment.bytes",
+    "segment.ms",
+    "segment.index.bytes",
+    "index.interval.bytes",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "compression.type",
+    "flush.messages",
+    "flush.ms",
+    "retention.ms",
+    "retention.bytes",
+    "file.delete.delay.ms",
+    "cleanup.policy",
+];
+
+impl TopicConfig {
+    /// The topic config names [`set`](TopicConfig::set) accepts, in
+    /// Kafka's spelling: `segment.bytes`, `segment.ms`,
+    /// `segment.index.bytes`, `index.interval.bytes`, `max.message.bytes`,
+    /// `message.timestamp.type`, `compression.type`, `flush.messages`,
+    /// `flush.ms`, `retention.ms`, `retention.bytes`,
+    /// `file.delete.delay.ms` and `cleanup.policy`.
+    pub fn override_keys() -> &'static [&'static str] {
+        OVERRIDE_KEYS
+    }
+
+    /// Sets the setting Kafka calls `key` from its string form `value`.
+    ///
+    /// | key | field | value |
+    /// |---|---|---|
+    /// | `segment.bytes` | [`LogConfig::segment_bytes`] | 61 to 2 147 483 647 |
+    /// | `segment.ms` | [`LogConfig::segment_ms`] | at least 1 |
+    /// | `segment.index.bytes` | [`LogConfig::segment_index_bytes`] | 24 to 2 147 483 647 |
+    /// | `index.interval.bytes` | [`LogConfig::index_interval_bytes`] | 0 to 2 147 483 647 |
+    /// | `max.message.bytes` | [`LogConfig::max_message_bytes`] | 61 to 2 147 483 647 |
+    /// | `message.timestamp.type` | [`LogConfig::message_timestamp_type`] | `CreateTime`, `LogAppendTime` |
+    /// | `compression.type` | [`LogConfig::compression`] | `none`, `gzip`, `snappy`, `lz4`, `zstd`, `producer` |
+    /// | `flush.messages` | [`LogConfig::flush_messages`] | 1 to 2^63-1 |
+    /// | `flush.ms` | [`LogConfig::flush_ms`] | 0 to 2^63-1 |
+    /// | `retention.ms` | [`retention_ms`](TopicConfig::retention_ms) | 0 to 2^63-1, or `-1` for unlimited |
+    /// | `retention.bytes` | [`retention_bytes`](TopicConfig::retention_bytes) | 0 to 2^63-1, or `-1` for unlimited |
+    /// | `file.delete.delay.ms` | [`file_delete_delay_ms`](TopicConfig::file_delete_delay_ms) | 0 to 2^63-1 |
+    /// | `cleanup.policy` | [`cleanup_policy`](TopicConfig::cleanup_policy) | `delete` |
+    ///
+    /// `compression.type=producer` (Kafka's default: keep the codec the
+    /// producer chose) means `none` for the batches the log encodes itself;
+    /// batches appended already encoded keep their codec either way.
+    ///
+    /// On success the whole configuration has passed
+    /// [`LogConfig::validate`]; on error `self` is unchanged.
+    ///
+    /// # Errors
+    /// * [`Error::InvalidConfig`] with `field` `"config key"` if `key` is
+    ///   not one of [`override_keys`](TopicConfig::override_keys).
+    /// * [`Error::InvalidConfig`] with `field` the key (e.g.
+    ///   `"segment.bytes"`) if the value is malformed or out of bounds, or
+    ///   if it asks for something not supported yet
+    ///   (`cleanup.policy=compact`).
+    /// * [`Error::CompressionUnavailable`] for a codec whose cargo feature
+    ///   is not enabled in this build.
+    /// * Any other error of [`LogConfig::validate`] if the configuration was
+    ///   already invalid in another field.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let mut next = self.clone();
+        let (key, log_field) = next.apply(key, value)?;
+        match next.validate() {
+            Ok(()) => {
+                *self = next;
+                Ok(())
+            }
+            // Name the key the caller used rather than the Rust field.
+            Err(Error::InvalidConfig { field, reason }) if Some(field) == log_field => {
+                Err(Error::config(key, reason))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `base` with each `(key, value)` of `overrides` applied in order by
+    /// [`set`](TopicConfig::set); a key given twice takes its last value.
+    ///
+    /// # Errors
+    /// The first error of [`set`](TopicConfig::set), naming the key.
+    pub fn with_overrides<'a>(
+        base: &TopicConfig,
+        overrides: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TopicConfig> {
+        let mut config = base.clone();
+        for (key, value) in overrides {
+            config.set(key, value)?;
+        }
+        Ok(config)
+    }
+
+    /// Checks every field against its bounds. The retention settings take
+    /// any value; the rest is [`LogConfig::validate`].
+    ///
+    /// # Errors
+    /// The error of [`LogConfig::validate`].
+    pub fn validate(&self) -> Result<()> {
+        self.log.validate()
+    }
+
+    /// Parses `value` for `key` into `self`. Returns the key as a static
+    /// string and, for a key stored in [`LogConfig`], that field's name as
+    /// [`LogConfig::validate`] reports it.
+    fn apply(&mut self, key: &str, value: &str) -> Result<(&'static str, Option<&'static str>)> {
+        let value = value.trim();
+        let log = &mut self.log;
+        Ok(match key {
+            "segment.bytes" => {
+                let k = "segment.bytes";
+                log.segment_bytes = u64::from(parse_int(k, value)?);
+                (k, Some("segment_bytes"))
+            }
+            "segment.ms" => {
+                let k = "segment.ms";
+                log.segment_ms = parse_long(k, value)?;
+                (k, Some("segment_ms"))
+            }
+            "segment.index.bytes" => {
+                let k = "segment.index.bytes";
+                log.segment_index_bytes = parse_int(k, value)?;
+                (k, Some("segment_index_bytes"))
+            }
+            "index.interval.bytes" => {
+                let k = "index.interval.bytes";
+                log.index_interval_bytes = parse_int(k, value)?;
+                (k, Some("index_interval_bytes"))
+            }
+            "max.message.bytes" => {
+                let k = "max.message.bytes";
+                log.max_message_bytes = parse_int(k, value)?;
+                (k, Some("max_message_bytes"))
+            }
+            "message.timestamp.type" => {
+                let k = "message.timestamp.type";
+                log.message_timestamp_type = match value {
+                    "CreateTime" => TimestampType::CreateTime,
+                    "LogAppendTime" => TimestampType::LogAppendTime,
+                    _ => {
+                        return Err(Error::config(
+                            k,
+                            format!("{value:?} is neither \"CreateTime\" nor \"LogAppendTime\""),
+                        ))
+                    }
+                };
+                (k, None)
+            }
+            "compression.type" => {
+                let k = "compression.type";
+                log.compression = match value {
+                    "none" | "producer" => Compression::None,
+                    "gzip" => Compression::Gzip,
+                    "snappy" => Compression::Snappy,
+                    "lz4" => Compression::Lz4,
+                    "zstd" => Compression::Zstd,
+                    _ => {
+                        return Err(Error::config(
+                            k,
+                            format!(
+                                "{value:?} is not one of \"none\", \"gzip\", \"snappy\", \
+                                 \"lz4\", \"zstd\", \"producer\""
+                            ),
+                        ))
+                    }
+                };
+                (k, None)
+            }
+            "flush.messages" => {
+                let k = "flush.messages";
+                log.flush_messages = parse_long(k, value)?;
+                (k, Some("flush_messages"))
+            }
+            "flush.ms" => {
+                let k = "flush.ms";
+                log.flush_ms = parse_long(k, value)?;
+                (k, Some("flush_ms"))
+            }
+            "retention.ms" => {
+                let k = "retention.ms";
+                self.retention_ms = parse_limit(k, value)?;
+                (k, None)
+            }
+            "retention.bytes" => {
+                let k = "retention.bytes";
+                self.retention_bytes = parse_limit(k, value)?;
+                (k, None)
+            }
+            "file.delete.delay.ms" => {
+                let k = "file.delete.delay.ms";
+                self.file_delete_delay_ms = parse_long(k, value)?;
+                (k, None)
+            }
+            "cleanup.policy" => {
+                let k = "cleanup.policy";
+                self.cleanup_policy = parse_cleanup_policy(k, value)?;
+                (k, None)
+            }
+            _ => {
+                return Err(Error::config(
+                    "config key",
+                    format!(
+                        "unknown topic config {key:?}; supported are: {}",
+                        OVERRIDE_KEYS.join(", ")
+                    ),
+                ))
+            }
+        })
+    }
+}
+
+/// A Kafka `INT` setting that must not be negative.
+fn parse_int(key: &'static str, value: &str) -> Result<u32> {
+    let n: i32 = value.parse().map_err(|_| {
+        Error::config(
+            key,
+            format!("{value:?} is not a whole number from -2147483648 to 2147483647"),
+        )
+    })?;
+    u32::try_from(n).map_err(|_| Error::config(key, format!("{n} is negative")))
+}
+
+/// A Kafka `LONG` setting that must not be negative.
+fn parse_long(key: &'static str, value: &str) -> Result<u64> {
+    let n = parse_signed_long(key, value)?;
+    u64::try_from(n).map_err(|_| Error::config(key, format!("{n} is negative")))
+}
+
+/// A Kafka `LONG` limit where `-1` means unlimited (`None`).
+fn parse_limit(key: &'static str, value: &str) -> Result<Option<u64>> {
+    match parse_signed_long(key, value)? {
+        -1 => Ok(None),
+        n => u64::try_from(n).map(Some).map_err(|_| {
+            Error::config(
+                key,
+                format!("{n} is negative: use -1 for unlimited or a limit of at least 0"),
+            )
+        }),
+    }
+}
+
+fn parse_signed_long(key: &'static str, value: &str) -> Result<i64> {
+    value.parse().map_err(|_| {
+        Error::config(
+            key,
+            format!(
+                "{value:?} is not a whole number from -9223372036854775808 to 9223372036854775807"
+            ),
+        )
+    })
+}
+
+/// Kafka's `cleanup.policy` list: comma-separated names.
+fn parse_cleanup_policy(key: &'static str, value: &str) -> Result<CleanupPolicy> {
+    let mut policy = None;
+    for name in value.split(',').map(str::trim) {
+        match name {
+            "delete" => policy = Some(CleanupPolicy::Delete),
+            "compact" => {
+                return Err(Error::config(
+                    key,
+                    format!("{value:?}: compaction (\"compact\") is not supported yet"),
+                ))
+            }
+            _ => {
+                return Err(Error::config(
+                    key,
+                    format!("{name:?} in {value:?} is not a cleanup policy (\"delete\")"),
+                ))
+            }
+        }
+    }
+    policy.ok_or_else(|| Error::config(key, "must name a policy"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NEVER;
+
+    fn field_of(result: Result<()>) -> &'static str {
+        match result {
+            Err(Error::InvalidConfig { field, .. }) => field,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = TopicConfig::default();
+        c.validate().unwrap();
+        assert_eq!(c.log, LogConfig::default());
+        assert_eq!(c.retention_ms, Some(604_800_000));
+        assert_eq!(c.retention_bytes, None);
+        assert_eq!(c.file_delete_delay_ms, 60_000);
+        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(c.log.segment_bytes, 1_073_741_824);
+        assert_eq!(c.log.segment_ms, 604_800_000);
+        assert_eq!(c.log.segment_index_bytes, 10_485_760);
+        assert_eq!(c.log.index_interval_bytes, 4096);
+        assert_eq!(c.log.max_message_bytes, 1_048_588);
+        assert_eq!(c.log.message_timestamp_type, TimestampType::CreateTime);
+        assert_eq!(c.log.compression, Compression::None);
+        assert_eq!(c.log.flush_messages, NEVER);
+        assert_eq!(c.log.flush_ms, NEVER);
+    }
+
+    /// A value for each key other than its default, and how to read it back.
+    #[allow(clippy::type_complexity)]
+    fn samples() -> Vec<(&'static str, &'static str, fn(&TopicConfig) -> String)> {
+        vec![
+            ("segment.bytes", "67108864", |c| {
+                c.log.segment_bytes.to_string()
+            }),
+            ("segment.ms", "3600000", |c| c.log.segment_ms.to_string()),
+            ("segment.index.bytes", "4096", |c| {
+                c.log.segment_index_bytes.to_string()
+            }),
+            ("index.interval.bytes", "0", |c| {
+                c.log.index_interval_bytes.to_string()
+            }),
+            ("max.message.bytes", "2000000", |c| {
+                c.log.max_message_bytes.to_string()
+            }),
+            ("message.timestamp.type", "LogAppendTime", |c| {
+                c.log.message_timestamp_type.to_string()
+            }),
+            ("compression.type", "lz4", |c| c.log.compression.to_string()),
+            ("flush.messages", "1", |c| c.log.flush_messages.to_string()),
+            ("flush.ms", "1000", |c| c.log.flush_ms.to_string()),
+            ("retention.ms", "86400000", |c| {
+                c.retention_ms.map_or("-1".into(), |v| v.to_string())
+            }),
+            ("retention.bytes", "1073741824", |c| {
+                c.retention_bytes.map_or("-1".into(), |v| v.to_string())
+            }),
+            ("file.delete.delay.ms", "0", |c| {
+                c.file_delete_delay_ms.to_string()
+            }),
+            ("cleanup.policy", "delete", |c| c.cleanup_policy.to_string()),
+        ]
+    }
+
+    #[test]
+    fn every_key_round_trips_a_value() {
+        let samples = samples();
+        let keys: Vec<&str> = samples.iter().map(|s| s.0).collect();
+        assert_eq!(keys, TopicConfig::override_keys());
+        for (key, value, get) in samples {
+            if key == "compression.type" && !Compression::Lz4.is_available() {
+                continue;
+            }
+            let mut c = TopicConfig::default();
+            // The sample differs from the default (but for the one policy).
+            if key != "cleanup.policy" {
+                assert_ne!(get(&c), value, "{key}");
+            }
+            c.set(key, value).unwrap();
+            assert_eq!(get(&c), value, "{key}");
+        }
+    }
+
+    #[test]
+    fn every_codec_and_timestamp_type_parses() {
+        let mut c = TopicConfig::default();
+        for (name, codec) in [
+            ("gzip", Compression::Gzip),
+            ("snappy", Compression::Snappy),
+            ("lz4", Compression::Lz4),
+            ("zstd", Compression::Zstd),
+            ("none", Compression::None),
+            ("producer", Compression::None),
+        ] {
+            match c.set("compression.type", name) {
+                Ok(()) => assert_eq!(c.log.compression, codec),
+                Err(Error::CompressionUnavailable { codec: missing }) => {
+                    assert_eq!(missing, codec);
+                    assert!(!codec.is_available());
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        c.set("message.timestamp.type", "LogAppendTime").unwrap();
+        assert_eq!(c.log.message_timestamp_type, TimestampType::LogAppendTime);
+        c.set("message.timestamp.type", "CreateTime").unwrap();
+        assert_eq!(c.log.message_timestamp_type, TimestampType::CreateTime);
+    }
+
+    #[test]
+    fn values_are_read_as_kafka_reads_them() {
+        let mut c = TopicConfig::default();
+        c.set("segment.bytes", " 1048576\n").unwrap();
+        assert_eq!(c.log.segment_bytes, 1 << 20);
+        c.set("flush.ms", "+250").unwrap();
+        assert_eq!(c.log.flush_ms, 250);
+        c.set("flush.messages", "9223372036854775807").unwrap();
+        assert_eq!(c.log.flush_messages, NEVER);
+        c.set("cleanup.policy", " delete , delete ").unwrap();
+        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+    }
+
+    #[test]
+    fn retention_minus_one_is_unlimited() {
+        let mut c = TopicConfig::default();
+        c.set("retention.ms", "-1").unwrap();
+        assert_eq!(c.retention_ms, None);
+        c.set("retention.ms", "0").unwrap();
+        assert_eq!(c.retention_ms, Some(0));
+        c.set("retention.bytes", "1024").unwrap();
+        assert_eq!(c.retention_bytes, Some(1024));
+        c.set("retention.bytes", "-1").unwrap();
+        assert_eq!(c.retention_bytes, None);
+        for key in ["retention.ms", "retention.bytes"] {
+            for bad in ["-2", "-9223372036854775808", "unlimited", ""] {
+                assert_eq!(field_of(c.set(key, bad)), key, "{key}={bad}");
+            }
+        }
+        // -1 is special only where Kafka says so.
+        assert_eq!(
+            field_of(c.set("file.delete.delay.ms", "-1")),
+            "file.delete.delay.ms"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_change_nothing() {
+        let cases = [
+            ("segment.bytes", "10"),
+            ("segment.bytes", "2147483648"),
+            ("segment.bytes", "-1"),
+            ("segment.bytes", "1GB"),
+            ("segment.ms", "0"),
+            ("segment.ms", "-5"),
+            ("segment.ms", "9223372036854775808"),
+            ("segment.index.bytes", "8"),
+            ("segment.index.bytes", "1.5"),
+            ("index.interval.bytes", "-1"),
+            ("index.interval.bytes", "4096x"),
+            ("max.message.bytes", "60"),
+            ("max.message.bytes", ""),
+            ("message.timestamp.type", "createtime"),
+            ("message.timestamp.type", "NoTime"),
+            ("compression.type", "GZIP"),
+            ("compression.type", "brotli"),
+            ("flush.messages", "0"),
+            ("flush.messages", "-1"),
+            ("flush.ms", "-1"),
+            ("flush.ms", "soon"),
+            ("file.delete.delay.ms", "1e3"),
+            ("cleanup.policy", "compact"),
+            ("cleanup.policy", "compact,delete"),
+            ("cleanup.policy", "delete,compact"),
+            ("cleanup.policy", "remove"),
+            ("cleanup.policy", ""),
+            ("cleanup.policy", "delete,"),
+        ];
+        for (key, value) in cases {
+            let mut c = TopicConfig::default();
+            assert_eq!(field_of(c.set(key, value)), key, "{key}={value:?}");
+            assert_eq!(c, TopicConfig::default(), "{key}={value:?}");
+        }
+    }
+
+    #[test]
+    fn compaction_is_not_supported_yet() {
+        let err = TopicConfig::default()
+            .set("cleanup.policy", "compact,delete")
+            .unwrap_err();
+        assert!(err.to_string().contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let mut c = TopicConfig::default();
+        for key in ["retention.hours", "Segment.bytes", "", "segment_bytes"] {
+            match c.set(key, "1") {
+                Err(Error::InvalidConfig { field, reason }) => {
+                    assert_eq!(field, "config key");
+                    assert!(reason.contains(&format!("{key:?}")), "{reason}");
+                }
+                other => panic!("{key}: expected InvalidConfig, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_invalid_base_is_reported_under_its_own_field() {
+        let mut c = TopicConfig::default();
+        c.log.write_buffer_bytes = 1;
+        assert_eq!(field_of(c.set("segment.ms", "1000")), "write_buffer_bytes");
+    }
+
+    #[test]
+    fn overrides_apply_in_order_and_stop_at_the_first_error() {
+        let base = TopicConfig::default();
+        let c = TopicConfig::with_overrides(
+            &base,
+            [
+                ("retention.ms", "1000"),
+                ("segment.bytes", "1048576"),
+                ("retention.ms", "-1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.retention_ms, None);
+        assert_eq!(c.log.segment_bytes, 1 << 20);
+        assert_eq!(TopicConfig::with_overrides(&base, []).unwrap(), base);
+
+        let err = TopicConfig::with_overrides(
+            &base,
+            [("segment.bytes", "1048576"), ("segment.ms", "never")],
+        );
+        assert!(matches!(
+            err,
+            Err(Error::InvalidConfig {
+                field: "segment.ms",
+                ..
+            })
+        ));
+    }
+}
