@@ -63,12 +63,14 @@ pub(crate) enum IndexFiles {
 }
 
 /// The active segment, as the writer sees it.
+///
+/// It holds no file open of its own: the `.log` handle is the segment's
+/// (released like any other when the store has too many files open, and
+/// reopened for writing on the next append), and the index files are
+/// opened only to write entries into them at seal, close or truncation.
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
     segment: Arc<Segment>,
-    log_file: Arc<dyn FileHandle>,
-    index_file: Arc<dyn FileHandle>,
-    time_index_file: Arc<dyn FileHandle>,
     cursor: IndexCursor,
     last_time_entry: Option<i64>,
     offset_entries: usize,
@@ -94,16 +96,12 @@ impl ActiveSegment {
         let log_file = fs
             .open(&log_path, OpenMode::Truncate)
             .ctx("create", &log_path)?;
-        let index_file = fs
-            .open(&index_path, OpenMode::Truncate)
-            .ctx("create", &index_path)?;
-        index_file
+        fs.open(&index_path, OpenMode::Truncate)
+            .ctx("create", &index_path)?
             .set_len((ctx.max_offset_entries * OFFSET_ENTRY_LEN) as u64)
             .ctx("preallocate", &index_path)?;
-        let time_index_file = fs
-            .open(&time_path, OpenMode::Truncate)
-            .ctx("create", &time_path)?;
-        time_index_file
+        fs.open(&time_path, OpenMode::Truncate)
+            .ctx("create", &time_path)?
             .set_len((ctx.max_time_entries * TIME_ENTRY_LEN) as u64)
             .ctx("preallocate", &time_path)?;
         log_file.sync_data().ctx("fsync", &log_path)?;
@@ -112,18 +110,16 @@ impl ActiveSegment {
             ctx.clone(),
             base_offset,
             0,
-            Some(log_file.clone()),
             IndexState::Loaded {
                 offsets: IndexBytes::Owned(Vec::new()),
                 times: IndexBytes::Owned(Vec::new()),
             },
             Some(TimestampOffset::UNKNOWN),
         ));
+        segment.set_active(true);
+        segment.set_handle(log_file);
         Ok(ActiveSegment {
             segment,
-            log_file,
-            index_file,
-            time_index_file,
             cursor: IndexCursor::new(ctx.index_interval_bytes),
             last_time_entry: None,
             offset_entries: 0,
@@ -159,8 +155,8 @@ impl ActiveSegment {
         let time_path = ctx.path(base, FileKind::TimeIndex);
         let offsets_len = (ctx.max_offset_entries * OFFSET_ENTRY_LEN) as u64;
         let times_len = (ctx.max_time_entries * TIME_ENTRY_LEN) as u64;
-        let index_file = open_index(&ctx, &index_path, &offsets, offsets_len, files)?;
-        let time_index_file = open_index(&ctx, &time_path, &times, times_len, files)?;
+        open_index(&ctx, &index_path, &offsets, offsets_len, files)?;
+        open_index(&ctx, &time_path, &times, times_len, files)?;
 
         let entries = OffsetEntries::new(&offsets, base);
         let last_entry_position = entries.last().map_or(0, |e| u64::from(e.position));
@@ -176,18 +172,18 @@ impl ActiveSegment {
                 time_entries.last(),
             )?,
         };
-        segment.set_handle(log_file.clone());
+        segment.set_active(true);
+        segment.set_handle(log_file);
         segment.size.store(size, Ordering::Release);
         segment.os_size.store(size, Ordering::Release);
         lock(&segment.tail).clear();
         *lock(&segment.max_timestamp) = Some(state.max);
-        segment.active.store(true, Ordering::Release);
         let offset_entries = entries.len();
         let time_entries_len = time_entries.len();
         let last_time_entry = time_entries.last().map(|t| t.timestamp);
         // Every entry given is on disk now, whichever way `files` said.
         let (offsets_on_disk, times_on_disk) = (offsets.len(), times.len());
-        *write_lock(&segment.indexes) = IndexState::Loaded {
+        *write_lock(&segment.indexes.state) = IndexState::Loaded {
             offsets: IndexBytes::Owned(offsets),
             times: IndexBytes::Owned(times),
         };
@@ -195,9 +191,6 @@ impl ActiveSegment {
             cursor: IndexCursor::resume(ctx.index_interval_bytes, last_entry_position, state.max),
             next_offset: state.next_offset,
             segment,
-            log_file,
-            index_file,
-            time_index_file,
             last_time_entry,
             offset_entries,
             time_entries: time_entries_len,
@@ -292,10 +285,9 @@ impl ActiveSegment {
             }
             if tail.is_empty() && (write_now || bytes.len() >= seg.ctx.write_buffer_bytes) {
                 let os = seg.os_size.load(Ordering::Acquire);
-                let r = self
-                    .log_file
-                    .write_all_at(bytes, os)
-                    .ctx("write", &seg.log_path);
+                let r = seg
+                    .handle()
+                    .and_then(|f| f.write_all_at(bytes, os).ctx("write", &seg.log_path));
                 seg.ctx.poison.guard(r)?;
                 seg.os_size
                     .store(os + bytes.len() as u64, Ordering::Release);
@@ -352,10 +344,9 @@ impl ActiveSegment {
     fn write_buffer(&self, tail: &mut Vec<u8>, keep_to: usize) -> Result<()> {
         let seg = &self.segment;
         let os = seg.os_size.load(Ordering::Acquire);
-        let r = self
-            .log_file
-            .write_all_at(tail, os)
-            .ctx("write", &seg.log_path);
+        let r = seg
+            .handle()
+            .and_then(|f| f.write_all_at(tail, os).ctx("write", &seg.log_path));
         if let Err(e) = seg.ctx.poison.guard(r) {
             if keep_to > 0 {
                 tail.truncate(keep_to);
@@ -378,7 +369,7 @@ impl ActiveSegment {
             self.last_time_entry,
         );
         if entries.offset.is_some() || entries.time.is_some() {
-            let mut state = write_lock(&seg.indexes);
+            let mut state = write_lock(&seg.indexes.state);
             if let IndexState::Loaded {
                 offsets: IndexBytes::Owned(offsets),
                 times: IndexBytes::Owned(times),
@@ -412,18 +403,19 @@ impl ActiveSegment {
     /// Writes buffered bytes and fsyncs the `.log` (fsync protocol step 3).
     pub(crate) fn sync(&self) -> Result<()> {
         self.write_out()?;
-        let r = self
-            .log_file
-            .sync_data()
-            .ctx("fsync", &self.segment.log_path);
-        self.segment.ctx.poison.guard(r)
+        let seg = &self.segment;
+        let r = seg
+            .handle()
+            .and_then(|f| f.sync_data().ctx("fsync", &seg.log_path));
+        seg.ctx.poison.guard(r)
     }
 
-    /// Writes index entries not yet on disk into the preallocated files.
+    /// Writes index entries not yet on disk into the preallocated files
+    /// and trims each file to its entries.
     fn write_index_entries(&mut self) -> Result<()> {
         let seg = &self.segment;
         let (new_offsets, new_times) = {
-            let state = read_lock(&seg.indexes);
+            let state = read_lock(&seg.indexes.state);
             match &*state {
                 IndexState::Loaded { offsets, times } => (
                     offsets
@@ -435,21 +427,34 @@ impl ActiveSegment {
                 IndexState::Unloaded => (Vec::new(), Vec::new()),
             }
         };
+        let fs = &*seg.ctx.fs;
         let index_path = seg.ctx.path(seg.base_offset, FileKind::Index);
         let time_path = seg.ctx.path(seg.base_offset, FileKind::TimeIndex);
+        let index_file = fs
+            .open(&index_path, OpenMode::Write)
+            .ctx("open", &index_path)?;
         if !new_offsets.is_empty() {
-            self.index_file
+            index_file
                 .write_all_at(&new_offsets, self.offsets_on_disk as u64)
                 .ctx("write", &index_path)?;
             self.offsets_on_disk += new_offsets.len();
         }
+        index_file
+            .set_len(self.offsets_on_disk as u64)
+            .ctx("trim", &index_path)?;
+        drop(index_file);
+        let time_index_file = fs
+            .open(&time_path, OpenMode::Write)
+            .ctx("open", &time_path)?;
         if !new_times.is_empty() {
-            self.time_index_file
+            time_index_file
                 .write_all_at(&new_times, self.times_on_disk as u64)
                 .ctx("write", &time_path)?;
             self.times_on_disk += new_times.len();
         }
-        Ok(())
+        time_index_file
+            .set_len(self.times_on_disk as u64)
+            .ctx("trim", &time_path)
     }
 
     /// Closes the segment for writing, as Kafka does on roll: buffered
@@ -461,7 +466,7 @@ impl ActiveSegment {
     pub(crate) fn seal(mut self) -> Result<Arc<Segment>> {
         let poison = self.segment.ctx.poison.clone();
         poison.guard(self.seal_inner())?;
-        self.segment.active.store(false, Ordering::Release);
+        self.segment.set_active(false);
         self.segment.unload_indexes();
         Ok(self.segment)
     }
@@ -479,24 +484,14 @@ impl ActiveSegment {
             if let IndexState::Loaded {
                 times: IndexBytes::Owned(times),
                 ..
-            } = &mut *write_lock(&seg.indexes)
+            } = &mut *write_lock(&seg.indexes.state)
             {
                 push_time_entry(times, seg.base_offset, t);
             }
             self.time_entries += 1;
             self.last_time_entry = Some(t.timestamp);
         }
-        self.write_index_entries()?;
-        let seg = &self.segment;
-        let index_path = seg.ctx.path(seg.base_offset, FileKind::Index);
-        let time_path = seg.ctx.path(seg.base_offset, FileKind::TimeIndex);
-        self.index_file
-            .set_len(self.offsets_on_disk as u64)
-            .ctx("trim", &index_path)?;
-        self.time_index_file
-            .set_len(self.times_on_disk as u64)
-            .ctx("trim", &time_path)?;
-        Ok(())
+        self.write_index_entries()
     }
 
     /// Removes every batch whose last offset is `>= offset` (a batch that
@@ -512,7 +507,8 @@ impl ActiveSegment {
         let seg = self.segment.clone();
         self.write_out()?;
         let end = seg.size();
-        let cut = match seg.locate(&*self.log_file, offset, end)? {
+        let log_file = seg.handle()?;
+        let cut = match seg.locate(&*log_file, offset, end)? {
             Some(b) => b.position,
             // Nothing at or above `offset`: the data already ends below it.
             None => return Ok(self.next_offset),
@@ -520,11 +516,12 @@ impl ActiveSegment {
         // Readers must stop short of the cut before the bytes go.
         seg.size.store(cut, Ordering::Release);
         seg.os_size.store(cut, Ordering::Release);
-        self.log_file.set_len(cut).ctx("truncate", &seg.log_path)?;
-        self.log_file.sync_data().ctx("fsync", &seg.log_path)?;
+        log_file.set_len(cut).ctx("truncate", &seg.log_path)?;
+        log_file.sync_data().ctx("fsync", &seg.log_path)?;
+        drop(log_file);
 
         let (offsets, times) = {
-            let mut state = write_lock(&seg.indexes);
+            let mut state = write_lock(&seg.indexes.state);
             match &mut *state {
                 IndexState::Loaded {
                     offsets: IndexBytes::Owned(offsets),
@@ -542,16 +539,19 @@ impl ActiveSegment {
         // Zero stale entries on disk so the files never show them again.
         let index_path = seg.ctx.path(seg.base_offset, FileKind::Index);
         let time_path = seg.ctx.path(seg.base_offset, FileKind::TimeIndex);
+        let fs = &*seg.ctx.fs;
         if self.offsets_on_disk > offsets.len() {
             let zeros = vec![0u8; self.offsets_on_disk - offsets.len()];
-            self.index_file
+            fs.open(&index_path, OpenMode::Write)
+                .ctx("open", &index_path)?
                 .write_all_at(&zeros, offsets.len() as u64)
                 .ctx("write", &index_path)?;
             self.offsets_on_disk = offsets.len();
         }
         if self.times_on_disk > times.len() {
             let zeros = vec![0u8; self.times_on_disk - times.len()];
-            self.time_index_file
+            fs.open(&time_path, OpenMode::Write)
+                .ctx("open", &time_path)?
                 .write_all_at(&zeros, times.len() as u64)
                 .ctx("write", &time_path)?;
             self.times_on_disk = times.len();
@@ -633,7 +633,7 @@ fn open_index(
     entries: &[u8],
     len: u64,
     files: IndexFiles,
-) -> Result<Arc<dyn FileHandle>> {
+) -> Result<()> {
     let fs = &*ctx.fs;
     match files {
         IndexFiles::Current | IndexFiles::Rewrite => {
@@ -643,8 +643,7 @@ fn open_index(
                 f.write_all_at(entries, 0).ctx("write", path)?;
             }
             f.set_len(len.max(entries.len() as u64))
-                .ctx("preallocate", path)?;
-            Ok(f)
+                .ctx("preallocate", path)
         }
         IndexFiles::Replace => {
             let tmp = fsio::temp_path(path);
@@ -654,8 +653,7 @@ fn open_index(
                 .ctx("preallocate", &tmp)?;
             f.sync_data().ctx("fsync", &tmp)?;
             fs.rename(&tmp, path).ctx("rename", &tmp)?;
-            fs.sync_dir(&ctx.dir).ctx("fsync directory", &ctx.dir)?;
-            Ok(f)
+            fs.sync_dir(&ctx.dir).ctx("fsync directory", &ctx.dir)
         }
     }
 }

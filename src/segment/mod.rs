@@ -27,11 +27,12 @@ mod active;
 mod index;
 mod names;
 mod recover;
+mod resident;
 mod scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 pub(crate) use active::{ActiveSegment, BatchMeta, InPlace, IndexFiles, ResumeState};
 pub(crate) use index::{
@@ -41,6 +42,7 @@ pub(crate) use index::{
 pub use index::{OffsetPosition, TimestampOffset};
 pub(crate) use names::{file_name, parse as parse_file_name, FileKind, TempSuffix};
 pub(crate) use recover::{recover_log, RecoveredLog};
+pub(crate) use resident::Resources;
 pub(crate) use scan::{ScannedBatch, Scanner, Step, HEADER_CHUNK};
 
 use crate::config::LogConfig;
@@ -48,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, FileHandle, Fs, IoContext, Mapping, OpenMode};
 use crate::poison::Poison;
 use crate::record::{BatchHeader, RecordBatch, TimestampType, BATCH_HEADER_LEN};
+use resident::Resident;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -62,7 +65,8 @@ pub(crate) fn write_lock<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 /// What every segment of one log shares: where it lives, how to reach the
-/// file system, the index settings, and the log's poison flag.
+/// file system, the index settings, the log's poison flag, and the bounds
+/// on open files and loaded indexes (shared by every log of a store).
 #[derive(Debug)]
 pub(crate) struct SegmentContext {
     pub(crate) dir: PathBuf,
@@ -74,6 +78,7 @@ pub(crate) struct SegmentContext {
     /// Time-index entries that fit in `segment_index_bytes`.
     pub(crate) max_time_entries: usize,
     pub(crate) write_buffer_bytes: usize,
+    pub(crate) resources: Arc<Resources>,
 }
 
 impl SegmentContext {
@@ -82,6 +87,7 @@ impl SegmentContext {
         fs: Arc<dyn Fs>,
         poison: Arc<Poison>,
         config: &LogConfig,
+        resources: Arc<Resources>,
     ) -> Self {
         let index_bytes = config.segment_index_bytes as usize;
         SegmentContext {
@@ -92,6 +98,7 @@ impl SegmentContext {
             max_offset_entries: index_bytes / OFFSET_ENTRY_LEN,
             max_time_entries: index_bytes / TIME_ENTRY_LEN,
             write_buffer_bytes: config.write_buffer_bytes as usize,
+            resources,
         }
     }
 
@@ -117,7 +124,7 @@ impl std::ops::Deref for IndexBytes {
 }
 
 enum IndexState {
-    /// Not read yet (a closed segment nobody has looked up).
+    /// Not read yet (a closed segment nobody has looked up), or released.
     Unloaded,
     Loaded {
         offsets: IndexBytes,
@@ -125,24 +132,96 @@ enum IndexState {
     },
 }
 
+/// A segment's `.log` handle, opened on first use and released when the
+/// store has too many files open (see [`resident`]).
+struct FileSlot {
+    file: RwLock<Option<Arc<dyn FileHandle>>>,
+    referenced: AtomicBool,
+    /// Counted in the store's open files.
+    registered: AtomicBool,
+    /// The active segment's file is opened for writing.
+    writable: AtomicBool,
+    /// A deleted segment's handle is kept for readers that still hold the
+    /// segment: its file can no longer be opened by name.
+    pinned: AtomicBool,
+}
+
+impl Resident for FileSlot {
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::AcqRel)
+    }
+
+    fn release(&self) -> bool {
+        if self.pinned.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.file.try_write() {
+            Ok(mut slot) => {
+                *slot = None;
+                self.registered.store(false, Ordering::Release);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// A segment's index entries, loaded on first use and released when the
+/// store has too many loaded (see [`resident`]); never while the segment
+/// is active, whose entries exist only here until it is sealed.
+struct IndexSlot {
+    state: RwLock<IndexState>,
+    referenced: AtomicBool,
+    registered: AtomicBool,
+    active: AtomicBool,
+}
+
+impl Resident for IndexSlot {
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::AcqRel)
+    }
+
+    fn release(&self) -> bool {
+        if self.active.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.state.try_write() {
+            Ok(mut state) => {
+                *state = IndexState::Unloaded;
+                self.registered.store(false, Ordering::Release);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Marks a slot used, without a store when the bit is already set (the
+/// common case on a hot segment, which then stays read-shared).
+fn touch(referenced: &AtomicBool) {
+    if !referenced.load(Ordering::Relaxed) {
+        referenced.store(true, Ordering::Relaxed);
+    }
+}
+
 /// One segment, shared by the writer and readers. See the module docs.
 pub(crate) struct Segment {
     base_offset: u64,
     ctx: Arc<SegmentContext>,
     log_path: PathBuf,
-    file: RwLock<Option<Arc<dyn FileHandle>>>,
+    file: Arc<FileSlot>,
     /// Bytes of the `.log` readers may see (always a batch boundary).
     size: AtomicU64,
     /// Bytes already handed to the OS; `tail` holds the rest.
     os_size: AtomicU64,
     tail: Mutex<Vec<u8>>,
-    indexes: RwLock<IndexState>,
+    /// Whether this is the active segment (`indexes.active`): its index
+    /// entries live in memory and must never be rebuilt behind the
+    /// writer's back.
+    indexes: Arc<IndexSlot>,
     /// The largest timestamp and its offset; `None` until known (a closed
     /// segment learns it from its time index).
     max_timestamp: Mutex<Option<TimestampOffset>>,
-    /// Whether this is the active segment, whose index entries live in
-    /// memory and must never be rebuilt behind the writer's back.
-    active: AtomicBool,
 }
 
 impl std::fmt::Debug for Segment {
@@ -188,7 +267,6 @@ impl Segment {
         ctx: Arc<SegmentContext>,
         base_offset: u64,
         size: u64,
-        file: Option<Arc<dyn FileHandle>>,
         indexes: IndexState,
         max_timestamp: Option<TimestampOffset>,
     ) -> Self {
@@ -196,19 +274,29 @@ impl Segment {
             log_path: ctx.path(base_offset, FileKind::Log),
             base_offset,
             ctx,
-            file: RwLock::new(file),
+            file: Arc::new(FileSlot {
+                file: RwLock::new(None),
+                referenced: AtomicBool::new(false),
+                registered: AtomicBool::new(false),
+                writable: AtomicBool::new(false),
+                pinned: AtomicBool::new(false),
+            }),
             size: AtomicU64::new(size),
             os_size: AtomicU64::new(size),
             tail: Mutex::new(Vec::new()),
-            indexes: RwLock::new(indexes),
+            indexes: Arc::new(IndexSlot {
+                state: RwLock::new(indexes),
+                referenced: AtomicBool::new(false),
+                registered: AtomicBool::new(false),
+                active: AtomicBool::new(false),
+            }),
             max_timestamp: Mutex::new(max_timestamp),
-            active: AtomicBool::new(false),
         }
     }
 
     /// A closed segment whose files are opened and read on first use.
     pub(crate) fn closed(ctx: Arc<SegmentContext>, base_offset: u64, size: u64) -> Self {
-        Self::new(ctx, base_offset, size, None, IndexState::Unloaded, None)
+        Self::new(ctx, base_offset, size, IndexState::Unloaded, None)
     }
 
     /// A closed segment whose indexes are already in memory (just
@@ -225,7 +313,6 @@ impl Segment {
             ctx,
             base_offset,
             size,
-            None,
             IndexState::Loaded {
                 offsets: IndexBytes::Owned(offsets),
                 times: IndexBytes::Owned(times),
@@ -239,7 +326,14 @@ impl Segment {
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.active.load(Ordering::Acquire)
+        self.indexes.active.load(Ordering::Acquire)
+    }
+
+    /// Makes the segment the active one (its file opened for writing and
+    /// its index entries kept), or a closed one again.
+    fn set_active(&self, active: bool) {
+        self.file.writable.store(active, Ordering::Release);
+        self.indexes.active.store(active, Ordering::Release);
     }
 
     pub(crate) fn log_path(&self) -> &Path {
@@ -251,26 +345,60 @@ impl Segment {
         self.size.load(Ordering::Acquire)
     }
 
-    /// The segment's `.log` handle, opened read-only on first use.
+    /// The segment's `.log` handle, opened on first use (for writing if
+    /// the segment is active, read-only otherwise). The handle stays
+    /// usable for as long as the caller holds it, even if the slot is
+    /// released meanwhile.
     pub(crate) fn handle(&self) -> Result<Arc<dyn FileHandle>> {
-        if let Some(h) = read_lock(&self.file).as_ref() {
+        if let Some(h) = read_lock(&self.file.file).as_ref() {
+            touch(&self.file.referenced);
             return Ok(h.clone());
         }
-        let mut slot = write_lock(&self.file);
-        if let Some(h) = slot.as_ref() {
-            return Ok(h.clone());
-        }
-        let h = self
-            .ctx
-            .fs
-            .open(&self.log_path, OpenMode::Read)
-            .ctx("open", &self.log_path)?;
-        *slot = Some(h.clone());
+        let h = {
+            let mut slot = write_lock(&self.file.file);
+            if let Some(h) = slot.as_ref() {
+                return Ok(h.clone());
+            }
+            let mode = if self.file.writable.load(Ordering::Acquire) {
+                OpenMode::Write
+            } else {
+                OpenMode::Read
+            };
+            let h = self
+                .ctx
+                .fs
+                .open(&self.log_path, mode)
+                .ctx("open", &self.log_path)?;
+            *slot = Some(h.clone());
+            h
+        };
+        self.admit_handle();
         Ok(h)
     }
 
+    /// Puts a handle the writer opened into the slot.
     fn set_handle(&self, handle: Arc<dyn FileHandle>) {
-        *write_lock(&self.file) = Some(handle);
+        *write_lock(&self.file.file) = Some(handle);
+        self.admit_handle();
+    }
+
+    /// Counts the loaded handle in the store's open files (outside the
+    /// slot's lock: a sweep may release other slots).
+    fn admit_handle(&self) {
+        self.file.referenced.store(true, Ordering::Release);
+        if !self.file.registered.swap(true, Ordering::AcqRel) {
+            let weak: Weak<FileSlot> = Arc::downgrade(&self.file);
+            self.ctx.resources.open_files.admit(weak);
+        }
+    }
+
+    /// Counts loaded index entries in the store's loaded indexes.
+    fn admit_indexes(&self) {
+        self.indexes.referenced.store(true, Ordering::Release);
+        if !self.indexes.registered.swap(true, Ordering::AcqRel) {
+            let weak: Weak<IndexSlot> = Arc::downgrade(&self.indexes);
+            self.ctx.resources.loaded_indexes.admit(weak);
+        }
     }
 
     /// Hands every buffered byte to the OS.
@@ -324,8 +452,9 @@ impl Segment {
     ) -> Result<R> {
         loop {
             {
-                let state = read_lock(&self.indexes);
+                let state = read_lock(&self.indexes.state);
                 if let IndexState::Loaded { offsets, times } = &*state {
+                    touch(&self.indexes.referenced);
                     return Ok(f(
                         OffsetEntries::new(offsets, self.base_offset),
                         TimeEntries::new(times, self.base_offset),
@@ -339,7 +468,13 @@ impl Segment {
     /// Maps and checks a closed segment's index files, rebuilding them from
     /// the `.log` when they are missing or fail the checks.
     fn load_indexes(&self) -> Result<()> {
-        let mut state = write_lock(&self.indexes);
+        self.load_indexes_locked()?;
+        self.admit_indexes();
+        Ok(())
+    }
+
+    fn load_indexes_locked(&self) -> Result<()> {
+        let mut state = write_lock(&self.indexes.state);
         if matches!(*state, IndexState::Loaded { .. }) {
             return Ok(());
         }
@@ -416,17 +551,18 @@ impl Segment {
     /// files on next use). Only for a segment that is no longer active: the
     /// active segment's entries exist only in memory until it is sealed.
     pub(crate) fn unload_indexes(&self) {
-        *write_lock(&self.indexes) = IndexState::Unloaded;
+        *write_lock(&self.indexes.state) = IndexState::Unloaded;
     }
 
     fn index_suspect(&self) -> Result<()> {
         // Throw away what was loaded and rebuild from the log.
         let rebuilt = self.rebuild_indexes()?;
         *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
-        *write_lock(&self.indexes) = IndexState::Loaded {
+        *write_lock(&self.indexes.state) = IndexState::Loaded {
             offsets: IndexBytes::Owned(rebuilt.offsets),
             times: IndexBytes::Owned(rebuilt.times),
         };
+        self.admit_indexes();
         Ok(())
     }
 
@@ -729,8 +865,9 @@ impl Segment {
     /// Renames the segment's files with the `.deleted` suffix (readers
     /// holding its handle keep reading) and returns the new paths.
     pub(crate) fn rename_to_deleted(&self) -> Result<Vec<PathBuf>> {
-        // Open the log first so that a reader that has not opened it yet
-        // still can.
+        // Open the log first and keep it open, so that a reader that still
+        // holds the segment can read it after the rename.
+        self.file.pinned.store(true, Ordering::Release);
         let _ = self.handle();
         let fs = &*self.ctx.fs;
         let mut renamed = Vec::new();
