@@ -124,7 +124,7 @@ pub use config::{Durability, LogConfig, RecoveryMode};
 pub use error::{Error, Result};
 pub use log::{
     AppendInfo, FetchData, FileSlice, LogIter, LogReader, OpenOptions, PartitionLog, ReadBatch,
-    RecoveryReport, SegmentInfo, TimestampLookup, Truncation,
+    RecoveryReport, RetentionOutcome, SegmentInfo, TimestampLookup, Truncation,
 };
 pub use record::{
     BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch, RecordView,

@@ -40,7 +40,8 @@ impl PartitionLog {
     /// # Errors
     /// As [`append`](Self::append).
     pub fn append_with(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
-        self.inner.append_records(records, durability)
+        self.inner
+            .notify(self.inner.append_records(records, durability))
     }
 
     /// Appends batches as a Kafka producer sends them (a produce request's
@@ -69,7 +70,8 @@ impl PartitionLog {
         batches: &[u8],
         durability: Durability,
     ) -> Result<AppendInfo> {
-        self.inner.append_producer_batches(batches, durability)
+        self.inner
+            .notify(self.inner.append_producer_batches(batches, durability))
     }
 
     /// Appends batches that already carry their offsets, keeping them as
@@ -97,11 +99,20 @@ impl PartitionLog {
         batches: &[u8],
         durability: Durability,
     ) -> Result<AppendInfo> {
-        self.inner.append_replicated(batches, durability)
+        self.inner
+            .notify(self.inner.append_replicated(batches, durability))
     }
 }
 
 impl Inner {
+    /// Tells the listener, if any, that records became visible.
+    fn notify(&self, result: Result<AppendInfo>) -> Result<AppendInfo> {
+        if let (Ok(_), Some(listener)) = (&result, &self.listener) {
+            listener();
+        }
+        result
+    }
+
     fn append_records(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
         let mut w = self.writer_for_update()?;
         let now = self.clock.now_ms();

@@ -14,8 +14,8 @@ use crate::io::{self as fsio, DirEntry, FileHandle, Fs, IoContext, OpenMode};
 use crate::poison::Poison;
 use crate::segment::{
     check_offset_index, check_time_index, parse_file_name, recover_log, remove_files,
-    ActiveSegment, FileKind, IndexFiles, RecoveredLog, ResumeState, Segment, SegmentContext,
-    TempSuffix,
+    ActiveSegment, FileKind, IndexFiles, RecoveredLog, Resources, ResumeState, Segment,
+    SegmentContext, TempSuffix,
 };
 
 /// Segment `.log` files found in a directory: base offset to size.
@@ -40,19 +40,26 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         }
         fsio::create_dir_durably(&*fs, dir)?;
     }
-    let dir_lock = fs
-        .try_lock_dir(dir)
-        .ctx("lock", dir)?
-        .ok_or_else(|| Error::Locked {
+    let dir_lock = if opts.lock_dir {
+        let held = fs.try_lock_dir(dir).ctx("lock", dir)?;
+        Some(held.ok_or_else(|| Error::Locked {
             path: dir.to_path_buf(),
-        })?;
+        })?)
+    } else {
+        None
+    };
 
     let poison = Arc::new(Poison::default());
+    let resources = opts
+        .resources
+        .clone()
+        .unwrap_or_else(|| Resources::new(opts.max_open_files, super::DEFAULT_MAX_LOADED_INDEXES));
     let ctx = Arc::new(SegmentContext::new(
         dir.to_path_buf(),
         fs.clone(),
         poison,
         &config,
+        resources,
     ));
     let now = opts.clock.now_ms();
     let mut report = RecoveryReport::default();
@@ -60,7 +67,12 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     // The marker goes first, so a crash from here on is never mistaken for
     // a clean shutdown (fsync protocol step 8).
     let marker = state::take_clean_marker(&*fs, dir)?;
-    let saved = state::read_state(&*fs, dir, opts.recovery_mode)?;
+    let saved = state::read_state(&*fs, dir, opts.recovery_mode)?.or(opts.fallback_state.map(
+        |(recovery_point, log_start_offset)| PartitionState {
+            recovery_point,
+            log_start_offset,
+        },
+    ));
     // One listing serves both steps, unless the first changes the directory.
     let mut entries = fs.list_dir(dir).ctx("list", dir)?;
     report.temp_files_removed = remove_temp_files(&ctx, &entries)?;
@@ -140,7 +152,10 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         recovery_point: AtomicU64::new(leo),
         closed: AtomicBool::new(false),
         recovery: report,
-        dir_lock: Mutex::new(Some(dir_lock)),
+        dir_lock: Mutex::new(dir_lock),
+        listener: opts.listener,
+        file_delete_delay_ms: opts.file_delete_delay_ms,
+        pending_deletions: Mutex::new(Vec::new()),
     };
     Ok(PartitionLog {
         inner: Arc::new(inner),

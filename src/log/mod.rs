@@ -90,8 +90,11 @@
 //! its `.log` the first time it is used.
 
 mod append;
+mod cleanup;
 mod load;
 mod read;
+#[cfg(test)]
+mod resource_tests;
 mod state;
 mod truncate;
 
@@ -101,13 +104,27 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use cleanup::RetentionOutcome;
 pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Durability, LogConfig, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::io::{DirLock, Fs, StdFs};
-use crate::segment::{lock, read_lock, write_lock, ActiveSegment, Segment, SegmentContext};
+use crate::segment::{
+    lock, read_lock, write_lock, ActiveSegment, Resources, Segment, SegmentContext,
+};
+
+/// Called after every append that made records visible (the store uses it
+/// to wake consumers waiting in `poll`).
+pub(crate) type AppendListener = Arc<dyn Fn() + Send + Sync>;
+
+/// Open `.log` files a log opened on its own keeps at most (see
+/// [`OpenOptions::max_open_files`]).
+pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
+
+/// Segments whose indexes a log opened on its own keeps loaded at most.
+pub(crate) const DEFAULT_MAX_LOADED_INDEXES: usize = 4096;
 
 /// One partition: an append-only log of segments in one directory.
 ///
@@ -140,6 +157,10 @@ struct Inner {
     closed: AtomicBool,
     recovery: RecoveryReport,
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
+    listener: Option<AppendListener>,
+    file_delete_delay_ms: u64,
+    /// Deleted segments' files waiting for their delay to pass.
+    pending_deletions: Mutex<Vec<cleanup::PendingDeletion>>,
 }
 
 /// The writer's state, behind the writer lock.
@@ -244,6 +265,18 @@ pub struct OpenOptions {
     clock: Arc<dyn Clock>,
     recovery_mode: RecoveryMode,
     create: bool,
+    max_open_files: usize,
+    file_delete_delay_ms: u64,
+    /// Shared with the other logs of a store.
+    pub(crate) resources: Option<Arc<Resources>>,
+    /// Whether the log locks its directory (a store locks its root
+    /// instead).
+    pub(crate) lock_dir: bool,
+    pub(crate) listener: Option<AppendListener>,
+    /// The recovery point and log start offset to assume when the
+    /// directory has no `seglog.checkpoint` of its own (from a store's
+    /// root checkpoint files, as Kafka keeps them).
+    pub(crate) fallback_state: Option<(u64, u64)>,
 }
 
 impl Default for OpenOptions {
@@ -259,7 +292,10 @@ impl fmt::Debug for OpenOptions {
             .field("clock", &self.clock)
             .field("recovery_mode", &self.recovery_mode)
             .field("create", &self.create)
-            .finish()
+            .field("max_open_files", &self.max_open_files)
+            .field("file_delete_delay_ms", &self.file_delete_delay_ms)
+            .field("lock_dir", &self.lock_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -272,6 +308,12 @@ impl OpenOptions {
             clock: Arc::new(SystemClock),
             recovery_mode: RecoveryMode::Strict,
             create: true,
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
+            file_delete_delay_ms: 0,
+            resources: None,
+            lock_dir: true,
+            listener: None,
+            fallback_state: None,
         }
     }
 
@@ -306,6 +348,25 @@ impl OpenOptions {
     /// Whether a missing directory is created (default) or an error.
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
+        self
+    }
+
+    /// How many segment files the log keeps open at most (default
+    /// [`DEFAULT_MAX_OPEN_FILES`]). Files are opened on first use and the
+    /// least recently used are closed beyond this; a read in progress or a
+    /// fetch result keeps its file open regardless.
+    pub fn max_open_files(mut self, max: usize) -> Self {
+        self.max_open_files = max.max(1);
+        self
+    }
+
+    /// How long the files of a deleted segment stay (renamed `.deleted`)
+    /// before they are removed, as Kafka's `file.delete.delay.ms`. The
+    /// default, 0, removes them at once; with a delay they are removed by
+    /// [`PartitionLog::remove_deleted_files`] once it has passed, at
+    /// close, or at the next open.
+    pub fn file_delete_delay_ms(mut self, delay_ms: u64) -> Self {
+        self.file_delete_delay_ms = delay_ms;
         self
     }
 
@@ -630,7 +691,10 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = self.close_locked(&mut w);
+        let result = self.close_locked(&mut w).and_then(|()| {
+            // Nobody can reach the deleted segments through this log now.
+            self.remove_pending(|_| true).map(drop)
+        });
         // Release the directory whatever happened.
         *lock(&self.dir_lock) = None;
         result

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Inner, PartitionLog, Writer};
 use crate::error::{Error, Result};
-use crate::segment::{read_lock, remove_files, write_lock, ActiveSegment, IndexFiles, Segment};
+use crate::segment::{read_lock, write_lock, ActiveSegment, IndexFiles, Segment};
 
 impl PartitionLog {
     /// Removes every record at `offset` and above. A batch that holds
@@ -175,9 +175,9 @@ impl Inner {
     }
 
     /// Takes segments out of the log and deletes their files: renamed
-    /// `.deleted` first (fsync protocol step 6), then removed. Readers
-    /// holding their files keep reading.
-    fn remove_segments(&self, doomed: &[Arc<Segment>]) -> Result<()> {
+    /// `.deleted` first (fsync protocol step 6), then removed, at once or
+    /// after the log's delay. Readers holding their files keep reading.
+    pub(super) fn remove_segments(&self, doomed: &[Arc<Segment>]) -> Result<()> {
         if doomed.is_empty() {
             return Ok(());
         }
@@ -192,7 +192,7 @@ impl Inner {
             for seg in doomed {
                 renamed.extend(seg.rename_to_deleted()?);
             }
-            remove_files(&*self.ctx.fs, &self.dir, &renamed)
+            self.schedule_removal(renamed)
         })();
         self.ctx.poison.guard(result)
     }
