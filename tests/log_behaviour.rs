@@ -935,3 +935,38 @@ fn an_interrupted_split_is_rolled_back_at_open() {
     assert_eq!(bases, [0, 10, 20, 30]);
     assert_eq!(offsets(&log, 0), (0..30).collect::<Vec<_>>());
 }
+
+/// Opening a cleanly closed log and reading it writes nothing: the
+/// clean-shutdown marker stays until the first change, so a power loss
+/// before then still finds a clean shutdown, and one after it does not.
+#[test]
+fn the_clean_marker_stays_until_the_first_change() {
+    let config = LogConfig::default();
+    let (fs, clock, log) = mem_log(config.clone());
+    append_numbered(&log, 10, 1_000, Durability::Flush);
+    log.close().unwrap();
+    drop(log);
+
+    let syncs = fs.sync_count();
+    let log = reopen(&fs, &clock, config.clone());
+    assert!(log.recovery_report().clean_shutdown);
+    assert_eq!(offsets(&log, 0).len(), 10);
+    assert_eq!(
+        fs.sync_count(),
+        syncs,
+        "a clean open and reads fsync nothing"
+    );
+    let crashed = fs.crash(seglog::io::CrashMode::DurableOnly);
+    drop(log);
+    let log = reopen(&crashed, &clock, config.clone());
+    assert!(log.recovery_report().clean_shutdown);
+
+    // The first append takes the marker away before it writes.
+    log.append(&[rec("more", 2_000)]).unwrap();
+    log.flush().unwrap();
+    let again = crashed.crash(seglog::io::CrashMode::DurableOnly);
+    drop(log);
+    let log = reopen(&again, &clock, config);
+    assert!(!log.recovery_report().clean_shutdown);
+    assert_eq!(offsets(&log, 0).len(), 11);
+}

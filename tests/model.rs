@@ -230,6 +230,9 @@ struct Stats {
     /// Power losses preceded by a `sync_sealed` that synced something (see
     /// `BeforePowerLoss`).
     sealed_synced_first: u64,
+    /// Power losses after which the log opened as cleanly shut down
+    /// (nothing had changed it since a clean close).
+    clean_after_power_loss: u64,
 }
 
 impl Stats {
@@ -248,6 +251,7 @@ impl Stats {
         self.max_segments = self.max_segments.max(o.max_segments);
         self.crashes_with_unsynced_sealed += o.crashes_with_unsynced_sealed;
         self.sealed_synced_first += o.sealed_synced_first;
+        self.clean_after_power_loss += o.clean_after_power_loss;
     }
 }
 
@@ -263,6 +267,9 @@ struct World {
     /// Below this the model knows the log is synced.
     durable: u64,
     tag: u64,
+    /// The log was opened after a clean close and nothing has changed it
+    /// since: its clean-shutdown marker still holds after a power loss.
+    untouched: bool,
 }
 
 macro_rules! ensure {
@@ -298,6 +305,7 @@ impl World {
             model: Model::default(),
             durable: 0,
             tag: 0,
+            untouched: false,
         })
     }
 
@@ -311,6 +319,14 @@ impl World {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         self.stats.ops += 1;
+        let reads_only = matches!(
+            op,
+            Op::Read { .. } | Op::OffsetForTimestamp { .. } | Op::Tick { .. }
+        );
+        let was_untouched = self.untouched;
+        if !reads_only {
+            self.untouched = false;
+        }
         let m = &self.model;
         match *op {
             Op::Append {
@@ -504,6 +520,8 @@ impl World {
                         self.log.recovery_point()
                     );
                 }
+                let untouched =
+                    was_untouched && self.before_power_loss != BeforePowerLoss::SyncSealed;
                 let floor = self.log.recovery_point();
                 let active = self.log.segments().last().unwrap().base_offset;
                 self.stats.crashes_with_unsynced_sealed += u64::from(floor < active);
@@ -529,10 +547,15 @@ impl World {
                         self.log.recovery_report()
                     ))
                 })?;
+                // Only a log nothing changed since a clean close may come
+                // back as cleanly shut down.
+                let clean = self.log.recovery_report().clean_shutdown;
                 ensure!(
-                    !self.log.recovery_report().clean_shutdown,
-                    "a power loss is not a clean shutdown"
+                    !clean || untouched,
+                    "a power loss after changes is not a clean shutdown"
                 );
+                self.stats.clean_after_power_loss += u64::from(clean);
+                self.untouched = clean;
                 self.model.adopt_found(&f);
                 self.durable = f.leo;
             }
@@ -549,6 +572,7 @@ impl World {
                     self.log.recovery_report()
                 );
                 self.durable = self.model.leo;
+                self.untouched = true;
             }
             Op::OffsetForTimestamp { timestamp } => {
                 let want = m
@@ -677,7 +701,10 @@ fn run_model(truncations: Truncations, before_power_loss: BeforePowerLoss) {
         );
         assert!(t.timestamp_hits > 10 && t.max_segments >= 5, "{t:?}");
         match before_power_loss {
-            BeforePowerLoss::Nothing => assert!(t.crashes_with_unsynced_sealed > 0, "{t:?}"),
+            BeforePowerLoss::Nothing => assert!(
+                t.crashes_with_unsynced_sealed > 0 && t.clean_after_power_loss > 0,
+                "{t:?}"
+            ),
             BeforePowerLoss::SyncSealed => assert!(t.sealed_synced_first > 0, "{t:?}"),
         }
     }

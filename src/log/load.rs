@@ -64,9 +64,19 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     let now = opts.clock.now_ms();
     let mut report = RecoveryReport::default();
 
-    // The marker goes first, so a crash from here on is never mistaken for
-    // a clean shutdown (fsync protocol step 8).
-    let marker = state::take_clean_marker(&*fs, dir)?;
+    // The marker is trusted only while nothing in the directory changes:
+    // it goes before anything does, so a crash from then on is never
+    // mistaken for a clean shutdown (fsync protocol step 8). A clean open
+    // leaves it in place until the first write (`Writer::clean_marker`),
+    // so opening and reading a log costs no fsync.
+    let marker = state::read_clean_marker(&*fs, dir)?;
+    let mut marker_on_disk = marker.present;
+    let invalidate = |on_disk: &mut bool| -> Result<()> {
+        if std::mem::take(on_disk) {
+            state::remove_clean_marker(&*fs, dir)?;
+        }
+        Ok(())
+    };
     let saved = state::read_state(&*fs, dir, opts.recovery_mode)?.or(opts.fallback_state.map(
         |(recovery_point, log_start_offset)| PartitionState {
             recovery_point,
@@ -75,32 +85,46 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     ));
     // One listing serves both steps, unless the first changes the directory.
     let mut entries = fs.list_dir(dir).ctx("list", dir)?;
-    report.temp_files_removed = remove_temp_files(&ctx, &entries)?;
-    if report.temp_files_removed > 0 || entries.iter().any(is_swap) {
+    let mut trusted = marker.parsed;
+    if entries.iter().any(is_leftover) {
+        // Leftovers of interrupted work: not a clean shutdown after all.
+        trusted = None;
+        invalidate(&mut marker_on_disk)?;
+        report.temp_files_removed = remove_temp_files(&ctx, &entries)?;
         entries = fs.list_dir(dir).ctx("list", dir)?;
     }
     let logs = list_segments(&*fs, dir, &entries)?;
     let saved_start = saved.map_or(0, |s| s.log_start_offset);
 
     report.created = logs.is_empty();
-    let mut loaded = match (logs.is_empty(), marker) {
-        (true, _) => Loaded {
-            closed: Vec::new(),
-            active: ActiveSegment::create(&ctx, saved_start, now)?,
-        },
-        (false, Some(m)) if marker_matches(&m, &logs) => match load_clean(&ctx, &logs, &m, now)? {
-            Some(l) => {
-                report.clean_shutdown = true;
-                l
+    let clean = match trusted {
+        Some(m) if !logs.is_empty() && marker_matches(&m, &logs) => {
+            load_clean(&ctx, &logs, &m, now)?
+        }
+        _ => None,
+    };
+    let mut loaded = match clean {
+        Some(l) => {
+            report.clean_shutdown = true;
+            l
+        }
+        None => {
+            invalidate(&mut marker_on_disk)?;
+            if logs.is_empty() {
+                Loaded {
+                    closed: Vec::new(),
+                    active: ActiveSegment::create(&ctx, saved_start, now)?,
+                }
+            } else {
+                recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?
             }
-            None => recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?,
-        },
-        (false, _) => recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?,
+        }
     };
 
     // Everything below the saved log start offset is gone (segments removed
     // by hand, or cut off by recovery): start over there, as Kafka does.
     if loaded.active.next_offset() < saved_start {
+        invalidate(&mut marker_on_disk)?;
         let mut doomed = loaded.closed.clone();
         doomed.push(loaded.active.segment().clone());
         for seg in doomed {
@@ -145,6 +169,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
             compress_scratch: Vec::new(),
             unflushed_records: 0,
             last_flush_ms: now,
+            clean_marker: marker_on_disk,
         }),
         segments: RwLock::new(segments),
         log_start_offset: AtomicU64::new(log_start),
@@ -494,8 +519,10 @@ fn remove_temp_files(ctx: &SegmentContext, entries: &[DirEntry]) -> Result<usize
 
 /// The `.log` files of the directory; index files without a `.log` are
 /// removed.
-fn is_swap(e: &DirEntry) -> bool {
-    parse_file_name(&e.name).is_some_and(|p| p.temp == Some(TempSuffix::Swap))
+/// Whether [`remove_temp_files`] has work to do for the entry.
+fn is_leftover(e: &DirEntry) -> bool {
+    !e.is_dir
+        && (e.name.ends_with(".tmp") || parse_file_name(&e.name).is_some_and(|p| p.temp.is_some()))
 }
 
 fn list_segments(fs: &dyn Fs, dir: &Path, entries: &[DirEntry]) -> Result<LogFiles> {

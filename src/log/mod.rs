@@ -56,14 +56,17 @@
 //!    one in memory; that only makes a later recovery re-read more.
 //! 6. **Truncation and deletion.** Readers' end is moved back first; the
 //!    `.log` is shortened and fsynced; removed segments are renamed
-//!    `.deleted`, the directory fsynced, the files removed, the directory
-//!    fsynced again; then the checkpoint (step 5).
+//!    `.deleted`, the directory fsynced, the files removed (at once, or
+//!    after [`OpenOptions::file_delete_delay_ms`]), the directory fsynced
+//!    again; then the checkpoint (step 5).
 //! 7. **Clean close.** Every unsynced segment and the active one are
 //!    sealed and fsynced, the checkpoint written with the recovery point at
 //!    the log end offset, and last the clean-shutdown marker (step 4).
-//! 8. **Open.** The marker is read and deleted, and the directory
-//!    fsynced, before anything else, so that a crash later is never taken
-//!    for a clean shutdown.
+//! 8. **Open.** The marker is read. It is deleted, and the directory
+//!    fsynced, before anything in the directory changes: before a
+//!    recovery, or, after a clean open, before the first append, roll,
+//!    truncation or deletion. So a crash later is never taken for a clean
+//!    shutdown, and opening a log only to read it costs no fsync.
 //!
 //! A failed write or fsync *poisons* the log: later writes fail with
 //! [`Error::Poisoned`] until it is reopened,
@@ -176,6 +179,9 @@ struct Writer {
     /// Records appended since the last fsync.
     unflushed_records: u64,
     last_flush_ms: i64,
+    /// The clean-shutdown marker of the last close is still on disk: it
+    /// must go before anything changes (fsync protocol step 8).
+    clean_marker: bool,
 }
 
 /// What an append did.
@@ -571,9 +577,14 @@ impl Inner {
     fn writer_for_update(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.check_open()?;
         self.ctx.poison.check()?;
-        let w = lock(&self.writer);
+        let mut w = lock(&self.writer);
         // Closed while waiting for the lock?
         self.check_open()?;
+        if w.clean_marker {
+            let r = state::remove_clean_marker(&*self.ctx.fs, &self.dir);
+            self.ctx.poison.guard(r)?;
+            w.clean_marker = false;
+        }
         Ok(w)
     }
 

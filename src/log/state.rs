@@ -7,9 +7,10 @@
 //! * `seglog.clean-shutdown`: written last by a clean close, with what the
 //!   next open needs to know about the active segment without reading it
 //!   (its size, next offset, largest timestamp, first batch's timestamp).
-//!   The next open reads it and deletes it (fsyncing the directory) before
-//!   anything else happens, so a crash afterwards is never taken for a
-//!   clean shutdown.
+//!   The next open reads it and, before anything in the directory changes
+//!   (the first append, roll, truncation or deletion, or a recovery),
+//!   deletes it and fsyncs the directory, so a crash afterwards is never
+//!   taken for a clean shutdown.
 //!
 //! Kafka's loader ignores files it does not know, so neither file gets in
 //! the way of Kafka's tools.
@@ -107,20 +108,45 @@ pub(crate) fn write_clean_marker(fs: &dyn Fs, dir: &Path, marker: &CleanShutdown
     )
 }
 
-/// Reads and removes the clean-shutdown marker. A marker that cannot be
-/// parsed counts as no marker (the open then re-validates, which is always
-/// safe).
-pub(crate) fn take_clean_marker(fs: &dyn Fs, dir: &Path) -> Result<Option<CleanShutdown>> {
+/// The clean-shutdown marker as found at open.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FoundMarker {
+    /// Whether the file exists.
+    pub(crate) present: bool,
+    /// What it says; `None` if it is missing or cannot be parsed (the open
+    /// then re-validates, which is always safe).
+    pub(crate) parsed: Option<CleanShutdown>,
+}
+
+/// Reads the clean-shutdown marker, leaving it in place.
+pub(crate) fn read_clean_marker(fs: &dyn Fs, dir: &Path) -> Result<FoundMarker> {
     let path = dir.join(CLEAN_SHUTDOWN_FILE);
     let parsed = match checkpoint::read(fs, &path, 2) {
-        Ok(None) => return Ok(None),
+        Ok(None) => {
+            return Ok(FoundMarker {
+                present: false,
+                parsed: None,
+            })
+        }
         Ok(Some(entries)) => parse_marker(&path, KeyValues::from_entries(entries)).ok(),
         Err(Error::Corrupt { .. }) => None,
         Err(e) => return Err(e),
     };
-    fs.remove_file(&path).ctx("remove", &path)?;
-    fs.sync_dir(dir).ctx("fsync directory", dir)?;
-    Ok(parsed)
+    Ok(FoundMarker {
+        present: true,
+        parsed,
+    })
+}
+
+/// Removes the marker durably: after this, a crash is recovered from.
+pub(crate) fn remove_clean_marker(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    match fs.remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove", &path, e)),
+    }
+    fs.sync_dir(dir).ctx("fsync directory", dir)
 }
 
 fn parse_marker(path: &Path, kv: KeyValues) -> Result<CleanShutdown> {
@@ -173,12 +199,16 @@ mod tests {
             },
         };
         write_clean_marker(&fs, dir, &m).unwrap();
-        assert_eq!(take_clean_marker(&fs, dir).unwrap(), Some(m));
-        assert_eq!(
-            take_clean_marker(&fs, dir).unwrap(),
-            None,
-            "the marker is consumed"
-        );
+        let found = read_clean_marker(&fs, dir).unwrap();
+        assert!(found.present);
+        assert_eq!(found.parsed, Some(m));
+        assert!(read_clean_marker(&fs, dir).unwrap().present, "still there");
+        remove_clean_marker(&fs, dir).unwrap();
+        let gone = read_clean_marker(&fs, dir).unwrap();
+        assert!(!gone.present);
+        assert_eq!(gone.parsed, None);
+        // Removing it again is not an error.
+        remove_clean_marker(&fs, dir).unwrap();
     }
 
     #[test]
