@@ -98,13 +98,50 @@ pub enum Error {
     },
 
     /// A topic name is not one Kafka accepts (ASCII letters, digits, `.`,
-    /// `_`, `-`; 1 to 249 characters; not `.` or `..`), or names a topic
-    /// that does not exist or already exists, as `reason` says.
+    /// `_`, `-`; 1 to 249 characters; not `.` or `..`), as `reason` says.
     #[error("invalid topic {name:?}: {reason}")]
     InvalidTopic {
         /// The name as given.
         name: String,
         /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A topic of that name already exists in the store.
+    #[error("topic {name:?} already exists")]
+    TopicExists {
+        /// The topic's name.
+        name: String,
+    },
+
+    /// The store has no topic of that name.
+    #[error("unknown topic {name:?}")]
+    UnknownTopic {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// The topic exists but has no such partition.
+    #[error("topic {topic:?} has no partition {partition} (it has {partitions})")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: u32,
+        /// How many partitions the topic has.
+        partitions: u32,
+    },
+
+    /// A partition count that cannot be applied: zero or too many for a new
+    /// topic, or not more than the topic has now (partitions are never
+    /// removed).
+    #[error("invalid partition count {requested} for topic {topic:?}: {reason}")]
+    InvalidPartitions {
+        /// The topic.
+        topic: String,
+        /// The count asked for.
+        requested: u32,
+        /// Why it was refused.
         reason: String,
     },
 
@@ -158,7 +195,8 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// The log was closed; the handle can no longer be used.
+    /// The log (or the store it belongs to) was closed; the handle can no
+    /// longer be used.
     #[error("the log is closed")]
     Closed,
 }
@@ -184,6 +222,76 @@ impl Error {
         Error::InvalidConfig {
             field,
             reason: reason.into(),
+        }
+    }
+
+    /// A copy of the error, for handing one failure to several waiters
+    /// (an I/O error keeps its kind and message).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::OffsetOutOfRange {
+                requested,
+                earliest,
+                latest,
+            } => Error::OffsetOutOfRange {
+                requested: *requested,
+                earliest: *earliest,
+                latest: *latest,
+            },
+            Error::RecordTooLarge { size, max } => Error::RecordTooLarge {
+                size: *size,
+                max: *max,
+            },
+            Error::Corrupt {
+                path,
+                position,
+                reason,
+            } => Error::corrupt(path, *position, reason.clone()),
+            Error::InvalidBatch { position, reason } => Error::InvalidBatch {
+                position: *position,
+                reason: reason.clone(),
+            },
+            Error::InvalidRecord { reason } => Error::invalid_record(reason.clone()),
+            Error::UnexpectedOffset { offset, expected } => Error::UnexpectedOffset {
+                offset: *offset,
+                expected: *expected,
+            },
+            Error::InvalidTopic { name, reason } => Error::InvalidTopic {
+                name: name.clone(),
+                reason: reason.clone(),
+            },
+            Error::TopicExists { name } => Error::TopicExists { name: name.clone() },
+            Error::UnknownTopic { name } => Error::UnknownTopic { name: name.clone() },
+            Error::UnknownPartition {
+                topic,
+                partition,
+                partitions,
+            } => Error::UnknownPartition {
+                topic: topic.clone(),
+                partition: *partition,
+                partitions: *partitions,
+            },
+            Error::InvalidPartitions {
+                topic,
+                requested,
+                reason,
+            } => Error::InvalidPartitions {
+                topic: topic.clone(),
+                requested: *requested,
+                reason: reason.clone(),
+            },
+            Error::InvalidConfig { field, reason } => Error::config(field, reason.clone()),
+            Error::CompressionUnavailable { codec } => {
+                Error::CompressionUnavailable { codec: *codec }
+            }
+            Error::Io { op, path, source } => {
+                Error::io(op, path, io::Error::new(source.kind(), source.to_string()))
+            }
+            Error::Poisoned { cause } => Error::Poisoned {
+                cause: cause.clone(),
+            },
+            Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::Closed => Error::Closed,
         }
     }
 

@@ -117,6 +117,7 @@ mod poison;
 pub mod record;
 pub mod retention;
 pub mod segment;
+pub mod store;
 pub mod topic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -130,3 +131,8 @@ pub use record::{
     BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch, RecordView,
     TimestampType,
 };
+pub use store::{
+    AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, LogStore, Producer, ProducerConfig,
+    ProducerRecord, RecordMetadata, StoreConfig, TopicPartition,
+};
+pub use topic::TopicConfig;

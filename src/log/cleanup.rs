@@ -35,7 +35,7 @@ pub(super) struct PendingDeletion {
 impl PartitionLog {
     /// Deletes the oldest segments that `policy` no longer retains (by
     /// the log start offset, `retention_bytes`, then `retention_ms`; see
-    /// [`retention`](crate::retention)), raising the log start offset
+    /// [`crate::retention`]), raising the log start offset
     /// first. The active segment is never deleted, nor anything at or
     /// above the log end offset (the high watermark while there is no
     /// replication). Time comes from the log's clock.

@@ -443,6 +443,11 @@ impl PartitionLog {
         &self.inner.recovery
     }
 
+    /// Whether the log has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
     /// Whether an earlier I/O failure stopped writes.
     pub fn is_poisoned(&self) -> bool {
         self.inner.ctx.poison.is_poisoned()

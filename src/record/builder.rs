@@ -334,7 +334,7 @@ fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
 /// At least the encoded size of a record: its bytes plus the most its
 /// varints can take.
 #[inline]
-fn upper_bound(r: &Record) -> usize {
+pub(crate) fn upper_bound(r: &Record) -> usize {
     let field = |f: Option<&[u8]>| 5 + f.map_or(0, <[u8]>::len);
     let mut n = 21 + field(r.key.as_deref()) + field(r.value.as_deref()) + 5;
     for h in &r.headers {

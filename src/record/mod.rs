@@ -40,6 +40,7 @@ mod varint;
 use std::fmt;
 
 pub use batch::{batches, BatchAttributes, BatchHeader, Batches, RecordBatch};
+pub(crate) use builder::upper_bound as record_size_bound;
 pub use builder::BatchBuilder;
 pub use records::{HeaderView, RecordIter, RecordView};
 

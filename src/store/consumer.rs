@@ -1,0 +1,402 @@
+//! [`Consumer`]: pull-based reading of assigned partitions.
+//!
+//! A consumer reads the partitions it is assigned from its own positions,
+//! as a Kafka consumer with manual assignment does: [`poll`](Consumer::poll)
+//! returns the records after each position, in offset order per
+//! partition, up to the high watermark, and blocks until records arrive
+//! or its timeout passes (woken by appends, without busy-waiting). Where a
+//! position has not been set, or has fallen out of the log (below the log
+//! start after retention, or past the end after a truncation), the
+//! [`AutoOffsetReset`] policy decides where to go.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::signal::deadline_after;
+use super::{LogStore, TopicPartition};
+use crate::error::{Error, Result};
+use crate::log::PartitionLog;
+use crate::record::{Header, LogRecord, TimestampType};
+
+/// Where a consumer starts when it has no valid position (Kafka's
+/// `auto.offset.reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoOffsetReset {
+    /// At the log start offset: everything still retained.
+    Earliest,
+    /// At the log end offset: only records appended from now on (Kafka's
+    /// default).
+    #[default]
+    Latest,
+    /// Nowhere: `poll` and `position` fail with
+    /// [`Error::OffsetOutOfRange`] until the application seeks.
+    Error,
+}
+
+/// How a [`Consumer`] fetches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// Records one `poll` returns at most (Kafka's `max.poll.records`).
+    /// Default 500.
+    pub max_poll_records: usize,
+    /// Bytes of record batches one `poll` reads at most, over all
+    /// partitions (Kafka's `fetch.max.bytes`); at least one batch is read
+    /// even if it is larger. Default 50 MiB.
+    pub fetch_max_bytes: u64,
+    /// Bytes read from one partition at a time at most (Kafka's
+    /// `max.partition.fetch.bytes`). Default 1 MiB.
+    pub max_partition_fetch_bytes: u64,
+    /// Where to go without a valid position. Default
+    /// [`AutoOffsetReset::Latest`], as Kafka.
+    pub auto_offset_reset: AutoOffsetReset,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            max_poll_records: 500,
+            fetch_max_bytes: 50 * 1024 * 1024,
+            max_partition_fetch_bytes: 1024 * 1024,
+            auto_offset_reset: AutoOffsetReset::Latest,
+        }
+    }
+}
+
+/// A record returned by [`Consumer::poll`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: u32,
+    /// The record's offset.
+    pub offset: u64,
+    /// Its timestamp (milliseconds since the Unix epoch).
+    pub timestamp: i64,
+    /// Whether that is the creation or the log-append time.
+    pub timestamp_type: TimestampType,
+    /// The key, or `None`.
+    pub key: Option<Vec<u8>>,
+    /// The value, or `None` for a tombstone.
+    pub value: Option<Vec<u8>>,
+    /// Headers, in order.
+    pub headers: Vec<Header>,
+}
+
+/// One assigned partition.
+struct Assigned {
+    tp: TopicPartition,
+    topic: Arc<str>,
+    log: PartitionLog,
+    /// The offset of the next record to return; `None` until set by a
+    /// seek or the reset policy.
+    position: Option<u64>,
+    /// Records read but not returned yet, from `position` on.
+    fetched: VecDeque<LogRecord>,
+}
+
+/// Reads assigned partitions of a store: positions, seeks and a
+/// blocking, pull-based `poll`, with the reset policy of
+/// [`AutoOffsetReset`] for positions outside the log.
+///
+/// A consumer is used by one thread at a time (it is `Send`); give each
+/// thread its own.
+pub struct Consumer {
+    store: LogStore,
+    config: ConsumerConfig,
+    assigned: Vec<Assigned>,
+    /// Where the next poll starts, so that every partition gets its turn.
+    next: usize,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("config", &self.config)
+            .field("assignment", &self.assignment())
+            .finish()
+    }
+}
+
+impl LogStore {
+    /// A consumer of this store's topics, with nothing assigned yet.
+    pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
+        Consumer {
+            store: self.clone(),
+            config,
+            assigned: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl Consumer {
+    /// Replaces the assignment with these partitions (`("topic", 0)` or
+    /// [`TopicPartition`]s). Partitions that stay assigned keep their
+    /// positions; new ones start as the reset policy says unless sought.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
+    /// [`Error::Closed`]; the assignment is unchanged then.
+    pub fn assign<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
+        let mut next = Vec::with_capacity(partitions.len());
+        for tp in partitions {
+            let tp: TopicPartition = tp.clone().into();
+            if next.iter().any(|a: &Assigned| a.tp == tp) {
+                continue;
+            }
+            if let Some(i) = self.assigned.iter().position(|a| a.tp == tp) {
+                next.push(self.assigned.swap_remove(i));
+                continue;
+            }
+            let log = self.store.partition(&tp.topic, tp.partition)?;
+            next.push(Assigned {
+                topic: Arc::from(tp.topic.as_str()),
+                tp,
+                log,
+                position: None,
+                fetched: VecDeque::new(),
+            });
+        }
+        self.assigned = next;
+        self.next = 0;
+        Ok(())
+    }
+
+    /// Assigns every partition of `topic`.
+    ///
+    /// # Errors
+    /// As [`assign`](Self::assign).
+    pub fn assign_topic(&mut self, topic: &str) -> Result<()> {
+        let partitions = self.store.inner.topic(topic)?.partition_count();
+        let all: Vec<TopicPartition> = (0..partitions)
+            .map(|p| TopicPartition::new(topic, p))
+            .collect();
+        self.assign(&all)
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.assigned.iter().map(|a| a.tp.clone()).collect()
+    }
+
+    /// Sets where the next `poll` reads `partition` from. An offset outside
+    /// the log is handled by the reset policy at the next `poll`, as in
+    /// Kafka.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] if it is not assigned.
+    pub fn seek(&mut self, partition: impl Into<TopicPartition>, offset: u64) -> Result<()> {
+        let a = self.find(&partition.into())?;
+        a.position = Some(offset);
+        a.fetched.clear();
+        Ok(())
+    }
+
+    /// Moves every assigned partition to its log start offset.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn seek_to_beginning(&mut self) -> Result<()> {
+        self.seek_all(|log| Ok(log.log_start_offset()))
+    }
+
+    /// Moves every assigned partition to its log end offset (the high
+    /// watermark): only records appended later are returned.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn seek_to_end(&mut self) -> Result<()> {
+        self.seek_all(|log| Ok(log.log_end_offset()))
+    }
+
+    /// Moves every assigned partition to the first record whose timestamp
+    /// is at or after `timestamp`, or to its end if there is none.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Corrupt`] if a time index cannot be read;
+    /// [`Error::Closed`].
+    pub fn seek_to_timestamp(&mut self, timestamp: i64) -> Result<()> {
+        self.seek_all(|log| {
+            Ok(log
+                .offset_for_timestamp(timestamp)?
+                .map_or_else(|| log.log_end_offset(), |found| found.offset))
+        })
+    }
+
+    /// The offset of the next record `poll` returns for `partition`,
+    /// applying the reset policy if it has no valid position.
+    ///
+    /// # Errors
+    /// [`Error::UnknownPartition`] if it is not assigned;
+    /// [`Error::OffsetOutOfRange`] under [`AutoOffsetReset::Error`].
+    pub fn position(&mut self, partition: impl Into<TopicPartition>) -> Result<u64> {
+        let reset = self.config.auto_offset_reset;
+        let a = self.find(&partition.into())?;
+        resolve(a, reset)
+    }
+
+    /// Returns the records after the assigned partitions' positions, in
+    /// offset order per partition, and moves the positions past them: at
+    /// most `max_poll_records` records and about `fetch_max_bytes` bytes.
+    /// If none are available, waits until some are appended or `timeout`
+    /// passes (an empty result). Partitions take turns, so none starves.
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] for a position outside its log under
+    /// [`AutoOffsetReset::Error`]; [`Error::UnknownTopic`] if an assigned
+    /// topic was deleted; [`Error::Corrupt`] or [`Error::Io`] from a read;
+    /// [`Error::Closed`] once the store is closed.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let deadline = deadline_after(timeout);
+        loop {
+            self.store.inner.check_open()?;
+            let seen = self.store.inner.signal.generation();
+            let records = self.fetch()?;
+            if !records.is_empty() {
+                return Ok(records);
+            }
+            if !self.store.inner.signal.wait_past(seen, deadline) {
+                self.store.inner.check_open()?;
+                return Ok(records);
+            }
+        }
+    }
+
+    fn find(&mut self, tp: &TopicPartition) -> Result<&mut Assigned> {
+        self.assigned
+            .iter_mut()
+            .find(|a| a.tp == *tp)
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                partitions: 0,
+            })
+    }
+
+    fn seek_all(&mut self, to: impl Fn(&PartitionLog) -> Result<u64>) -> Result<()> {
+        for a in &mut self.assigned {
+            a.position = Some(to(&a.log)?);
+            a.fetched.clear();
+        }
+        Ok(())
+    }
+
+    /// One pass over the assigned partitions, starting where the last poll
+    /// stopped.
+    fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
+        let mut out = Vec::new();
+        let n = self.assigned.len();
+        let mut bytes_left = self.config.fetch_max_bytes;
+        let max_records = self.config.max_poll_records.max(1);
+        for k in 0..n {
+            if out.len() >= max_records {
+                break;
+            }
+            let i = (self.next + k) % n;
+            let result = self.fetch_partition(i, &mut out, &mut bytes_left, max_records);
+            if let Err(e) = result {
+                self.refresh_after(i, e)?;
+            }
+            // The next poll starts after the last partition that gave
+            // records, so every partition gets its turn.
+            if out.len() >= max_records {
+                self.next = (i + 1) % n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Returns records of partition `i` into `out`, reading more from the
+    /// log when what was fetched before runs out.
+    fn fetch_partition(
+        &mut self,
+        i: usize,
+        out: &mut Vec<ConsumerRecord>,
+        bytes_left: &mut u64,
+        max_records: usize,
+    ) -> Result<()> {
+        let reset = self.config.auto_offset_reset;
+        let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
+        let a = &mut self.assigned[i];
+        if a.fetched.is_empty() {
+            if *bytes_left == 0 {
+                return Ok(());
+            }
+            let position = resolve(a, reset)?;
+            if position >= a.log.log_end_offset() {
+                return Ok(());
+            }
+            let fetch = match a.log.read(position, partition_bytes.min(*bytes_left)) {
+                Ok(f) => f,
+                Err(Error::OffsetOutOfRange { .. }) => {
+                    // Retention or a truncation moved the log meanwhile.
+                    a.position = None;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            *bytes_left = bytes_left.saturating_sub(fetch.len_bytes());
+            for r in fetch.records() {
+                a.fetched.push_back(r?);
+            }
+        }
+        while out.len() < max_records {
+            let Some(r) = a.fetched.pop_front() else {
+                break;
+            };
+            a.position = Some(r.offset + 1);
+            out.push(ConsumerRecord {
+                topic: a.topic.clone(),
+                partition: a.tp.partition,
+                offset: r.offset,
+                timestamp: r.timestamp,
+                timestamp_type: r.timestamp_type,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+            });
+        }
+        Ok(())
+    }
+
+    /// After a read of partition `i` failed with `e`: if its log was
+    /// closed because the topic was deleted (or deleted and created
+    /// again), says so or picks up the new log; anything else is `e`.
+    fn refresh_after(&mut self, i: usize, e: Error) -> Result<()> {
+        if !matches!(e, Error::Closed) {
+            return Err(e);
+        }
+        self.store.inner.check_open()?;
+        let a = &mut self.assigned[i];
+        a.log = self.store.partition(&a.tp.topic, a.tp.partition)?;
+        a.position = None;
+        a.fetched.clear();
+        Ok(())
+    }
+}
+
+/// The partition's position, set by the reset policy if it has none or it
+/// lies outside the log.
+fn resolve(a: &mut Assigned, reset: AutoOffsetReset) -> Result<u64> {
+    let (start, end) = (a.log.log_start_offset(), a.log.log_end_offset());
+    match a.position {
+        Some(p) if (start..=end).contains(&p) => return Ok(p),
+        _ => {}
+    }
+    let p = match reset {
+        AutoOffsetReset::Earliest => start,
+        AutoOffsetReset::Latest => end,
+        AutoOffsetReset::Error => {
+            return Err(Error::OffsetOutOfRange {
+                requested: a.position.unwrap_or(end),
+                earliest: start,
+                latest: end,
+            })
+        }
+    };
+    a.position = Some(p);
+    a.fetched.clear();
+    Ok(p)
+}

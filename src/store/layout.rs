@@ -1,0 +1,321 @@
+//! The files at the root of a store's data directory, besides the
+//! partition directories:
+//!
+//! ```text
+//! .lock                              held while the store is open
+//! seglog.topics                      topics, partition counts, overrides
+//! recovery-point-offset-checkpoint   topic partition offset (Kafka's)
+//! log-start-offset-checkpoint        topic partition offset (Kafka's)
+//! .kafka_cleanshutdown               written last by a clean close
+//! orders-0/ orders-1/ ...            one directory per partition
+//! orders-2.1a2b3c-delete/            a partition being deleted
+//! ```
+//!
+//! `seglog.topics` is the store's own metadata, one topic per line after a
+//! version line and a count line:
+//!
+//! ```text
+//! seglog-topics 1
+//! 2
+//! orders 3 live retention.ms=86400000 segment.bytes=1048576
+//! audit 1 deleting
+//! ```
+//!
+//! Each line holds the name, the partition count, the state (`live`, or
+//! `deleting` while a deletion is in progress) and the topic's config
+//! overrides in Kafka's names. The file is replaced atomically (temporary
+//! file, fsync, rename, fsync of the directory); each replacement is the
+//! commit point of a topic change.
+
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint;
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, Fs};
+
+pub(crate) const TOPICS_FILE: &str = "seglog.topics";
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-offset-checkpoint";
+pub(crate) const LOG_START_FILE: &str = "log-start-offset-checkpoint";
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".kafka_cleanshutdown";
+/// Suffix of a partition directory being deleted (Kafka's).
+pub(crate) const DELETE_SUFFIX: &str = "-delete";
+
+const HEADER: &str = "seglog-topics 1";
+
+/// Where a topic stands in `seglog.topics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TopicState {
+    Live,
+    /// Deleted, but its directories may still be there: the next open
+    /// finishes the deletion.
+    Deleting,
+}
+
+/// One line of `seglog.topics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TopicEntry {
+    pub(crate) name: String,
+    pub(crate) partitions: u32,
+    pub(crate) state: TopicState,
+    pub(crate) overrides: Vec<(String, String)>,
+}
+
+pub(crate) fn topics_path(root: &Path) -> PathBuf {
+    root.join(TOPICS_FILE)
+}
+
+/// Reads `seglog.topics`; `None` if there is none.
+pub(crate) fn read_topics(fs: &dyn Fs, root: &Path) -> Result<Option<Vec<TopicEntry>>> {
+    let path = topics_path(root);
+    let Some(bytes) = fsio::read_file_if_exists(fs, &path)? else {
+        return Ok(None);
+    };
+    parse_topics(&path, &bytes).map(Some)
+}
+
+/// Replaces `seglog.topics` atomically.
+pub(crate) fn write_topics(fs: &dyn Fs, root: &Path, topics: &[TopicEntry]) -> Result<()> {
+    fsio::write_file_atomically(fs, &topics_path(root), render_topics(topics).as_bytes())
+}
+
+fn render_topics(topics: &[TopicEntry]) -> String {
+    let mut out = format!("{HEADER}\n{}\n", topics.len());
+    for t in topics {
+        let state = match t.state {
+            TopicState::Live => "live",
+            TopicState::Deleting => "deleting",
+        };
+        out.push_str(&format!("{} {} {state}", t.name, t.partitions));
+        for (k, v) in &t.overrides {
+            out.push_str(&format!(" {k}={v}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::corrupt(path, e.valid_up_to() as u64, "not UTF-8 text"))?;
+    let end = text.len() as u64;
+    let mut lines = text.split_inclusive('\n').scan(0u64, |at, line| {
+        let start = *at;
+        *at += line.len() as u64;
+        Some((start, line.trim_end_matches(['\n', '\r'])))
+    });
+    match lines.next() {
+        Some((_, HEADER)) => {}
+        _ => {
+            return Err(Error::corrupt(
+                path,
+                0,
+                format!("the first line must be {HEADER:?}"),
+            ))
+        }
+    }
+    let (count_at, count) = lines
+        .next()
+        .ok_or_else(|| Error::corrupt(path, end, "missing topic count"))?;
+    let count: usize = count
+        .parse()
+        .map_err(|_| Error::corrupt(path, count_at, format!("bad topic count {count:?}")))?;
+    let mut topics: Vec<TopicEntry> = Vec::new();
+    for (pos, line) in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |reason: String| Error::corrupt(path, pos, reason);
+        let mut fields = line.split(' ');
+        let (Some(name), Some(partitions), Some(state)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad(format!(
+                "a topic line needs a name, a partition count and a state: {line:?}"
+            )));
+        };
+        crate::topic::validate_topic_name(name).map_err(|e| bad(e.to_string()))?;
+        let partitions: u32 = partitions
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad(format!("bad partition count {partitions:?} for {name}")))?;
+        let state = match state {
+            "live" => TopicState::Live,
+            "deleting" => TopicState::Deleting,
+            other => return Err(bad(format!("unknown topic state {other:?} for {name}"))),
+        };
+        let mut overrides = Vec::new();
+        for kv in fields {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| bad(format!("bad config override {kv:?} for {name}")))?;
+            overrides.push((k.to_string(), v.to_string()));
+        }
+        if topics.iter().any(|t| t.name == name) {
+            return Err(bad(format!("topic {name} is listed twice")));
+        }
+        topics.push(TopicEntry {
+            name: name.to_string(),
+            partitions,
+            state,
+            overrides,
+        });
+    }
+    if topics.len() != count {
+        return Err(Error::corrupt(
+            path,
+            count_at,
+            format!("the file says {count} topics but lists {}", topics.len()),
+        ));
+    }
+    Ok(topics)
+}
+
+/// One entry of a root checkpoint file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetEntry {
+    pub(crate) topic: String,
+    pub(crate) partition: u32,
+    pub(crate) offset: u64,
+}
+
+/// Reads a root checkpoint file (`topic partition offset` lines); `None`
+/// if there is none.
+pub(crate) fn read_offsets(fs: &dyn Fs, path: &Path) -> Result<Option<Vec<OffsetEntry>>> {
+    let Some(entries) = checkpoint::read(fs, path, 3)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, e) in entries.into_iter().enumerate() {
+        let bad = || Error::corrupt(path, i as u64 + 3, format!("bad entry {:?}", e.join(" ")));
+        let partition = e[1].parse().map_err(|_| bad())?;
+        let offset = e[2].parse().map_err(|_| bad())?;
+        out.push(OffsetEntry {
+            topic: e[0].clone(),
+            partition,
+            offset,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Replaces a root checkpoint file atomically.
+pub(crate) fn write_offsets(fs: &dyn Fs, path: &Path, entries: &[OffsetEntry]) -> Result<()> {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.topic.clone(),
+                e.partition.to_string(),
+                e.offset.to_string(),
+            ]
+        })
+        .collect();
+    checkpoint::write(fs, path, &rows)
+}
+
+/// A unique name for a partition directory on its way out, as Kafka names
+/// them: `<topic>-<partition>.<unique>-delete`.
+pub(crate) fn delete_dir_name(dir_name: &str, unique: u64) -> String {
+    format!("{dir_name}.{unique:x}{DELETE_SUFFIX}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemFs;
+
+    fn entry(name: &str, partitions: u32, state: TopicState, kv: &[(&str, &str)]) -> TopicEntry {
+        TopicEntry {
+            name: name.into(),
+            partitions,
+            state,
+            overrides: kv
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn topics_round_trip() {
+        let fs = MemFs::new();
+        let root = Path::new("/store");
+        fs.create_dir_all(root).unwrap();
+        assert_eq!(read_topics(&fs, root).unwrap(), None);
+        let topics = vec![
+            entry(
+                "orders",
+                3,
+                TopicState::Live,
+                &[("retention.ms", "1000"), ("segment.bytes", "4096")],
+            ),
+            entry("audit.v2", 1, TopicState::Deleting, &[]),
+        ];
+        write_topics(&fs, root, &topics).unwrap();
+        assert_eq!(read_topics(&fs, root).unwrap(), Some(topics));
+        write_topics(&fs, root, &[]).unwrap();
+        assert_eq!(read_topics(&fs, root).unwrap(), Some(vec![]));
+    }
+
+    #[test]
+    fn damaged_topics_files_are_errors_with_a_position() {
+        let path = Path::new("/store/seglog.topics");
+        let cases: &[(&str, u64)] = &[
+            ("", 0),
+            ("seglog-topics 2\n0\n", 0),
+            ("seglog-topics 1\n", 16),
+            ("seglog-topics 1\nx\n", 16),
+            ("seglog-topics 1\n1\norders\n", 18),
+            ("seglog-topics 1\n1\n../x 1 live\n", 18),
+            ("seglog-topics 1\n1\norders 0 live\n", 18),
+            ("seglog-topics 1\n1\norders 1 gone\n", 18),
+            ("seglog-topics 1\n1\norders 1 live retention.ms\n", 18),
+            ("seglog-topics 1\n2\na 1 live\na 1 live\n", 27),
+            ("seglog-topics 1\n2\na 1 live\n", 16),
+        ];
+        for (text, position) in cases {
+            match parse_topics(path, text.as_bytes()) {
+                Err(Error::Corrupt { position: p, .. }) => assert_eq!(p, *position, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        assert!(parse_topics(path, &[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn offsets_round_trip_in_kafkas_format() {
+        let fs = MemFs::new();
+        let root = Path::new("/store");
+        fs.create_dir_all(root).unwrap();
+        let path = root.join(RECOVERY_POINT_FILE);
+        let entries = vec![
+            OffsetEntry {
+                topic: "orders".into(),
+                partition: 0,
+                offset: 42,
+            },
+            OffsetEntry {
+                topic: "orders".into(),
+                partition: 1,
+                offset: 7,
+            },
+        ];
+        write_offsets(&fs, &path, &entries).unwrap();
+        let text = fsio::read_file_if_exists(&fs, &path).unwrap().unwrap();
+        assert_eq!(text, b"0\n2\norders 0 42\norders 1 7\n");
+        assert_eq!(read_offsets(&fs, &path).unwrap(), Some(entries));
+        fsio::write_file_atomically(&fs, &path, b"0\n1\norders x 1\n").unwrap();
+        assert!(matches!(
+            read_offsets(&fs, &path),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn delete_dir_names_are_not_partition_dirs() {
+        let name = delete_dir_name("orders-2", 0x1a2b);
+        assert_eq!(name, "orders-2.1a2b-delete");
+        assert_eq!(crate::topic::parse_partition_dir_name(&name), None);
+    }
+}

@@ -1,0 +1,715 @@
+//! [`LogStore`]: one data directory holding many topics, each split into
+//! partitions, as a Kafka broker lays out a log directory.
+//!
+//! ```
+//! use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = LogStore::open(dir.path(), StoreConfig::default())?;
+//! store.create_topic("orders", 3, &[("retention.ms", "86400000")])?;
+//!
+//! let producer = store.producer(Default::default());
+//! let sent = producer.send(ProducerRecord::new("orders", "created").with_key("order-1"))?;
+//! let meta = sent.wait()?;
+//!
+//! let mut consumer = store.consumer(Default::default());
+//! consumer.assign(&[("orders", meta.partition)])?;
+//! consumer.seek_to_beginning()?;
+//! let records = consumer.poll(std::time::Duration::from_secs(1))?;
+//! assert_eq!(records[0].value.as_deref(), Some(&b"created"[..]));
+//! store.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layout and crash safety
+//!
+//! The directory holds one `<topic>-<partition>/` directory per partition
+//! (a [`PartitionLog`]), Kafka's root checkpoint files, a lock file and
+//! `seglog.topics`, the list of topics with their partition counts and
+//! config overrides (see the `layout` module). Every change to the topics
+//! is committed by replacing `seglog.topics` atomically:
+//!
+//! * **Create a topic / add partitions:** the new entry is committed
+//!   first, then the partition directories are created. A crash in between
+//!   leaves a committed topic whose missing directories the next open
+//!   creates.
+//! * **Delete a topic:** the entry is marked `deleting` (from then on the
+//!   topic is gone), the partition directories are renamed
+//!   `<topic>-<partition>.<id>-delete` and the directory fsynced, the entry
+//!   removed, and the renamed directories removed. The next open finishes
+//!   whatever a crash interrupted.
+//!
+//! Directories of topics `seglog.topics` does not list are left alone. A
+//! directory without `seglog.topics` (a Kafka log directory, say) is
+//! adopted: every partition directory in it becomes part of a topic.
+//!
+//! # Resources
+//!
+//! Partitions share one bound on open segment files and one on loaded
+//! segment indexes ([`StoreConfig::max_open_files`],
+//! [`StoreConfig::max_loaded_indexes`]), so a store of thousands of
+//! partitions runs within the usual limit of 1,024 open files.
+
+mod consumer;
+mod layout;
+mod maintenance;
+mod producer;
+mod signal;
+mod topics;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
+pub use maintenance::{MaintenanceReport, PartitionError};
+pub use producer::{Delivery, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+pub use topics::{PartitionDescription, TopicDescription, MAX_PARTITIONS};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::RecoveryMode;
+use crate::error::{Error, Result};
+use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
+use crate::log::{OpenOptions, PartitionLog};
+use crate::segment::{lock, read_lock, Resources};
+use crate::topic::{partition_dir_name, TopicConfig};
+use layout::{OffsetEntry, TopicEntry, TopicState};
+use signal::AppendSignal;
+
+/// A topic and one of its partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic's name.
+    pub topic: String,
+    /// The partition number, from 0.
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    /// `topic`'s partition `partition`.
+    pub fn new(topic: impl Into<String>, partition: u32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+impl<T: Into<String>> From<(T, u32)> for TopicPartition {
+    fn from((topic, partition): (T, u32)) -> Self {
+        TopicPartition::new(topic, partition)
+    }
+}
+
+/// Settings of a [`LogStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The config of every topic, before its own overrides (Kafka's broker
+    /// defaults). Default [`TopicConfig::default()`].
+    pub topic_defaults: TopicConfig,
+    /// Segment files kept open at most across all partitions; the least
+    /// recently used are closed beyond it. Default 512.
+    pub max_open_files: usize,
+    /// Segments whose indexes are kept loaded (memory-mapped) at most
+    /// across all partitions. Default 8,192.
+    pub max_loaded_indexes: usize,
+    /// What opening does with damaged data in a partition. Default
+    /// [`RecoveryMode::Strict`].
+    pub recovery_mode: RecoveryMode,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            topic_defaults: TopicConfig::default(),
+            max_open_files: 512,
+            max_loaded_indexes: 8_192,
+            recovery_mode: RecoveryMode::Strict,
+        }
+    }
+}
+
+/// What opening a store found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOpenReport {
+    /// The directory held no store yet.
+    pub created: bool,
+    /// The store's previous close was clean.
+    pub clean_shutdown: bool,
+    /// Partitions opened.
+    pub partitions: usize,
+    /// Partitions whose data had to be re-read after a crash.
+    pub partitions_recovered: usize,
+    /// Partition directories created because a committed topic lacked them.
+    pub partitions_created: usize,
+    /// Topic deletions a crash had interrupted, finished now.
+    pub deletions_finished: usize,
+    /// Directories that are not partitions of a known topic, left alone.
+    pub unknown_directories: Vec<PathBuf>,
+}
+
+/// How to open a [`LogStore`]: file system and clock.
+#[derive(Clone)]
+pub struct StoreOptions {
+    fs: Arc<dyn Fs>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("fs", &self.fs)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl StoreOptions {
+    /// The real file system and the system clock.
+    pub fn new() -> Self {
+        StoreOptions {
+            fs: Arc::new(StdFs),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
+    pub fn fs(mut self, fs: impl Fs) -> Self {
+        self.fs = Arc::new(fs);
+        self
+    }
+
+    /// The clock for rolling, flushing, retention and log-append time.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens (or creates) the store in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] if the directory is open elsewhere;
+    /// [`Error::InvalidConfig`] for a bad config (a stored override
+    /// included); [`Error::Corrupt`] for damaged metadata or partition data
+    /// that strict recovery keeps; [`Error::Io`].
+    pub fn open(self, dir: impl AsRef<Path>, config: StoreConfig) -> Result<LogStore> {
+        StoreInner::open(self, dir.as_ref(), config)
+    }
+}
+
+/// One data directory of topics and partitions. See the [module
+/// docs](self).
+///
+/// A cheap, cloneable handle (`Send + Sync`). Closing it (or dropping the
+/// last handle) flushes every partition and writes the checkpoints.
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<StoreInner>,
+}
+
+impl fmt::Debug for LogStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogStore")
+            .field("dir", &self.inner.dir)
+            .field("topics", &self.list_topics())
+            .finish()
+    }
+}
+
+/// A topic as the store holds it.
+pub(crate) struct Topic {
+    pub(crate) name: String,
+    pub(crate) config: TopicConfig,
+    pub(crate) overrides: Vec<(String, String)>,
+    pub(crate) partitions: RwLock<Vec<PartitionLog>>,
+}
+
+impl Topic {
+    pub(crate) fn partition_count(&self) -> u32 {
+        read_lock(&self.partitions).len() as u32
+    }
+
+    pub(crate) fn log(&self, partition: u32) -> Result<PartitionLog> {
+        let logs = read_lock(&self.partitions);
+        logs.get(partition as usize)
+            .cloned()
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: self.name.clone(),
+                partition,
+                partitions: logs.len() as u32,
+            })
+    }
+
+    fn entry(&self) -> TopicEntry {
+        TopicEntry {
+            name: self.name.clone(),
+            partitions: self.partition_count(),
+            state: TopicState::Live,
+            overrides: self.overrides.clone(),
+        }
+    }
+}
+
+pub(crate) struct StoreInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: StoreConfig,
+    resources: Arc<Resources>,
+    pub(crate) signal: Arc<AppendSignal>,
+    pub(crate) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serialises topic changes (and with them `seglog.topics` writes).
+    admin: Mutex<()>,
+    closed: AtomicBool,
+    dir_lock: Mutex<Option<Box<dyn DirLock>>>,
+    maintenance: Mutex<Option<maintenance::Background>>,
+    pub(crate) last_maintenance: Mutex<Option<MaintenanceReport>>,
+    report: StoreOpenReport,
+}
+
+impl LogStore {
+    /// Opens (or creates) the store in `dir` on the real file system with
+    /// the system clock. See [`StoreOptions`] for more.
+    ///
+    /// # Errors
+    /// As [`StoreOptions::open`].
+    pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
+        StoreOptions::new().open(dir, config)
+    }
+
+    /// Options for opening a store (file system, clock).
+    pub fn options() -> StoreOptions {
+        StoreOptions::new()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The store's config.
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.config
+    }
+
+    /// What opening found.
+    pub fn open_report(&self) -> &StoreOpenReport {
+        &self.inner.report
+    }
+
+    /// The log of one partition, for reading and writing it directly
+    /// (fetches as file ranges, appends of encoded batches, replication).
+    /// Do not close it: it belongs to the store.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
+    /// [`Error::Closed`].
+    pub fn partition(&self, topic: &str, partition: u32) -> Result<PartitionLog> {
+        self.inner.topic(topic)?.log(partition)
+    }
+
+    /// Raises a partition's log start offset to `before_offset` (Kafka's
+    /// DeleteRecords): records below it are no longer readable, and
+    /// segments wholly below it are deleted. Returns the new log start
+    /// offset (the low watermark).
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if `before_offset` is above the high
+    /// watermark; [`Error::UnknownTopic`], [`Error::UnknownPartition`],
+    /// [`Error::Io`].
+    pub fn delete_records(&self, topic: &str, partition: u32, before_offset: u64) -> Result<u64> {
+        let log = self.partition(topic, partition)?;
+        log.advance_log_start_offset(before_offset)?;
+        Ok(log.log_start_offset())
+    }
+
+    /// Flushes every partition to stable storage.
+    ///
+    /// # Errors
+    /// The first partition's error; the others are still flushed.
+    pub fn flush(&self) -> Result<()> {
+        let mut first = None;
+        for log in self.inner.all_logs()?.into_iter().map(|(_, l)| l) {
+            if let Err(e) = log.flush() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Stops background maintenance, closes every partition (flushing it
+    /// and writing its clean-shutdown marker), writes the root checkpoint
+    /// files and the store's clean-shutdown marker, and releases the
+    /// directory. Every handle of this store, producers and consumers
+    /// included, fails with [`Error::Closed`] afterwards. Closing twice is
+    /// a no-op; dropping the last handle closes on a best-effort basis.
+    ///
+    /// # Errors
+    /// The first failure; the rest of the close goes on, the directory is
+    /// released, and the next open recovers what needs it.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl StoreInner {
+    fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
+        config.topic_defaults.validate()?;
+        let fs = opts.fs;
+        let created = !fs.exists(dir).ctx("stat", dir)?;
+        fsio::create_dir_durably(&*fs, dir)?;
+        let dir_lock = fs
+            .try_lock_dir(dir)
+            .ctx("lock", dir)?
+            .ok_or_else(|| Error::Locked {
+                path: dir.to_path_buf(),
+            })?;
+        let mut report = StoreOpenReport {
+            created,
+            ..StoreOpenReport::default()
+        };
+        let marker = dir.join(layout::CLEAN_SHUTDOWN_FILE);
+        if fs.exists(&marker).ctx("stat", &marker)? {
+            report.clean_shutdown = true;
+            fs.remove_file(&marker).ctx("remove", &marker)?;
+            fs.sync_dir(dir).ctx("fsync directory", dir)?;
+        }
+        let signal = Arc::new(AppendSignal::default());
+        let inner = StoreInner {
+            dir: dir.to_path_buf(),
+            fs,
+            clock: opts.clock,
+            resources: Resources::new(config.max_open_files, config.max_loaded_indexes),
+            config,
+            signal,
+            topics: RwLock::new(BTreeMap::new()),
+            admin: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            dir_lock: Mutex::new(Some(dir_lock)),
+            maintenance: Mutex::new(None),
+            last_maintenance: Mutex::new(None),
+            report: StoreOpenReport::default(),
+        };
+        let mut inner = inner;
+        if let Err(e) = inner.load(&mut report) {
+            // Nothing was opened as a store: dropping must not write
+            // checkpoints or a clean-shutdown marker.
+            inner.closed.store(true, Ordering::Release);
+            return Err(e);
+        }
+        inner.report = report;
+        Ok(LogStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Reads the topics (adopting the partition directories if there is no
+    /// list yet), finishes interrupted deletions, and opens every
+    /// partition.
+    fn load(&mut self, report: &mut StoreOpenReport) -> Result<()> {
+        let fs = &*self.fs;
+        let root = self.dir.clone();
+        let listing = fs.list_dir(&root).ctx("list", &root)?;
+        let mut dirs: Vec<String> = listing
+            .into_iter()
+            .filter(|e| e.is_dir)
+            .map(|e| e.name)
+            .collect();
+        dirs.sort();
+
+        let entries = match layout::read_topics(fs, &root)? {
+            Some(entries) => entries,
+            None => {
+                let adopted = adopt(&dirs);
+                layout::write_topics(fs, &root, &adopted)?;
+                adopted
+            }
+        };
+        // Finish deletions first: their directories go whatever else
+        // happens.
+        let mut live = Vec::new();
+        let mut finishing = Vec::new();
+        for e in entries {
+            match e.state {
+                TopicState::Live => live.push(e),
+                TopicState::Deleting => finishing.push(e),
+            }
+        }
+        if !finishing.is_empty() {
+            for e in &finishing {
+                for p in 0..e.partitions {
+                    let name = partition_dir_name(&e.name, p);
+                    if dirs.contains(&name) {
+                        topics::rename_for_deletion(fs, &root, &name)?;
+                    }
+                }
+            }
+            fs.sync_dir(&root).ctx("fsync directory", &root)?;
+            layout::write_topics(fs, &root, &live)?;
+            report.deletions_finished = finishing.len();
+        }
+        let listing = fs.list_dir(&root).ctx("list", &root)?;
+        let mut removed_any = false;
+        for e in listing.iter().filter(|e| e.is_dir) {
+            if e.name.ends_with(layout::DELETE_SUFFIX) {
+                let path = root.join(&e.name);
+                fs.remove_dir_all(&path).ctx("remove", &path)?;
+                removed_any = true;
+            }
+        }
+        if removed_any {
+            fs.sync_dir(&root).ctx("fsync directory", &root)?;
+        }
+
+        let fallback = self.read_checkpoints()?;
+        let mut expected = std::collections::HashSet::new();
+        let mut topics = BTreeMap::new();
+        for e in live {
+            let config = TopicConfig::with_overrides(
+                &self.config.topic_defaults,
+                e.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
+            let mut logs = Vec::with_capacity(e.partitions as usize);
+            for p in 0..e.partitions {
+                let name = partition_dir_name(&e.name, p);
+                let existed = dirs.contains(&name);
+                expected.insert(name);
+                let hint = fallback.get(&(e.name.clone(), p)).copied();
+                let log = self.open_log(&e.name, p, &config, hint)?;
+                let r = log.recovery_report();
+                report.partitions += 1;
+                report.partitions_created += usize::from(!existed);
+                report.partitions_recovered +=
+                    usize::from(existed && !r.created && !r.clean_shutdown);
+                logs.push(log);
+            }
+            topics.insert(
+                e.name.clone(),
+                Arc::new(Topic {
+                    name: e.name,
+                    config,
+                    overrides: e.overrides,
+                    partitions: RwLock::new(logs),
+                }),
+            );
+        }
+        report.unknown_directories = dirs
+            .iter()
+            .filter(|d| !expected.contains(*d) && !d.ends_with(layout::DELETE_SUFFIX))
+            .map(|d| root.join(d))
+            .collect();
+        self.topics = RwLock::new(topics);
+        Ok(())
+    }
+
+    /// The root checkpoints, as hints for partitions without a state file
+    /// of their own: (recovery point, log start offset).
+    fn read_checkpoints(&self) -> Result<HashMap<(String, u32), (u64, u64)>> {
+        let read = |name: &str| -> Result<Vec<OffsetEntry>> {
+            let path = self.dir.join(name);
+            match layout::read_offsets(&*self.fs, &path) {
+                Ok(entries) => Ok(entries.unwrap_or_default()),
+                Err(Error::Corrupt { .. })
+                    if self.config.recovery_mode == RecoveryMode::TruncateCorrupt =>
+                {
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let starts: HashMap<(String, u32), u64> = read(layout::LOG_START_FILE)?
+            .into_iter()
+            .map(|e| ((e.topic, e.partition), e.offset))
+            .collect();
+        Ok(read(layout::RECOVERY_POINT_FILE)?
+            .into_iter()
+            .map(|e| {
+                let start = starts
+                    .get(&(e.topic.clone(), e.partition))
+                    .copied()
+                    .unwrap_or(0);
+                ((e.topic, e.partition), (e.offset, start))
+            })
+            .collect())
+    }
+
+    /// Opens (creating if needed) one partition's log with the store's
+    /// shared resources.
+    pub(crate) fn open_log(
+        &self,
+        topic: &str,
+        partition: u32,
+        config: &TopicConfig,
+        fallback: Option<(u64, u64)>,
+    ) -> Result<PartitionLog> {
+        let mut opts = OpenOptions::new()
+            .fs_shared(self.fs.clone())
+            .clock_shared(self.clock.clone())
+            .recovery_mode(self.config.recovery_mode)
+            .file_delete_delay_ms(config.file_delete_delay_ms);
+        opts.resources = Some(self.resources.clone());
+        opts.lock_dir = false;
+        let signal = self.signal.clone();
+        opts.listener = Some(Arc::new(move || signal.notify()));
+        opts.fallback_state = fallback;
+        opts.open(
+            self.dir.join(partition_dir_name(topic, partition)),
+            config.log.clone(),
+        )
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        self.check_open()?;
+        read_lock(&self.topics)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic {
+                name: name.to_string(),
+            })
+    }
+
+    /// Every partition's log, by topic and partition.
+    pub(crate) fn all_logs(&self) -> Result<Vec<(TopicPartition, PartitionLog)>> {
+        self.check_open()?;
+        let topics: Vec<Arc<Topic>> = read_lock(&self.topics).values().cloned().collect();
+        let mut out = Vec::new();
+        for t in topics {
+            for (p, log) in read_lock(&t.partitions).iter().enumerate() {
+                out.push((TopicPartition::new(t.name.clone(), p as u32), log.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the root checkpoint files from the partitions' current
+    /// recovery points and log start offsets.
+    pub(crate) fn write_checkpoints(&self, logs: &[(TopicPartition, PartitionLog)]) -> Result<()> {
+        let entries = |f: &dyn Fn(&PartitionLog) -> u64| -> Vec<OffsetEntry> {
+            logs.iter()
+                .map(|(tp, log)| OffsetEntry {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    offset: f(log),
+                })
+                .collect()
+        };
+        let fs = &*self.fs;
+        layout::write_offsets(
+            fs,
+            &self.dir.join(layout::RECOVERY_POINT_FILE),
+            &entries(&|l| l.recovery_point()),
+        )?;
+        layout::write_offsets(
+            fs,
+            &self.dir.join(layout::LOG_START_FILE),
+            &entries(&|l| l.log_start_offset()),
+        )
+    }
+
+    /// The topics as `seglog.topics` lists them now.
+    pub(crate) fn topic_entries(&self) -> Vec<TopicEntry> {
+        read_lock(&self.topics)
+            .values()
+            .map(|t| t.entry())
+            .collect()
+    }
+
+    pub(crate) fn admin(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.check_open()?;
+        let guard = lock(&self.admin);
+        self.check_open()?;
+        Ok(guard)
+    }
+
+    fn close(&self) -> Result<()> {
+        maintenance::stop(self);
+        let _admin = lock(&self.admin);
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let logs: Vec<(TopicPartition, PartitionLog)> = {
+            let topics: Vec<Arc<Topic>> = read_lock(&self.topics).values().cloned().collect();
+            topics
+                .iter()
+                .flat_map(|t| {
+                    read_lock(&t.partitions)
+                        .iter()
+                        .enumerate()
+                        .map(|(p, l)| (TopicPartition::new(t.name.clone(), p as u32), l.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        self.closed.store(true, Ordering::Release);
+        // Wake consumers blocked in poll so they see the close.
+        self.signal.wake_all();
+        let mut first: Option<Error> = None;
+        for (_, log) in &logs {
+            if let Err(e) = log.close() {
+                first.get_or_insert(e);
+            }
+        }
+        let finish = self.write_checkpoints(&logs).and_then(|()| {
+            if first.is_some() {
+                return Ok(());
+            }
+            let marker = self.dir.join(layout::CLEAN_SHUTDOWN_FILE);
+            fsio::write_file_atomically(&*self.fs, &marker, b"")
+        });
+        if let Err(e) = finish {
+            first.get_or_insert(e);
+        }
+        *lock(&self.dir_lock) = None;
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Topics made of the partition directories found (a directory without
+/// `seglog.topics`): each topic gets as many partitions as its highest
+/// partition number says, missing ones created on open.
+fn adopt(dirs: &[String]) -> Vec<TopicEntry> {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for d in dirs {
+        if let Some((topic, partition)) = crate::topic::parse_partition_dir_name(d) {
+            let n = counts.entry(topic).or_insert(0);
+            *n = (*n).max(partition.saturating_add(1));
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(name, partitions)| TopicEntry {
+            name,
+            partitions,
+            state: TopicState::Live,
+            overrides: Vec::new(),
+        })
+        .collect()
+}

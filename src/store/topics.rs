@@ -1,0 +1,267 @@
+//! Creating, growing, describing and deleting topics.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::layout::{self, TopicState};
+use super::{LogStore, Topic};
+use crate::error::{Error, Result};
+use crate::io::{Fs, IoContext};
+use crate::log::PartitionLog;
+use crate::segment::{read_lock, write_lock};
+use crate::topic::{partition_dir_name, validate_topic_name, TopicConfig};
+
+/// Partitions one topic may have at most.
+pub const MAX_PARTITIONS: u32 = 100_000;
+
+/// A topic as [`LogStore::describe_topic`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDescription {
+    /// The topic's name.
+    pub name: String,
+    /// Its partitions, in order.
+    pub partitions: Vec<PartitionDescription>,
+    /// The topic's effective config (store defaults plus overrides).
+    pub config: TopicConfig,
+    /// The overrides it was created with, in Kafka's names.
+    pub overrides: Vec<(String, String)>,
+}
+
+/// One partition of a [`TopicDescription`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDescription {
+    /// The partition number.
+    pub partition: u32,
+    /// The first readable offset.
+    pub log_start_offset: u64,
+    /// The offset the next record will get.
+    pub log_end_offset: u64,
+    /// The offset up to which consumers read (the log end offset, as
+    /// there is no replication).
+    pub high_watermark: u64,
+    /// Bytes of `.log` data held.
+    pub size_bytes: u64,
+    /// Segments held.
+    pub segments: usize,
+}
+
+impl LogStore {
+    /// Creates a topic with `partitions` partitions and the given config
+    /// overrides (Kafka's names, e.g. `("retention.ms", "86400000")`; see
+    /// [`TopicConfig::override_keys`]). The topic is durable when this
+    /// returns.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for a bad name, [`Error::TopicExists`],
+    /// [`Error::InvalidPartitions`] for 0 or more than
+    /// [`MAX_PARTITIONS`], [`Error::InvalidConfig`] for a bad override,
+    /// [`Error::Io`], [`Error::Closed`].
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        overrides: &[(&str, &str)],
+    ) -> Result<()> {
+        validate_topic_name(name)?;
+        if partitions == 0 || partitions > MAX_PARTITIONS {
+            return Err(Error::InvalidPartitions {
+                topic: name.to_string(),
+                requested: partitions,
+                reason: format!("a topic has 1 to {MAX_PARTITIONS} partitions"),
+            });
+        }
+        let inner = &self.inner;
+        let config =
+            TopicConfig::with_overrides(&inner.config.topic_defaults, overrides.iter().copied())?;
+        for (_, v) in overrides {
+            if v.trim().contains(char::is_whitespace) {
+                return Err(Error::config(
+                    "config value",
+                    format!("{v:?} contains whitespace"),
+                ));
+            }
+        }
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let _admin = inner.admin()?;
+        if read_lock(&inner.topics).contains_key(name) {
+            return Err(Error::TopicExists {
+                name: name.to_string(),
+            });
+        }
+        // Commit first: a crash from here on leaves a topic whose missing
+        // directories the next open creates.
+        let mut entries = inner.topic_entries();
+        entries.push(layout::TopicEntry {
+            name: name.to_string(),
+            partitions,
+            state: TopicState::Live,
+            overrides: overrides.clone(),
+        });
+        layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
+        let logs = match self.open_new_partitions(name, &config, 0..partitions) {
+            Ok(logs) => logs,
+            Err(e) => {
+                // Take the entry back if possible; if not, the next open
+                // creates the missing directories.
+                entries.pop();
+                let _ = layout::write_topics(&*inner.fs, &inner.dir, &entries);
+                return Err(e);
+            }
+        };
+        write_lock(&inner.topics).insert(
+            name.to_string(),
+            Arc::new(Topic {
+                name: name.to_string(),
+                config,
+                overrides,
+                partitions: RwLock::new(logs),
+            }),
+        );
+        Ok(())
+    }
+
+    /// Grows a topic to `total` partitions. Keyed records may route to
+    /// other partitions afterwards, as in Kafka.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPartitions`] if `total` is not more than the topic
+    /// has (partitions are never removed) or above [`MAX_PARTITIONS`];
+    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
+    pub fn add_partitions(&self, topic: &str, total: u32) -> Result<()> {
+        let inner = &self.inner;
+        let _admin = inner.admin()?;
+        let t = inner.topic(topic)?;
+        let current = t.partition_count();
+        if total <= current || total > MAX_PARTITIONS {
+            return Err(Error::InvalidPartitions {
+                topic: topic.to_string(),
+                requested: total,
+                reason: format!(
+                    "the topic has {current} partitions; it can only grow, to at most {MAX_PARTITIONS}"
+                ),
+            });
+        }
+        let mut entries = inner.topic_entries();
+        if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
+            e.partitions = total;
+        }
+        layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
+        let logs = self.open_new_partitions(topic, &t.config, current..total)?;
+        write_lock(&t.partitions).extend(logs);
+        Ok(())
+    }
+
+    /// Deletes a topic and all its data. Producers and consumers using it
+    /// get [`Error::UnknownTopic`] (or [`Error::Closed`] for a partition
+    /// they already held) from then on; fetch results already taken stay
+    /// readable. Crash-safe: a deletion a crash interrupts is finished by
+    /// the next open.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
+    pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        let inner = &self.inner;
+        let _admin = inner.admin()?;
+        let t = inner.topic(topic)?;
+        let fs = &*inner.fs;
+        // Commit: marked deleting, the topic is gone whatever happens next.
+        let mut entries = inner.topic_entries();
+        if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
+            e.state = TopicState::Deleting;
+        }
+        layout::write_topics(fs, &inner.dir, &entries)?;
+        write_lock(&inner.topics).remove(topic);
+        let logs: Vec<PartitionLog> = read_lock(&t.partitions).clone();
+        for log in &logs {
+            // Its data is going: a failure to flush it does not matter.
+            let _ = log.close();
+        }
+        let mut renamed = Vec::new();
+        for p in 0..logs.len() as u32 {
+            let name = partition_dir_name(topic, p);
+            if fs.exists(&inner.dir.join(&name)).ctx("stat", &inner.dir)? {
+                renamed.push(rename_for_deletion(fs, &inner.dir, &name)?);
+            }
+        }
+        fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)?;
+        entries.retain(|e| e.name != topic);
+        layout::write_topics(fs, &inner.dir, &entries)?;
+        for name in renamed {
+            let path = inner.dir.join(name);
+            fs.remove_dir_all(&path).ctx("remove", &path)?;
+        }
+        fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)
+    }
+
+    /// The names of all topics, sorted.
+    pub fn list_topics(&self) -> Vec<String> {
+        read_lock(&self.inner.topics).keys().cloned().collect()
+    }
+
+    /// A topic's partitions (offsets, sizes) and config.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTopic`], [`Error::Closed`].
+    pub fn describe_topic(&self, topic: &str) -> Result<TopicDescription> {
+        let t = self.inner.topic(topic)?;
+        let partitions = read_lock(&t.partitions)
+            .iter()
+            .enumerate()
+            .map(|(p, log)| {
+                let segments = log.segments();
+                PartitionDescription {
+                    partition: p as u32,
+                    log_start_offset: log.log_start_offset(),
+                    log_end_offset: log.log_end_offset(),
+                    high_watermark: log.log_end_offset(),
+                    size_bytes: segments.iter().map(|s| s.size).sum(),
+                    segments: segments.len(),
+                }
+            })
+            .collect();
+        Ok(TopicDescription {
+            name: t.name.clone(),
+            partitions,
+            config: t.config.clone(),
+            overrides: t.overrides.clone(),
+        })
+    }
+
+    /// Creates the directories of new partitions (one directory fsync for
+    /// all of them) and opens their logs.
+    fn open_new_partitions(
+        &self,
+        topic: &str,
+        config: &TopicConfig,
+        range: std::ops::Range<u32>,
+    ) -> Result<Vec<PartitionLog>> {
+        let inner = &self.inner;
+        let fs = &*inner.fs;
+        for p in range.clone() {
+            let dir = inner.dir.join(partition_dir_name(topic, p));
+            fs.create_dir_all(&dir).ctx("create directory", &dir)?;
+        }
+        fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)?;
+        range
+            .map(|p| inner.open_log(topic, p, config, None))
+            .collect()
+    }
+}
+
+/// Renames a partition directory to a unique `-delete` name, returning
+/// the new name. The caller fsyncs the root.
+pub(crate) fn rename_for_deletion(fs: &dyn Fs, root: &Path, name: &str) -> Result<String> {
+    static UNIQUE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let unique = nanos ^ UNIQUE.fetch_add(1, Ordering::Relaxed).rotate_left(48);
+    let to = layout::delete_dir_name(name, unique);
+    let from = root.join(name);
+    fs.rename(&from, &root.join(&to)).ctx("rename", &from)?;
+    Ok(to)
+}

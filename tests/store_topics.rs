@@ -1,0 +1,280 @@
+//! LogStore topics: create, list, describe, grow, delete, reopen; names
+//! and configs refused with clear errors.
+
+use std::path::Path;
+
+use seglog::io::{Fs, MemFs};
+use seglog::store::{LogStore, StoreConfig, StoreOptions};
+use seglog::{Error, ManualClock, ProducerRecord};
+
+const ROOT: &str = "/store";
+
+fn open(fs: &MemFs, clock: &ManualClock) -> LogStore {
+    StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(ROOT, StoreConfig::default())
+        .unwrap()
+}
+
+fn dirs(fs: &MemFs) -> Vec<String> {
+    let mut d: Vec<String> = fs
+        .list_dir(Path::new(ROOT))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .map(|e| e.name)
+        .collect();
+    d.sort();
+    d
+}
+
+#[test]
+fn topics_are_created_described_grown_and_deleted() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let store = open(&fs, &clock);
+    assert!(store.open_report().created);
+    store
+        .create_topic(
+            "orders",
+            3,
+            &[("retention.ms", "60000"), ("segment.bytes", "1048576")],
+        )
+        .unwrap();
+    store.create_topic("audit", 1, &[]).unwrap();
+    assert_eq!(store.list_topics(), ["audit", "orders"]);
+    assert_eq!(dirs(&fs), ["audit-0", "orders-0", "orders-1", "orders-2"]);
+
+    let d = store.describe_topic("orders").unwrap();
+    assert_eq!(d.partitions.len(), 3);
+    assert_eq!(d.config.retention_ms, Some(60_000));
+    assert_eq!(d.config.log.segment_bytes, 1_048_576);
+    assert_eq!(
+        d.overrides,
+        [
+            ("retention.ms".to_string(), "60000".to_string()),
+            ("segment.bytes".to_string(), "1048576".to_string())
+        ]
+    );
+    assert!(d.partitions.iter().all(|p| p.log_end_offset == 0));
+
+    let producer = store.producer(Default::default());
+    for i in 0..30 {
+        producer
+            .send(ProducerRecord::new("orders", format!("v{i}")).with_key(format!("k{i}")))
+            .unwrap();
+    }
+    producer.flush().unwrap();
+    let d = store.describe_topic("orders").unwrap();
+    assert_eq!(
+        d.partitions.iter().map(|p| p.log_end_offset).sum::<u64>(),
+        30
+    );
+    assert!(d
+        .partitions
+        .iter()
+        .all(|p| p.size_bytes > 0 && p.segments == 1));
+
+    store.add_partitions("orders", 5).unwrap();
+    assert_eq!(store.describe_topic("orders").unwrap().partitions.len(), 5);
+    assert!(matches!(
+        store.add_partitions("orders", 5),
+        Err(Error::InvalidPartitions { requested: 5, .. })
+    ));
+    assert!(matches!(
+        store.add_partitions("orders", 2),
+        Err(Error::InvalidPartitions { requested: 2, .. })
+    ));
+
+    store.delete_topic("audit").unwrap();
+    assert_eq!(store.list_topics(), ["orders"]);
+    assert!(dirs(&fs).iter().all(|d| !d.starts_with("audit")));
+    assert!(matches!(
+        store.describe_topic("audit"),
+        Err(Error::UnknownTopic { name }) if name == "audit"
+    ));
+    assert!(matches!(
+        store.delete_topic("audit"),
+        Err(Error::UnknownTopic { .. })
+    ));
+    // The name can be used again, and starts empty.
+    store.create_topic("audit", 2, &[]).unwrap();
+    assert_eq!(
+        store.describe_topic("audit").unwrap().partitions[0].log_end_offset,
+        0
+    );
+    store.close().unwrap();
+}
+
+#[test]
+fn reopen_keeps_topics_configs_and_offsets() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000);
+    let store = open(&fs, &clock);
+    store
+        .create_topic(
+            "events",
+            4,
+            &[("retention.bytes", "1000000"), ("compression.type", "none")],
+        )
+        .unwrap();
+    let producer = store.producer(Default::default());
+    for i in 0..100 {
+        producer
+            .send(ProducerRecord::new("events", format!("value {i}")).with_key(format!("{i}")))
+            .unwrap();
+    }
+    drop(producer);
+    assert_eq!(store.delete_records("events", 0, 3).unwrap(), 3);
+    let before = store.describe_topic("events").unwrap();
+    store.close().unwrap();
+    drop(store);
+
+    let store = open(&fs, &clock);
+    let report = store.open_report().clone();
+    assert!(report.clean_shutdown && !report.created, "{report:?}");
+    assert_eq!(report.partitions, 4);
+    assert_eq!(report.partitions_recovered, 0);
+    let after = store.describe_topic("events").unwrap();
+    assert_eq!(after, before);
+    assert_eq!(after.config.retention_bytes, Some(1_000_000));
+    assert_eq!(after.partitions[0].log_start_offset, 3);
+    // Root checkpoint files in Kafka's format name every partition.
+    let text = String::from_utf8(
+        fs.open(
+            Path::new("/store/recovery-point-offset-checkpoint"),
+            seglog::io::OpenMode::Read,
+        )
+        .map(|f| {
+            let mut buf = vec![0; f.len().unwrap() as usize];
+            f.read_exact_at(&mut buf, 0).unwrap();
+            buf
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "0");
+    assert_eq!(lines[1], "4");
+    for p in &before.partitions {
+        let line = format!("events {} {}", p.partition, p.log_end_offset);
+        assert!(lines.contains(&line.as_str()), "{line} in {text}");
+    }
+}
+
+#[test]
+fn bad_names_and_configs_are_refused_with_clear_errors() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let store = open(&fs, &clock);
+    for name in [
+        "",
+        ".",
+        "..",
+        "a/b",
+        "../x",
+        "with space",
+        "ünïcode",
+        &"x".repeat(250),
+    ] {
+        match store.create_topic(name, 1, &[]) {
+            Err(Error::InvalidTopic { name: n, reason }) => {
+                assert_eq!(n, name);
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{name:?}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store.create_topic("ok", 0, &[]),
+        Err(Error::InvalidPartitions { requested: 0, .. })
+    ));
+    match store.create_topic("ok", 1, &[("segment.bytes", "12")]) {
+        Err(Error::InvalidConfig { field, reason }) => {
+            assert_eq!(field, "segment.bytes");
+            assert!(reason.contains("12"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.create_topic("ok", 1, &[("no.such.key", "1")]),
+        Err(Error::InvalidConfig { .. })
+    ));
+    assert!(matches!(
+        store.create_topic("ok", 1, &[("cleanup.policy", "compact")]),
+        Err(Error::InvalidConfig { .. })
+    ));
+    // Nothing was created by the failed attempts.
+    assert!(store.list_topics().is_empty());
+    assert!(dirs(&fs).is_empty());
+    store.create_topic("ok", 1, &[]).unwrap();
+    assert!(matches!(
+        store.create_topic("ok", 1, &[]),
+        Err(Error::TopicExists { name }) if name == "ok"
+    ));
+    assert!(matches!(
+        store.partition("ok", 1),
+        Err(Error::UnknownPartition {
+            partition: 1,
+            partitions: 1,
+            ..
+        })
+    ));
+    let bad_defaults = StoreConfig {
+        topic_defaults: seglog::TopicConfig {
+            log: seglog::LogConfig {
+                index_interval_bytes: 0,
+                segment_bytes: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..StoreConfig::default()
+    };
+    assert!(matches!(
+        StoreOptions::new()
+            .fs(MemFs::new())
+            .open("/other", bad_defaults),
+        Err(Error::InvalidConfig { .. })
+    ));
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+    match LogStore::open(dir.path(), StoreConfig::default()) {
+        Err(Error::Locked { path }) => assert_eq!(path, dir.path()),
+        other => panic!("{other:?}"),
+    }
+    store.close().unwrap();
+    drop(store);
+    LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+}
+
+#[test]
+fn a_directory_without_topic_metadata_is_adopted() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    // Partition directories written by plain logs, as a Kafka log dir.
+    for p in [0u32, 1] {
+        let log = seglog::OpenOptions::new()
+            .fs(fs.clone())
+            .open(format!("{ROOT}/legacy-{p}"), seglog::LogConfig::default())
+            .unwrap();
+        log.append(&[seglog::Record::new("x")]).unwrap();
+        log.close().unwrap();
+    }
+    fs.create_dir_all(Path::new("/store/not a partition"))
+        .unwrap();
+    let store = open(&fs, &clock);
+    assert_eq!(store.list_topics(), ["legacy"]);
+    let d = store.describe_topic("legacy").unwrap();
+    assert_eq!(d.partitions.len(), 2);
+    assert!(d.partitions.iter().all(|p| p.log_end_offset == 1));
+    assert_eq!(
+        store.open_report().unknown_directories,
+        [Path::new("/store/not a partition")]
+    );
+}
