@@ -300,11 +300,15 @@ fn real_entries<E: PartialEq>(
         return Ok(0);
     }
     // Entry 0 may legitimately equal the zero entry; a run of them after
-    // the last non-zero entry is preallocated space.
-    let tail_start = (1..entries.len())
+    // the last non-zero entry is preallocated space. In the active segment
+    // of a live log, whose entries may not be written yet, a preallocated
+    // file can be zeros from entry 0 on; such an entry 0 is taken as
+    // preallocation too (checking one entry less is harmless).
+    let first_possible_tail = if active && entries.len() > 1 { 0 } else { 1 };
+    let tail_start = (first_possible_tail..entries.len())
         .rev()
         .find(|&i| entries[i] != *zero)
-        .map_or(1, |i| i + 1);
+        .map_or(first_possible_tail, |i| i + 1);
     if tail_start < entries.len() {
         if !active {
             return Err(Error::corrupt(
@@ -471,5 +475,8 @@ mod tests {
         // A lone entry equal to "zero" (offset = base, position 0) is real.
         assert_eq!(real_entries(p, &[0u8], &z, 8, false).unwrap(), 1);
         assert_eq!(real_entries::<u8>(p, &[], &z, 8, false).unwrap(), 0);
+        // A live log's preallocated active index, nothing written yet.
+        assert_eq!(real_entries(p, &[0u8, 0, 0], &z, 8, true).unwrap(), 0);
+        assert!(real_entries(p, &[0u8, 0, 0], &z, 8, false).is_err());
     }
 }

@@ -298,6 +298,8 @@ impl Consumer {
             let result = self.fetch_partition(i, &mut out, &mut bytes_left, max_records);
             if let Err(e) = result {
                 self.refresh_after(i, e)?;
+                // The topic was created again: read its new log now.
+                self.fetch_partition(i, &mut out, &mut bytes_left, max_records)?;
             }
             // The next poll starts after the last partition that gave
             // records, so every partition gets its turn.
@@ -320,6 +322,11 @@ impl Consumer {
         let reset = self.config.auto_offset_reset;
         let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
         let a = &mut self.assigned[i];
+        if a.log.is_closed() {
+            // The topic was deleted (perhaps created again) since the
+            // partition was assigned: `refresh_after` finds out which.
+            return Err(Error::Closed);
+        }
         if a.fetched.is_empty() {
             if *bytes_left == 0 {
                 return Ok(());
