@@ -1,99 +1,104 @@
-//! Appends records to a partition log, reads them back, prints a summary.
+//! A topic of three partitions: produces keyed records, consumes the topic
+//! from the beginning and prints how many records each partition held.
 //!
 //! ```text
 //! cargo run --release --example quickstart [DATA_DIR]
 //! ```
 //!
-//! The log lives in `DATA_DIR/quickstart-0` (default `./seglog-data`).
-//! Running it again continues where the last run stopped.
+//! The store lives in `DATA_DIR` (default `./seglog-data`). Running it
+//! again finds the topic there and continues after the last run's records.
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use seglog::{Durability, LogConfig, PartitionLog, Record};
+use seglog::store::{
+    AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig,
+};
+
+const TOPIC: &str = "quickstart";
+const PARTITIONS: u32 = 3;
+const RECORDS: u32 = 10_000;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let root = PathBuf::from(
+    let dir = PathBuf::from(
         std::env::args()
             .nth(1)
             .unwrap_or_else(|| "seglog-data".into()),
     );
-    let dir = root.join("quickstart-0");
-    let log = PartitionLog::open(&dir, LogConfig::default())?;
-    let first = log.log_end_offset();
-    let report = log.recovery_report();
-    let how = if report.created {
-        "created"
-    } else if report.clean_shutdown {
-        "reopened after a clean shutdown"
-    } else {
-        "recovered after a crash"
-    };
-    println!("{how} {}, log end offset {first}", dir.display());
-
-    // Append 10 000 small keyed records in batches of 100; make the last
-    // batch durable with an fsync.
-    let started = Instant::now();
-    let records: Vec<Record> = (0..10_000u32)
-        .map(|i| {
-            Record::new(format!(
-                "event {} from run starting at {first}",
-                first + u64::from(i)
-            ))
-            .with_key(format!("user-{}", i % 8))
-            .with_header("source", "quickstart")
-        })
-        .collect();
-    let mut last = None;
-    for (n, chunk) in records.chunks(100).enumerate() {
-        let durability = if n + 1 == records.len() / 100 {
-            Durability::Sync
-        } else {
-            Durability::Flush
-        };
-        last = Some(log.append_with(chunk, durability)?);
+    let store = LogStore::open(&dir, StoreConfig::default())?;
+    match store.create_topic(TOPIC, PARTITIONS, &[("retention.ms", "604800000")]) {
+        Ok(()) => println!("created topic {TOPIC} with {PARTITIONS} partitions"),
+        Err(seglog::Error::TopicExists { .. }) => println!("topic {TOPIC} exists"),
+        Err(e) => return Err(e.into()),
     }
-    let appended = started.elapsed();
-    if let Some(info) = last {
+    let before: Vec<u64> = store
+        .describe_topic(TOPIC)?
+        .partitions
+        .iter()
+        .map(|p| p.log_end_offset)
+        .collect();
+    println!("log end offsets before this run: {before:?}");
+
+    // Records with the same key go to the same partition, in order; the
+    // producer batches them per partition.
+    let started = Instant::now();
+    let producer = store.producer(ProducerConfig::default());
+    let mut last = None;
+    for i in 0..RECORDS {
+        let record = ProducerRecord::new(TOPIC, format!("event {i}"))
+            .with_key(format!("customer-{}", i % 10))
+            .with_header("source", "quickstart");
+        last = Some(producer.send(record)?);
+    }
+    producer.flush()?;
+    if let Some(delivery) = last {
+        let meta = delivery.wait()?;
         println!(
-            "appended {} records (offsets {first}..={}) in {:.1?}",
-            records.len(),
-            info.last_offset,
-            appended
+            "produced {RECORDS} records in {:.1?}; the last went to partition {} at offset {}",
+            started.elapsed(),
+            meta.partition,
+            meta.offset
         );
     }
 
-    // Read back what this run wrote and count records per key.
+    // Read every partition from its beginning up to its end.
     let started = Instant::now();
-    let mut per_key: BTreeMap<String, u64> = BTreeMap::new();
-    let mut bytes = 0u64;
-    for record in log.iter(first) {
-        let record = record?;
-        bytes += record.value.as_ref().map_or(0, |v| v.len() as u64);
-        let key = String::from_utf8_lossy(record.key.as_deref().unwrap_or_default()).into_owned();
-        *per_key.entry(key).or_default() += 1;
+    let mut consumer = store.consumer(ConsumerConfig {
+        auto_offset_reset: AutoOffsetReset::Earliest,
+        ..ConsumerConfig::default()
+    });
+    consumer.assign_topic(TOPIC)?;
+    consumer.seek_to_beginning()?;
+    let ends: Vec<u64> = store
+        .describe_topic(TOPIC)?
+        .partitions
+        .iter()
+        .map(|p| p.log_end_offset)
+        .collect();
+    let mut per_partition: BTreeMap<u32, u64> = BTreeMap::new();
+    loop {
+        let records = consumer.poll(Duration::from_millis(100))?;
+        if records.is_empty() {
+            break;
+        }
+        for record in &records {
+            *per_partition.entry(record.partition).or_default() += 1;
+        }
     }
     println!(
-        "read back {} records ({bytes} value bytes) in {:.1?}",
-        per_key.values().sum::<u64>(),
+        "consumed {} records from the beginning in {:.1?}",
+        per_partition.values().sum::<u64>(),
         started.elapsed()
     );
-    for (key, count) in &per_key {
-        println!("  {key}: {count}");
+    for (p, end) in ends.iter().enumerate() {
+        let p = p as u32;
+        println!(
+            "  partition {p}: {} records (log end offset {end})",
+            per_partition.get(&p).copied().unwrap_or(0)
+        );
     }
-    let segments = log.segments();
-    println!(
-        "log now holds offsets {}..{} in {} segment(s), {} bytes",
-        log.log_start_offset(),
-        log.log_end_offset(),
-        segments.len(),
-        log.size_bytes()
-    );
-    if let Some(found) = log.offset_for_timestamp(0)? {
-        println!("first record at or after time 0: offset {}", found.offset);
-    }
-    log.close()?;
+    store.close()?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Runs the example programs: `dump` over every fixture (its output must be
-//! the fixture's `expected.jsonl`, byte for byte) and `quickstart` twice.
+//! the fixture's `expected.jsonl`, byte for byte), `quickstart` and
+//! `partition_log` twice each.
 
 mod common;
 
@@ -150,6 +151,59 @@ fn quickstart_runs_twice_and_continues() {
     let tmp = tempfile::tempdir().unwrap();
     let run = || {
         let out = Command::new(example("quickstart"))
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Per partition: (records consumed, log end offset).
+    let counts = |out: &str| -> Vec<(u64, u64)> {
+        out.lines()
+            .filter_map(|l| l.trim().strip_prefix("partition "))
+            .map(|l| {
+                let n: Vec<u64> = l
+                    .split(|c: char| !c.is_ascii_digit())
+                    .filter(|w| !w.is_empty())
+                    .map(|w| w.parse().unwrap())
+                    .collect();
+                (n[1], n[2])
+            })
+            .collect()
+    };
+    let first = run();
+    assert!(
+        first.starts_with("created topic quickstart with 3 partitions"),
+        "{first}"
+    );
+    assert!(first.contains("[0, 0, 0]"), "{first}");
+    assert!(first.contains("consumed 10000 records"), "{first}");
+    let first_counts = counts(&first);
+    assert_eq!(first_counts.len(), 3, "{first}");
+    for (consumed, end) in &first_counts {
+        // Ten keys of 1 000 records each, all of one key in one partition.
+        assert_eq!(consumed % 1000, 0, "{first}");
+        assert_eq!(consumed, end, "{first}");
+    }
+    let second = run();
+    assert!(second.starts_with("topic quickstart exists"), "{second}");
+    assert!(second.contains("consumed 20000 records"), "{second}");
+    let second_counts = counts(&second);
+    for (a, b) in first_counts.iter().zip(&second_counts) {
+        assert_eq!(b.0, 2 * a.0, "{second}");
+        assert_eq!(b.1, 2 * a.1, "{second}");
+    }
+}
+
+#[test]
+fn partition_log_example_runs_twice_and_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = Command::new(example("partition_log"))
             .arg(tmp.path())
             .output()
             .unwrap();
