@@ -1,12 +1,66 @@
 //! Kafka's storage layer as an embeddable, synchronous Rust library.
 //!
-//! seglog stores a partition the way a Kafka broker does: an append-only
-//! log of segments, each a `.log` file of record batches (format v2) with a
-//! sparse `.index` and `.timeindex`, named by base offset. The files are
-//! byte-compatible with Kafka's, so batches go from a file to a socket
-//! unchanged and Kafka's own tools can read what seglog writes. The
-//! application links the library in and calls it; there is no server, no
-//! background thread, no network.
+//! seglog stores topics the way a Kafka broker does: a data directory of
+//! partitions, each an append-only log of segments, each segment a `.log`
+//! file of record batches (format v2) with a sparse `.index` and
+//! `.timeindex`, named by base offset. The files are byte-compatible with
+//! Kafka's, so batches go from a file to a socket unchanged and Kafka's own
+//! tools can read what seglog writes. The application links the library in
+//! and calls it; there is no server and no network.
+//!
+//! # From a topic to a consumer
+//!
+//! A [`LogStore`] is one data directory. Topics are created with a
+//! partition count and Kafka's config keys as overrides; a [`Producer`]
+//! routes records to partitions as Kafka's Java client does (by the
+//! murmur2 hash of the key, else sticky) and batches them per partition; a
+//! [`Consumer`] is assigned partitions and polls them from its positions.
+//!
+//! ```
+//! use std::time::Duration;
+//! use seglog::store::{
+//!     AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig,
+//! };
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = LogStore::open(dir.path(), StoreConfig::default())?;
+//!
+//! // A topic of three partitions whose records are kept for a week.
+//! store.create_topic("orders", 3, &[("retention.ms", "604800000")])?;
+//!
+//! // Records with the same key go to the same partition, in order. `send`
+//! // batches; `wait` (or `flush`) appends the batch and gives the offset.
+//! let producer = store.producer(ProducerConfig::default());
+//! let created = producer.send(ProducerRecord::new("orders", "created").with_key("order-1"))?;
+//! let paid = producer.send(ProducerRecord::new("orders", "paid").with_key("order-1"))?;
+//! let (created, paid) = (created.wait()?, paid.wait()?);
+//! assert_eq!(created.partition, paid.partition);
+//! assert_eq!(paid.offset, created.offset + 1);
+//!
+//! // A consumer reads the whole topic from the beginning. `poll` waits
+//! // up to its timeout for records to arrive.
+//! let mut consumer = store.consumer(ConsumerConfig {
+//!     auto_offset_reset: AutoOffsetReset::Earliest,
+//!     ..ConsumerConfig::default()
+//! });
+//! consumer.assign_topic("orders")?;
+//! let records = consumer.poll(Duration::from_secs(1))?;
+//! let values: Vec<&[u8]> = records.iter().filter_map(|r| r.value.as_deref()).collect();
+//! assert_eq!(values, [&b"created"[..], &b"paid"[..]]);
+//! assert_eq!(consumer.position(("orders", paid.partition))?, paid.offset + 1);
+//!
+//! // Retention, time-based flushes and deleted files, for every partition;
+//! // `start_maintenance` runs this on a thread instead.
+//! let report = store.maintain()?;
+//! assert!(report.errors.is_empty());
+//! store.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # One partition
+//!
+//! Under the store, a [`PartitionLog`] is one partition directory, usable
+//! on its own:
 //!
 //! ```
 //! use seglog::{Durability, LogConfig, PartitionLog, Record};
@@ -40,6 +94,9 @@
 //!
 //! # What it is and is not
 //!
+//! * A [`LogStore`] is a data directory of topics: creating, growing and
+//!   deleting topics crash-safely, producers, consumers, retention by time
+//!   and size, `delete_records`, and maintenance.
 //! * A [`PartitionLog`] is one partition directory: appends (records,
 //!   producer-encoded batches, or batches with preassigned offsets for
 //!   replication), reads by offset and by time, rolling, truncation, the
@@ -48,8 +105,9 @@
 //!   snappy, lz4 and zstd as cargo features.
 //! * [`inspect`] reads and verifies a partition directory without changing
 //!   it, as Kafka's `DumpLogSegments` does.
-//! * It is not a broker: it speaks no wire protocol and runs no threads. A
-//!   host application drives it, and owns the transport.
+//! * It is not a broker: it speaks no wire protocol, and runs no thread
+//!   unless asked to ([`LogStore::start_maintenance`]). A host application
+//!   drives it, and owns the transport.
 //!
 //! # Guarantees
 //!
@@ -86,9 +144,11 @@
 //!   [`io::MemFs`] simulates power loss and injects faults for tests.
 //! * **Injected time.** Time comes from a [`Clock`], so rolling by age and
 //!   flushing by time are testable.
-//! * **No threads.** Work Kafka does in the background (flushing rolled
-//!   segments) is exposed as calls a host can make from its own threads,
-//!   such as [`PartitionLog::sync_sealed`].
+//! * **No hidden threads.** Work Kafka does in the background (flushing
+//!   rolled segments, retention) is exposed as calls a host can make from
+//!   its own threads, such as [`LogStore::maintain`] and
+//!   [`PartitionLog::sync_sealed`]; the store's maintenance thread is
+//!   opt-in.
 //! * **Index entries per batch**, as Kafka does since 4.1: every entry
 //!   names the last offset of the batch at its position, which Kafka's
 //!   `DumpLogSegments` verifies.
