@@ -132,8 +132,10 @@
 //!
 //! * Segments are at most 2 GiB − 1 (index positions are 32-bit), and
 //!   offsets within a segment span at most 2³¹ − 1, as in Kafka.
-//! * One writer per directory at a time: a directory is locked by the open
-//!   log, against other logs in this process and in other processes.
+//! * One writer per directory at a time: a partition directory is locked
+//!   by the open log, and a store's directory by the open store (which
+//!   covers its partitions, without a lock file each), against other
+//!   opens in this process and in other processes.
 //! * Only record batch format v2 (Kafka 0.11 and later) is read; older
 //!   message formats are reported as unsupported.
 //! * Batches decompress to at most 256 MiB.

@@ -319,12 +319,19 @@ impl World {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         self.stats.ops += 1;
-        let reads_only = matches!(
+        // Reads, and flushes of a log nothing was appended to, change
+        // nothing: the clean-shutdown marker may stay.
+        let changes_nothing = matches!(
             op,
-            Op::Read { .. } | Op::OffsetForTimestamp { .. } | Op::Tick { .. }
+            Op::Read { .. }
+                | Op::OffsetForTimestamp { .. }
+                | Op::Tick { .. }
+                | Op::FlushOs
+                | Op::Flush
+                | Op::SyncSealed
         );
         let was_untouched = self.untouched;
-        if !reads_only {
+        if !changes_nothing {
             self.untouched = false;
         }
         let m = &self.model;
@@ -520,8 +527,8 @@ impl World {
                         self.log.recovery_point()
                     );
                 }
-                let untouched =
-                    was_untouched && self.before_power_loss != BeforePowerLoss::SyncSealed;
+                // Syncing sealed segments changes nothing either.
+                let untouched = was_untouched;
                 let floor = self.log.recovery_point();
                 let active = self.log.segments().last().unwrap().base_offset;
                 self.stats.crashes_with_unsynced_sealed += u64::from(floor < active);

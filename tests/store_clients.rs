@@ -110,7 +110,7 @@ fn records_of_a_partition_are_appended_as_one_batch() {
         ..ProducerConfig::default()
     });
     for _ in 0..25 {
-        producer
+        let _ = producer
             .send(ProducerRecord::new("t", vec![b'x'; 100]).with_partition(1))
             .unwrap();
     }
@@ -236,7 +236,7 @@ fn a_record_larger_than_max_message_bytes_is_refused_at_send() {
     }
     // Records that fit are batched below the limit, however many there are.
     for _ in 0..50 {
-        producer
+        let _ = producer
             .send(ProducerRecord::new("small", vec![1u8; 300]))
             .unwrap();
     }
@@ -253,7 +253,7 @@ fn a_topic_with_compression_stores_compressed_batches() {
         .unwrap();
     let producer = store.producer(ProducerConfig::default());
     for i in 0..200 {
-        producer
+        let _ = producer
             .send(ProducerRecord::new("zipped", format!("{i:0>100}")))
             .unwrap();
     }
@@ -278,7 +278,7 @@ fn positions_seeks_and_poll_limits() {
     let producer = store.producer(ProducerConfig::default());
     for p in 0..2u32 {
         for i in 0..100i64 {
-            producer
+            let _ = producer
                 .send(
                     ProducerRecord::new("t", format!("{p}:{i}"))
                         .with_partition(p)
@@ -531,7 +531,7 @@ fn many_threads_produce_and_consume_at_once() {
                 for i in 0..PER_THREAD {
                     // Thread t writes to partitions 2t and 2t+1 by key.
                     let partition = (2 * t + i % 2) as u32;
-                    producer
+                    let _ = producer
                         .send(
                             ProducerRecord::new("t", format!("{t}:{i}")).with_partition(partition),
                         )
@@ -575,4 +575,149 @@ fn many_threads_produce_and_consume_at_once() {
     }
     drop(producer);
     store.close().unwrap();
+}
+
+/// An error in one partition does not lose the records a poll already
+/// took from others: they are returned, and the error comes next.
+#[test]
+fn an_error_in_one_partition_does_not_lose_records_of_another() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("a", 1, &[]).unwrap();
+    store.create_topic("b", 1, &[]).unwrap();
+    let producer = store.producer(ProducerConfig::default());
+    for topic in ["a", "b"] {
+        for i in 0..3 {
+            let _ = producer
+                .send(ProducerRecord::new(topic, format!("{topic}{i}")))
+                .unwrap();
+        }
+    }
+    producer.flush().unwrap();
+    let mut consumer = store.consumer(earliest());
+    consumer.assign(&[("a", 0), ("b", 0)]).unwrap();
+    store.delete_topic("b").unwrap();
+    let got = consumer.poll(Duration::from_millis(10)).unwrap();
+    let values: Vec<&[u8]> = got.iter().filter_map(|r| r.value.as_deref()).collect();
+    assert_eq!(values, [&b"a0"[..], b"a1", b"a2"]);
+    assert!(matches!(
+        consumer.poll(Duration::from_millis(10)),
+        Err(Error::UnknownTopic { .. })
+    ));
+    assert_eq!(consumer.position(("a", 0)).unwrap(), 3);
+}
+
+/// A failed `assign` leaves the assignment as it was.
+#[test]
+fn a_failed_assign_changes_nothing() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("a", 2, &[]).unwrap();
+    let mut consumer = store.consumer(earliest());
+    consumer.assign(&[("a", 0), ("a", 1)]).unwrap();
+    consumer.seek(("a", 1), 0).unwrap();
+    assert!(matches!(
+        consumer.assign(&[("a", 0), ("nope", 0)]),
+        Err(Error::UnknownTopic { .. })
+    ));
+    assert!(matches!(
+        consumer.assign(&[("a", 1), ("a", 7)]),
+        Err(Error::UnknownPartition { partition: 7, .. })
+    ));
+    assert_eq!(
+        consumer.assignment(),
+        [seglog::TopicPartition::new("a", 0), ("a", 1).into()]
+    );
+}
+
+/// When `fetch_max_bytes` ends each poll early, the partitions still take
+/// turns.
+#[test]
+fn partitions_take_turns_when_bytes_end_the_poll() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 2, &[]).unwrap();
+    let producer = store.producer(ProducerConfig {
+        max_batch_records: 1,
+        ..ProducerConfig::default()
+    });
+    for p in 0..2 {
+        for i in 0..50 {
+            let _ = producer
+                .send(ProducerRecord::new("t", vec![b'x'; 100 + i]).with_partition(p))
+                .unwrap();
+        }
+    }
+    producer.flush().unwrap();
+    let mut consumer = store.consumer(ConsumerConfig {
+        fetch_max_bytes: 1_000,
+        max_partition_fetch_bytes: 1_000,
+        ..earliest()
+    });
+    consumer.assign_topic("t").unwrap();
+    let mut per_partition = [0usize; 2];
+    for _ in 0..10 {
+        for r in consumer.poll(Duration::from_millis(10)).unwrap() {
+            per_partition[r.partition as usize] += 1;
+        }
+    }
+    assert!(
+        per_partition[0] > 0 && per_partition[1] > 0,
+        "{per_partition:?}"
+    );
+    assert!(
+        per_partition[0].abs_diff(per_partition[1]) <= per_partition[0].max(per_partition[1]) / 2,
+        "{per_partition:?}"
+    );
+}
+
+/// Rewrites a batch's header field at `at` and recomputes its CRC, as a
+/// compaction (records gone from the end of a batch) or a transaction
+/// marker (control bit) leaves batches.
+fn patch_batch(batch: &mut [u8], at: usize, bytes: &[u8]) {
+    batch[at..at + bytes.len()].copy_from_slice(bytes);
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Offsets without records (the compacted end of a batch, a control
+/// batch) are stepped over: the consumer neither stalls on them nor
+/// returns anything for them, even reading one batch at a time.
+#[test]
+fn a_consumer_steps_over_offsets_without_records() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 1, &[]).unwrap();
+    let log = store.partition("t", 0).unwrap();
+    let build = |base: u64, values: &[&str]| {
+        let records: Vec<seglog::Record> = values.iter().map(|v| seglog::Record::new(*v)).collect();
+        seglog::BatchBuilder::new()
+            .base_offset(base)
+            .now(1_700_000_000_000)
+            .build(&records)
+            .unwrap()
+    };
+    // Offsets 0..=3, records left at 0 and 1 only.
+    let mut compacted = build(0, &["a", "b"]);
+    patch_batch(&mut compacted, 23, &3u32.to_be_bytes());
+    // A control batch at 4 (attributes bit 5).
+    let mut control = build(4, &["marker"]);
+    patch_batch(&mut control, 21, &0x20u16.to_be_bytes());
+    let last = build(5, &["c"]);
+    for batch in [compacted, control, last] {
+        log.append_replicated(&batch).unwrap();
+    }
+    assert_eq!(log.log_end_offset(), 6);
+    let mut consumer = store.consumer(ConsumerConfig {
+        max_partition_fetch_bytes: 1,
+        ..earliest()
+    });
+    consumer.assign(&[("t", 0)]).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        for r in consumer.poll(Duration::from_millis(1)).unwrap() {
+            got.push((r.offset, r.value.unwrap()));
+        }
+    }
+    assert_eq!(
+        got,
+        [(0, b"a".to_vec()), (1, b"b".to_vec()), (5, b"c".to_vec())]
+    );
+    assert_eq!(consumer.position(("t", 0)).unwrap(), 6);
 }

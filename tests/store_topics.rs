@@ -61,7 +61,7 @@ fn topics_are_created_described_grown_and_deleted() {
 
     let producer = store.producer(Default::default());
     for i in 0..30 {
-        producer
+        let _ = producer
             .send(ProducerRecord::new("orders", format!("v{i}")).with_key(format!("k{i}")))
             .unwrap();
     }
@@ -121,7 +121,7 @@ fn reopen_keeps_topics_configs_and_offsets() {
         .unwrap();
     let producer = store.producer(Default::default());
     for i in 0..100 {
-        producer
+        let _ = producer
             .send(ProducerRecord::new("events", format!("value {i}")).with_key(format!("{i}")))
             .unwrap();
     }
@@ -277,4 +277,186 @@ fn a_directory_without_topic_metadata_is_adopted() {
         store.open_report().unknown_directories,
         [Path::new("/store/not a partition")]
     );
+}
+
+/// A deletion that fails part-way stays committed: the topic is gone, a
+/// topic of the same name cannot take over the old data, and the next
+/// change finishes the deletion.
+#[test]
+fn a_deletion_that_fails_part_way_is_finished_later() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let store = open(&fs, &clock);
+    store.create_topic("t", 2, &[]).unwrap();
+    let producer = store.producer(Default::default());
+    for p in 0..2 {
+        producer
+            .send_and_wait(ProducerRecord::new("t", format!("old-{p}")).with_partition(p))
+            .unwrap();
+    }
+    fs.set_fault_hook(|call| {
+        (call.op == seglog::io::FsOp::Rename && call.path.ends_with("t-1")).then_some(
+            seglog::io::Fault::Error(std::io::ErrorKind::PermissionDenied),
+        )
+    });
+    assert!(matches!(store.delete_topic("t"), Err(Error::Io { .. })));
+    assert!(store.list_topics().is_empty());
+    // Still failing: creating the name again reports it, and changes nothing.
+    assert!(matches!(
+        store.create_topic("t", 2, &[]),
+        Err(Error::Io { .. })
+    ));
+    assert!(store.list_topics().is_empty());
+    fs.clear_fault_hook();
+    store.create_topic("t", 2, &[]).unwrap();
+    let d = store.describe_topic("t").unwrap();
+    assert!(d.partitions.iter().all(|p| p.log_end_offset == 0), "{d:?}");
+    assert_eq!(dirs(&fs), ["t-0", "t-1"]);
+    store.close().unwrap();
+    let store = open(&fs, &clock);
+    assert!(store.open_report().unknown_directories.is_empty());
+    assert_eq!(store.describe_topic("t").unwrap().partitions.len(), 2);
+}
+
+/// A failed deletion left to the next open: the open finishes it.
+#[test]
+fn a_deletion_that_failed_is_finished_by_the_next_open() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let store = open(&fs, &clock);
+    store.create_topic("t", 2, &[]).unwrap();
+    store.create_topic("u", 1, &[]).unwrap();
+    fs.set_fault_hook(|call| {
+        (call.op == seglog::io::FsOp::Rename && call.path.ends_with("t-0")).then_some(
+            seglog::io::Fault::Error(std::io::ErrorKind::PermissionDenied),
+        )
+    });
+    assert!(store.delete_topic("t").is_err());
+    fs.clear_fault_hook();
+    drop(store);
+    let store = open(&fs, &clock);
+    assert_eq!(store.open_report().deletions_finished, 1);
+    assert_eq!(store.list_topics(), ["u"]);
+    assert_eq!(dirs(&fs), ["u-0"]);
+}
+
+/// A directory that looks like a partition but is not the store's is never
+/// taken over by a new topic or partition.
+#[test]
+fn foreign_partition_directories_are_not_taken_over() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let store = open(&fs, &clock);
+    store.create_topic("t", 1, &[]).unwrap();
+    drop(store);
+    for d in ["/store/x-0", "/store/t-1"] {
+        fs.create_dir_all(Path::new(d)).unwrap();
+    }
+    let store = open(&fs, &clock);
+    assert_eq!(
+        store.open_report().unknown_directories,
+        [Path::new("/store/t-1"), Path::new("/store/x-0")]
+    );
+    match store.create_topic("x", 1, &[]) {
+        Err(Error::InvalidTopic { name, reason }) => {
+            assert_eq!(name, "x");
+            assert!(reason.contains("/store/x-0"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.add_partitions("t", 2),
+        Err(Error::InvalidPartitions { .. })
+    ));
+    assert_eq!(store.list_topics(), ["t"]);
+}
+
+/// The longest topic name Kafka allows can be deleted: the `-delete`
+/// name is cut to fit a file name, as Kafka cuts it.
+#[test]
+fn a_topic_with_the_longest_name_is_deleted_on_a_real_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "n".repeat(249);
+    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+    store.create_topic(&name, 2, &[]).unwrap();
+    store.delete_topic(&name).unwrap();
+    assert!(store.list_topics().is_empty());
+    store.close().unwrap();
+    drop(store);
+    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+    assert!(store.list_topics().is_empty());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A topic list naming an absurd partition count is reported as corrupt,
+/// not acted on.
+#[test]
+fn a_topic_list_with_an_absurd_partition_count_is_corrupt() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    drop(open(&fs, &clock));
+    fs.write(
+        Path::new("/store/seglog.topics"),
+        b"seglog-topics 1\n1\nt 4294967295 live\n",
+    )
+    .unwrap();
+    match StoreOptions::new()
+        .fs(fs.clone())
+        .open(ROOT, StoreConfig::default())
+    {
+        Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("4294967295"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Files under `dir` this process holds open (Linux), by their paths.
+fn open_files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .collect()
+}
+
+/// A deleted topic's files are closed at once, even while a producer and
+/// a consumer that used it still hold its partitions.
+#[test]
+fn a_deleted_topics_files_are_closed_while_its_clients_live_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+    store
+        .create_topic("t", 2, &[("segment.bytes", "2000")])
+        .unwrap();
+    let producer = store.producer(Default::default());
+    for i in 0..200 {
+        let _ = producer
+            .send(ProducerRecord::new("t", vec![b'v'; 100]).with_partition(i % 2))
+            .unwrap();
+    }
+    producer.flush().unwrap();
+    let mut consumer = store.consumer(seglog::ConsumerConfig {
+        auto_offset_reset: seglog::AutoOffsetReset::Earliest,
+        ..Default::default()
+    });
+    consumer.assign_topic("t").unwrap();
+    assert!(!consumer
+        .poll(std::time::Duration::from_millis(10))
+        .unwrap()
+        .is_empty());
+    if std::path::Path::new("/proc/self/fd").exists() {
+        assert!(!open_files_under(dir.path()).is_empty());
+    }
+    store.delete_topic("t").unwrap();
+    let left = open_files_under(dir.path())
+        .into_iter()
+        .filter(|p| !p.ends_with(".lock"))
+        .collect::<Vec<_>>();
+    assert!(left.is_empty(), "{left:?}");
+    drop((producer, consumer));
 }

@@ -10,7 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Inner, PartitionLog};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::io::IoContext;
 use crate::retention::{self, DeleteReason, RetentionPolicy, SegmentMeta};
 use crate::segment::{lock, read_lock, remove_files, Segment};
 
@@ -48,7 +49,9 @@ impl PartitionLog {
     /// persisting the log start offset or renaming fails; a segment whose
     /// timestamps cannot be read fails with its error.
     pub fn apply_retention(&self, policy: &RetentionPolicy) -> Result<RetentionOutcome> {
-        let mut w = self.inner.writer_for_update()?;
+        // Checking changes nothing: the clean-shutdown marker stays until
+        // something is deleted.
+        let mut w = self.inner.writer()?;
         let now = self.inner.clock.now_ms();
         let segments: Vec<Arc<Segment>> =
             read_lock(&self.inner.segments).values().cloned().collect();
@@ -93,6 +96,7 @@ impl PartitionLog {
                 ..RetentionOutcome::default()
             });
         }
+        self.inner.mark_changing(&mut w)?;
         let doomed = &segments[..plan.delete.len()];
         let bytes_freed = doomed.iter().map(|s| s.size()).sum();
         if plan.new_log_start_offset > start {
@@ -119,8 +123,17 @@ impl PartitionLog {
     /// [`Error::Io`](crate::Error::Io) if a removal fails; the files stay
     /// pending and the next call tries again.
     pub fn remove_deleted_files(&self) -> Result<usize> {
+        let mut removed = 0;
+        self.remove_deleted_files_counted(&mut removed)?;
+        Ok(removed)
+    }
+
+    /// [`remove_deleted_files`](Self::remove_deleted_files), counting into
+    /// `removed` the files removed even when a later removal fails.
+    pub(crate) fn remove_deleted_files_counted(&self, removed: &mut usize) -> Result<()> {
         let now = self.inner.clock.now_ms();
-        self.inner.remove_pending(|p| p.due_ms <= now)
+        self.inner
+            .remove_pending_counted(|p| p.due_ms <= now, removed)
     }
 }
 
@@ -140,21 +153,46 @@ impl Inner {
 
     /// Removes the pending deletions `due` selects.
     pub(super) fn remove_pending(&self, due: impl Fn(&PendingDeletion) -> bool) -> Result<usize> {
+        let mut removed = 0;
+        self.remove_pending_counted(due, &mut removed)?;
+        Ok(removed)
+    }
+
+    /// [`remove_pending`](Self::remove_pending), adding each file removed
+    /// to `removed` as it goes, so a failure part-way still counts the
+    /// files that did go. What is left stays pending for the next attempt.
+    pub(super) fn remove_pending_counted(
+        &self,
+        due: impl Fn(&PendingDeletion) -> bool,
+        removed: &mut usize,
+    ) -> Result<()> {
         let ready: Vec<PendingDeletion> = {
             let mut pending = lock(&self.pending_deletions);
             let (ready, later) = std::mem::take(&mut *pending).into_iter().partition(&due);
             *pending = later;
             ready
         };
-        let mut removed = 0;
-        for (i, p) in ready.iter().enumerate() {
-            if let Err(e) = remove_files(&*self.ctx.fs, &self.dir, &p.paths) {
-                // Keep what is left for the next attempt.
-                lock(&self.pending_deletions).extend(ready.into_iter().skip(i));
-                return Err(e);
-            }
-            removed += p.paths.len();
+        if ready.is_empty() {
+            return Ok(());
         }
-        Ok(removed)
+        let fs = &*self.ctx.fs;
+        let mut left = ready.into_iter();
+        while let Some(mut p) = left.next() {
+            for (j, path) in p.paths.iter().enumerate() {
+                match fs.remove_file(path) {
+                    Ok(()) => *removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        let error = Error::io("remove", path, e);
+                        p.paths.drain(..j);
+                        let mut pending = lock(&self.pending_deletions);
+                        pending.push(p);
+                        pending.extend(left);
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        fs.sync_dir(&self.dir).ctx("fsync directory", &self.dir)
     }
 }

@@ -493,7 +493,9 @@ impl PartitionLog {
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
     pub fn flush_with(&self, durability: Durability) -> Result<()> {
-        let mut w = self.inner.writer_for_update()?;
+        // Whatever there is to flush was appended, and the append removed
+        // the clean-shutdown marker.
+        let mut w = self.inner.writer()?;
         match durability {
             Durability::None => Ok(()),
             Durability::Flush => self.inner.active(&mut w)?.write_out(),
@@ -511,11 +513,13 @@ impl PartitionLog {
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned) if an fsync fails.
     pub fn sync_sealed(&self) -> Result<usize> {
-        let pending: Vec<Arc<Segment>> = self.inner.writer_for_update()?.unsynced.clone();
+        // Unsynced segments come from rolls, which removed the
+        // clean-shutdown marker: this changes nothing else.
+        let pending: Vec<Arc<Segment>> = self.inner.writer()?.unsynced.clone();
         for seg in &pending {
             seg.sync_files()?;
         }
-        let mut w = self.inner.writer_for_update()?;
+        let mut w = self.inner.writer()?;
         w.unsynced
             .retain(|s| !pending.iter().any(|p| Arc::ptr_eq(p, s)));
         self.inner.advance_recovery_point(&w);
@@ -531,7 +535,7 @@ impl PartitionLog {
     /// # Errors
     /// As [`flush`](Self::flush).
     pub fn maybe_flush(&self) -> Result<bool> {
-        let mut w = self.inner.writer_for_update()?;
+        let mut w = self.inner.writer()?;
         let now = self.inner.clock.now_ms();
         if self.inner.flush_due(&w, now) {
             self.inner.sync_locked(&mut w)?;
@@ -580,17 +584,31 @@ impl Inner {
 
     /// The writer lock, for an operation that changes the log.
     fn writer_for_update(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
+        let mut w = self.writer()?;
+        self.mark_changing(&mut w)?;
+        Ok(w)
+    }
+
+    /// The writer lock, for an operation that may change nothing (it calls
+    /// [`mark_changing`](Self::mark_changing) before it does).
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.check_open()?;
         self.ctx.poison.check()?;
-        let mut w = lock(&self.writer);
+        let w = lock(&self.writer);
         // Closed while waiting for the lock?
         self.check_open()?;
+        Ok(w)
+    }
+
+    /// Removes the clean-shutdown marker before the first change to the
+    /// log since it was opened (fsync protocol step 8).
+    fn mark_changing(&self, w: &mut Writer) -> Result<()> {
         if w.clean_marker {
             let r = state::remove_clean_marker(&*self.ctx.fs, &self.dir);
             self.ctx.poison.guard(r)?;
             w.clean_marker = false;
         }
-        Ok(w)
+        Ok(())
     }
 
     fn active<'w>(&self, w: &'w mut Writer) -> Result<&'w mut ActiveSegment> {
@@ -711,6 +729,10 @@ impl Inner {
             // Nobody can reach the deleted segments through this log now.
             self.remove_pending(|_| true).map(drop)
         });
+        // Nor any other segment: reads of a closed log fail. Dropping them
+        // closes their files now (fetches in flight keep what they hold),
+        // not when the last handle of this log goes.
+        drop(std::mem::take(&mut *write_lock(&self.segments)));
         // Release the directory whatever happened.
         *lock(&self.dir_lock) = None;
         result

@@ -94,6 +94,10 @@ struct Assigned {
     position: Option<u64>,
     /// Records read but not returned yet, from `position` on.
     fetched: VecDeque<LogRecord>,
+    /// Where the read that filled `fetched` ended: the position once
+    /// `fetched` runs out (past records a compaction removed from the end
+    /// of a batch, and past control batches).
+    fetched_end: u64,
 }
 
 /// Reads assigned partitions of a store: positions, seeks and a
@@ -108,6 +112,9 @@ pub struct Consumer {
     assigned: Vec<Assigned>,
     /// Where the next poll starts, so that every partition gets its turn.
     next: usize,
+    /// An error met after records were collected: those records were
+    /// returned, and the next poll reports it.
+    pending_error: Option<Error>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -127,6 +134,7 @@ impl LogStore {
             config,
             assigned: Vec::new(),
             next: 0,
+            pending_error: None,
         }
     }
 }
@@ -140,26 +148,38 @@ impl Consumer {
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
     /// [`Error::Closed`]; the assignment is unchanged then.
     pub fn assign<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
-        let mut next = Vec::with_capacity(partitions.len());
+        // Look every new partition up before changing anything.
+        let mut wanted: Vec<(TopicPartition, Option<PartitionLog>)> = Vec::new();
         for tp in partitions {
             let tp: TopicPartition = tp.clone().into();
-            if next.iter().any(|a: &Assigned| a.tp == tp) {
+            if wanted.iter().any(|(w, _)| *w == tp) {
                 continue;
             }
-            if let Some(i) = self.assigned.iter().position(|a| a.tp == tp) {
-                next.push(self.assigned.swap_remove(i));
-                continue;
-            }
-            let log = self.store.partition(&tp.topic, tp.partition)?;
-            next.push(Assigned {
-                topic: Arc::from(tp.topic.as_str()),
-                tp,
-                log,
-                position: None,
-                fetched: VecDeque::new(),
-            });
+            let log = if self.assigned.iter().any(|a| a.tp == tp) {
+                None
+            } else {
+                Some(self.store.partition(&tp.topic, tp.partition)?)
+            };
+            wanted.push((tp, log));
         }
-        self.assigned = next;
+        let mut kept = std::mem::take(&mut self.assigned);
+        for (tp, log) in wanted {
+            let assigned = match log {
+                Some(log) => Assigned {
+                    topic: Arc::from(tp.topic.as_str()),
+                    tp,
+                    log,
+                    position: None,
+                    fetched: VecDeque::new(),
+                    fetched_end: 0,
+                },
+                None => match kept.iter().position(|a| a.tp == tp) {
+                    Some(i) => kept.swap_remove(i),
+                    None => continue,
+                },
+            };
+            self.assigned.push(assigned);
+        }
         self.next = 0;
         Ok(())
     }
@@ -249,6 +269,9 @@ impl Consumer {
     /// topic was deleted; [`Error::Corrupt`] or [`Error::Io`] from a read;
     /// [`Error::Closed`] once the store is closed.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
         let deadline = deadline_after(timeout);
         loop {
             self.store.inner.check_open()?;
@@ -290,20 +313,34 @@ impl Consumer {
         let n = self.assigned.len();
         let mut bytes_left = self.config.fetch_max_bytes;
         let max_records = self.config.max_poll_records.max(1);
+        let start = self.next;
         for k in 0..n {
             if out.len() >= max_records {
                 break;
             }
-            let i = (self.next + k) % n;
-            let result = self.fetch_partition(i, &mut out, &mut bytes_left, max_records);
+            let i = (start + k) % n;
+            let before = out.len();
+            let result = self
+                .fetch_partition(i, &mut out, &mut bytes_left, max_records)
+                .or_else(|e| {
+                    self.refresh_after(i, e)?;
+                    // The topic was created again: read its new log now.
+                    self.fetch_partition(i, &mut out, &mut bytes_left, max_records)
+                });
             if let Err(e) = result {
-                self.refresh_after(i, e)?;
-                // The topic was created again: read its new log now.
-                self.fetch_partition(i, &mut out, &mut bytes_left, max_records)?;
+                if out.is_empty() {
+                    return Err(e);
+                }
+                // The records collected have moved their positions on:
+                // return them, and the error at the next poll.
+                self.pending_error = Some(e);
+                self.next = i;
+                return Ok(out);
             }
             // The next poll starts after the last partition that gave
-            // records, so every partition gets its turn.
-            if out.len() >= max_records {
+            // records, so every partition gets its turn whichever limit
+            // (records or bytes) ends a poll.
+            if out.len() > before {
                 self.next = (i + 1) % n;
             }
         }
@@ -344,16 +381,32 @@ impl Consumer {
                 }
                 Err(e) => return Err(e),
             };
+            if fetch.len_bytes() > *bytes_left && !out.is_empty() {
+                // As in Kafka, only the first partition with records may
+                // go over `fetch_max_bytes` (by one batch larger than it).
+                *bytes_left = 0;
+                return Ok(());
+            }
             *bytes_left = bytes_left.saturating_sub(fetch.len_bytes());
             for r in fetch.records() {
                 a.fetched.push_back(r?);
+            }
+            a.fetched_end = fetch.next_offset();
+            if a.fetched.is_empty() && a.fetched_end > position {
+                // Only offsets without records (a control batch, or the
+                // compacted end of a batch): step over them.
+                a.position = Some(a.fetched_end);
             }
         }
         while out.len() < max_records {
             let Some(r) = a.fetched.pop_front() else {
                 break;
             };
-            a.position = Some(r.offset + 1);
+            a.position = Some(if a.fetched.is_empty() {
+                (r.offset + 1).max(a.fetched_end)
+            } else {
+                r.offset + 1
+            });
             out.push(ConsumerRecord {
                 topic: a.topic.clone(),
                 partition: a.tp.partition,

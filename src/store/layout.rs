@@ -137,7 +137,7 @@ fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
         let partitions: u32 = partitions
             .parse()
             .ok()
-            .filter(|p| *p > 0)
+            .filter(|p| (1..=super::MAX_PARTITIONS).contains(p))
             .ok_or_else(|| bad(format!("bad partition count {partitions:?} for {name}")))?;
         let state = match state {
             "live" => TopicState::Live,
@@ -215,9 +215,13 @@ pub(crate) fn write_offsets(fs: &dyn Fs, path: &Path, entries: &[OffsetEntry]) -
 }
 
 /// A unique name for a partition directory on its way out, as Kafka names
-/// them: `<topic>-<partition>.<unique>-delete`.
-pub(crate) fn delete_dir_name(dir_name: &str, unique: u64) -> String {
-    format!("{dir_name}.{unique:x}{DELETE_SUFFIX}")
+/// them: `<topic>-<partition>.<unique>-delete`, the topic cut short so the
+/// name stays within the 255 bytes a file name may have (topic names are
+/// ASCII, so any cut is a character boundary).
+pub(crate) fn delete_dir_name(topic: &str, partition: u32, unique: u64) -> String {
+    let suffix = format!("-{partition}.{unique:016x}{DELETE_SUFFIX}");
+    let keep = topic.len().min(255 - suffix.len());
+    format!("{}{suffix}", &topic[..keep])
 }
 
 #[cfg(test)]
@@ -314,8 +318,13 @@ mod tests {
 
     #[test]
     fn delete_dir_names_are_not_partition_dirs() {
-        let name = delete_dir_name("orders-2", 0x1a2b);
-        assert_eq!(name, "orders-2.1a2b-delete");
+        let name = delete_dir_name("orders", 2, 0x1a2b);
+        assert_eq!(name, "orders-2.0000000000001a2b-delete");
         assert_eq!(crate::topic::parse_partition_dir_name(&name), None);
+        // The longest topic name, the largest partition: still a file name.
+        let long = "t".repeat(249);
+        let name = delete_dir_name(&long, u32::MAX, u64::MAX);
+        assert_eq!(name.len(), 255);
+        assert!(name.ends_with("-4294967295.ffffffffffffffff-delete"));
     }
 }

@@ -145,7 +145,7 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
                 report.bytes_freed += outcome.bytes_freed;
                 report.partitions_flushed += usize::from(log.maybe_flush()?);
                 report.segments_synced += log.sync_sealed()?;
-                report.files_removed += log.remove_deleted_files()?;
+                log.remove_deleted_files_counted(&mut report.files_removed)?;
                 Ok(())
             })();
             match step {

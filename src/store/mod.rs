@@ -219,6 +219,19 @@ impl StoreOptions {
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<StoreInner>,
+    /// Shared by the application's handles only, not by the maintenance
+    /// thread: the last handle to go closes the store on its own thread,
+    /// so the directory is released when its drop returns.
+    _open: Arc<CloseOnDrop>,
+}
+
+struct CloseOnDrop(Arc<StoreInner>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        // Best effort; `close` reports errors.
+        let _ = self.0.close();
+    }
 }
 
 impl fmt::Debug for LogStore {
@@ -272,6 +285,10 @@ pub(crate) struct StoreInner {
     resources: Arc<Resources>,
     pub(crate) signal: Arc<AppendSignal>,
     pub(crate) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Topics committed as deleted whose directories may still be there
+    /// (a deletion that failed part-way); finished by the next topic
+    /// change, maintenance pass or open.
+    deleting: Mutex<Vec<TopicEntry>>,
     /// Serialises topic changes (and with them `seglog.topics` writes).
     admin: Mutex<()>,
     closed: AtomicBool,
@@ -397,6 +414,7 @@ impl StoreInner {
             config,
             signal,
             topics: RwLock::new(BTreeMap::new()),
+            deleting: Mutex::new(Vec::new()),
             admin: Mutex::new(()),
             closed: AtomicBool::new(false),
             dir_lock: Mutex::new(Some(dir_lock)),
@@ -412,8 +430,10 @@ impl StoreInner {
             return Err(e);
         }
         inner.report = report;
+        let inner = Arc::new(inner);
         Ok(LogStore {
-            inner: Arc::new(inner),
+            _open: Arc::new(CloseOnDrop(inner.clone())),
+            inner,
         })
     }
 
@@ -439,8 +459,6 @@ impl StoreInner {
                 adopted
             }
         };
-        // Finish deletions first: their directories go whatever else
-        // happens.
         let mut live = Vec::new();
         let mut finishing = Vec::new();
         for e in entries {
@@ -449,31 +467,8 @@ impl StoreInner {
                 TopicState::Deleting => finishing.push(e),
             }
         }
-        if !finishing.is_empty() {
-            for e in &finishing {
-                for p in 0..e.partitions {
-                    let name = partition_dir_name(&e.name, p);
-                    if dirs.contains(&name) {
-                        topics::rename_for_deletion(fs, &root, &name)?;
-                    }
-                }
-            }
-            fs.sync_dir(&root).ctx("fsync directory", &root)?;
-            layout::write_topics(fs, &root, &live)?;
-            report.deletions_finished = finishing.len();
-        }
-        let listing = fs.list_dir(&root).ctx("list", &root)?;
-        let mut removed_any = false;
-        for e in listing.iter().filter(|e| e.is_dir) {
-            if e.name.ends_with(layout::DELETE_SUFFIX) {
-                let path = root.join(&e.name);
-                fs.remove_dir_all(&path).ctx("remove", &path)?;
-                removed_any = true;
-            }
-        }
-        if removed_any {
-            fs.sync_dir(&root).ctx("fsync directory", &root)?;
-        }
+        report.deletions_finished = finishing.len();
+        *lock(&self.deleting) = finishing;
 
         let fallback = self.read_checkpoints()?;
         let mut expected = std::collections::HashSet::new();
@@ -488,7 +483,14 @@ impl StoreInner {
                 let name = partition_dir_name(&e.name, p);
                 let existed = dirs.contains(&name);
                 expected.insert(name);
-                let hint = fallback.get(&(e.name.clone(), p)).copied();
+                // The root checkpoints may name an older topic of this
+                // name: they only stand in for a state file of a
+                // directory that is there.
+                let hint = if existed {
+                    fallback.get(&(e.name.clone(), p)).copied()
+                } else {
+                    None
+                };
                 let log = self.open_log(&e.name, p, &config, hint)?;
                 let r = log.recovery_report();
                 report.partitions += 1;
@@ -507,12 +509,20 @@ impl StoreInner {
                 }),
             );
         }
-        report.unknown_directories = dirs
-            .iter()
-            .filter(|d| !expected.contains(*d) && !d.ends_with(layout::DELETE_SUFFIX))
-            .map(|d| root.join(d))
-            .collect();
         self.topics = RwLock::new(topics);
+        // Deletions a crash interrupted, and directories renamed for
+        // deletion but not removed.
+        self.finish_deletions()?;
+        self.remove_deleted_dirs()?;
+        let listing = fs.list_dir(&root).ctx("list", &root)?;
+        report.unknown_directories = listing
+            .iter()
+            .filter(|e| {
+                e.is_dir && !expected.contains(&e.name) && !e.name.ends_with(layout::DELETE_SUFFIX)
+            })
+            .map(|e| root.join(&e.name))
+            .collect();
+        report.unknown_directories.sort();
         Ok(())
     }
 
@@ -628,19 +638,77 @@ impl StoreInner {
         )
     }
 
-    /// The topics as `seglog.topics` lists them now.
+    /// The topics as `seglog.topics` lists them now: the live ones and
+    /// those whose deletion is not finished.
     pub(crate) fn topic_entries(&self) -> Vec<TopicEntry> {
-        read_lock(&self.topics)
+        let mut entries: Vec<TopicEntry> = read_lock(&self.topics)
             .values()
             .map(|t| t.entry())
-            .collect()
+            .collect();
+        entries.extend(lock(&self.deleting).iter().cloned());
+        entries
     }
 
+    /// The admin lock, for a change to the topics. Deletions a failure
+    /// left unfinished are tried again first (their errors are reported
+    /// where they matter: [`finish_deletions`](Self::finish_deletions)).
     pub(crate) fn admin(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
         self.check_open()?;
         let guard = lock(&self.admin);
         self.check_open()?;
+        let _ = self.finish_deletions();
         Ok(guard)
+    }
+
+    /// Finishes the deletions of topics committed as deleted: renames
+    /// their remaining partition directories for deletion, fsyncs the
+    /// root, drops their entries from `seglog.topics`, and removes the
+    /// renamed directories. Called with the admin lock held (or while
+    /// opening). On failure the topics stay pending.
+    pub(crate) fn finish_deletions(&self) -> Result<()> {
+        let pending = lock(&self.deleting).clone();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let fs = &*self.fs;
+        let root = &self.dir;
+        for e in &pending {
+            for p in 0..e.partitions {
+                let path = root.join(partition_dir_name(&e.name, p));
+                if fs.exists(&path).ctx("stat", &path)? {
+                    topics::rename_for_deletion(fs, root, &e.name, p)?;
+                }
+            }
+        }
+        fs.sync_dir(root).ctx("fsync directory", root)?;
+        // Renamed away: a crash from here on leaves `-delete` directories,
+        // which every open removes. The root checkpoints must forget the
+        // topics before a topic of the same name can be created, or their
+        // offsets would be taken for the new one's.
+        self.write_checkpoints(&self.all_logs()?)?;
+        lock(&self.deleting).retain(|d| !pending.iter().any(|e| e.name == d.name));
+        layout::write_topics(fs, root, &self.topic_entries())?;
+        self.remove_deleted_dirs()
+    }
+
+    /// Removes every directory renamed for deletion (by this deletion, or
+    /// an earlier one that failed or crashed before removing them).
+    fn remove_deleted_dirs(&self) -> Result<()> {
+        let fs = &*self.fs;
+        let root = &self.dir;
+        let listing = fs.list_dir(root).ctx("list", root)?;
+        let mut removed_any = false;
+        for e in listing.iter().filter(|e| e.is_dir) {
+            if e.name.ends_with(layout::DELETE_SUFFIX) {
+                let path = root.join(&e.name);
+                fs.remove_dir_all(&path).ctx("remove", &path)?;
+                removed_any = true;
+            }
+        }
+        if removed_any {
+            fs.sync_dir(root).ctx("fsync directory", root)?;
+        }
+        Ok(())
     }
 
     fn close(&self) -> Result<()> {
@@ -699,6 +767,10 @@ fn adopt(dirs: &[String]) -> Vec<TopicEntry> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for d in dirs {
         if let Some((topic, partition)) = crate::topic::parse_partition_dir_name(d) {
+            if partition >= MAX_PARTITIONS {
+                // Not a partition this store could have: left alone.
+                continue;
+            }
             let n = counts.entry(topic).or_insert(0);
             *n = (*n).max(partition.saturating_add(1));
         }

@@ -128,6 +128,7 @@ pub struct RecordMetadata {
 
 /// A sent record whose append may still be pending. [`wait`](Self::wait)
 /// appends its batch if nobody has yet, and returns where it landed.
+#[must_use = "a record is stored once its delivery is waited for or the producer is flushed"]
 pub struct Delivery {
     partition: u32,
     index: u32,
@@ -318,11 +319,13 @@ impl Producer {
             }
         };
         let size = record_size_bound(&record);
-        let max = t.config.log.max_message_bytes as usize - BATCH_HEADER_LEN;
+        // A batch must fit both a message and a segment.
+        let max_batch = u64::from(t.config.log.max_message_bytes).min(t.config.log.segment_bytes);
+        let max = (max_batch as usize).saturating_sub(BATCH_HEADER_LEN);
         if size > max {
             return Err(Error::RecordTooLarge {
                 size: (size + BATCH_HEADER_LEN) as u64,
-                max: u64::from(t.config.log.max_message_bytes),
+                max: max_batch,
             });
         }
         let slot = self.slot(&t, partition)?;
@@ -335,7 +338,13 @@ impl Producer {
             acc.topic = t.clone();
         }
         if !acc.records.is_empty() && acc.bytes + size > max {
+            // The record is not sent if the batch before it failed: the
+            // log is poisoned or closed, and it would fail too.
+            let batch = acc.result.clone();
             acc.append();
+            if let Some(e) = batch.error() {
+                return Err(e);
+            }
         }
         let index = acc.records.len() as u32;
         acc.records.push(record);

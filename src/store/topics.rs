@@ -9,7 +9,7 @@ use super::{LogStore, Topic};
 use crate::error::{Error, Result};
 use crate::io::{Fs, IoContext};
 use crate::log::PartitionLog;
-use crate::segment::{read_lock, write_lock};
+use crate::segment::{lock, read_lock, write_lock};
 use crate::topic::{partition_dir_name, validate_topic_name, TopicConfig};
 
 /// Partitions one topic may have at most.
@@ -92,6 +92,21 @@ impl LogStore {
                 name: name.to_string(),
             });
         }
+        // A deletion of an older topic of this name must be finished, and
+        // no directory may be taken over: its data is not this topic's.
+        inner.finish_deletions()?;
+        for p in 0..partitions {
+            let dir = inner.dir.join(partition_dir_name(name, p));
+            if inner.fs.exists(&dir).ctx("stat", &dir)? {
+                return Err(Error::InvalidTopic {
+                    name: name.to_string(),
+                    reason: format!(
+                        "directory {} already exists but is not part of this store; move it away first",
+                        dir.display()
+                    ),
+                });
+            }
+        }
         // Commit first: a crash from here on leaves a topic whose missing
         // directories the next open creates.
         let mut entries = inner.topic_entries();
@@ -145,6 +160,19 @@ impl LogStore {
                 ),
             });
         }
+        for p in current..total {
+            let dir = inner.dir.join(partition_dir_name(topic, p));
+            if inner.fs.exists(&dir).ctx("stat", &dir)? {
+                return Err(Error::InvalidPartitions {
+                    topic: topic.to_string(),
+                    requested: total,
+                    reason: format!(
+                        "directory {} already exists but is not part of this store; move it away first",
+                        dir.display()
+                    ),
+                });
+            }
+        }
         let mut entries = inner.topic_entries();
         if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
             e.partitions = total;
@@ -158,8 +186,10 @@ impl LogStore {
     /// Deletes a topic and all its data. Producers and consumers using it
     /// get [`Error::UnknownTopic`] (or [`Error::Closed`] for a partition
     /// they already held) from then on; fetch results already taken stay
-    /// readable. Crash-safe: a deletion a crash interrupts is finished by
-    /// the next open.
+    /// readable. Crash-safe: the deletion is committed first; one that a
+    /// crash interrupts is finished by the next open, and one that fails
+    /// part-way (the error is returned) by the next topic change,
+    /// maintenance pass or open.
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
@@ -167,34 +197,24 @@ impl LogStore {
         let inner = &self.inner;
         let _admin = inner.admin()?;
         let t = inner.topic(topic)?;
-        let fs = &*inner.fs;
         // Commit: marked deleting, the topic is gone whatever happens next.
         let mut entries = inner.topic_entries();
-        if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
-            e.state = TopicState::Deleting;
-        }
-        layout::write_topics(fs, &inner.dir, &entries)?;
+        let Some(entry) = entries.iter_mut().find(|e| e.name == topic) else {
+            return Err(Error::UnknownTopic {
+                name: topic.to_string(),
+            });
+        };
+        entry.state = TopicState::Deleting;
+        let entry = entry.clone();
+        layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
         write_lock(&inner.topics).remove(topic);
+        lock(&inner.deleting).push(entry);
         let logs: Vec<PartitionLog> = read_lock(&t.partitions).clone();
         for log in &logs {
             // Its data is going: a failure to flush it does not matter.
             let _ = log.close();
         }
-        let mut renamed = Vec::new();
-        for p in 0..logs.len() as u32 {
-            let name = partition_dir_name(topic, p);
-            if fs.exists(&inner.dir.join(&name)).ctx("stat", &inner.dir)? {
-                renamed.push(rename_for_deletion(fs, &inner.dir, &name)?);
-            }
-        }
-        fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)?;
-        entries.retain(|e| e.name != topic);
-        layout::write_topics(fs, &inner.dir, &entries)?;
-        for name in renamed {
-            let path = inner.dir.join(name);
-            fs.remove_dir_all(&path).ctx("remove", &path)?;
-        }
-        fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)
+        inner.finish_deletions()
     }
 
     /// The names of all topics, sorted.
@@ -254,14 +274,19 @@ impl LogStore {
 
 /// Renames a partition directory to a unique `-delete` name, returning
 /// the new name. The caller fsyncs the root.
-pub(crate) fn rename_for_deletion(fs: &dyn Fs, root: &Path, name: &str) -> Result<String> {
+pub(crate) fn rename_for_deletion(
+    fs: &dyn Fs,
+    root: &Path,
+    topic: &str,
+    partition: u32,
+) -> Result<String> {
     static UNIQUE: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let unique = nanos ^ UNIQUE.fetch_add(1, Ordering::Relaxed).rotate_left(48);
-    let to = layout::delete_dir_name(name, unique);
-    let from = root.join(name);
+    let to = layout::delete_dir_name(topic, partition, unique);
+    let from = root.join(partition_dir_name(topic, partition));
     fs.rename(&from, &root.join(&to)).ctx("rename", &from)?;
     Ok(to)
 }
