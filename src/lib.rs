@@ -155,8 +155,9 @@
 //!   names the last offset of the batch at its position, which Kafka's
 //!   `DumpLogSegments` verifies.
 //! * **Active indexes in memory.** The active segment's index entries are
-//!   kept in memory and written into the preallocated index files when the
-//!   segment is sealed or closed; closed segments' indexes are memory-mapped
+//!   kept in memory and written into the index files when the segment is
+//!   sealed or closed (a log nothing was written to leaves its files
+//!   untouched); closed segments' indexes are memory-mapped
 //!   lazily. The files on disk are Kafka's either way.
 
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use seglog::io::{Fault, FsOp, MemFs};
+use seglog::io::{Fault, Fs, FsOp, MemFs};
 use seglog::{
     BatchBuilder, Compression, Durability, Error, LogConfig, ManualClock, OpenOptions,
     PartitionLog, Record, RecordBatch, TimestampType,
@@ -969,4 +969,54 @@ fn the_clean_marker_stays_until_the_first_change() {
     let log = reopen(&again, &clock, config);
     assert!(!log.recovery_report().clean_shutdown);
     assert_eq!(offsets(&log, 0).len(), 11);
+}
+
+/// Opening cleanly, reading, flushing and closing a log nothing was
+/// written to changes no file and fsyncs nothing: a store of thousands of
+/// idle partitions closes at once.
+#[test]
+fn closing_an_unchanged_log_writes_nothing() {
+    let config = LogConfig {
+        segment_bytes: 4_000,
+        segment_index_bytes: 4_096,
+        ..LogConfig::default()
+    };
+    let (fs, clock, log) = mem_log(config.clone());
+    append_numbered(&log, 100, 1_000, Durability::Flush);
+    log.close().unwrap();
+    drop(log);
+    let snapshot = |fs: &MemFs| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = fs
+            .list_dir(Path::new(DIR))
+            .unwrap()
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| {
+                let bytes = fs.read(&Path::new(DIR).join(&e.name)).unwrap();
+                (e.name, bytes)
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot(&fs);
+    let syncs = fs.sync_count();
+    for _ in 0..2 {
+        let log = reopen(&fs, &clock, config.clone());
+        assert!(log.recovery_report().clean_shutdown);
+        assert_eq!(offsets(&log, 0).len(), 100);
+        log.flush().unwrap();
+        log.sync_sealed().unwrap();
+        log.close().unwrap();
+    }
+    assert_eq!(fs.sync_count(), syncs);
+    assert_eq!(snapshot(&fs), before);
+    seglog::inspect::verify_partition_dir_with(&fs, Path::new(DIR)).unwrap();
+    // And the first change after that is kept as ever.
+    let log = reopen(&fs, &clock, config.clone());
+    log.append(&[rec("more", 2_000)]).unwrap();
+    log.close().unwrap();
+    let log = reopen(&fs, &clock, config);
+    assert!(log.recovery_report().clean_shutdown);
+    assert_eq!(offsets(&log, 0).len(), 101);
 }

@@ -496,6 +496,10 @@ impl PartitionLog {
         // Whatever there is to flush was appended, and the append removed
         // the clean-shutdown marker.
         let mut w = self.inner.writer()?;
+        if w.clean_marker {
+            // Nothing appended since a clean open: all of it is synced.
+            return Ok(());
+        }
         match durability {
             Durability::None => Ok(()),
             Durability::Flush => self.inner.active(&mut w)?.write_out(),
@@ -743,6 +747,11 @@ impl Inner {
         let Some(active) = w.active.take() else {
             return Ok(());
         };
+        if w.clean_marker {
+            // Nothing changed since a clean open: the files, the state
+            // file and the clean-shutdown marker on disk are still right.
+            return Ok(());
+        }
         let marker = state::CleanShutdown {
             active_base_offset: active.base_offset(),
             active_size: active.size(),

@@ -636,12 +636,17 @@ fn open_index(
 ) -> Result<()> {
     let fs = &*ctx.fs;
     match files {
-        IndexFiles::Current | IndexFiles::Rewrite => {
+        IndexFiles::Current => {
+            // The file holds `entries` as a clean close left it (trimmed):
+            // it stays as it is, so that closing a log nothing was written
+            // to leaves its files untouched. New entries are written, and
+            // the file trimmed, when the segment is sealed or closed.
+            fs.open(path, OpenMode::Create).ctx("open", path).map(drop)
+        }
+        IndexFiles::Rewrite => {
             let f = fs.open(path, OpenMode::Create).ctx("open", path)?;
-            if files == IndexFiles::Rewrite {
-                f.set_len(0).ctx("truncate", path)?;
-                f.write_all_at(entries, 0).ctx("write", path)?;
-            }
+            f.set_len(0).ctx("truncate", path)?;
+            f.write_all_at(entries, 0).ctx("write", path)?;
             f.set_len(len.max(entries.len() as u64))
                 .ctx("preallocate", path)
         }

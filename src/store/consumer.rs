@@ -17,7 +17,7 @@ use super::signal::deadline_after;
 use super::{LogStore, TopicPartition};
 use crate::error::{Error, Result};
 use crate::log::PartitionLog;
-use crate::record::{Header, LogRecord, TimestampType};
+use crate::record::{Header, TimestampType};
 
 /// Where a consumer starts when it has no valid position (Kafka's
 /// `auto.offset.reset`).
@@ -84,6 +84,10 @@ pub struct ConsumerRecord {
     pub headers: Vec<Header>,
 }
 
+/// The most a consumer reads from a partition at a time; a poll reads
+/// again while it has room.
+const READ_CHUNK_BYTES: u64 = 64 * 1024;
+
 /// One assigned partition.
 struct Assigned {
     tp: TopicPartition,
@@ -93,7 +97,7 @@ struct Assigned {
     /// seek or the reset policy.
     position: Option<u64>,
     /// Records read but not returned yet, from `position` on.
-    fetched: VecDeque<LogRecord>,
+    fetched: VecDeque<ConsumerRecord>,
     /// Where the read that filled `fetched` ended: the position once
     /// `fetched` runs out (past records a compaction removed from the end
     /// of a batch, and past control batches).
@@ -357,68 +361,86 @@ impl Consumer {
         max_records: usize,
     ) -> Result<()> {
         let reset = self.config.auto_offset_reset;
-        let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
+        let mut partition_left = self.config.max_partition_fetch_bytes.max(1);
         let a = &mut self.assigned[i];
         if a.log.is_closed() {
             // The topic was deleted (perhaps created again) since the
             // partition was assigned: `refresh_after` finds out which.
             return Err(Error::Closed);
         }
-        if a.fetched.is_empty() {
-            if *bytes_left == 0 {
-                return Ok(());
-            }
-            let position = resolve(a, reset)?;
-            if position >= a.log.log_end_offset() {
-                return Ok(());
-            }
-            let fetch = match a.log.read(position, partition_bytes.min(*bytes_left)) {
-                Ok(f) => f,
-                Err(Error::OffsetOutOfRange { .. }) => {
-                    // Retention or a truncation moved the log meanwhile.
-                    a.position = None;
+        loop {
+            if a.fetched.is_empty() {
+                if *bytes_left == 0 || partition_left == 0 {
                     return Ok(());
                 }
-                Err(e) => return Err(e),
-            };
-            if fetch.len_bytes() > *bytes_left && !out.is_empty() {
-                // As in Kafka, only the first partition with records may
-                // go over `fetch_max_bytes` (by one batch larger than it).
-                *bytes_left = 0;
+                let position = resolve(a, reset)?;
+                if position >= a.log.log_end_offset() {
+                    return Ok(());
+                }
+                // Reads are made in chunks about the size of a poll's
+                // share, so the records decoded stay in cache until they
+                // are returned.
+                let want = partition_left.min(*bytes_left).min(READ_CHUNK_BYTES);
+                let fetch = match a.log.read(position, want) {
+                    Ok(f) => f,
+                    Err(Error::OffsetOutOfRange { .. }) => {
+                        // Retention or a truncation moved the log meanwhile.
+                        a.position = None;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
+                let len = fetch.len_bytes();
+                let over = len > *bytes_left || len > partition_left;
+                if over && !out.is_empty() {
+                    // As in Kafka, only the first batch of a poll may go
+                    // over the byte limits (when it alone is larger).
+                    if len > *bytes_left {
+                        *bytes_left = 0;
+                    }
+                    return Ok(());
+                }
+                *bytes_left = bytes_left.saturating_sub(len);
+                partition_left = partition_left.saturating_sub(len);
+                for r in fetch.records() {
+                    let r = r?;
+                    a.fetched.push_back(ConsumerRecord {
+                        topic: a.topic.clone(),
+                        partition: a.tp.partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: r.timestamp_type,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                    });
+                }
+                a.fetched_end = fetch.next_offset();
+                if a.fetched.is_empty() {
+                    if a.fetched_end <= position {
+                        return Ok(());
+                    }
+                    // Only offsets without records (a control batch, or
+                    // the compacted end of a batch): step over them.
+                    a.position = Some(a.fetched_end);
+                    continue;
+                }
+            }
+            let take = max_records.saturating_sub(out.len()).min(a.fetched.len());
+            if take == 0 {
                 return Ok(());
             }
-            *bytes_left = bytes_left.saturating_sub(fetch.len_bytes());
-            for r in fetch.records() {
-                a.fetched.push_back(r?);
-            }
-            a.fetched_end = fetch.next_offset();
-            if a.fetched.is_empty() && a.fetched_end > position {
-                // Only offsets without records (a control batch, or the
-                // compacted end of a batch): step over them.
-                a.position = Some(a.fetched_end);
-            }
-        }
-        while out.len() < max_records {
-            let Some(r) = a.fetched.pop_front() else {
-                break;
-            };
+            let next = a.fetched[take - 1].offset + 1;
+            out.extend(a.fetched.drain(..take));
             a.position = Some(if a.fetched.is_empty() {
-                (r.offset + 1).max(a.fetched_end)
+                next.max(a.fetched_end)
             } else {
-                r.offset + 1
+                next
             });
-            out.push(ConsumerRecord {
-                topic: a.topic.clone(),
-                partition: a.tp.partition,
-                offset: r.offset,
-                timestamp: r.timestamp,
-                timestamp_type: r.timestamp_type,
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-            });
+            if out.len() >= max_records {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// After a read of partition `i` failed with `e`: if its log was
