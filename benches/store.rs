@@ -1,0 +1,409 @@
+//! Criterion benchmarks of the store API (`LogStore`, `Producer`,
+//! `Consumer`), each beside a plain `std::fs` baseline doing the same I/O
+//! on the same bytes in the same run.
+//!
+//! * `produce/100B`: 1,024 records of 100 bytes per iteration, spread
+//!   round-robin over 1, 8 and 64 partitions by explicit partition, sent
+//!   through a `Producer` with default batching and no durability per
+//!   record (`Durability::None`); at the end of each batch of iterations
+//!   the producer is flushed and every partition's buffered bytes are
+//!   handed to the OS. Against one `BufWriter<File>` per partition writing
+//!   the same values (the same total bytes), flushed at the end.
+//!   Throughput is in value bytes. Each record is sent as an application
+//!   would: its value copied into the `ProducerRecord`, its timestamp
+//!   taken from the system clock by `send`.
+//! * `poll`: 200,000 records of 100 bytes in one partition read back from
+//!   the start with `Consumer::poll` (default config: 500 records a poll),
+//!   against `File::read` of the same `.log` bytes into a page-aligned
+//!   buffer. Throughput is in `.log` bytes.
+//! * `open`: opening a store of 2,000 partitions (4 segments each) after a
+//!   clean close, against `read_dir` + `metadata` of the same directory
+//!   tree, on the real file system. Only the open is timed; the clean
+//!   close after it (which writes nothing for a partition nothing was
+//!   written to) is not. The store is built through a wrapper of `StdFs`
+//!   whose fsyncs do nothing, since creating 2,000 partitions makes
+//!   several each.
+//!
+//! `cargo bench --bench store` runs them; `-- --quick` for a shorter run.
+
+use std::cell::OnceCell;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use seglog::io::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode, StdFs};
+use seglog::store::{
+    AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig,
+    StoreOptions,
+};
+use seglog::{Durability, PartitionLog, Record};
+use tempfile::TempDir;
+
+const TOPIC: &str = "bench";
+const VALUE_LEN: usize = 100;
+
+fn value(i: usize) -> Vec<u8> {
+    (0..VALUE_LEN).map(|j| (i * 31 + j * 7) as u8).collect()
+}
+
+/// A page-aligned buffer, allocated safely by over-allocating.
+struct Aligned {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Aligned {
+    fn new(len: usize) -> Self {
+        let storage = vec![0u8; len + 4096];
+        let start = storage.as_ptr().align_offset(4096);
+        Aligned {
+            storage,
+            start,
+            len,
+        }
+    }
+    fn buf(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// [`StdFs`] with `sync_data` and `sync_dir` doing nothing.
+#[derive(Debug)]
+struct NoSyncFs;
+
+#[derive(Debug)]
+struct NoSyncFile(Arc<dyn FileHandle>);
+
+impl Fs for NoSyncFs {
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn FileHandle>> {
+        Ok(Arc::new(NoSyncFile(StdFs.open(path, mode)?)))
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        StdFs.create_dir_all(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        StdFs.list_dir(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdFs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        StdFs.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        StdFs.remove_dir_all(path)
+    }
+    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        StdFs.exists(path)
+    }
+    fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
+        StdFs.try_lock_dir(path)
+    }
+}
+
+impl FileHandle for NoSyncFile {
+    fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+        self.0.read_at(buf, pos)
+    }
+    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, pos)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        Ok(())
+    }
+    fn map(&self) -> io::Result<Mapping> {
+        self.0.map()
+    }
+    fn as_std_file(&self) -> Option<&File> {
+        self.0.as_std_file()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
+        self.0.read_exact_at(buf, pos)
+    }
+}
+
+/// Records sent per `produce` iteration.
+const PRODUCE_RECORDS: usize = 1_024;
+
+fn bench_produce(c: &mut Criterion) {
+    let values: Vec<Vec<u8>> = (0..PRODUCE_RECORDS).map(value).collect();
+    let mut group = c.benchmark_group("produce/100B");
+    group.throughput(Throughput::Bytes((PRODUCE_RECORDS * VALUE_LEN) as u64));
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for partitions in [1u32, 8, 64] {
+        let n = partitions as usize;
+        group.bench_with_input(
+            BenchmarkId::new("std BufWriter", partitions),
+            &partitions,
+            |b, _| {
+                b.iter_custom(|iters| {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut files: Vec<BufWriter<File>> = (0..n)
+                        .map(|p| {
+                            BufWriter::new(File::create(dir.path().join(p.to_string())).unwrap())
+                        })
+                        .collect();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        for (i, v) in values.iter().enumerate() {
+                            files[i % n].write_all(v).unwrap();
+                        }
+                    }
+                    for f in &mut files {
+                        f.flush().unwrap();
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+
+        // One store per partition count, kept across samples (creating a
+        // topic makes several fsyncs per partition), built on first use so
+        // that a filtered run does not pay for it.
+        let setup: OnceCell<(TempDir, LogStore, Vec<PartitionLog>)> = OnceCell::new();
+        group.bench_with_input(
+            BenchmarkId::new("seglog Producer", partitions),
+            &partitions,
+            |b, _| {
+                let (_, store, logs) = setup.get_or_init(|| {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+                    store
+                        .create_topic(TOPIC, partitions, &[("retention.ms", "-1")])
+                        .unwrap();
+                    let logs = (0..partitions)
+                        .map(|p| store.partition(TOPIC, p).unwrap())
+                        .collect();
+                    (dir, store, logs)
+                });
+                b.iter_custom(|iters| {
+                    let producer = store.producer(ProducerConfig {
+                        durability: Some(Durability::None),
+                        ..ProducerConfig::default()
+                    });
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        for (i, v) in values.iter().enumerate() {
+                            let record = ProducerRecord::new(TOPIC, v.clone())
+                                .with_partition((i % n) as u32);
+                            let _ = producer.send(record).unwrap();
+                        }
+                    }
+                    producer.flush().unwrap();
+                    // What is still buffered must reach the OS too.
+                    for log in logs {
+                        log.flush_with(Durability::Flush).unwrap();
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+        if let Some((_dir, store, _)) = setup.into_inner() {
+            store.close().unwrap();
+        }
+    }
+    group.finish();
+}
+
+/// Records in the `poll` partition.
+const POLL_RECORDS: usize = 200_000;
+
+fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn bench_poll(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
+    store
+        .create_topic(TOPIC, 1, &[("retention.ms", "-1")])
+        .unwrap();
+    {
+        let producer = store.producer(ProducerConfig {
+            durability: Some(Durability::None),
+            ..ProducerConfig::default()
+        });
+        for i in 0..POLL_RECORDS {
+            let record = ProducerRecord::new(TOPIC, value(i))
+                .with_partition(0)
+                .with_timestamp(1_700_000_000_000 + i as i64);
+            let _ = producer.send(record).unwrap();
+        }
+        producer.flush().unwrap();
+    }
+    store.flush().unwrap();
+    let log = store.partition(TOPIC, 0).unwrap();
+    assert_eq!(log.log_end_offset(), POLL_RECORDS as u64);
+    let files = log_files(log.dir());
+    let total: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
+    assert_eq!(total, log.size_bytes());
+
+    let mut group = c.benchmark_group("poll");
+    group.throughput(Throughput::Bytes(total));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(6));
+    group.bench_function("std File::read", |b| {
+        let mut buf = Aligned::new(1 << 20);
+        b.iter(|| {
+            let mut sum = 0u64;
+            for path in &files {
+                let mut f = File::open(path).unwrap();
+                loop {
+                    let n = f.read(buf.buf()).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    sum += n as u64;
+                }
+            }
+            assert_eq!(sum, total);
+        })
+    });
+    group.bench_function("seglog Consumer::poll", |b| {
+        let mut consumer = store.consumer(ConsumerConfig {
+            auto_offset_reset: AutoOffsetReset::Error,
+            ..ConsumerConfig::default()
+        });
+        consumer.assign(&[(TOPIC, 0)]).unwrap();
+        b.iter(|| {
+            consumer.seek_to_beginning().unwrap();
+            let mut records = 0usize;
+            let mut value_bytes = 0usize;
+            while records < POLL_RECORDS {
+                let polled = consumer.poll(Duration::from_secs(1)).unwrap();
+                assert!(!polled.is_empty());
+                records += polled.len();
+                value_bytes += polled
+                    .iter()
+                    .map(|r| r.value.as_ref().map_or(0, Vec::len))
+                    .sum::<usize>();
+            }
+            assert_eq!(records, POLL_RECORDS);
+            assert_eq!(value_bytes, POLL_RECORDS * VALUE_LEN);
+        })
+    });
+    group.finish();
+    drop(log);
+    store.close().unwrap();
+}
+
+const OPEN_PARTITIONS: u32 = 2_000;
+const OPEN_SEGMENTS: usize = 4;
+const OPEN_RECORDS_PER_SEGMENT: usize = 25;
+
+/// A store of `OPEN_PARTITIONS` partitions of `OPEN_SEGMENTS` segments,
+/// closed cleanly.
+fn build_open_store() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = no_sync().open(dir.path(), StoreConfig::default()).unwrap();
+    store
+        .create_topic(TOPIC, OPEN_PARTITIONS, &[("retention.ms", "-1")])
+        .unwrap();
+    let batch: Vec<Record> = (0..OPEN_RECORDS_PER_SEGMENT)
+        .map(|i| Record::new(value(i)).with_timestamp(1_700_000_000_000 + i as i64))
+        .collect();
+    for p in 0..OPEN_PARTITIONS {
+        let log = store.partition(TOPIC, p).unwrap();
+        for s in 0..OPEN_SEGMENTS {
+            if s > 0 {
+                log.roll().unwrap();
+            }
+            log.append_with(&batch, Durability::None).unwrap();
+        }
+        assert_eq!(log.segments().len(), OPEN_SEGMENTS);
+    }
+    store.close().unwrap();
+    let partition_dirs = fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_type().unwrap().is_dir())
+        .count();
+    assert_eq!(partition_dirs, OPEN_PARTITIONS as usize);
+    dir
+}
+
+fn no_sync() -> StoreOptions {
+    LogStore::options().fs(NoSyncFs)
+}
+
+fn bench_open(c: &mut Criterion) {
+    // Built on first use, so that a filtered run does not pay for it.
+    let store_dir: OnceCell<TempDir> = OnceCell::new();
+    let dir = || store_dir.get_or_init(build_open_store).path();
+
+    let mut group = c.benchmark_group("open");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_with_input(
+        BenchmarkId::new("std read_dir+metadata", OPEN_PARTITIONS),
+        &OPEN_PARTITIONS,
+        |b, _| {
+            let dir = dir();
+            b.iter(|| {
+                let mut files = 0usize;
+                let mut bytes = 0u64;
+                for entry in fs::read_dir(dir).unwrap() {
+                    let entry = entry.unwrap();
+                    let meta = entry.metadata().unwrap();
+                    if !meta.is_dir() {
+                        continue;
+                    }
+                    for file in fs::read_dir(entry.path()).unwrap() {
+                        bytes += file.unwrap().metadata().unwrap().len();
+                        files += 1;
+                    }
+                }
+                assert!(files >= OPEN_PARTITIONS as usize * OPEN_SEGMENTS * 3 && bytes > 0);
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("seglog LogStore::open", OPEN_PARTITIONS),
+        &OPEN_PARTITIONS,
+        |b, _| {
+            let dir = dir();
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let store = LogStore::open(dir, StoreConfig::default()).unwrap();
+                    total += start.elapsed();
+                    let report = store.open_report();
+                    assert!(report.clean_shutdown);
+                    assert_eq!(report.partitions, OPEN_PARTITIONS as usize);
+                    assert_eq!(report.partitions_recovered, 0);
+                    store.close().unwrap();
+                }
+                total
+            })
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, bench_produce, bench_poll, bench_open);
+criterion_main!(benches);
