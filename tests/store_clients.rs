@@ -721,3 +721,39 @@ fn a_consumer_steps_over_offsets_without_records() {
     );
     assert_eq!(consumer.position(("t", 0)).unwrap(), 6);
 }
+
+/// A partition whose next batch is larger than `max_partition_fetch_bytes`
+/// still gets its turn while other partitions have records.
+#[test]
+fn a_batch_larger_than_the_partition_limit_does_not_starve() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 3, &[]).unwrap();
+    let producer = store.producer(ProducerConfig {
+        max_batch_records: 1,
+        ..ProducerConfig::default()
+    });
+    for i in 0..300 {
+        for p in [0, 2] {
+            let _ = producer
+                .send(ProducerRecord::new("t", format!("{p}-{i}")).with_partition(p))
+                .unwrap();
+        }
+    }
+    producer
+        .send_and_wait(ProducerRecord::new("t", vec![b'x'; 5_000]).with_partition(1))
+        .unwrap();
+    let mut consumer = store.consumer(ConsumerConfig {
+        max_partition_fetch_bytes: 1_024,
+        max_poll_records: 20,
+        ..earliest()
+    });
+    consumer.assign_topic("t").unwrap();
+    let polls = (1..=3).find(|_| {
+        consumer
+            .poll(Duration::from_millis(10))
+            .unwrap()
+            .iter()
+            .any(|r| r.partition == 1)
+    });
+    assert!(polls.is_some(), "partition 1 starved");
+}

@@ -460,3 +460,46 @@ fn a_deleted_topics_files_are_closed_while_its_clients_live_on() {
     assert!(left.is_empty(), "{left:?}");
     drop((producer, consumer));
 }
+
+/// A deletion that keeps failing holds up only its own topic's name: other
+/// topics are created and deleted as usual, and renamed directories whose
+/// removal failed go at the next change.
+#[test]
+fn a_stuck_deletion_holds_up_only_its_own_name() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let store = open(&fs, &clock);
+    store.create_topic("stuck", 1, &[]).unwrap();
+    store.create_topic("b", 1, &[]).unwrap();
+    fs.set_fault_hook(|call| {
+        let stuck = call.op == seglog::io::FsOp::Rename && call.path.ends_with("stuck-0");
+        let removal =
+            call.op == seglog::io::FsOp::RemoveDir && call.path.to_string_lossy().contains("b-0.");
+        (stuck || removal).then_some(seglog::io::Fault::Error(
+            std::io::ErrorKind::PermissionDenied,
+        ))
+    });
+    assert!(store.delete_topic("stuck").is_err());
+    // Another topic is created, and deleted (its renamed directory stays
+    // for now: removing it fails too).
+    store.create_topic("c", 1, &[]).unwrap();
+    assert!(store.delete_topic("b").is_err());
+    assert_eq!(store.list_topics(), ["c"]);
+    assert!(matches!(
+        store.create_topic("stuck", 1, &[]),
+        Err(Error::Io { .. })
+    ));
+    assert!(
+        dirs(&fs).iter().any(|d| d.starts_with("b-0.")),
+        "{:?}",
+        dirs(&fs)
+    );
+    fs.clear_fault_hook();
+    store.create_topic("d", 1, &[]).unwrap();
+    assert_eq!(dirs(&fs), ["c-0", "d-0"]);
+    store.create_topic("stuck", 1, &[]).unwrap();
+    assert_eq!(
+        store.describe_topic("stuck").unwrap().partitions[0].log_end_offset,
+        0
+    );
+}

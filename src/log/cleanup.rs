@@ -45,7 +45,7 @@ impl PartitionLog {
     /// the delay the log was opened with; readers that hold them finish.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) (and the log is poisoned) if
+    /// [`Error::Io`] (and the log is poisoned) if
     /// persisting the log start offset or renaming fails; a segment whose
     /// timestamps cannot be read fails with its error.
     pub fn apply_retention(&self, policy: &RetentionPolicy) -> Result<RetentionOutcome> {
@@ -120,7 +120,7 @@ impl PartitionLog {
     /// Returns how many files were removed.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) if a removal fails; the files stay
+    /// [`Error::Io`] if a removal fails; the files stay
     /// pending and the next call tries again.
     pub fn remove_deleted_files(&self) -> Result<usize> {
         let mut removed = 0;

@@ -361,7 +361,8 @@ impl Consumer {
         max_records: usize,
     ) -> Result<()> {
         let reset = self.config.auto_offset_reset;
-        let mut partition_left = self.config.max_partition_fetch_bytes.max(1);
+        let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
+        let mut partition_left = partition_bytes;
         let a = &mut self.assigned[i];
         if a.log.is_closed() {
             // The topic was deleted (perhaps created again) since the
@@ -391,13 +392,14 @@ impl Consumer {
                     Err(e) => return Err(e),
                 };
                 let len = fetch.len_bytes();
-                let over = len > *bytes_left || len > partition_left;
-                if over && !out.is_empty() {
-                    // As in Kafka, only the first batch of a poll may go
-                    // over the byte limits (when it alone is larger).
-                    if len > *bytes_left {
-                        *bytes_left = 0;
-                    }
+                // As in Kafka, the first batch of a poll may go over
+                // `fetch_max_bytes`, and the first batch of a partition over
+                // `max_partition_fetch_bytes`, when it alone is larger.
+                if len > *bytes_left && !out.is_empty() {
+                    *bytes_left = 0;
+                    return Ok(());
+                }
+                if len > partition_left && partition_left < partition_bytes {
                     return Ok(());
                 }
                 *bytes_left = bytes_left.saturating_sub(len);

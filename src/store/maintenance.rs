@@ -128,7 +128,6 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
     inner.check_open()?;
     let topics: Vec<_> = read_lock(&inner.topics).values().cloned().collect();
     let mut report = MaintenanceReport::default();
-    let mut all = Vec::new();
     for t in topics {
         let policy = RetentionPolicy {
             retention_ms: t.config.retention_ms,
@@ -153,19 +152,20 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
                 Err(Error::Closed) if inner.check_open().is_err() => return Err(Error::Closed),
                 Err(Error::Closed) => {}
                 Err(error) => report.errors.push(PartitionError {
-                    partition: tp.clone(),
+                    partition: tp,
                     error,
                 }),
                 Ok(()) => {}
             }
-            all.push((tp, log));
         }
     }
-    all.retain(|(_, log)| !log.is_closed());
-    // Topic changes and close write the same files.
+    // Topic changes and close write the same files: the partitions are
+    // listed again under their lock, so that a topic deleted meanwhile is
+    // not written back.
     let Ok(_admin) = inner.admin() else {
         return Err(Error::Closed);
     };
+    let all = inner.all_logs()?;
     if let Err(error) = inner.write_checkpoints(&all) {
         report.errors.push(PartitionError {
             partition: TopicPartition::new(String::new(), 0),

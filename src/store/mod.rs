@@ -289,6 +289,9 @@ pub(crate) struct StoreInner {
     /// (a deletion that failed part-way); finished by the next topic
     /// change, maintenance pass or open.
     deleting: Mutex<Vec<TopicEntry>>,
+    /// Directories renamed for deletion may be left (their removal
+    /// failed): the next topic change or maintenance pass tries again.
+    leftover_dirs: AtomicBool,
     /// Serialises topic changes (and with them `seglog.topics` writes).
     admin: Mutex<()>,
     closed: AtomicBool,
@@ -415,6 +418,7 @@ impl StoreInner {
             signal,
             topics: RwLock::new(BTreeMap::new()),
             deleting: Mutex::new(Vec::new()),
+            leftover_dirs: AtomicBool::new(false),
             admin: Mutex::new(()),
             closed: AtomicBool::new(false),
             dir_lock: Mutex::new(Some(dir_lock)),
@@ -664,31 +668,68 @@ impl StoreInner {
     /// their remaining partition directories for deletion, fsyncs the
     /// root, drops their entries from `seglog.topics`, and removes the
     /// renamed directories. Called with the admin lock held (or while
-    /// opening). On failure the topics stay pending.
+    /// opening). A topic whose directories cannot be renamed stays pending
+    /// without holding up the others; the first error is returned.
     pub(crate) fn finish_deletions(&self) -> Result<()> {
         let pending = lock(&self.deleting).clone();
         if pending.is_empty() {
+            if self.leftover_dirs.swap(false, Ordering::AcqRel) {
+                return self.remove_deleted_dirs().inspect_err(|_| {
+                    self.leftover_dirs.store(true, Ordering::Release);
+                });
+            }
             return Ok(());
         }
         let fs = &*self.fs;
         let root = &self.dir;
+        let mut first_error = None;
+        let mut renamed: Vec<String> = Vec::new();
         for e in &pending {
-            for p in 0..e.partitions {
+            let result = (0..e.partitions).try_for_each(|p| {
                 let path = root.join(partition_dir_name(&e.name, p));
                 if fs.exists(&path).ctx("stat", &path)? {
                     topics::rename_for_deletion(fs, root, &e.name, p)?;
                 }
+                Ok(())
+            });
+            match result {
+                Ok(()) => renamed.push(e.name.clone()),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
             }
         }
-        fs.sync_dir(root).ctx("fsync directory", root)?;
-        // Renamed away: a crash from here on leaves `-delete` directories,
-        // which every open removes. The root checkpoints must forget the
-        // topics before a topic of the same name can be created, or their
-        // offsets would be taken for the new one's.
-        self.write_checkpoints(&self.all_logs()?)?;
-        lock(&self.deleting).retain(|d| !pending.iter().any(|e| e.name == d.name));
-        layout::write_topics(fs, root, &self.topic_entries())?;
-        self.remove_deleted_dirs()
+        if !renamed.is_empty() {
+            let committed = (|| -> Result<()> {
+                fs.sync_dir(root).ctx("fsync directory", root)?;
+                // Renamed away: a crash from here on leaves `-delete`
+                // directories, which every open removes. The root
+                // checkpoints must forget the topics before a topic of the
+                // same name can be created, or their offsets would be
+                // taken for the new one's.
+                self.write_checkpoints(&self.all_logs()?)?;
+                let entries: Vec<TopicEntry> = self
+                    .topic_entries()
+                    .into_iter()
+                    .filter(|e| e.state == TopicState::Live || !renamed.contains(&e.name))
+                    .collect();
+                layout::write_topics(fs, root, &entries)?;
+                lock(&self.deleting).retain(|d| !renamed.contains(&d.name));
+                Ok(())
+            })();
+            // Whatever happened, there may be renamed directories to go.
+            self.leftover_dirs.store(true, Ordering::Release);
+            let removed = committed.and_then(|()| {
+                self.leftover_dirs.store(false, Ordering::Release);
+                self.remove_deleted_dirs().inspect_err(|_| {
+                    self.leftover_dirs.store(true, Ordering::Release);
+                })
+            });
+            if let Err(error) = removed {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Removes every directory renamed for deletion (by this deletion, or

@@ -94,7 +94,11 @@ impl LogStore {
         }
         // A deletion of an older topic of this name must be finished, and
         // no directory may be taken over: its data is not this topic's.
-        inner.finish_deletions()?;
+        if let Err(e) = inner.finish_deletions() {
+            if lock(&inner.deleting).iter().any(|d| d.name == name) {
+                return Err(e);
+            }
+        }
         for p in 0..partitions {
             let dir = inner.dir.join(partition_dir_name(name, p));
             if inner.fs.exists(&dir).ctx("stat", &dir)? {
