@@ -327,4 +327,39 @@ mod tests {
         assert_eq!(name.len(), 255);
         assert!(name.ends_with("-4294967295.ffffffffffffffff-delete"));
     }
+
+    proptest::proptest! {
+        /// Damaged metadata files are errors, never panics: random bytes,
+        /// and valid files with bytes changed, cut short or appended to.
+        #[test]
+        fn damaged_metadata_files_never_panic(
+            noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            at in 0usize..400,
+            cut in 0usize..400,
+        ) {
+            let path = Path::new("/store/seglog.topics");
+            let _ = parse_topics(path, &noise);
+            let valid = b"seglog-topics 1\n2\norders 3 live retention.ms=1000\nold 1 deleting\n";
+            let mut bytes = valid.to_vec();
+            if at < bytes.len() {
+                bytes[at] = noise.first().copied().unwrap_or(b'9');
+            }
+            bytes.truncate(cut.max(1));
+            bytes.extend_from_slice(&noise);
+            let _ = parse_topics(path, &bytes);
+
+            let fs = MemFs::new();
+            fs.create_dir_all(Path::new("/store")).unwrap();
+            let cp = Path::new("/store/log-start-offset-checkpoint");
+            fs.write(cp, &noise).unwrap();
+            let _ = read_offsets(&fs, cp);
+            let mut text = b"0\n2\norders 0 5\norders 1 7\n".to_vec();
+            if at < text.len() {
+                text[at] = noise.first().copied().unwrap_or(b' ');
+            }
+            text.truncate(cut.max(1));
+            fs.write(cp, &text).unwrap();
+            let _ = read_offsets(&fs, cp);
+        }
+    }
 }
