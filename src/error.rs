@@ -187,9 +187,9 @@ pub enum Error {
         cause: String,
     },
 
-    /// The directory is locked by another open log, in this process or in
-    /// another one.
-    #[error("{} is already in use by another open log", path.display())]
+    /// The directory is locked by another open log or store, in this
+    /// process or in another one.
+    #[error("{} is already in use by another open log or store", path.display())]
     Locked {
         /// The locked directory.
         path: PathBuf,

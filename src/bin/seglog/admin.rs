@@ -1,0 +1,161 @@
+//! `seglog delete-records`, `maintain` and `stats`.
+
+use clap::Args;
+use seglog::PartitionLog;
+
+use crate::store::{with_store, Create, Out};
+use crate::{CliError, DirArg};
+
+/// The example in `delete-records --help`.
+pub const DELETE_RECORDS_EXAMPLE: &str =
+    "Example:\n  seglog delete-records --topic orders --partition 0 --before 1000";
+/// The example in `maintain --help`.
+pub const MAINTAIN_EXAMPLE: &str = "Example:\n  seglog maintain --dir ./seglog-data";
+/// The example in `stats --help`.
+pub const STATS_EXAMPLE: &str = "Example:\n  seglog stats --dir ./seglog-data";
+
+/// `delete-records`.
+#[derive(Debug, Args)]
+pub struct DeleteRecordsArgs {
+    /// The topic.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic: String,
+    /// The partition.
+    #[arg(long, value_name = "P")]
+    pub partition: u32,
+    /// Records below this offset are deleted (it becomes the log start
+    /// offset); at most the log end offset.
+    #[arg(long, value_name = "OFFSET")]
+    pub before: u64,
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+/// `maintain`.
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+/// `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
+}
+
+/// Runs `delete-records`: prints the new log start offset.
+pub fn delete_records(args: DeleteRecordsArgs) -> Result<(), CliError> {
+    with_store(&args.dir.dir, Create::No, |store| {
+        let start = store.delete_records(&args.topic, args.partition, args.before)?;
+        let mut out = Out::new();
+        writeln!(
+            out,
+            "{}-{}: log start offset is now {start}",
+            args.topic, args.partition
+        )?;
+        out.flush()
+    })
+}
+
+/// Runs `maintain` once and prints its report; the errors it met (one a
+/// line) make the exit code 1.
+pub fn maintain(args: MaintainArgs) -> Result<(), CliError> {
+    with_store(&args.dir.dir, Create::No, |store| {
+        let report = store.maintain()?;
+        let mut out = Out::new();
+        writeln!(out, "partitions visited: {}", report.partitions)?;
+        writeln!(out, "segments deleted: {}", report.segments_deleted)?;
+        writeln!(out, "bytes freed: {}", report.bytes_freed)?;
+        writeln!(out, "files removed: {}", report.files_removed)?;
+        writeln!(out, "partitions flushed: {}", report.partitions_flushed)?;
+        writeln!(out, "segments synced: {}", report.segments_synced)?;
+        writeln!(out, "errors: {}", report.errors.len())?;
+        for e in &report.errors {
+            writeln!(out, "  {}: {}", e.partition, e.error)?;
+        }
+        out.flush()?;
+        match report.errors.len() {
+            0 => Ok(()),
+            n => Err(CliError::Message(format!(
+                "maintenance failed in {n} partition(s); see the report above"
+            ))),
+        }
+    })
+}
+
+/// The column names `stats` prints first.
+const STATS_HEADER: &str =
+    "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP";
+
+/// Runs `stats`: one tab-separated line per partition, after a header
+/// line. A timestamp is `-` for a partition without records.
+///
+/// The oldest timestamp is that of the record at the log start offset;
+/// the newest is the largest batch max timestamp in the last segment that
+/// holds records (the whole log is not scanned, so a larger timestamp in
+/// an older segment, possible with producer-set timestamps, is not seen).
+pub fn stats(args: StatsArgs) -> Result<(), CliError> {
+    with_store(&args.dir.dir, Create::No, |store| {
+        let mut out = Out::new();
+        writeln!(out, "{STATS_HEADER}")?;
+        for topic in store.list_topics() {
+            let description = store.describe_topic(&topic)?;
+            for p in &description.partitions {
+                let log = store.partition(&topic, p.partition)?;
+                let (oldest, newest) = timestamps(&log)?;
+                writeln!(
+                    out,
+                    "{topic}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    p.partition,
+                    p.segments,
+                    p.size_bytes,
+                    p.log_start_offset,
+                    p.log_end_offset,
+                    show(oldest),
+                    show(newest)
+                )?;
+            }
+        }
+        out.flush()
+    })
+}
+
+fn show(ts: Option<i64>) -> String {
+    ts.map_or_else(|| "-".to_string(), |t| t.to_string())
+}
+
+/// The oldest and newest timestamps of a partition, as `stats` defines
+/// them.
+fn timestamps(log: &PartitionLog) -> Result<(Option<i64>, Option<i64>), CliError> {
+    let start = log.log_start_offset();
+    let end = log.log_end_offset();
+    if start >= end {
+        return Ok((None, None));
+    }
+    let oldest = log.iter(start).next().transpose()?.map(|r| r.timestamp);
+
+    let segments = log.segments();
+    let mut newest = None;
+    for (i, seg) in segments.iter().enumerate().rev() {
+        let next_base = segments.get(i + 1).map_or(end, |s| s.base_offset);
+        let from = seg.base_offset.max(start);
+        if seg.size == 0 || from >= next_base.min(end) {
+            continue;
+        }
+        let mut reader = log.reader(from);
+        while let Some(batch) = reader.next_batch()? {
+            let header = batch.header();
+            if header.base_offset >= next_base {
+                break;
+            }
+            newest =
+                Some(newest.map_or(header.max_timestamp, |n: i64| n.max(header.max_timestamp)));
+        }
+        if newest.is_some() {
+            break;
+        }
+    }
+    Ok((oldest, newest))
+}

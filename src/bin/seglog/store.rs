@@ -1,0 +1,147 @@
+//! Opening and closing the store, the tool's error type, and writing to
+//! standard output.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::Path;
+
+use seglog::store::{LogStore, StoreConfig};
+
+/// An operation that failed; printed as `error: <this>` with exit code 1.
+#[derive(Debug)]
+pub enum CliError {
+    /// The library's error, printed with its `Display`.
+    Store(seglog::Error),
+    /// Writing the output failed.
+    Output(io::Error),
+    /// Reading standard input failed.
+    Input(io::Error),
+    /// Anything else, as a sentence.
+    Message(String),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Store(seglog::Error::Locked { path }) => write!(
+                f,
+                "{} is in use by another process (the store's lock is held)",
+                path.display()
+            ),
+            CliError::Store(e) => write!(f, "{e}"),
+            CliError::Output(e) => write!(f, "writing to standard output: {e}"),
+            CliError::Input(e) => write!(f, "reading standard input: {e}"),
+            CliError::Message(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<seglog::Error> for CliError {
+    fn from(e: seglog::Error) -> Self {
+        CliError::Store(e)
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+/// Whether a command may create the data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Create it if missing (creating topics).
+    Yes,
+    /// Fail if it is missing, rather than leave an empty store behind.
+    No,
+}
+
+/// Opens the store in `dir`, runs `f` on it, and closes it. `f`'s error
+/// comes first; otherwise the close's.
+pub fn with_store(
+    dir: &Path,
+    create: Create,
+    f: impl FnOnce(&LogStore) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    if create == Create::No && !dir.is_dir() {
+        return Err(CliError::Message(format!(
+            "data directory {} does not exist",
+            dir.display()
+        )));
+    }
+    let store = LogStore::open(dir, StoreConfig::default())?;
+    let result = f(&store);
+    let closed = store.close();
+    result?;
+    closed?;
+    Ok(())
+}
+
+/// Buffered standard output; a closed pipe (`| head`) ends the output
+/// quietly rather than as an error.
+pub struct Out {
+    inner: io::BufWriter<io::StdoutLock<'static>>,
+    closed: bool,
+}
+
+impl Out {
+    /// Standard output, locked and buffered.
+    pub fn new() -> Self {
+        Out {
+            inner: io::BufWriter::new(io::stdout().lock()),
+            closed: false,
+        }
+    }
+
+    /// Whether the reader went away; further writes are dropped.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Writes `args`.
+    pub fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.write_fmt(args);
+        self.check(result)
+    }
+
+    /// Writes raw bytes.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.write_all(bytes);
+        self.check(result)
+    }
+
+    /// Flushes what was written so far.
+    pub fn flush(&mut self) -> Result<(), CliError> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.check(result)
+    }
+
+    fn check(&mut self, result: io::Result<()>) -> Result<(), CliError> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other.map_err(CliError::Output),
+        }
+    }
+}
+
+/// Parses `key=value` (the value may be empty, and may hold `=`).
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some(("", _)) => Err(format!("`{s}` has an empty key; expected key=value")),
+        Some((k, v)) => Ok((k.to_string(), v.to_string())),
+        None => Err(format!("`{s}` is not of the form key=value")),
+    }
+}

@@ -1,0 +1,643 @@
+//! The `seglog` binary, run as a process over temporary data directories:
+//! topics, produce, consume (text and JSON), delete-records, maintain,
+//! stats, exit codes and error lines.
+
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use seglog::store::{LogStore, StoreConfig};
+
+/// Runs the binary with `args` and `--dir dir`, feeding `stdin`.
+fn run_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seglog"))
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start seglog");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    run_with_input(dir, args, b"")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// Runs and expects exit code 0, returning standard output.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    ok_with_input(dir, args, b"")
+}
+
+fn ok_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> String {
+    let o = run_with_input(dir, args, stdin);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "seglog {args:?} failed: {}",
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o), "", "seglog {args:?}");
+    stdout(&o)
+}
+
+/// Runs and expects exit code 1 with exactly one line on standard error,
+/// which is returned.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    assert_eq!(o.status.code(), Some(1), "seglog {args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.starts_with("error: "), "{err:?}");
+    assert!(err.ends_with('\n') && err.lines().count() == 1, "{err:?}");
+    assert!(!err.contains("panicked"), "{err:?}");
+    err
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The `"timestamp":N` of a JSON line.
+fn json_timestamp(line: &str) -> i64 {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["timestamp"].as_i64().unwrap()
+}
+
+#[test]
+fn topics_create_list_describe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = &tmp.path().join("data");
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "topics",
+                "create",
+                "orders",
+                "--partitions",
+                "3",
+                "--config",
+                "retention.ms=604800000"
+            ]
+        ),
+        "created topic orders with 3 partitions\n"
+    );
+    ok(dir, &["topics", "create", "audit", "--partitions", "1"]);
+    assert_eq!(ok(dir, &["topics", "list"]), "audit\norders\n");
+    assert_eq!(
+        ok(dir, &["topics", "describe", "orders"]),
+        "Topic: orders\tPartitionCount: 3\tConfigs: retention.ms=604800000\n\
+         \tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1\n\
+         \tPartition: 1\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1\n\
+         \tPartition: 2\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1\n"
+    );
+    // Creating it again, or with a bad config value, is an operation error.
+    let err = fails(dir, &["topics", "create", "orders", "--partitions", "1"]);
+    assert_eq!(err, "error: topic \"orders\" already exists\n");
+    let err = fails(
+        dir,
+        &[
+            "topics",
+            "create",
+            "x",
+            "--partitions",
+            "1",
+            "--config",
+            "segment.bytes=1",
+        ],
+    );
+    assert!(err.contains("segment.bytes"), "{err}");
+}
+
+#[test]
+fn produce_and_consume_text_and_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    let before = now_ms();
+    let out = ok_with_input(
+        dir,
+        &[
+            "produce",
+            "--topic",
+            "t",
+            "--key-separator",
+            "::",
+            "--header",
+            "source=cli",
+            "--header",
+            "n=1=2",
+        ],
+        b"k1::v1\nk2::a \"quoted\" \\ value\twith tab::x\r\n",
+    );
+    assert_eq!(out, "produced 2 records to t\n  partition 0: 2\n");
+    // No key separator; an empty line, invalid UTF-8, no final newline.
+    let out = ok_with_input(dir, &["produce", "--topic", "t"], b"plain\n\n\xff\xfe");
+    assert_eq!(out, "produced 3 records to t\n  partition 0: 3\n");
+    let after = now_ms();
+
+    let text = ok(dir, &["consume", "--topic", "t", "--from-beginning"]);
+    assert_eq!(
+        text,
+        "v1\na \"quoted\" \\ value\twith tab::x\nplain\n\n\u{fffd}\u{fffd}\n"
+    );
+
+    let json = ok(
+        dir,
+        &[
+            "consume",
+            "--topic",
+            "t",
+            "--from-beginning",
+            "--format",
+            "json",
+        ],
+    );
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 5, "{json}");
+    let ts: Vec<i64> = lines.iter().map(|l| json_timestamp(l)).collect();
+    assert!(ts.iter().all(|t| (before..=after).contains(t)), "{ts:?}");
+    let headers = r#"[{"key":"source","value":"cli"},{"key":"n","value":"1=2"}]"#;
+    let expected = [
+        format!(
+            r#"{{"partition":0,"offset":0,"timestamp":{},"key":"k1","value":"v1","headers":{headers}}}"#,
+            ts[0]
+        ),
+        format!(
+            r#"{{"partition":0,"offset":1,"timestamp":{},"key":"k2","value":"a \"quoted\" \\ value\twith tab::x","headers":{headers}}}"#,
+            ts[1]
+        ),
+        format!(
+            r#"{{"partition":0,"offset":2,"timestamp":{},"key":null,"value":"plain","headers":[]}}"#,
+            ts[2]
+        ),
+        format!(
+            r#"{{"partition":0,"offset":3,"timestamp":{},"key":null,"value":"","headers":[]}}"#,
+            ts[3]
+        ),
+        format!(
+            r#"{{"partition":0,"offset":4,"timestamp":{},"key":null,"value":{{"base64":"//4="}},"headers":[]}}"#,
+            ts[4]
+        ),
+    ];
+    assert_eq!(lines, expected);
+    // Every line is valid JSON that decodes to the original strings.
+    let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(v["value"], "a \"quoted\" \\ value\twith tab::x");
+}
+
+#[test]
+fn consume_start_positions_and_max() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "2"]);
+    ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--partition", "1"],
+        b"a\nb\nc\nd\n",
+    );
+    // Kafka's default: start at the end, so nothing without --follow.
+    assert_eq!(ok(dir, &["consume", "--topic", "t"]), "");
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "consume",
+                "--topic",
+                "t",
+                "--partition",
+                "1",
+                "--offset",
+                "2"
+            ]
+        ),
+        "c\nd\n"
+    );
+    assert_eq!(
+        ok(
+            dir,
+            &["consume", "--topic", "t", "--from-beginning", "--max", "3"]
+        ),
+        "a\nb\nc\n"
+    );
+    assert_eq!(
+        ok(dir, &["consume", "--topic", "t", "--timestamp", "0"]),
+        "a\nb\nc\nd\n"
+    );
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "consume",
+                "--topic",
+                "t",
+                "--timestamp",
+                &(now_ms() + 3_600_000).to_string()
+            ]
+        ),
+        ""
+    );
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "consume",
+                "--topic",
+                "t",
+                "--partition",
+                "0",
+                "--from-beginning"
+            ]
+        ),
+        ""
+    );
+    let err = fails(
+        dir,
+        &[
+            "consume",
+            "--topic",
+            "t",
+            "--partition",
+            "1",
+            "--offset",
+            "9",
+        ],
+    );
+    assert!(err.contains("offset 9 is out of range"), "{err}");
+    let err = fails(dir, &["consume", "--topic", "t", "--partition", "5"]);
+    assert!(err.contains("no partition 5"), "{err}");
+}
+
+#[test]
+fn produce_routes_by_key_and_reports_partitions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "4"]);
+    let input: String = (0..40).map(|i| format!("key-{i}:value-{i}\n")).collect();
+    let out = ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--key-separator", ":"],
+        input.as_bytes(),
+    );
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("produced 40 records to t"));
+    let counts: Vec<(u32, u64)> = lines
+        .map(|l| {
+            let (p, n) = l
+                .trim()
+                .strip_prefix("partition ")
+                .unwrap()
+                .split_once(": ")
+                .unwrap();
+            (p.parse().unwrap(), n.parse().unwrap())
+        })
+        .collect();
+    assert!(counts.len() > 1, "{out}");
+    assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 40);
+    // The same numbers as the partitions' end offsets.
+    let describe = ok(dir, &["topics", "describe", "t"]);
+    for (p, n) in counts {
+        assert!(
+            describe.contains(&format!(
+                "Partition: {p}\tLogStartOffset: 0\tLogEndOffset: {n}\t"
+            )),
+            "{describe}"
+        );
+    }
+    // A line without the separator stops the input; what came before it
+    // is stored and reported.
+    let o = run_with_input(
+        dir,
+        &[
+            "produce",
+            "--topic",
+            "t",
+            "--key-separator",
+            ":",
+            "--partition",
+            "2",
+        ],
+        b"a:1\nno separator\nb:2\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "produced 1 record to t\n  partition 2: 1\n");
+    assert_eq!(
+        stderr(&o),
+        "error: line 2 of standard input has no key separator \":\"\n"
+    );
+}
+
+#[test]
+fn describe_and_stats_report_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "2"]);
+    let before = now_ms();
+    ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--partition", "0"],
+        b"one\ntwo\nthree\n",
+    );
+    let after = now_ms();
+
+    // The size comes from the library; check the two commands agree.
+    let store = LogStore::open(dir, StoreConfig::default()).unwrap();
+    let d = store.describe_topic("t").unwrap();
+    store.close().unwrap();
+    drop(store);
+    let size = d.partitions[0].size_bytes;
+    assert!(size > 0);
+
+    let describe = ok(dir, &["topics", "describe", "t"]);
+    assert_eq!(
+        describe,
+        format!(
+            "Topic: t\tPartitionCount: 2\tConfigs: \n\
+             \tPartition: 0\tLogStartOffset: 0\tLogEndOffset: 3\tSize: {size}\tSegments: 1\n\
+             \tPartition: 1\tLogStartOffset: 0\tLogEndOffset: 0\tSize: 0\tSegments: 1\n"
+        )
+    );
+
+    let stats = ok(dir, &["stats"]);
+    let lines: Vec<&str> = stats.lines().collect();
+    assert_eq!(
+        lines[0],
+        "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP"
+    );
+    let row: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(&row[..6], ["t", "0", "1", &size.to_string(), "0", "3"]);
+    let oldest: i64 = row[6].parse().unwrap();
+    let newest: i64 = row[7].parse().unwrap();
+    assert!(before <= oldest && oldest <= newest && newest <= after);
+    assert_eq!(lines[2], "t\t1\t1\t0\t0\t0\t-\t-");
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn add_partitions_and_delete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    assert_eq!(
+        ok(dir, &["topics", "add-partitions", "t", "--partitions", "3"]),
+        "topic t now has 3 partitions\n"
+    );
+    assert!(ok(dir, &["topics", "describe", "t"]).contains("PartitionCount: 3"));
+    assert!(dir.join("t-2").is_dir());
+    let err = fails(dir, &["topics", "add-partitions", "t", "--partitions", "2"]);
+    assert!(err.contains("invalid partition count 2"), "{err}");
+
+    assert_eq!(ok(dir, &["topics", "delete", "t"]), "deleted topic t\n");
+    assert_eq!(ok(dir, &["topics", "list"]), "");
+    assert!(!dir.join("t-0").exists());
+    assert_eq!(
+        fails(dir, &["topics", "delete", "t"]),
+        "error: unknown topic \"t\"\n"
+    );
+}
+
+#[test]
+fn delete_records_moves_the_log_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    ok_with_input(dir, &["produce", "--topic", "t"], b"0\n1\n2\n3\n4\n");
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "delete-records",
+                "--topic",
+                "t",
+                "--partition",
+                "0",
+                "--before",
+                "3"
+            ]
+        ),
+        "t-0: log start offset is now 3\n"
+    );
+    assert_eq!(
+        ok(dir, &["consume", "--topic", "t", "--from-beginning"]),
+        "3\n4\n"
+    );
+    assert!(ok(dir, &["topics", "describe", "t"])
+        .contains("Partition: 0\tLogStartOffset: 3\tLogEndOffset: 5\t"));
+    let err = fails(
+        dir,
+        &[
+            "delete-records",
+            "--topic",
+            "t",
+            "--partition",
+            "0",
+            "--before",
+            "9",
+        ],
+    );
+    assert!(err.contains("out of range"), "{err}");
+}
+
+#[test]
+fn maintain_prints_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &[
+            "topics",
+            "create",
+            "r",
+            "--partitions",
+            "1",
+            "--config",
+            "segment.bytes=150",
+            "--config",
+            "retention.ms=0",
+        ],
+    );
+    // Each run appends one batch; a small segment size rolls after each.
+    for i in 0..3 {
+        ok_with_input(
+            dir,
+            &["produce", "--topic", "r"],
+            format!("record-{i}\n").as_bytes(),
+        );
+    }
+    assert!(ok(dir, &["topics", "describe", "r"]).contains("Segments: 3"));
+    let report = ok(dir, &["maintain"]);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines[0], "partitions visited: 1");
+    assert_eq!(lines[1], "segments deleted: 2");
+    assert!(lines[2].starts_with("bytes freed: "), "{report}");
+    assert_ne!(lines[2], "bytes freed: 0");
+    assert!(lines[3].starts_with("files removed: "), "{report}");
+    assert_eq!(*lines.last().unwrap(), "errors: 0");
+    assert_eq!(
+        ok(dir, &["consume", "--topic", "r", "--from-beginning"]),
+        "record-2\n"
+    );
+}
+
+#[test]
+fn follow_keeps_reading_until_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    ok_with_input(dir, &["produce", "--topic", "t"], b"first\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seglog"))
+        .args([
+            "consume",
+            "--topic",
+            "t",
+            "--from-beginning",
+            "--follow",
+            "--dir",
+        ])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "first\n");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Still running: it waits for more records.
+    assert!(child.try_wait().unwrap().is_none());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for args in [
+        &["topics", "create", "t"][..],
+        &["topics", "create", "t", "--partitions", "x"],
+        &[
+            "topics",
+            "create",
+            "t",
+            "--partitions",
+            "1",
+            "--config",
+            "novalue",
+        ],
+        &["topics", "frobnicate"],
+        &["produce"],
+        &["produce", "--topic", "t", "--header", "nokv"],
+        &[
+            "consume",
+            "--topic",
+            "t",
+            "--from-beginning",
+            "--offset",
+            "1",
+        ],
+        &["consume", "--topic", "t", "--format", "xml"],
+        &["delete-records", "--topic", "t", "--partition", "0"],
+        &["stats", "--bogus"],
+    ] {
+        let o = run(dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // No subcommand at all.
+    let o = Command::new(env!("CARGO_BIN_EXE_seglog")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    // --help works everywhere and shows an example.
+    for args in [
+        &["--help"][..],
+        &["topics", "create", "--help"],
+        &["produce", "--help"],
+        &["consume", "--help"],
+        &["stats", "--help"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_seglog"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert!(stdout(&o).contains("Example"), "{args:?}");
+    }
+}
+
+#[test]
+fn unknown_topic_exits_1_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    let expected = "error: unknown topic \"nope\"\n";
+    assert_eq!(fails(dir, &["topics", "describe", "nope"]), expected);
+    assert_eq!(fails(dir, &["consume", "--topic", "nope"]), expected);
+    assert_eq!(fails(dir, &["produce", "--topic", "nope"]), expected);
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "delete-records",
+                "--topic",
+                "nope",
+                "--partition",
+                "0",
+                "--before",
+                "0"
+            ]
+        ),
+        expected
+    );
+    // A missing data directory is named, and not created.
+    let missing = dir.join("missing");
+    let err = fails(&missing, &["topics", "list"]);
+    assert_eq!(
+        err,
+        format!(
+            "error: data directory {} does not exist\n",
+            missing.display()
+        )
+    );
+    assert!(!missing.exists());
+}
+
+#[test]
+fn locked_directory_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    let store = LogStore::open(dir, StoreConfig::default()).unwrap();
+    let err = fails(dir, &["topics", "list"]);
+    assert!(err.contains("is in use by another process"), "{err}");
+    assert!(err.contains(&dir.display().to_string()), "{err}");
+    let err = fails(dir, &["consume", "--topic", "t"]);
+    assert!(err.contains("is in use by another process"), "{err}");
+    store.close().unwrap();
+    drop(store);
+    assert_eq!(ok(dir, &["topics", "list"]), "t\n");
+}
