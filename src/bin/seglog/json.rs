@@ -39,7 +39,7 @@ pub fn record(record: &ConsumerRecord) -> String {
 }
 
 /// Bytes as a string, a base64 object, or `null`.
-fn bytes_or_null(out: &mut String, bytes: Option<&[u8]>) {
+pub fn bytes_or_null(out: &mut String, bytes: Option<&[u8]>) {
     match bytes {
         None => out.push_str("null"),
         Some(b) => match std::str::from_utf8(b) {

@@ -1,9 +1,11 @@
 //! `seglog`: a command-line tool over a seglog data directory.
 //!
 //! Built only with the `cli` cargo feature
-//! (`cargo install --path . --features cli`). Every subcommand opens the
-//! store in `--dir` (default `./seglog-data`), does its work, and closes
-//! the store cleanly.
+//! (`cargo install --path . --features cli`). Every subcommand but `dump`
+//! and `verify` opens the store in `--dir` (default `./seglog-data`), does
+//! its work, and closes the store cleanly; `dump` (of a file or partition
+//! directory given as its argument) and `verify` only read files, without
+//! taking the store's lock.
 //!
 //! Exit codes: 0 on success, 1 when an operation fails (unknown topic,
 //! I/O error, a directory locked by another process, ...), 2 on bad usage
@@ -11,10 +13,12 @@
 
 mod admin;
 mod consume;
+mod dump;
 mod json;
 mod produce;
 mod store;
 mod topics;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +70,14 @@ enum Command {
     /// Print segments, bytes, offsets and timestamps of every partition.
     #[command(after_help = admin::STATS_EXAMPLE)]
     Stats(admin::StatsArgs),
+    /// Print the batches of a segment file or partition directory (and
+    /// with options their records and index entries), read-only.
+    #[command(after_help = dump::EXAMPLE)]
+    Dump(dump::DumpArgs),
+    /// Check every segment, CRC and index entry of the store's partition
+    /// directories, read-only and without the store's lock.
+    #[command(after_help = verify::EXAMPLE)]
+    Verify(verify::VerifyArgs),
 }
 
 fn run(command: Command) -> Result<(), CliError> {
@@ -76,6 +88,8 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::DeleteRecords(args) => admin::delete_records(args),
         Command::Maintain(args) => admin::maintain(args),
         Command::Stats(args) => admin::stats(args),
+        Command::Dump(args) => dump::run(args),
+        Command::Verify(args) => verify::run(args),
     }
 }
 
@@ -114,8 +128,9 @@ mod tests {
                 "{} has no example",
                 cmd.get_name()
             );
+            // `dump` reads the file or directory it is given.
             assert!(
-                cmd.get_arguments().any(|a| a.get_id() == "dir"),
+                cmd.get_name() == "dump" || cmd.get_arguments().any(|a| a.get_id() == "dir"),
                 "{} has no --dir",
                 cmd.get_name()
             );
