@@ -356,49 +356,56 @@ fn record_json(log_name: &str, h: &BatchHeader, r: &RecordView<'_>) -> String {
 /// zero-filled (preallocated) tail, as Kafka's tool stops there.
 fn dump_indexes(out: &mut Out, seg: &SegmentFiles, args: &DumpArgs) -> Result<(), CliError> {
     if seg.index.exists() {
-        let name = file_name(&seg.index);
-        if !args.json {
-            writeln!(out, "Dumping {}", seg.index.display())?;
-        }
         let entries = inspect::read_offset_index(&StdFs, &seg.index, seg.base_offset)?;
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 && e.offset == seg.base_offset && e.position == 0 {
-                break;
-            }
-            if args.json {
-                let mut s = String::from("{\"type\":\"index\",\"file\":");
-                json::string(&mut s, &name);
-                writeln!(
-                    out,
-                    "{s},\"entry\":{i},\"offset\":{},\"position\":{}}}",
-                    e.offset, e.position
-                )?;
-            } else {
-                writeln!(out, "offset: {} position: {}", e.offset, e.position)?;
-            }
-        }
+        let fields: Vec<[(&str, i64); 2]> = entries
+            .iter()
+            .map(|e| {
+                [
+                    ("offset", e.offset as i64),
+                    ("position", i64::from(e.position)),
+                ]
+            })
+            .collect();
+        let zero = [seg.base_offset as i64, 0];
+        dump_index_file(out, &seg.index, "index", zero, &fields, args)?;
     }
     if seg.time_index.exists() {
-        let name = file_name(&seg.time_index);
-        if !args.json {
-            writeln!(out, "Dumping {}", seg.time_index.display())?;
-        }
         let entries = inspect::read_time_index(&StdFs, &seg.time_index, seg.base_offset)?;
-        for (i, e) in entries.iter().enumerate() {
-            if i > 0 && e.offset == seg.base_offset && e.timestamp == 0 {
-                break;
-            }
-            if args.json {
-                let mut s = String::from("{\"type\":\"timeindex\",\"file\":");
-                json::string(&mut s, &name);
-                writeln!(
-                    out,
-                    "{s},\"entry\":{i},\"timestamp\":{},\"offset\":{}}}",
-                    e.timestamp, e.offset
-                )?;
-            } else {
-                writeln!(out, "timestamp: {} offset: {}", e.timestamp, e.offset)?;
-            }
+        let fields: Vec<[(&str, i64); 2]> = entries
+            .iter()
+            .map(|e| [("timestamp", e.timestamp), ("offset", e.offset as i64)])
+            .collect();
+        let zero = [0, seg.base_offset as i64];
+        dump_index_file(out, &seg.time_index, "timeindex", zero, &fields, args)?;
+    }
+    Ok(())
+}
+
+/// One index file's entries, each two named numbers. An entry after the
+/// first that equals `zero`, what a zero-filled entry decodes to, starts
+/// the preallocated tail.
+fn dump_index_file(
+    out: &mut Out,
+    path: &Path,
+    kind: &str,
+    zero: [i64; 2],
+    entries: &[[(&str, i64); 2]],
+    args: &DumpArgs,
+) -> Result<(), CliError> {
+    let name = file_name(path);
+    if !args.json {
+        writeln!(out, "Dumping {}", path.display())?;
+    }
+    for (i, [(k1, v1), (k2, v2)]) in entries.iter().enumerate() {
+        if i > 0 && [*v1, *v2] == zero {
+            break;
+        }
+        if args.json {
+            let mut s = format!("{{\"type\":\"{kind}\",\"file\":");
+            json::string(&mut s, &name);
+            writeln!(out, "{s},\"entry\":{i},\"{k1}\":{v1},\"{k2}\":{v2}}}")?;
+        } else {
+            writeln!(out, "{k1}: {v1} {k2}: {v2}")?;
         }
     }
     Ok(())
