@@ -16,13 +16,17 @@
 //! `cargo bench --bench log` runs them; `-- --quick` for a shorter run.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog, Record};
+
+mod common;
+
+use common::{log_files, read_files, Aligned};
 
 fn records(count: usize, value_len: usize) -> Vec<Record> {
     (0..count)
@@ -34,28 +38,6 @@ fn records(count: usize, value_len: usize) -> Vec<Record> {
             Record::new(v).with_timestamp(1_700_000_000_000 + i as i64)
         })
         .collect()
-}
-
-/// A page-aligned buffer, allocated safely by over-allocating.
-struct Aligned {
-    storage: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl Aligned {
-    fn new(len: usize) -> Self {
-        let storage = vec![0u8; len + 4096];
-        let start = storage.as_ptr().align_offset(4096);
-        Aligned {
-            storage,
-            start,
-            len,
-        }
-    }
-    fn buf(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..self.start + self.len]
-    }
 }
 
 fn bench_append(c: &mut Criterion) {
@@ -114,16 +96,6 @@ fn build_log(dir: &Path, bytes: u64, config: LogConfig) -> u64 {
     end
 }
 
-fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn bench_scan(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
@@ -141,20 +113,7 @@ fn bench_scan(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(6));
     group.bench_function("std File::read", |b| {
         let mut buf = Aligned::new(1 << 20);
-        b.iter(|| {
-            let mut sum = 0u64;
-            for path in &files {
-                let mut f = File::open(path).unwrap();
-                loop {
-                    let n = f.read(buf.buf()).unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    sum += n as u64;
-                }
-            }
-            assert_eq!(sum, total);
-        })
+        b.iter(|| assert_eq!(read_files(&files, &mut buf), total))
     });
     group.bench_function("seglog fetch bytes", |b| {
         // The broker path: fetch whole batches and read their bytes.

@@ -28,15 +28,12 @@
 
 use std::cell::OnceCell;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use seglog::io::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode, StdFs};
 use seglog::store::{
     AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig,
     StoreOptions,
@@ -44,97 +41,18 @@ use seglog::store::{
 use seglog::{Durability, PartitionLog, Record};
 use tempfile::TempDir;
 
+mod common;
+#[path = "../tests/common_nosync/mod.rs"]
+mod common_nosync;
+
+use common::{log_files, read_files, Aligned};
+use common_nosync::NoSyncFs;
+
 const TOPIC: &str = "bench";
 const VALUE_LEN: usize = 100;
 
 fn value(i: usize) -> Vec<u8> {
     (0..VALUE_LEN).map(|j| (i * 31 + j * 7) as u8).collect()
-}
-
-/// A page-aligned buffer, allocated safely by over-allocating.
-struct Aligned {
-    storage: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl Aligned {
-    fn new(len: usize) -> Self {
-        let storage = vec![0u8; len + 4096];
-        let start = storage.as_ptr().align_offset(4096);
-        Aligned {
-            storage,
-            start,
-            len,
-        }
-    }
-    fn buf(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..self.start + self.len]
-    }
-}
-
-/// [`StdFs`] with `sync_data` and `sync_dir` doing nothing.
-#[derive(Debug)]
-struct NoSyncFs;
-
-#[derive(Debug)]
-struct NoSyncFile(Arc<dyn FileHandle>);
-
-impl Fs for NoSyncFs {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn FileHandle>> {
-        Ok(Arc::new(NoSyncFile(StdFs.open(path, mode)?)))
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
-        StdFs.list_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdFs.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove_file(path)
-    }
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove_dir_all(path)
-    }
-    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
-        Ok(())
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        StdFs.exists(path)
-    }
-    fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
-        StdFs.try_lock_dir(path)
-    }
-}
-
-impl FileHandle for NoSyncFile {
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-        self.0.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, pos)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn map(&self) -> io::Result<Mapping> {
-        self.0.map()
-    }
-    fn as_std_file(&self) -> Option<&File> {
-        self.0.as_std_file()
-    }
-    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
-        self.0.read_exact_at(buf, pos)
-    }
 }
 
 /// Records sent per `produce` iteration.
@@ -225,16 +143,6 @@ fn bench_produce(c: &mut Criterion) {
 /// Records in the `poll` partition.
 const POLL_RECORDS: usize = 200_000;
 
-fn log_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn bench_poll(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
@@ -267,20 +175,7 @@ fn bench_poll(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(6));
     group.bench_function("std File::read", |b| {
         let mut buf = Aligned::new(1 << 20);
-        b.iter(|| {
-            let mut sum = 0u64;
-            for path in &files {
-                let mut f = File::open(path).unwrap();
-                loop {
-                    let n = f.read(buf.buf()).unwrap();
-                    if n == 0 {
-                        break;
-                    }
-                    sum += n as u64;
-                }
-            }
-            assert_eq!(sum, total);
-        })
+        b.iter(|| assert_eq!(read_files(&files, &mut buf), total))
     });
     group.bench_function("seglog Consumer::poll", |b| {
         let mut consumer = store.consumer(ConsumerConfig {

@@ -9,25 +9,19 @@ use std::process::{Command, Output, Stdio};
 
 use seglog::store::{LogStore, StoreConfig};
 
+mod common;
 mod common_cli;
 
+use common::{b64, copy_dir, fixtures, read_jsonl, subdirs};
 use common_cli::*;
 
-/// `tests/data/kafka-v2`.
-fn kafka_fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/kafka-v2")
-}
-
-/// The fixture cases of `kind` (`good` or `corrupt`), sorted, skipping
-/// codecs this build lacks.
+/// The fixture cases of `kind` (`good` or `corrupt`), skipping codecs
+/// this build lacks.
 fn fixture_cases(kind: &str) -> Vec<std::path::PathBuf> {
-    let mut cases: Vec<_> = std::fs::read_dir(kafka_fixtures().join(kind))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+    let cases: Vec<_> = subdirs(&fixtures().join(kind))
+        .into_iter()
         .filter(|p| cfg!(feature = "zstd") || !p.ends_with("compression-zstd"))
         .collect();
-    cases.sort();
     assert!(!cases.is_empty());
     cases
 }
@@ -71,28 +65,6 @@ fn dump_ok(path: &Path, options: &[&str]) -> String {
     stdout(&o)
 }
 
-/// Standard base64 of `bytes`.
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A key or value of `dump --json` (string, `{"base64": ...}` or null) as
 /// the fixtures spell it (base64 or null).
 fn as_b64(v: &serde_json::Value) -> serde_json::Value {
@@ -107,7 +79,7 @@ fn as_b64(v: &serde_json::Value) -> serde_json::Value {
 fn dump_matches_every_good_kafka_fixture() {
     for case in fixture_cases("good") {
         let dir = case.join("topic-0");
-        let expected = jsonl(&std::fs::read_to_string(case.join("expected.jsonl")).unwrap());
+        let expected = read_jsonl(&case.join("expected.jsonl"));
         // Batches named by the fixture: (base, last) in order, deduplicated.
         let mut want_batches: Vec<(u64, u64)> = Vec::new();
         for r in &expected {
@@ -193,7 +165,7 @@ fn dump_matches_every_good_kafka_fixture() {
 
 #[test]
 fn dump_of_one_segment_file_with_records_as_text() {
-    let dir = kafka_fixtures().join("good/multi-segment/topic-0");
+    let dir = fixtures().join("good/multi-segment/topic-0");
     let log = dir.join("00000000000000000040.log");
     let text = dump_ok(&log, &["--records"]);
     let mut lines = text.lines();
@@ -211,7 +183,7 @@ fn dump_of_one_segment_file_with_records_as_text() {
 
 #[test]
 fn dump_indexes_shows_their_entries() {
-    let dir = kafka_fixtures().join("good/multi-segment/topic-0");
+    let dir = fixtures().join("good/multi-segment/topic-0");
     let text = dump_ok(&dir, &["--indexes"]);
     let index = dir.join("00000000000000000000.index");
     let timeindex = dir.join("00000000000000000000.timeindex");
@@ -226,7 +198,7 @@ fn dump_indexes_shows_their_entries() {
             .cloned()
             .collect()
     };
-    let case = json_file(&kafka_fixtures().join("good/multi-segment/case.json"));
+    let case = json_file(&fixtures().join("good/multi-segment/case.json"));
     for seg in case["segments"].as_array().unwrap() {
         let log = seg["file"].as_str().unwrap();
         let stem = log.strip_suffix(".log").unwrap();
@@ -258,7 +230,7 @@ fn dump_indexes_shows_their_entries() {
 
 #[test]
 fn dump_of_damaged_log_prints_the_valid_part_then_fails() {
-    let case = kafka_fixtures().join("corrupt/crc-flipped-byte");
+    let case = fixtures().join("corrupt/crc-flipped-byte");
     let expect = &json_file(&case.join("case.json"))["expect"];
     let position = expect["batch_position"].as_u64().unwrap();
     let o = dump(&case.join("topic-0"), &["--json", "--records"]);
@@ -293,7 +265,7 @@ fn dump_of_damaged_log_prints_the_valid_part_then_fails() {
     );
 
     // A truncated batch: the valid batches, then the error.
-    let case = kafka_fixtures().join("corrupt/truncated-last-batch");
+    let case = fixtures().join("corrupt/truncated-last-batch");
     let expect = &json_file(&case.join("case.json"))["expect"];
     let o = dump(&case.join("topic-0"), &[]);
     assert_eq!(o.status.code(), Some(1));
@@ -389,11 +361,7 @@ fn verify_reports_every_corrupt_fixture_with_file_and_position() {
         let expect = &facts["expect"];
         let tmp = tempfile::tempdir().unwrap();
         let partition = tmp.path().join("topic-0");
-        std::fs::create_dir(&partition).unwrap();
-        for entry in std::fs::read_dir(case.join("topic-0")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), partition.join(entry.file_name())).unwrap();
-        }
+        copy_dir(&case.join("topic-0"), &partition);
         let err = fails(tmp.path(), &["verify"]);
         let file = expect["file"].as_str().unwrap();
         assert!(

@@ -146,21 +146,21 @@ fn dump_rejects_bad_usage() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
 }
 
+/// Runs an example on `dir`; it must succeed. Returns its output.
+fn run_ok(name: &'static str, dir: &Path) -> String {
+    let out = Command::new(example(name)).arg(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn quickstart_runs_twice_and_continues() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = || {
-        let out = Command::new(example("quickstart"))
-            .arg(tmp.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = || run_ok("quickstart", tmp.path());
     // Per partition: (records consumed, log end offset).
     let counts = |out: &str| -> Vec<(u64, u64)> {
         out.lines()
@@ -202,18 +202,7 @@ fn quickstart_runs_twice_and_continues() {
 #[test]
 fn partition_log_example_runs_twice_and_continues() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = || {
-        let out = Command::new(example("partition_log"))
-            .arg(tmp.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = || run_ok("partition_log", tmp.path());
     let first = run();
     assert!(first.starts_with("created "), "{first}");
     assert!(first.contains("log end offset 0"), "{first}");

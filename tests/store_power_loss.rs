@@ -29,7 +29,7 @@ mod common_crash;
 mod common_store;
 
 use common_crash::Rng;
-use common_store::{same_record, sync_producer};
+use common_store::{root_dirs, same_record, sync_producer};
 
 const ROOT: &str = "/store";
 
@@ -52,18 +52,6 @@ fn open_mem(fs: &MemFs, clock: &ManualClock, ctx: &str) -> LogStore {
         Ok(Err(e)) => panic!("{ctx}: open failed: {e}"),
         Err(_) => panic!("{ctx}: open panicked"),
     }
-}
-
-fn root_dirs(fs: &MemFs) -> Vec<String> {
-    let mut d: Vec<String> = fs
-        .list_dir(Path::new(ROOT))
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.is_dir)
-        .map(|e| e.name)
-        .collect();
-    d.sort();
-    d
 }
 
 /// What one partition must hold: the records sent, in offset order from 0,

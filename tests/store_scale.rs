@@ -32,18 +32,19 @@
 //! `SEGLOG_SCALE_FSYNC=1` runs it with real fsyncs.
 
 use std::fs;
-use std::io;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seglog::io::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode, StdFs};
 use seglog::store::{
     AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig,
     StoreOptions,
 };
 use seglog::{Durability, Record};
+
+mod common_nosync;
+
+use common_nosync::NoSyncFs;
 
 const TOPIC: &str = "scale";
 const PARTITIONS: u32 = 2_000;
@@ -74,70 +75,6 @@ const OVERRIDES: [(&str, &str); 3] = [
     ("segment.index.bytes", "4096"),
     ("retention.ms", "-1"),
 ];
-
-/// [`StdFs`] with `sync_data` and `sync_dir` doing nothing.
-#[derive(Debug)]
-struct NoSyncFs;
-
-#[derive(Debug)]
-struct NoSyncFile(Arc<dyn FileHandle>);
-
-impl Fs for NoSyncFs {
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Arc<dyn FileHandle>> {
-        Ok(Arc::new(NoSyncFile(StdFs.open(path, mode)?)))
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
-    }
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
-        StdFs.list_dir(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdFs.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove_file(path)
-    }
-    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove_dir_all(path)
-    }
-    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
-        Ok(())
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        StdFs.exists(path)
-    }
-    fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
-        StdFs.try_lock_dir(path)
-    }
-}
-
-impl FileHandle for NoSyncFile {
-    fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-        self.0.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, pos)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.0.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        Ok(())
-    }
-    fn map(&self) -> io::Result<Mapping> {
-        self.0.map()
-    }
-    fn as_std_file(&self) -> Option<&std::fs::File> {
-        self.0.as_std_file()
-    }
-    fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
-        self.0.read_exact_at(buf, pos)
-    }
-}
 
 /// The real file system, without fsyncs unless `SEGLOG_SCALE_FSYNC=1`.
 fn options() -> StoreOptions {

@@ -7,7 +7,9 @@ use seglog::io::{Fs, MemFs};
 use seglog::store::{LogStore, StoreConfig, StoreOptions};
 use seglog::{Error, ManualClock, ProducerRecord};
 
-const ROOT: &str = "/store";
+mod common_store;
+
+use common_store::{root_dirs, ROOT};
 
 fn open(fs: &MemFs, clock: &ManualClock) -> LogStore {
     StoreOptions::new()
@@ -15,18 +17,6 @@ fn open(fs: &MemFs, clock: &ManualClock) -> LogStore {
         .clock(clock.clone())
         .open(ROOT, StoreConfig::default())
         .unwrap()
-}
-
-fn dirs(fs: &MemFs) -> Vec<String> {
-    let mut d: Vec<String> = fs
-        .list_dir(Path::new(ROOT))
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.is_dir)
-        .map(|e| e.name)
-        .collect();
-    d.sort();
-    d
 }
 
 #[test]
@@ -44,7 +34,10 @@ fn topics_are_created_described_grown_and_deleted() {
         .unwrap();
     store.create_topic("audit", 1, &[]).unwrap();
     assert_eq!(store.list_topics(), ["audit", "orders"]);
-    assert_eq!(dirs(&fs), ["audit-0", "orders-0", "orders-1", "orders-2"]);
+    assert_eq!(
+        root_dirs(&fs),
+        ["audit-0", "orders-0", "orders-1", "orders-2"]
+    );
 
     let d = store.describe_topic("orders").unwrap();
     assert_eq!(d.partitions.len(), 3);
@@ -89,7 +82,7 @@ fn topics_are_created_described_grown_and_deleted() {
 
     store.delete_topic("audit").unwrap();
     assert_eq!(store.list_topics(), ["orders"]);
-    assert!(dirs(&fs).iter().all(|d| !d.starts_with("audit")));
+    assert!(root_dirs(&fs).iter().all(|d| !d.starts_with("audit")));
     assert!(matches!(
         store.describe_topic("audit"),
         Err(Error::UnknownTopic { name }) if name == "audit"
@@ -207,7 +200,7 @@ fn bad_names_and_configs_are_refused_with_clear_errors() {
     ));
     // Nothing was created by the failed attempts.
     assert!(store.list_topics().is_empty());
-    assert!(dirs(&fs).is_empty());
+    assert!(root_dirs(&fs).is_empty());
     store.create_topic("ok", 1, &[]).unwrap();
     assert!(matches!(
         store.create_topic("ok", 1, &[]),
@@ -311,7 +304,7 @@ fn a_deletion_that_fails_part_way_is_finished_later() {
     store.create_topic("t", 2, &[]).unwrap();
     let d = store.describe_topic("t").unwrap();
     assert!(d.partitions.iter().all(|p| p.log_end_offset == 0), "{d:?}");
-    assert_eq!(dirs(&fs), ["t-0", "t-1"]);
+    assert_eq!(root_dirs(&fs), ["t-0", "t-1"]);
     store.close().unwrap();
     let store = open(&fs, &clock);
     assert!(store.open_report().unknown_directories.is_empty());
@@ -337,7 +330,7 @@ fn a_deletion_that_failed_is_finished_by_the_next_open() {
     let store = open(&fs, &clock);
     assert_eq!(store.open_report().deletions_finished, 1);
     assert_eq!(store.list_topics(), ["u"]);
-    assert_eq!(dirs(&fs), ["u-0"]);
+    assert_eq!(root_dirs(&fs), ["u-0"]);
 }
 
 /// A directory that looks like a partition but is not the store's is never
@@ -490,13 +483,13 @@ fn a_stuck_deletion_holds_up_only_its_own_name() {
         Err(Error::Io { .. })
     ));
     assert!(
-        dirs(&fs).iter().any(|d| d.starts_with("b-0.")),
+        root_dirs(&fs).iter().any(|d| d.starts_with("b-0.")),
         "{:?}",
-        dirs(&fs)
+        root_dirs(&fs)
     );
     fs.clear_fault_hook();
     store.create_topic("d", 1, &[]).unwrap();
-    assert_eq!(dirs(&fs), ["c-0", "d-0"]);
+    assert_eq!(root_dirs(&fs), ["c-0", "d-0"]);
     store.create_topic("stuck", 1, &[]).unwrap();
     assert_eq!(
         store.describe_topic("stuck").unwrap().partitions[0].log_end_offset,

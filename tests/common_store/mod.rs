@@ -104,3 +104,16 @@ pub fn same_record(found: &LogRecord, sent: &Record) -> bool {
         && found.headers == sent.headers
         && sent.timestamp.is_none_or(|t| t == found.timestamp)
 }
+
+/// The directories at the store's root (`ROOT`) on `fs`, sorted.
+pub fn root_dirs(fs: &MemFs) -> Vec<String> {
+    let mut d: Vec<String> = fs
+        .list_dir(Path::new(ROOT))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.is_dir)
+        .map(|e| e.name)
+        .collect();
+    d.sort();
+    d
+}

@@ -1,0 +1,58 @@
+//! Pieces shared by the benchmarks: the page-aligned buffer and the plain
+//! `std::fs` sequential read that the read benchmarks compare against.
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A page-aligned buffer, allocated safely by over-allocating.
+pub struct Aligned {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Aligned {
+    pub fn new(len: usize) -> Self {
+        let storage = vec![0u8; len + 4096];
+        let start = storage.as_ptr().align_offset(4096);
+        Aligned {
+            storage,
+            start,
+            len,
+        }
+    }
+
+    pub fn buf(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
+/// The `.log` files of a partition directory, in offset order.
+pub fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The baseline of the read benchmarks: every byte of `files` through
+/// `File::read` into `buf`. Returns the bytes read.
+pub fn read_files(files: &[PathBuf], buf: &mut Aligned) -> u64 {
+    let mut sum = 0u64;
+    for path in files {
+        let mut f = File::open(path).unwrap();
+        loop {
+            let n = f.read(buf.buf()).unwrap();
+            if n == 0 {
+                break;
+            }
+            sum += n as u64;
+        }
+    }
+    sum
+}
