@@ -57,7 +57,7 @@ mod producer;
 mod signal;
 mod topics;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -447,13 +447,14 @@ impl StoreInner {
     fn load(&mut self, report: &mut StoreOpenReport) -> Result<()> {
         let fs = &*self.fs;
         let root = self.dir.clone();
-        let listing = fs.list_dir(&root).ctx("list", &root)?;
-        let mut dirs: Vec<String> = listing
+        // The one listing of the root an open makes.
+        let dirs: BTreeSet<String> = fs
+            .list_dir(&root)
+            .ctx("list", &root)?
             .into_iter()
             .filter(|e| e.is_dir)
             .map(|e| e.name)
             .collect();
-        dirs.sort();
 
         let entries = match layout::read_topics(fs, &root)? {
             Some(entries) => entries,
@@ -472,10 +473,14 @@ impl StoreInner {
             }
         }
         report.deletions_finished = finishing.len();
+        // Directories of topics being deleted are renamed away below.
+        let mut expected: HashSet<String> = finishing
+            .iter()
+            .flat_map(|e| (0..e.partitions).map(|p| partition_dir_name(&e.name, p)))
+            .collect();
         *lock(&self.deleting) = finishing;
 
         let fallback = self.read_checkpoints()?;
-        let mut expected = std::collections::HashSet::new();
         let mut topics = BTreeMap::new();
         for e in live {
             let config = TopicConfig::with_overrides(
@@ -514,19 +519,18 @@ impl StoreInner {
             );
         }
         self.topics = RwLock::new(topics);
-        // Deletions a crash interrupted, and directories renamed for
-        // deletion but not removed.
-        self.finish_deletions()?;
-        self.remove_deleted_dirs()?;
-        let listing = fs.list_dir(&root).ctx("list", &root)?;
-        report.unknown_directories = listing
+        // Directories renamed for deletion but not removed, then the
+        // deletions a crash interrupted (which remove what they rename).
+        let (renamed, others): (Vec<&String>, Vec<&String>) = dirs
             .iter()
-            .filter(|e| {
-                e.is_dir && !expected.contains(&e.name) && !e.name.ends_with(layout::DELETE_SUFFIX)
-            })
-            .map(|e| root.join(&e.name))
+            .partition(|d| d.ends_with(layout::DELETE_SUFFIX));
+        self.remove_dirs(renamed)?;
+        self.finish_deletions()?;
+        report.unknown_directories = others
+            .into_iter()
+            .filter(|d| !expected.contains(*d))
+            .map(|d| root.join(d))
             .collect();
-        report.unknown_directories.sort();
         Ok(())
     }
 
@@ -735,16 +739,25 @@ impl StoreInner {
     /// Removes every directory renamed for deletion (by this deletion, or
     /// an earlier one that failed or crashed before removing them).
     fn remove_deleted_dirs(&self) -> Result<()> {
+        let root = &self.dir;
+        let listing = self.fs.list_dir(root).ctx("list", root)?;
+        self.remove_dirs(
+            listing
+                .iter()
+                .filter(|e| e.is_dir && e.name.ends_with(layout::DELETE_SUFFIX))
+                .map(|e| &e.name),
+        )
+    }
+
+    /// Removes these directories of the root, then fsyncs it once.
+    fn remove_dirs<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<()> {
         let fs = &*self.fs;
         let root = &self.dir;
-        let listing = fs.list_dir(root).ctx("list", root)?;
         let mut removed_any = false;
-        for e in listing.iter().filter(|e| e.is_dir) {
-            if e.name.ends_with(layout::DELETE_SUFFIX) {
-                let path = root.join(&e.name);
-                fs.remove_dir_all(&path).ctx("remove", &path)?;
-                removed_any = true;
-            }
+        for name in names {
+            let path = root.join(name);
+            fs.remove_dir_all(&path).ctx("remove", &path)?;
+            removed_any = true;
         }
         if removed_any {
             fs.sync_dir(root).ctx("fsync directory", root)?;
@@ -804,7 +817,7 @@ impl Drop for StoreInner {
 /// Topics made of the partition directories found (a directory without
 /// `seglog.topics`): each topic gets as many partitions as its highest
 /// partition number says, missing ones created on open.
-fn adopt(dirs: &[String]) -> Vec<TopicEntry> {
+fn adopt(dirs: &BTreeSet<String>) -> Vec<TopicEntry> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for d in dirs {
         if let Some((topic, partition)) = crate::topic::parse_partition_dir_name(d) {

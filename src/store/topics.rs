@@ -92,11 +92,15 @@ impl LogStore {
                 name: name.to_string(),
             });
         }
-        // A deletion of an older topic of this name must be finished, and
-        // no directory may be taken over: its data is not this topic's.
-        if let Err(e) = inner.finish_deletions() {
-            if lock(&inner.deleting).iter().any(|d| d.name == name) {
-                return Err(e);
+        // A deletion of an older topic of this name must be finished (the
+        // admin lock tried; if it is still pending, try again for its
+        // error), and no directory may be taken over: its data is not
+        // this topic's.
+        if lock(&inner.deleting).iter().any(|d| d.name == name) {
+            if let Err(e) = inner.finish_deletions() {
+                if lock(&inner.deleting).iter().any(|d| d.name == name) {
+                    return Err(e);
+                }
             }
         }
         for p in 0..partitions {
