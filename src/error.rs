@@ -195,6 +195,14 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The log or store was opened read-only (to look at a directory
+    /// another process may be writing), and the call would change it.
+    #[error("{} is open read-only", path.display())]
+    ReadOnly {
+        /// The log's or store's directory.
+        path: PathBuf,
+    },
+
     /// The log (or the store it belongs to) was closed; the handle can no
     /// longer be used.
     #[error("the log is closed")]
@@ -291,6 +299,7 @@ impl Error {
                 cause: cause.clone(),
             },
             Error::Locked { path } => Error::Locked { path: path.clone() },
+            Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
             Error::Closed => Error::Closed,
         }
     }

@@ -24,7 +24,9 @@
 //! changes such a file in place: a rebuilt or truncated index is written to
 //! a new file and renamed over the old one, so an existing map keeps seeing
 //! the old, unchanged inode. Other processes must not modify the files of
-//! a locked log directory.
+//! a locked log directory. A log opened read-only maps nothing: its writer,
+//! in another process, does change its active segment's index files (it
+//! trims them when the segment rolls), so their bytes are read instead.
 
 mod mem;
 mod std_fs;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::follow::{self, Follow};
 use super::state::{self, CleanShutdown, PartitionState};
 use super::{Inner, OpenOptions, PartitionLog, RecoveryReport, Truncation, Writer};
 use crate::config::{LogConfig, RecoveryMode};
@@ -27,6 +28,18 @@ struct Loaded {
     active: ActiveSegment,
 }
 
+/// What an open hands to the log it builds.
+struct Opened {
+    segments: BTreeMap<u64, Arc<Segment>>,
+    log_start: u64,
+    leo: u64,
+    recovery_point: u64,
+    report: RecoveryReport,
+    active: Option<ActiveSegment>,
+    clean_marker: bool,
+    follow: Option<Follow>,
+}
+
 pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<PartitionLog> {
     config.validate()?;
     let fs = opts.fs.clone();
@@ -38,9 +51,12 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
                 io::Error::new(io::ErrorKind::NotFound, "no such partition directory"),
             ));
         }
-        fsio::create_dir_durably(&*fs, dir)?;
+        // A read-only log of a directory not created yet is empty.
+        if !opts.read_only {
+            fsio::create_dir_durably(&*fs, dir)?;
+        }
     }
-    let dir_lock = if opts.lock_dir {
+    let dir_lock = if opts.lock_dir && !opts.read_only {
         let held = fs.try_lock_dir(dir).ctx("lock", dir)?;
         Some(held.ok_or_else(|| Error::Locked {
             path: dir.to_path_buf(),
@@ -54,35 +70,87 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         .resources
         .clone()
         .unwrap_or_else(|| Resources::new(opts.max_open_files, super::DEFAULT_MAX_LOADED_INDEXES));
-    let ctx = Arc::new(SegmentContext::new(
-        dir.to_path_buf(),
-        fs.clone(),
-        poison,
-        &config,
-        resources,
-    ));
+    let mut ctx = SegmentContext::new(dir.to_path_buf(), fs, poison, &config, resources);
+    ctx.read_only = opts.read_only;
+    let ctx = Arc::new(ctx);
     let now = opts.clock.now_ms();
-    let mut report = RecoveryReport::default();
+    let fallback = opts
+        .fallback_state
+        .map(|(recovery_point, log_start_offset)| PartitionState {
+            recovery_point,
+            log_start_offset,
+        });
+    let opened = if opts.read_only {
+        let view = follow::load(&ctx, opts.recovery_mode, fallback)?;
+        Opened {
+            segments: view.segments,
+            log_start: view.log_start,
+            leo: view.leo,
+            recovery_point: view.recovery_point,
+            report: view.report,
+            active: None,
+            clean_marker: false,
+            follow: Some(view.follow),
+        }
+    } else {
+        open_writable(&ctx, &opts, fallback, now)?
+    };
+    let inner = Inner {
+        dir: dir.to_path_buf(),
+        config,
+        ctx,
+        clock: opts.clock,
+        writer: Mutex::new(Writer {
+            active: opened.active,
+            unsynced: Vec::new(),
+            scratch: Vec::new(),
+            compress_scratch: Vec::new(),
+            unflushed_records: 0,
+            last_flush_ms: now,
+            clean_marker: opened.clean_marker,
+        }),
+        segments: RwLock::new(opened.segments),
+        log_start_offset: AtomicU64::new(opened.log_start),
+        log_end_offset: AtomicU64::new(opened.leo),
+        recovery_point: AtomicU64::new(opened.recovery_point),
+        closed: AtomicBool::new(false),
+        recovery: opened.report,
+        dir_lock: Mutex::new(dir_lock),
+        listener: opts.listener,
+        file_delete_delay_ms: opts.file_delete_delay_ms,
+        pending_deletions: Mutex::new(Vec::new()),
+        follow: opened.follow.map(Mutex::new),
+    };
+    Ok(PartitionLog {
+        inner: Arc::new(inner),
+    })
+}
 
+/// Opens the directory for writing: a clean load or a recovery, leftovers
+/// removed, the state file brought up to date.
+fn open_writable(
+    ctx: &Arc<SegmentContext>,
+    opts: &OpenOptions,
+    fallback: Option<PartitionState>,
+    now: i64,
+) -> Result<Opened> {
+    let fs = &ctx.fs;
+    let dir = ctx.dir.as_path();
+    let mut report = RecoveryReport::default();
     // The marker is trusted only while nothing in the directory changes:
     // it goes before anything does, so a crash from then on is never
     // mistaken for a clean shutdown (fsync protocol step 8). A clean open
     // leaves it in place until the first write (`Writer::clean_marker`),
     // so opening and reading a log costs no fsync.
-    let marker = state::read_clean_marker(&*fs, dir)?;
+    let marker = state::read_clean_marker(&**fs, dir)?;
     let mut marker_on_disk = marker.present;
     let invalidate = |on_disk: &mut bool| -> Result<()> {
         if std::mem::take(on_disk) {
-            state::remove_clean_marker(&*fs, dir)?;
+            state::remove_clean_marker(&**fs, dir)?;
         }
         Ok(())
     };
-    let saved = state::read_state(&*fs, dir, opts.recovery_mode)?.or(opts.fallback_state.map(
-        |(recovery_point, log_start_offset)| PartitionState {
-            recovery_point,
-            log_start_offset,
-        },
-    ));
+    let saved = state::read_state(&**fs, dir, opts.recovery_mode)?.or(fallback);
     // One listing serves both steps, unless the first changes the directory.
     let mut entries = fs.list_dir(dir).ctx("list", dir)?;
     let mut trusted = marker.parsed;
@@ -90,16 +158,16 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         // Leftovers of interrupted work: not a clean shutdown after all.
         trusted = None;
         invalidate(&mut marker_on_disk)?;
-        report.temp_files_removed = remove_temp_files(&ctx, &entries)?;
+        report.temp_files_removed = remove_temp_files(ctx, &entries)?;
         entries = fs.list_dir(dir).ctx("list", dir)?;
     }
-    let logs = list_segments(&*fs, dir, &entries)?;
+    let logs = list_segments(&**fs, dir, &entries)?;
     let saved_start = saved.map_or(0, |s| s.log_start_offset);
 
     report.created = logs.is_empty();
     let clean = match trusted {
         Some(m) if !logs.is_empty() && marker_matches(&m, &logs) => {
-            load_clean(&ctx, &logs, &m, now)?
+            load_clean(ctx, &logs, &m, now)?
         }
         _ => None,
     };
@@ -113,10 +181,10 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
             if logs.is_empty() {
                 Loaded {
                     closed: Vec::new(),
-                    active: ActiveSegment::create(&ctx, saved_start, now)?,
+                    active: ActiveSegment::create(ctx, saved_start, now)?,
                 }
             } else {
-                recover(&ctx, &logs, saved, opts.recovery_mode, now, &mut report)?
+                recover(ctx, &logs, saved, opts.recovery_mode, now, &mut report)?
             }
         }
     };
@@ -128,11 +196,11 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         let mut doomed = loaded.closed.clone();
         doomed.push(loaded.active.segment().clone());
         for seg in doomed {
-            delete_segment_files(&ctx, seg.base_offset())?;
+            delete_segment_files(ctx, seg.base_offset())?;
         }
         loaded = Loaded {
             closed: Vec::new(),
-            active: ActiveSegment::create(&ctx, saved_start, now)?,
+            active: ActiveSegment::create(ctx, saved_start, now)?,
         };
     }
 
@@ -149,7 +217,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         log_start_offset: log_start,
     };
     if saved != Some(state) {
-        state::write_state(&*fs, dir, &state)?;
+        state::write_state(&**fs, dir, &state)?;
     }
 
     let mut segments = BTreeMap::new();
@@ -157,40 +225,22 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         segments.insert(seg.base_offset(), seg);
     }
     segments.insert(loaded.active.base_offset(), loaded.active.segment().clone());
-    let inner = Inner {
-        dir: dir.to_path_buf(),
-        config,
-        ctx,
-        clock: opts.clock,
-        writer: Mutex::new(Writer {
-            active: Some(loaded.active),
-            unsynced: Vec::new(),
-            scratch: Vec::new(),
-            compress_scratch: Vec::new(),
-            unflushed_records: 0,
-            last_flush_ms: now,
-            clean_marker: marker_on_disk,
-        }),
-        segments: RwLock::new(segments),
-        log_start_offset: AtomicU64::new(log_start),
-        log_end_offset: AtomicU64::new(leo),
-        recovery_point: AtomicU64::new(leo),
-        closed: AtomicBool::new(false),
-        recovery: report,
-        dir_lock: Mutex::new(dir_lock),
-        listener: opts.listener,
-        file_delete_delay_ms: opts.file_delete_delay_ms,
-        pending_deletions: Mutex::new(Vec::new()),
-    };
-    Ok(PartitionLog {
-        inner: Arc::new(inner),
+    Ok(Opened {
+        segments,
+        log_start,
+        leo,
+        recovery_point: leo,
+        report,
+        active: Some(loaded.active),
+        clean_marker: marker_on_disk,
+        follow: None,
     })
 }
 
 /// Whether the clean-shutdown marker describes the directory's last
 /// segment, with offsets that can belong to it. Anything else is treated as
 /// no marker: the open then re-reads the segment, which is always safe.
-fn marker_matches(m: &CleanShutdown, logs: &LogFiles) -> bool {
+pub(super) fn marker_matches(m: &CleanShutdown, logs: &LogFiles) -> bool {
     let base = m.active_base_offset;
     let r = &m.resume;
     let in_segment = |o: u64| o >= base && o - base <= i32::MAX as u64;
@@ -517,34 +567,39 @@ fn remove_temp_files(ctx: &SegmentContext, entries: &[DirEntry]) -> Result<usize
     Ok(removed)
 }
 
-/// The `.log` files of the directory; index files without a `.log` are
-/// removed.
 /// Whether [`remove_temp_files`] has work to do for the entry.
 fn is_leftover(e: &DirEntry) -> bool {
     !e.is_dir
         && (e.name.ends_with(".tmp") || parse_file_name(&e.name).is_some_and(|p| p.temp.is_some()))
 }
 
+/// The `.log` files among a directory's entries: base offset to size.
+pub(super) fn segment_logs(entries: &[DirEntry]) -> LogFiles {
+    entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .filter_map(|e| parse_file_name(&e.name).map(|p| (p, e.len)))
+        .filter(|(p, _)| p.temp.is_none() && p.kind == FileKind::Log)
+        .map(|(p, len)| (p.base_offset, len))
+        .collect()
+}
+
+/// The `.log` files of the directory; index files without a `.log` are
+/// removed.
 fn list_segments(fs: &dyn Fs, dir: &Path, entries: &[DirEntry]) -> Result<LogFiles> {
-    let mut logs = LogFiles::new();
-    let mut others = Vec::new();
-    for e in entries.iter().filter(|e| !e.is_dir) {
-        let Some(p) = parse_file_name(&e.name).filter(|p| p.temp.is_none()) else {
-            continue;
-        };
-        match p.kind {
-            FileKind::Log => {
-                logs.insert(p.base_offset, e.len);
-            }
-            FileKind::Index | FileKind::TimeIndex | FileKind::TxnIndex => {
-                others.push((p.base_offset, &e.name))
-            }
-            FileKind::Snapshot => {}
-        }
-    }
-    let orphans: Vec<_> = others
-        .into_iter()
-        .filter(|(b, _)| !logs.contains_key(b))
+    let logs = segment_logs(entries);
+    let orphans: Vec<_> = entries
+        .iter()
+        .filter(|e| !e.is_dir)
+        .filter_map(|e| parse_file_name(&e.name).map(|p| (p, &e.name)))
+        .filter(|(p, _)| {
+            p.temp.is_none()
+                && matches!(
+                    p.kind,
+                    FileKind::Index | FileKind::TimeIndex | FileKind::TxnIndex
+                )
+                && !logs.contains_key(&p.base_offset)
+        })
         .map(|(_, name)| dir.join(name))
         .collect();
     if !orphans.is_empty() {

@@ -94,6 +94,7 @@
 
 mod append;
 mod cleanup;
+mod follow;
 mod load;
 mod read;
 #[cfg(test)]
@@ -164,6 +165,8 @@ struct Inner {
     file_delete_delay_ms: u64,
     /// Deleted segments' files waiting for their delay to pass.
     pending_deletions: Mutex<Vec<cleanup::PendingDeletion>>,
+    /// `Some` for a log opened read-only: what following its writer needs.
+    follow: Option<Mutex<follow::Follow>>,
 }
 
 /// The writer's state, behind the writer lock.
@@ -273,6 +276,7 @@ pub struct OpenOptions {
     create: bool,
     max_open_files: usize,
     file_delete_delay_ms: u64,
+    read_only: bool,
     /// Shared with the other logs of a store.
     pub(crate) resources: Option<Arc<Resources>>,
     /// Whether the log locks its directory (a store locks its root
@@ -300,6 +304,7 @@ impl fmt::Debug for OpenOptions {
             .field("create", &self.create)
             .field("max_open_files", &self.max_open_files)
             .field("file_delete_delay_ms", &self.file_delete_delay_ms)
+            .field("read_only", &self.read_only)
             .field("lock_dir", &self.lock_dir)
             .finish_non_exhaustive()
     }
@@ -316,6 +321,7 @@ impl OpenOptions {
             create: true,
             max_open_files: DEFAULT_MAX_OPEN_FILES,
             file_delete_delay_ms: 0,
+            read_only: false,
             resources: None,
             lock_dir: true,
             listener: None,
@@ -373,6 +379,21 @@ impl OpenOptions {
     /// close, or at the next open.
     pub fn file_delete_delay_ms(mut self, delay_ms: u64) -> Self {
         self.file_delete_delay_ms = delay_ms;
+        self
+    }
+
+    /// Opens the log read-only: to look at a directory another process
+    /// (or another open in this one) may be writing, as Kafka's tools read
+    /// a live broker's files. No lock is taken and nothing is written, not
+    /// even a repair: the open sees what a writer's recovery would keep
+    /// (the view ends before a torn or invalid batch) without changing a
+    /// file. [`PartitionLog::refresh`] picks up what the writer did since;
+    /// every call that would change the log fails with
+    /// [`Error::ReadOnly`]. A missing directory is an empty log unless
+    /// [`create(false)`](Self::create) makes it an error; it is never
+    /// created.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -597,6 +618,11 @@ impl Inner {
     /// [`mark_changing`](Self::mark_changing) before it does).
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Writer>> {
         self.check_open()?;
+        if self.follow.is_some() {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
         self.ctx.poison.check()?;
         let w = lock(&self.writer);
         // Closed while waiting for the lock?

@@ -79,6 +79,10 @@ pub(crate) struct SegmentContext {
     pub(crate) max_time_entries: usize,
     pub(crate) write_buffer_bytes: usize,
     pub(crate) resources: Arc<Resources>,
+    /// The log is open read-only (another process may be writing it):
+    /// index files are read rather than memory-mapped, since their writer
+    /// may shorten them, and nothing is ever written.
+    pub(crate) read_only: bool,
 }
 
 impl SegmentContext {
@@ -99,6 +103,7 @@ impl SegmentContext {
             max_time_entries: index_bytes / TIME_ENTRY_LEN,
             write_buffer_bytes: config.write_buffer_bytes as usize,
             resources,
+            read_only: false,
         }
     }
 
@@ -321,6 +326,67 @@ impl Segment {
         )
     }
 
+    /// The last segment of a read-only log, which another process may
+    /// still be appending to: its index entries, built by reading the
+    /// `.log`, live in memory (the writer's index files lag behind) and
+    /// grow with [`extend_followed`](Self::extend_followed).
+    pub(crate) fn followed(
+        ctx: Arc<SegmentContext>,
+        base_offset: u64,
+        size: u64,
+        offsets: Vec<u8>,
+        times: Vec<u8>,
+        max_timestamp: TimestampOffset,
+    ) -> Self {
+        let segment = Self::closed_with(ctx, base_offset, size, offsets, times, max_timestamp);
+        segment.indexes.active.store(true, Ordering::Release);
+        segment
+    }
+
+    /// Adds what a read-only log found appended to its last segment: index
+    /// entries, the new visible size (a batch boundary) and the largest
+    /// timestamp so far. Entries go in before the size moves, so a reader
+    /// never looks past what the entries cover without scanning.
+    pub(crate) fn extend_followed(
+        &self,
+        offsets: &[u8],
+        times: &[u8],
+        size: u64,
+        max_timestamp: TimestampOffset,
+    ) {
+        {
+            let mut state = write_lock(&self.indexes.state);
+            match &mut *state {
+                IndexState::Loaded {
+                    offsets: IndexBytes::Owned(o),
+                    times: IndexBytes::Owned(t),
+                } => {
+                    o.extend_from_slice(offsets);
+                    t.extend_from_slice(times);
+                }
+                // Not reachable for a followed segment (its entries are
+                // never released); a sparse index that lacks entries is
+                // still right, only slower.
+                other => {
+                    *other = IndexState::Loaded {
+                        offsets: IndexBytes::Owned(offsets.to_vec()),
+                        times: IndexBytes::Owned(times.to_vec()),
+                    }
+                }
+            }
+        }
+        *lock(&self.max_timestamp) = Some(max_timestamp);
+        self.os_size.store(size, Ordering::Release);
+        self.size.store(size, Ordering::Release);
+    }
+
+    /// A followed segment another one now follows: its writer sealed it,
+    /// so it is a closed segment from here on (its entries may be released
+    /// and read again from the files the writer trimmed).
+    pub(crate) fn seal_followed(&self) {
+        self.indexes.active.store(false, Ordering::Release);
+    }
+
     pub(crate) fn base_offset(&self) -> u64 {
         self.base_offset
     }
@@ -482,11 +548,12 @@ impl Segment {
         let index_path = self.ctx.path(self.base_offset, FileKind::Index);
         let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);
         let size = self.size();
-        let mapped = map_if_exists(fs, &index_path).and_then(|o| {
-            let t = map_if_exists(fs, &time_path)?;
-            Ok(o.zip(t))
-        });
-        if let Ok(Some((offsets, times))) = mapped {
+        let loaded = if self.ctx.read_only {
+            read_index_files(fs, &index_path, &time_path)
+        } else {
+            map_index_files(fs, &index_path, &time_path)
+        };
+        if let Ok(Some((offsets, times))) = loaded {
             let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
                 .and_then(|()| check_time_index(&time_path, &times, self.base_offset));
             if sane.is_ok() {
@@ -495,10 +562,7 @@ impl Segment {
                 if slot.is_none() {
                     *slot = Some(max.unwrap_or(TimestampOffset::UNKNOWN));
                 }
-                *state = IndexState::Loaded {
-                    offsets: IndexBytes::Mapped(offsets),
-                    times: IndexBytes::Mapped(times),
-                };
+                *state = IndexState::Loaded { offsets, times };
                 return Ok(());
             }
         }
@@ -528,6 +592,9 @@ impl Segment {
             return Err(Error::corrupt(&self.log_path, position, reason));
         }
         rebuilt.add_final_time_entry(self.base_offset);
+        if self.ctx.read_only {
+            return Ok(rebuilt);
+        }
         // The files are derived data: if they cannot be rewritten (a
         // read-only directory), the entries in memory still serve reads and
         // the next open rebuilds them again.
@@ -910,6 +977,40 @@ fn first_record_at_or_after(
         }
     }
     Ok(None)
+}
+
+/// A segment's two index files, memory-mapped; `None` if one is missing.
+fn map_index_files(
+    fs: &dyn Fs,
+    index_path: &Path,
+    time_path: &Path,
+) -> Result<Option<(IndexBytes, IndexBytes)>> {
+    let Some(offsets) = map_if_exists(fs, index_path)? else {
+        return Ok(None);
+    };
+    let Some(times) = map_if_exists(fs, time_path)? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        IndexBytes::Mapped(offsets),
+        IndexBytes::Mapped(times),
+    )))
+}
+
+/// A segment's two index files, read into memory; `None` if one is
+/// missing.
+fn read_index_files(
+    fs: &dyn Fs,
+    index_path: &Path,
+    time_path: &Path,
+) -> Result<Option<(IndexBytes, IndexBytes)>> {
+    let Some(offsets) = fsio::read_file_if_exists(fs, index_path)? else {
+        return Ok(None);
+    };
+    let Some(times) = fsio::read_file_if_exists(fs, time_path)? else {
+        return Ok(None);
+    };
+    Ok(Some((IndexBytes::Owned(offsets), IndexBytes::Owned(times))))
 }
 
 /// Maps a whole file, or `None` if it does not exist.

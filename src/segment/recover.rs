@@ -32,6 +32,9 @@ pub(crate) struct RecoveredLog {
     pub(crate) last_offset: Option<u64>,
     /// Position and reason of the first invalid batch, if any.
     pub(crate) invalid: Option<(u64, String)>,
+    /// The time index's last timestamp (kept apart from `times`, which a
+    /// caller following a growing segment drains).
+    last_time: Option<i64>,
 }
 
 impl RecoveredLog {
@@ -40,21 +43,82 @@ impl RecoveredLog {
         self.last_offset.map_or(base_offset, |l| l + 1)
     }
 
-    fn last_time_entry(&self) -> Option<i64> {
-        let n = self.times.len();
-        (n >= 12).then(|| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&self.times[n - 12..n - 4]);
-            i64::from_be_bytes(a)
-        })
+    /// Nothing read yet.
+    pub(crate) fn empty(index_interval_bytes: u32) -> Self {
+        RecoveredLog {
+            valid_bytes: 0,
+            offsets: Vec::new(),
+            times: Vec::new(),
+            cursor: IndexCursor::new(index_interval_bytes),
+            max_timestamp: TimestampOffset::UNKNOWN,
+            first_batch_timestamp: None,
+            last_offset: None,
+            invalid: None,
+            last_time: None,
+        }
     }
 
     /// Appends the entry a segment gets when it stops being active: the
     /// segment's max timestamp, if the time index does not end with it.
     pub(crate) fn add_final_time_entry(&mut self, base_offset: u64) {
-        if let Some(t) = self.cursor.time_entry_after(self.last_time_entry()) {
+        if let Some(t) = self.cursor.time_entry_after(self.last_time) {
             push_time_entry(&mut self.times, base_offset, t);
+            self.last_time = Some(t.timestamp);
         }
+    }
+
+    /// Walks on from `valid_bytes` to `size`, checking batches and adding
+    /// index entries (to `offsets` and `times`) as [`recover_log`] does.
+    /// An earlier `invalid` is forgotten first: a segment another process
+    /// is appending to may have held half a batch then.
+    pub(crate) fn extend(
+        &mut self,
+        file: &dyn FileHandle,
+        path: &Path,
+        base_offset: u64,
+        size: u64,
+    ) -> Result<()> {
+        self.invalid = None;
+        let mut scanner = Scanner::new(file, base_offset, self.valid_bytes, size, BULK_CHUNK)
+            .after(self.last_offset);
+        loop {
+            let batch = match scanner.next().ctx("read", path)? {
+                Step::Batch(b) => b,
+                Step::End => break,
+                Step::Invalid { position, reason } => {
+                    self.invalid = Some((position, reason));
+                    break;
+                }
+            };
+            let bytes = scanner.batch_bytes(&batch).ctx("read", path)?;
+            let crc = RecordBatch::parse_raw(bytes).and_then(|b| b.check_crc());
+            if let Err(e) = crc {
+                self.invalid = Some((
+                    batch.position,
+                    format!("batch at position {}: {}", batch.position, e.reason),
+                ));
+                break;
+            }
+            let h = &batch.header;
+            let entries = self.cursor.on_batch(
+                batch.position,
+                h.last_offset(),
+                h.max_timestamp,
+                self.last_time,
+            );
+            if let Some(o) = entries.offset {
+                push_offset_entry(&mut self.offsets, base_offset, o);
+            }
+            if let Some(t) = entries.time {
+                push_time_entry(&mut self.times, base_offset, t);
+                self.last_time = Some(t.timestamp);
+            }
+            self.first_batch_timestamp.get_or_insert(h.max_timestamp);
+            self.last_offset = Some(h.last_offset());
+            self.valid_bytes = batch.end();
+        }
+        self.max_timestamp = self.cursor.max_timestamp();
+        Ok(())
     }
 }
 
@@ -67,50 +131,7 @@ pub(crate) fn recover_log(
     size: u64,
     index_interval_bytes: u32,
 ) -> Result<RecoveredLog> {
-    let mut out = RecoveredLog {
-        valid_bytes: 0,
-        offsets: Vec::new(),
-        times: Vec::new(),
-        cursor: IndexCursor::new(index_interval_bytes),
-        max_timestamp: TimestampOffset::UNKNOWN,
-        first_batch_timestamp: None,
-        last_offset: None,
-        invalid: None,
-    };
-    let mut scanner = Scanner::new(file, base_offset, 0, size, BULK_CHUNK);
-    loop {
-        let batch = match scanner.next().ctx("read", path)? {
-            Step::Batch(b) => b,
-            Step::End => break,
-            Step::Invalid { position, reason } => {
-                out.invalid = Some((position, reason));
-                break;
-            }
-        };
-        let bytes = scanner.batch_bytes(&batch).ctx("read", path)?;
-        let crc = RecordBatch::parse_raw(bytes).and_then(|b| b.check_crc());
-        if let Err(e) = crc {
-            out.invalid = Some((
-                batch.position,
-                format!("batch at position {}: {}", batch.position, e.reason),
-            ));
-            break;
-        }
-        let h = &batch.header;
-        let last_time = out.last_time_entry();
-        let entries =
-            out.cursor
-                .on_batch(batch.position, h.last_offset(), h.max_timestamp, last_time);
-        if let Some(o) = entries.offset {
-            push_offset_entry(&mut out.offsets, base_offset, o);
-        }
-        if let Some(t) = entries.time {
-            push_time_entry(&mut out.times, base_offset, t);
-        }
-        out.first_batch_timestamp.get_or_insert(h.max_timestamp);
-        out.last_offset = Some(h.last_offset());
-        out.valid_bytes = batch.end();
-    }
-    out.max_timestamp = out.cursor.max_timestamp();
+    let mut out = RecoveredLog::empty(index_interval_bytes);
+    out.extend(file, path, base_offset, size)?;
     Ok(out)
 }

@@ -83,6 +83,13 @@ impl<'f> Scanner<'f> {
         }
     }
 
+    /// Continues a walk whose previous batch ended at `prev_last` (the
+    /// next batch must start above it).
+    pub(crate) fn after(mut self, prev_last: Option<u64>) -> Self {
+        self.prev_last = prev_last;
+        self
+    }
+
     /// Makes the window hold `[start, start + len)`.
     fn window(&mut self, start: u64, len: usize) -> io::Result<&[u8]> {
         let held = self.buf.bytes().len() as u64;

@@ -1,0 +1,431 @@
+//! Read-only logs: a view of a partition directory that another process
+//! may be writing, brought up to date by [`PartitionLog::refresh`].
+//!
+//! Opening read-only takes no lock and writes nothing. It sees what a
+//! writer's open would keep: segments below the recovery point are taken
+//! as they are, the ones from the recovery point on (or, after a clean
+//! shutdown, only the last) are re-read and checked, and the view ends at
+//! the first torn or invalid batch, as recovery would cut there. The last
+//! segment's index entries are built in memory while it is read, since a
+//! writer keeps its active segment's entries in memory until it seals it.
+//!
+//! A refresh lists the directory again and reads on from where the view
+//! ends: new batches of the last segment, then the segments the writer
+//! rolled to. Segments the writer deleted (retention) leave the view, and
+//! the log start offset follows the writer's checkpoint. If the writer
+//! went back (a truncation, or a topic deleted and created again), the view
+//! is read again from scratch. Half a batch at the end of the last segment
+//! is a write in progress: the view stops before it and the next refresh
+//! tries again; an invalid batch in a segment the writer has moved past is
+//! damage, reported as [`Error::Corrupt`] by every refresh from then on.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::load::segment_logs;
+use super::state::{self, PartitionState};
+use super::{Inner, PartitionLog, RecoveryReport, Truncation};
+use crate::config::RecoveryMode;
+use crate::error::{Error, Result};
+use crate::io::{FileHandle, IoContext, OpenMode};
+use crate::record::{BatchHeader, BATCH_HEADER_LEN};
+use crate::segment::{
+    lock, recover_log, write_lock, FileKind, RecoveredLog, Segment, SegmentContext,
+};
+
+/// What a read-only log knows beyond its segments.
+#[derive(Default)]
+pub(super) struct Follow {
+    /// The last segment and the walk over it so far; `None` while the
+    /// directory holds no segment.
+    tail: Option<Tail>,
+    /// Damage in a segment the writer has moved past: the view cannot go
+    /// beyond it.
+    stuck: Option<Error>,
+}
+
+struct Tail {
+    segment: Arc<Segment>,
+    /// Where the walk stands; its index entries have been handed to the
+    /// segment.
+    scan: RecoveredLog,
+    /// Base offset and CRC of the segment's first batch, once read: a file
+    /// that no longer starts with it was replaced (a topic deleted and
+    /// created again), even if it is as long as the one read before.
+    first: Option<(u64, u32)>,
+}
+
+impl Tail {
+    fn next_offset(&self) -> u64 {
+        self.scan.next_offset(self.segment.base_offset())
+    }
+}
+
+/// A read-only log's state, as loaded.
+pub(super) struct View {
+    pub(super) segments: BTreeMap<u64, Arc<Segment>>,
+    pub(super) log_start: u64,
+    pub(super) leo: u64,
+    pub(super) recovery_point: u64,
+    pub(super) report: RecoveryReport,
+    pub(super) follow: Follow,
+}
+
+/// Reads the directory as it is now, changing nothing. A missing directory
+/// is an empty log (its writer may not have created it yet).
+pub(super) fn load(
+    ctx: &Arc<SegmentContext>,
+    mode: RecoveryMode,
+    fallback: Option<PartitionState>,
+) -> Result<View> {
+    let fs = &*ctx.fs;
+    let dir = &ctx.dir;
+    let saved = state::read_state(fs, dir, mode)?.or(fallback);
+    let saved_start = saved.map_or(0, |s| s.log_start_offset);
+    let recovery_point = saved.map_or(0, |s| s.recovery_point);
+    let mut report = RecoveryReport::default();
+    let entries = match fs.list_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let logs: Vec<(u64, u64)> = segment_logs(&entries).into_iter().collect();
+    report.created = logs.is_empty();
+    if logs.is_empty() {
+        return Ok(View {
+            segments: BTreeMap::new(),
+            log_start: saved_start,
+            leo: saved_start,
+            recovery_point,
+            report,
+            follow: Follow::default(),
+        });
+    }
+
+    let marker = state::read_clean_marker(fs, dir)?;
+    let last = logs.len() - 1;
+    let clean = marker.parsed.as_ref().is_some_and(|m| {
+        let files: BTreeMap<u64, u64> = logs.iter().copied().collect();
+        super::load::marker_matches(m, &files)
+    });
+    report.clean_shutdown = clean;
+    // After a clean shutdown only the last segment is read (for its index
+    // entries); otherwise everything from the recovery point on, as a
+    // writer's recovery would.
+    let from = if clean {
+        last
+    } else {
+        logs.iter()
+            .rposition(|(b, _)| *b <= recovery_point)
+            .unwrap_or(0)
+    };
+    let mut segments = BTreeMap::new();
+    for &(base, size) in &logs[..from] {
+        segments.insert(base, Arc::new(Segment::closed(ctx.clone(), base, size)));
+    }
+    let mut tail = None;
+    let mut stuck = None;
+    for (i, &(base, size)) in logs.iter().enumerate().skip(from) {
+        let path = ctx.path(base, FileKind::Log);
+        let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
+        let mut rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
+        report.segments_recovered += 1;
+        let first = if rec.valid_bytes > 0 {
+            first_batch(&*file, &path)?
+        } else {
+            None
+        };
+        if i < last && rec.invalid.is_none() {
+            rec.add_final_time_entry(base);
+            segments.insert(
+                base,
+                Arc::new(Segment::closed_with(
+                    ctx.clone(),
+                    base,
+                    rec.valid_bytes,
+                    rec.offsets,
+                    rec.times,
+                    rec.max_timestamp,
+                )),
+            );
+            continue;
+        }
+        if let (true, Some((position, reason))) = (i < last, rec.invalid.clone()) {
+            if rec.next_offset(base) < recovery_point && mode == RecoveryMode::Strict {
+                return Err(Error::corrupt(
+                    &path,
+                    position,
+                    format!("{reason} (this data was synced; the log cannot be read past it)"),
+                ));
+            }
+            report.truncated = Some(Truncation {
+                path: path.clone(),
+                position,
+                bytes_removed: size - rec.valid_bytes,
+                reason: reason.clone(),
+            });
+            stuck = Some(Error::corrupt(&path, position, reason));
+        }
+        let mut t = start_tail(ctx, base, rec);
+        t.first = first;
+        tail = Some(t);
+        break;
+    }
+    let tail = tail.ok_or_else(|| Error::corrupt(dir, 0, "no last segment was read"))?;
+    segments.insert(tail.segment.base_offset(), tail.segment.clone());
+    let leo = tail.next_offset();
+    let first_base = logs[0].0;
+    Ok(View {
+        segments,
+        log_start: saved_start.max(first_base).min(leo),
+        leo,
+        recovery_point,
+        report,
+        follow: Follow {
+            tail: Some(tail),
+            stuck,
+        },
+    })
+}
+
+/// The followed last segment for what `rec` read of it.
+fn start_tail(ctx: &Arc<SegmentContext>, base: u64, mut rec: RecoveredLog) -> Tail {
+    let segment = Arc::new(Segment::followed(
+        ctx.clone(),
+        base,
+        rec.valid_bytes,
+        std::mem::take(&mut rec.offsets),
+        std::mem::take(&mut rec.times),
+        rec.max_timestamp,
+    ));
+    Tail {
+        segment,
+        scan: rec,
+        first: None,
+    }
+}
+
+/// Base offset and CRC of the batch at the start of `file`, if it holds a
+/// whole header.
+fn first_batch(file: &dyn FileHandle, path: &Path) -> Result<Option<(u64, u32)>> {
+    let mut head = [0u8; BATCH_HEADER_LEN];
+    match file.read_exact_at(&mut head, 0) {
+        Ok(()) => Ok(BatchHeader::parse(&head)
+            .ok()
+            .map(|h| (h.base_offset, h.crc))),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// A segment's `.log` as it is now, freshly opened (a handle kept from
+/// before may name a file since replaced), with its length; `None` if it
+/// is gone.
+fn open_current(ctx: &SegmentContext, base: u64) -> Result<Option<(Arc<dyn FileHandle>, u64)>> {
+    let path = ctx.path(base, FileKind::Log);
+    match ctx.fs.open(&path, OpenMode::Read) {
+        Ok(f) => {
+            let len = f.len().ctx("stat", &path)?;
+            Ok(Some((f, len)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("open", &path, e)),
+    }
+}
+
+/// Whether the last segment's file is no longer the one read: gone,
+/// shorter than what was read, or starting with another batch.
+fn replaced(ctx: &SegmentContext, tail: &Tail) -> Result<bool> {
+    let base = tail.segment.base_offset();
+    let Some((file, len)) = open_current(ctx, base)? else {
+        return Ok(true);
+    };
+    if len < tail.scan.valid_bytes {
+        return Ok(true);
+    }
+    match tail.first {
+        Some(first) => {
+            let path = ctx.path(base, FileKind::Log);
+            Ok(first_batch(&*file, &path)? != Some(first))
+        }
+        None => Ok(false),
+    }
+}
+
+impl PartitionLog {
+    /// Whether the log was opened read-only
+    /// ([`OpenOptions::read_only`](super::OpenOptions::read_only)).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.follow.is_some()
+    }
+
+    /// Brings a read-only log up to date with what its writer (another
+    /// process, or another open of the directory) has done since: batches
+    /// appended, segments rolled to or deleted, the log start offset
+    /// moved. Returns whether the log end offset changed. A log opened for
+    /// writing is always up to date: for it this does nothing.
+    ///
+    /// Records become visible once the writer has handed them to the OS
+    /// (every append with the default [`Durability::Flush`]).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if a segment the writer has moved past holds an
+    /// invalid batch (the view cannot go beyond it; every later refresh
+    /// reports it again); [`Error::Io`], for example when the directory
+    /// was removed; [`Error::Closed`].
+    ///
+    /// [`Durability::Flush`]: crate::Durability::Flush
+    pub fn refresh(&self) -> Result<bool> {
+        let Some(follow) = &self.inner.follow else {
+            self.inner.check_open()?;
+            return Ok(false);
+        };
+        let mut follow = lock(follow);
+        self.inner.check_open()?;
+        let before = self.log_end_offset();
+        let result = self.inner.refresh(&mut follow);
+        let moved = self.log_end_offset() != before;
+        if moved {
+            if let Some(listener) = &self.inner.listener {
+                listener();
+            }
+        }
+        result.map(|()| moved)
+    }
+}
+
+impl Inner {
+    fn refresh(&self, f: &mut Follow) -> Result<()> {
+        let ctx = &self.ctx;
+        let fs = &*ctx.fs;
+        let saved = state::read_state(fs, &self.dir, RecoveryMode::TruncateCorrupt)?;
+        let entries = fs.list_dir(&self.dir).ctx("list", &self.dir)?;
+        let logs = segment_logs(&entries);
+        let went_back = match &f.tail {
+            None => !logs.is_empty(),
+            Some(t) => !logs.contains_key(&t.segment.base_offset()) || replaced(ctx, t)?,
+        };
+        if went_back {
+            let view = load(ctx, RecoveryMode::TruncateCorrupt, None)?;
+            *write_lock(&self.segments) = view.segments;
+            self.log_start_offset
+                .store(view.log_start, Ordering::Release);
+            self.log_end_offset.store(view.leo, Ordering::Release);
+            *f = view.follow;
+            return f.stuck.as_ref().map_or(Ok(()), |e| Err(e.duplicate()));
+        }
+        let Some(tail) = f.tail.as_mut() else {
+            return Ok(());
+        };
+        // Segments the writer deleted (retention) leave the view.
+        write_lock(&self.segments).retain(|base, _| logs.contains_key(base));
+        let result = match &f.stuck {
+            Some(e) => Err(e.duplicate()),
+            None => self.read_on(tail, &logs),
+        };
+        if let Err(e @ Error::Corrupt { .. }) = &result {
+            f.stuck = Some(e.duplicate());
+        }
+        let tail = f.tail.as_ref().map_or(0, Tail::next_offset);
+        self.log_end_offset.store(tail, Ordering::Release);
+        let first = read_lock_first(self);
+        let start = saved
+            .map_or(0, |s| s.log_start_offset)
+            .max(first.unwrap_or(0))
+            .min(tail);
+        self.log_start_offset.fetch_max(start, Ordering::AcqRel);
+        result
+    }
+
+    /// Reads on from the end of the view: the rest of the last segment,
+    /// then the segments the writer rolled to since.
+    fn read_on(&self, tail: &mut Tail, logs: &BTreeMap<u64, u64>) -> Result<()> {
+        let ctx = &self.ctx;
+        loop {
+            let base = tail.segment.base_offset();
+            let path = ctx.path(base, FileKind::Log);
+            // Listed first, measured second: a segment after this one in
+            // the listing means the writer sealed this one before, so the
+            // length measured now is final.
+            let next = logs.range(base + 1..).next().map(|(b, _)| *b);
+            let Some((file, len)) = open_current(ctx, base)? else {
+                return Ok(());
+            };
+            if len > tail.scan.valid_bytes {
+                tail.scan.extend(&*file, &path, base, len)?;
+                if tail.first.is_none() {
+                    tail.first = first_batch(&*file, &path)?;
+                }
+                self.publish(tail);
+            }
+            let Some(next) = next else {
+                return Ok(());
+            };
+            if let Some((position, reason)) = tail.scan.invalid.clone() {
+                return Err(Error::corrupt(&path, position, reason));
+            }
+            if tail.scan.valid_bytes < len {
+                return Err(Error::corrupt(
+                    &path,
+                    tail.scan.valid_bytes,
+                    "the segment ends inside a batch although a later segment follows it",
+                ));
+            }
+            tail.scan.add_final_time_entry(base);
+            self.publish(tail);
+            tail.segment.seal_followed();
+            // Segments rolled past without being seen as the last one were
+            // sealed by the writer: taken as they are, like a clean open.
+            let mut after = logs.range(next..).map(|(b, _)| *b).peekable();
+            while let Some(b) = after.next() {
+                if after.peek().is_none() {
+                    let segment = Arc::new(Segment::followed(
+                        ctx.clone(),
+                        b,
+                        0,
+                        Vec::new(),
+                        Vec::new(),
+                        crate::segment::TimestampOffset::UNKNOWN,
+                    ));
+                    write_lock(&self.segments).insert(b, segment.clone());
+                    *tail = Tail {
+                        segment,
+                        scan: RecoveredLog::empty(ctx.index_interval_bytes),
+                        first: None,
+                    };
+                    break;
+                }
+                let Some((_, size)) = open_current(ctx, b)? else {
+                    continue;
+                };
+                write_lock(&self.segments)
+                    .insert(b, Arc::new(Segment::closed(ctx.clone(), b, size)));
+            }
+        }
+    }
+
+    /// Hands what the walk found to the segment and moves the log end
+    /// offset (after the segment's size: readers check the offset first).
+    fn publish(&self, tail: &mut Tail) {
+        let offsets = std::mem::take(&mut tail.scan.offsets);
+        let times = std::mem::take(&mut tail.scan.times);
+        tail.segment.extend_followed(
+            &offsets,
+            &times,
+            tail.scan.valid_bytes,
+            tail.scan.max_timestamp,
+        );
+        self.log_end_offset
+            .store(tail.next_offset(), Ordering::Release);
+    }
+}
+
+fn read_lock_first(inner: &Inner) -> Option<u64> {
+    crate::segment::read_lock(&inner.segments)
+        .keys()
+        .next()
+        .copied()
+}

@@ -1,0 +1,368 @@
+//! Read-only logs: opening a directory another open is writing, following
+//! its appends, rolls, deletions and truncations, and never writing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use seglog::io::{CrashMode, Fs, MemFs, OpenMode};
+use seglog::retention::RetentionPolicy;
+use seglog::{Error, LogConfig, OpenOptions, PartitionLog, Record, RecoveryMode};
+
+const DIR: &str = "/data/t-0";
+
+fn config(segment_bytes: u64) -> LogConfig {
+    LogConfig {
+        segment_bytes,
+        segment_index_bytes: 4096,
+        index_interval_bytes: 256,
+        ..LogConfig::default()
+    }
+}
+
+fn writer(fs: &MemFs, config: LogConfig) -> PartitionLog {
+    OpenOptions::new().fs(fs.clone()).open(DIR, config).unwrap()
+}
+
+fn reader(fs: &MemFs, config: LogConfig) -> PartitionLog {
+    OpenOptions::new()
+        .fs(fs.clone())
+        .read_only(true)
+        .open(DIR, config)
+        .unwrap()
+}
+
+/// Appends `n` one-record batches whose values name their offsets.
+fn append(log: &PartitionLog, n: u64) {
+    for _ in 0..n {
+        let next = log.log_end_offset();
+        log.append(&[Record::new(format!("value-{next}")).with_timestamp(next as i64)])
+            .unwrap();
+    }
+}
+
+/// Every record's (offset, value) from the log start.
+fn contents(log: &PartitionLog) -> Vec<(u64, String)> {
+    log.iter(log.log_start_offset())
+        .map(|r| {
+            let r = r.unwrap();
+            (r.offset, String::from_utf8(r.value.unwrap()).unwrap())
+        })
+        .collect()
+}
+
+fn bases(log: &PartitionLog) -> Vec<u64> {
+    log.segments().iter().map(|s| s.base_offset).collect()
+}
+
+/// Every file of the directory with its bytes.
+fn snapshot(fs: &MemFs, dir: &str) -> BTreeMap<String, Vec<u8>> {
+    fs.list_dir(Path::new(dir))
+        .unwrap()
+        .into_iter()
+        .filter(|e| !e.is_dir)
+        .map(|e| {
+            let path = Path::new(dir).join(&e.name);
+            let f = fs.open(&path, OpenMode::Read).unwrap();
+            let mut bytes = vec![0; f.len().unwrap() as usize];
+            f.read_exact_at(&mut bytes, 0).unwrap();
+            (e.name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_reader_sees_what_was_written_and_follows_appends_and_rolls() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 10);
+    let r = reader(&fs, config(600));
+    assert!(r.is_read_only() && !w.is_read_only());
+    assert_eq!(r.log_end_offset(), 10);
+    assert_eq!(contents(&r), contents(&w));
+
+    // Nothing new until a refresh.
+    append(&w, 25);
+    assert_eq!(r.log_end_offset(), 10);
+    assert!(r.refresh().unwrap());
+    assert_eq!(r.log_end_offset(), 35);
+    assert_eq!(contents(&r), contents(&w));
+    assert!(bases(&w).len() > 3, "the writer rolled: {:?}", bases(&w));
+    assert_eq!(bases(&r), bases(&w));
+    assert!(!r.refresh().unwrap(), "nothing changed");
+
+    // Reads in the middle use the segments' indexes, loaded or built.
+    for offset in [0, 7, 13, 21, 34] {
+        let first = r.iter(offset).next().unwrap().unwrap();
+        assert_eq!(first.offset, offset);
+        assert_eq!(first.value.unwrap(), format!("value-{offset}").into_bytes());
+    }
+    let hit = r.offset_for_timestamp(20).unwrap().unwrap();
+    assert_eq!((hit.offset, hit.timestamp), (20, 20));
+
+    // Many refreshes interleaved with appends end where the writer is.
+    for _ in 0..20 {
+        append(&w, 3);
+        r.refresh().unwrap();
+        assert_eq!(r.log_end_offset(), w.log_end_offset());
+    }
+    assert_eq!(contents(&r), contents(&w));
+    assert_eq!(bases(&r), bases(&w));
+}
+
+#[test]
+fn every_change_fails_with_read_only_and_nothing_is_written() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 20);
+    w.close().unwrap();
+    let before = snapshot(&fs, DIR);
+
+    let r = reader(&fs, config(600));
+    let read_only = |e: Error| {
+        assert!(
+            matches!(e, Error::ReadOnly { ref path } if path == Path::new(DIR)),
+            "{e}"
+        )
+    };
+    read_only(r.append(&[Record::new("x")]).unwrap_err());
+    read_only(r.flush().unwrap_err());
+    read_only(r.roll().unwrap_err());
+    read_only(r.truncate_to(5).unwrap_err());
+    read_only(r.advance_log_start_offset(5).unwrap_err());
+    read_only(r.apply_retention(&RetentionPolicy::default()).unwrap_err());
+    read_only(r.sync_sealed().unwrap_err());
+    assert_eq!(
+        r.append(&[Record::new("x")]).unwrap_err().to_string(),
+        format!("{DIR} is open read-only")
+    );
+    assert_eq!(contents(&r).len(), 20);
+    r.close().unwrap();
+    assert!(matches!(r.refresh(), Err(Error::Closed)));
+    assert_eq!(snapshot(&fs, DIR), before, "a read-only open changed files");
+
+    // A writer can open while a reader is open: the reader holds no lock.
+    let r = reader(&fs, config(600));
+    let w = writer(&fs, config(600));
+    append(&w, 1);
+    r.refresh().unwrap();
+    assert_eq!(r.log_end_offset(), 21);
+}
+
+#[test]
+fn a_torn_tail_is_left_alone_and_a_half_written_batch_appears_when_whole() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 5);
+    let active = w.segments().last().unwrap().path.clone();
+    let size = w.segments().last().unwrap().size;
+    // The next batch, as the writer would write it, but only half of it.
+    let whole = {
+        let scratch = MemFs::new();
+        let l = OpenOptions::new()
+            .fs(scratch.clone())
+            .open(DIR, config(1 << 20))
+            .unwrap();
+        append(&l, 6);
+        let seg = l.segments()[0].clone();
+        let f = scratch.open(&seg.path, OpenMode::Read).unwrap();
+        let mut all = vec![0; seg.size as usize];
+        f.read_exact_at(&mut all, 0).unwrap();
+        all[size as usize..].to_vec()
+    };
+    drop(w); // closes cleanly; the bytes below come "from a writer" again
+    let f = fs.open(&active, OpenMode::Write).unwrap();
+    f.write_all_at(&whole[..whole.len() / 2], size).unwrap();
+    let before = snapshot(&fs, DIR);
+
+    let r = reader(&fs, config(1 << 20));
+    assert_eq!(
+        r.log_end_offset(),
+        5,
+        "the half batch is not part of the log"
+    );
+    assert_eq!(contents(&r).len(), 5);
+    assert!(!r.refresh().unwrap());
+    assert_eq!(snapshot(&fs, DIR), before, "the torn tail was repaired");
+
+    // The rest arrives: now the batch is whole and visible.
+    f.write_all_at(&whole[whole.len() / 2..], size + (whole.len() / 2) as u64)
+        .unwrap();
+    assert!(r.refresh().unwrap());
+    assert_eq!(r.log_end_offset(), 6);
+    assert_eq!(contents(&r).last().unwrap(), &(5, "value-5".to_string()));
+}
+
+#[test]
+fn deletions_truncations_and_a_log_started_over_are_followed() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 40);
+    let r = reader(&fs, config(600));
+
+    // Retention / DeleteRecords: segments leave, the start offset moves.
+    w.advance_log_start_offset(17).unwrap();
+    r.refresh().unwrap();
+    assert_eq!(r.log_start_offset(), 17);
+    assert_eq!(bases(&r), bases(&w));
+    assert_eq!(contents(&r), contents(&w));
+    assert!(matches!(
+        r.read(3, 1000),
+        Err(Error::OffsetOutOfRange { earliest: 17, .. })
+    ));
+
+    // A truncation takes the end back; appends after it are followed.
+    w.truncate_to(30).unwrap();
+    append(&w, 2);
+    r.refresh().unwrap();
+    assert_eq!(r.log_end_offset(), 32);
+    assert_eq!(contents(&r), contents(&w));
+
+    // The log started over at a new offset (a follower reset).
+    w.truncate_fully_and_start_at(1000).unwrap();
+    append(&w, 3);
+    r.refresh().unwrap();
+    assert_eq!((r.log_start_offset(), r.log_end_offset()), (1000, 1003));
+    assert_eq!(contents(&r), contents(&w));
+}
+
+#[test]
+fn damage_the_writer_moved_past_is_reported_with_its_position() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 3);
+    let r = reader(&fs, config(600));
+    // The batch at position 0 of the active segment is damaged after the
+    // reader read it, then the writer rolls past it: the reader has read
+    // it already, so it stays whole in the view. Damage in bytes it has not
+    // read yet is what it must report.
+    let seg = w.segments().last().unwrap().clone();
+    append(&w, 1);
+    let len = w.segments().last().unwrap().size;
+    let f = fs.open(&seg.path, OpenMode::Write).unwrap();
+    let mut byte = [0u8; 1];
+    f.read_exact_at(&mut byte, len - 3).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xff], len - 3).unwrap();
+    append(&w, 20); // rolls past the damaged batch
+    assert!(w.segments().len() > 1);
+    for _ in 0..2 {
+        match r.refresh() {
+            Err(Error::Corrupt { path, position, .. }) => {
+                assert_eq!(path, seg.path);
+                assert!(position < len, "{position}");
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+    // What was read before the damage still reads.
+    assert_eq!(contents(&r).len(), 3);
+}
+
+#[test]
+fn a_missing_directory_is_an_empty_log_until_its_writer_creates_it() {
+    let fs = MemFs::new();
+    let r = reader(&fs, config(600));
+    assert_eq!((r.log_start_offset(), r.log_end_offset()), (0, 0));
+    assert!(r.segments().is_empty());
+    assert!(r.iter(0).next().is_none());
+    assert!(
+        !fs.exists(Path::new(DIR)).unwrap(),
+        "a reader created the directory"
+    );
+    let err = OpenOptions::new()
+        .fs(fs.clone())
+        .read_only(true)
+        .create(false)
+        .open(DIR, config(600))
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+
+    let w = writer(&fs, config(600));
+    append(&w, 12);
+    assert!(r.refresh().unwrap());
+    assert_eq!(contents(&r), contents(&w));
+}
+
+#[test]
+fn an_unclean_directory_is_seen_as_recovery_would_leave_it() {
+    // A crash image: the last segment ends in garbage. The reader's view
+    // ends where a writer's recovery cuts, and nothing is repaired.
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 30);
+    w.flush().unwrap();
+    let image = fs.crash(CrashMode::DurableOnly);
+    drop(w);
+    let last = image.list_dir(Path::new(DIR)).unwrap();
+    let log = last
+        .iter()
+        .filter(|e| e.name.ends_with(".log"))
+        .map(|e| e.name.clone())
+        .max()
+        .unwrap();
+    let path = Path::new(DIR).join(&log);
+    let f = image.open(&path, OpenMode::Write).unwrap();
+    let end = f.len().unwrap();
+    f.write_all_at(&[0xAB; 40], end).unwrap();
+    let before = snapshot(&image, DIR);
+
+    let r = OpenOptions::new()
+        .fs(image.clone())
+        .read_only(true)
+        .recovery_mode(RecoveryMode::Strict)
+        .open(DIR, config(600))
+        .unwrap();
+    assert_eq!(r.log_end_offset(), 30);
+    assert!(!r.recovery_report().clean_shutdown);
+    assert_eq!(snapshot(&image, DIR), before);
+    let w = writer(&image, config(600));
+    assert_eq!(w.log_end_offset(), 30);
+    assert_eq!(contents(&r), contents(&w));
+}
+
+#[test]
+fn a_reader_racing_a_writer_thread_sees_only_whole_records_in_order() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(2000));
+    let r = reader(&fs, config(2000));
+    let total = 3000u64;
+    let writing = std::thread::spawn(move || {
+        for i in 0..total {
+            w.append(&[Record::new(format!("value-{i}"))]).unwrap();
+        }
+        w
+    });
+    let mut next = 0u64;
+    while next < total {
+        r.refresh().unwrap();
+        for rec in r.iter(next) {
+            let rec = rec.unwrap();
+            assert_eq!(rec.offset, next);
+            assert_eq!(rec.value.unwrap(), format!("value-{next}").into_bytes());
+            next += 1;
+        }
+    }
+    let w = writing.join().unwrap();
+    r.refresh().unwrap();
+    assert_eq!(bases(&r), bases(&w));
+}
+
+#[test]
+fn a_directory_created_again_is_read_again_even_when_longer() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 5);
+    w.close().unwrap();
+    let r = reader(&fs, config(1 << 20));
+    assert_eq!(contents(&r).len(), 5);
+    // Deleted and created again, with more (and other) records than before
+    // in a segment of the same name.
+    fs.remove_dir_all(Path::new(DIR)).unwrap();
+    let w = writer(&fs, config(1 << 20));
+    for i in 0..20 {
+        w.append(&[Record::new(format!("another value {i}")).with_timestamp(7)])
+            .unwrap();
+    }
+    r.refresh().unwrap();
+    assert_eq!(r.log_end_offset(), 20);
+    assert_eq!(contents(&r), contents(&w));
+}
