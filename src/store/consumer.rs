@@ -11,8 +11,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::follow;
 use super::signal::deadline_after;
 use super::{LogStore, TopicPartition};
 use crate::error::{Error, Result};
@@ -284,11 +285,36 @@ impl Consumer {
             if !records.is_empty() {
                 return Ok(records);
             }
+            if self.store.inner.read_only {
+                // Appends of another process signal nothing here: look at
+                // the files, now and then every refresh interval.
+                if self.refresh_assigned()? {
+                    continue;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    self.store.inner.check_open()?;
+                    return Ok(records);
+                }
+                let wake = deadline.min(now + self.store.inner.refresh_interval);
+                self.store.inner.signal.wait_past(seen, wake);
+                continue;
+            }
             if !self.store.inner.signal.wait_past(seen, deadline) {
                 self.store.inner.check_open()?;
                 return Ok(records);
             }
         }
+    }
+
+    /// On a read-only store: reads the topics again and refreshes the
+    /// assigned partitions' logs. Returns whether anything changed.
+    fn refresh_assigned(&mut self) -> Result<bool> {
+        let mut changed = self.store.inner.refresh_topics()?;
+        for a in &self.assigned {
+            changed |= follow::refresh_log(&a.log)?;
+        }
+        Ok(changed)
     }
 
     fn find(&mut self, tp: &TopicPartition) -> Result<&mut Assigned> {

@@ -57,7 +57,8 @@ impl LogStore {
     /// report.
     ///
     /// # Errors
-    /// [`Error::Closed`] if the store is closed.
+    /// [`Error::Closed`] if the store is closed; [`Error::ReadOnly`] if it
+    /// was opened read-only.
     pub fn maintain(&self) -> Result<MaintenanceReport> {
         run_pass(&self.inner)
     }
@@ -69,9 +70,10 @@ impl LogStore {
     /// it again replaces the interval.
     ///
     /// # Errors
-    /// [`Error::Closed`]; [`Error::Io`] if the thread cannot be started.
+    /// [`Error::Closed`]; [`Error::ReadOnly`]; [`Error::Io`] if the thread
+    /// cannot be started.
     pub fn start_maintenance(&self, interval: Duration) -> Result<()> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         stop(&self.inner);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let weak: Weak<StoreInner> = Arc::downgrade(&self.inner);
@@ -125,7 +127,7 @@ pub(crate) fn stop(inner: &StoreInner) {
 }
 
 fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
-    inner.check_open()?;
+    inner.check_writable()?;
     let topics: Vec<_> = read_lock(&inner.topics).values().cloned().collect();
     let mut report = MaintenanceReport::default();
     for t in topics {

@@ -43,6 +43,16 @@
 //! directory without `seglog.topics` (a Kafka log directory, say) is
 //! adopted: every partition directory in it becomes part of a topic.
 //!
+//! # Reading a store another process has open
+//!
+//! The lock lets one process open a store for writing. Any number of
+//! others may open it read-only ([`LogStore::open_read_only`]) to list and
+//! describe topics and consume records beside it, as Kafka's tools read a
+//! running broker: no lock, nothing written, and consumers that pick up
+//! new records (by looking at the files every
+//! [`refresh_interval`](StoreOptions::refresh_interval)) while they wait
+//! in [`poll`](Consumer::poll).
+//!
 //! # Resources
 //!
 //! Partitions share one bound on open segment files and one on loaded
@@ -51,17 +61,20 @@
 //! partitions runs within the usual limit of 1,024 open files.
 
 mod consumer;
+mod follow;
 mod layout;
 mod maintenance;
+mod open;
 mod producer;
 mod signal;
 mod topics;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
 pub use maintenance::{MaintenanceReport, PartitionError};
@@ -156,11 +169,13 @@ pub struct StoreOpenReport {
     pub unknown_directories: Vec<PathBuf>,
 }
 
-/// How to open a [`LogStore`]: file system and clock.
+/// How to open a [`LogStore`]: file system, clock, read-only.
 #[derive(Clone)]
 pub struct StoreOptions {
     fs: Arc<dyn Fs>,
     clock: Arc<dyn Clock>,
+    read_only: bool,
+    refresh_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -174,6 +189,8 @@ impl fmt::Debug for StoreOptions {
         f.debug_struct("StoreOptions")
             .field("fs", &self.fs)
             .field("clock", &self.clock)
+            .field("read_only", &self.read_only)
+            .field("refresh_interval", &self.refresh_interval)
             .finish()
     }
 }
@@ -184,6 +201,8 @@ impl StoreOptions {
         StoreOptions {
             fs: Arc::new(StdFs),
             clock: Arc::new(SystemClock),
+            read_only: false,
+            refresh_interval: DEFAULT_REFRESH_INTERVAL,
         }
     }
 
@@ -199,7 +218,28 @@ impl StoreOptions {
         self
     }
 
-    /// Opens (or creates) the store in `dir`.
+    /// Opens the store read-only, beside the process that has it open (as
+    /// Kafka's tools read a running broker's files): no lock is taken and
+    /// nothing is written. Topics, partitions and records are what the
+    /// files hold now; [`LogStore::refresh`] picks up what the writer did
+    /// since, and consumers do so themselves while they wait in
+    /// [`poll`](Consumer::poll). Every change (creating topics, producing,
+    /// deleting records, maintenance) fails with [`Error::ReadOnly`]. See
+    /// [`OpenOptions::read_only`] for what one partition's view is.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// How often a read-only store's consumers look at the files for new
+    /// records while they wait in [`poll`](Consumer::poll) (another
+    /// process's appends cannot wake them). Default 100 ms.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Opens (or creates) the store in `dir`; read-only, it must exist.
     ///
     /// # Errors
     /// [`Error::Locked`] if the directory is open elsewhere;
@@ -210,6 +250,10 @@ impl StoreOptions {
         StoreInner::open(self, dir.as_ref(), config)
     }
 }
+
+/// How often a read-only store's consumers look for new records while they
+/// wait, by default.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One data directory of topics and partitions. See the [module
 /// docs](self).
@@ -299,6 +343,9 @@ pub(crate) struct StoreInner {
     maintenance: Mutex<Option<maintenance::Background>>,
     pub(crate) last_maintenance: Mutex<Option<MaintenanceReport>>,
     report: StoreOpenReport,
+    /// Opened read-only: nothing is written, changes fail.
+    pub(crate) read_only: bool,
+    pub(crate) refresh_interval: Duration,
 }
 
 impl LogStore {
@@ -309,6 +356,34 @@ impl LogStore {
     /// As [`StoreOptions::open`].
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
         StoreOptions::new().open(dir, config)
+    }
+
+    /// Opens the store in `dir` read-only, on the real file system (see
+    /// [`StoreOptions::read_only`]): to read a store another process has
+    /// open.
+    ///
+    /// ```
+    /// use seglog::store::{LogStore, StoreConfig};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    ///
+    /// // Beside the open store, in this process or another one:
+    /// let reader = LogStore::open_read_only(dir.path(), StoreConfig::default())?;
+    /// assert_eq!(reader.list_topics(), ["events"]);
+    /// assert!(reader.create_topic("other", 1, &[]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`StoreOptions::open`]; a missing directory is [`Error::Io`].
+    pub fn open_read_only(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
+        StoreOptions::new().read_only(true).open(dir, config)
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// Options for opening a store (file system, clock).
@@ -350,8 +425,9 @@ impl LogStore {
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `before_offset` is above the high
     /// watermark; [`Error::UnknownTopic`], [`Error::UnknownPartition`],
-    /// [`Error::Io`].
+    /// [`Error::ReadOnly`], [`Error::Io`].
     pub fn delete_records(&self, topic: &str, partition: u32, before_offset: u64) -> Result<u64> {
+        self.inner.check_writable()?;
         let log = self.partition(topic, partition)?;
         log.advance_log_start_offset(before_offset)?;
         Ok(log.log_start_offset())
@@ -361,7 +437,9 @@ impl LogStore {
     ///
     /// # Errors
     /// The first partition's error; the others are still flushed.
+    /// [`Error::ReadOnly`] on a store opened read-only.
     pub fn flush(&self) -> Result<()> {
+        self.inner.check_writable()?;
         let mut first = None;
         for log in self.inner.all_logs()?.into_iter().map(|(_, l)| l) {
             if let Err(e) = log.flush() {
@@ -387,184 +465,6 @@ impl LogStore {
 }
 
 impl StoreInner {
-    fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
-        config.topic_defaults.validate()?;
-        let fs = opts.fs;
-        let created = !fs.exists(dir).ctx("stat", dir)?;
-        fsio::create_dir_durably(&*fs, dir)?;
-        let dir_lock = fs
-            .try_lock_dir(dir)
-            .ctx("lock", dir)?
-            .ok_or_else(|| Error::Locked {
-                path: dir.to_path_buf(),
-            })?;
-        let mut report = StoreOpenReport {
-            created,
-            ..StoreOpenReport::default()
-        };
-        let marker = dir.join(layout::CLEAN_SHUTDOWN_FILE);
-        if fs.exists(&marker).ctx("stat", &marker)? {
-            report.clean_shutdown = true;
-            fs.remove_file(&marker).ctx("remove", &marker)?;
-            fs.sync_dir(dir).ctx("fsync directory", dir)?;
-        }
-        let signal = Arc::new(AppendSignal::default());
-        let inner = StoreInner {
-            dir: dir.to_path_buf(),
-            fs,
-            clock: opts.clock,
-            resources: Resources::new(config.max_open_files, config.max_loaded_indexes),
-            config,
-            signal,
-            topics: RwLock::new(BTreeMap::new()),
-            deleting: Mutex::new(Vec::new()),
-            leftover_dirs: AtomicBool::new(false),
-            admin: Mutex::new(()),
-            closed: AtomicBool::new(false),
-            dir_lock: Mutex::new(Some(dir_lock)),
-            maintenance: Mutex::new(None),
-            last_maintenance: Mutex::new(None),
-            report: StoreOpenReport::default(),
-        };
-        let mut inner = inner;
-        if let Err(e) = inner.load(&mut report) {
-            // Nothing was opened as a store: dropping must not write
-            // checkpoints or a clean-shutdown marker.
-            inner.closed.store(true, Ordering::Release);
-            return Err(e);
-        }
-        inner.report = report;
-        let inner = Arc::new(inner);
-        Ok(LogStore {
-            _open: Arc::new(CloseOnDrop(inner.clone())),
-            inner,
-        })
-    }
-
-    /// Reads the topics (adopting the partition directories if there is no
-    /// list yet), finishes interrupted deletions, and opens every
-    /// partition.
-    fn load(&mut self, report: &mut StoreOpenReport) -> Result<()> {
-        let fs = &*self.fs;
-        let root = self.dir.clone();
-        // The one listing of the root an open makes.
-        let dirs: BTreeSet<String> = fs
-            .list_dir(&root)
-            .ctx("list", &root)?
-            .into_iter()
-            .filter(|e| e.is_dir)
-            .map(|e| e.name)
-            .collect();
-
-        let entries = match layout::read_topics(fs, &root)? {
-            Some(entries) => entries,
-            None => {
-                let adopted = adopt(&dirs);
-                layout::write_topics(fs, &root, &adopted)?;
-                adopted
-            }
-        };
-        let mut live = Vec::new();
-        let mut finishing = Vec::new();
-        for e in entries {
-            match e.state {
-                TopicState::Live => live.push(e),
-                TopicState::Deleting => finishing.push(e),
-            }
-        }
-        report.deletions_finished = finishing.len();
-        // Directories of topics being deleted are renamed away below.
-        let mut expected: HashSet<String> = finishing
-            .iter()
-            .flat_map(|e| (0..e.partitions).map(|p| partition_dir_name(&e.name, p)))
-            .collect();
-        *lock(&self.deleting) = finishing;
-
-        let fallback = self.read_checkpoints()?;
-        let mut topics = BTreeMap::new();
-        for e in live {
-            let config = TopicConfig::with_overrides(
-                &self.config.topic_defaults,
-                e.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-            let mut logs = Vec::with_capacity(e.partitions as usize);
-            for p in 0..e.partitions {
-                let name = partition_dir_name(&e.name, p);
-                let existed = dirs.contains(&name);
-                expected.insert(name);
-                // The root checkpoints may name an older topic of this
-                // name: they only stand in for a state file of a
-                // directory that is there.
-                let hint = if existed {
-                    fallback.get(&(e.name.clone(), p)).copied()
-                } else {
-                    None
-                };
-                let log = self.open_log(&e.name, p, &config, hint)?;
-                let r = log.recovery_report();
-                report.partitions += 1;
-                report.partitions_created += usize::from(!existed);
-                report.partitions_recovered +=
-                    usize::from(existed && !r.created && !r.clean_shutdown);
-                logs.push(log);
-            }
-            topics.insert(
-                e.name.clone(),
-                Arc::new(Topic {
-                    name: e.name,
-                    config,
-                    overrides: e.overrides,
-                    partitions: RwLock::new(logs),
-                }),
-            );
-        }
-        self.topics = RwLock::new(topics);
-        // Directories renamed for deletion but not removed, then the
-        // deletions a crash interrupted (which remove what they rename).
-        let (renamed, others): (Vec<&String>, Vec<&String>) = dirs
-            .iter()
-            .partition(|d| d.ends_with(layout::DELETE_SUFFIX));
-        self.remove_dirs(renamed)?;
-        self.finish_deletions()?;
-        report.unknown_directories = others
-            .into_iter()
-            .filter(|d| !expected.contains(*d))
-            .map(|d| root.join(d))
-            .collect();
-        Ok(())
-    }
-
-    /// The root checkpoints, as hints for partitions without a state file
-    /// of their own: (recovery point, log start offset).
-    fn read_checkpoints(&self) -> Result<HashMap<(String, u32), (u64, u64)>> {
-        let read = |name: &str| -> Result<Vec<OffsetEntry>> {
-            let path = self.dir.join(name);
-            match layout::read_offsets(&*self.fs, &path) {
-                Ok(entries) => Ok(entries.unwrap_or_default()),
-                Err(Error::Corrupt { .. })
-                    if self.config.recovery_mode == RecoveryMode::TruncateCorrupt =>
-                {
-                    Ok(Vec::new())
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let starts: HashMap<(String, u32), u64> = read(layout::LOG_START_FILE)?
-            .into_iter()
-            .map(|e| ((e.topic, e.partition), e.offset))
-            .collect();
-        Ok(read(layout::RECOVERY_POINT_FILE)?
-            .into_iter()
-            .map(|e| {
-                let start = starts
-                    .get(&(e.topic.clone(), e.partition))
-                    .copied()
-                    .unwrap_or(0);
-                ((e.topic, e.partition), (e.offset, start))
-            })
-            .collect())
-    }
-
     /// Opens (creating if needed) one partition's log with the store's
     /// shared resources.
     pub(crate) fn open_log(
@@ -584,7 +484,7 @@ impl StoreInner {
         let signal = self.signal.clone();
         opts.listener = Some(Arc::new(move || signal.notify()));
         opts.fallback_state = fallback;
-        opts.open(
+        opts.read_only(self.read_only).open(
             self.dir.join(partition_dir_name(topic, partition)),
             config.log.clone(),
         )
@@ -596,6 +496,18 @@ impl StoreInner {
         } else {
             Ok(())
         }
+    }
+
+    /// [`check_open`](Self::check_open), and [`Error::ReadOnly`] for a
+    /// store opened read-only.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>> {
@@ -661,7 +573,7 @@ impl StoreInner {
     /// left unfinished are tried again first (their errors are reported
     /// where they matter: [`finish_deletions`](Self::finish_deletions)).
     pub(crate) fn admin(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
-        self.check_open()?;
+        self.check_writable()?;
         let guard = lock(&self.admin);
         self.check_open()?;
         let _ = self.finish_deletions();
@@ -793,13 +705,18 @@ impl StoreInner {
                 first.get_or_insert(e);
             }
         }
-        let finish = self.write_checkpoints(&logs).and_then(|()| {
-            if first.is_some() {
-                return Ok(());
-            }
-            let marker = self.dir.join(layout::CLEAN_SHUTDOWN_FILE);
-            fsio::write_file_atomically(&*self.fs, &marker, b"")
-        });
+        // A read-only store's logs wrote nothing, and neither does it.
+        let finish = if self.read_only {
+            Ok(())
+        } else {
+            self.write_checkpoints(&logs).and_then(|()| {
+                if first.is_some() {
+                    return Ok(());
+                }
+                let marker = self.dir.join(layout::CLEAN_SHUTDOWN_FILE);
+                fsio::write_file_atomically(&*self.fs, &marker, b"")
+            })
+        };
         if let Err(e) = finish {
             first.get_or_insert(e);
         }
@@ -812,30 +729,4 @@ impl Drop for StoreInner {
     fn drop(&mut self) {
         let _ = self.close();
     }
-}
-
-/// Topics made of the partition directories found (a directory without
-/// `seglog.topics`): each topic gets as many partitions as its highest
-/// partition number says, missing ones created on open.
-fn adopt(dirs: &BTreeSet<String>) -> Vec<TopicEntry> {
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-    for d in dirs {
-        if let Some((topic, partition)) = crate::topic::parse_partition_dir_name(d) {
-            if partition >= MAX_PARTITIONS {
-                // Not a partition this store could have: left alone.
-                continue;
-            }
-            let n = counts.entry(topic).or_insert(0);
-            *n = (*n).max(partition.saturating_add(1));
-        }
-    }
-    counts
-        .into_iter()
-        .map(|(name, partitions)| TopicEntry {
-            name,
-            partitions,
-            state: TopicState::Live,
-            overrides: Vec::new(),
-        })
-        .collect()
 }

@@ -283,8 +283,10 @@ impl Producer {
     /// [`Error::RecordTooLarge`] for a record that cannot fit a batch of
     /// the topic's `max.message.bytes`; [`Error::InvalidRecord`] for a
     /// negative timestamp; an append's error when a full batch is appended
-    /// (that batch's deliveries report it too); [`Error::Closed`].
+    /// (that batch's deliveries report it too); [`Error::Closed`];
+    /// [`Error::ReadOnly`] on a store opened read-only.
     pub fn send(&self, record: ProducerRecord) -> Result<Delivery> {
+        self.store.inner.check_writable()?;
         let ProducerRecord {
             topic,
             partition,
