@@ -194,6 +194,45 @@ pub fn verify_partition_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
 /// # Errors
 /// As [`verify_partition_dir`].
 pub fn verify_partition_dir_with(fs: &dyn Fs, dir: &Path) -> Result<VerifyReport> {
+    verify_partition_dir_progress(fs, dir, &mut |_| {})
+}
+
+/// How many `.log` bytes [`verify_partition_dir_progress`] checks between
+/// two calls of its callback inside a segment (a batch is never split).
+const PROGRESS_STEP: u64 = 4 << 20;
+
+/// [`verify_partition_dir_with`], telling `progress` how far it got: it is
+/// called with the number of `.log` bytes checked since its last call,
+/// once the batches of a segment add up to 4 MiB more, and at the end of
+/// each segment once its indexes are checked (never with 0). When the
+/// call succeeds the numbers add up to the report's
+/// [`bytes`](VerifyReport::bytes); when it fails, the error is the one
+/// [`verify_partition_dir_with`] returns, and part of the failing segment
+/// may have been reported.
+///
+/// ```
+/// use seglog::{io::MemFs, LogConfig, OpenOptions, Record};
+/// let fs = MemFs::new();
+/// let log = OpenOptions::new().fs(fs.clone()).open("/data/t-0", LogConfig::default())?;
+/// log.append(&[Record::new("a")])?;
+/// log.close()?;
+/// let mut done = 0;
+/// let report = seglog::inspect::verify_partition_dir_progress(
+///     &fs,
+///     "/data/t-0".as_ref(),
+///     &mut |bytes| done += bytes,
+/// )?;
+/// assert_eq!(done, report.bytes());
+/// # Ok::<(), seglog::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`verify_partition_dir`].
+pub fn verify_partition_dir_progress(
+    fs: &dyn Fs,
+    dir: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport> {
     let all = segments(fs, dir)?;
     let mut report = VerifyReport::default();
     let mut prev_last: Option<u64> = None;
@@ -209,14 +248,19 @@ pub fn verify_partition_dir_with(fs: &dyn Fs, dir: &Path) -> Result<VerifyReport
                 ),
             ));
         }
-        let v = verify_segment(fs, seg, active)?;
+        let v = verify_segment(fs, seg, active, progress)?;
         prev_last = v.last_offset.or(prev_last);
         report.segments.push(v);
     }
     Ok(report)
 }
 
-fn verify_segment(fs: &dyn Fs, seg: &SegmentFiles, active: bool) -> Result<VerifiedSegment> {
+fn verify_segment(
+    fs: &dyn Fs,
+    seg: &SegmentFiles,
+    active: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifiedSegment> {
     let mut out = VerifiedSegment {
         base_offset: seg.base_offset,
         active,
@@ -233,6 +277,8 @@ fn verify_segment(fs: &dyn Fs, seg: &SegmentFiles, active: bool) -> Result<Verif
     let mut by_position: HashMap<u64, u64> = HashMap::new();
     let mut by_last_offset: HashMap<u64, i64> = HashMap::new();
     let mut scratch = Vec::new();
+    // `.log` bytes handed to `progress` so far.
+    let mut reported = 0u64;
     for_each_batch(fs, seg, |position, batch| {
         let h = batch.header();
         let mut records = batch
@@ -278,12 +324,19 @@ fn verify_segment(fs: &dyn Fs, seg: &SegmentFiles, active: bool) -> Result<Verif
         out.max_timestamp = out.max_timestamp.max(h.max_timestamp);
         by_position.insert(position, h.last_offset());
         by_last_offset.insert(h.last_offset(), h.max_timestamp);
+        if out.bytes - reported >= PROGRESS_STEP {
+            progress(out.bytes - reported);
+            reported = out.bytes;
+        }
         Ok(())
     })?;
 
     out.index_entries = verify_offset_index(fs, seg, active, &by_position)?;
     out.time_index_entries =
         verify_time_index(fs, seg, active, &by_last_offset, out.max_timestamp)?;
+    if out.bytes > reported {
+        progress(out.bytes - reported);
+    }
     Ok(out)
 }
 
@@ -464,6 +517,111 @@ fn verify_time_index(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::MemFs;
+    use crate::{LogConfig, OpenOptions, Record};
+
+    const DIR: &str = "/data/t-0";
+
+    /// A closed log in `fs`: segments of about 1 KiB, then one of more
+    /// than two progress steps, then the active one.
+    fn multi_segment_log(fs: &MemFs) {
+        let small = LogConfig {
+            segment_bytes: 1024,
+            segment_index_bytes: 4096,
+            ..LogConfig::default()
+        };
+        let log = OpenOptions::new().fs(fs.clone()).open(DIR, small).unwrap();
+        for i in 0..100 {
+            log.append(&[Record::new(format!("record {i:04}"))])
+                .unwrap();
+        }
+        log.close().unwrap();
+        let log = OpenOptions::new()
+            .fs(fs.clone())
+            .open(DIR, LogConfig::default())
+            .unwrap();
+        log.roll().unwrap();
+        let big = vec![b'x'; 1_000_000];
+        for _ in 0..9 {
+            log.append(&[Record::new(big.clone())]).unwrap();
+        }
+        log.roll().unwrap();
+        log.append(&[Record::new("last")]).unwrap();
+        log.close().unwrap();
+    }
+
+    #[test]
+    fn progress_adds_up_to_the_bytes_verified() {
+        let fs = MemFs::new();
+        multi_segment_log(&fs);
+        let (report, calls) = verify_counting(&fs);
+        let report = report.unwrap();
+        assert!(report.segments.len() > 5, "{}", report.segments.len());
+        assert_eq!(calls.iter().sum::<u64>(), report.bytes());
+        assert!(!calls.contains(&0));
+        // One call per small segment; more than one for the big one,
+        // every call but its last after at least a step.
+        let at = report
+            .segments
+            .iter()
+            .position(|s| s.bytes > 2 * PROGRESS_STEP)
+            .unwrap();
+        let big_calls = calls.len() - (report.segments.len() - 1);
+        assert!(big_calls >= 2, "{calls:?}");
+        let steps = &calls[at..at + big_calls];
+        assert!(
+            steps[..big_calls - 1].iter().all(|&n| n >= PROGRESS_STEP),
+            "{steps:?}"
+        );
+        assert_eq!(steps.iter().sum::<u64>(), report.segments[at].bytes);
+        for (i, s) in report.segments.iter().enumerate().filter(|(i, _)| *i != at) {
+            let call = if i < at {
+                calls[i]
+            } else {
+                calls[i + big_calls - 1]
+            };
+            assert_eq!(call, s.bytes, "segment {i}");
+        }
+        assert_eq!(
+            report,
+            verify_partition_dir_with(&fs, Path::new(DIR)).unwrap()
+        );
+    }
+
+    #[test]
+    fn progress_keeps_the_error_of_a_corrupt_segment() {
+        let fs = MemFs::new();
+        multi_segment_log(&fs);
+        let all = segments(&fs, Path::new(DIR)).unwrap();
+        // Damage a record of the third segment (past its batch header).
+        let path = &all[2].log;
+        let mut bytes = fs.read(path).unwrap();
+        let at = bytes.len() - 3;
+        bytes[at] ^= 0xff;
+        fs.write(path, &bytes).unwrap();
+        let plain = verify_partition_dir_with(&fs, Path::new(DIR)).unwrap_err();
+        let (report, calls) = verify_counting(&fs);
+        let err = report.unwrap_err();
+        assert!(
+            matches!(&err, Error::Corrupt { path: p, .. } if p == path),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), plain.to_string());
+        // The two segments before it were reported.
+        let before: u64 = all[..2]
+            .iter()
+            .map(|s| fs.read(&s.log).unwrap().len() as u64)
+            .sum();
+        assert_eq!(calls.iter().sum::<u64>(), before);
+    }
+
+    /// Verifies with a progress callback, returning the report and the
+    /// numbers it was called with.
+    fn verify_counting(fs: &MemFs) -> (Result<VerifyReport>, Vec<u64>) {
+        let mut calls = Vec::new();
+        let report = verify_partition_dir_progress(fs, Path::new(DIR), &mut |n| calls.push(n));
+        (report, calls)
+    }
 
     #[test]
     fn zero_tails_are_errors_only_for_closed_segments() {

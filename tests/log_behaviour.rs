@@ -1020,3 +1020,163 @@ fn closing_an_unchanged_log_writes_nothing() {
     assert!(log.recovery_report().clean_shutdown);
     assert_eq!(offsets(&log, 0).len(), 101);
 }
+
+/// `(offset, timestamp)` of [`PartitionLog::max_timestamp`].
+fn max_ts(log: &PartitionLog) -> Option<(u64, i64)> {
+    log.max_timestamp()
+        .unwrap()
+        .map(|m| (m.offset, m.timestamp))
+}
+
+#[test]
+fn max_timestamp_of_a_log_without_records_is_none() {
+    let (_, _, log) = mem_log(LogConfig::default());
+    assert_eq!(max_ts(&log), None);
+    log.truncate_fully_and_start_at(40).unwrap();
+    assert_eq!(max_ts(&log), None);
+    log.append(&[rec("a", 5)]).unwrap();
+    assert_eq!(max_ts(&log), Some((40, 5)));
+    // Everything below the start: nothing left.
+    log.roll().unwrap();
+    log.advance_log_start_offset(41).unwrap();
+    assert_eq!(max_ts(&log), None);
+}
+
+/// Three segments with producer-set timestamps out of order; the largest
+/// is in the oldest.
+fn out_of_order_segments(log: &PartitionLog) {
+    // Segment 0: one batch, offsets 0..=2, the largest in the middle.
+    log.append(&[rec("a", 100), rec("b", 900), rec("c", 200)])
+        .unwrap();
+    log.roll().unwrap();
+    // Segment 3: offsets 3, 4 (one batch each).
+    log.append(&[rec("d", 300)]).unwrap();
+    log.append(&[rec("e", 700)]).unwrap();
+    log.roll().unwrap();
+    // Segment 5: offsets 5, 6, 7; 7 ties with 4.
+    log.append(&[rec("f", 500)]).unwrap();
+    log.append(&[rec("g", 600), rec("h", 700)]).unwrap();
+}
+
+#[test]
+fn max_timestamp_finds_a_larger_timestamp_in_an_older_segment() {
+    let (_, _, log) = mem_log(LogConfig::default());
+    out_of_order_segments(&log);
+    assert_eq!(log.segments().len(), 3);
+    // The record's own offset, not the last offset of its batch.
+    assert_eq!(max_ts(&log), Some((1, 900)));
+    // Ties go to the earliest offset: across segments...
+    log.append(&[rec("i", 900)]).unwrap();
+    assert_eq!(max_ts(&log), Some((1, 900)));
+    // ...and within a batch.
+    log.append(&[rec("j", 950), rec("k", 950)]).unwrap();
+    assert_eq!(max_ts(&log), Some((9, 950)));
+}
+
+#[test]
+fn max_timestamp_with_rolls_by_size() {
+    let config = LogConfig {
+        segment_bytes: 300,
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    };
+    let (_, _, log) = mem_log(config);
+    let ts = |i: i64| if i == 7 { 5_000 } else { 1_000 + i };
+    for i in 0..60 {
+        log.append(&[rec(&format!("record {i:04}"), ts(i))])
+            .unwrap();
+    }
+    let segments = log.segments();
+    assert!(segments.len() > 5, "{}", segments.len());
+    // The first segment starting after offset 7.
+    let after = segments.iter().position(|s| s.base_offset > 7).unwrap();
+    assert!(after + 3 < segments.len(), "offset 7 is in an old segment");
+    assert_eq!(max_ts(&log), Some((7, 5_000)));
+    // Once the segment holding it is gone, the newest record wins.
+    let deleted = log
+        .advance_log_start_offset(segments[after].base_offset)
+        .unwrap();
+    assert_eq!(deleted, after);
+    assert_eq!(max_ts(&log), Some((59, 1_059)));
+}
+
+#[test]
+fn max_timestamp_ignores_records_below_the_log_start_offset() {
+    let (_, _, log) = mem_log(LogConfig::default());
+    out_of_order_segments(&log);
+    // The start inside the batch that holds the largest timestamp, after
+    // it: the rest of that segment is read.
+    assert_eq!(log.advance_log_start_offset(2).unwrap(), 0);
+    assert_eq!(max_ts(&log), Some((4, 700)));
+    // The segment holding the largest is deleted.
+    assert_eq!(log.advance_log_start_offset(3).unwrap(), 1);
+    assert_eq!(max_ts(&log), Some((4, 700)));
+    // The start past the batch that carried a segment's largest timestamp:
+    // the segment is read from the start on.
+    assert_eq!(log.advance_log_start_offset(5).unwrap(), 1);
+    assert_eq!(max_ts(&log), Some((7, 700)));
+
+    // The same with one batch per record, where the segment's largest
+    // timestamp names a batch wholly below the start.
+    let (_, _, log) = mem_log(LogConfig::default());
+    for (v, ts) in [("a", 100), ("b", 900), ("c", 200), ("d", 150)] {
+        log.append(&[rec(v, ts)]).unwrap();
+    }
+    log.roll().unwrap();
+    log.append(&[rec("e", 120)]).unwrap();
+    assert_eq!(max_ts(&log), Some((1, 900)));
+    log.advance_log_start_offset(2).unwrap();
+    assert_eq!(max_ts(&log), Some((2, 200)));
+    log.advance_log_start_offset(3).unwrap();
+    assert_eq!(max_ts(&log), Some((3, 150)));
+    log.advance_log_start_offset(4).unwrap();
+    assert_eq!(max_ts(&log), Some((4, 120)));
+}
+
+#[test]
+fn max_timestamp_of_log_append_time_batches() {
+    let config = LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
+    let (_, clock, log) = mem_log(config);
+    log.append(&[rec("a", 1), rec("b", 2)]).unwrap();
+    clock.advance(10);
+    log.append(&[rec("c", 3), rec("d", 4)]).unwrap();
+    // Every record of a batch carries its time: the batch's first record.
+    assert_eq!(max_ts(&log), Some((2, 1_000_010)));
+    log.advance_log_start_offset(3).unwrap();
+    assert_eq!(max_ts(&log), Some((3, 1_000_010)));
+}
+
+#[test]
+fn max_timestamp_is_the_same_after_a_reopen() {
+    let config = LogConfig {
+        segment_bytes: 300,
+        ..LogConfig::default()
+    };
+    let (fs, clock, log) = mem_log(config.clone());
+    out_of_order_segments(&log);
+    for i in 0..20 {
+        log.append(&[rec(&format!("record {i:04}"), 400 + i)])
+            .unwrap();
+    }
+    log.advance_log_start_offset(2).unwrap();
+    let before = max_ts(&log);
+    assert_eq!(before, Some((4, 700)));
+    log.flush().unwrap();
+    let crashed = fs.crash(seglog::io::CrashMode::DurableOnly);
+    log.close().unwrap();
+    assert!(matches!(log.max_timestamp(), Err(Error::Closed)));
+    drop(log);
+    // Clean: the time indexes are loaded lazily.
+    let log = reopen(&fs, &clock, config.clone());
+    assert!(log.recovery_report().clean_shutdown);
+    assert_eq!(max_ts(&log), before);
+    // After a power loss: the segments after the recovery point are
+    // re-read and their indexes rebuilt.
+    let log = reopen(&crashed, &clock, config);
+    assert!(!log.recovery_report().clean_shutdown);
+    assert_eq!(log.log_start_offset(), 2);
+    assert_eq!(max_ts(&log), before);
+}

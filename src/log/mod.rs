@@ -96,6 +96,7 @@ mod append;
 mod cleanup;
 mod follow;
 mod load;
+mod max_timestamp;
 mod read;
 #[cfg(test)]
 mod resource_tests;

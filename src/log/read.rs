@@ -38,7 +38,7 @@ pub struct FileSlice {
 }
 
 impl FileSlice {
-    fn from_segment(s: SegmentSlice) -> Self {
+    pub(super) fn from_segment(s: SegmentSlice) -> Self {
         FileSlice {
             file: s.file,
             path: s.path,

@@ -10,8 +10,9 @@
 //! with exit code 1 and one line naming the file and the byte position.
 //!
 //! On a terminal, a run that lasts more than a second draws a progress bar
-//! (bytes done, rate) on standard error; when standard error is not a terminal nothing but the result is
-//! printed.
+//! on standard error (bytes done, rate, the partition), which moves as
+//! each segment, or each few MiB of a large one, is checked. When standard
+//! error is not a terminal nothing but the result is printed.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seglog::inspect;
+use seglog::io::StdFs;
 use seglog::topic::parse_partition_dir_name;
 
 use crate::store::Out;
@@ -75,7 +77,12 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
         if let Some(bar) = &progress {
             bar.set_message(format!("{}-{}", p.topic, p.partition));
         }
-        let report = match inspect::verify_partition_dir(&p.path) {
+        let mut advance = |bytes: u64| {
+            if let Some(bar) = &progress {
+                bar.inc(bytes);
+            }
+        };
+        let report = match inspect::verify_partition_dir_progress(&StdFs, &p.path, &mut advance) {
             Ok(report) => report,
             Err(e) => {
                 if let Some(bar) = &progress {
@@ -85,9 +92,6 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
                 return Err(e.into());
             }
         };
-        if let Some(bar) = &progress {
-            bar.inc(report.bytes());
-        }
         segments += report.segments.len();
         batches += report.batches();
         records += report.records();
@@ -151,7 +155,7 @@ const SHOW_PROGRESS_AFTER: Duration = Duration::from_secs(1);
 fn progress_bar(partitions: &[Partition]) -> ProgressBar {
     let total: u64 = partitions
         .iter()
-        .filter_map(|p| inspect::segments(&seglog::io::StdFs, &p.path).ok())
+        .filter_map(|p| inspect::segments(&StdFs, &p.path).ok())
         .flatten()
         .filter_map(|s| std::fs::metadata(&s.log).ok())
         .map(|m| m.len())
