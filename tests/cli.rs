@@ -6,8 +6,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use seglog::store::{LogStore, StoreConfig};
+use seglog::store::{LogStore, ProducerRecord, StoreConfig};
 
 mod common_cli;
 
@@ -430,11 +432,15 @@ fn maintain_prints_a_report() {
 }
 
 #[test]
-fn follow_keeps_reading_until_killed() {
+fn follow_prints_what_other_processes_append_until_killed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
-    ok_with_input(dir, &["produce", "--topic", "t"], b"first\n");
+    ok(dir, &["topics", "create", "t", "--partitions", "2"]);
+    ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--partition", "0"],
+        b"first\n",
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_seglog"))
         .args([
             "consume",
@@ -447,18 +453,50 @@ fn follow_keeps_reading_until_killed() {
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "first\n");
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in out.lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next = || lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(next(), "first");
+
+    // Another process appends: the consumer holds no lock, and sees it.
+    ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--partition", "1"],
+        b"second\n",
+    );
+    assert_eq!(next(), "second");
+
+    // A process that keeps the store open (here, this one) appends too,
+    // across a new topic partition's files and a roll.
+    let store = LogStore::open(dir, StoreConfig::default()).unwrap();
+    let producer = store.producer(Default::default());
+    for value in ["third", "fourth"] {
+        producer
+            .send_and_wait(ProducerRecord::new("t", value).with_partition(0))
+            .unwrap();
+    }
+    store.partition("t", 0).unwrap().roll().unwrap();
+    producer
+        .send_and_wait(ProducerRecord::new("t", "fifth").with_partition(0))
+        .unwrap();
+    assert_eq!([next(), next(), next()], ["third", "fourth", "fifth"]);
+
     // Still running: it waits for more records.
+    std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none());
     child.kill().unwrap();
     child.wait().unwrap();
+    store.close().unwrap();
 }
 
 #[test]
@@ -558,17 +596,48 @@ fn unknown_topic_exits_1_with_one_line() {
 }
 
 #[test]
-fn locked_directory_is_reported() {
+fn a_store_in_use_is_read_but_not_changed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    ok_with_input(dir, &["produce", "--topic", "t"], b"one\ntwo\n");
     let store = LogStore::open(dir, StoreConfig::default()).unwrap();
-    let err = fails(dir, &["topics", "list"]);
-    assert!(err.contains("is in use by another process"), "{err}");
-    assert!(err.contains(&dir.display().to_string()), "{err}");
-    let err = fails(dir, &["consume", "--topic", "t"]);
-    assert!(err.contains("is in use by another process"), "{err}");
+    // Commands that only look open the store read-only, beside its owner.
+    assert_eq!(ok(dir, &["topics", "list"]), "t\n");
+    assert!(ok(dir, &["topics", "describe", "t"]).contains("LogEndOffset: 2"));
+    assert_eq!(
+        ok(dir, &["consume", "--topic", "t", "--from-beginning"]),
+        "one\ntwo\n"
+    );
+    let stats = ok(dir, &["stats"]);
+    assert!(
+        stats.lines().nth(1).unwrap().starts_with("t\t0\t1\t"),
+        "{stats}"
+    );
+    // Commands that change it are refused, naming the directory.
+    for args in [
+        &["topics", "create", "u", "--partitions", "1"][..],
+        &["produce", "--topic", "t"][..],
+        &[
+            "delete-records",
+            "--topic",
+            "t",
+            "--partition",
+            "0",
+            "--before",
+            "1",
+        ][..],
+        &["maintain"][..],
+    ] {
+        let err = fails(dir, args);
+        assert!(
+            err.contains("is in use by another process"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(&dir.display().to_string()), "{err}");
+    }
     store.close().unwrap();
     drop(store);
-    assert_eq!(ok(dir, &["topics", "list"]), "t\n");
+    ok(dir, &["topics", "create", "u", "--partitions", "1"]);
+    assert_eq!(ok(dir, &["topics", "list"]), "t\nu\n");
 }

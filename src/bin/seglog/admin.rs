@@ -3,7 +3,7 @@
 use clap::Args;
 use seglog::PartitionLog;
 
-use crate::store::{with_store, Create, Out};
+use crate::store::{read_store, with_store, Create, Out};
 use crate::{CliError, DirArg};
 
 /// The example in `delete-records --help`.
@@ -90,14 +90,16 @@ const STATS_HEADER: &str =
     "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP";
 
 /// Runs `stats`: one tab-separated line per partition, after a header
-/// line. A timestamp is `-` for a partition without records.
+/// line. A timestamp is `-` for a partition without records. The store
+/// is opened read-only, so this works beside the process that has it open.
 ///
 /// The oldest timestamp is that of the record at the log start offset;
-/// the newest is the largest batch max timestamp in the last segment that
-/// holds records (the whole log is not scanned, so a larger timestamp in
-/// an older segment, possible with producer-set timestamps, is not seen).
+/// the newest is the largest record timestamp at or after it, in any
+/// segment ([`PartitionLog::max_timestamp`]), so a producer-set timestamp
+/// larger than those after it still counts. Records without a timestamp
+/// (-1) are not counted for the newest.
 pub fn stats(args: StatsArgs) -> Result<(), CliError> {
-    with_store(&args.dir.dir, Create::No, |store| {
+    read_store(&args.dir.dir, |store| {
         let mut out = Out::new();
         writeln!(out, "{STATS_HEADER}")?;
         for topic in store.list_topics() {
@@ -135,27 +137,6 @@ fn timestamps(log: &PartitionLog) -> Result<(Option<i64>, Option<i64>), CliError
         return Ok((None, None));
     }
     let oldest = log.iter(start).next().transpose()?.map(|r| r.timestamp);
-
-    let segments = log.segments();
-    let mut newest = None;
-    for (i, seg) in segments.iter().enumerate().rev() {
-        let next_base = segments.get(i + 1).map_or(end, |s| s.base_offset);
-        let from = seg.base_offset.max(start);
-        if seg.size == 0 || from >= next_base.min(end) {
-            continue;
-        }
-        let mut reader = log.reader(from);
-        while let Some(batch) = reader.next_batch()? {
-            let header = batch.header();
-            if header.base_offset >= next_base {
-                break;
-            }
-            newest =
-                Some(newest.map_or(header.max_timestamp, |n: i64| n.max(header.max_timestamp)));
-        }
-        if newest.is_some() {
-            break;
-        }
-    }
+    let newest = log.max_timestamp()?.map(|m| m.timestamp);
     Ok((oldest, newest))
 }

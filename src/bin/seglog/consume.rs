@@ -12,6 +12,11 @@
 //! waiting for new records until interrupted (Ctrl-C). `--max N` stops
 //! after N records either way.
 //!
+//! The store is opened read-only, so this runs beside the process that has
+//! it open (a service embedding seglog, or `seglog produce`), and
+//! `--follow` prints what that process appends, looking at the files every
+//! 100 ms while it waits.
+//!
 //! Text output is each record's value as UTF-8 (invalid bytes replaced by
 //! U+FFFD), one a line, and `null` for a record without a value, as
 //! Kafka's console consumer prints. JSON output is one object a line, see
@@ -23,7 +28,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use seglog::store::{AutoOffsetReset, ConsumerConfig, LogStore, TopicPartition};
 
-use crate::store::{with_store, Create, Out};
+use crate::store::{read_store, Out};
 use crate::{json, CliError, DirArg};
 
 /// The example in `consume --help`.
@@ -83,7 +88,7 @@ const CATCH_UP_POLL: Duration = Duration::from_millis(100);
 
 /// Runs `consume`.
 pub fn run(args: ConsumeArgs) -> Result<(), CliError> {
-    with_store(&args.dir.dir, Create::No, |store| consume(store, &args))
+    read_store(&args.dir.dir, |store| consume(store, &args))
 }
 
 fn consume(store: &LogStore, args: &ConsumeArgs) -> Result<(), CliError> {

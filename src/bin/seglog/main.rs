@@ -1,11 +1,15 @@
 //! `seglog`: a command-line tool over a seglog data directory.
 //!
 //! Built only with the `cli` cargo feature
-//! (`cargo install --path . --features cli`). Every subcommand but `dump`
-//! and `verify` opens the store in `--dir` (default `./seglog-data`), does
-//! its work, and closes the store cleanly; `dump` (of a file or partition
-//! directory given as its argument) and `verify` only read files, without
-//! taking the store's lock.
+//! (`cargo install --path . --features cli`). Subcommands that change the
+//! store (`topics create|add-partitions|delete`, `produce`,
+//! `delete-records`, `maintain`) open it in `--dir` (default
+//! `./seglog-data`) for writing, which takes its lock, and close it
+//! cleanly. Those that only look (`topics list|describe`, `consume`,
+//! `stats`) open it read-only: no lock, nothing written, so they run
+//! beside the process that has the store open. `dump` (of a file or
+//! partition directory given as its argument) and `verify` read files
+//! only.
 //!
 //! Exit codes: 0 on success, 1 when an operation fails (unknown topic,
 //! I/O error, a directory locked by another process, ...), 2 on bad usage

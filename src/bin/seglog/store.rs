@@ -57,21 +57,44 @@ pub enum Create {
     No,
 }
 
-/// Opens the store in `dir`, runs `f` on it, and closes it. `f`'s error
-/// comes first; otherwise the close's.
+/// Opens the store in `dir` for writing (which takes its lock), runs `f`
+/// on it, and closes it. `f`'s error comes first; otherwise the close's.
 pub fn with_store(
     dir: &Path,
     create: Create,
     f: impl FnOnce(&LogStore) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
-    if create == Create::No && !dir.is_dir() {
-        return Err(CliError::Message(format!(
-            "data directory {} does not exist",
-            dir.display()
-        )));
+    if create == Create::No {
+        must_exist(dir)?;
     }
     let store = LogStore::open(dir, StoreConfig::default())?;
-    let result = f(&store);
+    finish(&store, f(&store))
+}
+
+/// Opens the store in `dir` read-only, runs `f` on it, and closes it: for
+/// commands that only look, so that they work beside the process that has
+/// the store open (and change nothing in a store nobody has open).
+pub fn read_store(
+    dir: &Path,
+    f: impl FnOnce(&LogStore) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    must_exist(dir)?;
+    let store = LogStore::open_read_only(dir, StoreConfig::default())?;
+    finish(&store, f(&store))
+}
+
+fn must_exist(dir: &Path) -> Result<(), CliError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(CliError::Message(format!(
+        "data directory {} does not exist",
+        dir.display()
+    )))
+}
+
+/// Closes the store after `result`; `result`'s error comes first.
+fn finish(store: &LogStore, result: Result<(), CliError>) -> Result<(), CliError> {
     let closed = store.close();
     result?;
     closed?;

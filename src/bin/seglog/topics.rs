@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::store::{parse_key_value, with_store, Create, Out};
+use crate::store::{parse_key_value, read_store, with_store, Create, Out};
 use crate::{CliError, DirArg};
 
 /// The `topics` subcommands.
@@ -92,13 +92,13 @@ pub fn run(cmd: TopicsCommand) -> Result<(), CliError> {
                 plural(a.partitions as usize)
             )
         }),
-        TopicsCommand::List(a) => with_store(&a.dir.dir, Create::No, |store| {
+        TopicsCommand::List(a) => read_store(&a.dir.dir, |store| {
             for name in store.list_topics() {
                 writeln!(out, "{name}")?;
             }
             Ok(())
         }),
-        TopicsCommand::Describe(a) => with_store(&a.dir.dir, Create::No, |store| {
+        TopicsCommand::Describe(a) => read_store(&a.dir.dir, |store| {
             let d = store.describe_topic(&a.name)?;
             let configs = if d.overrides.is_empty() {
                 String::new()
