@@ -182,6 +182,24 @@ fn dump_of_one_segment_file_with_records_as_text() {
 }
 
 #[test]
+fn dump_finds_a_relative_path_in_the_data_directory() {
+    let data = fixtures().join("good/multi-segment");
+    let full = data.join("topic-0");
+    // `topic-0` is not in the working directory: it is looked up in --dir.
+    let by_name = ok(&data, &["dump", "topic-0", "--records"]);
+    assert_eq!(by_name, dump_ok(&full, &["--records"]));
+    assert!(by_name.contains(&format!(
+        "Dumping {}",
+        full.join("00000000000000000040.log").display()
+    )));
+    let err = fails(&data, &["dump", "topic-9"]);
+    assert!(
+        err.contains("topic-9 is neither a segment file nor a directory"),
+        "{err}"
+    );
+}
+
+#[test]
 fn dump_indexes_shows_their_entries() {
     let dir = fixtures().join("good/multi-segment/topic-0");
     let text = dump_ok(&dir, &["--indexes"]);

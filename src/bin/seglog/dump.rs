@@ -16,18 +16,22 @@ use seglog::io::StdFs;
 use seglog::record::{BatchHeader, RecordBatch, RecordView};
 
 use crate::store::Out;
-use crate::{json, CliError};
+use crate::{json, CliError, DirArg};
 
 /// The example in `dump --help`.
 pub const EXAMPLE: &str = "Examples:\n  \
     seglog dump ./seglog-data/orders-0\n  \
     seglog dump ./seglog-data/orders-0/00000000000000000000.log --records\n  \
-    seglog dump ./seglog-data/orders-0 --indexes --json";
+    seglog dump ./seglog-data/orders-0 --indexes --json\n  \
+    seglog dump orders-0 --dir /var/lib/app/seglog";
 
 /// `dump`.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
-    /// A segment's `.log` file, or a partition directory (all its segments).
+    /// A segment's `.log` file, or a partition directory (all its
+    /// segments). A relative path not found as given is looked up in the
+    /// data directory (`--dir`), so `seglog dump orders-0` works from
+    /// anywhere.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
     /// Also print every record: offset, timestamp, key, value, headers.
@@ -40,11 +44,13 @@ pub struct DumpArgs {
     /// `timeindex`) instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub dir: DirArg,
 }
 
 /// Runs `dump`.
 pub fn run(args: DumpArgs) -> Result<(), CliError> {
-    let segments = segments_of(&args.path)?;
+    let segments = segments_of(&resolve(&args.path, &args.dir.dir))?;
     let mut out = Out::new();
     let result = segments
         .iter()
@@ -53,6 +59,20 @@ pub fn run(args: DumpArgs) -> Result<(), CliError> {
     let flushed = out.flush();
     result?;
     flushed
+}
+
+/// `path` as given if it exists (or is absolute), else in the data
+/// directory.
+fn resolve(path: &Path, data_dir: &Path) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let in_data = data_dir.join(path);
+    if in_data.exists() {
+        in_data
+    } else {
+        path.to_path_buf()
+    }
 }
 
 /// The segments `path` names: one `.log` file, or all of a directory's.
@@ -173,6 +193,7 @@ fn show_invalid_crc_batch(
         records: false,
         indexes: false,
         json: args.json,
+        dir: args.dir.clone(),
     };
     dump_batch(
         out,
