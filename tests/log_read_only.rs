@@ -366,3 +366,23 @@ fn a_directory_created_again_is_read_again_even_when_longer() {
     assert_eq!(r.log_end_offset(), 20);
     assert_eq!(contents(&r), contents(&w));
 }
+
+#[test]
+fn a_truncation_followed_by_more_appends_in_the_same_segment_is_seen() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 10);
+    let r = reader(&fs, config(1 << 20));
+    assert_eq!(contents(&r).len(), 10);
+    // Cut back inside the last segment, then append more than was cut: the
+    // file ends up longer than what the reader read, with other batches.
+    w.truncate_to(5).unwrap();
+    for i in 0..8 {
+        w.append(&[Record::new(format!("rewritten value {i}")).with_timestamp(20)])
+            .unwrap();
+    }
+    assert_eq!(w.segments().len(), 1);
+    r.refresh().unwrap();
+    assert_eq!(r.log_end_offset(), 13);
+    assert_eq!(contents(&r), contents(&w));
+}

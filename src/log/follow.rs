@@ -134,7 +134,7 @@ pub(super) fn load(
         let mut rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
         report.segments_recovered += 1;
         let first = if rec.valid_bytes > 0 {
-            first_batch(&*file, &path)?
+            batch_at(&*file, &path, 0)?
         } else {
             None
         };
@@ -208,11 +208,11 @@ fn start_tail(ctx: &Arc<SegmentContext>, base: u64, mut rec: RecoveredLog) -> Ta
     }
 }
 
-/// Base offset and CRC of the batch at the start of `file`, if it holds a
-/// whole header.
-fn first_batch(file: &dyn FileHandle, path: &Path) -> Result<Option<(u64, u32)>> {
+/// Base offset and CRC of the batch at `position` of `file`, if it holds a
+/// whole header there.
+fn batch_at(file: &dyn FileHandle, path: &Path, position: u64) -> Result<Option<(u64, u32)>> {
     let mut head = [0u8; BATCH_HEADER_LEN];
-    match file.read_exact_at(&mut head, 0) {
+    match file.read_exact_at(&mut head, position) {
         Ok(()) => Ok(BatchHeader::parse(&head)
             .ok()
             .map(|h| (h.base_offset, h.crc))),
@@ -236,8 +236,9 @@ fn open_current(ctx: &SegmentContext, base: u64) -> Result<Option<(Arc<dyn FileH
     }
 }
 
-/// Whether the last segment's file is no longer the one read: gone,
-/// shorter than what was read, or starting with another batch.
+/// Whether the last segment's file is no longer what was read: gone,
+/// shorter, or with other batches at its start or where the walk
+/// stopped.
 fn replaced(ctx: &SegmentContext, tail: &Tail) -> Result<bool> {
     let base = tail.segment.base_offset();
     let Some((file, len)) = open_current(ctx, base)? else {
@@ -246,13 +247,20 @@ fn replaced(ctx: &SegmentContext, tail: &Tail) -> Result<bool> {
     if len < tail.scan.valid_bytes {
         return Ok(true);
     }
-    match tail.first {
-        Some(first) => {
-            let path = ctx.path(base, FileKind::Log);
-            Ok(first_batch(&*file, &path)? != Some(first))
+    let path = ctx.path(base, FileKind::Log);
+    if let Some(first) = tail.first {
+        if batch_at(&*file, &path, 0)? != Some(first) {
+            return Ok(true);
         }
-        None => Ok(false),
     }
+    // A truncation followed by new appends leaves the file as long as
+    // before, or longer, but with other batches where the walk stopped.
+    if let Some((position, base_offset, crc)) = tail.scan.last_batch {
+        if batch_at(&*file, &path, position)? != Some((base_offset, crc)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl PartitionLog {
@@ -357,7 +365,7 @@ impl Inner {
             if len > tail.scan.valid_bytes {
                 tail.scan.extend(&*file, &path, base, len)?;
                 if tail.first.is_none() {
-                    tail.first = first_batch(&*file, &path)?;
+                    tail.first = batch_at(&*file, &path, 0)?;
                 }
                 self.publish(tail);
             }

@@ -30,6 +30,8 @@ pub(crate) struct RecoveredLog {
     pub(crate) first_batch_timestamp: Option<i64>,
     /// Last offset of the last valid batch.
     pub(crate) last_offset: Option<u64>,
+    /// Position, base offset and CRC of the last valid batch.
+    pub(crate) last_batch: Option<(u64, u64, u32)>,
     /// Position and reason of the first invalid batch, if any.
     pub(crate) invalid: Option<(u64, String)>,
     /// The time index's last timestamp (kept apart from `times`, which a
@@ -53,6 +55,7 @@ impl RecoveredLog {
             max_timestamp: TimestampOffset::UNKNOWN,
             first_batch_timestamp: None,
             last_offset: None,
+            last_batch: None,
             invalid: None,
             last_time: None,
         }
@@ -115,6 +118,7 @@ impl RecoveredLog {
             }
             self.first_batch_timestamp.get_or_insert(h.max_timestamp);
             self.last_offset = Some(h.last_offset());
+            self.last_batch = Some((batch.position, h.base_offset, h.crc));
             self.valid_bytes = batch.end();
         }
         self.max_timestamp = self.cursor.max_timestamp();
