@@ -22,7 +22,12 @@
 //!   close after it (which writes nothing for a partition nothing was
 //!   written to) is not. The store is built through a wrapper of `StdFs`
 //!   whose fsyncs do nothing, since creating 2,000 partitions makes
-//!   several each.
+//!   several each. Beside them, on the same store: `open_read_only` (no
+//!   lock; the last segment of every partition is read for its index
+//!   entries; the drop of the store after each iteration is timed too,
+//!   and writes nothing) and `refresh` of that read-only store when
+//!   nothing changed (per partition: its checkpoint read, its directory
+//!   listed, its last segment opened and two batch headers read).
 //!
 //! `cargo bench --bench store` runs them; `-- --quick` for a shorter run.
 
@@ -295,6 +300,26 @@ fn bench_open(c: &mut Criterion) {
                 }
                 total
             })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("seglog LogStore::open_read_only", OPEN_PARTITIONS),
+        &OPEN_PARTITIONS,
+        |b, _| {
+            let dir = dir();
+            b.iter(|| {
+                let store = LogStore::open_read_only(dir, StoreConfig::default()).unwrap();
+                assert_eq!(store.open_report().partitions, OPEN_PARTITIONS as usize);
+                store
+            })
+        },
+    );
+    group.bench_with_input(
+        BenchmarkId::new("seglog LogStore::refresh", OPEN_PARTITIONS),
+        &OPEN_PARTITIONS,
+        |b, _| {
+            let store = LogStore::open_read_only(dir(), StoreConfig::default()).unwrap();
+            b.iter(|| assert!(!store.refresh().unwrap()))
         },
     );
     group.finish();

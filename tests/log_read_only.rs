@@ -386,3 +386,27 @@ fn a_truncation_followed_by_more_appends_in_the_same_segment_is_seen() {
     assert_eq!(r.log_end_offset(), 13);
     assert_eq!(contents(&r), contents(&w));
 }
+
+#[test]
+fn half_a_batch_taken_back_before_a_roll_is_not_damage() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 5);
+    let seg = w.segments()[0].clone();
+    w.close().unwrap();
+    drop(w);
+    // A write in progress: half a batch after the last whole one.
+    let f = fs.open(&seg.path, OpenMode::Write).unwrap();
+    f.write_all_at(&[0u8, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 90], seg.size)
+        .unwrap();
+    let r = reader(&fs, config(1 << 20));
+    assert!(!r.refresh().unwrap());
+    // The writer takes it back (a failed write it cut off), then rolls.
+    f.set_len(seg.size).unwrap();
+    let w = writer(&fs, config(1 << 20));
+    w.roll().unwrap();
+    append(&w, 3);
+    assert!(r.refresh().unwrap());
+    assert_eq!(contents(&r), contents(&w));
+    assert_eq!(bases(&r), [0, 5]);
+}

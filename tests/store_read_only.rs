@@ -222,3 +222,104 @@ fn a_missing_directory_is_an_error_and_is_not_created() {
     assert!(err.to_string().contains("no such data directory"), "{err}");
     assert!(!fs.exists(Path::new(ROOT)).unwrap());
 }
+
+fn earliest(reader: &LogStore, max_poll_records: usize) -> seglog::Consumer {
+    reader.consumer(ConsumerConfig {
+        auto_offset_reset: AutoOffsetReset::Earliest,
+        max_poll_records,
+        ..ConsumerConfig::default()
+    })
+}
+
+#[test]
+fn a_consumer_follows_segments_its_writer_deleted_under_it() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let writer = open(&fs, &clock);
+    writer
+        .create_topic("t", 1, &[("segment.bytes", "600")])
+        .unwrap();
+    produce(&writer, "t", 0, 50, T0);
+    let reader = open_read_only(&fs, &clock);
+    // One batch a fetch: nothing read ahead.
+    let mut consumer = reader.consumer(ConsumerConfig {
+        auto_offset_reset: AutoOffsetReset::Earliest,
+        max_poll_records: 1,
+        max_partition_fetch_bytes: 1,
+        ..ConsumerConfig::default()
+    });
+    consumer.assign_topic("t").unwrap();
+    assert_eq!(consumer.poll(Duration::from_secs(5)).unwrap()[0].offset, 0);
+    // The segments the consumer reads next go before it gets to them.
+    assert_eq!(writer.delete_records("t", 0, 40).unwrap(), 40);
+    // Records fetched before are still returned; then the position,
+    // below the new log start, resets to it.
+    let mut offsets = vec![0];
+    while *offsets.last().unwrap() < 40 {
+        let got = consumer.poll(Duration::from_secs(5)).unwrap();
+        assert!(!got.is_empty());
+        offsets.extend(got.iter().map(|r| r.offset));
+    }
+    let k = offsets.iter().position(|o| *o == 40).unwrap();
+    assert_eq!(offsets[..k], (0..k as u64).collect::<Vec<_>>()[..]);
+    assert!(
+        k < 40,
+        "nothing was deleted under the consumer: {offsets:?}"
+    );
+}
+
+#[test]
+fn damage_in_one_partition_does_not_hold_up_the_others() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let writer = open(&fs, &clock);
+    writer
+        .create_topic("t", 2, &[("segment.bytes", "600")])
+        .unwrap();
+    produce(&writer, "t", 0, 2, T0);
+    let reader = open_read_only(&fs, &clock);
+    let mut consumer = earliest(&reader, 500);
+    consumer.assign_topic("t").unwrap();
+    assert_eq!(consumer.poll(Duration::from_secs(5)).unwrap().len(), 2);
+
+    // Partition 0 gets a batch that is damaged before the reader reads it,
+    // and its writer rolls past it; partition 1 gets records.
+    produce(&writer, "t", 0, 1, T0);
+    let seg = writer.partition("t", 0).unwrap().segments()[0].clone();
+    let f = fs.open(&seg.path, OpenMode::Write).unwrap();
+    let mut byte = [0u8; 1];
+    f.read_exact_at(&mut byte, seg.size - 2).unwrap();
+    f.write_all_at(&[byte[0] ^ 0x55], seg.size - 2).unwrap();
+    writer.partition("t", 0).unwrap().roll().unwrap();
+    produce(&writer, "t", 1, 5, T0);
+
+    let got = consumer.poll(Duration::from_secs(5)).unwrap();
+    let offsets: Vec<(u32, u64)> = got.iter().map(|r| (r.partition, r.offset)).collect();
+    assert_eq!(offsets, [(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)]);
+    // With nothing else to give, the damage is reported, with its file.
+    match consumer.poll(Duration::from_millis(100)) {
+        Err(Error::Corrupt { path, .. }) => assert_eq!(path, seg.path),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn any_refresh_interval_is_usable() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let writer = open(&fs, &clock);
+    writer.create_topic("t", 1, &[]).unwrap();
+    for interval in [Duration::ZERO, Duration::MAX] {
+        let reader = StoreOptions::new()
+            .fs(fs.clone())
+            .read_only(true)
+            .refresh_interval(interval)
+            .open(ROOT, store_config())
+            .unwrap();
+        let mut consumer = earliest(&reader, 500);
+        consumer.assign_topic("t").unwrap();
+        let started = Instant::now();
+        assert!(consumer.poll(Duration::from_millis(50)).unwrap().is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

@@ -75,8 +75,28 @@ pub(super) struct View {
 }
 
 /// Reads the directory as it is now, changing nothing. A missing directory
-/// is an empty log (its writer may not have created it yet).
+/// is an empty log (its writer may not have created it yet). A segment the
+/// writer deletes while it is being read (retention, or an empty segment
+/// replaced at a roll) makes it start over, a few times at most.
 pub(super) fn load(
+    ctx: &Arc<SegmentContext>,
+    mode: RecoveryMode,
+    fallback: Option<PartitionState>,
+) -> Result<View> {
+    let mut attempts = 0;
+    loop {
+        match load_once(ctx, mode, fallback) {
+            Err(Error::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound && attempts < 3 =>
+            {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn load_once(
     ctx: &Arc<SegmentContext>,
     mode: RecoveryMode,
     fallback: Option<PartitionState>,
@@ -128,9 +148,13 @@ pub(super) fn load(
     }
     let mut tail = None;
     let mut stuck = None;
-    for (i, &(base, size)) in logs.iter().enumerate().skip(from) {
+    for (i, &(base, _listed)) in logs.iter().enumerate().skip(from) {
         let path = ctx.path(base, FileKind::Log);
         let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
+        // Measured now, not taken from the listing: a segment the writer
+        // sealed while the directory was being listed may have been
+        // measured before its last batch.
+        let size = file.len().ctx("stat", &path)?;
         let mut rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
         report.segments_recovered += 1;
         let first = if rec.valid_bytes > 0 {
@@ -273,8 +297,9 @@ impl PartitionLog {
     /// Brings a read-only log up to date with what its writer (another
     /// process, or another open of the directory) has done since: batches
     /// appended, segments rolled to or deleted, the log start offset
-    /// moved. Returns whether the log end offset changed. A log opened for
-    /// writing is always up to date: for it this does nothing.
+    /// moved. Returns whether the view changed (its start or end offset,
+    /// or its segments). A log opened for writing is always up to date:
+    /// for it this does nothing.
     ///
     /// Records become visible once the writer has handed them to the OS
     /// (every append with the default [`Durability::Flush`]).
@@ -293,15 +318,25 @@ impl PartitionLog {
         };
         let mut follow = lock(follow);
         self.inner.check_open()?;
-        let before = self.log_end_offset();
+        let shape = |log: &Self| {
+            let segments = crate::segment::read_lock(&log.inner.segments);
+            let first = segments.keys().next().copied();
+            (
+                log.log_start_offset(),
+                log.log_end_offset(),
+                first,
+                segments.len(),
+            )
+        };
+        let before = shape(self);
         let result = self.inner.refresh(&mut follow);
-        let moved = self.log_end_offset() != before;
-        if moved {
+        let after = shape(self);
+        if after.1 != before.1 {
             if let Some(listener) = &self.inner.listener {
                 listener();
             }
         }
-        result.map(|()| moved)
+        result.map(|()| after != before)
     }
 }
 
@@ -337,13 +372,14 @@ impl Inner {
         if let Err(e @ Error::Corrupt { .. }) = &result {
             f.stuck = Some(e.duplicate());
         }
-        let tail = f.tail.as_ref().map_or(0, Tail::next_offset);
-        self.log_end_offset.store(tail, Ordering::Release);
+        // The log end offset moved with what was published (see
+        // `publish`), never ahead of it.
+        let end = self.log_end_offset.load(Ordering::Acquire);
         let first = read_lock_first(self);
         let start = saved
             .map_or(0, |s| s.log_start_offset)
             .max(first.unwrap_or(0))
-            .min(tail);
+            .min(end);
         self.log_start_offset.fetch_max(start, Ordering::AcqRel);
         result
     }
@@ -363,25 +399,28 @@ impl Inner {
                 return Ok(());
             };
             if len > tail.scan.valid_bytes {
-                tail.scan.extend(&*file, &path, base, len)?;
+                let extended = tail.scan.extend(&*file, &path, base, len);
+                // What was read before a failure is whole and checked.
+                self.publish(tail);
+                extended?;
                 if tail.first.is_none() {
                     tail.first = batch_at(&*file, &path, 0)?;
                 }
-                self.publish(tail);
             }
             let Some(next) = next else {
                 return Ok(());
             };
-            if let Some((position, reason)) = tail.scan.invalid.clone() {
+            if tail.scan.valid_bytes < len {
+                // Sealed by its writer, yet not whole batches to its end.
+                let (position, reason) = tail.scan.invalid.clone().unwrap_or((
+                    tail.scan.valid_bytes,
+                    "the segment ends inside a batch although a later segment follows it"
+                        .to_string(),
+                ));
                 return Err(Error::corrupt(&path, position, reason));
             }
-            if tail.scan.valid_bytes < len {
-                return Err(Error::corrupt(
-                    &path,
-                    tail.scan.valid_bytes,
-                    "the segment ends inside a batch although a later segment follows it",
-                ));
-            }
+            // Half a batch seen earlier was taken back before the roll.
+            tail.scan.invalid = None;
             tail.scan.add_final_time_entry(base);
             self.publish(tail);
             tail.segment.seal_followed();

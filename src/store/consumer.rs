@@ -288,15 +288,18 @@ impl Consumer {
             if self.store.inner.read_only {
                 // Appends of another process signal nothing here: look at
                 // the files, now and then every refresh interval.
-                if self.refresh_assigned()? {
+                let changed = self.refresh_assigned()?;
+                let now = Instant::now();
+                if changed && now < deadline {
                     continue;
                 }
-                let now = Instant::now();
                 if now >= deadline {
                     self.store.inner.check_open()?;
-                    return Ok(records);
+                    return if changed { self.fetch() } else { Ok(records) };
                 }
-                let wake = deadline.min(now + self.store.inner.refresh_interval);
+                let wake = now
+                    .checked_add(self.store.inner.refresh_interval)
+                    .map_or(deadline, |t| t.min(deadline));
                 self.store.inner.signal.wait_past(seen, wake);
                 continue;
             }
@@ -307,14 +310,25 @@ impl Consumer {
         }
     }
 
-    /// On a read-only store: reads the topics again and refreshes the
-    /// assigned partitions' logs. Returns whether anything changed.
+    /// On a read-only store: reads the topics again and refreshes every
+    /// assigned partition's log. Returns whether anything changed; a
+    /// partition's error (damage its writer moved past, say) is returned
+    /// only when nothing changed, so the others' records still come.
     fn refresh_assigned(&mut self) -> Result<bool> {
         let mut changed = self.store.inner.refresh_topics()?;
+        let mut first = None;
         for a in &self.assigned {
-            changed |= follow::refresh_log(&a.log)?;
+            match follow::refresh_log(&a.log) {
+                Ok(moved) => changed |= moved,
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
         }
-        Ok(changed)
+        match first {
+            Some(e) if !changed => Err(e),
+            _ => Ok(changed),
+        }
     }
 
     fn find(&mut self, tp: &TopicPartition) -> Result<&mut Assigned> {
@@ -473,9 +487,19 @@ impl Consumer {
 
     /// After a read of partition `i` failed with `e`: if its log was
     /// closed because the topic was deleted (or deleted and created
-    /// again), says so or picks up the new log; anything else is `e`.
+    /// again), says so or picks up the new log. On a read-only store, a
+    /// refresh that changes the partition's view clears the way for one
+    /// more try. Anything else is `e`.
     fn refresh_after(&mut self, i: usize, e: Error) -> Result<()> {
         if !matches!(e, Error::Closed) {
+            // A read-only store's view may be behind its writer (a segment
+            // deleted, a log cut back): look at the files once more.
+            if self.store.inner.read_only {
+                let log = &self.assigned[i].log;
+                if follow::refresh_log(log)? {
+                    return Ok(());
+                }
+            }
             return Err(e);
         }
         self.store.inner.check_open()?;

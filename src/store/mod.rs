@@ -233,9 +233,10 @@ impl StoreOptions {
 
     /// How often a read-only store's consumers look at the files for new
     /// records while they wait in [`poll`](Consumer::poll) (another
-    /// process's appends cannot wake them). Default 100 ms.
+    /// process's appends cannot wake them). Default 100 ms; at least
+    /// 1 ms.
     pub fn refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval;
+        self.refresh_interval = interval.max(Duration::from_millis(1));
         self
     }
 
