@@ -164,17 +164,7 @@ fn load_once(
         };
         if i < last && rec.invalid.is_none() {
             rec.add_final_time_entry(base);
-            segments.insert(
-                base,
-                Arc::new(Segment::closed_with(
-                    ctx.clone(),
-                    base,
-                    rec.valid_bytes,
-                    rec.offsets,
-                    rec.times,
-                    rec.max_timestamp,
-                )),
-            );
+            segments.insert(base, Arc::new(Segment::recovered(ctx.clone(), base, rec)));
             continue;
         }
         if let (true, Some((position, reason))) = (i < last, rec.invalid.clone()) {

@@ -449,14 +449,7 @@ fn recover(
             rec.add_final_time_entry(base);
             fsio::write_file_atomically(fs, &ctx.path(base, FileKind::Index), &rec.offsets)?;
             fsio::write_file_atomically(fs, &ctx.path(base, FileKind::TimeIndex), &rec.times)?;
-            closed.push(Arc::new(Segment::closed_with(
-                ctx.clone(),
-                base,
-                rec.valid_bytes,
-                rec.offsets,
-                rec.times,
-                rec.max_timestamp,
-            )));
+            closed.push(Arc::new(Segment::recovered(ctx.clone(), base, rec)));
         } else {
             let segment = Arc::new(Segment::closed(ctx.clone(), base, rec.valid_bytes));
             let resume = ResumeState {

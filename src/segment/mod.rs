@@ -326,6 +326,18 @@ impl Segment {
         )
     }
 
+    /// A closed segment with the indexes recovery just built for it.
+    pub(crate) fn recovered(ctx: Arc<SegmentContext>, base_offset: u64, rec: RecoveredLog) -> Self {
+        Self::closed_with(
+            ctx,
+            base_offset,
+            rec.valid_bytes,
+            rec.offsets,
+            rec.times,
+            rec.max_timestamp,
+        )
+    }
+
     /// The last segment of a read-only log, which another process may
     /// still be appending to: its index entries, built by reading the
     /// `.log`, live in memory (the writer's index files lag behind) and
