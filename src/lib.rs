@@ -57,6 +57,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! One process opens a store for writing (it holds a lock). Others, or
+//! tools, may read it meanwhile with [`LogStore::open_read_only`]: no
+//! lock, nothing written, and consumers that pick up what the writer
+//! appends.
+//!
 //! # One partition
 //!
 //! Under the store, a [`PartitionLog`] is one partition directory, usable

@@ -46,6 +46,11 @@ impl PartitionLog {
     /// [`Error::Corrupt`] for damaged data on the way; [`Error::Closed`];
     /// [`Error::OffsetOutOfRange`] if retention moves the log start offset
     /// past a segment while it is being read; [`Error::Io`].
+    ///
+    /// [`Error::Corrupt`]: crate::Error::Corrupt
+    /// [`Error::Closed`]: crate::Error::Closed
+    /// [`Error::OffsetOutOfRange`]: crate::Error::OffsetOutOfRange
+    /// [`Error::Io`]: crate::Error::Io
     pub fn max_timestamp(&self) -> Result<Option<TimestampLookup>> {
         self.inner.check_open()?;
         let start = self.log_start_offset();
