@@ -410,3 +410,96 @@ fn half_a_batch_taken_back_before_a_roll_is_not_damage() {
     assert_eq!(contents(&r), contents(&w));
     assert_eq!(bases(&r), [0, 5]);
 }
+
+/// Counts `read_at` calls by file name while `f` runs.
+fn reads_during<T>(fs: &MemFs, f: impl FnOnce() -> T) -> (T, BTreeMap<String, usize>) {
+    use std::sync::{Arc, Mutex};
+    let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let seen = counts.clone();
+    fs.set_fault_hook(move |call| {
+        if call.op == seglog::io::FsOp::Read {
+            let name = call
+                .path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            *seen.lock().unwrap().entry(name).or_default() += 1;
+        }
+        None
+    });
+    let out = f();
+    fs.clear_fault_hook();
+    let counts = counts.lock().unwrap().clone();
+    (out, counts)
+}
+
+#[test]
+fn opening_reads_only_the_last_segment_and_resumes_from_its_index() {
+    let fs = MemFs::new();
+    let big = LogConfig {
+        segment_bytes: 64 << 20,
+        segment_index_bytes: 64 << 10,
+        index_interval_bytes: 4096,
+        ..LogConfig::default()
+    };
+    let w = writer(&fs, big.clone());
+    // Several segments, then a last one of 6 MiB, closed cleanly.
+    for _ in 0..3 {
+        append(&w, 20);
+        w.roll().unwrap();
+    }
+    let value = vec![b'v'; 8 << 10];
+    for i in 0..768 {
+        w.append(&[Record::new(value.clone()).with_timestamp(100 + (i % 50))])
+            .unwrap();
+    }
+    w.close().unwrap();
+    let w = writer(&fs, big.clone());
+
+    let (r, reads) = reads_during(&fs, || reader(&fs, big.clone()));
+    let logs: Vec<_> = reads.iter().filter(|(n, _)| n.ends_with(".log")).collect();
+    assert_eq!(logs.len(), 1, "only the last segment is read: {reads:?}");
+    // A walk from the start would take six 1 MiB reads; from the last
+    // index entry it is one, besides the header checked there and the
+    // first batch's header.
+    assert!(*logs[0].1 <= 3, "{reads:?}");
+    assert_eq!(contents(&r), contents(&w));
+    assert_eq!(r.max_timestamp().unwrap(), w.max_timestamp().unwrap());
+    for ts in [0, 120, 149] {
+        assert_eq!(
+            r.offset_for_timestamp(ts).unwrap(),
+            w.offset_for_timestamp(ts).unwrap()
+        );
+    }
+    for offset in [0, 25, 61, 300, 827] {
+        let a: Vec<u64> = r.iter(offset).take(3).map(|x| x.unwrap().offset).collect();
+        let b: Vec<u64> = w.iter(offset).take(3).map(|x| x.unwrap().offset).collect();
+        assert_eq!(a, b);
+    }
+
+    // Appends after the open are followed from there on.
+    append(&w, 10);
+    r.refresh().unwrap();
+    assert_eq!(contents(&r), contents(&w));
+}
+
+#[test]
+fn a_damaged_index_is_only_a_slower_start() {
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 200);
+    let last = w.segments().last().unwrap().clone();
+    w.close().unwrap();
+    // Entries that point into the middle of batches, or past the end.
+    let index = last.path.with_extension("index");
+    let mut bytes = fs.read(&index).unwrap();
+    assert!(bytes.len() >= 16, "the index has entries");
+    let n = bytes.len();
+    bytes[n - 1] ^= 0x03;
+    fs.write(&index, &bytes).unwrap();
+    let r = reader(&fs, config(1 << 20));
+    let w = writer(&fs, config(1 << 20));
+    assert_eq!(contents(&r), contents(&w));
+    assert_eq!(r.log_end_offset(), 200);
+}

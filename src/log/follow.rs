@@ -1,13 +1,18 @@
 //! Read-only logs: a view of a partition directory that another process
 //! may be writing, brought up to date by [`PartitionLog::refresh`].
 //!
-//! Opening read-only takes no lock and writes nothing. It sees what a
-//! writer's open would keep: segments below the recovery point are taken
-//! as they are, the ones from the recovery point on (or, after a clean
-//! shutdown, only the last) are re-read and checked, and the view ends at
-//! the first torn or invalid batch, as recovery would cut there. The last
-//! segment's index entries are built in memory while it is read, since a
-//! writer keeps its active segment's entries in memory until it seals it.
+//! Opening read-only takes no lock and writes nothing. Only the last
+//! segment is read: the view ends before its first torn or invalid batch,
+//! where a writer's recovery would cut, and its index entries are built in
+//! memory, since a writer keeps its active segment's entries in memory
+//! until it seals it. The walk starts at the last entry of the writer's
+//! index files that can be checked against the `.log` (they hold what the
+//! segment had when its writer last opened or closed it), so a cleanly
+//! closed log is opened without reading its data. Earlier segments were
+//! sealed, indexes written, before the next one was created: they are
+//! opened lazily, as after a clean shutdown, and damage in them (left by a
+//! machine crash nobody has recovered from yet) is reported when a read
+//! reaches it.
 //!
 //! A refresh lists the directory again and reads on from where the view
 //! ends: new batches of the last segment, then the segments the writer
@@ -27,13 +32,14 @@ use std::sync::Arc;
 
 use super::load::segment_logs;
 use super::state::{self, PartitionState};
-use super::{Inner, PartitionLog, RecoveryReport, Truncation};
+use super::{Inner, PartitionLog, RecoveryReport};
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::io::{FileHandle, IoContext, OpenMode};
+use crate::io::{self as fsio, FileHandle, IoContext, OpenMode};
 use crate::record::{BatchHeader, BATCH_HEADER_LEN};
 use crate::segment::{
     lock, recover_log, write_lock, FileKind, RecoveredLog, Segment, SegmentContext,
+    TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 
 /// What a read-only log knows beyond its segments.
@@ -132,10 +138,15 @@ fn load_once(
         super::load::marker_matches(m, &files)
     });
     report.clean_shutdown = clean;
-    // After a clean shutdown only the last segment is read (for its index
-    // entries); otherwise everything from the recovery point on, as a
-    // writer's recovery would.
-    let from = if clean {
+    // Only the last segment is read (for its index entries). The others
+    // were sealed by their writer, indexes written, before the next one was
+    // created: they are opened lazily, as after a clean shutdown, and
+    // damage in them (a machine crash nobody has recovered from yet) is
+    // reported when a read reaches it. Their listed sizes are final below
+    // the recovery point (synced before the checkpoint was read); later
+    // ones may have been sealed while the directory was listed, so they
+    // are measured again.
+    let settled = if clean {
         last
     } else {
         logs.iter()
@@ -143,52 +154,29 @@ fn load_once(
             .unwrap_or(0)
     };
     let mut segments = BTreeMap::new();
-    for &(base, size) in &logs[..from] {
+    for (i, &(base, listed)) in logs[..last].iter().enumerate() {
+        let size = if i < settled {
+            listed
+        } else {
+            let path = ctx.path(base, FileKind::Log);
+            let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
+            file.len().ctx("stat", &path)?
+        };
         segments.insert(base, Arc::new(Segment::closed(ctx.clone(), base, size)));
     }
-    let mut tail = None;
-    let mut stuck = None;
-    for (i, &(base, _listed)) in logs.iter().enumerate().skip(from) {
-        let path = ctx.path(base, FileKind::Log);
-        let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
-        // Measured now, not taken from the listing: a segment the writer
-        // sealed while the directory was being listed may have been
-        // measured before its last batch.
-        let size = file.len().ctx("stat", &path)?;
-        let mut rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
-        report.segments_recovered += 1;
-        let first = if rec.valid_bytes > 0 {
-            batch_at(&*file, &path, 0)?
-        } else {
-            None
-        };
-        if i < last && rec.invalid.is_none() {
-            rec.add_final_time_entry(base);
-            segments.insert(base, Arc::new(Segment::recovered(ctx.clone(), base, rec)));
-            continue;
-        }
-        if let (true, Some((position, reason))) = (i < last, rec.invalid.clone()) {
-            if rec.next_offset(base) < recovery_point && mode == RecoveryMode::Strict {
-                return Err(Error::corrupt(
-                    &path,
-                    position,
-                    format!("{reason} (this data was synced; the log cannot be read past it)"),
-                ));
-            }
-            report.truncated = Some(Truncation {
-                path: path.clone(),
-                position,
-                bytes_removed: size - rec.valid_bytes,
-                reason: reason.clone(),
-            });
-            stuck = Some(Error::corrupt(&path, position, reason));
-        }
-        let mut t = start_tail(ctx, base, rec);
-        t.first = first;
-        tail = Some(t);
-        break;
-    }
-    let tail = tail.ok_or_else(|| Error::corrupt(dir, 0, "no last segment was read"))?;
+    let base = logs[last].0;
+    let path = ctx.path(base, FileKind::Log);
+    let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
+    let size = file.len().ctx("stat", &path)?;
+    let rec = read_last_segment(ctx, &*file, &path, base, size)?;
+    report.segments_recovered = 1;
+    let first = if rec.valid_bytes > 0 {
+        batch_at(&*file, &path, 0)?
+    } else {
+        None
+    };
+    let mut tail = start_tail(ctx, base, rec);
+    tail.first = first;
     segments.insert(tail.segment.base_offset(), tail.segment.clone());
     let leo = tail.next_offset();
     let first_base = logs[0].0;
@@ -200,7 +188,7 @@ fn load_once(
         report,
         follow: Follow {
             tail: Some(tail),
-            stuck,
+            stuck: None,
         },
     })
 }
@@ -220,6 +208,96 @@ fn start_tail(ctx: &Arc<SegmentContext>, base: u64, mut rec: RecoveredLog) -> Ta
         scan: rec,
         first: None,
     }
+}
+
+/// Walks the last segment to its end. The walk starts where the writer's
+/// index file says a batch starts, if it can be checked there (its last
+/// entry that lies inside the file and names the batch found at its
+/// position); the entries before it are taken from the files. Otherwise,
+/// from the start.
+fn read_last_segment(
+    ctx: &SegmentContext,
+    file: &dyn FileHandle,
+    path: &Path,
+    base: u64,
+    size: u64,
+) -> Result<RecoveredLog> {
+    if let Some(mut rec) = resume_point(ctx, file, base, size) {
+        let from = rec.valid_bytes;
+        rec.extend(file, path, base, size)?;
+        let failed_at_start = rec.valid_bytes == from && rec.invalid.is_some();
+        if !failed_at_start {
+            return Ok(rec);
+        }
+    }
+    recover_log(file, path, base, size, ctx.index_interval_bytes)
+}
+
+/// Where the writer's index files let a walk of the last segment start:
+/// their entries up to the last offset entry that points inside the file
+/// at a batch ending with the offset it names. `None` if there is none.
+fn resume_point(
+    ctx: &SegmentContext,
+    file: &dyn FileHandle,
+    base: u64,
+    size: u64,
+) -> Option<RecoveredLog> {
+    // The writer may be trimming or rewriting these files as they are
+    // read: whatever goes wrong only means no hint.
+    let read = |kind| {
+        fsio::read_file_if_exists(&*ctx.fs, &ctx.path(base, kind))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let (offsets, times) = (read(FileKind::Index), read(FileKind::TimeIndex));
+    // The entries written so far: positions and offsets strictly increase
+    // (a preallocated file ends in zeros), positions inside the file.
+    let mut kept = 0;
+    let mut prev: Option<(u32, u32)> = None;
+    for e in offsets.chunks_exact(OFFSET_ENTRY_LEN) {
+        let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+        let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+        let grows = prev.is_none_or(|(r, p)| rel > r && pos > p);
+        if !grows || pos == 0 || u64::from(pos) >= size {
+            break;
+        }
+        prev = Some((rel, pos));
+        kept += 1;
+    }
+    let (rel, pos) = prev?;
+    let entry_offset = base + u64::from(rel);
+    let mut head = [0u8; BATCH_HEADER_LEN];
+    file.read_exact_at(&mut head, u64::from(pos)).ok()?;
+    match BatchHeader::parse(&head) {
+        Ok(h) if h.last_offset() == entry_offset && h.base_offset >= base => {}
+        _ => return None,
+    }
+    let mut times_kept = 0;
+    let mut max = TimestampOffset::UNKNOWN;
+    let mut last_time = None;
+    for e in times.chunks_exact(TIME_ENTRY_LEN) {
+        let ts = i64::from_be_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
+        let rel_t = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
+        let offset = base + u64::from(rel_t);
+        let in_order = last_time.is_none_or(|t| ts >= t) && offset >= max.offset.max(base);
+        if e.iter().all(|b| *b == 0) || !in_order || offset > entry_offset {
+            break;
+        }
+        max = TimestampOffset {
+            timestamp: ts,
+            offset,
+        };
+        last_time = Some(ts);
+        times_kept += 1;
+    }
+    Some(RecoveredLog::resumed(
+        ctx.index_interval_bytes,
+        u64::from(pos),
+        offsets[..kept * OFFSET_ENTRY_LEN].to_vec(),
+        times[..times_kept * TIME_ENTRY_LEN].to_vec(),
+        max,
+    ))
 }
 
 /// Base offset and CRC of the batch at `position` of `file`, if it holds a

@@ -386,9 +386,9 @@ impl OpenOptions {
     /// Opens the log read-only: to look at a directory another process
     /// (or another open in this one) may be writing, as Kafka's tools read
     /// a live broker's files. No lock is taken and nothing is written, not
-    /// even a repair: the open sees what a writer's recovery would keep
-    /// (the view ends before a torn or invalid batch) without changing a
-    /// file. [`PartitionLog::refresh`] picks up what the writer did since;
+    /// even a repair: the view ends before a torn or invalid batch at the
+    /// end of the last segment, where a writer's recovery would cut,
+    /// without changing a file. Only the last segment is read at open. [`PartitionLog::refresh`] picks up what the writer did since;
     /// every call that would change the log fails with
     /// [`Error::ReadOnly`]. A missing directory is an empty log unless
     /// [`create(false)`](Self::create) makes it an error; it is never

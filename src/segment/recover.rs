@@ -61,6 +61,31 @@ impl RecoveredLog {
         }
     }
 
+    /// A walk to be continued from `position` (where a batch starts), with
+    /// the index entries for what lies before it and the largest timestamp
+    /// they record.
+    pub(crate) fn resumed(
+        index_interval_bytes: u32,
+        position: u64,
+        offsets: Vec<u8>,
+        times: Vec<u8>,
+        max: TimestampOffset,
+    ) -> Self {
+        let last_time = (!times.is_empty()).then_some(max.timestamp);
+        RecoveredLog {
+            valid_bytes: position,
+            offsets,
+            times,
+            cursor: IndexCursor::resume(index_interval_bytes, position, max),
+            max_timestamp: max,
+            first_batch_timestamp: None,
+            last_offset: None,
+            last_batch: None,
+            invalid: None,
+            last_time,
+        }
+    }
+
     /// Appends the entry a segment gets when it stops being active: the
     /// segment's max timestamp, if the time index does not end with it.
     pub(crate) fn add_final_time_entry(&mut self, base_offset: u64) {
