@@ -503,3 +503,34 @@ fn a_damaged_index_is_only_a_slower_start() {
     assert_eq!(contents(&r), contents(&w));
     assert_eq!(r.log_end_offset(), 200);
 }
+
+#[test]
+fn a_time_index_behind_the_offset_index_does_not_hide_the_largest_timestamp() {
+    let fs = MemFs::new();
+    let big = LogConfig {
+        segment_bytes: 64 << 20,
+        segment_index_bytes: 64 << 10,
+        index_interval_bytes: 4096,
+        ..LogConfig::default()
+    };
+    let w = writer(&fs, big.clone());
+    let value = vec![b'v'; 2 << 10];
+    // The largest timestamp early in the segment, smaller ones after it.
+    for i in 0..200i64 {
+        let ts = if i == 3 { 1_000_000 } else { 100 + i };
+        w.append(&[Record::new(value.clone()).with_timestamp(ts)])
+            .unwrap();
+    }
+    let seg = w.segments()[0].clone();
+    w.close().unwrap();
+    // As if the reader read the time index while its writer was still
+    // writing it: nothing there yet.
+    fs.write(&seg.path.with_extension("timeindex"), &[])
+        .unwrap();
+    let r = reader(&fs, big);
+    let max = r.max_timestamp().unwrap().unwrap();
+    assert_eq!((max.offset, max.timestamp), (3, 1_000_000));
+    let hit = r.offset_for_timestamp(500_000).unwrap().unwrap();
+    assert_eq!((hit.offset, hit.timestamp), (3, 1_000_000));
+    assert_eq!(contents(&r).len(), 200);
+}

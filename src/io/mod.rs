@@ -247,12 +247,26 @@ pub(crate) fn write_file_atomically(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> R
 
 /// Reads a whole file, or `None` if it does not exist.
 pub(crate) fn read_file_if_exists(fs: &dyn Fs, path: &Path) -> Result<Option<Vec<u8>>> {
+    read_file_at_most(fs, path, u64::MAX)
+}
+
+/// Reads a whole file of at most `max` bytes, or `None` if it does not
+/// exist; a larger one is [`Error::Corrupt`] (nothing is allocated for
+/// it).
+pub(crate) fn read_file_at_most(fs: &dyn Fs, path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
     let file = match fs.open(path, OpenMode::Read) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let len = file.len().ctx("stat", path)?;
+    if len > max {
+        return Err(Error::corrupt(
+            path,
+            max,
+            format!("file of {len} bytes is larger than the {max} bytes it can hold"),
+        ));
+    }
     let len = usize::try_from(len)
         .map_err(|_| Error::corrupt(path, 0, "file is too large to read into memory"))?;
     let mut bytes = vec![0; len];

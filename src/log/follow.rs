@@ -5,10 +5,11 @@
 //! segment is read: the view ends before its first torn or invalid batch,
 //! where a writer's recovery would cut, and its index entries are built in
 //! memory, since a writer keeps its active segment's entries in memory
-//! until it seals it. The walk starts at the last entry of the writer's
-//! index files that can be checked against the `.log` (they hold what the
-//! segment had when its writer last opened or closed it), so a cleanly
-//! closed log is opened without reading its data. Earlier segments were
+//! until it seals it. After a clean shutdown the walk starts at the last
+//! entry of the writer's index files that checks out against the `.log`
+//! (the bytes before it were synced and checked when written, and are not
+//! checked again), so a cleanly closed log opens without reading its data.
+//! Earlier segments were
 //! sealed, indexes written, before the next one was created: they are
 //! opened lazily, as after a clean shutdown, and damage in them (left by a
 //! machine crash nobody has recovered from yet) is reported when a read
@@ -21,8 +22,9 @@
 //! went back (a truncation, or a topic deleted and created again), the view
 //! is read again from scratch. Half a batch at the end of the last segment
 //! is a write in progress: the view stops before it and the next refresh
-//! tries again; an invalid batch in a segment the writer has moved past is
-//! damage, reported as [`Error::Corrupt`] by every refresh from then on.
+//! tries again; an invalid batch in a segment this view was following when
+//! its writer moved on is damage, reported as [`Error::Corrupt`] by every
+//! refresh from then on.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -168,7 +170,15 @@ fn load_once(
     let path = ctx.path(base, FileKind::Log);
     let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
     let size = file.len().ctx("stat", &path)?;
-    let rec = read_last_segment(ctx, &*file, &path, base, size)?;
+    // After a clean shutdown the writer's index files of the last segment
+    // are as its close left them, and the marker holds its largest
+    // timestamp: the walk can start from them.
+    let at_close = marker
+        .parsed
+        .as_ref()
+        .filter(|_| clean)
+        .map(|m| m.resume.max);
+    let rec = read_last_segment(ctx, &*file, &path, base, size, at_close)?;
     report.segments_recovered = 1;
     let first = if rec.valid_bytes > 0 {
         batch_at(&*file, &path, 0)?
@@ -210,19 +220,23 @@ fn start_tail(ctx: &Arc<SegmentContext>, base: u64, mut rec: RecoveredLog) -> Ta
     }
 }
 
-/// Walks the last segment to its end. The walk starts where the writer's
-/// index file says a batch starts, if it can be checked there (its last
-/// entry that lies inside the file and names the batch found at its
-/// position); the entries before it are taken from the files. Otherwise,
-/// from the start.
+/// Walks the last segment to its end. After a clean shutdown
+/// (`max_at_close` is the segment's largest timestamp then), the walk
+/// starts at the last entry of the writer's offset index that lies inside
+/// the file, if the batch found there ends with the offset it names; the
+/// entries before it are taken from the index files as they are (they
+/// were checked when written, not against the `.log` now). Otherwise, and
+/// if the batch there is invalid, from the start.
 fn read_last_segment(
     ctx: &SegmentContext,
     file: &dyn FileHandle,
     path: &Path,
     base: u64,
     size: u64,
+    max_at_close: Option<TimestampOffset>,
 ) -> Result<RecoveredLog> {
-    if let Some(mut rec) = resume_point(ctx, file, base, size) {
+    let resumed = max_at_close.and_then(|max| resume_point(ctx, file, base, size, max));
+    if let Some(mut rec) = resumed {
         let from = rec.valid_bytes;
         rec.extend(file, path, base, size)?;
         let failed_at_start = rec.valid_bytes == from && rec.invalid.is_some();
@@ -236,21 +250,27 @@ fn read_last_segment(
 /// Where the writer's index files let a walk of the last segment start:
 /// their entries up to the last offset entry that points inside the file
 /// at a batch ending with the offset it names. `None` if there is none.
+/// `max_at_close` (from the clean-shutdown marker) is the segment's
+/// largest timestamp over everything before that point; the time index
+/// alone cannot say, since it may lag the offset index.
 fn resume_point(
     ctx: &SegmentContext,
     file: &dyn FileHandle,
     base: u64,
     size: u64,
+    max_at_close: TimestampOffset,
 ) -> Option<RecoveredLog> {
-    // The writer may be trimming or rewriting these files as they are
-    // read: whatever goes wrong only means no hint.
-    let read = |kind| {
-        fsio::read_file_if_exists(&*ctx.fs, &ctx.path(base, kind))
+    // A writer opening the store since may be rewriting these files as
+    // they are read: whatever goes wrong only means no hint.
+    let read = |kind, entries: usize, len: usize| {
+        let max = (entries * len) as u64;
+        fsio::read_file_at_most(&*ctx.fs, &ctx.path(base, kind), max)
             .ok()
             .flatten()
             .unwrap_or_default()
     };
-    let (offsets, times) = (read(FileKind::Index), read(FileKind::TimeIndex));
+    let offsets = read(FileKind::Index, ctx.max_offset_entries, OFFSET_ENTRY_LEN);
+    let times = read(FileKind::TimeIndex, ctx.max_time_entries, TIME_ENTRY_LEN);
     // The entries written so far: positions and offsets strictly increase
     // (a preallocated file ends in zeros), positions inside the file.
     let mut kept = 0;
@@ -274,17 +294,17 @@ fn resume_point(
         _ => return None,
     }
     let mut times_kept = 0;
-    let mut max = TimestampOffset::UNKNOWN;
+    let mut last_entry = TimestampOffset::UNKNOWN;
     let mut last_time = None;
     for e in times.chunks_exact(TIME_ENTRY_LEN) {
         let ts = i64::from_be_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
         let rel_t = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
         let offset = base + u64::from(rel_t);
-        let in_order = last_time.is_none_or(|t| ts >= t) && offset >= max.offset.max(base);
+        let in_order = last_time.is_none_or(|t| ts >= t) && offset >= last_entry.offset.max(base);
         if e.iter().all(|b| *b == 0) || !in_order || offset > entry_offset {
             break;
         }
-        max = TimestampOffset {
+        last_entry = TimestampOffset {
             timestamp: ts,
             offset,
         };
@@ -296,7 +316,8 @@ fn resume_point(
         u64::from(pos),
         offsets[..kept * OFFSET_ENTRY_LEN].to_vec(),
         times[..times_kept * TIME_ENTRY_LEN].to_vec(),
-        max,
+        max_at_close,
+        last_time,
     ))
 }
 
@@ -373,9 +394,9 @@ impl PartitionLog {
     /// (every append with the default [`Durability::Flush`]).
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if a segment the writer has moved past holds an
-    /// invalid batch (the view cannot go beyond it; every later refresh
-    /// reports it again); [`Error::Io`], for example when the directory
+    /// [`Error::Corrupt`] if the segment this view was following holds an
+    /// invalid batch although its writer has moved on to a new one (the
+    /// view cannot go beyond it; every later refresh reports it again); [`Error::Io`], for example when the directory
     /// was removed; [`Error::Closed`].
     ///
     /// [`Durability::Flush`]: crate::Durability::Flush

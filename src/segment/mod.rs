@@ -561,7 +561,7 @@ impl Segment {
         let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);
         let size = self.size();
         let loaded = if self.ctx.read_only {
-            read_index_files(fs, &index_path, &time_path)
+            read_index_files(&self.ctx, &index_path, &time_path)
         } else {
             map_index_files(fs, &index_path, &time_path)
         };
@@ -1010,16 +1010,20 @@ fn map_index_files(
 }
 
 /// A segment's two index files, read into memory; `None` if one is
-/// missing.
+/// missing. One larger than `segment_index_bytes` is an error (the caller
+/// then rebuilds the entries from the `.log`), never an allocation.
 fn read_index_files(
-    fs: &dyn Fs,
+    ctx: &SegmentContext,
     index_path: &Path,
     time_path: &Path,
 ) -> Result<Option<(IndexBytes, IndexBytes)>> {
-    let Some(offsets) = fsio::read_file_if_exists(fs, index_path)? else {
+    let fs = &*ctx.fs;
+    let max_offsets = (ctx.max_offset_entries * OFFSET_ENTRY_LEN) as u64;
+    let max_times = (ctx.max_time_entries * TIME_ENTRY_LEN) as u64;
+    let Some(offsets) = fsio::read_file_at_most(fs, index_path, max_offsets)? else {
         return Ok(None);
     };
-    let Some(times) = fsio::read_file_if_exists(fs, time_path)? else {
+    let Some(times) = fsio::read_file_at_most(fs, time_path, max_times)? else {
         return Ok(None);
     };
     Ok(Some((IndexBytes::Owned(offsets), IndexBytes::Owned(times))))

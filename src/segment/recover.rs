@@ -62,16 +62,17 @@ impl RecoveredLog {
     }
 
     /// A walk to be continued from `position` (where a batch starts), with
-    /// the index entries for what lies before it and the largest timestamp
-    /// they record.
+    /// the index entries for what lies before it, the largest timestamp
+    /// there (or more: of the whole segment) and the time index's last
+    /// timestamp.
     pub(crate) fn resumed(
         index_interval_bytes: u32,
         position: u64,
         offsets: Vec<u8>,
         times: Vec<u8>,
         max: TimestampOffset,
+        last_time: Option<i64>,
     ) -> Self {
-        let last_time = (!times.is_empty()).then_some(max.timestamp);
         RecoveredLog {
             valid_bytes: position,
             offsets,
