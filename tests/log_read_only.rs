@@ -19,6 +19,16 @@ fn config(segment_bytes: u64) -> LogConfig {
     }
 }
 
+/// Segments of a few MiB, with Kafka's index interval.
+fn big_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 64 << 20,
+        segment_index_bytes: 64 << 10,
+        index_interval_bytes: 4096,
+        ..LogConfig::default()
+    }
+}
+
 fn writer(fs: &MemFs, config: LogConfig) -> PartitionLog {
     OpenOptions::new().fs(fs.clone()).open(DIR, config).unwrap()
 }
@@ -437,12 +447,7 @@ fn reads_during<T>(fs: &MemFs, f: impl FnOnce() -> T) -> (T, BTreeMap<String, us
 #[test]
 fn opening_reads_only_the_last_segment_and_resumes_from_its_index() {
     let fs = MemFs::new();
-    let big = LogConfig {
-        segment_bytes: 64 << 20,
-        segment_index_bytes: 64 << 10,
-        index_interval_bytes: 4096,
-        ..LogConfig::default()
-    };
+    let big = big_config();
     let w = writer(&fs, big.clone());
     // Several segments, then a last one of 6 MiB, closed cleanly.
     for _ in 0..3 {
@@ -507,12 +512,7 @@ fn a_damaged_index_is_only_a_slower_start() {
 #[test]
 fn a_time_index_behind_the_offset_index_does_not_hide_the_largest_timestamp() {
     let fs = MemFs::new();
-    let big = LogConfig {
-        segment_bytes: 64 << 20,
-        segment_index_bytes: 64 << 10,
-        index_interval_bytes: 4096,
-        ..LogConfig::default()
-    };
+    let big = big_config();
     let w = writer(&fs, big.clone());
     let value = vec![b'v'; 2 << 10];
     // The largest timestamp early in the segment, smaller ones after it.
