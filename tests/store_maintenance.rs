@@ -17,6 +17,29 @@ use common_store::*;
 /// Partition 0 and 1 of `TOPIC` get 20 records stamped `T0`, then 5
 /// stamped `T0 + 100 s`; with 1,000-byte segments of 5 records each, the
 /// old records fill segments 0, 5, 10 and 15, and segment 20 is active.
+/// A store with `TOPIC` of `partitions` partitions of 1,000-byte segments
+/// kept for a minute, whose deleted files wait `delete_delay_ms`.
+fn open_with_retention(
+    fs: &MemFs,
+    clock: &ManualClock,
+    partitions: u32,
+    delete_delay_ms: &str,
+) -> LogStore {
+    let store = open(fs, clock);
+    store
+        .create_topic(
+            TOPIC,
+            partitions,
+            &[
+                ("retention.ms", "60000"),
+                ("segment.bytes", "1000"),
+                ("file.delete.delay.ms", delete_delay_ms),
+            ],
+        )
+        .unwrap();
+    store
+}
+
 fn old_and_new(store: &LogStore, partitions: u32) {
     for p in 0..partitions {
         produce(store, TOPIC, p, 20, T0);
@@ -47,18 +70,7 @@ fn assert_no_errors(report: &MaintenanceReport) {
 fn maintain_deletes_expired_segments_and_reports_them() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 60_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            2,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "0"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 2, "0");
     store.create_topic("other", 1, &[]).unwrap();
     produce(&store, "other", 0, 3, 0);
     old_and_new(&store, 2);
@@ -138,18 +150,7 @@ fn maintain_deletes_expired_segments_and_reports_them() {
 fn deleted_files_stay_until_the_delay_passes() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 100_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            2,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "30000"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 2, "30000");
     old_and_new(&store, 2);
     let freed: u64 = (0..2)
         .map(|p| sizes(&store, p)[..4].iter().sum::<u64>())
@@ -208,18 +209,7 @@ fn deleted_files_stay_until_the_delay_passes() {
 fn pending_deleted_files_are_removed_by_close() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 100_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            1,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "3600000"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 1, "3600000");
     old_and_new(&store, 1);
     assert_eq!(store.maintain().unwrap().segments_deleted, 4);
     assert_eq!(deleted_bases(&fs, TOPIC, 0).len(), 4);
@@ -368,18 +358,7 @@ fn delete_records_refuses_offsets_past_the_high_watermark() {
 fn a_failing_partition_is_reported_and_the_others_are_maintained() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 100_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            3,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "0"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 3, "0");
     old_and_new(&store, 3);
     // Renaming a segment of partition 1 to `.deleted` fails.
     let sick = partition_dir(TOPIC, 1);
@@ -454,18 +433,7 @@ fn a_failing_partition_is_reported_and_the_others_are_maintained() {
 fn a_failed_checkpoint_write_is_reported_as_a_store_wide_error() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 100_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            2,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "0"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 2, "0");
     old_and_new(&store, 2);
     fs.set_fault_hook(|call| {
         (call.op == FsOp::Open
@@ -503,18 +471,7 @@ fn a_failed_checkpoint_write_is_reported_as_a_store_wide_error() {
 fn files_removed_counts_what_went_even_when_a_removal_fails() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 100_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            1,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "1000"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 1, "1000");
     old_and_new(&store, 1);
     // Two deletions waiting: segment 0 (delete_records), then 5, 10 and
     // 15 (retention).
@@ -577,18 +534,7 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 fn background_maintenance_runs_and_close_stops_it() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0 + 60_000);
-    let store = open(&fs, &clock);
-    store
-        .create_topic(
-            TOPIC,
-            2,
-            &[
-                ("retention.ms", "60000"),
-                ("segment.bytes", "1000"),
-                ("file.delete.delay.ms", "0"),
-            ],
-        )
-        .unwrap();
+    let store = open_with_retention(&fs, &clock, 2, "0");
     old_and_new(&store, 2);
     // Nothing has expired: passes run but delete nothing.
     assert!(store.last_maintenance_report().is_none());
