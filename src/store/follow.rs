@@ -136,15 +136,4 @@ impl StoreInner {
         }
         Ok(changed)
     }
-
-    fn open_logs(
-        &self,
-        topic: &str,
-        config: &TopicConfig,
-        range: std::ops::Range<u32>,
-    ) -> Result<Vec<PartitionLog>> {
-        range
-            .map(|p| self.open_log(topic, p, config, None))
-            .collect()
-    }
 }

@@ -491,6 +491,19 @@ impl StoreInner {
         )
     }
 
+    /// Opens the logs of a range of a topic's partitions (no root
+    /// checkpoint hints: they are new to this store handle).
+    pub(crate) fn open_logs(
+        &self,
+        topic: &str,
+        config: &TopicConfig,
+        range: std::ops::Range<u32>,
+    ) -> Result<Vec<PartitionLog>> {
+        range
+            .map(|p| self.open_log(topic, p, config, None))
+            .collect()
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed)

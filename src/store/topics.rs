@@ -274,9 +274,7 @@ impl LogStore {
             fs.create_dir_all(&dir).ctx("create directory", &dir)?;
         }
         fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)?;
-        range
-            .map(|p| inner.open_log(topic, p, config, None))
-            .collect()
+        inner.open_logs(topic, config, range)
     }
 }
 
