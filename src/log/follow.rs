@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, FileHandle, IoContext, OpenMode};
 use crate::record::{BatchHeader, BATCH_HEADER_LEN};
 use crate::segment::{
-    lock, recover_log, write_lock, FileKind, RecoveredLog, Segment, SegmentContext,
+    lock, read_lock, recover_log, write_lock, FileKind, RecoveredLog, Segment, SegmentContext,
     TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 
@@ -396,8 +396,9 @@ impl PartitionLog {
     /// # Errors
     /// [`Error::Corrupt`] if the segment this view was following holds an
     /// invalid batch although its writer has moved on to a new one (the
-    /// view cannot go beyond it; every later refresh reports it again); [`Error::Io`], for example when the directory
-    /// was removed; [`Error::Closed`].
+    /// view cannot go beyond it; every later refresh reports it again);
+    /// [`Error::Io`], for example when the directory was removed;
+    /// [`Error::Closed`].
     ///
     /// [`Durability::Flush`]: crate::Durability::Flush
     pub fn refresh(&self) -> Result<bool> {
@@ -408,7 +409,7 @@ impl PartitionLog {
         let mut follow = lock(follow);
         self.inner.check_open()?;
         let shape = |log: &Self| {
-            let segments = crate::segment::read_lock(&log.inner.segments);
+            let segments = read_lock(&log.inner.segments);
             let first = segments.keys().next().copied();
             (
                 log.log_start_offset(),
@@ -446,8 +447,9 @@ impl Inner {
             self.log_start_offset
                 .store(view.log_start, Ordering::Release);
             self.log_end_offset.store(view.leo, Ordering::Release);
+            // A fresh view starts with no damage on record.
             *f = view.follow;
-            return f.stuck.as_ref().map_or(Ok(()), |e| Err(e.duplicate()));
+            return Ok(());
         }
         let Some(tail) = f.tail.as_mut() else {
             return Ok(());
@@ -464,7 +466,7 @@ impl Inner {
         // The log end offset moved with what was published (see
         // `publish`), never ahead of it.
         let end = self.log_end_offset.load(Ordering::Acquire);
-        let first = read_lock_first(self);
+        let first = read_lock(&self.segments).keys().next().copied();
         let start = saved
             .map_or(0, |s| s.log_start_offset)
             .max(first.unwrap_or(0))
@@ -557,11 +559,4 @@ impl Inner {
         self.log_end_offset
             .store(tail.next_offset(), Ordering::Release);
     }
-}
-
-fn read_lock_first(inner: &Inner) -> Option<u64> {
-    crate::segment::read_lock(&inner.segments)
-        .keys()
-        .next()
-        .copied()
 }
