@@ -341,17 +341,20 @@ fn producer_batches_get_offsets_in_place() {
         .unwrap();
     let info = log.append_encoded(&sent).unwrap();
     assert_eq!((info.first_offset, info.last_offset), (1, 10));
-    // The stored batch is the producer's, with only base offset set (the
-    // leader epoch was already -1).
+    // The stored batch is the producer's, with only the base offset and
+    // the partition leader epoch set, both outside the CRC (a broker
+    // stamps its leader epoch where the producer sent -1).
     let stored = log.read(1, 1).unwrap().to_vec().unwrap();
     let batch = RecordBatch::parse(&stored).unwrap();
     assert_eq!(batch.header().base_offset, 1);
+    assert_eq!(batch.header().partition_leader_epoch, 0);
     assert_eq!(batch.header().compression(), codec);
     assert_eq!(batch.header().producer_id, 7);
+    assert_eq!(&stored[8..12], &sent[8..12], "same length");
     assert_eq!(
-        &stored[8..],
-        &sent[8..],
-        "nothing but the base offset changed"
+        &stored[16..],
+        &sent[16..],
+        "nothing but the base offset and leader epoch changed"
     );
     batch.verify_crc().unwrap();
     assert_eq!(offsets(&log, 0), (0..11).collect::<Vec<_>>());

@@ -20,6 +20,13 @@ const ATTRIBUTES_POS: usize = 21;
 const MAX_TIMESTAMP_POS: usize = 35;
 const TIMESTAMP_TYPE_BIT: u16 = 0x08;
 
+/// The partition leader epoch stamped on the batches a log appends as the
+/// leader ([`PartitionLog::append`], [`PartitionLog::append_encoded`]): a
+/// Kafka broker stamps its leader epoch on every batch it accepts (the
+/// first leader's is 0), where a client sends -1. Replicated batches keep
+/// theirs.
+const LEADER_EPOCH: i32 = 0;
+
 impl PartitionLog {
     /// Appends `records` as one batch, as a Kafka leader does: offsets from
     /// the log end offset on, a timestamp from the clock for records
@@ -83,7 +90,8 @@ impl PartitionLog {
     /// # Errors
     /// [`Error::InvalidBatch`] for malformed batches or a bad CRC,
     /// [`Error::UnexpectedOffset`] for offsets that do not continue the
-    /// log, [`Error::RecordTooLarge`] for a batch larger than a segment,
+    /// log, [`Error::RecordTooLarge`] for batches larger than a segment (together:
+    /// an append goes into one segment),
     /// and as [`append`](Self::append).
     pub fn append_replicated(&self, batches: &[u8]) -> Result<AppendInfo> {
         self.append_replicated_with(batches, self.inner.config.durability)
@@ -120,6 +128,7 @@ impl Inner {
         let timestamp_type = self.config.message_timestamp_type;
         let builder = BatchBuilder::new()
             .base_offset(base)
+            .partition_leader_epoch(LEADER_EPOCH)
             .compression(self.config.compression)
             .timestamp_type(timestamp_type)
             .now(now);
@@ -131,7 +140,7 @@ impl Inner {
             now,
             |buf| {
                 let enc = builder.encode_into(records, buf, &mut scratch)?;
-                self.check_size(enc.size, true)?;
+                self.check_size(enc.size as u64, true)?;
                 Ok(BatchMeta {
                     base_offset: enc.base_offset,
                     last_offset: enc.last_offset,
@@ -157,8 +166,7 @@ impl Inner {
         Ok(info)
     }
 
-    fn check_size(&self, size: usize, client: bool) -> Result<()> {
-        let size = size as u64;
+    fn check_size(&self, size: u64, client: bool) -> Result<()> {
         let max_message = u64::from(self.config.max_message_bytes);
         if client && size > max_message {
             return Err(Error::RecordTooLarge {
@@ -184,7 +192,7 @@ impl Inner {
         let mut position = 0usize;
         for batch in split_batches(input) {
             let batch = batch?;
-            self.check_size(batch.size(), true)?;
+            self.check_size(batch.size() as u64, true)?;
             let (meta, count) = validate_producer_batch(&batch, &mut scratch)
                 .map_err(|e| e.shifted(position).in_input())?;
             header_max.push(batch.header().max_timestamp);
@@ -192,6 +200,9 @@ impl Inner {
             records_total += count;
             position += batch.size();
         }
+        // The whole append goes into one segment (Kafka refuses an append
+        // larger than `segment.bytes` as a whole, not only per batch).
+        self.check_size(position as u64, false)?;
         if metas.is_empty() {
             return Err(Error::InvalidBatch {
                 position: 0,
@@ -214,7 +225,7 @@ impl Inner {
             let b = &mut bytes[at..at + meta.size];
             let delta = meta.last_offset - meta.base_offset;
             b[BASE_OFFSET_POS..BASE_OFFSET_POS + 8].copy_from_slice(&(next as i64).to_be_bytes());
-            b[LEADER_EPOCH_POS..LEADER_EPOCH_POS + 4].copy_from_slice(&(-1i32).to_be_bytes());
+            b[LEADER_EPOCH_POS..LEADER_EPOCH_POS + 4].copy_from_slice(&LEADER_EPOCH.to_be_bytes());
             if let Some(t) = append_time {
                 let attrs = u16::from_be_bytes([b[ATTRIBUTES_POS], b[ATTRIBUTES_POS + 1]])
                     | TIMESTAMP_TYPE_BIT;
@@ -250,7 +261,7 @@ impl Inner {
                 position,
                 reason: e.into_reason(),
             })?;
-            self.check_size(batch.size(), false)?;
+            self.check_size(batch.size() as u64, false)?;
             let h = batch.header();
             if let Some(prev) = prev_last {
                 if h.base_offset <= prev {
@@ -270,6 +281,7 @@ impl Inner {
             });
             position += batch.size() as u64;
         }
+        self.check_size(position, false)?;
         let Some(first) = metas.first().copied() else {
             return Err(Error::InvalidBatch {
                 position: 0,
@@ -288,8 +300,16 @@ impl Inner {
         self.write_batches(&mut w, input, &metas, records_total, durability, now)
     }
 
-    /// Writes validated batches laid end to end in `bytes`, rolling where
-    /// needed, then makes them as durable as asked.
+    /// Writes validated batches laid end to end in `bytes`, then makes them
+    /// as durable as asked.
+    ///
+    /// As in Kafka's `UnifiedLog.append`/`maybeRoll`, whether to roll is
+    /// decided once, before the whole append, so an append never spans two
+    /// segments; the new segment starts at `max(first offset of the append,
+    /// log end offset)` (`LocalLog.roll(expectedNextOffset)`). Only an
+    /// append that no segment could hold whole (offsets more than 2^31
+    /// apart, or more batches than an index has room for) is split, at the
+    /// batch that does not fit.
     fn write_batches(
         &self,
         w: &mut Writer,
@@ -299,21 +319,35 @@ impl Inner {
         durability: Durability,
         now: i64,
     ) -> Result<AppendInfo> {
+        let (Some(first), Some(last)) = (metas.first(), metas.last()) else {
+            return Err(Error::InvalidBatch {
+                position: 0,
+                reason: "no record batches".into(),
+            });
+        };
+        let whole = BatchMeta {
+            base_offset: first.base_offset,
+            last_offset: last.last_offset,
+            max_timestamp: metas.iter().map(|m| m.max_timestamp).max().unwrap_or(-1),
+            size: metas.iter().map(|m| m.size).sum(),
+        };
         let mut at = 0usize;
         for (i, meta) in metas.iter().enumerate() {
-            let roll = self.active(w)?.should_roll(
-                meta,
-                self.config.segment_bytes,
-                self.config.segment_ms,
-                now,
-            );
+            let active = self.active(w)?;
+            let roll = if i == 0 {
+                active.should_roll(
+                    &whole,
+                    metas.len(),
+                    self.config.segment_bytes,
+                    self.config.segment_ms,
+                    now,
+                )
+            } else {
+                active.cannot_hold(meta, 1)
+            };
             if roll.is_some() {
-                // The new segment starts at the log end offset, so segments
-                // follow each other without gaps; only a batch that cannot
-                // be stored relative to it starts its own segment.
                 let leo = self.log_end_offset.load(Ordering::Acquire);
-                let fits = meta.last_offset.saturating_sub(leo) <= i32::MAX as u64;
-                self.roll_locked(w, if fits { leo } else { meta.base_offset })?;
+                self.roll_locked(w, meta.base_offset.max(leo))?;
             }
             let last = i + 1 == metas.len();
             let chunk = &bytes[at..at + meta.size];

@@ -638,6 +638,9 @@ impl Inner {
             let r = state::remove_clean_marker(&*self.ctx.fs, &self.dir);
             self.ctx.poison.guard(r)?;
             w.clean_marker = false;
+            if let Some(active) = &w.active {
+                self.ctx.poison.guard(active.preallocate_indexes())?;
+            }
         }
         Ok(())
     }

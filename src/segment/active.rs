@@ -188,7 +188,10 @@ impl ActiveSegment {
             times: IndexBytes::Owned(times),
         };
         Ok(ActiveSegment {
-            cursor: IndexCursor::resume(ctx.index_interval_bytes, last_entry_position, state.max),
+            // Kafka's `LogSegment` starts `bytesSinceLastIndexEntry` at 0
+            // when it is opened from disk, and `truncateTo` resets it: the
+            // next entry comes only after `index_interval_bytes` more bytes.
+            cursor: IndexCursor::resume(ctx.index_interval_bytes, size, state.max),
             next_offset: state.next_offset,
             segment,
             last_time_entry,
@@ -199,6 +202,28 @@ impl ActiveSegment {
             first_batch_timestamp: state.first_batch_timestamp,
             created_ms: now_ms,
         })
+    }
+
+    /// Sizes the index files back to `segment_index_bytes`, as Kafka's
+    /// loader resizes the active segment's indexes, where a clean close
+    /// left them trimmed to their entries. Done before the first change
+    /// after a clean open (opening and closing a log without writing to it
+    /// leaves its files as they are); trimmed again when the segment rolls
+    /// or the log closes.
+    pub(crate) fn preallocate_indexes(&self) -> Result<()> {
+        let ctx = &self.segment.ctx;
+        let fs = &*ctx.fs;
+        for (kind, len) in [
+            (FileKind::Index, ctx.max_offset_entries * OFFSET_ENTRY_LEN),
+            (FileKind::TimeIndex, ctx.max_time_entries * TIME_ENTRY_LEN),
+        ] {
+            let path = ctx.path(self.base_offset(), kind);
+            let file = fs.open(&path, OpenMode::Create).ctx("open", &path)?;
+            if file.len().ctx("stat", &path)? < len as u64 {
+                file.set_len(len as u64).ctx("preallocate", &path)?;
+            }
+        }
+        Ok(())
     }
 
     /// What a clean shutdown records about the active segment, so that the
@@ -228,37 +253,50 @@ impl ActiveSegment {
         self.next_offset
     }
 
-    /// Whether the segment must roll before `batch` is appended (Kafka's
-    /// `shouldRoll`). An empty segment never rolls for size or time.
+    /// Whether the segment must roll before an append (Kafka's
+    /// `shouldRoll`), decided once for the whole append: `append` describes
+    /// all of it (first base offset, last offset, total size, largest
+    /// timestamp) and `batches` is how many batches it holds, each of which
+    /// may add an entry to each index. An empty segment never rolls for
+    /// size or time.
     pub(crate) fn should_roll(
         &self,
-        batch: &BatchMeta,
+        append: &BatchMeta,
+        batches: usize,
         segment_bytes: u64,
         segment_ms: u64,
         now_ms: i64,
     ) -> Option<RollReason> {
-        let ctx = &self.segment.ctx;
         let size = self.size();
-        if size > 0 && size > segment_bytes.saturating_sub(batch.size as u64) {
+        if size > 0 && size > segment_bytes.saturating_sub(append.size as u64) {
             return Some(RollReason::Size);
         }
         if size > 0 {
             let waited = match self.first_batch_timestamp {
-                Some(first) if first >= 0 => batch.max_timestamp.saturating_sub(first),
+                Some(first) if first >= 0 => append.max_timestamp.saturating_sub(first),
                 _ => now_ms.saturating_sub(self.created_ms),
             };
             if waited > 0 && waited as u64 > segment_ms {
                 return Some(RollReason::Time);
             }
         }
-        if self.offset_entries >= ctx.max_offset_entries {
+        self.cannot_hold(append, batches)
+    }
+
+    /// Why the segment cannot take `append` (of `batches` batches) at all:
+    /// an index without room for the entries it may add (the time index
+    /// keeps its last slot for the entry added when the segment closes), or
+    /// an offset that does not fit a 32-bit offset relative to the base.
+    pub(crate) fn cannot_hold(&self, append: &BatchMeta, batches: usize) -> Option<RollReason> {
+        let ctx = &self.segment.ctx;
+        if self.offset_entries + batches > ctx.max_offset_entries {
             return Some(RollReason::OffsetIndexFull);
         }
-        if self.time_entries + 1 >= ctx.max_time_entries {
+        if self.time_entries + batches >= ctx.max_time_entries {
             return Some(RollReason::TimeIndexFull);
         }
-        if batch.base_offset < self.base_offset()
-            || batch.last_offset - self.base_offset() > i32::MAX as u64
+        if append.base_offset < self.base_offset()
+            || append.last_offset - self.base_offset() > i32::MAX as u64
         {
             return Some(RollReason::OffsetOverflow);
         }
@@ -324,7 +362,7 @@ impl ActiveSegment {
                 }
             };
             if self
-                .should_roll(&meta, segment_bytes, segment_ms, now_ms)
+                .should_roll(&meta, 1, segment_bytes, segment_ms, now_ms)
                 .is_some()
             {
                 let bytes = tail.split_off(start);
