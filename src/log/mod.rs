@@ -37,7 +37,11 @@
 //!    trimmed to their entries. It is *not* fsynced in the writer's path
 //!    (as in Kafka, where a background task flushes it): it joins the
 //!    list of sealed, unsynced segments, and the recovery point stays
-//!    where it was. Then step 1 for the new segment, and step 5.
+//!    where it was. Except when the recovery point already reaches the
+//!    end of the sealed segment (its data was synced by a synced append):
+//!    then its files, indexes included, are fsynced before the new segment
+//!    exists, since from then on an open trusts its index files without
+//!    re-reading it. Then step 1 for the new segment, and step 5.
 //! 3. **Sync.** For an append with [`Durability::Sync`], a due
 //!    `flush_messages`/`flush_ms`, or [`flush`](PartitionLog::flush): the
 //!    sealed, unsynced segments are fsynced oldest first (`.log`, then
@@ -722,12 +726,19 @@ impl Inner {
         let leo = self.log_end_offset.load(Ordering::Acquire);
         let old = w.active.take().ok_or(Error::Closed)?;
         let sealed = old.seal()?;
+        // Once the new segment exists, a recovery point at or above its
+        // base (already on disk, after a synced append) makes the next open
+        // trust the sealed segment's index files without re-reading it: they
+        // must be durable first (Kafka's flush includes the indexes).
+        let covered = self.recovery_point.load(Ordering::Acquire) >= base_offset;
         if base_offset > leo {
             for seg in std::mem::take(&mut w.unsynced) {
                 seg.sync_files()?;
             }
             sealed.sync_files()?;
             self.recovery_point.fetch_max(base_offset, Ordering::AcqRel);
+        } else if covered && sealed.size() > 0 {
+            sealed.sync_files()?;
         }
         if sealed.size() == 0 && sealed.base_offset() != base_offset {
             // Nothing to keep: an empty segment would only be a gap.
@@ -747,7 +758,7 @@ impl Inner {
             }
             segments.insert(base_offset, new.segment().clone());
         }
-        if sealed.size() > 0 && base_offset <= leo {
+        if sealed.size() > 0 && base_offset <= leo && !covered {
             w.unsynced.push(sealed);
         }
         w.active = Some(new);

@@ -29,6 +29,7 @@ mod names;
 mod read;
 mod recover;
 mod resident;
+mod sanity;
 mod scan;
 
 use std::path::{Path, PathBuf};
@@ -568,7 +569,10 @@ impl Segment {
         if let Ok(Some((offsets, times))) = loaded {
             let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
                 .and_then(|()| check_time_index(&time_path, &times, self.base_offset));
-            if sane.is_ok() {
+            if sane.is_err() {
+                self.check_log_not_cut(&index_path, &offsets, size)?;
+            }
+            if sane.is_ok() && self.index_ends_match(&offsets, &times, size)? {
                 let max = TimeEntries::new(&times, self.base_offset).last();
                 let mut slot = lock(&self.max_timestamp);
                 if slot.is_none() {
