@@ -44,7 +44,8 @@ pub struct SegmentFiles {
     pub time_index: PathBuf,
 }
 
-/// The segments of a partition directory, oldest first.
+/// The segments of a partition directory, oldest first (a directory named
+/// like a segment's `.log` included: it stands where a segment should be).
 ///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be listed.
@@ -53,7 +54,6 @@ pub fn segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<SegmentFiles>> {
         .list_dir(dir)
         .ctx("list", dir)?
         .iter()
-        .filter(|e| !e.is_dir)
         .filter_map(|e| parse_file_name(&e.name))
         .filter(|p| p.kind == FileKind::Log && p.temp.is_none())
         .map(|p| p.base_offset)
@@ -248,11 +248,32 @@ pub fn verify_partition_dir_progress(
                 ),
             ));
         }
+        if fs.list_dir(&seg.log).is_ok() {
+            return Err(Error::corrupt(
+                &seg.log,
+                0,
+                "is a directory, not a segment file: the records of this segment are missing",
+            ));
+        }
+        if !active && file_len(fs, &seg.log)? == 0 {
+            return Err(Error::corrupt(
+                &seg.log,
+                0,
+                "is empty, but it is not the last segment: the records of this segment are missing",
+            ));
+        }
         let v = verify_segment(fs, seg, active, progress)?;
         prev_last = v.last_offset.or(prev_last);
         report.segments.push(v);
     }
     Ok(report)
+}
+
+fn file_len(fs: &dyn Fs, path: &Path) -> Result<u64> {
+    fs.open(path, OpenMode::Read)
+        .ctx("open", path)?
+        .len()
+        .ctx("stat", path)
 }
 
 fn verify_segment(

@@ -192,8 +192,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Durability, LogConfig, RecoveryMode};
 pub use error::{Error, Result};
 pub use log::{
-    AppendInfo, FetchData, FileSlice, LogIter, LogReader, OpenOptions, PartitionLog, ReadBatch,
-    RecoveryReport, RetentionOutcome, SegmentInfo, TimestampLookup, Truncation,
+    AppendInfo, CheckpointField, CheckpointMismatch, FetchData, FileSlice, LogIter, LogReader,
+    OpenOptions, PartitionLog, ReadBatch, RecoveryReport, RetentionOutcome, SegmentDamage,
+    SegmentInfo, TimestampLookup, Truncation,
 };
 pub use record::{
     BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch, RecordView,

@@ -45,8 +45,8 @@ use common_crash::{check_prefix_of, dir, found, open, Exp, Model};
 use seglog::inspect::verify_partition_dir_with;
 use seglog::io::{CrashMode, Fs, MemFs, OpenMode};
 use seglog::{
-    BatchBuilder, Clock, Compression, Durability, Error, LogConfig, ManualClock, PartitionLog,
-    Record, RecoveryMode,
+    BatchBuilder, CheckpointField, CheckpointMismatch, Clock, Compression, Durability, Error,
+    LogConfig, ManualClock, PartitionLog, Record, RecoveryMode,
 };
 
 const MARKER: &str = "seglog.clean-shutdown";
@@ -343,9 +343,9 @@ fn expected(b: &Built, damage: Damage, mode: RecoveryMode) -> Expected {
     };
     match damage {
         // The file ends exactly where the batch started (a whole batch is
-        // gone). For synced data in strict mode that is an error: see
-        // `synced_batch_cut_off_at_its_start_fails_strict_open`.
-        Damage::Cut { at: 0 } if b.synced() && strict => Expected::Corrupt,
+        // gone): valid data up to its end. A recovery point beyond it is
+        // reset, as Kafka does, and reported: see
+        // `synced_batch_cut_off_at_its_start_resets_the_recovery_point`.
         Damage::Cut { at: 0 } => Expected::EndsBefore,
         Damage::Cut { at } => damaged_batch(at),
         Damage::Flip { at } => match (b.classify(at), b.scenario) {
@@ -514,16 +514,20 @@ fn check(b: &Built, damage: Damage, mode: RecoveryMode) -> Result<(), String> {
             b.before_last()
         }
         Expected::EndsBefore => {
-            // Nothing is cut; a batch that had been synced is reported as
-            // missing (only the lenient mode gets this far with one).
-            let ok = match &report.truncated {
-                None => !b.synced(),
-                Some(t) => {
-                    b.synced()
-                        && t.bytes_removed == 0
-                        && t.reason.contains("synced data is missing")
+            // Nothing is cut; the recovery point of a batch that had been
+            // synced is reported as beyond the log end, and reset.
+            let mismatch = match report.checkpoint_mismatches.as_slice() {
+                [] => false,
+                [m] => {
+                    m.field == CheckpointField::RecoveryPoint
+                        && m.path == b.path.with_file_name("seglog.checkpoint")
+                        && m.log_end_offset == b.first
+                        && m.used == b.first
+                        && m.value > b.first
                 }
+                _ => return Err(format!("{ctx}: {report:?}")),
             };
+            let ok = report.truncated.is_none() && mismatch == b.synced();
             if !ok {
                 return Err(format!("{ctx}: {report:?}"));
             }
@@ -731,19 +735,32 @@ fn corrupted_last_offset_delta_is_reported_by_reads() {
 /// recovery once accepted the shorter log and rewrote the checkpoint's
 /// recovery point down to it.)
 #[test]
-fn synced_batch_cut_off_at_its_start_fails_strict_open() {
+fn synced_batch_cut_off_at_its_start_resets_the_recovery_point() {
+    // Kafka's `LogLoader.recoverLog`: the new recovery point is
+    // `min(recoveryPointCheckpoint, logEndOffset)`; the data that is there
+    // is whole, so the open serves it and reports the checkpoint's value.
     for scenario in [Scenario::CleanClose, Scenario::CleanCloseNoMarker] {
-        let b = build(scenario, Compression::None);
-        let fs = b.damaged(Damage::Cut { at: 0 });
-        let clock = ManualClock::new(1_800_000_000_000);
-        let r = open(&fs, &clock, RecoveryMode::Strict, &b.config);
-        assert!(
-            matches!(&r, Err(Error::Corrupt { path, .. }) if *path == b.path),
-            "{scenario:?}: {:?}",
-            r.map(|l| (l.recovery_report().clone(), l.log_end_offset()))
-        );
-        // TruncateCorrupt opens what is there.
-        let log = open(&fs, &clock, RecoveryMode::TruncateCorrupt, &b.config).unwrap();
-        assert_eq!(log.log_end_offset(), b.first);
+        for mode in [RecoveryMode::Strict, RecoveryMode::TruncateCorrupt] {
+            let b = build(scenario, Compression::None);
+            let fs = b.damaged(Damage::Cut { at: 0 });
+            let clock = ManualClock::new(1_800_000_000_000);
+            let log = open(&fs, &clock, mode, &b.config).unwrap();
+            assert_eq!(log.log_end_offset(), b.first, "{scenario:?} {mode:?}");
+            assert_eq!(log.recovery_point(), b.first);
+            let report = log.recovery_report();
+            assert_eq!(report.truncated, None);
+            assert_eq!(
+                report.checkpoint_mismatches,
+                [CheckpointMismatch {
+                    path: b.path.with_file_name("seglog.checkpoint"),
+                    field: CheckpointField::RecoveryPoint,
+                    value: b.last + 1,
+                    log_end_offset: b.first,
+                    used: b.first,
+                }],
+                "{scenario:?} {mode:?}"
+            );
+            log.close().unwrap();
+        }
     }
 }

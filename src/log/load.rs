@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::follow::{self, Follow};
-use super::state::{self, CleanShutdown, PartitionState};
-use super::{Inner, OpenOptions, PartitionLog, RecoveryReport, Truncation, Writer};
+use super::state::{self, CleanShutdown, PartitionState, SavedState};
+use super::{
+    CheckpointField, CheckpointMismatch, Inner, OpenOptions, PartitionLog, RecoveryReport,
+    SegmentDamage, Truncation, Writer,
+};
 use crate::config::{LogConfig, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirEntry, FileHandle, Fs, IoContext, OpenMode};
@@ -74,14 +77,9 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     ctx.read_only = opts.read_only;
     let ctx = Arc::new(ctx);
     let now = opts.clock.now_ms();
-    let fallback = opts
-        .fallback_state
-        .map(|(recovery_point, log_start_offset)| PartitionState {
-            recovery_point,
-            log_start_offset,
-        });
+    let fallback = opts.fallback_state.clone();
     let opened = if opts.read_only {
-        let view = follow::load(&ctx, opts.recovery_mode, fallback)?;
+        let view = follow::load(&ctx, opts.recovery_mode, fallback.map(|s| s.state))?;
         Opened {
             segments: view.segments,
             log_start: view.log_start,
@@ -131,7 +129,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
 fn open_writable(
     ctx: &Arc<SegmentContext>,
     opts: &OpenOptions,
-    fallback: Option<PartitionState>,
+    fallback: Option<SavedState>,
     now: i64,
 ) -> Result<Opened> {
     let fs = &ctx.fs;
@@ -150,10 +148,19 @@ fn open_writable(
         }
         Ok(())
     };
-    let saved = state::read_state(&**fs, dir, opts.recovery_mode)?.or(fallback);
+    let saved = match state::read_state(&**fs, dir, opts.recovery_mode)? {
+        Some(own) => Some(SavedState::own(dir, own)),
+        None => fallback,
+    };
     // One listing serves both steps, unless the first changes the directory.
     let mut entries = fs.list_dir(dir).ctx("list", dir)?;
-    let mut trusted = marker.parsed;
+    // A recovery point beyond the end the marker records contradicts it:
+    // the last segment is re-read (and the mismatch reported) instead.
+    let mut trusted = marker.parsed.filter(|m| {
+        saved
+            .as_ref()
+            .is_none_or(|s| s.state.recovery_point <= m.resume.next_offset)
+    });
     if entries.iter().any(is_leftover) {
         // Leftovers of interrupted work: not a clean shutdown after all.
         trusted = None;
@@ -162,7 +169,8 @@ fn open_writable(
         entries = fs.list_dir(dir).ctx("list", dir)?;
     }
     let logs = list_segments(&**fs, dir, &entries)?;
-    let saved_start = saved.map_or(0, |s| s.log_start_offset);
+    let unusable = unusable_segments(ctx, &entries);
+    let saved_start = saved.as_ref().map_or(0, |s| s.state.log_start_offset);
 
     report.created = logs.is_empty();
     let clean = match trusted {
@@ -174,6 +182,7 @@ fn open_writable(
     let mut loaded = match clean {
         Some(l) => {
             report.clean_shutdown = true;
+            report.damaged_segments = unusable.into_iter().map(|(_, d)| d).collect();
             l
         }
         None => {
@@ -184,39 +193,64 @@ fn open_writable(
                     active: ActiveSegment::create(ctx, saved_start, now)?,
                 }
             } else {
-                recover(ctx, &logs, saved, opts.recovery_mode, now, &mut report)?
+                recover(
+                    ctx,
+                    &logs,
+                    saved.as_ref(),
+                    &unusable,
+                    opts.recovery_mode,
+                    now,
+                    &mut report,
+                )?
             }
         }
     };
 
-    // Everything below the saved log start offset is gone (segments removed
-    // by hand, or cut off by recovery): start over there, as Kafka does.
-    if loaded.active.next_offset() < saved_start {
-        invalidate(&mut marker_on_disk)?;
-        let mut doomed = loaded.closed.clone();
-        doomed.push(loaded.active.segment().clone());
-        for seg in doomed {
-            delete_segment_files(ctx, seg.base_offset())?;
-        }
-        loaded = Loaded {
-            closed: Vec::new(),
-            active: ActiveSegment::create(ctx, saved_start, now)?,
-        };
-    }
-
-    let leo = loaded.active.next_offset();
+    // A saved log start offset beyond the end of the data is damage (or
+    // files removed by hand): it must not hide the records that are there,
+    // nor have any deleted.
     let first_base = loaded
         .closed
         .first()
         .map_or(loaded.active.base_offset(), |s| s.base_offset());
-    let log_start = saved_start.max(first_base).min(leo);
+    let mut log_start = saved_start.max(first_base);
+    if let Some(saved) = saved
+        .as_ref()
+        .filter(|_| saved_start > loaded.active.next_offset())
+    {
+        let leo = loaded.active.next_offset();
+        let empty = loaded.closed.is_empty() && loaded.active.size() == 0;
+        log_start = if empty { saved_start } else { first_base };
+        report.checkpoint_mismatches.push(CheckpointMismatch {
+            path: saved.log_start_file.clone(),
+            field: CheckpointField::LogStartOffset,
+            value: saved_start,
+            log_end_offset: leo,
+            used: log_start,
+        });
+        if empty {
+            // No record to hide: the empty log moves up to the saved start,
+            // so that no offset below it is given out again (Kafka starts
+            // over there too). The old (empty) segment goes first: a crash
+            // in between leaves no segment, and the next open creates one
+            // at the saved start.
+            invalidate(&mut marker_on_disk)?;
+            delete_segment_files(ctx, loaded.active.base_offset())?;
+            loaded = Loaded {
+                closed: Vec::new(),
+                active: ActiveSegment::create(ctx, saved_start, now)?,
+            };
+        }
+    }
+
+    let leo = loaded.active.next_offset();
     let state = PartitionState {
         // After a clean close everything is on disk; after recovery every
         // re-read segment was fsynced.
         recovery_point: leo,
         log_start_offset: log_start,
     };
-    if saved != Some(state) {
+    if saved.as_ref().map(|s| s.state) != Some(state) {
         state::write_state(&**fs, dir, &state)?;
     }
 
@@ -307,18 +341,27 @@ struct Damage {
 fn recover(
     ctx: &Arc<SegmentContext>,
     logs: &LogFiles,
-    saved: Option<PartitionState>,
+    saved: Option<&SavedState>,
+    unusable: &[(u64, SegmentDamage)],
     mode: RecoveryMode,
     now: i64,
     report: &mut RecoveryReport,
 ) -> Result<Loaded> {
     let fs = &*ctx.fs;
     let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
-    let recovery_point = saved.map_or(0, |s| s.recovery_point);
+    let recovery_point = saved.map_or(0, |s| s.state.recovery_point);
     let from = bases
         .iter()
         .rposition(|(b, _)| *b <= recovery_point)
         .unwrap_or(0);
+    // Segments below the ones re-read are opened lazily; those the listing
+    // shows cannot hold their records are reported (reads of them fail).
+    let reread_from = bases.get(from).map_or(u64::MAX, |(b, _)| *b);
+    report.damaged_segments = unusable
+        .iter()
+        .filter(|(b, _)| *b < reread_from)
+        .map(|(_, d)| d.clone())
+        .collect();
 
     let mut recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)> = Vec::new();
     let mut damage: Option<Damage> = None;
@@ -335,7 +378,18 @@ fn recover(
             });
             break;
         }
-        let file = fs.open(&path, OpenMode::Write).ctx("open", &path)?;
+        let file = match fs.open(&path, OpenMode::Write) {
+            Ok(f) => f,
+            // Not something recovery may remove: the operator decides.
+            Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
+                return Err(Error::corrupt(
+                    &path,
+                    0,
+                    "is a directory, not a segment file: the records of this segment are missing (move it away to open the log without them)",
+                ))
+            }
+            Err(e) => return Err(Error::io("open", &path, e)),
+        };
         let rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
         report.segments_recovered += 1;
         if let Some((position, reason)) = rec.invalid.clone() {
@@ -351,10 +405,10 @@ fn recover(
             recovered.push((file, rec));
             break;
         }
-        // Where this segment's data ends must be where the next one starts
-        // (or, for the last, at or past the recovery point); anything else
-        // means data went missing: torn beyond the recovery point (cut
-        // there, so what is left is a prefix without holes), lost below it.
+        // Where this segment's data ends must be where the next one starts;
+        // anything else means data went missing: torn beyond the recovery
+        // point (cut there, so what is left is a prefix without holes), lost
+        // below it.
         let end = rec.next_offset(base);
         let missing = match bases.get(i + 1) {
             // Only seglog's own logs are held to this: Kafka's may have
@@ -363,11 +417,21 @@ fn recover(
             Some(&(next, _)) if end < next && saved.is_some() => Some(format!(
                 "segment ends at offset {end} but the next segment starts at {next}: the data in between is missing"
             )),
-            None if end < recovery_point => Some(format!(
-                "the log ends at offset {end}, below the recovery point {recovery_point}: synced data is missing"
-            )),
             _ => None,
         };
+        if let Some(saved) = saved.filter(|_| i + 1 == bases.len() && end < recovery_point) {
+            // The last segment's data, whole and valid, ends below the
+            // recovery point: the checkpoint is beyond the log end. As
+            // Kafka does (`min(recoveryPoint, logEndOffset)`), the recovery
+            // point is reset to the end; the mismatch is reported.
+            report.checkpoint_mismatches.push(CheckpointMismatch {
+                path: saved.recovery_point_file.clone(),
+                field: CheckpointField::RecoveryPoint,
+                value: recovery_point,
+                log_end_offset: end,
+                used: end,
+            });
+        }
         if let Some(reason) = missing {
             damage = Some(Damage {
                 index: i,
@@ -427,7 +491,7 @@ fn recover(
     if keep == 0 {
         return Ok(Loaded {
             closed: Vec::new(),
-            active: ActiveSegment::create(ctx, saved.map_or(0, |s| s.log_start_offset), now)?,
+            active: ActiveSegment::create(ctx, saved.map_or(0, |s| s.state.log_start_offset), now)?,
         });
     }
     // An overlap is only found against a segment re-read here, so the new
@@ -566,15 +630,48 @@ fn is_leftover(e: &DirEntry) -> bool {
         && (e.name.ends_with(".tmp") || parse_file_name(&e.name).is_some_and(|p| p.temp.is_some()))
 }
 
-/// The `.log` files among a directory's entries: base offset to size.
+/// The `.log` files among a directory's entries: base offset to size. A
+/// directory named like a segment's `.log` is listed too, with size 0: it
+/// stands where a segment's records should be, and must not be passed over
+/// as if there were none (reads of it fail, see
+/// `Segment::check_holds_data`).
 pub(super) fn segment_logs(entries: &[DirEntry]) -> LogFiles {
     entries
         .iter()
-        .filter(|e| !e.is_dir)
         .filter_map(|e| parse_file_name(&e.name).map(|p| (p, e.len)))
         .filter(|(p, _)| p.temp.is_none() && p.kind == FileKind::Log)
         .map(|(p, len)| (p.base_offset, len))
         .collect()
+}
+
+/// Segments of the listing, other than the last, that cannot hold the
+/// records they must: a `.log` that is a directory, or an empty one.
+fn unusable_segments(ctx: &SegmentContext, entries: &[DirEntry]) -> Vec<(u64, SegmentDamage)> {
+    let logs: Vec<(u64, &DirEntry)> = entries
+        .iter()
+        .filter_map(|e| parse_file_name(&e.name).map(|p| (p, e)))
+        .filter(|(p, _)| p.temp.is_none() && p.kind == FileKind::Log)
+        .map(|(p, e)| (p.base_offset, e))
+        .collect();
+    let last = logs.iter().map(|(b, _)| *b).max();
+    let mut out: Vec<(u64, SegmentDamage)> = logs
+        .into_iter()
+        .filter(|(b, e)| Some(*b) != last && (e.is_dir || e.len == 0))
+        .map(|(b, e)| {
+            let reason = if e.is_dir {
+                "is a directory, not a segment file: the records of this segment are missing"
+            } else {
+                "is empty, but it is not the last segment: the records of this segment are missing"
+            };
+            let damage = SegmentDamage {
+                path: ctx.path(b, FileKind::Log),
+                reason: reason.to_string(),
+            };
+            (b, damage)
+        })
+        .collect();
+    out.sort_by_key(|(b, _)| *b);
+    out
 }
 
 /// The `.log` files of the directory; index files without a `.log` are

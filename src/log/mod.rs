@@ -115,6 +115,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
 pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
+pub(crate) use state::{PartitionState, SavedState};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Durability, LogConfig, RecoveryMode};
@@ -224,6 +225,74 @@ pub struct RecoveryReport {
     pub segments_deleted: usize,
     /// Leftover temporary files removed.
     pub temp_files_removed: usize,
+    /// Older segments that cannot hold the records they must (an empty
+    /// `.log` that is not the last segment, or a `.log` that is a
+    /// directory), found in the listing without reading them. They are
+    /// left as they are; a read that reaches one fails with
+    /// [`Error::Corrupt`] naming it.
+    pub damaged_segments: Vec<SegmentDamage>,
+    /// Checkpointed offsets the data contradicts (a log start offset or a
+    /// recovery point beyond the log end), and what the open used instead.
+    pub checkpoint_mismatches: Vec<CheckpointMismatch>,
+}
+
+/// A segment an open found unusable, left in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDamage {
+    /// The segment's `.log` path.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A checkpointed offset beyond the end of the log's data, found at open.
+///
+/// Such a value is damage (or the files were changed behind the log's
+/// back): it is reported, never acted on. A log start offset beyond the
+/// end would hide every record, so the log starts at its first segment
+/// instead (or, when the log holds no record at all, at the checkpointed
+/// offset, so that offsets are not given out twice); a recovery point
+/// beyond the end is reset to the end, as Kafka does, after the last
+/// segment was re-read. No data is deleted because of either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointMismatch {
+    /// The checkpoint file the value was read from (the partition's
+    /// `seglog.checkpoint`, or a store's root checkpoint file).
+    pub path: PathBuf,
+    /// Which offset it is.
+    pub field: CheckpointField,
+    /// The value the file holds.
+    pub value: u64,
+    /// The log end offset of the data found.
+    pub log_end_offset: u64,
+    /// The offset the log uses instead.
+    pub used: u64,
+}
+
+/// Which checkpointed offset a [`CheckpointMismatch`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckpointField {
+    /// The log start offset (Kafka's `log-start-offset-checkpoint`).
+    LogStartOffset,
+    /// The recovery point (Kafka's `recovery-point-offset-checkpoint`).
+    RecoveryPoint,
+}
+
+impl fmt::Display for CheckpointMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.field {
+            CheckpointField::LogStartOffset => "log start offset",
+            CheckpointField::RecoveryPoint => "recovery point",
+        };
+        write!(
+            f,
+            "{}: {what} {} is beyond the log end offset {}; using {}",
+            self.path.display(),
+            self.value,
+            self.log_end_offset,
+            self.used
+        )
+    }
 }
 
 /// Data an open discarded because it was torn or invalid.
@@ -290,8 +359,8 @@ pub struct OpenOptions {
     pub(crate) listener: Option<AppendListener>,
     /// The recovery point and log start offset to assume when the
     /// directory has no `seglog.checkpoint` of its own (from a store's
-    /// root checkpoint files, as Kafka keeps them).
-    pub(crate) fallback_state: Option<(u64, u64)>,
+    /// root checkpoint files, as Kafka keeps them), with those files.
+    pub(crate) fallback_state: Option<state::SavedState>,
 }
 
 impl Default for OpenOptions {

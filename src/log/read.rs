@@ -674,7 +674,14 @@ impl Inner {
         let mut cursor = offset;
         while let Some(seg) = segment {
             let min_one = fetch.slices.is_empty();
-            match seg.read(cursor, budget, upper, leo, min_one)? {
+            let read = match seg.read(cursor, budget, upper, leo, min_one) {
+                Ok(read) => read,
+                // What was read before a damaged segment is served; the
+                // read that starts at it reports the damage.
+                Err(Error::Corrupt { .. }) if !fetch.slices.is_empty() => break,
+                Err(e) => return Err(e),
+            };
+            match read {
                 SegmentRead::Slice { slice, reached_end } => {
                     budget = budget.saturating_sub(slice.len);
                     cursor = slice.next_offset.max(cursor);

@@ -33,8 +33,29 @@ pub(crate) struct PartitionState {
     pub(crate) log_start_offset: u64,
 }
 
-fn state_path(dir: &Path) -> PathBuf {
+pub(crate) fn state_path(dir: &Path) -> PathBuf {
     dir.join(STATE_FILE)
+}
+
+/// A saved state with the files its two offsets were read from: the
+/// partition's own `seglog.checkpoint`, or a store's root checkpoint files
+/// standing in for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SavedState {
+    pub(crate) state: PartitionState,
+    pub(crate) recovery_point_file: PathBuf,
+    pub(crate) log_start_file: PathBuf,
+}
+
+impl SavedState {
+    /// A state read from the partition's own checkpoint in `dir`.
+    pub(crate) fn own(dir: &Path, state: PartitionState) -> Self {
+        SavedState {
+            state,
+            recovery_point_file: state_path(dir),
+            log_start_file: state_path(dir),
+        }
+    }
 }
 
 /// Reads `seglog.checkpoint`. A damaged file is an error in strict mode

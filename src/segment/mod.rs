@@ -557,6 +557,7 @@ impl Segment {
         if matches!(*state, IndexState::Loaded { .. }) {
             return Ok(());
         }
+        self.check_holds_data()?;
         let fs = &*self.ctx.fs;
         let index_path = self.ctx.path(self.base_offset, FileKind::Index);
         let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);

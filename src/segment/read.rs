@@ -221,6 +221,7 @@ impl Segment {
     /// The visible size, after handing buffered bytes to the OS so that
     /// the file holds all of it.
     fn readable_end(&self) -> Result<u64> {
+        self.check_holds_data()?;
         let end = self.size();
         if end <= self.os_size.load(Ordering::Acquire) {
             return Ok(end);
@@ -233,6 +234,22 @@ impl Segment {
         }
         self.write_tail()?;
         Ok(end)
+    }
+
+    /// Fails for a closed segment with no bytes: only the last segment of
+    /// a log may be empty (a roll never leaves an empty segment behind), so
+    /// an empty older one, or a `.log` that is a directory, has lost the
+    /// records it held. Reads must not pass over it as if it held nothing.
+    pub(crate) fn check_holds_data(&self) -> Result<()> {
+        if self.size() > 0 || self.is_active() {
+            return Ok(());
+        }
+        let reason = if self.ctx.fs.list_dir(&self.log_path).is_ok() {
+            "the segment's .log is a directory, not a file: the records of this segment are missing"
+        } else {
+            "the segment's .log is empty, but it is not the last segment: the records of this segment are missing"
+        };
+        Err(Error::corrupt(&self.log_path, 0, reason))
     }
 
     /// The first record at or after `starting_offset` whose timestamp is

@@ -85,7 +85,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
-use crate::log::{OpenOptions, PartitionLog};
+use crate::log::{OpenOptions, PartitionLog, PartitionState, SavedState};
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 use layout::{OffsetEntry, TopicEntry, TopicState};
@@ -484,7 +484,14 @@ impl StoreInner {
         opts.lock_dir = false;
         let signal = self.signal.clone();
         opts.listener = Some(Arc::new(move || signal.notify()));
-        opts.fallback_state = fallback;
+        opts.fallback_state = fallback.map(|(recovery_point, log_start_offset)| SavedState {
+            state: PartitionState {
+                recovery_point,
+                log_start_offset,
+            },
+            recovery_point_file: self.dir.join(layout::RECOVERY_POINT_FILE),
+            log_start_file: self.dir.join(layout::LOG_START_FILE),
+        });
         opts.read_only(self.read_only).open(
             self.dir.join(partition_dir_name(topic, partition)),
             config.log.clone(),
