@@ -119,10 +119,7 @@ fn a_replicated_append_above_the_log_end_rolls_to_its_first_offset() {
     log.append_replicated(&batch_at(200, 1, 100, 0)).unwrap();
     assert_eq!(bases(&log), [0, 100]);
     assert_eq!(log.log_end_offset(), 201);
-    let offsets: Vec<u64> = log
-        .iter(0)
-        .map(|r| r.unwrap().offset)
-        .collect::<Vec<_>>();
+    let offsets: Vec<u64> = log.iter(0).map(|r| r.unwrap().offset).collect::<Vec<_>>();
     assert_eq!(offsets, [0, 1, 2, 100, 200]);
     // After a power loss the gap between the segments is no loss: the
     // open finds the log as it was.

@@ -393,3 +393,63 @@ fn stale_index_files_below_the_recovery_point_are_rebuilt_at_load() {
         verify_partition_dir_with(&fs, dir()).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 }
+
+/// Every file of the partition directory and its bytes.
+fn snapshot(fs: &MemFs) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs
+        .list_dir(dir())
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let bytes = fs.read(&dir().join(&e.name)).unwrap();
+            (e.name, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn an_open_that_fails_on_damage_changes_nothing() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let bases = build(&fs, &clock, 30);
+    let last = log_path(*bases.last().unwrap());
+    // Synced data damaged in the last segment, and the segment longer
+    // than the clean-shutdown marker says, so the open re-reads it.
+    let mut bytes = fs.read(&last).unwrap();
+    bytes[70] ^= 0xff;
+    bytes.extend_from_slice(&[0u8; 5]);
+    fs.write(&last, &bytes).unwrap();
+    // And an index file without its .log, which a successful open removes.
+    fs.write(&dir().join(format!("{:020}.index", 9999)), b"")
+        .unwrap();
+    let before = snapshot(&fs);
+    assert!(before.iter().any(|(n, _)| n == "seglog.clean-shutdown"));
+    for _ in 0..2 {
+        let r = open(&fs, &clock, STRICT, &config());
+        assert!(
+            matches!(&r, Err(Error::Corrupt { path, .. }) if *path == last),
+            "{:?}",
+            r.map(|l| l.recovery_report().clone())
+        );
+        let after = snapshot(&fs);
+        let names = |s: &[(String, Vec<u8>)]| -> Vec<(String, usize)> {
+            s.iter().map(|(n, b)| (n.clone(), b.len())).collect()
+        };
+        assert!(
+            after == before,
+            "the failed open changed files: {:?} -> {:?}",
+            names(&before),
+            names(&after)
+        );
+    }
+    // The lenient open repairs, and only then takes the marker away.
+    let log = open(&fs, &clock, RecoveryMode::TruncateCorrupt, &config()).unwrap();
+    assert!(log.recovery_report().truncated.is_some());
+    assert!(!fs
+        .list_dir(dir())
+        .unwrap()
+        .iter()
+        .any(|e| e.name == "seglog.clean-shutdown" || e.name.starts_with("00000000000000009999")));
+}

@@ -168,7 +168,7 @@ fn open_writable(
         report.temp_files_removed = remove_temp_files(ctx, &entries)?;
         entries = fs.list_dir(dir).ctx("list", dir)?;
     }
-    let logs = list_segments(&**fs, dir, &entries)?;
+    let logs = segment_logs(&entries);
     let unusable = unusable_segments(ctx, &entries);
     let saved_start = saved.as_ref().map_or(0, |s| s.state.log_start_offset);
 
@@ -185,26 +185,28 @@ fn open_writable(
             report.damaged_segments = unusable.into_iter().map(|(_, d)| d).collect();
             l
         }
-        None => {
+        None if logs.is_empty() => {
             invalidate(&mut marker_on_disk)?;
-            if logs.is_empty() {
-                Loaded {
-                    closed: Vec::new(),
-                    active: ActiveSegment::create(ctx, saved_start, now)?,
-                }
-            } else {
-                recover(
-                    ctx,
-                    &logs,
-                    saved.as_ref(),
-                    &unusable,
-                    opts.recovery_mode,
-                    now,
-                    &mut report,
-                )?
+            Loaded {
+                closed: Vec::new(),
+                active: ActiveSegment::create(ctx, saved_start, now)?,
             }
         }
+        // The marker goes only once recovery has decided to change
+        // something: an open that fails on damage leaves every file as it
+        // was.
+        None => recover(
+            ctx,
+            &logs,
+            saved.as_ref(),
+            &unusable,
+            opts.recovery_mode,
+            now,
+            &mut report,
+            &mut || invalidate(&mut marker_on_disk),
+        )?,
     };
+    remove_orphan_indexes(&**fs, dir, &entries, &logs)?;
 
     // A saved log start offset beyond the end of the data is damage (or
     // files removed by hand): it must not hide the records that are there,
@@ -346,6 +348,7 @@ fn recover(
     mode: RecoveryMode,
     now: i64,
     report: &mut RecoveryReport,
+    before_change: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Loaded> {
     let fs = &*ctx.fs;
     let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
@@ -447,20 +450,26 @@ fn recover(
         recovered.push((file, rec));
     }
 
+    if let Some(d) = damage
+        .as_ref()
+        .filter(|d| d.synced && mode == RecoveryMode::Strict)
+    {
+        let path = ctx.path(bases[d.index].0, FileKind::Log);
+        return Err(Error::corrupt(
+            &path,
+            d.position,
+            format!(
+                "{} (this data was synced, so strict recovery keeps it; open with RecoveryMode::TruncateCorrupt to discard it and everything after it)",
+                d.reason
+            ),
+        ));
+    }
+    // Everything from here on changes the directory.
+    before_change()?;
     let mut keep = bases.len();
     if let Some(d) = damage {
         let (base, _) = bases[d.index];
         let path = ctx.path(base, FileKind::Log);
-        if d.synced && mode == RecoveryMode::Strict {
-            return Err(Error::corrupt(
-                &path,
-                d.position,
-                format!(
-                    "{} (this data was synced, so strict recovery keeps it; open with RecoveryMode::TruncateCorrupt to discard it and everything after it)",
-                    d.reason
-                ),
-            ));
-        }
         keep = if d.whole_segment {
             d.index
         } else {
@@ -674,10 +683,13 @@ fn unusable_segments(ctx: &SegmentContext, entries: &[DirEntry]) -> Vec<(u64, Se
     out
 }
 
-/// The `.log` files of the directory; index files without a `.log` are
-/// removed.
-fn list_segments(fs: &dyn Fs, dir: &Path, entries: &[DirEntry]) -> Result<LogFiles> {
-    let logs = segment_logs(entries);
+/// Removes index files without a `.log` (Kafka's loader does the same).
+fn remove_orphan_indexes(
+    fs: &dyn Fs,
+    dir: &Path,
+    entries: &[DirEntry],
+    logs: &LogFiles,
+) -> Result<()> {
     let orphans: Vec<_> = entries
         .iter()
         .filter(|e| !e.is_dir)
@@ -692,8 +704,8 @@ fn list_segments(fs: &dyn Fs, dir: &Path, entries: &[DirEntry]) -> Result<LogFil
         })
         .map(|(_, name)| dir.join(name))
         .collect();
-    if !orphans.is_empty() {
-        remove_files(fs, dir, &orphans)?;
+    if orphans.is_empty() {
+        return Ok(());
     }
-    Ok(logs)
+    remove_files(fs, dir, &orphans)
 }
