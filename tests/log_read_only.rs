@@ -1,23 +1,15 @@
 //! Read-only logs: opening a directory another open is writing, following
 //! its appends, rolls, deletions and truncations, and never writing.
 
+mod common_read_only;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common_read_only::*;
 use seglog::io::{CrashMode, Fs, MemFs, OpenMode};
 use seglog::retention::RetentionPolicy;
 use seglog::{Error, LogConfig, OpenOptions, PartitionLog, Record, RecoveryMode};
-
-const DIR: &str = "/data/t-0";
-
-fn config(segment_bytes: u64) -> LogConfig {
-    LogConfig {
-        segment_bytes,
-        segment_index_bytes: 4096,
-        index_interval_bytes: 256,
-        ..LogConfig::default()
-    }
-}
 
 /// Segments of a few MiB, with Kafka's index interval.
 fn big_config() -> LogConfig {
@@ -29,55 +21,8 @@ fn big_config() -> LogConfig {
     }
 }
 
-fn writer(fs: &MemFs, config: LogConfig) -> PartitionLog {
-    OpenOptions::new().fs(fs.clone()).open(DIR, config).unwrap()
-}
-
-fn reader(fs: &MemFs, config: LogConfig) -> PartitionLog {
-    OpenOptions::new()
-        .fs(fs.clone())
-        .read_only(true)
-        .open(DIR, config)
-        .unwrap()
-}
-
-/// Appends `n` one-record batches whose values name their offsets.
-fn append(log: &PartitionLog, n: u64) {
-    for _ in 0..n {
-        let next = log.log_end_offset();
-        log.append(&[Record::new(format!("value-{next}")).with_timestamp(next as i64)])
-            .unwrap();
-    }
-}
-
-/// Every record's (offset, value) from the log start.
-fn contents(log: &PartitionLog) -> Vec<(u64, String)> {
-    log.iter(log.log_start_offset())
-        .map(|r| {
-            let r = r.unwrap();
-            (r.offset, String::from_utf8(r.value.unwrap()).unwrap())
-        })
-        .collect()
-}
-
 fn bases(log: &PartitionLog) -> Vec<u64> {
     log.segments().iter().map(|s| s.base_offset).collect()
-}
-
-/// Every file of the directory with its bytes.
-fn snapshot(fs: &MemFs, dir: &str) -> BTreeMap<String, Vec<u8>> {
-    fs.list_dir(Path::new(dir))
-        .unwrap()
-        .into_iter()
-        .filter(|e| !e.is_dir)
-        .map(|e| {
-            let path = Path::new(dir).join(&e.name);
-            let f = fs.open(&path, OpenMode::Read).unwrap();
-            let mut bytes = vec![0; f.len().unwrap() as usize];
-            f.read_exact_at(&mut bytes, 0).unwrap();
-            (e.name, bytes)
-        })
-        .collect()
 }
 
 #[test]
