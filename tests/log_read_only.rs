@@ -238,9 +238,11 @@ fn a_missing_directory_is_an_empty_log_until_its_writer_creates_it() {
 }
 
 #[test]
-fn an_unclean_directory_is_seen_as_recovery_would_leave_it() {
-    // A crash image: the last segment ends in garbage. The reader's view
-    // ends where a writer's recovery cuts, and nothing is repaired.
+fn a_crash_image_with_garbage_at_its_end_is_corrupt_and_half_a_batch_is_not() {
+    // A crash image: the last segment ends in garbage. No writer can be
+    // completing it, so the reader says where it is; half a batch is a
+    // torn write, and the view ends where a writer's recovery cuts. Nothing
+    // is repaired either way.
     let fs = MemFs::new();
     let w = writer(&fs, config(600));
     append(&w, 30);
@@ -259,13 +261,22 @@ fn an_unclean_directory_is_seen_as_recovery_would_leave_it() {
     let end = f.len().unwrap();
     f.write_all_at(&[0xAB; 40], end).unwrap();
     let before = snapshot(&image, DIR);
+    let strict = || {
+        OpenOptions::new()
+            .fs(image.clone())
+            .read_only(true)
+            .recovery_mode(RecoveryMode::Strict)
+            .open(DIR, config(600))
+    };
+    let (position, reason) = corrupt_in(strict(), &path);
+    assert_eq!(position, end, "{reason}");
+    assert_eq!(snapshot(&image, DIR), before);
 
-    let r = OpenOptions::new()
-        .fs(image.clone())
-        .read_only(true)
-        .recovery_mode(RecoveryMode::Strict)
-        .open(DIR, config(600))
-        .unwrap();
+    let half = next_batch(30);
+    f.write_all_at(&half[..half.len() / 2], end).unwrap();
+    f.set_len(end + (half.len() / 2) as u64).unwrap();
+    let before = snapshot(&image, DIR);
+    let r = strict().unwrap();
     assert_eq!(r.log_end_offset(), 30);
     assert!(!r.recovery_report().clean_shutdown);
     assert_eq!(snapshot(&image, DIR), before);
