@@ -199,3 +199,38 @@ fn damage_its_writer_cuts_off_is_no_longer_reported() {
     assert!(r.refresh().unwrap());
     assert_eq!(contents(&r), values(0..12));
 }
+
+#[test]
+fn a_log_started_over_while_a_reader_opens_is_not_taken_for_damage() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let fs = MemFs::new();
+    let w = writer(&fs, config(1 << 20));
+    append(&w, 10);
+    w.close().unwrap();
+    // Opened again: the checkpoint says offsets below 10 were synced.
+    let w = writer(&fs, config(1 << 20));
+    // The writer starts the log over at 3 (a follower reset). As it syncs
+    // the new segment, the old ones gone, a reader opens.
+    let new_log = Path::new(DIR).join("00000000000000000003.log");
+    let armed = Arc::new(AtomicBool::new(true));
+    let opened = Arc::new(Mutex::new(None));
+    let (fired, found, hook_fs) = (armed.clone(), opened.clone(), fs.clone());
+    fs.set_fault_hook(move |call| {
+        if call.op == seglog::io::FsOp::SyncData
+            && call.path == new_log
+            && fired.swap(false, Ordering::SeqCst)
+        {
+            *found.lock().unwrap() = Some(try_reader(&hook_fs, config(1 << 20)));
+        }
+        None
+    });
+    w.truncate_fully_and_start_at(3).unwrap();
+    fs.clear_fault_hook();
+    let r = opened.lock().unwrap().take().expect("no reader opened");
+    let r = r.unwrap();
+    assert_eq!((r.log_start_offset(), r.log_end_offset()), (3, 3));
+    append(&w, 2);
+    assert!(r.refresh().unwrap());
+    assert_eq!(contents(&r), values(3..5));
+}

@@ -54,11 +54,13 @@
 //!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
 //!    offset change, and at close. The recovery point in it may lag the
 //!    one in memory; that only makes a later recovery re-read more.
-//! 6. **Truncation and deletion.** Readers' end is moved back first; the
-//!    `.log` is shortened and fsynced; removed segments are renamed
-//!    `.deleted`, the directory fsynced, the files removed (at once, or
-//!    after [`OpenOptions::file_delete_delay_ms`]), the directory fsynced
-//!    again; then the checkpoint (step 5).
+//! 6. **Truncation and deletion.** Readers' end is moved back first, and
+//!    a recovery point above the cut is lowered and written (step 5), so
+//!    that neither a recovery nor a read-only view of the directory takes
+//!    the cut for lost data; the `.log` is shortened and fsynced; removed
+//!    segments are renamed `.deleted`, the directory fsynced, the files
+//!    removed (at once, or after [`OpenOptions::file_delete_delay_ms`]),
+//!    the directory fsynced again; then the checkpoint (step 5).
 //! 7. **Clean close.** Every unsynced segment and the active one are
 //!    sealed and fsynced, the checkpoint written with the recovery point at
 //!    the log end offset, and last the clean-shutdown marker (step 4).
