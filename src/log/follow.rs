@@ -7,15 +7,14 @@
 //! The view ends quietly only before a batch the writer may still be
 //! writing, beyond what it had made durable; any other damage there is an
 //! [`Error::Corrupt`] naming the file and byte position (see
-//! [`tail_damage`](super::tail_damage)). After a clean shutdown the walk starts at the last
-//! entry of the writer's index files that checks out against the `.log`
-//! (the bytes before it were synced and checked when written, and are not
-//! checked again), so a cleanly closed log opens without reading its data.
-//! Earlier segments were
-//! sealed, indexes written, before the next one was created: they are
-//! opened lazily, as after a clean shutdown, and damage in them (left by a
-//! machine crash nobody has recovered from yet) is reported when a read
-//! reaches it.
+//! [`tail_damage`](super::tail_damage)). After a clean shutdown the walk
+//! starts at the last entry of the writer's index files that checks out
+//! against the `.log` (the bytes before it were synced and checked when
+//! written, and are not checked again), so a cleanly closed log opens
+//! without reading its data. Earlier segments were sealed, indexes
+//! written, before the next one was created: they are opened lazily, as
+//! after a clean shutdown, and damage in them (left by a machine crash
+//! nobody has recovered from yet) is reported when a read reaches it.
 //!
 //! A refresh lists the directory again and reads on from where the view
 //! ends: new batches of the last segment, then the segments the writer

@@ -30,7 +30,7 @@ use crate::io::Fs;
 use crate::segment::RecoveredLog;
 
 /// What a writer had made durable, as its files say.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Durable {
     /// Offsets below it were synced (`seglog.checkpoint`).
     pub(super) recovery_point: u64,
