@@ -90,9 +90,9 @@ pub fn for_each_batch(
         let b = match scanner.next().ctx("read", path)? {
             Step::Batch(b) => b,
             Step::End => return Ok(()),
-            Step::Invalid { position, reason } => {
-                return Err(Error::corrupt(path, position, reason))
-            }
+            Step::Invalid {
+                position, reason, ..
+            } => return Err(Error::corrupt(path, position, reason)),
         };
         let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
         let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, b.position))?;

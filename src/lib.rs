@@ -59,8 +59,8 @@
 //!
 //! One process opens a store for writing (it holds a lock). Others, or
 //! tools, may read it meanwhile with [`LogStore::open_read_only`]: no
-//! lock, nothing written, and consumers that pick up what the writer
-//! appends.
+//! lock, nothing written, consumers that pick up what the writer appends,
+//! and damage reported as an error, never skipped.
 //!
 //! # One partition
 //!

@@ -1,23 +1,15 @@
 //! Read-only logs: opening a directory another open is writing, following
 //! its appends, rolls, deletions and truncations, and never writing.
 
+mod common_read_only;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use common_read_only::*;
 use seglog::io::{CrashMode, Fs, MemFs, OpenMode};
 use seglog::retention::RetentionPolicy;
 use seglog::{Error, LogConfig, OpenOptions, PartitionLog, Record, RecoveryMode};
-
-const DIR: &str = "/data/t-0";
-
-fn config(segment_bytes: u64) -> LogConfig {
-    LogConfig {
-        segment_bytes,
-        segment_index_bytes: 4096,
-        index_interval_bytes: 256,
-        ..LogConfig::default()
-    }
-}
 
 /// Segments of a few MiB, with Kafka's index interval.
 fn big_config() -> LogConfig {
@@ -29,55 +21,8 @@ fn big_config() -> LogConfig {
     }
 }
 
-fn writer(fs: &MemFs, config: LogConfig) -> PartitionLog {
-    OpenOptions::new().fs(fs.clone()).open(DIR, config).unwrap()
-}
-
-fn reader(fs: &MemFs, config: LogConfig) -> PartitionLog {
-    OpenOptions::new()
-        .fs(fs.clone())
-        .read_only(true)
-        .open(DIR, config)
-        .unwrap()
-}
-
-/// Appends `n` one-record batches whose values name their offsets.
-fn append(log: &PartitionLog, n: u64) {
-    for _ in 0..n {
-        let next = log.log_end_offset();
-        log.append(&[Record::new(format!("value-{next}")).with_timestamp(next as i64)])
-            .unwrap();
-    }
-}
-
-/// Every record's (offset, value) from the log start.
-fn contents(log: &PartitionLog) -> Vec<(u64, String)> {
-    log.iter(log.log_start_offset())
-        .map(|r| {
-            let r = r.unwrap();
-            (r.offset, String::from_utf8(r.value.unwrap()).unwrap())
-        })
-        .collect()
-}
-
 fn bases(log: &PartitionLog) -> Vec<u64> {
     log.segments().iter().map(|s| s.base_offset).collect()
-}
-
-/// Every file of the directory with its bytes.
-fn snapshot(fs: &MemFs, dir: &str) -> BTreeMap<String, Vec<u8>> {
-    fs.list_dir(Path::new(dir))
-        .unwrap()
-        .into_iter()
-        .filter(|e| !e.is_dir)
-        .map(|e| {
-            let path = Path::new(dir).join(&e.name);
-            let f = fs.open(&path, OpenMode::Read).unwrap();
-            let mut bytes = vec![0; f.len().unwrap() as usize];
-            f.read_exact_at(&mut bytes, 0).unwrap();
-            (e.name, bytes)
-        })
-        .collect()
 }
 
 #[test]
@@ -293,9 +238,11 @@ fn a_missing_directory_is_an_empty_log_until_its_writer_creates_it() {
 }
 
 #[test]
-fn an_unclean_directory_is_seen_as_recovery_would_leave_it() {
-    // A crash image: the last segment ends in garbage. The reader's view
-    // ends where a writer's recovery cuts, and nothing is repaired.
+fn a_crash_image_with_garbage_at_its_end_is_corrupt_and_half_a_batch_is_not() {
+    // A crash image: the last segment ends in garbage. No writer can be
+    // completing it, so the reader says where it is; half a batch is a
+    // torn write, and the view ends where a writer's recovery cuts. Nothing
+    // is repaired either way.
     let fs = MemFs::new();
     let w = writer(&fs, config(600));
     append(&w, 30);
@@ -314,13 +261,22 @@ fn an_unclean_directory_is_seen_as_recovery_would_leave_it() {
     let end = f.len().unwrap();
     f.write_all_at(&[0xAB; 40], end).unwrap();
     let before = snapshot(&image, DIR);
+    let strict = || {
+        OpenOptions::new()
+            .fs(image.clone())
+            .read_only(true)
+            .recovery_mode(RecoveryMode::Strict)
+            .open(DIR, config(600))
+    };
+    let (position, reason) = corrupt_in(strict(), &path);
+    assert_eq!(position, end, "{reason}");
+    assert_eq!(snapshot(&image, DIR), before);
 
-    let r = OpenOptions::new()
-        .fs(image.clone())
-        .read_only(true)
-        .recovery_mode(RecoveryMode::Strict)
-        .open(DIR, config(600))
-        .unwrap();
+    let half = next_batch(30);
+    f.write_all_at(&half[..half.len() / 2], end).unwrap();
+    f.set_len(end + (half.len() / 2) as u64).unwrap();
+    let before = snapshot(&image, DIR);
+    let r = strict().unwrap();
     assert_eq!(r.log_end_offset(), 30);
     assert!(!r.recovery_report().clean_shutdown);
     assert_eq!(snapshot(&image, DIR), before);

@@ -323,3 +323,59 @@ fn any_refresh_interval_is_usable() {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
+
+#[test]
+fn damage_in_a_last_segment_reaches_a_consumer_and_fails_a_read_only_open() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let writer = open(&fs, &clock);
+    writer.create_topic("t", 1, &[]).unwrap();
+    produce(&writer, "t", 0, 5, T0);
+    let reader = open_read_only(&fs, &clock);
+    let mut consumer = earliest(&reader, 500);
+    consumer.assign_topic("t").unwrap();
+    assert_eq!(consumer.poll(Duration::from_secs(5)).unwrap().len(), 5);
+
+    // Two more batches, the second damaged (its CRC no longer matches),
+    // then valid ones after it.
+    let log = writer.partition("t", 0).unwrap();
+    produce(&writer, "t", 0, 1, T0);
+    let damaged_at = log.segments()[0].size;
+    produce(&writer, "t", 0, 1, T0);
+    let seg = log.segments()[0].clone();
+    let f = fs.open(&seg.path, OpenMode::Write).unwrap();
+    let mut byte = [0u8; 1];
+    f.read_exact_at(&mut byte, seg.size - 1).unwrap();
+    f.write_all_at(&[byte[0] ^ 0xff], seg.size - 1).unwrap();
+    produce(&writer, "t", 0, 3, T0);
+
+    // The consumer gets the record before the damage, and the damage
+    // (the poll that finds it reports it; the next one returns what was
+    // read before it).
+    let mut offsets = Vec::new();
+    let mut errors = Vec::new();
+    for _ in 0..4 {
+        match consumer.poll(Duration::from_millis(50)) {
+            Ok(got) => offsets.extend(got.iter().map(|r| r.offset)),
+            Err(e) => errors.push(e),
+        }
+    }
+    assert_eq!(offsets, [5]);
+    assert!(!errors.is_empty(), "the damage was never reported");
+    for err in errors {
+        assert!(
+            matches!(err, Error::Corrupt { ref path, position, .. } if *path == seg.path && position == damaged_at),
+            "{err}"
+        );
+    }
+    // A read-only open reports it.
+    let err = StoreOptions::new()
+        .fs(fs.clone())
+        .read_only(true)
+        .open(ROOT, store_config())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Corrupt { ref path, position, .. } if *path == seg.path && position == damaged_at),
+        "{err}"
+    );
+}

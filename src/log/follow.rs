@@ -2,29 +2,32 @@
 //! may be writing, brought up to date by [`PartitionLog::refresh`].
 //!
 //! Opening read-only takes no lock and writes nothing. Only the last
-//! segment is read: the view ends before its first torn or invalid batch,
-//! where a writer's recovery would cut, and its index entries are built in
-//! memory, since a writer keeps its active segment's entries in memory
-//! until it seals it. After a clean shutdown the walk starts at the last
-//! entry of the writer's index files that checks out against the `.log`
-//! (the bytes before it were synced and checked when written, and are not
-//! checked again), so a cleanly closed log opens without reading its data.
-//! Earlier segments were
-//! sealed, indexes written, before the next one was created: they are
-//! opened lazily, as after a clean shutdown, and damage in them (left by a
-//! machine crash nobody has recovered from yet) is reported when a read
-//! reaches it.
+//! segment is read, and its index entries are built in memory, since a
+//! writer keeps its active segment's entries in memory until it seals it.
+//! The view ends quietly only before a batch the writer may still be
+//! writing, beyond what it had made durable; any other damage there is an
+//! [`Error::Corrupt`] naming the file and byte position (see
+//! [`tail_damage`](super::tail_damage)). After a clean shutdown the walk
+//! starts at the last entry of the writer's index files that checks out
+//! against the `.log` (the bytes before it were synced and checked when
+//! written, and are not checked again), so a cleanly closed log opens
+//! without reading its data. Earlier segments were sealed, indexes
+//! written, before the next one was created: they are opened lazily, as
+//! after a clean shutdown, and damage in them (left by a machine crash
+//! nobody has recovered from yet) is reported when a read reaches it.
 //!
 //! A refresh lists the directory again and reads on from where the view
 //! ends: new batches of the last segment, then the segments the writer
 //! rolled to. Segments the writer deleted (retention) leave the view, and
 //! the log start offset follows the writer's checkpoint. If the writer
 //! went back (a truncation, or a topic deleted and created again), the view
-//! is read again from scratch. Half a batch at the end of the last segment
-//! is a write in progress: the view stops before it and the next refresh
-//! tries again; an invalid batch in a segment this view was following when
-//! its writer moved on is damage, reported as [`Error::Corrupt`] by every
-//! refresh from then on.
+//! is read again from scratch. Half a batch at the end of the last segment,
+//! beyond what the writer had made durable, is a write in progress: the
+//! view stops before it and the next refresh tries again. Other damage in
+//! the last segment is reported by every refresh that finds it still
+//! there (a writer's recovery may cut it off and append after it); an
+//! invalid batch in a segment this view was following when its writer
+//! moved on is reported by every refresh from then on.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -34,6 +37,7 @@ use std::sync::Arc;
 
 use super::load::segment_logs;
 use super::state::{self, PartitionState};
+use super::tail_damage::{self, Durable};
 use super::{Inner, PartitionLog, RecoveryReport};
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
@@ -179,6 +183,13 @@ fn load_once(
         .filter(|_| clean)
         .map(|m| m.resume.max);
     let rec = read_last_segment(ctx, &*file, &path, base, size, at_close)?;
+    let durable = Durable {
+        recovery_point,
+        closed: marker.parsed.map(|m| (m.active_base_offset, m.active_size)),
+    };
+    tail_damage::check(&rec, base, &path, &durable, || {
+        Durable::read(fs, dir, mode, fallback)
+    })?;
     report.segments_recovered = 1;
     let first = if rec.valid_bytes > 0 {
         batch_at(&*file, &path, 0)?
@@ -394,11 +405,15 @@ impl PartitionLog {
     /// (every append with the default [`Durability::Flush`]).
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if the segment this view was following holds an
-    /// invalid batch although its writer has moved on to a new one (the
-    /// view cannot go beyond it; every later refresh reports it again);
-    /// [`Error::Io`], for example when the directory was removed;
-    /// [`Error::Closed`].
+    /// [`Error::Corrupt`] naming the file and byte position if the last
+    /// segment holds damage: a batch that cannot be one (a bad CRC, length
+    /// or offsets), or one cut short, or its data ending, below what the
+    /// writer had made durable (the view takes what comes before it, and
+    /// every refresh that finds the damage still there reports it); or if
+    /// the segment this view was following holds an invalid batch although
+    /// its writer has moved on to a new one (the view cannot go beyond it;
+    /// every later refresh reports it again); [`Error::Io`], for example
+    /// when the directory was removed; [`Error::Closed`].
     ///
     /// [`Durability::Flush`]: crate::Durability::Flush
     pub fn refresh(&self) -> Result<bool> {
@@ -463,6 +478,15 @@ impl Inner {
         if let Err(e @ Error::Corrupt { .. }) = &result {
             f.stuck = Some(e.duplicate());
         }
+        // Damage at the end of the last segment is not recorded: a writer's
+        // recovery may cut it off and append after it.
+        let result = result.and_then(|read_last| {
+            if read_last {
+                self.check_last(tail, saved)
+            } else {
+                Ok(())
+            }
+        });
         // The log end offset moved with what was published (see
         // `publish`), never ahead of it.
         let end = self.log_end_offset.load(Ordering::Acquire);
@@ -475,9 +499,30 @@ impl Inner {
         result
     }
 
+    /// Checks where the walk of the last segment ended (see
+    /// [`tail_damage`]), against the checkpoint `saved` read before the
+    /// directory was listed.
+    fn check_last(&self, tail: &Tail, saved: Option<PartitionState>) -> Result<()> {
+        let recovery_point = saved.map_or(0, |s| s.recovery_point);
+        if tail.scan.invalid.is_none() && tail.next_offset() >= recovery_point {
+            return Ok(());
+        }
+        let fs = &*self.ctx.fs;
+        let durable = Durable {
+            recovery_point,
+            closed: tail_damage::closed_segment(fs, &self.dir)?,
+        };
+        let base = tail.segment.base_offset();
+        let path = self.ctx.path(base, FileKind::Log);
+        tail_damage::check(&tail.scan, base, &path, &durable, || {
+            Durable::read(fs, &self.dir, RecoveryMode::TruncateCorrupt, None)
+        })
+    }
+
     /// Reads on from the end of the view: the rest of the last segment,
-    /// then the segments the writer rolled to since.
-    fn read_on(&self, tail: &mut Tail, logs: &BTreeMap<u64, u64>) -> Result<()> {
+    /// then the segments the writer rolled to since. Returns whether the
+    /// last segment was read as it is now (not if its file went away).
+    fn read_on(&self, tail: &mut Tail, logs: &BTreeMap<u64, u64>) -> Result<bool> {
         let ctx = &self.ctx;
         loop {
             let base = tail.segment.base_offset();
@@ -487,7 +532,7 @@ impl Inner {
             // length measured now is final.
             let next = logs.range(base + 1..).next().map(|(b, _)| *b);
             let Some((file, len)) = open_current(ctx, base)? else {
-                return Ok(());
+                return Ok(false);
             };
             if len > tail.scan.valid_bytes {
                 let extended = tail.scan.extend(&*file, &path, base, len);
@@ -497,9 +542,13 @@ impl Inner {
                 if tail.first.is_none() {
                     tail.first = batch_at(&*file, &path, 0)?;
                 }
+            } else {
+                // Nothing beyond the view: what was found there before
+                // was taken back.
+                tail.scan.invalid = None;
             }
             let Some(next) = next else {
-                return Ok(());
+                return Ok(true);
             };
             if tail.scan.valid_bytes < len {
                 // Sealed by its writer, yet not whole batches to its end.

@@ -58,11 +58,13 @@
 //!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
 //!    offset change, and at close. The recovery point in it may lag the
 //!    one in memory; that only makes a later recovery re-read more.
-//! 6. **Truncation and deletion.** Readers' end is moved back first; the
-//!    `.log` is shortened and fsynced; removed segments are renamed
-//!    `.deleted`, the directory fsynced, the files removed (at once, or
-//!    after [`OpenOptions::file_delete_delay_ms`]), the directory fsynced
-//!    again; then the checkpoint (step 5).
+//! 6. **Truncation and deletion.** Readers' end is moved back first, and
+//!    a recovery point above the cut is lowered and written (step 5), so
+//!    that neither a recovery nor a read-only view of the directory takes
+//!    the cut for lost data; the `.log` is shortened and fsynced; removed
+//!    segments are renamed `.deleted`, the directory fsynced, the files
+//!    removed (at once, or after [`OpenOptions::file_delete_delay_ms`]),
+//!    the directory fsynced again; then the checkpoint (step 5).
 //! 7. **Clean close.** Every unsynced segment and the active one are
 //!    sealed and fsynced, the checkpoint written with the recovery point at
 //!    the log end offset, and last the clean-shutdown marker (step 4).
@@ -105,6 +107,7 @@ mod read;
 #[cfg(test)]
 mod resource_tests;
 mod state;
+mod tail_damage;
 mod truncate;
 
 use std::collections::BTreeMap;
@@ -459,9 +462,15 @@ impl OpenOptions {
     /// Opens the log read-only: to look at a directory another process
     /// (or another open in this one) may be writing, as Kafka's tools read
     /// a live broker's files. No lock is taken and nothing is written, not
-    /// even a repair: the view ends before a torn or invalid batch at the
-    /// end of the last segment, where a writer's recovery would cut,
-    /// without changing a file. Only the last segment is read at open. [`PartitionLog::refresh`] picks up what the writer did since;
+    /// even a repair. Only the last segment is read at open. Its view ends
+    /// quietly only before an incomplete batch at the end that the writer
+    /// may still be writing (one beyond the recovery point in the
+    /// writer's checkpoint and, after a clean shutdown, beyond the size it
+    /// recorded); any other damage there, or data ending below what the
+    /// writer had synced, makes the open (or a later refresh) fail with
+    /// [`Error::Corrupt`] naming the file and byte position, as damage in
+    /// earlier segments does when a read reaches it.
+    /// [`PartitionLog::refresh`] picks up what the writer did since;
     /// every call that would change the log fails with
     /// [`Error::ReadOnly`]. A missing directory is an empty log unless
     /// [`create(false)`](Self::create) makes it an error; it is never
@@ -476,8 +485,9 @@ impl OpenOptions {
     /// # Errors
     /// [`Error::InvalidConfig`] for a bad config value, [`Error::Locked`]
     /// if the directory is open elsewhere, [`Error::Corrupt`] for damage
-    /// that strict recovery will not discard, [`Error::Io`] for I/O
-    /// failures.
+    /// that strict recovery will not discard (or, read-only, damage at the
+    /// end of the last segment: see [`read_only`](Self::read_only)),
+    /// [`Error::Io`] for I/O failures.
     pub fn open(self, dir: impl AsRef<Path>, config: LogConfig) -> Result<PartitionLog> {
         load::open(self, dir.as_ref(), config)
     }

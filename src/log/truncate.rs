@@ -142,6 +142,12 @@ impl Inner {
     fn restart_locked(&self, w: &mut Writer, offset: u64) -> Result<()> {
         let all: Vec<Arc<Segment>> = read_lock(&self.segments).values().cloned().collect();
         self.log_end_offset.store(offset, Ordering::Release);
+        // A reader that finds the segments gone must not take it for lost
+        // synced data: a recovery point above the new start is lowered,
+        // durably, first (as a truncation does).
+        if self.recovery_point.fetch_min(offset, Ordering::AcqRel) > offset {
+            self.persist_state(w)?;
+        }
         w.active = None;
         w.unsynced.clear();
         self.remove_segments(&all)?;

@@ -643,7 +643,9 @@ fn walk_tail(
                 last_offset = Some(b.header.last_offset());
             }
             Step::End => break,
-            Step::Invalid { position, reason } => {
+            Step::Invalid {
+                position, reason, ..
+            } => {
                 return Err(Error::corrupt(log_path, position, reason));
             }
         }

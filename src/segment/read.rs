@@ -84,7 +84,9 @@ impl Segment {
                         }
                     }
                     Step::End => return Ok(None),
-                    Step::Invalid { position, reason } => {
+                    Step::Invalid {
+                        position, reason, ..
+                    } => {
                         if first && entry.is_some() && attempt == 0 && !self.is_active() {
                             self.index_suspect()?;
                             break;
@@ -310,9 +312,9 @@ impl Segment {
                     }
                 }
                 Step::End => return Ok(None),
-                Step::Invalid { position, reason } => {
-                    return Err(Error::corrupt(&self.log_path, position, reason))
-                }
+                Step::Invalid {
+                    position, reason, ..
+                } => return Err(Error::corrupt(&self.log_path, position, reason)),
             }
         }
     }

@@ -34,6 +34,11 @@ pub(crate) struct RecoveredLog {
     pub(crate) last_batch: Option<(u64, u64, u32)>,
     /// Position and reason of the first invalid batch, if any.
     pub(crate) invalid: Option<(u64, String)>,
+    /// Whether that batch is only incomplete (see [`Step::Invalid`]): the
+    /// sane start of a batch running past the end, which a writer may
+    /// still be completing. A batch whose bytes are all there but whose
+    /// CRC does not match is not.
+    pub(crate) incomplete: bool,
     /// The time index's last timestamp (kept apart from `times`, which a
     /// caller following a growing segment drains).
     last_time: Option<i64>,
@@ -57,6 +62,7 @@ impl RecoveredLog {
             last_offset: None,
             last_batch: None,
             invalid: None,
+            incomplete: false,
             last_time: None,
         }
     }
@@ -83,6 +89,7 @@ impl RecoveredLog {
             last_offset: None,
             last_batch: None,
             invalid: None,
+            incomplete: false,
             last_time,
         }
     }
@@ -108,14 +115,20 @@ impl RecoveredLog {
         size: u64,
     ) -> Result<()> {
         self.invalid = None;
+        self.incomplete = false;
         let mut scanner = Scanner::new(file, base_offset, self.valid_bytes, size, BULK_CHUNK)
             .after(self.last_offset);
         loop {
             let batch = match scanner.next().ctx("read", path)? {
                 Step::Batch(b) => b,
                 Step::End => break,
-                Step::Invalid { position, reason } => {
+                Step::Invalid {
+                    position,
+                    reason,
+                    incomplete,
+                } => {
                     self.invalid = Some((position, reason));
+                    self.incomplete = incomplete;
                     break;
                 }
             };

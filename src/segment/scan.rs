@@ -12,7 +12,11 @@
 //! A walk ends cleanly exactly at the end it was given. Anything else (a
 //! batch cut short, a header that cannot be a batch, offsets out of order)
 //! is reported as [`Step::Invalid`] with the byte position of the batch:
-//! recovery truncates there, readers report corruption there.
+//! recovery truncates there, readers report corruption there. The step
+//! also says whether the batch is only *incomplete*: a sane start of a
+//! batch that runs past the end, as a write still in progress (or torn by
+//! a crash) leaves it. A read-only view may end quietly before such a
+//! batch; anything else is damage.
 
 use std::io;
 
@@ -41,7 +45,15 @@ pub(crate) enum Step {
     /// The walk reached its end exactly.
     End,
     /// No valid batch starts at `position`.
-    Invalid { position: u64, reason: String },
+    Invalid {
+        position: u64,
+        reason: String,
+        /// Whether the bytes from `position` to the end are the sane start
+        /// of a batch cut short by the end: fewer bytes than a header, or
+        /// a header (as far as it is there) that checks out but declares
+        /// more bytes than remain.
+        incomplete: bool,
+    },
 }
 
 /// Walks the batches of a segment's `.log` between two positions.
@@ -121,50 +133,60 @@ impl<'f> Scanner<'f> {
         let remaining = self.end - pos;
         let want = (BATCH_HEADER_LEN as u64).min(remaining) as usize;
         let head = self.window(pos, want)?;
-        let invalid = |reason: String| {
+        let invalid = |reason: String, incomplete: bool| {
             Ok(Step::Invalid {
                 position: pos,
                 reason,
+                incomplete,
             })
         };
         let size = match peek_frame(head) {
             Ok(Frame::Short) => {
-                return invalid(format!(
-                    "truncated batch at position {pos}: only {remaining} bytes remain, too few for a batch header"
-                ))
+                return invalid(
+                    format!(
+                        "truncated batch at position {pos}: only {remaining} bytes remain, too few for a batch header"
+                    ),
+                    true,
+                )
             }
             Ok(Frame::Batch { size }) => size,
-            Err(e) => return invalid(format!("invalid batch at position {pos}: {}", e.reason)),
+            Err(e) => {
+                return invalid(
+                    format!("invalid batch at position {pos}: {}", e.reason),
+                    false,
+                )
+            }
         };
+        let whole_header = head.len() == BATCH_HEADER_LEN;
         if size as u64 > remaining {
-            return invalid(format!(
-                "truncated batch at position {pos}: it declares {size} bytes but only {remaining} remain"
-            ));
+            // A header that is all there must check out for the batch to
+            // be one a writer is still writing.
+            if whole_header {
+                if let Err(reason) = BatchHeader::parse(head)
+                    .map_err(|e| format!("invalid batch at position {pos}: {}", e.reason))
+                    .and_then(|h| self.check_offsets(&h))
+                {
+                    return invalid(reason, false);
+                }
+            }
+            return invalid(
+                format!(
+                    "truncated batch at position {pos}: it declares {size} bytes but only {remaining} remain"
+                ),
+                true,
+            );
         }
         let header = match BatchHeader::parse(head) {
             Ok(h) => h,
-            Err(e) => return invalid(format!("invalid batch at position {pos}: {}", e.reason)),
-        };
-        if header.base_offset < self.segment_base {
-            return invalid(format!(
-                "batch base offset {} is below the segment's base offset {}",
-                header.base_offset, self.segment_base
-            ));
-        }
-        if header.last_offset() - self.segment_base > i32::MAX as u64 {
-            return invalid(format!(
-                "batch last offset {} is more than 2^31-1 above the segment's base offset {}",
-                header.last_offset(),
-                self.segment_base
-            ));
-        }
-        if let Some(prev) = self.prev_last {
-            if header.base_offset <= prev {
-                return invalid(format!(
-                    "offsets not strictly increasing: base offset {} <= last offset {prev} of the previous batch",
-                    header.base_offset
-                ));
+            Err(e) => {
+                return invalid(
+                    format!("invalid batch at position {pos}: {}", e.reason),
+                    false,
+                )
             }
+        };
+        if let Err(reason) = self.check_offsets(&header) {
+            return invalid(reason, false);
         }
         self.prev_last = Some(header.last_offset());
         self.pos = pos + size as u64;
@@ -172,6 +194,32 @@ impl<'f> Scanner<'f> {
             position: pos,
             header,
         }))
+    }
+
+    /// Checks a header's offsets against the segment and the batch before.
+    fn check_offsets(&self, header: &BatchHeader) -> Result<(), String> {
+        if header.base_offset < self.segment_base {
+            return Err(format!(
+                "batch base offset {} is below the segment's base offset {}",
+                header.base_offset, self.segment_base
+            ));
+        }
+        if header.last_offset() - self.segment_base > i32::MAX as u64 {
+            return Err(format!(
+                "batch last offset {} is more than 2^31-1 above the segment's base offset {}",
+                header.last_offset(),
+                self.segment_base
+            ));
+        }
+        if let Some(prev) = self.prev_last {
+            if header.base_offset <= prev {
+                return Err(format!(
+                    "offsets not strictly increasing: base offset {} <= last offset {prev} of the previous batch",
+                    header.base_offset
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The whole bytes of a batch this walk returned.
@@ -238,13 +286,63 @@ mod tests {
             let (seen, step) = walk(&*f, 0, len - cut, 4096);
             assert_eq!(seen, positions[..1]);
             match step {
-                Step::Invalid { position, reason } => {
+                Step::Invalid {
+                    position,
+                    reason,
+                    incomplete,
+                } => {
                     assert_eq!(position, positions[1]);
                     assert!(reason.contains("truncated batch at position"), "{reason}");
+                    assert!(incomplete, "cut {cut}");
                 }
                 other => panic!("cut {cut}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_cut_batch_whose_header_cannot_be_right_is_not_incomplete() {
+        // The second batch's offsets go back: cut short, it is damage as
+        // soon as its whole header is there, and until then incomplete.
+        let (f, positions) = log_with(&[(0, 10), (5, 2)]);
+        let len = f.len().unwrap();
+        let header_end = positions[1] + BATCH_HEADER_LEN as u64;
+        for end in [len - 1, header_end] {
+            let (_, step) = walk(&*f, 0, end, 4096);
+            assert_eq!(
+                step,
+                Step::Invalid {
+                    position: positions[1],
+                    reason: "offsets not strictly increasing: base offset 5 <= last offset 9 of the previous batch".into(),
+                    incomplete: false,
+                },
+                "end {end}"
+            );
+        }
+        let (_, step) = walk(&*f, 0, header_end - 1, 4096);
+        assert!(
+            matches!(step, Step::Invalid { incomplete: true, ref reason, .. } if reason.contains("truncated batch")),
+            "{step:?}"
+        );
+        // A base offset below the segment's, or a header that does not
+        // parse (a negative records count), as well.
+        let (_, step) = walk(&*f, 6, positions[1] + 100, 4096);
+        assert!(
+            matches!(step, Step::Invalid { position: 0, incomplete: false, ref reason } if reason.contains("below the segment's base offset 6")),
+            "{step:?}"
+        );
+        let mut bytes = vec![0u8; 100];
+        f.read_exact_at(&mut bytes, 0).unwrap();
+        // The records count, the header's last field.
+        bytes[57..61].copy_from_slice(&(-1i32).to_be_bytes());
+        let fs = MemFs::new();
+        let g = fs.open(Path::new("g"), OpenMode::Create).unwrap();
+        g.write_all_at(&bytes, 0).unwrap();
+        let (_, step) = walk(&*g, 0, 100, 4096);
+        assert!(
+            matches!(step, Step::Invalid { position: 0, incomplete: false, ref reason } if reason.contains("negative records count")),
+            "{step:?}"
+        );
     }
 
     #[test]
@@ -255,13 +353,14 @@ mod tests {
             step,
             Step::Invalid {
                 position: positions[1],
-                reason: "offsets not strictly increasing: base offset 5 <= last offset 9 of the previous batch".into()
+                reason: "offsets not strictly increasing: base offset 5 <= last offset 9 of the previous batch".into(),
+                incomplete: false,
             }
         );
         let (seen, step) = walk(&*f, 3, f.len().unwrap(), 4096);
         assert!(seen.is_empty());
         assert!(
-            matches!(step, Step::Invalid { position: 0, reason } if reason.contains("is below the segment's base offset 3"))
+            matches!(step, Step::Invalid { position: 0, reason, incomplete: false } if reason.contains("is below the segment's base offset 3"))
         );
     }
 
@@ -272,7 +371,7 @@ mod tests {
         f.write_all_at(&[0u8; 200], 0).unwrap();
         let (_, step) = walk(&*f, 0, 200, 4096);
         assert!(
-            matches!(step, Step::Invalid { position: 0, reason } if reason.contains("length 0"))
+            matches!(step, Step::Invalid { position: 0, reason, incomplete: false } if reason.contains("length 0"))
         );
     }
 }
