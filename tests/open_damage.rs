@@ -18,8 +18,8 @@ use seglog::inspect::verify_partition_dir_with;
 use seglog::io::{Fs, FsOp, MemFs, StdFs};
 use seglog::store::{StoreConfig, StoreOptions};
 use seglog::{
-    CheckpointField, CheckpointMismatch, Error, LogConfig, ManualClock, PartitionLog, Record,
-    RecoveryMode,
+    CheckpointField, CheckpointMismatch, Error, LogConfig, ManualClock, OpenOptions, PartitionLog,
+    Record, RecoveryMode,
 };
 
 const STRICT: RecoveryMode = RecoveryMode::Strict;
@@ -66,6 +66,14 @@ fn is_corrupt_at(e: &Option<Error>, want: &Path) -> bool {
     matches!(e, Some(Error::Corrupt { path, .. }) if path == want)
 }
 
+fn read_only(fs: &MemFs) -> PartitionLog {
+    OpenOptions::new()
+        .fs(fs.clone())
+        .read_only(true)
+        .open(dir(), config())
+        .unwrap()
+}
+
 fn write_checkpoint(fs: &MemFs, recovery_point: u64, log_start: u64) {
     let text = format!("0\n2\nrecovery-point {recovery_point}\nlog-start-offset {log_start}\n");
     fs.write(&dir().join("seglog.checkpoint"), text.as_bytes())
@@ -89,6 +97,10 @@ fn an_emptied_older_segment_is_reported_and_never_passed_over() {
             fs.remove_file(&dir().join("seglog.clean-shutdown"))
                 .unwrap();
         }
+        let view = read_only(&fs);
+        assert_eq!(view.recovery_report().damaged_segments.len(), 1);
+        assert!(is_corrupt_at(&read_all(&view).1, &emptied));
+        drop(view);
         let log = open(&fs, &clock, mode, &config()).unwrap();
         let report = log.recovery_report();
         assert_eq!(report.damaged_segments.len(), 1, "{report:?}");
@@ -203,6 +215,16 @@ fn a_log_start_checkpoint_beyond_the_end_hides_and_deletes_nothing() {
     log.close().unwrap();
     write_checkpoint(&fs, 30, 1_000_000);
     let files_before = fs.list_dir(dir()).unwrap().len();
+
+    // A read-only view (which writes nothing) serves the same records and
+    // reports the same, also after a refresh.
+    let view = read_only(&fs);
+    assert_eq!(view.log_start_offset(), bases[1]);
+    assert_eq!(view.recovery_report().checkpoint_mismatches.len(), 1);
+    assert_eq!(read_all(&view).0, (bases[1]..30).collect::<Vec<_>>());
+    view.refresh().unwrap();
+    assert_eq!(view.log_start_offset(), bases[1]);
+    drop(view);
 
     let log = open(&fs, &clock, STRICT, &config()).unwrap();
     assert_eq!(log.log_start_offset(), bases[1]);

@@ -35,8 +35,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::load::segment_logs;
-use super::state::{self, PartitionState};
+use super::load::{segment_logs, start_within, unusable_segments};
+use super::state::{self, PartitionState, SavedState};
 use super::tail_damage::{self, Durable};
 use super::{Inner, PartitionLog, RecoveryReport};
 use crate::config::RecoveryMode;
@@ -93,11 +93,11 @@ pub(super) struct View {
 pub(super) fn load(
     ctx: &Arc<SegmentContext>,
     mode: RecoveryMode,
-    fallback: Option<PartitionState>,
+    fallback: Option<SavedState>,
 ) -> Result<View> {
     let mut attempts = 0;
     loop {
-        match load_once(ctx, mode, fallback) {
+        match load_once(ctx, mode, fallback.clone()) {
             Err(Error::Io { source, .. })
                 if source.kind() == io::ErrorKind::NotFound && attempts < 3 =>
             {
@@ -111,11 +111,16 @@ pub(super) fn load(
 fn load_once(
     ctx: &Arc<SegmentContext>,
     mode: RecoveryMode,
-    fallback: Option<PartitionState>,
+    fallback: Option<SavedState>,
 ) -> Result<View> {
     let fs = &*ctx.fs;
     let dir = &ctx.dir;
-    let saved = state::read_state(fs, dir, mode)?.or(fallback);
+    let saved_from = match state::read_state(fs, dir, mode)? {
+        Some(own) => Some(SavedState::own(dir, own)),
+        None => fallback.clone(),
+    };
+    let saved = saved_from.as_ref().map(|s| s.state);
+    let fallback = fallback.map(|s| s.state);
     let saved_start = saved.map_or(0, |s| s.log_start_offset);
     let recovery_point = saved.map_or(0, |s| s.recovery_point);
     let mut report = RecoveryReport::default();
@@ -201,9 +206,15 @@ fn load_once(
     segments.insert(tail.segment.base_offset(), tail.segment.clone());
     let leo = tail.next_offset();
     let first_base = logs[0].0;
+    let (log_start, mismatch) = start_within(saved_from.as_ref(), first_base, leo);
+    report.checkpoint_mismatches.extend(mismatch);
+    report.damaged_segments = unusable_segments(ctx, &entries)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
     Ok(View {
         segments,
-        log_start: saved_start.max(first_base).min(leo),
+        log_start,
         leo,
         recovery_point,
         report,
@@ -491,10 +502,8 @@ impl Inner {
         // `publish`), never ahead of it.
         let end = self.log_end_offset.load(Ordering::Acquire);
         let first = read_lock(&self.segments).keys().next().copied();
-        let start = saved
-            .map_or(0, |s| s.log_start_offset)
-            .max(first.unwrap_or(0))
-            .min(end);
+        let saved = saved.map(|s| SavedState::own(&self.dir, s));
+        let (start, _) = start_within(saved.as_ref(), first.unwrap_or(0), end);
         self.log_start_offset.fetch_max(start, Ordering::AcqRel);
         result
     }

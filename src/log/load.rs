@@ -79,7 +79,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     let now = opts.clock.now_ms();
     let fallback = opts.fallback_state.clone();
     let opened = if opts.read_only {
-        let view = follow::load(&ctx, opts.recovery_mode, fallback.map(|s| s.state))?;
+        let view = follow::load(&ctx, opts.recovery_mode, fallback)?;
         Opened {
             segments: view.segments,
             log_start: view.log_start,
@@ -195,42 +195,43 @@ fn open_writable(
         // The marker goes only once recovery has decided to change
         // something: an open that fails on damage leaves every file as it
         // was.
-        None => recover(
-            ctx,
-            &logs,
-            saved.as_ref(),
-            &unusable,
-            opts.recovery_mode,
-            now,
-            &mut report,
-            &mut || invalidate(&mut marker_on_disk),
-        )?,
+        None => {
+            // Segments below the ones recovery re-reads are opened lazily;
+            // those the listing shows cannot hold their records are
+            // reported (reads of them fail).
+            let recovery_point = saved.as_ref().map_or(0, |s| s.state.recovery_point);
+            let reread_from = logs
+                .range(..=recovery_point)
+                .next_back()
+                .map_or(0, |(b, _)| *b);
+            report.damaged_segments = unusable
+                .into_iter()
+                .filter(|(b, _)| *b < reread_from)
+                .map(|(_, d)| d)
+                .collect();
+            recover(
+                ctx,
+                &logs,
+                saved.as_ref(),
+                opts.recovery_mode,
+                now,
+                &mut report,
+                &mut || invalidate(&mut marker_on_disk),
+            )?
+        }
     };
     remove_orphan_indexes(&**fs, dir, &entries, &logs)?;
 
-    // A saved log start offset beyond the end of the data is damage (or
-    // files removed by hand): it must not hide the records that are there,
-    // nor have any deleted.
+    // A saved log start offset beyond the end of the data must not hide
+    // the records that are there, nor have any deleted.
     let first_base = loaded
         .closed
         .first()
         .map_or(loaded.active.base_offset(), |s| s.base_offset());
-    let mut log_start = saved_start.max(first_base);
-    if let Some(saved) = saved
-        .as_ref()
-        .filter(|_| saved_start > loaded.active.next_offset())
-    {
-        let leo = loaded.active.next_offset();
-        let empty = loaded.closed.is_empty() && loaded.active.size() == 0;
-        log_start = if empty { saved_start } else { first_base };
-        report.checkpoint_mismatches.push(CheckpointMismatch {
-            path: saved.log_start_file.clone(),
-            field: CheckpointField::LogStartOffset,
-            value: saved_start,
-            log_end_offset: leo,
-            used: log_start,
-        });
-        if empty {
+    let (mut log_start, mismatch) =
+        start_within(saved.as_ref(), first_base, loaded.active.next_offset());
+    if let Some(mut mismatch) = mismatch {
+        if loaded.closed.is_empty() && loaded.active.size() == 0 {
             // No record to hide: the empty log moves up to the saved start,
             // so that no offset below it is given out again (Kafka starts
             // over there too). The old (empty) segment goes first: a crash
@@ -242,7 +243,10 @@ fn open_writable(
                 closed: Vec::new(),
                 active: ActiveSegment::create(ctx, saved_start, now)?,
             };
+            log_start = saved_start;
+            mismatch.used = saved_start;
         }
+        report.checkpoint_mismatches.push(mismatch);
     }
 
     let leo = loaded.active.next_offset();
@@ -271,6 +275,33 @@ fn open_writable(
         clean_marker: marker_on_disk,
         follow: None,
     })
+}
+
+/// The log start offset of a log whose data runs from `first_base` to
+/// `leo`, given the saved one. A saved start beyond the end is damage (or
+/// files removed by hand): it must not hide the records that are there,
+/// so the log starts at its first segment instead, and the mismatch is
+/// returned for the open report. No segment is deleted because of it.
+pub(super) fn start_within(
+    saved: Option<&SavedState>,
+    first_base: u64,
+    leo: u64,
+) -> (u64, Option<CheckpointMismatch>) {
+    let Some(saved) = saved else {
+        return (first_base, None);
+    };
+    let start = saved.state.log_start_offset;
+    if start <= leo {
+        return (start.max(first_base), None);
+    }
+    let mismatch = CheckpointMismatch {
+        path: saved.log_start_file.clone(),
+        field: CheckpointField::LogStartOffset,
+        value: start,
+        log_end_offset: leo,
+        used: first_base,
+    };
+    (first_base, Some(mismatch))
 }
 
 /// Whether the clean-shutdown marker describes the directory's last
@@ -344,7 +375,6 @@ fn recover(
     ctx: &Arc<SegmentContext>,
     logs: &LogFiles,
     saved: Option<&SavedState>,
-    unusable: &[(u64, SegmentDamage)],
     mode: RecoveryMode,
     now: i64,
     report: &mut RecoveryReport,
@@ -357,14 +387,6 @@ fn recover(
         .iter()
         .rposition(|(b, _)| *b <= recovery_point)
         .unwrap_or(0);
-    // Segments below the ones re-read are opened lazily; those the listing
-    // shows cannot hold their records are reported (reads of them fail).
-    let reread_from = bases.get(from).map_or(u64::MAX, |(b, _)| *b);
-    report.damaged_segments = unusable
-        .iter()
-        .filter(|(b, _)| *b < reread_from)
-        .map(|(_, d)| d.clone())
-        .collect();
 
     let mut recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)> = Vec::new();
     let mut damage: Option<Damage> = None;
@@ -655,7 +677,10 @@ pub(super) fn segment_logs(entries: &[DirEntry]) -> LogFiles {
 
 /// Segments of the listing, other than the last, that cannot hold the
 /// records they must: a `.log` that is a directory, or an empty one.
-fn unusable_segments(ctx: &SegmentContext, entries: &[DirEntry]) -> Vec<(u64, SegmentDamage)> {
+pub(super) fn unusable_segments(
+    ctx: &SegmentContext,
+    entries: &[DirEntry],
+) -> Vec<(u64, SegmentDamage)> {
     let logs: Vec<(u64, &DirEntry)> = entries
         .iter()
         .filter_map(|e| parse_file_name(&e.name).map(|p| (p, e)))
