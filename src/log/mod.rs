@@ -93,10 +93,26 @@
 //! naming the file and byte position, unless
 //! [`RecoveryMode::TruncateCorrupt`] was chosen. Segments wholly below the
 //! recovery point are not re-read at open; damage in them is reported the
-//! same way when a read reaches it. Leftover temporary files (`.deleted`,
-//! `.cleaned`, `.tmp`) are removed and interrupted segment swaps
-//! completed. A closed segment's missing or damaged index is rebuilt from
-//! its `.log` the first time it is used.
+//! same way when a read reaches it. An older segment the directory listing
+//! shows cannot hold its records (an empty `.log`, or a `.log` that is a
+//! directory) is named in the [`RecoveryReport`] and fails every read that
+//! reaches it; reads never pass over it. Leftover temporary files
+//! (`.deleted`, `.cleaned`, `.tmp`) are removed and interrupted segment
+//! swaps completed. An open that fails leaves every file as it was.
+//!
+//! Checkpointed offsets are never acted on against the data: a log start
+//! offset beyond the log end would hide every record, so the log starts at
+//! its first segment instead (an empty log at the checkpointed offset); a
+//! recovery point beyond the end is reset to the end once the last segment
+//! was re-read, as Kafka does. Both are reported in
+//! [`RecoveryReport::checkpoint_mismatches`], and nothing is deleted for
+//! them.
+//!
+//! A closed segment's index files are checked when first used: whole,
+//! increasing entries inside the `.log`, and the last entry of each index
+//! against the batch it names. One that fails is rebuilt from the `.log`;
+//! entries naming batches past the end of the `.log` mean the `.log` lost
+//! records, reported as [`Error::Corrupt`].
 
 mod append;
 mod cleanup;
