@@ -188,7 +188,11 @@ pub enum Error {
     },
 
     /// The directory is locked by another open log or store, in this
-    /// process or in another one.
+    /// process or in another one: a log's directory by a log writing it or
+    /// by the open store (or Kafka broker) whose directory holds it; a
+    /// store's directory by another store, or by a log writing one of its
+    /// partitions on its own, in which case `path` names that partition.
+    /// Opening read-only takes no lock.
     #[error("{} is already in use by another open log or store", path.display())]
     Locked {
         /// The locked directory.

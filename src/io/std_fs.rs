@@ -169,3 +169,33 @@ impl FileHandle for StdFile {
         Some(&self.file)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_and_exclusive_locks_of_one_lock_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let missing = StdFs.try_lock_existing(dir, LockMode::Shared);
+        assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!dir.join(LOCK_FILE_NAME).exists());
+
+        let exclusive = StdFs.try_lock_dir(dir).unwrap().unwrap();
+        assert!(StdFs
+            .try_lock_existing(dir, LockMode::Shared)
+            .unwrap()
+            .is_none());
+        drop(exclusive);
+        let a = StdFs.try_lock_existing(dir, LockMode::Shared).unwrap();
+        let b = StdFs.try_lock_existing(dir, LockMode::Shared).unwrap();
+        assert!(a.is_some() && b.is_some());
+        assert!(StdFs.try_lock_dir(dir).unwrap().is_none());
+        drop((a, b));
+        assert!(StdFs
+            .try_lock_existing(dir, LockMode::Exclusive)
+            .unwrap()
+            .is_some());
+    }
+}

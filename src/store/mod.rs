@@ -45,7 +45,10 @@
 //!
 //! # Reading a store another process has open
 //!
-//! The lock lets one process open a store for writing. Any number of
+//! The lock lets one process open a store for writing, and keeps
+//! [`PartitionLog`]s opened on their own out of its partitions (and a
+//! store out of a directory where such a log writes): one writer per
+//! partition, in one process or across several. Any number of
 //! others may open it read-only ([`LogStore::open_read_only`]) to list and
 //! describe topics and consume records beside it, as Kafka's tools read a
 //! running broker: no lock, nothing written, and consumers that pick up
@@ -243,7 +246,8 @@ impl StoreOptions {
     /// Opens (or creates) the store in `dir`; read-only, it must exist.
     ///
     /// # Errors
-    /// [`Error::Locked`] if the directory is open elsewhere;
+    /// [`Error::Locked`] if the directory is open elsewhere, or a
+    /// [`PartitionLog`] opened on its own writes one of its partitions;
     /// [`Error::InvalidConfig`] for a bad config (a stored override
     /// included); [`Error::Corrupt`] for damaged metadata or partition data
     /// that strict recovery keeps; [`Error::Io`].

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::io::{self as fsio, IoContext};
+use crate::io::{self as fsio, Fs, IoContext, LockMode, LOCK_FILE_NAME};
 use crate::segment::{lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 
@@ -103,6 +103,9 @@ impl StoreInner {
             .filter(|e| e.is_dir)
             .map(|e| e.name)
             .collect();
+        if !self.read_only {
+            check_no_writer_inside(fs, &root, &dirs)?;
+        }
 
         let entries = match layout::read_topics(fs, &root)? {
             Some(entries) => entries,
@@ -220,6 +223,24 @@ impl StoreInner {
             })
             .collect())
     }
+}
+
+/// Fails with [`Error::Locked`] if a log opened for writing on its own
+/// holds one of the root's directories. A log opened before the root had
+/// a lock file does not share the store's lock (see the `log::dir_lock`
+/// module docs); its own lock is tried here, and released at once, so the
+/// store holds no file per partition.
+fn check_no_writer_inside(fs: &dyn Fs, root: &Path, dirs: &BTreeSet<String>) -> Result<()> {
+    for name in dirs {
+        let dir = root.join(name);
+        match fs.try_lock_existing(&dir, LockMode::Exclusive) {
+            Ok(Some(_free)) => {}
+            Ok(None) => return Err(Error::Locked { path: dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("lock", &dir.join(LOCK_FILE_NAME), e)),
+        }
+    }
+    Ok(())
 }
 
 /// Topics made of the partition directories found (a directory without
