@@ -40,13 +40,16 @@ pub(crate) fn parse(path: &Path, text: &str, fields: usize) -> Result<Vec<Vec<St
     Ok(entries.into_iter().map(|(_, e)| e).collect())
 }
 
+/// An entry's fields and the byte position of its line.
+pub(crate) type PositionedEntry = (u64, Vec<String>);
+
 /// [`parse`], with each entry the byte position of its line. Errors name
 /// the byte position of the line at fault.
 pub(crate) fn parse_positioned(
     path: &Path,
     text: &str,
     fields: usize,
-) -> Result<Vec<(u64, Vec<String>)>> {
+) -> Result<Vec<PositionedEntry>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,8 +105,10 @@ pub(crate) fn parse_positioned(
 
 /// Reads and parses a checkpoint file; `None` if it does not exist.
 pub(crate) fn read(fs: &dyn Fs, path: &Path, fields: usize) -> Result<Option<Vec<Vec<String>>>> {
-    let entries = read_positioned(fs, path, fields)?;
-    Ok(entries.map(|entries| entries.into_iter().map(|(_, e)| e).collect()))
+    match read_text(fs, path)? {
+        Some(text) => parse(path, &text, fields).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// [`read`], with each entry the byte position of its line.
@@ -111,13 +116,21 @@ pub(crate) fn read_positioned(
     fs: &dyn Fs,
     path: &Path,
     fields: usize,
-) -> Result<Option<Vec<(u64, Vec<String>)>>> {
+) -> Result<Option<Vec<PositionedEntry>>> {
+    match read_text(fs, path)? {
+        Some(text) => parse_positioned(path, &text, fields).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A checkpoint file's text; `None` if it does not exist.
+fn read_text(fs: &dyn Fs, path: &Path) -> Result<Option<String>> {
     let Some(bytes) = fsio::read_file_if_exists(fs, path)? else {
         return Ok(None);
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Error::corrupt(path, e.utf8_error().valid_up_to() as u64, "not UTF-8 text"))?;
-    parse_positioned(path, &text, fields).map(Some)
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::corrupt(path, e.utf8_error().valid_up_to() as u64, "not UTF-8 text"))
 }
 
 /// Replaces a checkpoint file atomically.
