@@ -36,33 +36,55 @@ pub(crate) fn render<S: AsRef<str>>(entries: &[Vec<S>]) -> String {
 /// version, the count and that every entry has `fields` fields. An empty
 /// file has no entries (Kafka reads it so).
 pub(crate) fn parse(path: &Path, text: &str, fields: usize) -> Result<Vec<Vec<String>>> {
+    let entries = parse_positioned(path, text, fields)?;
+    Ok(entries.into_iter().map(|(_, e)| e).collect())
+}
+
+/// An entry's fields and the byte position of its line.
+pub(crate) type PositionedEntry = (u64, Vec<String>);
+
+/// [`parse`], with each entry the byte position of its line. Errors name
+/// the byte position of the line at fault.
+pub(crate) fn parse_positioned(
+    path: &Path,
+    text: &str,
+    fields: usize,
+) -> Result<Vec<PositionedEntry>> {
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    let mut lines = text.lines();
-    let bad = |line: usize, reason: String| Error::corrupt(path, line as u64, reason);
+    let mut lines = text.split_inclusive('\n').scan(0u64, |at, line| {
+        let start = *at;
+        *at += line.len() as u64;
+        Some((start, line.trim_end_matches(['\n', '\r'])))
+    });
+    let bad = |position: u64, reason: String| Error::corrupt(path, position, reason);
     match lines.next() {
-        Some(VERSION) => {}
+        Some((_, VERSION)) => {}
         other => {
             return Err(bad(
-                1,
-                format!("unsupported checkpoint version {:?}", other.unwrap_or("")),
+                0,
+                format!(
+                    "unsupported checkpoint version {:?}",
+                    other.map_or("", |(_, l)| l)
+                ),
             ))
         }
     }
-    let count: usize = lines
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| bad(2, "missing or malformed entry count".into()))?;
+    let (count_at, count) = match lines.next() {
+        Some((at, line)) => (at, line.trim().parse::<usize>().ok()),
+        None => (text.len() as u64, None),
+    };
+    let count = count.ok_or_else(|| bad(count_at, "missing or malformed entry count".into()))?;
     let mut entries = Vec::with_capacity(count.min(1 << 16));
-    for (i, line) in lines.enumerate() {
+    for (i, (at, line)) in lines.enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let parts: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
         if parts.len() != fields {
             return Err(bad(
-                i + 3,
+                at,
                 format!(
                     "line {} has {} fields, expected {fields}",
                     i + 3,
@@ -70,11 +92,11 @@ pub(crate) fn parse(path: &Path, text: &str, fields: usize) -> Result<Vec<Vec<St
                 ),
             ));
         }
-        entries.push(parts);
+        entries.push((at, parts));
     }
     if entries.len() != count {
         return Err(bad(
-            2,
+            count_at,
             format!("declares {count} entries but holds {}", entries.len()),
         ));
     }
@@ -83,12 +105,32 @@ pub(crate) fn parse(path: &Path, text: &str, fields: usize) -> Result<Vec<Vec<St
 
 /// Reads and parses a checkpoint file; `None` if it does not exist.
 pub(crate) fn read(fs: &dyn Fs, path: &Path, fields: usize) -> Result<Option<Vec<Vec<String>>>> {
+    match read_text(fs, path)? {
+        Some(text) => parse(path, &text, fields).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`read`], with each entry the byte position of its line.
+pub(crate) fn read_positioned(
+    fs: &dyn Fs,
+    path: &Path,
+    fields: usize,
+) -> Result<Option<Vec<PositionedEntry>>> {
+    match read_text(fs, path)? {
+        Some(text) => parse_positioned(path, &text, fields).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A checkpoint file's text; `None` if it does not exist.
+fn read_text(fs: &dyn Fs, path: &Path) -> Result<Option<String>> {
     let Some(bytes) = fsio::read_file_if_exists(fs, path)? else {
         return Ok(None);
     };
-    let text = String::from_utf8(bytes)
-        .map_err(|e| Error::corrupt(path, e.utf8_error().valid_up_to() as u64, "not UTF-8 text"))?;
-    parse(path, &text, fields).map(Some)
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| Error::corrupt(path, e.utf8_error().valid_up_to() as u64, "not UTF-8 text"))
 }
 
 /// Replaces a checkpoint file atomically.
@@ -163,6 +205,24 @@ mod tests {
         ] {
             let e = parse(p, text, 2).unwrap_err().to_string();
             assert!(e.contains(expect), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_byte_position_of_the_line_at_fault() {
+        let p = Path::new("c");
+        for (text, position) in [
+            ("1\n0\n", 0),
+            ("0\nx\n", 2),
+            ("0\n", 2),
+            ("0\n2\na 1\n", 2),
+            ("0\n2\na 1\nb 2 3\n", 8),
+            ("0\r\n1\r\nab 1 2\r\n", 6),
+        ] {
+            match parse(p, text, 2) {
+                Err(Error::Corrupt { position: at, .. }) => assert_eq!(at, position, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
         }
     }
 }

@@ -145,6 +145,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// A partition of a topic the store lists has no directory: its data
+    /// is gone (removed by hand, a lost disk, a restore that missed it).
+    /// Opening the store fails on it rather than serve an empty partition
+    /// in its place. Restore the directory, or open the store with
+    /// [`StoreOptions::recreate_missing_partitions`] to have it recreated
+    /// empty (for a host that copies its data back from a replica).
+    ///
+    /// [`StoreOptions::recreate_missing_partitions`]: crate::store::StoreOptions::recreate_missing_partitions
+    #[error(
+        "partition {partition} of topic {topic:?} is missing: its directory {} does not exist; \
+         restore it, or open the store with StoreOptions::recreate_missing_partitions to recreate it empty",
+        path.display()
+    )]
+    MissingPartition {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+        /// The directory that is missing.
+        path: PathBuf,
+    },
+
     /// A configuration value is out of bounds. `field` names it as it is
     /// spelled in [`LogConfig`](crate::LogConfig).
     #[error("invalid configuration value for `{field}`: {reason}")]
@@ -188,7 +210,11 @@ pub enum Error {
     },
 
     /// The directory is locked by another open log or store, in this
-    /// process or in another one.
+    /// process or in another one: a log's directory by a log writing it or
+    /// by the open store (or Kafka broker) whose directory holds it; a
+    /// store's directory by another store, or by a log writing one of its
+    /// partitions on its own, in which case `path` names that partition.
+    /// Opening read-only takes no lock.
     #[error("{} is already in use by another open log or store", path.display())]
     Locked {
         /// The locked directory.
@@ -287,6 +313,15 @@ impl Error {
                 topic: topic.clone(),
                 requested: *requested,
                 reason: reason.clone(),
+            },
+            Error::MissingPartition {
+                topic,
+                partition,
+                path,
+            } => Error::MissingPartition {
+                topic: topic.clone(),
+                partition: *partition,
+                path: path.clone(),
             },
             Error::InvalidConfig { field, reason } => Error::config(field, reason.clone()),
             Error::CompressionUnavailable { codec } => {

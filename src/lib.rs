@@ -137,10 +137,13 @@
 //!
 //! * Segments are at most 2 GiB − 1 (index positions are 32-bit), and
 //!   offsets within a segment span at most 2³¹ − 1, as in Kafka.
-//! * One writer per directory at a time: a partition directory is locked
-//!   by the open log, and a store's directory by the open store (which
-//!   covers its partitions, without a lock file each), against other
-//!   opens in this process and in other processes.
+//! * One writer per partition at a time, against other opens in this
+//!   process and in other processes: a store's directory is locked by the
+//!   open store (which covers its partitions, without a lock file each),
+//!   and a partition directory opened on its own by the open log, which
+//!   also shares the lock of the directory holding it if that directory
+//!   has one. So a log cannot write a partition of an open store, nor a
+//!   store open while a log writes one of its partitions.
 //! * Only record batch format v2 (Kafka 0.11 and later) is read; older
 //!   message formats are reported as unsupported.
 //! * Batches decompress to at most 256 MiB.

@@ -194,9 +194,31 @@ fn dump_finds_a_relative_path_in_the_data_directory() {
     )));
     let err = fails(&data, &["dump", "topic-9"]);
     assert!(
-        err.contains("topic-9 is neither a segment file nor a directory"),
+        err.contains(&format!(
+            "topic-9 does not exist (nor does {})",
+            data.join("topic-9").display()
+        )),
         "{err}"
     );
+    let missing = data.join("no-such-dir/topic-0");
+    let err = fails(&data, &["dump", missing.to_str().unwrap()]);
+    assert!(
+        err.ends_with(&format!("{} does not exist\n", missing.display())),
+        "{err}"
+    );
+    // Something that exists but is neither is told so.
+    #[cfg(unix)]
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("pipe");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let err = fails(tmp.path(), &["dump", "pipe"]);
+        assert!(
+            err.contains("pipe is neither a segment file nor a directory"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -3,11 +3,10 @@
 
 mod common_store;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common_store::{open, produce, store_config, value_for, ROOT, T0};
+use common_store::{open, produce, snapshot, store_config, value_for, ROOT, T0};
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::store::{AutoOffsetReset, ConsumerConfig, StoreOptions};
 use seglog::{Error, LogStore, ManualClock, ProducerRecord};
@@ -20,26 +19,6 @@ fn open_read_only(fs: &MemFs, clock: &ManualClock) -> LogStore {
         .refresh_interval(Duration::from_millis(10))
         .open(ROOT, store_config())
         .unwrap()
-}
-
-/// Every file under the root, with its bytes.
-fn snapshot(fs: &MemFs) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(fs: &MemFs, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in fs.list_dir(dir).unwrap() {
-            let path = dir.join(&e.name);
-            if e.is_dir {
-                walk(fs, &path, out);
-            } else {
-                let f = fs.open(&path, OpenMode::Read).unwrap();
-                let mut bytes = vec![0; f.len().unwrap() as usize];
-                f.read_exact_at(&mut bytes, 0).unwrap();
-                out.insert(path, bytes);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(fs, Path::new(ROOT), &mut out);
-    out
 }
 
 fn is_read_only(e: &Error) -> bool {

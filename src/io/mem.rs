@@ -12,13 +12,13 @@
 //! bytes appended since the last sync (possibly zeroed, as a partly written
 //! page reads back).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode};
+use super::{DirEntry, DirLock, FileHandle, Fs, LockMode, Mapping, OpenMode, LOCK_FILE_NAME};
 
 /// A file-system operation, as seen by a fault hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +108,12 @@ struct Shared {
 
 struct Tree {
     root: Arc<Mutex<DirNode>>,
-    locks: HashSet<PathBuf>,
 }
 
 impl Default for Tree {
     fn default() -> Self {
         Tree {
             root: Arc::new(Mutex::new(DirNode::default())),
-            locks: HashSet::new(),
         }
     }
 }
@@ -146,6 +144,35 @@ struct FileData {
     durable: Vec<u8>,
     /// Lowest position changed since the last sync (`usize::MAX`: clean).
     dirty_from: usize,
+    /// Who holds a lock on the file (as `flock` locks belong to the file,
+    /// not to its name); a power loss releases them.
+    lock: LockHolders,
+}
+
+/// The holders of a lock file's lock.
+#[derive(Default)]
+struct LockHolders {
+    exclusive: bool,
+    shared: usize,
+}
+
+impl LockHolders {
+    /// Takes the lock as `mode` says, if no holder conflicts.
+    fn try_take(&mut self, mode: LockMode) -> bool {
+        match mode {
+            LockMode::Exclusive if !self.exclusive && self.shared == 0 => self.exclusive = true,
+            LockMode::Shared if !self.exclusive => self.shared += 1,
+            _ => return false,
+        }
+        true
+    }
+
+    fn release(&mut self, mode: LockMode) {
+        match mode {
+            LockMode::Exclusive => self.exclusive = false,
+            LockMode::Shared => self.shared = self.shared.saturating_sub(1),
+        }
+    }
 }
 
 impl FileData {
@@ -154,6 +181,7 @@ impl FileData {
             live: Vec::new(),
             durable: Vec::new(),
             dirty_from: usize::MAX,
+            lock: LockHolders::default(),
         }
     }
 
@@ -214,10 +242,6 @@ fn components(path: &Path) -> io::Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-fn normalized(path: &Path) -> io::Result<PathBuf> {
-    Ok(components(path)?.iter().collect())
 }
 
 impl fmt::Debug for MemFs {
@@ -283,10 +307,7 @@ impl MemFs {
         let root = build_from_image(&image, mode, &mut rng);
         MemFs {
             shared: Arc::new(Shared {
-                tree: Mutex::new(Tree {
-                    root,
-                    locks: HashSet::new(),
-                }),
+                tree: Mutex::new(Tree { root }),
                 control: Mutex::new(Control::default()),
             }),
         }
@@ -445,6 +466,7 @@ fn build_from_image(image: &ImageDir, mode: CrashMode, rng: &mut Rng) -> Arc<Mut
                     durable: bytes.clone(),
                     live: bytes,
                     dirty_from: usize::MAX,
+                    lock: LockHolders::default(),
                 })))
             }
         };
@@ -476,17 +498,45 @@ impl Rng {
     }
 }
 
-#[derive(Debug)]
+/// A lock held on a lock file's inode.
 struct MemDirLock {
-    fs: MemFs,
-    path: PathBuf,
+    file: Arc<Mutex<FileData>>,
+    mode: LockMode,
+}
+
+impl fmt::Debug for MemDirLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemDirLock")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DirLock for MemDirLock {}
 
 impl Drop for MemDirLock {
     fn drop(&mut self) {
-        lock(&self.fs.shared.tree).locks.remove(&self.path);
+        lock(&self.file).lock.release(self.mode);
+    }
+}
+
+impl MemFs {
+    /// Locks the lock file of the directory at `path` (opened as `open`
+    /// says) as `mode` says.
+    fn lock_dir(
+        &self,
+        path: &Path,
+        open: OpenMode,
+        mode: LockMode,
+    ) -> io::Result<Option<Box<dyn DirLock>>> {
+        let Node::Dir(_) = self.resolve(path)? else {
+            return Err(err(io::ErrorKind::NotADirectory, "not a directory"));
+        };
+        let file = self.open_node(&path.join(LOCK_FILE_NAME), open)?;
+        if !lock(&file).lock.try_take(mode) {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(MemDirLock { file, mode })))
     }
 }
 
@@ -624,18 +674,15 @@ impl Fs for MemFs {
     }
 
     fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
-        let Node::Dir(_) = self.resolve(path)? else {
-            return Err(err(io::ErrorKind::NotADirectory, "not a directory"));
-        };
-        let key = normalized(path)?;
-        let mut tree = lock(&self.shared.tree);
-        if !tree.locks.insert(key.clone()) {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(MemDirLock {
-            fs: self.clone(),
-            path: key,
-        })))
+        self.lock_dir(path, OpenMode::Create, LockMode::Exclusive)
+    }
+
+    fn try_lock_existing(
+        &self,
+        path: &Path,
+        mode: LockMode,
+    ) -> io::Result<Option<Box<dyn DirLock>>> {
+        self.lock_dir(path, OpenMode::Read, mode)
     }
 }
 
@@ -737,6 +784,8 @@ impl FileHandle for MemFile {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn p(s: &str) -> PathBuf {
@@ -873,6 +922,45 @@ mod tests {
         assert!(fs.try_lock_dir(&p("d")).unwrap().is_none());
         drop(guard);
         assert!(fs.try_lock_dir(&p("/d")).unwrap().is_some());
+    }
+
+    #[test]
+    fn shared_locks_exclude_only_an_exclusive_holder() {
+        let fs = MemFs::new();
+        fs.create_dir_all(&p("/d")).unwrap();
+        // No lock file yet: nothing to lock, and nothing is created.
+        let missing = fs.try_lock_existing(&p("/d"), LockMode::Shared);
+        assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!fs.exists(&p("/d/.lock")).unwrap());
+
+        let exclusive = fs.try_lock_dir(&p("/d")).unwrap().unwrap();
+        assert!(fs.exists(&p("/d/.lock")).unwrap());
+        assert!(fs
+            .try_lock_existing(&p("/d"), LockMode::Shared)
+            .unwrap()
+            .is_none());
+        drop(exclusive);
+
+        let a = fs.try_lock_existing(&p("/d"), LockMode::Shared).unwrap();
+        let b = fs.try_lock_existing(&p("d"), LockMode::Shared).unwrap();
+        assert!(a.is_some() && b.is_some());
+        assert!(fs.try_lock_dir(&p("/d")).unwrap().is_none());
+        assert!(fs
+            .try_lock_existing(&p("/d"), LockMode::Exclusive)
+            .unwrap()
+            .is_none());
+        drop(a);
+        assert!(fs.try_lock_dir(&p("/d")).unwrap().is_none());
+        drop(b);
+        let probe = fs.try_lock_existing(&p("/d"), LockMode::Exclusive).unwrap();
+        assert!(probe.is_some());
+        drop(probe);
+        // A power loss releases every lock.
+        let _held = fs.try_lock_dir(&p("/d")).unwrap().unwrap();
+        fs.sync_dir(&p("/d")).unwrap();
+        fs.sync_dir(&p("/")).unwrap();
+        let after = fs.crash(CrashMode::DurableOnly);
+        assert!(after.try_lock_dir(&p("/d")).unwrap().is_some());
     }
 
     #[test]

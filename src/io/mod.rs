@@ -69,6 +69,20 @@ pub struct DirEntry {
 /// A lock on a directory, held until dropped.
 pub trait DirLock: Send + Sync + fmt::Debug {}
 
+/// The name of the lock file a directory lock is taken on, inside the
+/// directory (Kafka's name for the lock file of a log directory).
+pub const LOCK_FILE_NAME: &str = ".lock";
+
+/// How [`Fs::try_lock_existing`] locks a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// The only holder: nobody else holds the lock, in either mode.
+    Exclusive,
+    /// One of any number of shared holders, while nobody holds the lock
+    /// exclusively.
+    Shared,
+}
+
 /// A file system: the operations seglog needs on directories and paths.
 ///
 /// Implementations must be usable from many threads at once.
@@ -89,10 +103,23 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Whether anything exists at `path`.
     fn exists(&self, path: &Path) -> io::Result<bool>;
-    /// Takes an exclusive lock on the directory at `path` (through a lock
-    /// file inside it). Returns `Ok(None)` if another holder has it, in this
-    /// process or another one.
+    /// Takes an exclusive lock on the directory at `path` through its lock
+    /// file ([`LOCK_FILE_NAME`]), creating the file if it is missing.
+    /// Returns `Ok(None)` if another holder has it, in either mode, in
+    /// this process or another one.
     fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>>;
+    /// Locks the directory at `path` as `mode` says through the lock file
+    /// it already has, without creating one: an error of kind
+    /// [`NotFound`](io::ErrorKind::NotFound) if it has none. Returns
+    /// `Ok(None)` if a holder in a conflicting mode has it (an exclusive
+    /// one, or for [`LockMode::Exclusive`] any), in this process or
+    /// another one. Locks taken through [`try_lock_dir`](Self::try_lock_dir)
+    /// and through this are the same lock.
+    fn try_lock_existing(
+        &self,
+        path: &Path,
+        mode: LockMode,
+    ) -> io::Result<Option<Box<dyn DirLock>>>;
 }
 
 /// An open file. All reads and writes are positional.

@@ -6,10 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode};
-
-/// The name of the lock file [`StdFs::try_lock_dir`] creates in a directory.
-pub(crate) const LOCK_FILE_NAME: &str = ".lock";
+use super::{DirEntry, DirLock, FileHandle, Fs, LockMode, Mapping, OpenMode, LOCK_FILE_NAME};
 
 /// The operating system's file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,11 +82,32 @@ impl Fs for StdFs {
             .create(true)
             .truncate(false)
             .open(path.join(LOCK_FILE_NAME))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Box::new(StdDirLock { _file: file }))),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e),
-        }
+        lock_file(file, LockMode::Exclusive)
+    }
+
+    fn try_lock_existing(
+        &self,
+        path: &Path,
+        mode: LockMode,
+    ) -> io::Result<Option<Box<dyn DirLock>>> {
+        // Read access is enough for a lock (`flock`), and creates nothing.
+        let file = File::open(path.join(LOCK_FILE_NAME))?;
+        lock_file(file, mode)
+    }
+}
+
+/// Locks `file` as `mode` says, without waiting. `flock` locks belong to
+/// the open file, so two opens of one lock file conflict even within one
+/// process.
+fn lock_file(file: File, mode: LockMode) -> io::Result<Option<Box<dyn DirLock>>> {
+    let locked = match mode {
+        LockMode::Exclusive => file.try_lock(),
+        LockMode::Shared => file.try_lock_shared(),
+    };
+    match locked {
+        Ok(()) => Ok(Some(Box::new(StdDirLock { _file: file }))),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
     }
 }
 
@@ -149,5 +167,35 @@ impl FileHandle for StdFile {
 
     fn as_std_file(&self) -> Option<&File> {
         Some(&self.file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_and_exclusive_locks_of_one_lock_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let missing = StdFs.try_lock_existing(dir, LockMode::Shared);
+        assert_eq!(missing.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!dir.join(LOCK_FILE_NAME).exists());
+
+        let exclusive = StdFs.try_lock_dir(dir).unwrap().unwrap();
+        assert!(StdFs
+            .try_lock_existing(dir, LockMode::Shared)
+            .unwrap()
+            .is_none());
+        drop(exclusive);
+        let a = StdFs.try_lock_existing(dir, LockMode::Shared).unwrap();
+        let b = StdFs.try_lock_existing(dir, LockMode::Shared).unwrap();
+        assert!(a.is_some() && b.is_some());
+        assert!(StdFs.try_lock_dir(dir).unwrap().is_none());
+        drop((a, b));
+        assert!(StdFs
+            .try_lock_existing(dir, LockMode::Exclusive)
+            .unwrap()
+            .is_some());
     }
 }

@@ -60,10 +60,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         }
     }
     let dir_lock = if opts.lock_dir && !opts.read_only {
-        let held = fs.try_lock_dir(dir).ctx("lock", dir)?;
-        Some(held.ok_or_else(|| Error::Locked {
-            path: dir.to_path_buf(),
-        })?)
+        Some(super::dir_lock::lock(&*fs, dir)?)
     } else {
         None
     };

@@ -116,6 +116,7 @@
 
 mod append;
 mod cleanup;
+mod dir_lock;
 mod follow;
 mod load;
 mod max_timestamp;
@@ -500,10 +501,12 @@ impl OpenOptions {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for a bad config value, [`Error::Locked`]
-    /// if the directory is open elsewhere, [`Error::Corrupt`] for damage
-    /// that strict recovery will not discard (or, read-only, damage at the
-    /// end of the last segment: see [`read_only`](Self::read_only)),
-    /// [`Error::Io`] for I/O failures.
+    /// if the directory is open for writing elsewhere, or the directory
+    /// holding it is a store that is open (a log and a store never write
+    /// one partition at once), [`Error::Corrupt`] for damage that strict
+    /// recovery will not discard (or, read-only, damage at the end of the
+    /// last segment: see [`read_only`](Self::read_only)), [`Error::Io`] for
+    /// I/O failures.
     pub fn open(self, dir: impl AsRef<Path>, config: LogConfig) -> Result<PartitionLog> {
         load::open(self, dir.as_ref(), config)
     }

@@ -87,7 +87,7 @@ impl StoreInner {
         };
         let live: Vec<TopicEntry> = entries
             .into_iter()
-            .filter(|e| e.state == TopicState::Live)
+            .filter(|e| e.state != TopicState::Deleting)
             .collect();
         let current: Vec<Arc<Topic>> = read_lock(&self.topics).values().cloned().collect();
         let mut changed = false;

@@ -2,11 +2,11 @@
 //! partition directories:
 //!
 //! ```text
-//! .lock                              held while the store is open
+//! .lock                              held while the store is open (empty)
 //! seglog.topics                      topics, partition counts, overrides
 //! recovery-point-offset-checkpoint   topic partition offset (Kafka's)
 //! log-start-offset-checkpoint        topic partition offset (Kafka's)
-//! .kafka_cleanshutdown               written last by a clean close
+//! .kafka_cleanshutdown               written last by a clean close (empty)
 //! orders-0/ orders-1/ ...            one directory per partition
 //! orders-2.1a2b3c-delete/            a partition being deleted
 //! ```
@@ -16,17 +16,39 @@
 //!
 //! ```text
 //! seglog-topics 1
-//! 2
+//! 3
 //! orders 3 live retention.ms=86400000 segment.bytes=1048576
+//! payments 4 creating 2
 //! audit 1 deleting
 //! ```
 //!
-//! Each line holds the name, the partition count, the state (`live`, or
-//! `deleting` while a deletion is in progress) and the topic's config
-//! overrides in Kafka's names. The file is replaced atomically (temporary
-//! file, fsync, rename, fsync of the directory); each replacement is the
-//! commit point of a topic change.
+//! Each line holds the name, the partition count, the state and the
+//! topic's config overrides in Kafka's names. The state is one of:
+//!
+//! * `live`: every partition's directory was made; one that is missing
+//!   has been lost, and opening the store fails on it (unless it was told
+//!   to recreate missing partitions empty).
+//! * `creating <complete>`: a topic creation (`creating 0`) or a growth
+//!   (`creating` the old partition count) is committed but its partition
+//!   directories from `<complete>` up may not all exist yet. The next
+//!   open makes those that are missing and commits the topic `live`; the
+//!   partitions below `<complete>` must exist as for a live topic.
+//! * `deleting`: the topic is deleted; its directories may still be
+//!   there, and the next open removes them and the line.
+//!
+//! The file is replaced atomically (temporary file, fsync, rename, fsync
+//! of the directory); each replacement is the commit point of a topic
+//! change.
+//!
+//! The root checkpoint files are Kafka's (`topic partition offset` lines,
+//! see the `checkpoint` module); a topic is named in each at most once per
+//! partition. `.kafka_cleanshutdown` is empty when seglog writes it; Kafka
+//! writes a small JSON object (`{"version":0,"brokerEpoch":N}`) there,
+//! which is read as a clean shutdown too. Anything else in one of these
+//! files is damage: opening the store fails on it, naming the file, and
+//! so does [`verify_store_files`](super::verify_store_files).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint;
@@ -46,9 +68,25 @@ const HEADER: &str = "seglog-topics 1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TopicState {
     Live,
+    /// Committed, but the directories of the partitions from `complete` up
+    /// may not all have been made: the next open makes the missing ones.
+    Creating {
+        complete: u32,
+    },
     /// Deleted, but its directories may still be there: the next open
     /// finishes the deletion.
     Deleting,
+}
+
+impl TopicState {
+    /// How many of the topic's first partitions must have a directory.
+    pub(crate) fn complete(self, partitions: u32) -> u32 {
+        match self {
+            TopicState::Live => partitions,
+            TopicState::Creating { complete } => complete.min(partitions),
+            TopicState::Deleting => 0,
+        }
+    }
 }
 
 /// One line of `seglog.topics`.
@@ -82,8 +120,9 @@ fn render_topics(topics: &[TopicEntry]) -> String {
     let mut out = format!("{HEADER}\n{}\n", topics.len());
     for t in topics {
         let state = match t.state {
-            TopicState::Live => "live",
-            TopicState::Deleting => "deleting",
+            TopicState::Live => "live".to_string(),
+            TopicState::Creating { complete } => format!("creating {complete}"),
+            TopicState::Deleting => "deleting".to_string(),
         };
         out.push_str(&format!("{} {} {state}", t.name, t.partitions));
         for (k, v) in &t.overrides {
@@ -94,7 +133,7 @@ fn render_topics(topics: &[TopicEntry]) -> String {
     out
 }
 
-fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
+pub(crate) fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::corrupt(path, e.valid_up_to() as u64, "not UTF-8 text"))?;
     let end = text.len() as u64;
@@ -142,6 +181,20 @@ fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
         let state = match state {
             "live" => TopicState::Live,
             "deleting" => TopicState::Deleting,
+            "creating" => {
+                let complete = fields.next().unwrap_or("");
+                let complete: u32 = complete
+                    .parse()
+                    .ok()
+                    .filter(|c| *c < partitions)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "bad count {complete:?} of partitions made before the creation of {name}: \
+                             it must be below its {partitions} partitions"
+                        ))
+                    })?;
+                TopicState::Creating { complete }
+            }
             other => return Err(bad(format!("unknown topic state {other:?} for {name}"))),
         };
         let mut overrides = Vec::new();
@@ -171,6 +224,28 @@ fn parse_topics(path: &Path, bytes: &[u8]) -> Result<Vec<TopicEntry>> {
     Ok(topics)
 }
 
+/// The clean-shutdown marker holds at most this many bytes.
+pub(crate) const CLEAN_SHUTDOWN_MAX_LEN: u64 = 4096;
+
+/// Checks the clean-shutdown marker's bytes: empty as seglog writes it, or
+/// a JSON object with a `version` as Kafka writes it.
+pub(crate) fn check_clean_marker(path: &Path, bytes: &[u8]) -> Result<()> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::corrupt(path, e.valid_up_to() as u64, "not UTF-8 text"))?;
+    let json = text.trim();
+    if json.starts_with('{') && json.ends_with('}') && json.contains("\"version\"") {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        path,
+        0,
+        "a clean-shutdown marker is empty, or Kafka's JSON object with a \"version\"",
+    ))
+}
+
 /// One entry of a root checkpoint file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OffsetEntry {
@@ -180,16 +255,28 @@ pub(crate) struct OffsetEntry {
 }
 
 /// Reads a root checkpoint file (`topic partition offset` lines); `None`
-/// if there is none.
+/// if there is none. A topic name Kafka would not accept, a partition or
+/// offset that is not a number, or a partition named twice is
+/// [`Error::Corrupt`] at the line's byte position.
 pub(crate) fn read_offsets(fs: &dyn Fs, path: &Path) -> Result<Option<Vec<OffsetEntry>>> {
-    let Some(entries) = checkpoint::read(fs, path, 3)? else {
+    let Some(entries) = checkpoint::read_positioned(fs, path, 3)? else {
         return Ok(None);
     };
     let mut out = Vec::with_capacity(entries.len());
-    for (i, e) in entries.into_iter().enumerate() {
-        let bad = || Error::corrupt(path, i as u64 + 3, format!("bad entry {:?}", e.join(" ")));
-        let partition = e[1].parse().map_err(|_| bad())?;
-        let offset = e[2].parse().map_err(|_| bad())?;
+    let mut seen = HashSet::with_capacity(entries.len());
+    for (at, e) in entries {
+        let line = e.join(" ");
+        let bad = |why: &str| Error::corrupt(path, at, format!("bad entry {line:?}: {why}"));
+        crate::topic::validate_topic_name(&e[0]).map_err(|_| bad("not a topic name"))?;
+        let partition = e[1]
+            .parse()
+            .map_err(|_| bad("the partition is not a number"))?;
+        let offset = e[2]
+            .parse()
+            .map_err(|_| bad("the offset is not a number"))?;
+        if !seen.insert((e[0].clone(), partition)) {
+            return Err(bad("the partition is named twice"));
+        }
         out.push(OffsetEntry {
             topic: e[0].clone(),
             partition,
@@ -255,8 +342,18 @@ mod tests {
                 &[("retention.ms", "1000"), ("segment.bytes", "4096")],
             ),
             entry("audit.v2", 1, TopicState::Deleting, &[]),
+            entry(
+                "payments",
+                4,
+                TopicState::Creating { complete: 2 },
+                &[("retention.ms", "-1")],
+            ),
         ];
         write_topics(&fs, root, &topics).unwrap();
+        let text = fsio::read_file_if_exists(&fs, &topics_path(root))
+            .unwrap()
+            .unwrap();
+        assert!(text.ends_with(b"\npayments 4 creating 2 retention.ms=-1\n"));
         assert_eq!(read_topics(&fs, root).unwrap(), Some(topics));
         write_topics(&fs, root, &[]).unwrap();
         assert_eq!(read_topics(&fs, root).unwrap(), Some(vec![]));
@@ -277,6 +374,9 @@ mod tests {
             ("seglog-topics 1\n1\norders 1 live retention.ms\n", 18),
             ("seglog-topics 1\n2\na 1 live\na 1 live\n", 27),
             ("seglog-topics 1\n2\na 1 live\n", 16),
+            ("seglog-topics 1\n1\norders 3 creating\n", 18),
+            ("seglog-topics 1\n1\norders 3 creating 3\n", 18),
+            ("seglog-topics 1\n1\norders 3 creating two\n", 18),
         ];
         for (text, position) in cases {
             match parse_topics(path, text.as_bytes()) {
@@ -309,11 +409,32 @@ mod tests {
         let text = fsio::read_file_if_exists(&fs, &path).unwrap().unwrap();
         assert_eq!(text, b"0\n2\norders 0 42\norders 1 7\n");
         assert_eq!(read_offsets(&fs, &path).unwrap(), Some(entries));
-        fsio::write_file_atomically(&fs, &path, b"0\n1\norders x 1\n").unwrap();
-        assert!(matches!(
-            read_offsets(&fs, &path),
-            Err(Error::Corrupt { .. })
-        ));
+        for (text, position) in [
+            (&b"0\n1\norders x 1\n"[..], 4),
+            (b"0\n1\norders 0 -1\n", 4),
+            (b"0\n2\norders 0 1\n../x 0 1\n", 15),
+            (b"0\n3\norders 0 1\norders 1 1\norders 0 2\n", 26),
+        ] {
+            fsio::write_file_atomically(&fs, &path, text).unwrap();
+            match read_offsets(&fs, &path) {
+                Err(Error::Corrupt { position: p, .. }) => assert_eq!(p, position, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn clean_shutdown_markers_of_seglog_and_kafka() {
+        let path = Path::new("/store/.kafka_cleanshutdown");
+        check_clean_marker(path, b"").unwrap();
+        check_clean_marker(path, br#"{"version":0,"brokerEpoch":42}"#).unwrap();
+        check_clean_marker(path, b"{\"version\": 0}\n").unwrap();
+        for bad in [&b"x"[..], b"{}", b"\xff", b"{\"version\":0"] {
+            assert!(
+                matches!(check_clean_marker(path, bad), Err(Error::Corrupt { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -30,22 +30,34 @@
 //! is committed by replacing `seglog.topics` atomically:
 //!
 //! * **Create a topic / add partitions:** the new entry is committed
-//!   first, then the partition directories are created. A crash in between
-//!   leaves a committed topic whose missing directories the next open
-//!   creates.
+//!   first, its new partitions marked as being created; then their
+//!   directories are created (and the root fsynced), and the entry is
+//!   committed again as live. A crash in between leaves a committed topic
+//!   whose missing directories the next open creates.
 //! * **Delete a topic:** the entry is marked `deleting` (from then on the
 //!   topic is gone), the partition directories are renamed
 //!   `<topic>-<partition>.<id>-delete` and the directory fsynced, the entry
 //!   removed, and the renamed directories removed. The next open finishes
 //!   whatever a crash interrupted.
 //!
+//! A partition of a live topic whose directory is missing has lost its
+//! data: opening the store fails with [`Error::MissingPartition`] rather
+//! than serve it empty, unless
+//! [`StoreOptions::recreate_missing_partitions`] says to recreate it.
 //! Directories of topics `seglog.topics` does not list are left alone. A
 //! directory without `seglog.topics` (a Kafka log directory, say) is
-//! adopted: every partition directory in it becomes part of a topic.
+//! adopted: every partition directory in it becomes part of a topic, and
+//! the partitions between the numbers found are created empty (gaps are
+//! normal there). The files at the root are checked before an open
+//! changes anything, as [`verify_store_files`] checks them; an open that
+//! fails on them changes nothing.
 //!
 //! # Reading a store another process has open
 //!
-//! The lock lets one process open a store for writing. Any number of
+//! The lock lets one process open a store for writing, and keeps
+//! [`PartitionLog`]s opened on their own out of its partitions (and a
+//! store out of a directory where such a log writes): one writer per
+//! partition, in one process or across several. Any number of
 //! others may open it read-only ([`LogStore::open_read_only`]) to list and
 //! describe topics and consume records beside it, as Kafka's tools read a
 //! running broker: no lock, nothing written, and consumers that pick up
@@ -66,6 +78,7 @@ mod layout;
 mod maintenance;
 mod open;
 mod producer;
+mod root_files;
 mod signal;
 mod topics;
 
@@ -79,6 +92,7 @@ use std::time::Duration;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
 pub use maintenance::{MaintenanceReport, PartitionError};
 pub use producer::{Delivery, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
+pub use root_files::{verify_store_files, StoreFilesReport};
 pub use topics::{PartitionDescription, TopicDescription, MAX_PARTITIONS};
 
 use crate::clock::{Clock, SystemClock};
@@ -161,8 +175,16 @@ pub struct StoreOpenReport {
     pub partitions: usize,
     /// Partitions whose data had to be re-read after a crash.
     pub partitions_recovered: usize,
-    /// Partition directories created because a committed topic lacked them.
+    /// Partition directories created: those of a topic whose creation (or
+    /// growth) a crash interrupted, those between the partitions of an
+    /// adopted directory, and those in
+    /// [`recreated_partitions`](Self::recreated_partitions).
     pub partitions_created: usize,
+    /// Partitions whose directories were missing and were recreated
+    /// empty, as [`StoreOptions::recreate_missing_partitions`] asked
+    /// (without it, a missing one fails the open with
+    /// [`Error::MissingPartition`]).
+    pub recreated_partitions: Vec<TopicPartition>,
     /// Topic deletions a crash had interrupted, finished now.
     pub deletions_finished: usize,
     /// Directories that are not partitions of a known topic, left alone.
@@ -176,6 +198,7 @@ pub struct StoreOptions {
     clock: Arc<dyn Clock>,
     read_only: bool,
     refresh_interval: Duration,
+    recreate_missing_partitions: bool,
 }
 
 impl Default for StoreOptions {
@@ -191,6 +214,10 @@ impl fmt::Debug for StoreOptions {
             .field("clock", &self.clock)
             .field("read_only", &self.read_only)
             .field("refresh_interval", &self.refresh_interval)
+            .field(
+                "recreate_missing_partitions",
+                &self.recreate_missing_partitions,
+            )
             .finish()
     }
 }
@@ -203,6 +230,7 @@ impl StoreOptions {
             clock: Arc::new(SystemClock),
             read_only: false,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            recreate_missing_partitions: false,
         }
     }
 
@@ -240,13 +268,30 @@ impl StoreOptions {
         self
     }
 
+    /// Whether a partition whose directory is missing is recreated empty
+    /// (and listed in [`StoreOpenReport::recreated_partitions`]) instead of
+    /// failing the open with [`Error::MissingPartition`]. Default `false`:
+    /// a missing directory is data lost, which only the host can decide to
+    /// accept (one that copies partitions back from replicas, say). A
+    /// read-only store serves such a partition as empty and creates
+    /// nothing.
+    pub fn recreate_missing_partitions(mut self, recreate: bool) -> Self {
+        self.recreate_missing_partitions = recreate;
+        self
+    }
+
     /// Opens (or creates) the store in `dir`; read-only, it must exist.
+    /// An open that fails on the store's files changes none of them (see
+    /// [`verify_store_files`] for the checks).
     ///
     /// # Errors
-    /// [`Error::Locked`] if the directory is open elsewhere;
+    /// [`Error::Locked`] if the directory is open elsewhere, or a
+    /// [`PartitionLog`] opened on its own writes one of its partitions;
     /// [`Error::InvalidConfig`] for a bad config (a stored override
-    /// included); [`Error::Corrupt`] for damaged metadata or partition data
-    /// that strict recovery keeps; [`Error::Io`].
+    /// included); [`Error::Corrupt`] for damaged metadata (naming the
+    /// file) or partition data that strict recovery keeps;
+    /// [`Error::MissingPartition`] for a partition whose directory is gone;
+    /// [`Error::Io`].
     pub fn open(self, dir: impl AsRef<Path>, config: StoreConfig) -> Result<LogStore> {
         StoreInner::open(self, dir.as_ref(), config)
     }
@@ -648,7 +693,7 @@ impl StoreInner {
                 let entries: Vec<TopicEntry> = self
                     .topic_entries()
                     .into_iter()
-                    .filter(|e| e.state == TopicState::Live || !renamed.contains(&e.name))
+                    .filter(|e| e.state != TopicState::Deleting || !renamed.contains(&e.name))
                     .collect();
                 layout::write_topics(fs, root, &entries)?;
                 lock(&self.deleting).retain(|d| !renamed.contains(&d.name));

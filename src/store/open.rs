@@ -1,13 +1,22 @@
-//! Opening a store: the lock, the clean-shutdown marker, the topics and
-//! every partition's log; or, read-only, the same without a lock or a
-//! write.
+//! Opening a store: the lock, the checks of the store's files, the topics
+//! and every partition's log, and last the clean-shutdown marker's
+//! removal; or, read-only, the same without a lock or a write.
+//!
+//! Everything that can fail on the store's own files (a damaged
+//! `seglog.topics`, root checkpoint or marker, a bad config override, a
+//! missing partition directory, a partition another writer holds) is
+//! checked before anything is written, and the partitions whose
+//! directories exist are opened before any directory is made: an open
+//! that fails on them changes no file. A partition's own open may repair
+//! its directory (crash recovery); that is the partition's business.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::layout::{self, OffsetEntry, TopicEntry, TopicState};
+use super::layout::{self, TopicEntry, TopicState};
+use super::root_files::RootFiles;
 use super::signal::AppendSignal;
 use super::{
     CloseOnDrop, LogStore, StoreConfig, StoreInner, StoreOpenReport, StoreOptions, Topic,
@@ -15,7 +24,8 @@ use super::{
 };
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::io::{self as fsio, IoContext};
+use crate::io::{self as fsio, Fs, IoContext, LockMode, LOCK_FILE_NAME};
+use crate::log::PartitionLog;
 use crate::segment::{lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 
@@ -35,9 +45,7 @@ impl StoreInner {
             created,
             ..StoreOpenReport::default()
         };
-        let marker = dir.join(layout::CLEAN_SHUTDOWN_FILE);
         let dir_lock = if opts.read_only {
-            report.clean_shutdown = fs.exists(&marker).ctx("stat", &marker)?;
             None
         } else {
             fsio::create_dir_durably(&*fs, dir)?;
@@ -47,15 +55,10 @@ impl StoreInner {
                 .ok_or_else(|| Error::Locked {
                     path: dir.to_path_buf(),
                 })?;
-            if fs.exists(&marker).ctx("stat", &marker)? {
-                report.clean_shutdown = true;
-                fs.remove_file(&marker).ctx("remove", &marker)?;
-                fs.sync_dir(dir).ctx("fsync directory", dir)?;
-            }
             Some(dir_lock)
         };
         let signal = Arc::new(AppendSignal::default());
-        let inner = StoreInner {
+        let mut inner = StoreInner {
             dir: dir.to_path_buf(),
             fs,
             clock: opts.clock,
@@ -74,8 +77,10 @@ impl StoreInner {
             read_only: opts.read_only,
             refresh_interval: opts.refresh_interval,
         };
-        let mut inner = inner;
-        if let Err(e) = inner.load(&mut report) {
+        let opened = inner
+            .load(&mut report, opts.recreate_missing_partitions)
+            .and_then(|()| inner.mark_unclean(&report));
+        if let Err(e) = opened {
             // Nothing was opened as a store: dropping must not write
             // checkpoints or a clean-shutdown marker.
             inner.closed.store(true, Ordering::Release);
@@ -89,43 +94,75 @@ impl StoreInner {
         })
     }
 
-    /// Reads the topics (adopting the partition directories if there is no
-    /// list yet), finishes interrupted deletions, and opens every
-    /// partition.
-    fn load(&mut self, report: &mut StoreOpenReport) -> Result<()> {
+    /// Removes the clean-shutdown marker of a store opened for writing,
+    /// once the open has succeeded: from here on a crash is not a clean
+    /// shutdown. (Until here the open only finished what the files
+    /// already said: topics being created or deleted, partitions adopted.)
+    fn mark_unclean(&self, report: &StoreOpenReport) -> Result<()> {
+        if self.read_only || !report.clean_shutdown {
+            return Ok(());
+        }
+        let fs = &*self.fs;
+        let marker = self.dir.join(layout::CLEAN_SHUTDOWN_FILE);
+        fs.remove_file(&marker).ctx("remove", &marker)?;
+        fs.sync_dir(&self.dir).ctx("fsync directory", &self.dir)
+    }
+
+    /// Checks the store's files, reads the topics (adopting the partition
+    /// directories if there is no list yet), opens every partition (those
+    /// whose directories exist first, then those to be made), commits
+    /// topics whose creation was not finished, and finishes interrupted
+    /// deletions.
+    fn load(&mut self, report: &mut StoreOpenReport, recreate_missing: bool) -> Result<()> {
         let fs = &*self.fs;
         let root = self.dir.clone();
-        // The one listing of the root an open makes.
-        let dirs: BTreeSet<String> = fs
-            .list_dir(&root)
-            .ctx("list", &root)?
-            .into_iter()
-            .filter(|e| e.is_dir)
-            .map(|e| e.name)
-            .collect();
-
-        let entries = match layout::read_topics(fs, &root)? {
-            Some(entries) => entries,
-            None => {
-                let adopted = adopt(&dirs);
-                if !self.read_only {
-                    layout::write_topics(fs, &root, &adopted)?;
-                }
-                adopted
-            }
-        };
-        let mut live = Vec::new();
-        let mut finishing = Vec::new();
-        for e in entries {
-            match e.state {
-                TopicState::Live => live.push(e),
-                TopicState::Deleting => finishing.push(e),
+        // The root is listed once (again only if a writer beside a
+        // read-only open changes the topics meanwhile).
+        let lenient = self.config.recovery_mode == RecoveryMode::TruncateCorrupt;
+        let files = RootFiles::read(fs, &root, lenient)?;
+        report.clean_shutdown = files.clean_shutdown;
+        if !self.read_only {
+            check_no_writer_inside(fs, &root, &files.dirs)?;
+        }
+        let missing = files.missing_partitions();
+        if let Some((tp, name)) = missing.first() {
+            if !recreate_missing {
+                return Err(Error::MissingPartition {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    path: root.join(name),
+                });
             }
         }
+        report.recreated_partitions = missing.into_iter().map(|(tp, _)| tp).collect();
+        let adopted = files.topics.is_none();
+        let entries = match &files.topics {
+            Some(entries) => entries.clone(),
+            None => adopt(&files.dirs),
+        };
+        let (mut finishing, live): (Vec<TopicEntry>, Vec<TopicEntry>) = entries
+            .into_iter()
+            .partition(|e| e.state == TopicState::Deleting);
+        let unfinished = adopted
+            || live
+                .iter()
+                .any(|e| matches!(e.state, TopicState::Creating { .. }));
         if self.read_only {
             // Their deletion is the writer's to finish.
             finishing.clear();
         }
+        let configs = live
+            .iter()
+            .map(|e| {
+                TopicConfig::with_overrides(
+                    &self.config.topic_defaults,
+                    e.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+            })
+            .collect::<Result<Vec<TopicConfig>>>()?;
+
+        // Every check is done; from here on the open may write.
+        let logs = self.open_partitions(&live, &configs, &files, report)?;
         report.deletions_finished = finishing.len();
         // Directories of topics being deleted are renamed away below.
         let mut expected: HashSet<String> = finishing
@@ -133,35 +170,9 @@ impl StoreInner {
             .flat_map(|e| (0..e.partitions).map(|p| partition_dir_name(&e.name, p)))
             .collect();
         *lock(&self.deleting) = finishing;
-
-        let fallback = self.read_checkpoints()?;
         let mut topics = BTreeMap::new();
-        for e in live {
-            let config = TopicConfig::with_overrides(
-                &self.config.topic_defaults,
-                e.overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            )?;
-            let mut logs = Vec::with_capacity(e.partitions as usize);
-            for p in 0..e.partitions {
-                let name = partition_dir_name(&e.name, p);
-                let existed = dirs.contains(&name);
-                expected.insert(name);
-                // The root checkpoints may name an older topic of this
-                // name: they only stand in for a state file of a
-                // directory that is there.
-                let hint = if existed {
-                    fallback.get(&(e.name.clone(), p)).copied()
-                } else {
-                    None
-                };
-                let log = self.open_log(&e.name, p, &config, hint)?;
-                let r = log.recovery_report();
-                report.partitions += 1;
-                report.partitions_created += usize::from(!existed);
-                report.partitions_recovered +=
-                    usize::from(existed && !r.created && !r.clean_shutdown);
-                logs.push(log);
-            }
+        for ((e, config), logs) in live.into_iter().zip(configs).zip(logs) {
+            expected.extend((0..e.partitions).map(|p| partition_dir_name(&e.name, p)));
             topics.insert(
                 e.name.clone(),
                 Arc::new(Topic {
@@ -173,58 +184,100 @@ impl StoreInner {
             );
         }
         self.topics = RwLock::new(topics);
-        // Directories renamed for deletion but not removed, then the
-        // deletions a crash interrupted (which remove what they rename).
-        let (renamed, others): (Vec<&String>, Vec<&String>) = dirs
-            .iter()
-            .partition(|d| d.ends_with(layout::DELETE_SUFFIX));
         if !self.read_only {
-            self.remove_dirs(renamed)?;
+            if unfinished {
+                // Every partition has its directory now: the topics are
+                // live (and an adopted directory has its list).
+                layout::write_topics(fs, &root, &self.topic_entries())?;
+            }
+            // Directories renamed for deletion but not removed, then the
+            // deletions a crash interrupted (which remove what they
+            // rename).
+            self.remove_dirs(
+                files
+                    .dirs
+                    .iter()
+                    .filter(|d| d.ends_with(layout::DELETE_SUFFIX)),
+            )?;
             self.finish_deletions()?;
         }
-        report.unknown_directories = others
-            .into_iter()
-            .filter(|d| !expected.contains(*d))
+        report.unknown_directories = files
+            .dirs
+            .iter()
+            .filter(|d| !d.ends_with(layout::DELETE_SUFFIX) && !expected.contains(*d))
             .map(|d| root.join(d))
             .collect();
         Ok(())
     }
 
-    /// The root checkpoints, as hints for partitions without a state file
-    /// of their own: (recovery point, log start offset).
-    fn read_checkpoints(&self) -> Result<HashMap<(String, u32), (u64, u64)>> {
-        let read = |name: &str| -> Result<Vec<OffsetEntry>> {
-            let path = self.dir.join(name);
-            match layout::read_offsets(&*self.fs, &path) {
-                Ok(entries) => Ok(entries.unwrap_or_default()),
-                Err(Error::Corrupt { .. })
-                    if self.config.recovery_mode == RecoveryMode::TruncateCorrupt =>
-                {
-                    Ok(Vec::new())
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let starts: HashMap<(String, u32), u64> = read(layout::LOG_START_FILE)?
-            .into_iter()
-            .map(|e| ((e.topic, e.partition), e.offset))
+    /// Opens the partitions of the live topics: first every one whose
+    /// directory exists, then those it makes (of topics being created or
+    /// adopted, or recreated empty). Returns each topic's logs in order.
+    fn open_partitions(
+        &self,
+        live: &[TopicEntry],
+        configs: &[TopicConfig],
+        files: &RootFiles,
+        report: &mut StoreOpenReport,
+    ) -> Result<Vec<Vec<PartitionLog>>> {
+        let mut slots: Vec<Vec<Option<PartitionLog>>> = live
+            .iter()
+            .map(|e| (0..e.partitions).map(|_| None).collect())
             .collect();
-        Ok(read(layout::RECOVERY_POINT_FILE)?
+        for make in [false, true] {
+            for ((e, config), slots) in live.iter().zip(configs).zip(&mut slots) {
+                for (p, slot) in (0..e.partitions).zip(slots.iter_mut()) {
+                    let existed = files.dirs.contains(&partition_dir_name(&e.name, p));
+                    if existed == make {
+                        continue;
+                    }
+                    // The root checkpoints may name an older topic of this
+                    // name: they only stand in for a state file of a
+                    // directory that is there.
+                    let hint = if existed {
+                        files.checkpoints.get(&(e.name.clone(), p)).copied()
+                    } else {
+                        None
+                    };
+                    let log = self.open_log(&e.name, p, config, hint)?;
+                    let r = log.recovery_report();
+                    report.partitions += 1;
+                    report.partitions_created += usize::from(!existed);
+                    report.partitions_recovered +=
+                        usize::from(existed && !r.created && !r.clean_shutdown);
+                    *slot = Some(log);
+                }
+            }
+        }
+        Ok(slots
             .into_iter()
-            .map(|e| {
-                let start = starts
-                    .get(&(e.topic.clone(), e.partition))
-                    .copied()
-                    .unwrap_or(0);
-                ((e.topic, e.partition), (e.offset, start))
-            })
+            .map(|logs| logs.into_iter().flatten().collect())
             .collect())
     }
 }
 
+/// Fails with [`Error::Locked`] if a log opened for writing on its own
+/// holds one of the root's directories. A log opened before the root had
+/// a lock file does not share the store's lock (see the `log::dir_lock`
+/// module docs); its own lock is tried here, and released at once, so the
+/// store holds no file per partition.
+fn check_no_writer_inside(fs: &dyn Fs, root: &Path, dirs: &BTreeSet<String>) -> Result<()> {
+    for name in dirs {
+        let dir = root.join(name);
+        match fs.try_lock_existing(&dir, LockMode::Exclusive) {
+            Ok(Some(_free)) => {}
+            Ok(None) => return Err(Error::Locked { path: dir }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("lock", &dir.join(LOCK_FILE_NAME), e)),
+        }
+    }
+    Ok(())
+}
+
 /// Topics made of the partition directories found (a directory without
 /// `seglog.topics`): each topic gets as many partitions as its highest
-/// partition number says, missing ones created on open.
+/// partition number says, those between the numbers found being created
+/// (gaps are normal in a Kafka log directory).
 pub(super) fn adopt(dirs: &BTreeSet<String>) -> Vec<TopicEntry> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for d in dirs {
@@ -242,7 +295,7 @@ pub(super) fn adopt(dirs: &BTreeSet<String>) -> Vec<TopicEntry> {
         .map(|(name, partitions)| TopicEntry {
             name,
             partitions,
-            state: TopicState::Live,
+            state: TopicState::Creating { complete: 0 },
             overrides: Vec::new(),
         })
         .collect()

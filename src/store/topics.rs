@@ -115,17 +115,28 @@ impl LogStore {
                 });
             }
         }
-        // Commit first: a crash from here on leaves a topic whose missing
-        // directories the next open creates.
+        // Commit first, as a topic being created: a crash from here on
+        // leaves a topic whose missing directories the next open makes.
         let mut entries = inner.topic_entries();
         entries.push(layout::TopicEntry {
             name: name.to_string(),
             partitions,
-            state: TopicState::Live,
+            state: TopicState::Creating { complete: 0 },
             overrides: overrides.clone(),
         });
         layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
-        let logs = match self.open_new_partitions(name, &config, 0..partitions) {
+        let made = self
+            .open_new_partitions(name, &config, 0..partitions)
+            .and_then(|logs| {
+                // Every directory is made and durable: the topic is live,
+                // and from now on a missing directory of it is data lost.
+                if let Some(e) = entries.last_mut() {
+                    e.state = TopicState::Live;
+                }
+                layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
+                Ok(logs)
+            });
+        let logs = match made {
             Ok(logs) => logs,
             Err(e) => {
                 // Take the entry back if possible; if not, the next open
@@ -181,12 +192,21 @@ impl LogStore {
                 });
             }
         }
+        // Commit first, the new partitions marked as being created: a crash
+        // from here on leaves them for the next open to make.
         let mut entries = inner.topic_entries();
         if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
             e.partitions = total;
+            e.state = TopicState::Creating { complete: current };
         }
         layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
         let logs = self.open_new_partitions(topic, &t.config, current..total)?;
+        // Every new directory is made and durable: the topic is live with
+        // all its partitions.
+        if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
+            e.state = TopicState::Live;
+        }
+        layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
         write_lock(&t.partitions).extend(logs);
         Ok(())
     }

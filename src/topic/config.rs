@@ -319,15 +319,32 @@ impl TopicConfig {
     }
 }
 
-/// A Kafka `INT` setting that must not be negative.
+/// A Kafka `INT` setting that must not be negative. A number beyond an
+/// `INT` is told apart from what is not a number, and the limit named.
 fn parse_int(key: &'static str, value: &str) -> Result<u32> {
-    let n: i32 = value.parse().map_err(|_| {
-        Error::config(
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::config(
             key,
             format!("{value:?} is not a whole number from -2147483648 to 2147483647"),
-        )
-    })?;
-    u32::try_from(n).map_err(|_| Error::config(key, format!("{n} is negative")))
+        ));
+    }
+    if value.starts_with('-') && digits.bytes().any(|b| b != b'0') {
+        return Err(Error::config(key, format!("{value} is negative")));
+    }
+    value
+        .parse::<i32>()
+        .ok()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            Error::config(
+                key,
+                format!(
+                    "{value} is above {}, the largest value of a Kafka INT setting",
+                    i32::MAX
+                ),
+            )
+        })
 }
 
 /// A Kafka `LONG` setting that must not be negative.
@@ -569,6 +586,36 @@ mod tests {
             assert_eq!(field_of(c.set(key, value)), key, "{key}={value:?}");
             assert_eq!(c, TopicConfig::default(), "{key}={value:?}");
         }
+    }
+
+    #[test]
+    fn a_number_beyond_an_int_setting_names_the_limit() {
+        for key in ["max.message.bytes", "segment.bytes", "segment.index.bytes"] {
+            for (value, says) in [
+                ("2147483648", "2147483648 is above 2147483647, the largest"),
+                ("3000000000", "3000000000 is above 2147483647, the largest"),
+                (
+                    "99999999999999999999999",
+                    "is above 2147483647, the largest",
+                ),
+                ("-2147483649", "-2147483649 is negative"),
+            ] {
+                let mut c = TopicConfig::default();
+                match c.set(key, value) {
+                    Err(Error::InvalidConfig { field, reason }) => {
+                        assert_eq!(field, key);
+                        assert!(reason.contains(says), "{key}={value}: {reason}");
+                    }
+                    other => panic!("{key}={value}: {other:?}"),
+                }
+            }
+        }
+        // What is not a number at all is told so.
+        let e = TopicConfig::default().set("max.message.bytes", "1e9");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { reason, .. }) if reason.contains("not a whole number")),
+            "{e:?}"
+        );
     }
 
     #[test]

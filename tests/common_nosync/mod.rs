@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use seglog::io::{DirEntry, DirLock, FileHandle, Fs, Mapping, OpenMode, StdFs};
+use seglog::io::{DirEntry, DirLock, FileHandle, Fs, LockMode, Mapping, OpenMode, StdFs};
 
 /// [`StdFs`] with `sync_data` and `sync_dir` doing nothing.
 #[derive(Debug)]
@@ -42,6 +42,13 @@ impl Fs for NoSyncFs {
     }
     fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
         StdFs.try_lock_dir(path)
+    }
+    fn try_lock_existing(
+        &self,
+        path: &Path,
+        mode: LockMode,
+    ) -> io::Result<Option<Box<dyn DirLock>>> {
+        StdFs.try_lock_existing(path, mode)
     }
 }
 

@@ -2,10 +2,10 @@
 //! `MemFs` with a manual clock, partition files, deterministic records.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use seglog::io::{Fs, MemFs};
+use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::store::StoreOptions;
 use seglog::{
     Durability, LogRecord, LogStore, ManualClock, ProducerConfig, ProducerRecord, Record,
@@ -116,4 +116,24 @@ pub fn root_dirs(fs: &MemFs) -> Vec<String> {
         .collect();
     d.sort();
     d
+}
+
+/// Every file under the store's root (`ROOT`) on `fs`, with its bytes.
+pub fn snapshot(fs: &MemFs) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(fs: &MemFs, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs.list_dir(dir).unwrap() {
+            let path = dir.join(&e.name);
+            if e.is_dir {
+                walk(fs, &path, out);
+            } else {
+                let f = fs.open(&path, OpenMode::Read).unwrap();
+                let mut bytes = vec![0; f.len().unwrap() as usize];
+                f.read_exact_at(&mut bytes, 0).unwrap();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(fs, Path::new(ROOT), &mut out);
+    out
 }

@@ -50,7 +50,7 @@ pub struct DumpArgs {
 
 /// Runs `dump`.
 pub fn run(args: DumpArgs) -> Result<(), CliError> {
-    let segments = segments_of(&resolve(&args.path, &args.dir.dir))?;
+    let segments = segments_of(&resolve(&args.path, &args.dir.dir)?)?;
     let mut out = Out::new();
     let result = segments
         .iter()
@@ -61,18 +61,27 @@ pub fn run(args: DumpArgs) -> Result<(), CliError> {
     flushed
 }
 
-/// `path` as given if it exists (or is absolute), else in the data
-/// directory.
-fn resolve(path: &Path, data_dir: &Path) -> PathBuf {
-    if path.exists() || path.is_absolute() {
-        return path.to_path_buf();
+/// `path` as given if it exists, else (if relative) in the data
+/// directory; an error saying where it was looked for if it is in neither.
+fn resolve(path: &Path, data_dir: &Path) -> Result<PathBuf, CliError> {
+    if path.exists() {
+        return Ok(path.to_path_buf());
+    }
+    if path.is_absolute() {
+        return Err(CliError::Message(format!(
+            "{} does not exist",
+            path.display()
+        )));
     }
     let in_data = data_dir.join(path);
     if in_data.exists() {
-        in_data
-    } else {
-        path.to_path_buf()
+        return Ok(in_data);
     }
+    Err(CliError::Message(format!(
+        "{} does not exist (nor does {})",
+        path.display(),
+        in_data.display()
+    )))
 }
 
 /// The segments `path` names: one `.log` file, or all of a directory's.

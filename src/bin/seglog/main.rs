@@ -78,7 +78,8 @@ enum Command {
     /// with options their records and index entries), read-only.
     #[command(after_help = dump::EXAMPLE)]
     Dump(dump::DumpArgs),
-    /// Check every segment, CRC and index entry of the store's partition
+    /// Check the store's own files, that every partition has its
+    /// directory, and every segment, CRC and index entry of the partition
     /// directories, read-only and without the store's lock.
     #[command(after_help = verify::EXAMPLE)]
     Verify(verify::VerifyArgs),

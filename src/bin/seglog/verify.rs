@@ -1,13 +1,21 @@
-//! `seglog verify`: re-reads every segment of every partition directory
-//! (or of one topic's) and checks it: every batch's header and CRC, every
-//! record, offsets increasing within and across segments, and every
-//! `.index` and `.timeindex` entry against the log (see
+//! `seglog verify`: checks the store's own files, then re-reads every
+//! segment of every partition directory (or of one topic's) and checks
+//! it.
+//!
+//! The store's files (see `seglog::store::verify_store_files`): the topic
+//! list `seglog.topics`, the root checkpoint files, the clean-shutdown
+//! marker and the lock file must be what seglog (or Kafka) writes, and
+//! every partition of a listed topic must have its directory. Each
+//! partition directory: every batch's header and CRC, every record,
+//! offsets increasing within and across segments, and every `.index` and
+//! `.timeindex` entry against the log (see
 //! `seglog::inspect::verify_partition_dir`).
 //!
-//! It reads the `<topic>-<partition>` directories directly: it does not
-//! open the store, take its lock, or change anything, so it can run next
-//! to a process that has the store open. The first problem ends the run
-//! with exit code 1 and one line naming the file and the byte position.
+//! It reads the files directly: it does not open the store, take its
+//! lock, or change anything, so it can run next to a process that has the
+//! store open. The first problem ends the run with exit code 1 and one
+//! line naming the file and the byte position (or the missing partition
+//! directory).
 //!
 //! On a terminal, a run that lasts more than a second draws a progress bar
 //! on standard error (bytes done, rate, the partition), which moves as
@@ -22,6 +30,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seglog::inspect;
 use seglog::io::StdFs;
+use seglog::store::verify_store_files;
 use seglog::topic::parse_partition_dir_name;
 
 use crate::store::Out;
@@ -58,6 +67,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
             dir.display()
         )));
     }
+    verify_store_files(&StdFs, dir)?;
     let partitions = partitions(&args)?;
     if let Some(topic) = &args.topic {
         if partitions.is_empty() {
