@@ -54,11 +54,17 @@
 //!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
 //!    offset change, and at close. The recovery point in it may lag the
 //!    one in memory; that only makes a later recovery re-read more.
-//! 6. **Truncation and deletion.** Readers' end is moved back first; the
-//!    `.log` is shortened and fsynced; removed segments are renamed
-//!    `.deleted`, the directory fsynced, the files removed (at once, or
-//!    after [`OpenOptions::file_delete_delay_ms`]), the directory fsynced
-//!    again; then the checkpoint (step 5).
+//! 6. **Truncation and deletion.** A truncation moves readers' end back
+//!    first; the removed segments are renamed
+//!    `.deleted`, the directory fsynced once for all of them, the files
+//!    removed (at once, or after [`OpenOptions::file_delete_delay_ms`]),
+//!    the directory fsynced again; the `.log` is shortened and fsynced;
+//!    then the checkpoint (step 5). A deletion below the log start
+//!    (DeleteRecords, retention) writes the new start first (step 4) and
+//!    takes the segments out of the log under the writer lock; their
+//!    renames, the directory fsyncs and the removals then run outside it,
+//!    so appends never wait for them. Truncation and close wait for such
+//!    a deletion to finish first.
 //! 7. **Clean close.** Every unsynced segment and the active one are
 //!    sealed and fsynced, the checkpoint written with the recovery point at
 //!    the log end offset, and last the clean-shutdown marker (step 4).
@@ -94,6 +100,7 @@
 
 mod append;
 mod cleanup;
+mod deletion;
 mod follow;
 mod load;
 mod max_timestamp;
@@ -164,8 +171,8 @@ struct Inner {
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
     listener: Option<AppendListener>,
     file_delete_delay_ms: u64,
-    /// Deleted segments' files waiting for their delay to pass.
-    pending_deletions: Mutex<Vec<cleanup::PendingDeletion>>,
+    /// Deleted segments whose files are still to be renamed or removed.
+    deletions: deletion::Deletions,
     /// `Some` for a log opened read-only: what following its writer needs.
     follow: Option<Mutex<follow::Follow>>,
 }
@@ -699,6 +706,12 @@ impl Inner {
         if let Some(first) = w.unsynced.first() {
             recovery_point = recovery_point.min(first.base_offset());
         }
+        // Nor an unsynced segment being deleted, until its renames are
+        // durable (see `deletion`): a crash before then leaves it below the
+        // start, possibly torn, and recovery must re-read and cut it.
+        if let Some(floor) = self.unsynced_deletion_floor() {
+            recovery_point = recovery_point.min(floor);
+        }
         let state = state::PartitionState {
             recovery_point,
             log_start_offset: self.log_start_offset.load(Ordering::Acquire),
@@ -756,10 +769,18 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = self.close_locked(&mut w).and_then(|()| {
+        // A deletion in flight finishes before the directory is released,
+        // and the queued ones before the checkpoint is written.
+        let deletions = self.deletions_lock();
+        let result = self
+            .ctx
+            .poison
+            .check()
+            .and_then(|()| self.run_deletions(&deletions))
+            .and_then(|_| self.close_locked(&mut w))
             // Nobody can reach the deleted segments through this log now.
-            self.remove_pending(|_| true).map(drop)
-        });
+            .and_then(|()| self.remove_all_pending());
+        drop(deletions);
         // Nor any other segment: reads of a closed log fail. Dropping them
         // closes their files now (fetches in flight keep what they hold),
         // not when the last handle of this log goes.
