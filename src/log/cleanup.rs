@@ -32,7 +32,8 @@ impl PartitionLog {
     /// above the log end offset (the high watermark while there is no
     /// replication). Time comes from the log's clock.
     ///
-    /// A new log start offset is durable before any file changes. The segments' files are
+    /// A new log start offset is durable, and the recovery point raised to
+    /// it if it was below, before any file changes. The segments' files are
     /// then renamed `.deleted` and removed, at once or after the delay the
     /// log was opened with, without holding up appends meanwhile; readers
     /// that hold them finish.

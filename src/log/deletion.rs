@@ -61,6 +61,7 @@ pub(super) struct PendingDeletion {
 
 impl Inner {
     /// Raises the log start offset to `new_start` (when it is above it),
+    /// and the recovery point with it (Kafka's `updateLogStartOffset`),
     /// makes the new start durable, then takes `doomed`, the segments
     /// wholly below it, out of the log and queues their files for
     /// deletion ([`finish_deletions`](Self::finish_deletions) does it
@@ -85,6 +86,7 @@ impl Inner {
         lock(&self.deletions.unsynced).extend(unsynced_doomed);
         if new_start > self.log_start_offset.load(Ordering::Acquire) {
             self.log_start_offset.store(new_start, Ordering::Release);
+            self.recovery_point.fetch_max(new_start, Ordering::AcqRel);
             self.persist_state(w)?;
         }
         if doomed.is_empty() {

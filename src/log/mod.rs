@@ -8,7 +8,8 @@
 //!
 //! Offsets: the *log start offset* is the first readable offset, the *log
 //! end offset* (LEO) the next one to be written, the *recovery point* the
-//! offset below which everything is known to be on stable storage.
+//! offset below which everything readable is known to be on stable
+//! storage (raising the log start raises it too, as in Kafka).
 //!
 //! # Concurrency
 //!
@@ -462,7 +463,10 @@ impl PartitionLog {
         self.inner.log_end_offset.load(Ordering::Acquire)
     }
 
-    /// Everything below this offset is on stable storage.
+    /// Everything from the log start offset up to this offset is on
+    /// stable storage. Raising the log start offset raises it to the new
+    /// start if it was below (as Kafka's `updateLogStartOffset` does):
+    /// nothing below the start is kept.
     pub fn recovery_point(&self) -> u64 {
         self.inner.recovery_point.load(Ordering::Acquire)
     }
@@ -702,19 +706,46 @@ impl Inner {
     /// fsynced yet (its data may be, through a Sync append, but not its
     /// index files, which a later open would trust).
     fn persist_state(&self, w: &Writer) -> Result<()> {
+        self.persist_state_with_start(w, self.log_start_offset.load(Ordering::Acquire))
+    }
+
+    /// [`persist_state`](Self::persist_state) with `log_start_offset` as
+    /// the log start offset written.
+    ///
+    /// Besides the first unsynced sealed segment, two things hold the
+    /// recovery point written back:
+    ///
+    /// * an unsynced segment being deleted, until its renames are durable
+    ///   (see [`deletion`]): a crash before then leaves it below the start,
+    ///   possibly torn, and recovery must re-read and cut it;
+    /// * the log start, when the recovery point is not above it. Raised to
+    ///   the start (as Kafka raises it), the recovery point may pass
+    ///   records below the start that were never fsynced. Their loss in a
+    ///   crash loses nothing readable, but an open that found the data
+    ///   ending below the recovery point would take it for lost synced
+    ///   data. So the recovery point written stops at the base offset of
+    ///   the segment holding the start, which recovery re-reads either
+    ///   way.
+    fn persist_state_with_start(&self, w: &Writer, log_start_offset: u64) -> Result<()> {
         let mut recovery_point = self.recovery_point.load(Ordering::Acquire);
         if let Some(first) = w.unsynced.first() {
             recovery_point = recovery_point.min(first.base_offset());
         }
-        // Nor an unsynced segment being deleted, until its renames are
-        // durable (see `deletion`): a crash before then leaves it below the
-        // start, possibly torn, and recovery must re-read and cut it.
         if let Some(floor) = self.unsynced_deletion_floor() {
             recovery_point = recovery_point.min(floor);
         }
+        if recovery_point <= log_start_offset {
+            let holding_start = read_lock(&self.segments)
+                .range(..=log_start_offset)
+                .next_back()
+                .map(|(base, _)| *base);
+            if let Some(base) = holding_start {
+                recovery_point = recovery_point.min(base);
+            }
+        }
         let state = state::PartitionState {
             recovery_point,
-            log_start_offset: self.log_start_offset.load(Ordering::Acquire),
+            log_start_offset,
         };
         let r = state::write_state(&*self.ctx.fs, &self.dir, &state);
         self.ctx.poison.guard(r)

@@ -40,8 +40,10 @@ impl PartitionLog {
 
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords):
     /// reads below it fail from now on, and segments wholly below it are
-    /// deleted. The new start is durable when this returns. Lowering it
-    /// does nothing. Returns the number of segments deleted.
+    /// deleted. The new start is durable when this returns, and the
+    /// recovery point is raised to it if it was below (as Kafka's
+    /// `maybeIncrementLogStartOffset` does). Lowering it does nothing.
+    /// Returns the number of segments deleted.
     ///
     /// The active segment is never deleted; a segment that straddles the
     /// new start stays, and a read at the start may return a batch that
