@@ -1,9 +1,13 @@
 //! The log start offset and the offsets that follow it: raising the start
-//! (DeleteRecords, retention) raises the recovery point with it.
+//! (DeleteRecords, retention) raises the recovery point with it, and a
+//! truncation below the start that fails part-way never leaves the start
+//! above the end.
 
-use seglog::io::{CrashMode, MemFs};
+use std::io;
+
+use seglog::io::{CrashMode, Fault, FsOp, MemFs};
 use seglog::retention::RetentionPolicy;
-use seglog::{Durability, LogConfig, ManualClock, OpenOptions, PartitionLog, Record};
+use seglog::{Durability, Error, LogConfig, ManualClock, OpenOptions, PartitionLog, Record};
 
 const DIR: &str = "/data/t-0";
 
@@ -105,4 +109,63 @@ fn a_start_raised_over_unsynced_records_survives_a_power_loss() {
         [6]
     );
     log.close().unwrap();
+}
+
+/// Fails every rename of a segment file.
+fn fail_segment_renames(fs: &MemFs) {
+    fs.set_fault_hook(|call| {
+        let name = call.path.file_name()?.to_str()?;
+        (call.op == FsOp::Rename && name.starts_with(|c: char| c.is_ascii_digit()))
+            .then_some(Fault::Error(io::ErrorKind::Other))
+    });
+}
+
+/// A truncation below the log start moves the start down to the new end;
+/// when it fails part-way (here renaming the segments it removes), the
+/// log is poisoned and its start is still at or below its end, whichever
+/// way the truncation goes: into a segment that stays, or below every
+/// segment (the log then starts over).
+#[test]
+fn a_failed_truncation_below_the_log_start_leaves_the_start_at_or_below_the_end() {
+    // Into the segment that straddles the start: segments 0 (0..=4) and
+    // 5 (5..=9), the active one at 10, the start at 7.
+    let fs = MemFs::new();
+    let log = open(&fs);
+    for _ in 0..2 {
+        let batch: Vec<Record> = (0..5).map(|_| Record::new("v")).collect();
+        log.append_with(&batch, Durability::Sync).unwrap();
+        log.roll().unwrap();
+    }
+    assert_eq!(log.advance_log_start_offset(7).unwrap(), 1);
+    fail_segment_renames(&fs);
+    let r = log.truncate_to(6); // the batch 5..=9 goes: the end is 5
+    fs.clear_fault_hook();
+    assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+    assert!(log.is_poisoned());
+    assert!(
+        log.log_start_offset() <= log.log_end_offset(),
+        "start {} above end {}",
+        log.log_start_offset(),
+        log.log_end_offset()
+    );
+
+    // Below the first segment: one record a segment, the start at 8.
+    let fs = MemFs::new();
+    let log = open(&fs);
+    for _ in 0..10 {
+        append(&log, 1, Durability::Sync);
+        log.roll().unwrap();
+    }
+    assert_eq!(log.advance_log_start_offset(8).unwrap(), 8);
+    fail_segment_renames(&fs);
+    let r = log.truncate_to(3);
+    fs.clear_fault_hook();
+    assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+    assert!(log.is_poisoned());
+    assert!(
+        log.log_start_offset() <= log.log_end_offset(),
+        "start {} above end {}",
+        log.log_start_offset(),
+        log.log_end_offset()
+    );
 }

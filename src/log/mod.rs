@@ -55,8 +55,8 @@
 //!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
 //!    offset change, and at close. The recovery point in it may lag the
 //!    one in memory; that only makes a later recovery re-read more.
-//! 6. **Truncation and deletion.** A truncation moves readers' end back
-//!    first; the removed segments are renamed
+//! 6. **Truncation and deletion.** A truncation moves readers' end (and a
+//!    log start above it) back first; the removed segments are renamed
 //!    `.deleted`, the directory fsynced once for all of them, the files
 //!    removed (at once, or after [`OpenOptions::file_delete_delay_ms`]),
 //!    the directory fsynced again; the `.log` is shortened and fsynced;

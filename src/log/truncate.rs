@@ -106,10 +106,15 @@ impl Inner {
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
         self.log_end_offset.store(cut, Ordering::Release);
+        // A start above the cut follows it down at once, so that a failure
+        // from here on never leaves the start above the end; the start
+        // written stays the old one until the cut is durable (a crash
+        // before must not make records below the old start readable).
+        let old_start = self.log_start_offset.fetch_min(cut, Ordering::AcqRel);
         let recovery_point = self
             .recovery_point
             .fetch_min(holder.base_offset(), Ordering::AcqRel);
-        self.persist_state(w)?;
+        self.persist_state_with_start(w, old_start)?;
         // Later segments go before the holder is cut, so that a crash in
         // between leaves a prefix of the log, never a hole.
         let holder_base = holder.base_offset();
@@ -150,6 +155,8 @@ impl Inner {
     fn restart_locked(&self, w: &mut Writer, offset: u64) -> Result<()> {
         let all: Vec<Arc<Segment>> = read_lock(&self.segments).values().cloned().collect();
         self.log_end_offset.store(offset, Ordering::Release);
+        // Never a start above the end, even if what follows fails.
+        self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
         w.active = None;
         w.unsynced.clear();
         self.delete_segments_now(w, &all)?;
