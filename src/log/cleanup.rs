@@ -111,8 +111,9 @@ impl PartitionLog {
     /// Returns how many files were removed.
     ///
     /// # Errors
-    /// [`Error::Io`](crate::Error::Io) if a removal fails: the files stay pending and the
-    /// next call tries again.
+    /// [`Error::Io`](crate::Error::Io) if a removal fails: the files stay
+    /// pending and the next call tries again. If the directory fsync after
+    /// the removals fails, the log is poisoned too.
     pub fn remove_deleted_files(&self) -> Result<usize> {
         let mut removed = 0;
         self.remove_deleted_files_counted(&mut removed)?;

@@ -201,7 +201,8 @@ impl Inner {
     /// Removes the pending deletions `due` selects, adding each file
     /// removed to `removed` as it goes, so a failure part-way still counts
     /// the files that did go. What is left stays pending for the next
-    /// attempt.
+    /// attempt. The directory fsync that follows the removals poisons the
+    /// log when it fails, as every failed fsync does.
     pub(super) fn remove_pending_counted(
         &self,
         due: impl Fn(&PendingDeletion) -> bool,
@@ -228,10 +229,12 @@ impl Inner {
                 return Err(error);
             }
         }
-        self.ctx
+        let synced = self
+            .ctx
             .fs
             .sync_dir(&self.dir)
-            .ctx("fsync directory", &self.dir)
+            .ctx("fsync directory", &self.dir);
+        self.ctx.poison.guard(synced)
     }
 
     /// Removes every pending deletion (at close: nobody can reach the
