@@ -22,6 +22,11 @@ pub struct RetentionOutcome {
     pub bytes_freed: u64,
     /// The log start offset afterwards.
     pub log_start_offset: u64,
+    /// Files of deleted segments removed from disk by this call: all the
+    /// files of the segments it deleted when the log has no
+    /// [`file_delete_delay_ms`](super::OpenOptions::file_delete_delay_ms),
+    /// none otherwise (they wait for the delay).
+    pub files_removed: usize,
 }
 
 impl PartitionLog {
@@ -98,11 +103,12 @@ impl PartitionLog {
         let log_start_offset = self.log_start_offset();
         // The files go without holding up appends.
         drop(w);
-        self.inner.finish_deletions()?;
+        let files_removed = self.inner.finish_deletions()?;
         Ok(RetentionOutcome {
             deleted: plan.delete,
             bytes_freed,
             log_start_offset,
+            files_removed,
         })
     }
 
