@@ -25,6 +25,7 @@
 //! it (reads refuse them, and the next retention pass deletes them), and
 //! the open removes leftover `.deleted` files.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,7 +64,7 @@ impl Inner {
     /// Raises the log start offset to `new_start` (when it is above it),
     /// and the recovery point with it (Kafka's `updateLogStartOffset`),
     /// makes the new start durable, then takes `doomed`, the segments
-    /// wholly below it, out of the log and queues their files for
+    /// wholly below it in base offset order, out of the log and queues their files for
     /// deletion ([`finish_deletions`](Self::finish_deletions) does it
     /// once the writer lock is released).
     pub(super) fn raise_start_and_retire(
@@ -77,7 +78,7 @@ impl Inner {
         // their renames are durable.
         let mut unsynced_doomed = Vec::new();
         w.unsynced.retain(|s| {
-            let doomed = doomed.iter().any(|d| Arc::ptr_eq(d, s));
+            let doomed = is_among(&doomed, s);
             if doomed {
                 unsynced_doomed.push(s.base_offset());
             }
@@ -110,15 +111,15 @@ impl Inner {
         self.run_deletions(&running)
     }
 
-    /// Takes `doomed` out of the log and deletes their files now, with the
-    /// writer lock held, after any deletion in flight (truncation).
+    /// Takes `doomed` (in base offset order) out of the log and deletes
+    /// their files now, with the writer lock held, after any deletion in
+    /// flight (truncation).
     pub(super) fn delete_segments_now(
         &self,
         w: &mut Writer,
         doomed: &[Arc<Segment>],
     ) -> Result<()> {
-        w.unsynced
-            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(d, s)));
+        w.unsynced.retain(|s| !is_among(doomed, s));
         let running = lock(&self.deletions.running);
         {
             let mut segments = write_lock(&self.segments);
@@ -149,8 +150,8 @@ impl Inner {
             self.defer_removal(renamed, 0);
             return Err(self.ctx.poison.poison(e));
         }
-        lock(&self.deletions.unsynced)
-            .retain(|base| !segments.iter().any(|s| s.base_offset() == *base));
+        let bases: HashSet<u64> = segments.iter().map(|s| s.base_offset()).collect();
+        lock(&self.deletions.unsynced).retain(|base| !bases.contains(base));
         if self.file_delete_delay_ms > 0 {
             let due_ms = self
                 .clock
@@ -254,4 +255,13 @@ impl Inner {
     pub(super) fn deletions_lock(&self) -> MutexGuard<'_, ()> {
         lock(&self.deletions.running)
     }
+}
+
+/// Whether `segment` is one of `sorted`, segments of this log in base
+/// offset order (a log holds one segment per base offset). A binary
+/// search: deleting many segments must not cost their number squared.
+fn is_among(sorted: &[Arc<Segment>], segment: &Arc<Segment>) -> bool {
+    sorted
+        .binary_search_by_key(&segment.base_offset(), |s| s.base_offset())
+        .is_ok_and(|i| Arc::ptr_eq(&sorted[i], segment))
 }
