@@ -1,7 +1,7 @@
 //! Retention carried out on one log: what goes, what stays, and when the
 //! files of deleted segments disappear.
 
-use seglog::io::{CrashMode, Fs, MemFs};
+use seglog::io::{CrashMode, Fault, Fs, FsOp, MemFs};
 use seglog::retention::{DeleteReason, RetentionPolicy};
 use seglog::{Error, LogConfig, ManualClock, OpenOptions, PartitionLog, Record};
 use std::path::Path;
@@ -201,4 +201,28 @@ fn pending_deletions_are_finished_at_close_or_after_a_crash() {
     let log = open(&crashed, &clock, 60_000);
     assert!(files(&crashed, ".deleted").is_empty());
     assert_eq!(log.log_start_offset(), start);
+}
+
+/// The directory fsync after removing deleted segments' files is an fsync
+/// like any other: when it fails the log is poisoned (the kernel may have
+/// dropped what it could not write), not just the call failed.
+#[test]
+fn a_failed_directory_fsync_after_removing_deleted_files_poisons_the_log() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(1_000_000);
+    let log = open(&fs, &clock, 60_000);
+    append(&log, 30, 0);
+    assert!(!log.apply_retention(&by_time(1)).unwrap().deleted.is_empty());
+    clock.advance(60_000);
+    fs.set_fault_hook(|call| {
+        (call.op == FsOp::SyncDir).then_some(Fault::Error(std::io::ErrorKind::Other))
+    });
+    let r = log.remove_deleted_files();
+    fs.clear_fault_hook();
+    assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
+    assert!(log.is_poisoned());
+    assert!(matches!(
+        log.append(&[Record::new("x")]),
+        Err(Error::Poisoned { .. })
+    ));
 }

@@ -210,6 +210,25 @@ fn workload_log_start() -> Vec<Op> {
     ops
 }
 
+/// The log start moved over many segments at once, sealed ones never
+/// fsynced among them, and into the active segment over records never
+/// fsynced, so that the recovery point is raised over unsynced data.
+fn workload_log_start_over_unsynced() -> Vec<Op> {
+    let mut ops = Vec::new();
+    ops.extend(rep(8, app(3, 200, S)));
+    ops.extend(rep(12, app(3, 200, F))); // rolls, unsynced
+    ops.push(Op::AdvanceStartBack(2)); // into the last, unsynced batch
+    ops.push(app(2, 50, F));
+    ops.push(Op::AdvanceStartBack(0)); // the end: only the active segment stays
+    ops.push(app(2, 50, S));
+    ops.extend(rep(6, app(3, 200, F)));
+    ops.push(Op::Roll);
+    ops.push(Op::AdvanceStartBack(1));
+    ops.push(app(1, 10, F));
+    ops.push(Op::Close);
+    ops
+}
+
 /// Where a truncating operation truncates to.
 fn truncation_target(op: Op, log: &PartitionLog, model: &Model) -> u64 {
     match op {
@@ -715,6 +734,20 @@ fn power_loss_truncate_into_closed_segment() {
 #[test]
 fn power_loss_log_start() {
     sweep("log_start", &workload_log_start(), Expect::TornTails);
+}
+
+/// Moving the log start over unsynced sealed segments and unsynced
+/// records: a power loss at every fsync of the deletion (the checkpoint,
+/// the one directory fsync after all the renames, the one after the
+/// removals) comes back as the log before or after, and a strict open
+/// never takes unsynced records below the start for lost synced data.
+#[test]
+fn power_loss_log_start_over_unsynced_data() {
+    sweep(
+        "log_start_over_unsynced",
+        &workload_log_start_over_unsynced(),
+        Expect::TornTails,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1328,11 +1361,12 @@ fn roll_then_power_loss_keeps_closed_segment_indexes() {
     verify_partition_dir_with(&crashed, dir()).unwrap();
 }
 
-/// `sync_sealed` moves the recovery point up to the active segment even
-/// when there is nothing left to fsync, here because the segments sealed
-/// since the last fsync were all deleted by moving the log start past
-/// them. (This once returned early and left the recovery point below the
-/// active segment.)
+/// `sync_sealed` leaves the recovery point at or above the active segment
+/// even when there is nothing left to fsync, here because the segments
+/// sealed since the last fsync were all deleted by moving the log start
+/// past them; moving the start raised the recovery point to it already
+/// (Kafka's `UnifiedLog.updateLogStartOffset`). (This once returned early
+/// and left the recovery point below the active segment.)
 #[test]
 fn sync_sealed_moves_the_recovery_point_to_the_active_segment() {
     let fs = MemFs::new();
@@ -1342,7 +1376,7 @@ fn sync_sealed_moves_the_recovery_point_to_the_active_segment() {
     log.roll().unwrap(); // segment 0 sealed, not synced
     log.append_with(&[Record::new("b")], F).unwrap(); // offset 1
     assert_eq!(log.advance_log_start_offset(1).unwrap(), 1); // segment 0 deleted
-    assert_eq!(log.recovery_point(), 0);
+    assert_eq!(log.recovery_point(), 1, "raised to the new log start");
     log.sync_sealed().unwrap();
     assert!(
         log.recovery_point() >= 1,

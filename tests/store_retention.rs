@@ -449,6 +449,15 @@ impl Harness {
         let deleted_before: Vec<BTreeSet<String>> = (0..self.parts.len() as u32)
             .map(|p| files(&self.fs, TOPIC, p, ".deleted"))
             .collect();
+        let fs = self.fs.clone();
+        let segment_files = move |p: u32| -> BTreeSet<String> {
+            [".log", ".index", ".timeindex"]
+                .iter()
+                .flat_map(|suffix| files(&fs, TOPIC, p, suffix))
+                .collect()
+        };
+        let segment_files_before: Vec<BTreeSet<String>> =
+            (0..self.parts.len() as u32).map(&segment_files).collect();
 
         let report = self.store.maintain().map_err(|e| fail("maintain", e))?;
 
@@ -488,6 +497,11 @@ impl Harness {
             self.schedule(p, &doomed);
             let deleted_after = files(&self.fs, TOPIC, p as u32, ".deleted");
             files_removed += deleted_before[p].difference(&deleted_after).count();
+            if self.delay_ms == 0 {
+                // Without a delay the deleted segments' files go at once.
+                let now_there = segment_files(p as u32);
+                files_removed += segment_files_before[p].difference(&now_there).count();
+            }
 
             // Nothing more is due: the plan over what is left is empty.
             let m = &self.parts[p];

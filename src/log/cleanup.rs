@@ -3,17 +3,15 @@
 //!
 //! Deciding is [`crate::retention::plan`]'s job; this file only gathers the
 //! segment metadata the planner needs, raises the log start offset and
-//! deletes the segments the plan names.
+//! deletes the segments the plan names (through [`super::deletion`]).
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Inner, PartitionLog};
-use crate::error::{Error, Result};
-use crate::io::IoContext;
+use super::PartitionLog;
+use crate::error::Result;
 use crate::retention::{self, DeleteReason, RetentionPolicy, SegmentMeta};
-use crate::segment::{lock, read_lock, remove_files, Segment};
+use crate::segment::{read_lock, Segment};
 
 /// What [`PartitionLog::apply_retention`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,13 +22,11 @@ pub struct RetentionOutcome {
     pub bytes_freed: u64,
     /// The log start offset afterwards.
     pub log_start_offset: u64,
-}
-
-/// Segment files renamed `.deleted`, to be removed at `due_ms`.
-#[derive(Debug)]
-pub(super) struct PendingDeletion {
-    pub(super) due_ms: i64,
-    pub(super) paths: Vec<PathBuf>,
+    /// Files of deleted segments removed from disk by this call: all the
+    /// files of the segments it deleted when the log has no
+    /// [`file_delete_delay_ms`](super::OpenOptions::file_delete_delay_ms),
+    /// none otherwise (they wait for the delay).
+    pub files_removed: usize,
 }
 
 impl PartitionLog {
@@ -41,13 +37,16 @@ impl PartitionLog {
     /// above the log end offset (the high watermark while there is no
     /// replication). Time comes from the log's clock.
     ///
-    /// The segments' files are renamed `.deleted` at once and removed after
-    /// the delay the log was opened with; readers that hold them finish.
+    /// A new log start offset is durable, and the recovery point raised to
+    /// it if it was below, before any file changes. The segments' files are
+    /// then renamed `.deleted` and removed, at once or after the delay the
+    /// log was opened with, without holding up appends meanwhile; readers
+    /// that hold them finish.
     ///
     /// # Errors
-    /// [`Error::Io`] (and the log is poisoned) if
-    /// persisting the log start offset or renaming fails; a segment whose
-    /// timestamps cannot be read fails with its error.
+    /// [`Error::Io`](crate::Error::Io) (and the log is poisoned) if persisting the log start
+    /// offset, renaming or removing fails; a segment whose timestamps
+    /// cannot be read fails with its error.
     pub fn apply_retention(&self, policy: &RetentionPolicy) -> Result<RetentionOutcome> {
         // Checking changes nothing: the clean-shutdown marker stays until
         // something is deleted.
@@ -97,21 +96,19 @@ impl PartitionLog {
             });
         }
         self.inner.mark_changing(&mut w)?;
-        let doomed = &segments[..plan.delete.len()];
+        let doomed = segments[..plan.delete.len()].to_vec();
         let bytes_freed = doomed.iter().map(|s| s.size()).sum();
-        if plan.new_log_start_offset > start {
-            self.inner
-                .log_start_offset
-                .store(plan.new_log_start_offset, Ordering::Release);
-            self.inner.persist_state(&w)?;
-        }
-        w.unsynced
-            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(d, s)));
-        self.inner.remove_segments(doomed)?;
+        self.inner
+            .raise_start_and_retire(&mut w, plan.new_log_start_offset, doomed)?;
+        let log_start_offset = self.log_start_offset();
+        // The files go without holding up appends.
+        drop(w);
+        let files_removed = self.inner.finish_deletions()?;
         Ok(RetentionOutcome {
             deleted: plan.delete,
             bytes_freed,
-            log_start_offset: self.log_start_offset(),
+            log_start_offset,
+            files_removed,
         })
     }
 
@@ -120,8 +117,9 @@ impl PartitionLog {
     /// Returns how many files were removed.
     ///
     /// # Errors
-    /// [`Error::Io`] if a removal fails; the files stay
-    /// pending and the next call tries again.
+    /// [`Error::Io`](crate::Error::Io) if a removal fails: the files stay
+    /// pending and the next call tries again. If the directory fsync after
+    /// the removals fails, the log is poisoned too.
     pub fn remove_deleted_files(&self) -> Result<usize> {
         let mut removed = 0;
         self.remove_deleted_files_counted(&mut removed)?;
@@ -134,65 +132,5 @@ impl PartitionLog {
         let now = self.inner.clock.now_ms();
         self.inner
             .remove_pending_counted(|p| p.due_ms <= now, removed)
-    }
-}
-
-impl Inner {
-    /// Renamed files are removed now, or queued when the log has a delay.
-    pub(super) fn schedule_removal(&self, paths: Vec<PathBuf>) -> Result<()> {
-        if self.file_delete_delay_ms == 0 {
-            return remove_files(&*self.ctx.fs, &self.dir, &paths);
-        }
-        let due_ms = self
-            .clock
-            .now_ms()
-            .saturating_add(self.file_delete_delay_ms.min(i64::MAX as u64) as i64);
-        lock(&self.pending_deletions).push(PendingDeletion { due_ms, paths });
-        Ok(())
-    }
-
-    /// Removes the pending deletions `due` selects.
-    pub(super) fn remove_pending(&self, due: impl Fn(&PendingDeletion) -> bool) -> Result<usize> {
-        let mut removed = 0;
-        self.remove_pending_counted(due, &mut removed)?;
-        Ok(removed)
-    }
-
-    /// [`remove_pending`](Self::remove_pending), adding each file removed
-    /// to `removed` as it goes, so a failure part-way still counts the
-    /// files that did go. What is left stays pending for the next attempt.
-    pub(super) fn remove_pending_counted(
-        &self,
-        due: impl Fn(&PendingDeletion) -> bool,
-        removed: &mut usize,
-    ) -> Result<()> {
-        let ready: Vec<PendingDeletion> = {
-            let mut pending = lock(&self.pending_deletions);
-            let (ready, later) = std::mem::take(&mut *pending).into_iter().partition(&due);
-            *pending = later;
-            ready
-        };
-        if ready.is_empty() {
-            return Ok(());
-        }
-        let fs = &*self.ctx.fs;
-        let mut left = ready.into_iter();
-        while let Some(mut p) = left.next() {
-            for (j, path) in p.paths.iter().enumerate() {
-                match fs.remove_file(path) {
-                    Ok(()) => *removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        let error = Error::io("remove", path, e);
-                        p.paths.drain(..j);
-                        let mut pending = lock(&self.pending_deletions);
-                        pending.push(p);
-                        pending.extend(left);
-                        return Err(error);
-                    }
-                }
-            }
-        }
-        fs.sync_dir(&self.dir).ctx("fsync directory", &self.dir)
     }
 }

@@ -113,7 +113,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         dir_lock: Mutex::new(dir_lock),
         listener: opts.listener,
         file_delete_delay_ms: opts.file_delete_delay_ms,
-        pending_deletions: Mutex::new(Vec::new()),
+        deletions: Default::default(),
         follow: opened.follow.map(Mutex::new),
     };
     Ok(PartitionLog {

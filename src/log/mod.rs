@@ -8,7 +8,8 @@
 //!
 //! Offsets: the *log start offset* is the first readable offset, the *log
 //! end offset* (LEO) the next one to be written, the *recovery point* the
-//! offset below which everything is known to be on stable storage.
+//! offset below which everything readable is known to be on stable
+//! storage (raising the log start raises it too, as in Kafka).
 //!
 //! # Concurrency
 //!
@@ -58,13 +59,19 @@
 //!    [`sync_sealed`](PartitionLog::sync_sealed), truncation, a log start
 //!    offset change, and at close. The recovery point in it may lag the
 //!    one in memory; that only makes a later recovery re-read more.
-//! 6. **Truncation and deletion.** Readers' end is moved back first, and
-//!    a recovery point above the cut is lowered and written (step 5), so
-//!    that neither a recovery nor a read-only view of the directory takes
-//!    the cut for lost data; the `.log` is shortened and fsynced; removed
-//!    segments are renamed `.deleted`, the directory fsynced, the files
-//!    removed (at once, or after [`OpenOptions::file_delete_delay_ms`]),
-//!    the directory fsynced again; then the checkpoint (step 5).
+//! 6. **Truncation and deletion.** A truncation moves readers' end (and a
+//!    log start above it) back first, and a recovery point above the cut
+//!    is lowered and written (step 5), so that neither a recovery nor a
+//!    read-only view of the directory takes the cut for lost data; the
+//!    removed segments are renamed `.deleted`, the directory fsynced once
+//!    for all of them, the files removed (at once, or after
+//!    [`OpenOptions::file_delete_delay_ms`]), the directory fsynced again;
+//!    the `.log` is shortened and fsynced; then the checkpoint (step 5). A
+//!    deletion below the log start (DeleteRecords, retention) writes the
+//!    new start first (step 4) and takes the segments out of the log under
+//!    the writer lock; their renames, the directory fsyncs and the
+//!    removals then run outside it, so appends never wait for them.
+//!    Truncation and close wait for such a deletion to finish first.
 //! 7. **Clean close.** Every unsynced segment and the active one are
 //!    sealed and fsynced, the checkpoint written with the recovery point at
 //!    the log end offset, and last the clean-shutdown marker (step 4).
@@ -116,6 +123,7 @@
 
 mod append;
 mod cleanup;
+mod deletion;
 mod dir_lock;
 mod follow;
 mod load;
@@ -189,8 +197,8 @@ struct Inner {
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
     listener: Option<AppendListener>,
     file_delete_delay_ms: u64,
-    /// Deleted segments' files waiting for their delay to pass.
-    pending_deletions: Mutex<Vec<cleanup::PendingDeletion>>,
+    /// Deleted segments whose files are still to be renamed or removed.
+    deletions: deletion::Deletions,
     /// `Some` for a log opened read-only: what following its writer needs.
     follow: Option<Mutex<follow::Follow>>,
 }
@@ -557,7 +565,10 @@ impl PartitionLog {
         self.inner.log_end_offset.load(Ordering::Acquire)
     }
 
-    /// Everything below this offset is on stable storage.
+    /// Everything from the log start offset up to this offset is on
+    /// stable storage. Raising the log start offset raises it to the new
+    /// start if it was below (as Kafka's `updateLogStartOffset` does):
+    /// nothing below the start is kept.
     pub fn recovery_point(&self) -> u64 {
         self.inner.recovery_point.load(Ordering::Acquire)
     }
@@ -800,13 +811,46 @@ impl Inner {
     /// fsynced yet (its data may be, through a Sync append, but not its
     /// index files, which a later open would trust).
     fn persist_state(&self, w: &Writer) -> Result<()> {
+        self.persist_state_with_start(w, self.log_start_offset.load(Ordering::Acquire))
+    }
+
+    /// [`persist_state`](Self::persist_state) with `log_start_offset` as
+    /// the log start offset written.
+    ///
+    /// Besides the first unsynced sealed segment, two things hold the
+    /// recovery point written back:
+    ///
+    /// * an unsynced segment being deleted, until its renames are durable
+    ///   (see [`deletion`]): a crash before then leaves it below the start,
+    ///   possibly torn, and recovery must re-read and cut it;
+    /// * the log start, when the recovery point is not above it. Raised to
+    ///   the start (as Kafka raises it), the recovery point may pass
+    ///   records below the start that were never fsynced. Their loss in a
+    ///   crash loses nothing readable, but an open that found the data
+    ///   ending below the recovery point would take it for lost synced
+    ///   data. So the recovery point written stops at the base offset of
+    ///   the segment holding the start, which recovery re-reads either
+    ///   way.
+    fn persist_state_with_start(&self, w: &Writer, log_start_offset: u64) -> Result<()> {
         let mut recovery_point = self.recovery_point.load(Ordering::Acquire);
         if let Some(first) = w.unsynced.first() {
             recovery_point = recovery_point.min(first.base_offset());
         }
+        if let Some(floor) = self.unsynced_deletion_floor() {
+            recovery_point = recovery_point.min(floor);
+        }
+        if recovery_point <= log_start_offset {
+            let holding_start = read_lock(&self.segments)
+                .range(..=log_start_offset)
+                .next_back()
+                .map(|(base, _)| *base);
+            if let Some(base) = holding_start {
+                recovery_point = recovery_point.min(base);
+            }
+        }
         let state = state::PartitionState {
             recovery_point,
-            log_start_offset: self.log_start_offset.load(Ordering::Acquire),
+            log_start_offset,
         };
         let r = state::write_state(&*self.ctx.fs, &self.dir, &state);
         self.ctx.poison.guard(r)
@@ -868,10 +912,18 @@ impl Inner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = self.close_locked(&mut w).and_then(|()| {
+        // A deletion in flight finishes before the directory is released,
+        // and the queued ones before the checkpoint is written.
+        let deletions = self.deletions_lock();
+        let result = self
+            .ctx
+            .poison
+            .check()
+            .and_then(|()| self.run_deletions(&deletions))
+            .and_then(|_| self.close_locked(&mut w))
             // Nobody can reach the deleted segments through this log now.
-            self.remove_pending(|_| true).map(drop)
-        });
+            .and_then(|()| self.remove_all_pending());
+        drop(deletions);
         // Nor any other segment: reads of a closed log fail. Dropping them
         // closes their files now (fetches in flight keep what they hold),
         // not when the last handle of this log goes.

@@ -40,31 +40,39 @@ impl PartitionLog {
 
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords):
     /// reads below it fail from now on, and segments wholly below it are
-    /// deleted. The new start is durable when this returns. Lowering it
-    /// does nothing. Returns the number of segments deleted.
+    /// deleted. The new start is durable when this returns, and the
+    /// recovery point is raised to it if it was below (as Kafka's
+    /// `maybeIncrementLogStartOffset` does). Lowering it does nothing.
+    /// Returns the number of segments deleted.
     ///
     /// The active segment is never deleted; a segment that straddles the
     /// new start stays, and a read at the start may return a batch that
-    /// begins before it.
+    /// begins before it. The segments' files are renamed and removed
+    /// without holding up appends, however many there are.
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `offset` is above the log end offset;
-    /// [`Error::Io`]; [`Error::Closed`].
+    /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
     pub fn advance_log_start_offset(&self, offset: u64) -> Result<usize> {
         let mut w = self.inner.writer_for_update()?;
         let leo = self.log_end_offset();
+        let start = self.log_start_offset();
         if offset > leo {
             return Err(Error::OffsetOutOfRange {
                 requested: offset,
-                earliest: self.log_start_offset(),
+                earliest: start,
                 latest: leo,
             });
         }
-        if offset > self.log_start_offset() {
-            self.inner.log_start_offset.store(offset, Ordering::Release);
-            self.inner.persist_state(&w)?;
-        }
-        self.inner.delete_segments_below_start(&mut w)
+        let new_start = start.max(offset);
+        let doomed = self.inner.segments_below(new_start);
+        let deleted = doomed.len();
+        self.inner
+            .raise_start_and_retire(&mut w, new_start, doomed)?;
+        // The files go without holding up appends.
+        drop(w);
+        self.inner.finish_deletions()?;
+        Ok(deleted)
     }
 }
 
@@ -98,10 +106,15 @@ impl Inner {
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
         self.log_end_offset.store(cut, Ordering::Release);
+        // A start above the cut follows it down at once, so that a failure
+        // from here on never leaves the start above the end; the start
+        // written stays the old one until the cut is durable (a crash
+        // before must not make records below the old start readable).
+        let old_start = self.log_start_offset.fetch_min(cut, Ordering::AcqRel);
         let recovery_point = self
             .recovery_point
             .fetch_min(holder.base_offset(), Ordering::AcqRel);
-        self.persist_state(w)?;
+        self.persist_state_with_start(w, old_start)?;
         // Later segments go before the holder is cut, so that a crash in
         // between leaves a prefix of the log, never a hole.
         let holder_base = holder.base_offset();
@@ -110,7 +123,7 @@ impl Inner {
         let active_base = self.active(w)?.base_offset();
         if holder_base != active_base {
             w.active = None;
-            self.remove_segments(&above)?;
+            self.delete_segments_now(w, &above)?;
             // The end moves back into a closed segment: it becomes active
             // with fresh index files (readers may have the old ones mapped).
             let (offsets, times) =
@@ -126,7 +139,7 @@ impl Inner {
             );
             w.active = Some(self.ctx.poison.guard(resumed)?);
         } else {
-            self.remove_segments(&above)?;
+            self.delete_segments_now(w, &above)?;
         }
         // The log ends where its data ends, which may be below `offset`
         // when the batch holding it started earlier.
@@ -144,13 +157,15 @@ impl Inner {
         self.log_end_offset.store(offset, Ordering::Release);
         // A reader that finds the segments gone must not take it for lost
         // synced data: a recovery point above the new start is lowered,
-        // durably, first (as a truncation does).
+        // durably, first (as a truncation does), with the old start.
         if self.recovery_point.fetch_min(offset, Ordering::AcqRel) > offset {
             self.persist_state(w)?;
         }
+        // Never a start above the end, even if what follows fails.
+        self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
         w.active = None;
         w.unsynced.clear();
-        self.remove_segments(&all)?;
+        self.delete_segments_now(w, &all)?;
         let created = ActiveSegment::create(&self.ctx, offset, self.clock.now_ms());
         let active = self.ctx.poison.guard(created)?;
         write_lock(&self.segments).insert(offset, active.segment().clone());
@@ -161,45 +176,15 @@ impl Inner {
         self.persist_state(w)
     }
 
-    /// Deletes the segments whose successor starts at or below the log
-    /// start offset (never the last one).
-    fn delete_segments_below_start(&self, w: &mut Writer) -> Result<usize> {
-        let start = self.log_start_offset.load(Ordering::Acquire);
-        let doomed: Vec<Arc<Segment>> = {
-            let segments = read_lock(&self.segments);
-            let bases: Vec<u64> = segments.keys().copied().collect();
-            bases
-                .windows(2)
-                .take_while(|pair| pair[1] <= start)
-                .filter_map(|pair| segments.get(&pair[0]).cloned())
-                .collect()
-        };
-        w.unsynced
-            .retain(|s| !doomed.iter().any(|d| Arc::ptr_eq(d, s)));
-        self.remove_segments(&doomed)?;
-        Ok(doomed.len())
-    }
-
-    /// Takes segments out of the log and deletes their files: renamed
-    /// `.deleted` first (fsync protocol step 6), then removed, at once or
-    /// after the log's delay. Readers holding their files keep reading.
-    pub(super) fn remove_segments(&self, doomed: &[Arc<Segment>]) -> Result<()> {
-        if doomed.is_empty() {
-            return Ok(());
-        }
-        {
-            let mut segments = write_lock(&self.segments);
-            for seg in doomed {
-                segments.remove(&seg.base_offset());
-            }
-        }
-        let result = (|| {
-            let mut renamed = Vec::new();
-            for seg in doomed {
-                renamed.extend(seg.rename_to_deleted()?);
-            }
-            self.schedule_removal(renamed)
-        })();
-        self.ctx.poison.guard(result)
+    /// The segments whose successor starts at or below `start` (never the
+    /// last one): those wholly below a log start at `start`.
+    fn segments_below(&self, start: u64) -> Vec<Arc<Segment>> {
+        let segments = read_lock(&self.segments);
+        let bases: Vec<u64> = segments.keys().copied().collect();
+        bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= start)
+            .filter_map(|pair| segments.get(&pair[0]).cloned())
+            .collect()
     }
 }

@@ -664,14 +664,29 @@ impl Segment {
     }
 
     /// Renames the segment's files with the `.deleted` suffix (readers
-    /// holding its handle keep reading) and returns the new paths.
+    /// holding its handle keep reading), fsyncs the directory, and returns
+    /// the new paths.
     pub(crate) fn rename_to_deleted(&self) -> Result<Vec<PathBuf>> {
+        let mut renamed = Vec::new();
+        self.rename_files_to_deleted(&mut renamed)?;
+        self.ctx
+            .fs
+            .sync_dir(&self.ctx.dir)
+            .ctx("fsync directory", &self.ctx.dir)?;
+        Ok(renamed)
+    }
+
+    /// Renames the segment's files with the `.deleted` suffix (readers
+    /// holding its handle keep reading), adding each new path to
+    /// `renamed` as it goes, so that a failure part-way still tells which
+    /// files moved. The directory is not fsynced: the caller does it once
+    /// for all the segments it renames.
+    pub(crate) fn rename_files_to_deleted(&self, renamed: &mut Vec<PathBuf>) -> Result<()> {
         // Open the log first and keep it open, so that a reader that still
         // holds the segment can read it after the rename.
         self.file.pinned.store(true, Ordering::Release);
         let _ = self.handle();
         let fs = &*self.ctx.fs;
-        let mut renamed = Vec::new();
         for kind in [
             FileKind::Log,
             FileKind::Index,
@@ -688,9 +703,7 @@ impl Segment {
                 Err(e) => return Err(Error::io("rename", &from, e)),
             }
         }
-        fs.sync_dir(&self.ctx.dir)
-            .ctx("fsync directory", &self.ctx.dir)?;
-        Ok(renamed)
+        Ok(())
     }
 }
 

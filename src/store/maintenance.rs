@@ -25,7 +25,9 @@ pub struct MaintenanceReport {
     pub segments_deleted: usize,
     /// Bytes of `.log` data those segments held.
     pub bytes_freed: u64,
-    /// Files of deleted segments removed from disk (their delay passed).
+    /// Files of deleted segments removed from disk: right after their
+    /// segments were deleted when the topic has no `file.delete.delay.ms`,
+    /// or once the delay passed.
     pub files_removed: usize,
     /// Partitions fsynced because `flush_ms` had passed.
     pub partitions_flushed: usize,
@@ -144,6 +146,7 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
                 let outcome = log.apply_retention(&policy)?;
                 report.segments_deleted += outcome.deleted.len();
                 report.bytes_freed += outcome.bytes_freed;
+                report.files_removed += outcome.files_removed;
                 report.partitions_flushed += usize::from(log.maybe_flush()?);
                 report.segments_synced += log.sync_sealed()?;
                 log.remove_deleted_files_counted(&mut report.files_removed)?;
