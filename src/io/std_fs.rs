@@ -105,19 +105,28 @@ fn lock_file(file: File, mode: LockMode) -> io::Result<Option<Box<dyn DirLock>>>
         LockMode::Shared => file.try_lock_shared(),
     };
     match locked {
-        Ok(()) => Ok(Some(Box::new(StdDirLock { _file: file }))),
+        Ok(()) => Ok(Some(Box::new(StdDirLock { file }))),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(e),
     }
 }
 
-/// Holds the lock file open; the lock is released when the file closes.
+/// Holds the lock file open; the lock is released when it is dropped.
 #[derive(Debug)]
 struct StdDirLock {
-    _file: File,
+    file: File,
 }
 
 impl DirLock for StdDirLock {}
+
+impl Drop for StdDirLock {
+    fn drop(&mut self) {
+        // Unlocked explicitly, not only by closing the file: a child
+        // process forked by another thread holds a copy of the descriptor
+        // until it executes its program, and the lock would live on in it.
+        let _ = self.file.unlock();
+    }
+}
 
 #[derive(Debug)]
 struct StdFile {
