@@ -22,10 +22,10 @@
 //!
 //! A crash part-way leaves the log consistent: the start was durable
 //! before the first rename, so segments not renamed yet lie wholly below
-//! it (reads refuse them, and the next retention pass deletes them), and
-//! the open removes leftover `.deleted` files.
+//! it. Recovery does not re-read them (a torn one holds no readable
+//! record), the open deletes them, finishing the deletion, and removes
+//! leftover `.deleted` files.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,12 +43,6 @@ pub(super) struct Deletions {
     queued: Mutex<Vec<Arc<Segment>>>,
     /// Held while queued segments' files are renamed and removed.
     running: Mutex<()>,
-    /// Base offsets of the queued (or being renamed) segments that were
-    /// sealed but never fsynced: until their renames are durable, the
-    /// recovery point written stays at or below them, so that an open
-    /// after a crash re-reads (and cuts) a torn one rather than leave it
-    /// below the log start.
-    unsynced: Mutex<Vec<u64>>,
     /// Renamed files waiting for their delay to pass.
     pending: Mutex<Vec<PendingDeletion>>,
 }
@@ -73,18 +67,10 @@ impl Inner {
         new_start: u64,
         doomed: Vec<Arc<Segment>>,
     ) -> Result<()> {
-        // Segments about to go leave the unsynced list; those of them
-        // never fsynced still hold the recovery point written back until
-        // their renames are durable.
-        let mut unsynced_doomed = Vec::new();
-        w.unsynced.retain(|s| {
-            let doomed = is_among(&doomed, s);
-            if doomed {
-                unsynced_doomed.push(s.base_offset());
-            }
-            !doomed
-        });
-        lock(&self.deletions.unsynced).extend(unsynced_doomed);
+        // Segments about to go need no fsync: they hold no readable record
+        // once the start is past them, and an open after a crash deletes
+        // what is left of them (see the module docs).
+        w.unsynced.retain(|s| !is_among(&doomed, s));
         if new_start > self.log_start_offset.load(Ordering::Acquire) {
             self.log_start_offset.store(new_start, Ordering::Release);
             self.recovery_point.fetch_max(new_start, Ordering::AcqRel);
@@ -150,8 +136,6 @@ impl Inner {
             self.defer_removal(renamed, 0);
             return Err(self.ctx.poison.poison(e));
         }
-        let bases: HashSet<u64> = segments.iter().map(|s| s.base_offset()).collect();
-        lock(&self.deletions.unsynced).retain(|base| !bases.contains(base));
         if self.file_delete_delay_ms > 0 {
             let due_ms = self
                 .clock
@@ -243,12 +227,6 @@ impl Inner {
     pub(super) fn remove_all_pending(&self) -> Result<()> {
         let mut removed = 0;
         self.remove_pending_counted(|_| true, &mut removed)
-    }
-
-    /// The lowest base offset of a segment being deleted that was never
-    /// fsynced and whose renames are not durable yet.
-    pub(super) fn unsynced_deletion_floor(&self) -> Option<u64> {
-        lock(&self.deletions.unsynced).iter().min().copied()
     }
 
     /// The deletions lock, for close to wait for a deletion in flight.

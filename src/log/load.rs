@@ -196,11 +196,10 @@ fn open_writable(
             // Segments below the ones recovery re-reads are opened lazily;
             // those the listing shows cannot hold their records are
             // reported (reads of them fail).
-            let recovery_point = saved.as_ref().map_or(0, |s| s.state.recovery_point);
-            let reread_from = logs
-                .range(..=recovery_point)
-                .next_back()
-                .map_or(0, |(b, _)| *b);
+            let reread_from = saved.as_ref().map_or(0, |s| {
+                let from = s.state.recovery_point.max(s.state.log_start_offset);
+                logs.range(..=from).next_back().map_or(0, |(b, _)| *b)
+            });
             report.damaged_segments = unusable
                 .into_iter()
                 .filter(|(b, _)| *b < reread_from)
@@ -244,6 +243,25 @@ fn open_writable(
             mismatch.used = saved_start;
         }
         report.checkpoint_mismatches.push(mismatch);
+    } else if !report.clean_shutdown {
+        // Segments wholly below the log start are what a deletion a crash
+        // interrupted left (the start is written before any file goes):
+        // recovery did not re-read them, and the open finishes the job.
+        // A closed segment is wholly below the start when the segment after
+        // it starts at or below the start.
+        let below = loaded
+            .closed
+            .iter()
+            .skip(1)
+            .map(|s| s.base_offset())
+            .chain(std::iter::once(loaded.active.base_offset()))
+            .take(loaded.closed.len())
+            .take_while(|next| *next <= log_start)
+            .count();
+        for seg in loaded.closed.drain(..below) {
+            delete_segment_files(ctx, seg.base_offset())?;
+            report.segments_below_start_deleted += 1;
+        }
     }
 
     let leo = loaded.active.next_offset();
@@ -380,9 +398,13 @@ fn recover(
     let fs = &*ctx.fs;
     let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
     let recovery_point = saved.map_or(0, |s| s.state.recovery_point);
+    // Segments wholly below the log start hold no readable record: damage
+    // in them (a deletion a crash interrupted) is no reason to cut what
+    // follows, and they go at the next retention pass.
+    let log_start = saved.map_or(0, |s| s.state.log_start_offset);
     let from = bases
         .iter()
-        .rposition(|(b, _)| *b <= recovery_point)
+        .rposition(|(b, _)| *b <= recovery_point.max(log_start))
         .unwrap_or(0);
 
     let mut recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)> = Vec::new();

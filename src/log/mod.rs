@@ -90,8 +90,11 @@
 //!
 //! After a clean close, opening reads no segment data: the marker says
 //! where the active segment ends, and closed segments are opened lazily.
-//! After a crash, the segments from the one holding the recovery point to
-//! the end are re-read: every batch's header and CRC is checked and the
+//! After a crash, the segments from the one holding the recovery point (or
+//! the log start offset, if higher: segments wholly below the start hold
+//! no readable record, and the open deletes them, finishing the deletion a
+//! crash interrupted) to the end are re-read: every batch's header and CRC
+//! is checked and the
 //! indexes rebuilt. The first torn or invalid batch at or beyond the
 //! recovery point is cut off with everything after it, later segments
 //! included: it was never synced, so a crash may have left it half
@@ -253,6 +256,9 @@ pub struct RecoveryReport {
     pub segments_deleted: usize,
     /// Leftover temporary files removed.
     pub temp_files_removed: usize,
+    /// Segments wholly below the log start deleted: what a deletion below
+    /// the start (retention, DeleteRecords) that a crash interrupted left.
+    pub segments_below_start_deleted: usize,
     /// Older segments that cannot hold the records they must (an empty
     /// `.log` that is not the last segment, or a `.log` that is a
     /// directory), found in the listing without reading them. They are
@@ -816,37 +822,10 @@ impl Inner {
 
     /// [`persist_state`](Self::persist_state) with `log_start_offset` as
     /// the log start offset written.
-    ///
-    /// Besides the first unsynced sealed segment, two things hold the
-    /// recovery point written back:
-    ///
-    /// * an unsynced segment being deleted, until its renames are durable
-    ///   (see [`deletion`]): a crash before then leaves it below the start,
-    ///   possibly torn, and recovery must re-read and cut it;
-    /// * the log start, when the recovery point is not above it. Raised to
-    ///   the start (as Kafka raises it), the recovery point may pass
-    ///   records below the start that were never fsynced. Their loss in a
-    ///   crash loses nothing readable, but an open that found the data
-    ///   ending below the recovery point would take it for lost synced
-    ///   data. So the recovery point written stops at the base offset of
-    ///   the segment holding the start, which recovery re-reads either
-    ///   way.
     fn persist_state_with_start(&self, w: &Writer, log_start_offset: u64) -> Result<()> {
         let mut recovery_point = self.recovery_point.load(Ordering::Acquire);
         if let Some(first) = w.unsynced.first() {
             recovery_point = recovery_point.min(first.base_offset());
-        }
-        if let Some(floor) = self.unsynced_deletion_floor() {
-            recovery_point = recovery_point.min(floor);
-        }
-        if recovery_point <= log_start_offset {
-            let holding_start = read_lock(&self.segments)
-                .range(..=log_start_offset)
-                .next_back()
-                .map(|(base, _)| *base);
-            if let Some(base) = holding_start {
-                recovery_point = recovery_point.min(base);
-            }
         }
         let state = state::PartitionState {
             recovery_point,

@@ -41,8 +41,11 @@ impl PartitionLog {
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords):
     /// reads below it fail from now on, and segments wholly below it are
     /// deleted. The new start is durable when this returns, and the
-    /// recovery point is raised to it if it was below (as Kafka's
-    /// `maybeIncrementLogStartOffset` does). Lowering it does nothing.
+    /// recovery point is at or above it (Kafka's
+    /// `maybeIncrementLogStartOffset` raises it): records up to the new
+    /// start that were not fsynced yet are fsynced first, so that a power
+    /// loss never leaves the log ending below its start. Lowering it does
+    /// nothing.
     /// Returns the number of segments deleted.
     ///
     /// The active segment is never deleted; a segment that straddles the
@@ -65,6 +68,13 @@ impl PartitionLog {
             });
         }
         let new_start = start.max(offset);
+        if new_start > self.recovery_point() {
+            // Records up to the new start are made durable before it is:
+            // a power loss must not leave the log ending below a start it
+            // has on disk (the open would take that for damage). Retention
+            // needs no such sync: it raises the start to a segment's base.
+            self.inner.sync_locked(&mut w)?;
+        }
         let doomed = self.inner.segments_below(new_start);
         let deleted = doomed.len();
         self.inner
