@@ -99,10 +99,9 @@
 //! recovery point is cut off with everything after it, later segments
 //! included: it was never synced, so a crash may have left it half
 //! written. Damage below the recovery point is in data that had been
-//! synced: the open fails with [`Error::Corrupt`]
-//! naming the file and byte position, unless
-//! [`RecoveryMode::TruncateCorrupt`] was chosen. Segments wholly below the
-//! recovery point are not re-read at open; damage in them is reported the
+//! synced: the open fails with [`Error::Corrupt`] naming the file and
+//! byte position, unless [`RecoveryMode::TruncateCorrupt`] was chosen.
+//! Segments wholly below the recovery point are not re-read at open; damage in them is reported the
 //! same way when a read reaches it. An older segment the directory listing
 //! shows cannot hold its records (an empty `.log`, or a `.log` that is a
 //! directory) is named in the [`RecoveryReport`] and fails every read that
@@ -124,6 +123,9 @@
 //! entries naming batches past the end of the `.log` mean the `.log` lost
 //! records, reported as [`Error::Corrupt`].
 
+#[cfg(doc)]
+use crate::config::RecoveryMode;
+
 mod append;
 mod cleanup;
 mod deletion;
@@ -131,7 +133,9 @@ mod dir_lock;
 mod follow;
 mod load;
 mod max_timestamp;
+mod options;
 mod read;
+mod report;
 #[cfg(test)]
 mod resource_tests;
 mod state;
@@ -145,16 +149,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
+pub use options::OpenOptions;
 pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
+pub use report::{CheckpointField, CheckpointMismatch, RecoveryReport, SegmentDamage, Truncation};
 pub(crate) use state::{PartitionState, SavedState};
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{Durability, LogConfig, RecoveryMode};
+use crate::clock::Clock;
+use crate::config::{Durability, LogConfig};
 use crate::error::{Error, Result};
-use crate::io::{DirLock, Fs, StdFs};
-use crate::segment::{
-    lock, read_lock, write_lock, ActiveSegment, Resources, Segment, SegmentContext,
-};
+use crate::io::DirLock;
+use crate::segment::{lock, read_lock, write_lock, ActiveSegment, Segment, SegmentContext};
 
 /// Called after every append that made records visible (the store uses it
 /// to wake consumers waiting in `poll`).
@@ -241,107 +245,6 @@ pub struct AppendInfo {
     pub bytes: u64,
 }
 
-/// What an open found and repaired.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Whether this open created the log (the directory held no segments).
-    pub created: bool,
-    /// Whether the previous close was clean (nothing had to be re-read).
-    pub clean_shutdown: bool,
-    /// Segments whose data was re-read and re-validated.
-    pub segments_recovered: usize,
-    /// Where data was cut off, if anywhere.
-    pub truncated: Option<Truncation>,
-    /// Segments deleted because they came after damaged data.
-    pub segments_deleted: usize,
-    /// Leftover temporary files removed.
-    pub temp_files_removed: usize,
-    /// Segments wholly below the log start deleted: what a deletion below
-    /// the start (retention, DeleteRecords) that a crash interrupted left.
-    pub segments_below_start_deleted: usize,
-    /// Older segments that cannot hold the records they must (an empty
-    /// `.log` that is not the last segment, or a `.log` that is a
-    /// directory), found in the listing without reading them. They are
-    /// left as they are; a read that reaches one fails with
-    /// [`Error::Corrupt`] naming it.
-    pub damaged_segments: Vec<SegmentDamage>,
-    /// Checkpointed offsets the data contradicts (a log start offset or a
-    /// recovery point beyond the log end), and what the open used instead.
-    pub checkpoint_mismatches: Vec<CheckpointMismatch>,
-}
-
-/// A segment an open found unusable, left in place.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentDamage {
-    /// The segment's `.log` path.
-    pub path: PathBuf,
-    /// What is wrong with it.
-    pub reason: String,
-}
-
-/// A checkpointed offset beyond the end of the log's data, found at open.
-///
-/// Such a value is damage (or the files were changed behind the log's
-/// back): it is reported, never acted on. A log start offset beyond the
-/// end would hide every record, so the log starts at its first segment
-/// instead (or, when the log holds no record at all, at the checkpointed
-/// offset, so that offsets are not given out twice); a recovery point
-/// beyond the end is reset to the end, as Kafka does, after the last
-/// segment was re-read. No data is deleted because of either.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckpointMismatch {
-    /// The checkpoint file the value was read from (the partition's
-    /// `seglog.checkpoint`, or a store's root checkpoint file).
-    pub path: PathBuf,
-    /// Which offset it is.
-    pub field: CheckpointField,
-    /// The value the file holds.
-    pub value: u64,
-    /// The log end offset of the data found.
-    pub log_end_offset: u64,
-    /// The offset the log uses instead.
-    pub used: u64,
-}
-
-/// Which checkpointed offset a [`CheckpointMismatch`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckpointField {
-    /// The log start offset (Kafka's `log-start-offset-checkpoint`).
-    LogStartOffset,
-    /// The recovery point (Kafka's `recovery-point-offset-checkpoint`).
-    RecoveryPoint,
-}
-
-impl fmt::Display for CheckpointMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.field {
-            CheckpointField::LogStartOffset => "log start offset",
-            CheckpointField::RecoveryPoint => "recovery point",
-        };
-        write!(
-            f,
-            "{}: {what} {} is beyond the log end offset {}; using {}",
-            self.path.display(),
-            self.value,
-            self.log_end_offset,
-            self.used
-        )
-    }
-}
-
-/// Data an open discarded because it was torn or invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Truncation {
-    /// The `.log` file that was cut.
-    pub path: PathBuf,
-    /// The byte position it was cut at.
-    pub position: u64,
-    /// Bytes removed from that file.
-    pub bytes_removed: u64,
-    /// Why the data there was invalid.
-    pub reason: String,
-}
-
 /// Facts about one segment of a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
@@ -362,168 +265,6 @@ pub struct TimestampLookup {
     pub offset: u64,
     /// That record's timestamp.
     pub timestamp: i64,
-}
-
-/// How to open a [`PartitionLog`]: file system, clock, recovery mode.
-///
-/// ```
-/// use seglog::{io::MemFs, LogConfig, ManualClock, OpenOptions, RecoveryMode};
-/// let log = OpenOptions::new()
-///     .fs(MemFs::new())
-///     .clock(ManualClock::new(0))
-///     .recovery_mode(RecoveryMode::Strict)
-///     .open("/data/t-0", LogConfig::default())?;
-/// assert_eq!(log.log_end_offset(), 0);
-/// # Ok::<(), seglog::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct OpenOptions {
-    fs: Arc<dyn Fs>,
-    clock: Arc<dyn Clock>,
-    recovery_mode: RecoveryMode,
-    create: bool,
-    max_open_files: usize,
-    file_delete_delay_ms: u64,
-    read_only: bool,
-    /// Shared with the other logs of a store.
-    pub(crate) resources: Option<Arc<Resources>>,
-    /// Whether the log locks its directory (a store locks its root
-    /// instead).
-    pub(crate) lock_dir: bool,
-    pub(crate) listener: Option<AppendListener>,
-    /// The recovery point and log start offset to assume when the
-    /// directory has no `seglog.checkpoint` of its own (from a store's
-    /// root checkpoint files, as Kafka keeps them), with those files.
-    pub(crate) fallback_state: Option<state::SavedState>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for OpenOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenOptions")
-            .field("fs", &self.fs)
-            .field("clock", &self.clock)
-            .field("recovery_mode", &self.recovery_mode)
-            .field("create", &self.create)
-            .field("max_open_files", &self.max_open_files)
-            .field("file_delete_delay_ms", &self.file_delete_delay_ms)
-            .field("read_only", &self.read_only)
-            .field("lock_dir", &self.lock_dir)
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpenOptions {
-    /// The real file system, the system clock, strict recovery, and a
-    /// missing directory created.
-    pub fn new() -> Self {
-        OpenOptions {
-            fs: Arc::new(StdFs),
-            clock: Arc::new(SystemClock),
-            recovery_mode: RecoveryMode::Strict,
-            create: true,
-            max_open_files: DEFAULT_MAX_OPEN_FILES,
-            file_delete_delay_ms: 0,
-            read_only: false,
-            resources: None,
-            lock_dir: true,
-            listener: None,
-            fallback_state: None,
-        }
-    }
-
-    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
-    pub fn fs(self, fs: impl Fs) -> Self {
-        self.fs_shared(Arc::new(fs))
-    }
-
-    /// A file system shared with other logs.
-    pub fn fs_shared(mut self, fs: Arc<dyn Fs>) -> Self {
-        self.fs = fs;
-        self
-    }
-
-    /// The clock for roll-by-age, flush-by-time and log-append time.
-    pub fn clock(self, clock: impl Clock) -> Self {
-        self.clock_shared(Arc::new(clock))
-    }
-
-    /// A clock shared with other logs.
-    pub fn clock_shared(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// What an unclean open does with damaged data.
-    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
-        self.recovery_mode = mode;
-        self
-    }
-
-    /// Whether a missing directory is created (default) or an error.
-    pub fn create(mut self, create: bool) -> Self {
-        self.create = create;
-        self
-    }
-
-    /// How many segment files the log keeps open at most (default
-    /// [`DEFAULT_MAX_OPEN_FILES`]). Files are opened on first use and the
-    /// least recently used are closed beyond this; a read in progress or a
-    /// fetch result keeps its file open regardless.
-    pub fn max_open_files(mut self, max: usize) -> Self {
-        self.max_open_files = max.max(1);
-        self
-    }
-
-    /// How long the files of a deleted segment stay (renamed `.deleted`)
-    /// before they are removed, as Kafka's `file.delete.delay.ms`. The
-    /// default, 0, removes them at once; with a delay they are removed by
-    /// [`PartitionLog::remove_deleted_files`] once it has passed, at
-    /// close, or at the next open.
-    pub fn file_delete_delay_ms(mut self, delay_ms: u64) -> Self {
-        self.file_delete_delay_ms = delay_ms;
-        self
-    }
-
-    /// Opens the log read-only: to look at a directory another process
-    /// (or another open in this one) may be writing, as Kafka's tools read
-    /// a live broker's files. No lock is taken and nothing is written, not
-    /// even a repair. Only the last segment is read at open. Its view ends
-    /// quietly only before an incomplete batch at the end that the writer
-    /// may still be writing (one beyond the recovery point in the
-    /// writer's checkpoint and, after a clean shutdown, beyond the size it
-    /// recorded); any other damage there, or data ending below what the
-    /// writer had synced, makes the open (or a later refresh) fail with
-    /// [`Error::Corrupt`] naming the file and byte position, as damage in
-    /// earlier segments does when a read reaches it.
-    /// [`PartitionLog::refresh`] picks up what the writer did since;
-    /// every call that would change the log fails with
-    /// [`Error::ReadOnly`]. A missing directory is an empty log unless
-    /// [`create(false)`](Self::create) makes it an error; it is never
-    /// created.
-    pub fn read_only(mut self, read_only: bool) -> Self {
-        self.read_only = read_only;
-        self
-    }
-
-    /// Opens (or creates) the log in `dir`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for a bad config value, [`Error::Locked`]
-    /// if the directory is open for writing elsewhere, or the directory
-    /// holding it is a store that is open (a log and a store never write
-    /// one partition at once), [`Error::Corrupt`] for damage that strict
-    /// recovery will not discard (or, read-only, damage at the end of the
-    /// last segment: see [`read_only`](Self::read_only)), [`Error::Io`] for
-    /// I/O failures.
-    pub fn open(self, dir: impl AsRef<Path>, config: LogConfig) -> Result<PartitionLog> {
-        load::open(self, dir.as_ref(), config)
-    }
 }
 
 impl fmt::Debug for PartitionLog {

@@ -1,0 +1,176 @@
+//! [`OpenOptions`]: how to open a [`PartitionLog`].
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{load, state, AppendListener, PartitionLog, DEFAULT_MAX_OPEN_FILES};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{LogConfig, RecoveryMode};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::io::{Fs, StdFs};
+use crate::segment::Resources;
+
+/// How to open a [`PartitionLog`]: file system, clock, recovery mode.
+///
+/// ```
+/// use seglog::{io::MemFs, LogConfig, ManualClock, OpenOptions, RecoveryMode};
+/// let log = OpenOptions::new()
+///     .fs(MemFs::new())
+///     .clock(ManualClock::new(0))
+///     .recovery_mode(RecoveryMode::Strict)
+///     .open("/data/t-0", LogConfig::default())?;
+/// assert_eq!(log.log_end_offset(), 0);
+/// # Ok::<(), seglog::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct OpenOptions {
+    pub(super) fs: Arc<dyn Fs>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) recovery_mode: RecoveryMode,
+    pub(super) create: bool,
+    pub(super) max_open_files: usize,
+    pub(super) file_delete_delay_ms: u64,
+    pub(super) read_only: bool,
+    /// Shared with the other logs of a store.
+    pub(crate) resources: Option<Arc<Resources>>,
+    /// Whether the log locks its directory (a store locks its root
+    /// instead).
+    pub(crate) lock_dir: bool,
+    pub(crate) listener: Option<AppendListener>,
+    /// The recovery point and log start offset to assume when the
+    /// directory has no `seglog.checkpoint` of its own (from a store's
+    /// root checkpoint files, as Kafka keeps them), with those files.
+    pub(crate) fallback_state: Option<state::SavedState>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("fs", &self.fs)
+            .field("clock", &self.clock)
+            .field("recovery_mode", &self.recovery_mode)
+            .field("create", &self.create)
+            .field("max_open_files", &self.max_open_files)
+            .field("file_delete_delay_ms", &self.file_delete_delay_ms)
+            .field("read_only", &self.read_only)
+            .field("lock_dir", &self.lock_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenOptions {
+    /// The real file system, the system clock, strict recovery, and a
+    /// missing directory created.
+    pub fn new() -> Self {
+        OpenOptions {
+            fs: Arc::new(StdFs),
+            clock: Arc::new(SystemClock),
+            recovery_mode: RecoveryMode::Strict,
+            create: true,
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
+            file_delete_delay_ms: 0,
+            read_only: false,
+            resources: None,
+            lock_dir: true,
+            listener: None,
+            fallback_state: None,
+        }
+    }
+
+    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
+    pub fn fs(self, fs: impl Fs) -> Self {
+        self.fs_shared(Arc::new(fs))
+    }
+
+    /// A file system shared with other logs.
+    pub fn fs_shared(mut self, fs: Arc<dyn Fs>) -> Self {
+        self.fs = fs;
+        self
+    }
+
+    /// The clock for roll-by-age, flush-by-time and log-append time.
+    pub fn clock(self, clock: impl Clock) -> Self {
+        self.clock_shared(Arc::new(clock))
+    }
+
+    /// A clock shared with other logs.
+    pub fn clock_shared(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What an unclean open does with damaged data.
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
+        self.recovery_mode = mode;
+        self
+    }
+
+    /// Whether a missing directory is created (default) or an error.
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// How many segment files the log keeps open at most (default
+    /// [`DEFAULT_MAX_OPEN_FILES`]). Files are opened on first use and the
+    /// least recently used are closed beyond this; a read in progress or a
+    /// fetch result keeps its file open regardless.
+    pub fn max_open_files(mut self, max: usize) -> Self {
+        self.max_open_files = max.max(1);
+        self
+    }
+
+    /// How long the files of a deleted segment stay (renamed `.deleted`)
+    /// before they are removed, as Kafka's `file.delete.delay.ms`. The
+    /// default, 0, removes them at once; with a delay they are removed by
+    /// [`PartitionLog::remove_deleted_files`] once it has passed, at
+    /// close, or at the next open.
+    pub fn file_delete_delay_ms(mut self, delay_ms: u64) -> Self {
+        self.file_delete_delay_ms = delay_ms;
+        self
+    }
+
+    /// Opens the log read-only: to look at a directory another process
+    /// (or another open in this one) may be writing, as Kafka's tools read
+    /// a live broker's files. No lock is taken and nothing is written, not
+    /// even a repair. Only the last segment is read at open. Its view ends
+    /// quietly only before an incomplete batch at the end that the writer
+    /// may still be writing (one beyond the recovery point in the
+    /// writer's checkpoint and, after a clean shutdown, beyond the size it
+    /// recorded); any other damage there, or data ending below what the
+    /// writer had synced, makes the open (or a later refresh) fail with
+    /// [`Error::Corrupt`] naming the file and byte position, as damage in
+    /// earlier segments does when a read reaches it.
+    /// [`PartitionLog::refresh`] picks up what the writer did since;
+    /// every call that would change the log fails with
+    /// [`Error::ReadOnly`]. A missing directory is an empty log unless
+    /// [`create(false)`](Self::create) makes it an error; it is never
+    /// created.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Opens (or creates) the log in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a bad config value, [`Error::Locked`]
+    /// if the directory is open for writing elsewhere, or the directory
+    /// holding it is a store that is open (a log and a store never write
+    /// one partition at once), [`Error::Corrupt`] for damage that strict
+    /// recovery will not discard (or, read-only, damage at the end of the
+    /// last segment: see [`read_only`](Self::read_only)), [`Error::Io`] for
+    /// I/O failures.
+    pub fn open(self, dir: impl AsRef<Path>, config: LogConfig) -> Result<PartitionLog> {
+        load::open(self, dir.as_ref(), config)
+    }
+}
