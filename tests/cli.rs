@@ -685,3 +685,44 @@ fn read_commands_report_damage_in_a_last_segment_with_its_file_and_position() {
         }
     }
 }
+
+/// What an open found wrong in a partition it could open anyway is said on
+/// standard error, naming the partition and the file, and the command
+/// still does its job.
+#[test]
+fn damage_an_open_reports_is_printed_as_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["topics", "create", "t", "--partitions", "1"]);
+    ok_with_input(
+        dir,
+        &["produce", "--topic", "t", "--partition", "0"],
+        b"one\ntwo\n",
+    );
+    let checkpoint = dir.join("t-0").join("seglog.checkpoint");
+    std::fs::write(&checkpoint, "0\n2\nrecovery-point 2\nlog-start-offset 99\n").unwrap();
+    for args in [&["stats"][..], &["topics", "describe", "t"]] {
+        let o = run(dir, args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("warning: t-0: ")
+                && err.contains(&checkpoint.display().to_string())
+                && err.contains("log start offset 99 is beyond the log end offset 2"),
+            "{args:?}: {err}"
+        );
+    }
+    // The records are all there. (A read-only open repairs nothing: the
+    // warning stays until the store is opened for writing.)
+    let o = run(
+        dir,
+        &["consume", "--topic", "t", "--from-beginning", "--max", "2"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "one\ntwo\n");
+    assert!(stderr(&o).starts_with("warning: t-0: "));
+    // A writing command's open writes the start it used: no more warning.
+    let o = run(dir, &["maintain"]);
+    assert!(stderr(&o).starts_with("warning: t-0: "), "{}", stderr(&o));
+    ok(dir, &["stats"]);
+}

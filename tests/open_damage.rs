@@ -328,6 +328,14 @@ fn a_store_root_log_start_checkpoint_beyond_the_end_hides_nothing() {
     fs.write(&start_file, b"0\n1\nt 0 99\n").unwrap();
 
     let store = options().open(root, StoreConfig::default()).unwrap();
+    // The store's open report names the partition, with its own report.
+    let damaged = &store.open_report().damaged_partitions;
+    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert_eq!(
+        (damaged[0].0.topic.as_str(), damaged[0].0.partition),
+        ("t", 0)
+    );
+    assert_eq!(damaged[0].1.checkpoint_mismatches[0].path, start_file);
     let log = store.partition("t", 0).unwrap();
     assert_eq!(log.log_start_offset(), 0);
     assert_eq!(read_all(&log).0, (0..5).collect::<Vec<_>>());

@@ -99,7 +99,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
-use crate::log::{OpenOptions, PartitionLog, PartitionState, SavedState};
+use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 use layout::{OffsetEntry, TopicEntry, TopicState};
@@ -189,6 +189,13 @@ pub struct StoreOpenReport {
     pub deletions_finished: usize,
     /// Directories that are not partitions of a known topic, left alone.
     pub unknown_directories: Vec<PathBuf>,
+    /// The partitions whose open found damage or finished work a crash
+    /// interrupted ([`RecoveryReport::found_damage`]), with what their open
+    /// reported: data cut off, checkpointed offsets beyond the end,
+    /// segments that cannot hold their records, and so on. Each
+    /// partition's own report is also at
+    /// [`PartitionLog::recovery_report`].
+    pub damaged_partitions: Vec<(TopicPartition, RecoveryReport)>,
 }
 
 /// How to open a [`LogStore`]: file system, clock, read-only.

@@ -20,7 +20,7 @@ use super::root_files::RootFiles;
 use super::signal::AppendSignal;
 use super::{
     CloseOnDrop, LogStore, StoreConfig, StoreInner, StoreOpenReport, StoreOptions, Topic,
-    MAX_PARTITIONS,
+    TopicPartition, MAX_PARTITIONS,
 };
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
@@ -245,6 +245,11 @@ impl StoreInner {
                     report.partitions_created += usize::from(!existed);
                     report.partitions_recovered +=
                         usize::from(existed && !r.created && !r.clean_shutdown);
+                    if r.found_damage() {
+                        report
+                            .damaged_partitions
+                            .push((TopicPartition::new(e.name.clone(), p), r.clone()));
+                    }
                     *slot = Some(log);
                 }
             }

@@ -68,6 +68,7 @@ pub fn with_store(
         must_exist(dir)?;
     }
     let store = LogStore::open(dir, StoreConfig::default())?;
+    warn_damage(&store);
     finish(&store, f(&store))
 }
 
@@ -80,7 +81,44 @@ pub fn read_store(
 ) -> Result<(), CliError> {
     must_exist(dir)?;
     let store = LogStore::open_read_only(dir, StoreConfig::default())?;
+    warn_damage(&store);
     finish(&store, f(&store))
+}
+
+/// Prints to standard error, one line each, what the open found wrong in
+/// partitions it could open anyway (data it cut off, checkpoints beyond
+/// the end, segments that cannot hold their records).
+fn warn_damage(store: &LogStore) {
+    for (tp, r) in &store.open_report().damaged_partitions {
+        let name = format!("{}-{}", tp.topic, tp.partition);
+        if let Some(t) = &r.truncated {
+            eprintln!(
+                "warning: {name}: cut {} bytes of {} at byte {}: {}",
+                t.bytes_removed,
+                t.path.display(),
+                t.position,
+                t.reason
+            );
+        }
+        if r.segments_deleted > 0 {
+            eprintln!(
+                "warning: {name}: {} segment(s) after damaged data deleted",
+                r.segments_deleted
+            );
+        }
+        for d in &r.damaged_segments {
+            eprintln!("warning: {name}: {} {}", d.path.display(), d.reason);
+        }
+        for m in &r.checkpoint_mismatches {
+            eprintln!("warning: {name}: {m}");
+        }
+        if r.segments_below_start_deleted > 0 {
+            eprintln!(
+                "warning: {name}: {} segment(s) below the log start deleted (a deletion a crash interrupted)",
+                r.segments_below_start_deleted
+            );
+        }
+    }
 }
 
 fn must_exist(dir: &Path) -> Result<(), CliError> {
