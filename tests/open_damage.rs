@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use common_crash::{dir, open};
 use seglog::inspect::verify_partition_dir_with;
-use seglog::io::{Fs, FsOp, MemFs, StdFs};
+use seglog::io::{CrashMode, Fault, Fs, FsOp, MemFs, StdFs};
 use seglog::store::{StoreConfig, StoreOptions};
 use seglog::{
     CheckpointField, CheckpointMismatch, Error, LogConfig, ManualClock, OpenOptions, PartitionLog,
@@ -293,7 +293,9 @@ fn a_recovery_point_beyond_the_end_is_reset_and_the_log_recovered() {
     let log = open(&fs, &clock, STRICT, &config()).unwrap();
     let report = log.recovery_report().clone();
     assert!(!report.clean_shutdown);
-    assert_eq!(report.segments_recovered, 1);
+    // A recovery point that is wrong cannot say what was synced: every
+    // segment is re-read, and fsynced.
+    assert_eq!(report.segments_recovered, log.segments().len());
     assert_eq!(
         report.checkpoint_mismatches,
         [CheckpointMismatch {
@@ -482,4 +484,45 @@ fn an_open_that_fails_on_damage_changes_nothing() {
         .unwrap()
         .iter()
         .any(|e| e.name == "seglog.clean-shutdown" || e.name.starts_with("00000000000000009999")));
+}
+
+/// A process killed with records it never fsynced, then a checkpoint
+/// damaged to put the recovery point or the log start beyond the end: the
+/// open cannot tell from either which segments need no re-reading, so it
+/// re-reads (and fsyncs) them all, and a power loss afterwards loses
+/// nothing it then called durable.
+#[test]
+fn a_checkpoint_beyond_the_end_does_not_make_unsynced_records_count_as_synced() {
+    let clock = ManualClock::new(0);
+    for (recovery_point, log_start) in [(1_000_000, 0), (0, 1_000_000)] {
+        let fs = MemFs::new();
+        let log = open(&fs, &clock, STRICT, &config()).unwrap();
+        for i in 0..30 {
+            log.append(&[Record::new(vec![b'x'; 90]).with_timestamp(1000 + i)])
+                .unwrap();
+        }
+        assert!(log.segments().len() >= 4);
+        assert_eq!(log.recovery_point(), 0);
+        // Killed: its close fails, nothing more is written.
+        fs.set_fault_hook(|_| Some(Fault::Error(std::io::ErrorKind::Other)));
+        drop(log);
+        fs.clear_fault_hook();
+        write_checkpoint(&fs, recovery_point, log_start);
+
+        let log = open(&fs, &clock, STRICT, &config()).unwrap();
+        assert_eq!(log.recovery_point(), 30);
+        assert_eq!(log.log_start_offset(), 0);
+        assert_eq!(
+            log.recovery_report().segments_recovered,
+            log.segments().len()
+        );
+        let crashed = fs.crash(CrashMode::DurableOnly);
+        drop(log);
+        let log = open(&crashed, &clock, STRICT, &config()).unwrap();
+        assert_eq!(
+            read_all(&log).0,
+            (0..30).collect::<Vec<_>>(),
+            "recovery point {recovery_point}, log start {log_start}"
+        );
+    }
 }
