@@ -171,3 +171,60 @@ fn a_failed_truncation_below_the_log_start_leaves_the_start_at_or_below_the_end(
         log.log_end_offset()
     );
 }
+
+/// A truncation below the log start leaves nothing readable (Kafka's
+/// `UnifiedLog.truncateTo` lowers the start to the target). A power loss
+/// at any of its fsyncs must not make records below the old start, which
+/// DeleteRecords removed, readable again: the log comes back as it was, a
+/// prefix of it, or empty.
+#[test]
+fn a_truncation_below_the_log_start_cut_by_a_power_loss_brings_back_no_deleted_record() {
+    // Six single-record batches a segment: the start (16) and the
+    // truncation (14) fall in the segment based at 12.
+    let small = LogConfig {
+        segment_bytes: 430,
+        ..config()
+    };
+    let build = || {
+        let fs = MemFs::new();
+        let log = OpenOptions::new()
+            .fs(fs.clone())
+            .clock(ManualClock::new(1_000_000))
+            .open(DIR, small.clone())
+            .unwrap();
+        append(&log, 40, Durability::Sync);
+        log.advance_log_start_offset(16).unwrap();
+        assert_eq!(log.segments()[0].base_offset, 12);
+        (fs, log)
+    };
+    let (fs, log) = build();
+    let before = fs.sync_count();
+    log.truncate_to(14).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (14, 14));
+    let syncs = fs.sync_count() - before;
+    drop(log);
+    for k in 0..=syncs {
+        let (fs, log) = build();
+        fs.freeze_after_syncs(fs.sync_count() + k);
+        log.truncate_to(14).unwrap();
+        let crashed = fs.crash(CrashMode::DurableOnly);
+        drop(log);
+        let log = OpenOptions::new()
+            .fs(crashed)
+            .clock(ManualClock::new(1_000_000))
+            .open(DIR, small.clone())
+            .unwrap();
+        let start = log.log_start_offset();
+        let offsets: Vec<u64> = log.iter(start).map(|r| r.unwrap().offset).collect();
+        // The old log, or a prefix of it (the truncation removes from the
+        // end), or nothing: never a record below the old start.
+        let prefix = start == 16 && offsets == (16..16 + offsets.len() as u64).collect::<Vec<_>>();
+        let empty = offsets.is_empty() && start >= 14;
+        assert!(
+            prefix || empty,
+            "power cut after sync {k} of {syncs}: start {start}, end {}, records {offsets:?}, {:?}",
+            log.log_end_offset(),
+            log.recovery_report()
+        );
+    }
+}

@@ -115,6 +115,15 @@ impl Inner {
         let cut = holder
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
+        if cut < self.log_start_offset.load(Ordering::Acquire) {
+            // Nothing readable remains: the log starts over, empty, at the
+            // cut (start and end where Kafka's `truncateTo` leaves them).
+            // Cutting the holder instead would leave, until the new start
+            // is durable, a log ending below its durable start with
+            // records DeleteRecords removed in it: a crash there would
+            // serve them again.
+            return self.restart_locked(w, cut);
+        }
         self.log_end_offset.store(cut, Ordering::Release);
         // A start above the cut follows it down at once, so that a failure
         // from here on never leaves the start above the end; the start
