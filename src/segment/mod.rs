@@ -567,12 +567,11 @@ impl Segment {
         } else {
             map_index_files(fs, &index_path, &time_path)
         };
+        let mut named = None;
         if let Ok(Some((offsets, times))) = loaded {
             let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
                 .and_then(|()| check_time_index(&time_path, &times, self.base_offset));
-            if sane.is_err() {
-                self.check_log_not_cut(&index_path, &offsets, size)?;
-            }
+            named = self.offset_named(&index_path, &offsets, &time_path, &times);
             if sane.is_ok() && self.index_ends_match(&offsets, &times, size)? {
                 let max = TimeEntries::new(&times, self.base_offset).last();
                 let mut slot = lock(&self.max_timestamp);
@@ -583,7 +582,7 @@ impl Segment {
                 return Ok(());
             }
         }
-        let rebuilt = self.rebuild_indexes()?;
+        let rebuilt = self.rebuild_indexes(named)?;
         *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
         *state = IndexState::Loaded {
             offsets: IndexBytes::Owned(rebuilt.offsets),
@@ -595,7 +594,7 @@ impl Segment {
     /// Rebuilds a closed segment's indexes from its `.log` and replaces the
     /// files. Any damage in the `.log` is an error: a closed segment's data
     /// was synced before the next segment was created.
-    fn rebuild_indexes(&self) -> Result<RecoveredLog> {
+    fn rebuild_indexes(&self, named: Option<u64>) -> Result<RecoveredLog> {
         let handle = self.handle()?;
         let size = self.size();
         let mut rebuilt = recover_log(
@@ -608,6 +607,7 @@ impl Segment {
         if let Some((position, reason)) = rebuilt.invalid.take() {
             return Err(Error::corrupt(&self.log_path, position, reason));
         }
+        self.check_not_cut(named, &rebuilt)?;
         rebuilt.add_final_time_entry(self.base_offset);
         if self.ctx.read_only {
             return Ok(rebuilt);
@@ -640,7 +640,7 @@ impl Segment {
 
     fn index_suspect(&self) -> Result<()> {
         // Throw away what was loaded and rebuild from the log.
-        let rebuilt = self.rebuild_indexes()?;
+        let rebuilt = self.rebuild_indexes(None)?;
         *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
         *write_lock(&self.indexes.state) = IndexState::Loaded {
             offsets: IndexBytes::Owned(rebuilt.offsets),

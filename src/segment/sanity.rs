@@ -9,13 +9,16 @@
 //! entry at an offset where no batch ends, an empty time index for records
 //! with timestamps. The last entry of each index is checked against the
 //! `.log` with a read or two (Kafka's `DumpLogSegments` checks every entry
-//! that way); an index that fails is rebuilt. Entries that name batches
-//! past the end of the `.log` are different: they mean the `.log` lost its
+//! that way); an index that fails is rebuilt. Entries that name offsets
+//! the `.log` no longer holds are different: they mean the `.log` lost its
 //! end, which is reported, not papered over by a rebuild.
 
 use std::path::Path;
 
-use super::{check_offset_index, OffsetEntries, Scanner, Segment, Step, TimeEntries, HEADER_CHUNK};
+use super::{
+    check_offset_index, check_time_index, OffsetEntries, RecoveredLog, Scanner, Segment, Step,
+    TimeEntries, HEADER_CHUNK,
+};
 use crate::error::{Error, Result};
 use crate::io::{FileHandle, IoContext};
 use crate::record::{BatchHeader, BATCH_HEADER_LEN};
@@ -25,32 +28,52 @@ use crate::record::{BatchHeader, BATCH_HEADER_LEN};
 const MAX_HEADERS_WALKED: usize = 64;
 
 impl Segment {
-    /// Fails if the offset index is well formed but names batches past the
-    /// end of the `.log`: a closed segment's index files were made durable
-    /// before anything relied on them, so the `.log` has lost its end.
-    /// Rebuilding the index from what is left would pass over the missing
-    /// records as if they had never been written.
-    pub(super) fn check_log_not_cut(
+    /// The largest offset the index files name, if they are well formed
+    /// (an index that is not says nothing about the `.log`).
+    pub(super) fn offset_named(
         &self,
         index_path: &Path,
         offsets: &[u8],
-        size: u64,
-    ) -> Result<()> {
-        let well_formed = check_offset_index(index_path, offsets, self.base_offset, u64::MAX);
-        let last = OffsetEntries::new(offsets, self.base_offset).last();
-        match last {
-            Some(e) if well_formed.is_ok() && u64::from(e.position) >= size => {
-                Err(Error::corrupt(
-                    &self.log_path,
-                    size,
-                    format!(
-                        "the segment ends at byte {size}, but its offset index names a batch ending at offset {} at byte {}: records are missing from the end of the segment",
-                        e.offset, e.position
-                    ),
-                ))
-            }
-            _ => Ok(()),
+        time_path: &Path,
+        times: &[u8],
+    ) -> Option<u64> {
+        let base = self.base_offset;
+        let by_offsets = check_offset_index(index_path, offsets, base, u64::MAX)
+            .ok()
+            .and_then(|()| OffsetEntries::new(offsets, base).last())
+            .map(|e| e.offset);
+        let by_times = check_time_index(time_path, times, base)
+            .ok()
+            .and_then(|()| TimeEntries::new(times, base).last())
+            .map(|e| e.offset);
+        by_offsets.max(by_times)
+    }
+
+    /// Fails if the index files named an offset (`named`) that the `.log`,
+    /// as `rebuilt` from it, no longer holds: a closed segment's index
+    /// files were made durable before anything relied on them, so the
+    /// `.log` has lost its end. Rebuilding the indexes from what is left
+    /// would pass over the missing records as if they had never been
+    /// written.
+    pub(super) fn check_not_cut(&self, named: Option<u64>, rebuilt: &RecoveredLog) -> Result<()> {
+        let Some(named) = named else {
+            return Ok(());
+        };
+        if rebuilt.last_offset.is_some_and(|last| last >= named) {
+            return Ok(());
         }
+        let holds = rebuilt.last_offset.map_or_else(
+            || "no record".to_string(),
+            |l| format!("records up to offset {l}"),
+        );
+        Err(Error::corrupt(
+            &self.log_path,
+            rebuilt.valid_bytes,
+            format!(
+                "the segment's index files name offset {named}, but its .log holds {holds} ({} bytes): records are missing from the end of the segment",
+                rebuilt.valid_bytes
+            ),
+        ))
     }
 
     /// Whether the last entries of the index files describe the `.log`
