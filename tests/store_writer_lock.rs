@@ -272,3 +272,20 @@ fn one_writer_per_partition_across_processes() {
     assert_eq!(store.partition("t", 0).unwrap().log_end_offset(), 1);
     store.close().unwrap();
 }
+
+/// The store probes only directories named as partitions: it writes no
+/// other, and another (a file system's `lost+found`, a host's own files)
+/// may be held, or not even be searchable, without concerning it.
+#[test]
+fn the_store_leaves_directories_that_are_not_partitions_alone() {
+    let fs = MemFs::new();
+    let root = Path::new("/store");
+    // A writer in a directory of the root that no topic can own, before
+    // the root has a lock file of its own.
+    let beside = open_log(&fs, &root.join("scratch")).unwrap();
+    beside.append(&[Record::new("a")]).unwrap();
+    let store = open_store(&fs, root).unwrap();
+    assert!(store.list_topics().is_empty());
+    store.close().unwrap();
+    beside.close().unwrap();
+}

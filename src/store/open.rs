@@ -262,12 +262,17 @@ impl StoreInner {
 }
 
 /// Fails with [`Error::Locked`] if a log opened for writing on its own
-/// holds one of the root's directories. A log opened before the root had
-/// a lock file does not share the store's lock (see the `log::dir_lock`
-/// module docs); its own lock is tried here, and released at once, so the
-/// store holds no file per partition.
+/// holds one of the root's partition directories. A log opened before the
+/// root had a lock file does not share the store's lock (see the
+/// `log::dir_lock` module docs); its own lock is tried here, and released
+/// at once, so the store holds no file per partition. Only directories
+/// named as partitions are tried: the store writes no other, and others
+/// (a file system's `lost+found`) may not even be searchable.
 fn check_no_writer_inside(fs: &dyn Fs, root: &Path, dirs: &BTreeSet<String>) -> Result<()> {
-    for name in dirs {
+    let partitions = dirs
+        .iter()
+        .filter(|name| crate::topic::parse_partition_dir_name(name).is_some());
+    for name in partitions {
         let dir = root.join(name);
         match fs.try_lock_existing(&dir, LockMode::Exclusive) {
             Ok(Some(_free)) => {}
