@@ -289,3 +289,29 @@ fn the_store_leaves_directories_that_are_not_partitions_alone() {
     store.close().unwrap();
     beside.close().unwrap();
 }
+
+/// A partition of an open store reached through a symbolic link is still
+/// the store's: a standalone writer there is refused, and a store does not
+/// open while a writer holds one of its partitions through a link.
+#[test]
+fn a_partition_reached_through_a_link_is_still_the_stores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("store");
+    make_store(&StdFs, &root);
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let link = elsewhere.join("p");
+    std::os::unix::fs::symlink(root.join("t-0"), &link).unwrap();
+
+    let store = open_store(&StdFs, &root).unwrap();
+    assert_locked(open_log(&StdFs, &link), &link);
+    store.close().unwrap();
+    drop(store);
+
+    let log = open_log(&StdFs, &link).unwrap();
+    assert!(matches!(
+        open_store(&StdFs, &root),
+        Err(Error::Locked { .. })
+    ));
+    log.close().unwrap();
+}

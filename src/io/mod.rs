@@ -120,6 +120,13 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
         path: &Path,
         mode: LockMode,
     ) -> io::Result<Option<Box<dyn DirLock>>>;
+    /// `path` absolute, with every symbolic link resolved, so that two
+    /// paths to one directory give the same answer (`std::fs::canonicalize`
+    /// on the real file system). A file system without links returns the
+    /// path as given, which is what this default does.
+    fn canonical_path(&self, path: &Path) -> io::Result<PathBuf> {
+        Ok(path.to_path_buf())
+    }
 }
 
 /// An open file. All reads and writes are positional.

@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{DirEntry, DirLock, FileHandle, Fs, LockMode, Mapping, OpenMode, LOCK_FILE_NAME};
@@ -83,6 +83,10 @@ impl Fs for StdFs {
             .truncate(false)
             .open(path.join(LOCK_FILE_NAME))?;
         lock_file(file, LockMode::Exclusive)
+    }
+
+    fn canonical_path(&self, path: &Path) -> io::Result<PathBuf> {
+        fs::canonicalize(path)
     }
 
     fn try_lock_existing(

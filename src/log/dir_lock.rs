@@ -46,12 +46,16 @@ pub(super) fn lock(fs: &dyn Fs, dir: &Path) -> Result<Box<dyn DirLock>> {
         path: dir.to_path_buf(),
     };
     let own = fs.try_lock_dir(dir).ctx("lock", dir)?.ok_or_else(locked)?;
+    // The directory that really holds it, whatever links the path goes
+    // through: a store's partition reached by another path is still the
+    // store's.
+    let real = fs.canonical_path(dir).ctx("resolve", dir)?;
     // A path without a last component (`.`, `/`) does not say which
     // directory holds it: there is nothing to share.
-    if dir.file_name().is_none() {
+    if real.file_name().is_none() {
         return Ok(own);
     }
-    let parent = fsio::parent_dir(dir);
+    let parent = fsio::parent_dir(&real);
     let shared = match fs.try_lock_existing(parent, LockMode::Shared) {
         Ok(Some(shared)) => Some(shared),
         Ok(None) => return Err(locked()),

@@ -43,6 +43,10 @@ impl Fs for NoSyncFs {
     fn try_lock_dir(&self, path: &Path) -> io::Result<Option<Box<dyn DirLock>>> {
         StdFs.try_lock_dir(path)
     }
+    fn canonical_path(&self, path: &Path) -> io::Result<std::path::PathBuf> {
+        StdFs.canonical_path(path)
+    }
+
     fn try_lock_existing(
         &self,
         path: &Path,
