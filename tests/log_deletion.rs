@@ -332,3 +332,33 @@ fn renamed_files_a_crash_left_are_removed_at_open() {
     assert_eq!(bases, [6, 7, 8, 9, 10]);
     log.close().unwrap();
 }
+
+/// A deletion opens no file of a segment nobody reads (a reader still
+/// holding one keeps it open through the rename): deleting thousands of
+/// segments must not hold as many files open while appends go on.
+#[test]
+fn a_deletion_opens_no_file_of_a_segment_nobody_reads() {
+    let fs = MemFs::new();
+    let log = open(&fs, 0);
+    one_record_segments(&log, 300);
+    log.close().unwrap();
+    drop(log);
+    let log = open(&fs, 0);
+    // A reader in the middle of the log: its file is open.
+    let fetch = log.read(150, 1 << 20).unwrap();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let seen = opened.clone();
+    fs.set_fault_hook(move |call| {
+        let name = call.path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if call.op == FsOp::Open && name.ends_with(".log") {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        None
+    });
+    assert_eq!(log.advance_log_start_offset(300).unwrap(), 300);
+    fs.clear_fault_hook();
+    assert_eq!(opened.load(Ordering::SeqCst), 0, "segment files opened");
+    // The fetch taken before still reads its bytes.
+    assert_eq!(fetch.records().next().unwrap().unwrap().offset, 150);
+    log.close().unwrap();
+}

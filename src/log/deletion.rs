@@ -128,9 +128,17 @@ impl Inner {
         }
         let fs = &*self.ctx.fs;
         let mut renamed = Vec::new();
+        // Each segment is let go once renamed, so that its file handle
+        // closes then: a deletion of thousands of segments must not hold
+        // as many files open while appends go on. A reader still holding
+        // one (nothing else can: it left the log) keeps its file open
+        // through the rename.
         let result = segments
-            .iter()
-            .try_for_each(|seg| seg.rename_files_to_deleted(&mut renamed))
+            .into_iter()
+            .try_for_each(|seg| {
+                let in_use = Arc::strong_count(&seg) > 1;
+                seg.rename_files_to_deleted(&mut renamed, in_use)
+            })
             .and_then(|()| fs.sync_dir(&self.dir).ctx("fsync directory", &self.dir));
         if let Err(e) = result {
             self.defer_removal(renamed, 0);

@@ -668,7 +668,7 @@ impl Segment {
     /// the new paths.
     pub(crate) fn rename_to_deleted(&self) -> Result<Vec<PathBuf>> {
         let mut renamed = Vec::new();
-        self.rename_files_to_deleted(&mut renamed)?;
+        self.rename_files_to_deleted(&mut renamed, true)?;
         self.ctx
             .fs
             .sync_dir(&self.ctx.dir)
@@ -677,15 +677,22 @@ impl Segment {
     }
 
     /// Renames the segment's files with the `.deleted` suffix (readers
-    /// holding its handle keep reading), adding each new path to
+    /// holding it keep reading, if `in_use` says there may be any: its file
+    /// is then opened first and kept open), adding each new path to
     /// `renamed` as it goes, so that a failure part-way still tells which
     /// files moved. The directory is not fsynced: the caller does it once
     /// for all the segments it renames.
-    pub(crate) fn rename_files_to_deleted(&self, renamed: &mut Vec<PathBuf>) -> Result<()> {
-        // Open the log first and keep it open, so that a reader that still
-        // holds the segment can read it after the rename.
-        self.file.pinned.store(true, Ordering::Release);
-        let _ = self.handle();
+    pub(crate) fn rename_files_to_deleted(
+        &self,
+        renamed: &mut Vec<PathBuf>,
+        in_use: bool,
+    ) -> Result<()> {
+        if in_use {
+            // Open the log first and keep it open, so that a reader that
+            // still holds the segment can read it after the rename.
+            self.file.pinned.store(true, Ordering::Release);
+            let _ = self.handle();
+        }
         let fs = &*self.ctx.fs;
         for kind in [
             FileKind::Log,
