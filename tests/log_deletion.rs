@@ -362,3 +362,34 @@ fn a_deletion_opens_no_file_of_a_segment_nobody_reads() {
     assert_eq!(fetch.records().next().unwrap().unwrap().offset, 150);
     log.close().unwrap();
 }
+
+/// Finishing an interrupted deletion removes segment files only: a `.log`
+/// below the start that is a directory stays, reported; an emptied one
+/// goes, and is not reported as damage any more.
+#[test]
+fn finishing_a_deletion_removes_no_directory() {
+    let fs = MemFs::new();
+    let log = open(&fs, 0);
+    one_record_segments(&log, 10);
+    log.flush().unwrap();
+    fs.freeze_after_syncs(fs.sync_count() + 2);
+    assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
+    let crashed = fs.crash(CrashMode::DurableOnly);
+    drop(log);
+    let dir_log = Path::new(DIR).join(format!("{:020}.log", 2));
+    crashed.remove_file(&dir_log).unwrap();
+    crashed.create_dir_all(&dir_log).unwrap();
+    let emptied = Path::new(DIR).join(format!("{:020}.log", 3));
+    crashed.write(&emptied, b"").unwrap();
+
+    let log = open(&crashed, 0);
+    let report = log.recovery_report().clone();
+    assert_eq!(report.segments_below_start_deleted, 5);
+    assert_eq!(report.damaged_segments.len(), 1, "{report:?}");
+    assert_eq!(report.damaged_segments[0].path, dir_log);
+    assert!(crashed.exists(&dir_log).unwrap());
+    assert!(!crashed.exists(&emptied).unwrap());
+    let offsets: Vec<u64> = log.iter(6).map(|r| r.unwrap().offset).collect();
+    assert_eq!(offsets, [6, 7, 8, 9]);
+    log.close().unwrap();
+}

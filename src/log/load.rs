@@ -258,10 +258,21 @@ fn open_writable(
             .take(loaded.closed.len())
             .take_while(|next| *next <= log_start)
             .count();
+        let mut kept = Vec::new();
         for seg in loaded.closed.drain(..below) {
+            if ctx.fs.list_dir(seg.log_path()).is_ok() {
+                // A `.log` that is a directory is not removed: it stays
+                // reported, for the operator.
+                kept.push(seg);
+                continue;
+            }
+            report
+                .damaged_segments
+                .retain(|d| d.path.as_path() != seg.log_path());
             delete_segment_files(ctx, seg.base_offset())?;
             report.segments_below_start_deleted += 1;
         }
+        loaded.closed.splice(0..0, kept);
     }
 
     let leo = loaded.active.next_offset();
