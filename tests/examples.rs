@@ -24,8 +24,13 @@ fn example(name: &'static str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--all-features", "--example", name]);
+        // The profile this test was built with, so that the library and its
+        // dependencies are not compiled again for another one (`cargo
+        // test` has built the example with it already).
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             cmd.arg("--release");
+        } else {
+            cmd.args(["--profile", "test"]);
         }
         let status = cmd
             .current_dir(env!("CARGO_MANIFEST_DIR"))
