@@ -11,6 +11,8 @@ use seglog::store::{LogStore, StoreConfig};
 
 mod common;
 mod common_cli;
+#[path = "cli_inspect/verify_store.rs"]
+mod verify_store;
 
 use common::{b64, copy_dir, fixtures, read_jsonl, subdirs};
 use common_cli::*;

@@ -4,6 +4,9 @@
 //! a truncation never has a new segment's files renamed from under it,
 //! and a crash part-way leaves a consistent log.
 
+#[path = "log_deletion/log_start.rs"]
+mod log_start;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;

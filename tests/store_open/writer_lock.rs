@@ -4,7 +4,7 @@
 //! two. Read-only opens take no lock and stay allowed.
 //!
 //! The two-process test re-executes this test binary as a child (`--exact
-//! writer_lock_child`) that opens a store or a log, says it is ready and
+//! writer_lock::writer_lock_child`) that opens a store or a log, says it is ready and
 //! holds it until told to stop.
 
 use std::path::{Path, PathBuf};
@@ -204,7 +204,11 @@ impl Holder {
     fn start(role: &str, dir: &Path) -> Holder {
         let control = tempfile::tempdir().unwrap();
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "writer_lock_child", "--test-threads=1"])
+            .args([
+                "--exact",
+                "writer_lock::writer_lock_child",
+                "--test-threads=1",
+            ])
             .env(ENV_DIR, dir)
             .env(ENV_ROLE, role)
             .env(ENV_CONTROL, control.path())

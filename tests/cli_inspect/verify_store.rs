@@ -2,14 +2,10 @@
 //! checkpoints, the clean-shutdown marker, the lock file) and that every
 //! partition has its directory, not only the partition directories.
 
-#![cfg(feature = "cli")]
-
 use std::fs;
 use std::path::Path;
 
-mod common_cli;
-
-use common_cli::*;
+use crate::common_cli::*;
 
 /// A store made by the tool: topic `orders` of two partitions with a few
 /// records, closed.

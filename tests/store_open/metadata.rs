@@ -3,12 +3,10 @@
 //! error naming the file, `verify_store_files` checks all of it, and an
 //! open that fails changes no file.
 
-mod common_store;
-
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use common_store::{open, partition_dir, produce, snapshot, store_config, ROOT, T0};
+use crate::common_store::{open, partition_dir, produce, snapshot, store_config, ROOT, T0};
 use seglog::io::{Fault, Fs, FsOp, MemFs};
 use seglog::store::{verify_store_files, StoreOptions, TopicPartition};
 use seglog::{Error, LogStore, ManualClock};
