@@ -7,6 +7,8 @@
 #[path = "log_deletion/log_start.rs"]
 mod log_start;
 
+mod common_crash;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -14,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common_crash::file_names;
 use seglog::io::{CrashMode, Fs, FsCall, FsOp, MemFs};
 use seglog::retention::RetentionPolicy;
 use seglog::{Error, LogConfig, ManualClock, OpenOptions, PartitionLog, Record};
@@ -58,18 +61,6 @@ fn on_segment_file(call: &FsCall<'_>) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
-}
-
-fn names(fs: &MemFs, suffix: &str) -> Vec<String> {
-    let mut names: Vec<String> = fs
-        .list_dir(Path::new(DIR))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .filter(|n| n.ends_with(suffix))
-        .collect();
-    names.sort();
-    names
 }
 
 /// Blocks the deletion of 15 segments at its first call that `blocks`
@@ -119,10 +110,10 @@ fn append_completes_while_a_deletion_is_blocked(what: &str, blocks: fn(&FsCall<'
     let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
     assert_eq!(bases, [15, 16]);
     assert_eq!(
-        names(&fs, ".log"),
+        file_names(&fs, ".log"),
         ["00000000000000000015.log", "00000000000000000016.log"]
     );
-    assert!(names(&fs, ".deleted").is_empty());
+    assert!(file_names(&fs, ".deleted").is_empty());
     let offsets: Vec<u64> = log.iter(15).map(|r| r.unwrap().offset).collect();
     assert_eq!(offsets, [15, 16]);
 }
@@ -183,8 +174,8 @@ fn one_directory_fsync_covers_all_the_renames_of_a_deletion() {
         3,
         "checkpoint, renames, removals"
     );
-    assert_eq!(names(&fs, ".log"), ["00000000000000000040.log"]);
-    assert!(names(&fs, ".deleted").is_empty());
+    assert_eq!(file_names(&fs, ".log"), ["00000000000000000040.log"]);
+    assert!(file_names(&fs, ".deleted").is_empty());
 
     // Retention too; with a delay the removals come later, with one
     // directory fsync.
@@ -203,9 +194,9 @@ fn one_directory_fsync_covers_all_the_renames_of_a_deletion() {
     assert_eq!(deleted, 39);
     assert_eq!(count(&calls, FsOp::SyncDir), 2, "checkpoint, renames");
     assert_eq!(count(&calls, FsOp::RemoveFile), 0);
-    assert_eq!(names(&fs, ".log.deleted").len(), deleted);
+    assert_eq!(file_names(&fs, ".log.deleted").len(), deleted);
     log.close().unwrap();
-    assert!(names(&fs, ".deleted").is_empty());
+    assert!(file_names(&fs, ".deleted").is_empty());
 }
 
 /// A truncation that starts while a deletion is renaming files waits for
@@ -268,8 +259,8 @@ fn truncation_waits_for_a_deletion_in_flight() {
     };
     let want = vec![(0, b"new 0".to_vec()), (1, b"new 1".to_vec())];
     assert_eq!(values(&log), want);
-    assert_eq!(names(&fs, ".log"), ["00000000000000000000.log"]);
-    assert!(names(&fs, ".deleted").is_empty());
+    assert_eq!(file_names(&fs, ".log"), ["00000000000000000000.log"]);
+    assert!(file_names(&fs, ".deleted").is_empty());
     log.close().unwrap();
     drop(log);
     let log = open(&fs, 0);
@@ -277,21 +268,30 @@ fn truncation_waits_for_a_deletion_in_flight() {
     assert_eq!(values(&log), want);
 }
 
+/// Ten synced one-record segments whose log start is raised to 6, with a
+/// power loss after `syncs` fsyncs of that: the image it leaves.
+fn start_raised_to_6_then_power_cut(syncs: u64) -> MemFs {
+    let fs = MemFs::new();
+    let log = open(&fs, 0);
+    one_record_segments(&log, 10);
+    log.flush().unwrap();
+    fs.freeze_after_syncs(fs.sync_count() + syncs);
+    assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
+    fs.crash(CrashMode::DurableOnly)
+}
+
 /// A power loss after the new log start is durable but before any file
 /// was renamed: the segments wholly below the start are still there, as
 /// valid files below the start. The next open finishes the deletion.
 #[test]
 fn a_deletion_a_crash_interrupted_is_finished_by_the_next_open() {
-    let fs = MemFs::new();
-    let log = open(&fs, 0);
-    one_record_segments(&log, 10);
-    log.flush().unwrap();
     // The checkpoint: its file, then the directory.
-    fs.freeze_after_syncs(fs.sync_count() + 2);
-    assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
-    let crashed = fs.crash(CrashMode::DurableOnly);
-    drop(log);
-    assert_eq!(names(&crashed, ".log").len(), 11, "nothing was renamed");
+    let crashed = start_raised_to_6_then_power_cut(2);
+    assert_eq!(
+        file_names(&crashed, ".log").len(),
+        11,
+        "nothing was renamed"
+    );
 
     let log = open(&crashed, 0);
     assert_eq!(log.recovery_report().segments_below_start_deleted, 6);
@@ -307,8 +307,8 @@ fn a_deletion_a_crash_interrupted_is_finished_by_the_next_open() {
     assert_eq!(offsets, [6, 7, 8, 9]);
     let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
     assert_eq!(bases, [6, 7, 8, 9, 10]);
-    assert_eq!(names(&crashed, ".log").len(), 5);
-    assert!(names(&crashed, ".deleted").is_empty());
+    assert_eq!(file_names(&crashed, ".log").len(), 5);
+    assert!(file_names(&crashed, ".deleted").is_empty());
     log.close().unwrap();
 }
 
@@ -316,20 +316,13 @@ fn a_deletion_a_crash_interrupted_is_finished_by_the_next_open() {
 /// removed: the next open removes the `.deleted` files.
 #[test]
 fn renamed_files_a_crash_left_are_removed_at_open() {
-    let fs = MemFs::new();
-    let log = open(&fs, 0);
-    one_record_segments(&log, 10);
-    log.flush().unwrap();
     // The checkpoint's file and directory, then the renames' directory.
-    fs.freeze_after_syncs(fs.sync_count() + 3);
-    assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
-    let crashed = fs.crash(CrashMode::DurableOnly);
-    drop(log);
-    assert_eq!(names(&crashed, ".log.deleted").len(), 6);
+    let crashed = start_raised_to_6_then_power_cut(3);
+    assert_eq!(file_names(&crashed, ".log.deleted").len(), 6);
 
     let log = open(&crashed, 0);
     assert!(log.recovery_report().temp_files_removed >= 6);
-    assert!(names(&crashed, ".deleted").is_empty());
+    assert!(file_names(&crashed, ".deleted").is_empty());
     assert_eq!(log.log_start_offset(), 6);
     let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
     assert_eq!(bases, [6, 7, 8, 9, 10]);
@@ -371,14 +364,7 @@ fn a_deletion_opens_no_file_of_a_segment_nobody_reads() {
 /// goes, and is not reported as damage any more.
 #[test]
 fn finishing_a_deletion_removes_no_directory() {
-    let fs = MemFs::new();
-    let log = open(&fs, 0);
-    one_record_segments(&log, 10);
-    log.flush().unwrap();
-    fs.freeze_after_syncs(fs.sync_count() + 2);
-    assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
-    let crashed = fs.crash(CrashMode::DurableOnly);
-    drop(log);
+    let crashed = start_raised_to_6_then_power_cut(2);
     let dir_log = Path::new(DIR).join(format!("{:020}.log", 2));
     crashed.remove_file(&dir_log).unwrap();
     crashed.create_dir_all(&dir_log).unwrap();

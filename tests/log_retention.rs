@@ -1,10 +1,12 @@
 //! Retention carried out on one log: what goes, what stays, and when the
 //! files of deleted segments disappear.
 
-use seglog::io::{CrashMode, Fault, Fs, FsOp, MemFs};
+mod common_crash;
+
+use common_crash::file_names;
+use seglog::io::{CrashMode, Fault, FsOp, MemFs};
 use seglog::retention::{DeleteReason, RetentionPolicy};
 use seglog::{Error, LogConfig, ManualClock, OpenOptions, PartitionLog, Record};
-use std::path::Path;
 
 const DIR: &str = "/data/t-0";
 
@@ -32,18 +34,6 @@ fn append(log: &PartitionLog, n: usize, timestamp: i64) {
         log.append(&[Record::new(vec![b'v'; 100]).with_timestamp(timestamp)])
             .unwrap();
     }
-}
-
-fn files(fs: &MemFs, suffix: &str) -> Vec<String> {
-    let mut names: Vec<String> = fs
-        .list_dir(Path::new(DIR))
-        .unwrap()
-        .into_iter()
-        .map(|e| e.name)
-        .filter(|n| n.ends_with(suffix))
-        .collect();
-    names.sort();
-    names
 }
 
 fn by_time(ms: u64) -> RetentionPolicy {
@@ -155,26 +145,26 @@ fn deleted_files_wait_for_the_delay_and_readers_finish() {
     let log = open(&fs, &clock, 60_000);
     append(&log, 30, 0);
     let held = log.read(0, 1 << 20).unwrap();
-    let logs_before = files(&fs, ".log");
+    let logs_before = file_names(&fs, ".log");
 
     let outcome = log.apply_retention(&by_time(1)).unwrap();
     let gone = outcome.deleted.len();
     assert!(gone > 0);
-    let renamed = files(&fs, ".log.deleted");
+    let renamed = file_names(&fs, ".log.deleted");
     assert_eq!(renamed.len(), gone);
-    assert_eq!(files(&fs, ".log").len(), logs_before.len() - gone);
+    assert_eq!(file_names(&fs, ".log").len(), logs_before.len() - gone);
 
     // Not yet due.
     clock.advance(59_999);
     assert_eq!(log.remove_deleted_files().unwrap(), 0);
-    assert_eq!(files(&fs, ".log.deleted").len(), gone);
+    assert_eq!(file_names(&fs, ".log.deleted").len(), gone);
     // A read taken before the deletion still reads.
     let first = held.records().next().unwrap().unwrap();
     assert_eq!(first.offset, 0);
 
     clock.advance(1);
     assert!(log.remove_deleted_files().unwrap() >= gone);
-    assert!(files(&fs, ".deleted").is_empty());
+    assert!(file_names(&fs, ".deleted").is_empty());
 }
 
 #[test]
@@ -184,9 +174,9 @@ fn pending_deletions_are_finished_at_close_or_after_a_crash() {
     let log = open(&fs, &clock, 60_000);
     append(&log, 30, 0);
     log.apply_retention(&by_time(1)).unwrap();
-    assert!(!files(&fs, ".deleted").is_empty());
+    assert!(!file_names(&fs, ".deleted").is_empty());
     log.close().unwrap();
-    assert!(files(&fs, ".deleted").is_empty());
+    assert!(file_names(&fs, ".deleted").is_empty());
     drop(log);
 
     // A crash with renamed files still there: the next open removes them.
@@ -195,11 +185,11 @@ fn pending_deletions_are_finished_at_close_or_after_a_crash() {
     log.apply_retention(&by_time(1)).unwrap();
     log.flush().unwrap();
     let start = log.log_start_offset();
-    assert!(!files(&fs, ".deleted").is_empty());
+    assert!(!file_names(&fs, ".deleted").is_empty());
     let crashed = fs.crash(CrashMode::DurableOnly);
     drop(log);
     let log = open(&crashed, &clock, 60_000);
-    assert!(files(&crashed, ".deleted").is_empty());
+    assert!(file_names(&crashed, ".deleted").is_empty());
     assert_eq!(log.log_start_offset(), start);
 }
 

@@ -33,6 +33,20 @@ pub fn open(
         .open(DIR, config.clone())
 }
 
+/// The names of the files in [`DIR`] ending with `suffix`, sorted.
+pub fn file_names(fs: &MemFs, suffix: &str) -> Vec<String> {
+    use seglog::io::Fs;
+    let mut names: Vec<String> = fs
+        .list_dir(dir())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| n.ends_with(suffix))
+        .collect();
+    names.sort();
+    names
+}
+
 /// xorshift64*: deterministic test data without a dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);

@@ -152,6 +152,19 @@ fn partitions_still_being_created_are_made_by_the_next_open() {
     assert_missing(try_open(&fs, &clock), 1);
 }
 
+/// Partition directories of `topic`, one record each, written by logs
+/// opened on their own: a data directory no store has opened yet.
+fn partitions_without_a_store(fs: &MemFs, topic: &str, partitions: &[u32]) {
+    for &p in partitions {
+        let log = seglog::OpenOptions::new()
+            .fs(fs.clone())
+            .open(partition_dir(topic, p), store_config().topic_defaults.log)
+            .unwrap();
+        log.append(&[seglog::Record::new("x")]).unwrap();
+        log.close().unwrap();
+    }
+}
+
 /// A directory without `seglog.topics` (a Kafka log directory) is adopted
 /// with the partitions between the numbers found made empty: gaps are
 /// normal there.
@@ -159,14 +172,7 @@ fn partitions_still_being_created_are_made_by_the_next_open() {
 fn adoption_makes_the_partitions_between_those_found() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0);
-    for p in [0u32, 3] {
-        let log = seglog::OpenOptions::new()
-            .fs(fs.clone())
-            .open(partition_dir("k", p), store_config().topic_defaults.log)
-            .unwrap();
-        log.append(&[seglog::Record::new("x")]).unwrap();
-        log.close().unwrap();
-    }
+    partitions_without_a_store(&fs, "k", &[0, 3]);
     let store = open(&fs, &clock);
     assert_eq!(store.open_report().partitions_created, 2);
     assert!(store.open_report().recreated_partitions.is_empty());
@@ -266,14 +272,7 @@ fn a_failed_open_changes_no_file() {
 fn a_failed_adoption_writes_no_topic_list_and_makes_no_directory() {
     let fs = MemFs::new();
     let clock = ManualClock::new(T0);
-    for p in [0u32, 2] {
-        let log = seglog::OpenOptions::new()
-            .fs(fs.clone())
-            .open(partition_dir("k", p), store_config().topic_defaults.log)
-            .unwrap();
-        log.append(&[seglog::Record::new("x")]).unwrap();
-        log.close().unwrap();
-    }
+    partitions_without_a_store(&fs, "k", &[0, 2]);
     // (Taking the store's lock makes its lock file, the one file an open
     // may have to make before it can check anything.)
     fs.write(Path::new("/store/.lock"), b"").unwrap();
