@@ -7,28 +7,28 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::follow::{self, Follow};
+use super::recover::recover;
 use super::state::{self, CleanShutdown, PartitionState, SavedState};
 use super::{
     CheckpointField, CheckpointMismatch, Inner, OpenOptions, PartitionLog, RecoveryReport,
-    SegmentDamage, Truncation, Writer,
+    SegmentDamage, Writer,
 };
-use crate::config::{LogConfig, RecoveryMode};
+use crate::config::LogConfig;
 use crate::error::{Error, Result};
-use crate::io::{self as fsio, DirEntry, FileHandle, Fs, IoContext, OpenMode};
+use crate::io::{self as fsio, DirEntry, Fs, IoContext, OpenMode};
 use crate::poison::Poison;
 use crate::segment::{
     check_offset_index, check_time_index, parse_file_name, recover_log, remove_files,
-    ActiveSegment, FileKind, IndexFiles, RecoveredLog, Resources, ResumeState, Segment,
-    SegmentContext, TempSuffix,
+    ActiveSegment, FileKind, IndexFiles, Resources, Segment, SegmentContext, TempSuffix,
 };
 
 /// Segment `.log` files found in a directory: base offset to size.
-type LogFiles = BTreeMap<u64, u64>;
+pub(super) type LogFiles = BTreeMap<u64, u64>;
 
 /// The segments an open ends up with.
-struct Loaded {
-    closed: Vec<Arc<Segment>>,
-    active: ActiveSegment,
+pub(super) struct Loaded {
+    pub(super) closed: Vec<Arc<Segment>>,
+    pub(super) active: ActiveSegment,
 }
 
 /// What an open hands to the log it builds.
@@ -383,279 +383,8 @@ fn load_clean(
     Ok(Some(Loaded { closed, active }))
 }
 
-/// One damaged spot found by recovery.
-struct Damage {
-    /// Index (in the sorted list) of the segment it is in.
-    index: usize,
-    position: u64,
-    reason: String,
-    /// Whether the data there had been synced (so strict mode refuses).
-    synced: bool,
-    /// Whether the whole segment must go (it overlaps its predecessor).
-    whole_segment: bool,
-}
-
-/// After a crash: re-read the segments from the one holding the recovery
-/// point, cut off a torn tail, rebuild their indexes.
-fn recover(
-    ctx: &Arc<SegmentContext>,
-    logs: &LogFiles,
-    saved: Option<&SavedState>,
-    mode: RecoveryMode,
-    now: i64,
-    report: &mut RecoveryReport,
-    before_change: &mut dyn FnMut() -> Result<()>,
-) -> Result<Loaded> {
-    let fs = &*ctx.fs;
-    let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
-    let recovery_point = saved.map_or(0, |s| s.state.recovery_point);
-    let log_start = saved.map_or(0, |s| s.state.log_start_offset);
-    let holding = |offset: u64| bases.iter().rposition(|(b, _)| *b <= offset).unwrap_or(0);
-    // Segments wholly below the log start hold no readable record: damage
-    // in them (a deletion a crash interrupted) is no reason to cut what
-    // follows, and the open deletes them. So the re-reading starts at the
-    // segment holding the recovery point or the log start, the higher.
-    let mut from = holding(recovery_point.max(log_start));
-    let mut scan = scan_segments(ctx, &bases, from, saved, saved.is_some())?;
-    // Checkpointed offsets beyond the end of the data cannot be trusted to
-    // say which segments need no re-reading: a log start beyond it, which
-    // segments are below the start; a recovery point beyond it, what was
-    // synced. Then every segment from the recovery point, or from the
-    // first, is re-read (and fsynced) instead.
-    if scan.end < log_start && from > holding(recovery_point) {
-        from = holding(recovery_point);
-        scan = scan_segments(ctx, &bases, from, saved, saved.is_some())?;
-    }
-    if scan.recovery_point_beyond.is_some() && from > 0 {
-        from = 0;
-        scan = scan_segments(ctx, &bases, from, saved, false)?;
-    }
-    report.segments_recovered = scan.recovered.len();
-    report
-        .checkpoint_mismatches
-        .extend(scan.recovery_point_beyond.take());
-    let Scan {
-        mut recovered,
-        damage,
-        ..
-    } = scan;
-
-    if let Some(d) = damage
-        .as_ref()
-        .filter(|d| d.synced && mode == RecoveryMode::Strict)
-    {
-        let path = ctx.path(bases[d.index].0, FileKind::Log);
-        return Err(Error::corrupt(
-            &path,
-            d.position,
-            format!(
-                "{} (this data was synced, so strict recovery keeps it; open with RecoveryMode::TruncateCorrupt to discard it and everything after it)",
-                d.reason
-            ),
-        ));
-    }
-    // Everything from here on changes the directory.
-    before_change()?;
-    let mut keep = bases.len();
-    if let Some(d) = damage {
-        let (base, _) = bases[d.index];
-        let path = ctx.path(base, FileKind::Log);
-        keep = if d.whole_segment {
-            d.index
-        } else {
-            d.index + 1
-        };
-        for &(b, _) in &bases[keep..] {
-            delete_segment_files(ctx, b)?;
-            report.segments_deleted += 1;
-        }
-        if d.whole_segment {
-            report.truncated = Some(Truncation {
-                path,
-                position: 0,
-                bytes_removed: bases[d.index].1,
-                reason: d.reason,
-            });
-        } else if let Some((file, rec)) = recovered.last() {
-            file.set_len(rec.valid_bytes).ctx("truncate", &path)?;
-            file.sync_data().ctx("fsync", &path)?;
-            report.truncated = Some(Truncation {
-                path,
-                position: rec.valid_bytes,
-                bytes_removed: bases[d.index].1 - rec.valid_bytes,
-                reason: d.reason,
-            });
-        }
-    }
-    if keep == 0 {
-        return Ok(Loaded {
-            closed: Vec::new(),
-            active: ActiveSegment::create(ctx, saved.map_or(0, |s| s.state.log_start_offset), now)?,
-        });
-    }
-    // An overlap is only found against a segment re-read here, so the new
-    // last segment is always one of the re-read ones.
-    let last = keep - 1;
-    recovered.truncate(last + 1 - from);
-    let mut closed: Vec<Arc<Segment>> = bases[..from]
-        .iter()
-        .map(|&(b, s)| Arc::new(Segment::closed(ctx.clone(), b, s)))
-        .collect();
-    let mut active = None;
-    for (k, (file, mut rec)) in recovered.into_iter().enumerate() {
-        let base = bases[from + k].0;
-        let path = ctx.path(base, FileKind::Log);
-        // What recovery read may only be in the page cache (the process
-        // died, the machine did not): make it durable before trusting it.
-        file.sync_data().ctx("fsync", &path)?;
-        if from + k < last {
-            rec.add_final_time_entry(base);
-            fsio::write_file_atomically(fs, &ctx.path(base, FileKind::Index), &rec.offsets)?;
-            fsio::write_file_atomically(fs, &ctx.path(base, FileKind::TimeIndex), &rec.times)?;
-            closed.push(Arc::new(Segment::recovered(ctx.clone(), base, rec)));
-        } else {
-            let segment = Arc::new(Segment::closed(ctx.clone(), base, rec.valid_bytes));
-            let resume = ResumeState {
-                max: rec.max_timestamp,
-                next_offset: rec.next_offset(base),
-                first_batch_timestamp: rec.first_batch_timestamp,
-            };
-            active = Some(ActiveSegment::resume(
-                segment,
-                rec.valid_bytes,
-                rec.offsets,
-                rec.times,
-                IndexFiles::Rewrite,
-                now,
-                Some(resume),
-            )?);
-        }
-    }
-    let active =
-        active.ok_or_else(|| Error::corrupt(&ctx.dir, 0, "recovery found no active segment"))?;
-    Ok(Loaded { closed, active })
-}
-
-/// What re-reading the segments from one on found: each one read (up to
-/// and including the first damaged one), the damage, the offset after the
-/// last valid batch, and a recovery point beyond it.
-struct Scan {
-    recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)>,
-    damage: Option<Damage>,
-    end: u64,
-    recovery_point_beyond: Option<CheckpointMismatch>,
-}
-
-/// Re-reads `bases[from..]` (base offset, size), checking every batch and
-/// where each segment's data ends, changing nothing.
-fn scan_segments(
-    ctx: &SegmentContext,
-    bases: &[(u64, u64)],
-    from: usize,
-    saved: Option<&SavedState>,
-    check_gaps: bool,
-) -> Result<Scan> {
-    let fs = &*ctx.fs;
-    let recovery_point = saved.map_or(0, |s| s.state.recovery_point);
-    let mut recovered: Vec<(Arc<dyn FileHandle>, RecoveredLog)> = Vec::new();
-    let mut recovery_point_beyond = None;
-    let mut end_offset = bases.get(from).map_or(0, |(b, _)| *b);
-    let mut damage: Option<Damage> = None;
-    let mut prev_last: Option<u64> = None;
-    for (i, &(base, size)) in bases.iter().enumerate().skip(from) {
-        let path = ctx.path(base, FileKind::Log);
-        if let Some(prev) = prev_last.filter(|p| base <= *p) {
-            damage = Some(Damage {
-                index: i,
-                position: 0,
-                reason: format!("segment base offset {base} is not above the last offset {prev} of the previous segment"),
-                synced: base < recovery_point,
-                whole_segment: true,
-            });
-            break;
-        }
-        let file = match fs.open(&path, OpenMode::Write) {
-            Ok(f) => f,
-            // Not something recovery may remove: the operator decides.
-            Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
-                return Err(Error::corrupt(
-                    &path,
-                    0,
-                    "is a directory, not a segment file: the records of this segment are missing (move it away to open the log without them)",
-                ))
-            }
-            Err(e) => return Err(Error::io("open", &path, e)),
-        };
-        let rec = recover_log(&*file, &path, base, size, ctx.index_interval_bytes)?;
-        if let Some((position, reason)) = rec.invalid.clone() {
-            damage = Some(Damage {
-                index: i,
-                position,
-                reason,
-                // Valid data ends before the recovery point: the damage is
-                // in bytes that had been fsynced.
-                synced: rec.next_offset(base) < recovery_point,
-                whole_segment: false,
-            });
-            end_offset = rec.next_offset(base);
-            recovered.push((file, rec));
-            break;
-        }
-        // Where this segment's data ends must be where the next one starts;
-        // anything else means data went missing: torn beyond the recovery
-        // point (cut there, so what is left is a prefix without holes), lost
-        // below it.
-        let end = rec.next_offset(base);
-        end_offset = end;
-        let missing = match bases.get(i + 1) {
-            // Only seglog's own logs are held to this: Kafka's may have
-            // gaps between segments (compaction, follower rolls), a
-            // directory without a checkpoint has never been opened here,
-            // and seglog's own gaps (a follower's roll above its end) lie
-            // below the recovery point, re-read only when the checkpoint
-            // proved untrustworthy.
-            Some(&(next, _)) if end < next && check_gaps => Some(format!(
-                "segment ends at offset {end} but the next segment starts at {next}: the data in between is missing"
-            )),
-            _ => None,
-        };
-        if let Some(saved) = saved.filter(|_| i + 1 == bases.len() && end < recovery_point) {
-            // The last segment's data, whole and valid, ends below the
-            // recovery point: the checkpoint is beyond the log end. As
-            // Kafka does (`min(recoveryPoint, logEndOffset)`), the recovery
-            // point is reset to the end; the mismatch is reported.
-            recovery_point_beyond = Some(CheckpointMismatch {
-                path: saved.recovery_point_file.clone(),
-                field: CheckpointField::RecoveryPoint,
-                value: recovery_point,
-                log_end_offset: end,
-                used: end,
-            });
-        }
-        if let Some(reason) = missing {
-            damage = Some(Damage {
-                index: i,
-                position: rec.valid_bytes,
-                reason,
-                synced: end < recovery_point,
-                whole_segment: false,
-            });
-            recovered.push((file, rec));
-            break;
-        }
-        prev_last = rec.last_offset.or(prev_last);
-        recovered.push((file, rec));
-    }
-    Ok(Scan {
-        recovered,
-        damage,
-        end: end_offset,
-        recovery_point_beyond,
-    })
-}
-
 /// Removes every file of the segment based at `base_offset`.
-fn delete_segment_files(ctx: &SegmentContext, base_offset: u64) -> Result<()> {
+pub(super) fn delete_segment_files(ctx: &SegmentContext, base_offset: u64) -> Result<()> {
     let paths: Vec<_> = [
         FileKind::Log,
         FileKind::Index,

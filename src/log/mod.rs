@@ -135,6 +135,7 @@ mod load;
 mod max_timestamp;
 mod options;
 mod read;
+mod recover;
 mod report;
 #[cfg(test)]
 mod resource_tests;
