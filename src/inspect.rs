@@ -248,18 +248,12 @@ pub fn verify_partition_dir_progress(
                 ),
             ));
         }
-        if fs.list_dir(&seg.log).is_ok() {
+        let is_dir = fs.list_dir(&seg.log).is_ok();
+        if is_dir || (!active && file_len(fs, &seg.log)? == 0) {
             return Err(Error::corrupt(
                 &seg.log,
                 0,
-                "is a directory, not a segment file: the records of this segment are missing",
-            ));
-        }
-        if !active && file_len(fs, &seg.log)? == 0 {
-            return Err(Error::corrupt(
-                &seg.log,
-                0,
-                "is empty, but it is not the last segment: the records of this segment are missing",
+                crate::segment::missing_records_reason(is_dir),
             ));
         }
         let v = verify_segment(fs, seg, active, progress)?;

@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirEntry, Fs, IoContext, OpenMode};
 use crate::poison::Poison;
 use crate::segment::{
-    check_offset_index, check_time_index, parse_file_name, recover_log, remove_files,
-    ActiveSegment, FileKind, IndexFiles, Resources, Segment, SegmentContext, TempSuffix,
+    check_offset_index, check_time_index, missing_records_reason, parse_file_name, recover_log,
+    remove_files, ActiveSegment, FileKind, IndexFiles, Resources, Segment, SegmentContext,
+    TempSuffix,
 };
 
 /// Segment `.log` files found in a directory: base offset to size.
@@ -507,14 +508,9 @@ pub(super) fn unusable_segments(
         .into_iter()
         .filter(|(b, e)| Some(*b) != last && (e.is_dir || e.len == 0))
         .map(|(b, e)| {
-            let reason = if e.is_dir {
-                "is a directory, not a segment file: the records of this segment are missing"
-            } else {
-                "is empty, but it is not the last segment: the records of this segment are missing"
-            };
             let damage = SegmentDamage {
                 path: ctx.path(b, FileKind::Log),
-                reason: reason.to_string(),
+                reason: missing_records_reason(e.is_dir).to_string(),
             };
             (b, damage)
         })

@@ -11,8 +11,8 @@ use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, FileHandle, IoContext, OpenMode};
 use crate::segment::{
-    recover_log, ActiveSegment, FileKind, IndexFiles, RecoveredLog, ResumeState, Segment,
-    SegmentContext,
+    missing_records_reason, recover_log, ActiveSegment, FileKind, IndexFiles, RecoveredLog,
+    ResumeState, Segment, SegmentContext,
 };
 
 /// One damaged spot found by recovery.
@@ -213,7 +213,10 @@ fn scan_segments(
                 return Err(Error::corrupt(
                     &path,
                     0,
-                    "is a directory, not a segment file: the records of this segment are missing (move it away to open the log without them)",
+                    format!(
+                        "{} (move it away to open the log without them)",
+                        missing_records_reason(true)
+                    ),
                 ))
             }
             Err(e) => return Err(Error::io("open", &path, e)),

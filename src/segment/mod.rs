@@ -761,6 +761,17 @@ fn map_if_exists(fs: &dyn Fs, path: &Path) -> Result<Option<Mapping>> {
     }
 }
 
+/// Why a segment other than the last cannot hold the records it must: its
+/// `.log` is a directory (`is_dir`), or it is empty (a roll never leaves an
+/// empty segment behind). Opens, reads and verification say it alike.
+pub(crate) fn missing_records_reason(is_dir: bool) -> &'static str {
+    if is_dir {
+        "is a directory, not a segment file: the records of this segment are missing"
+    } else {
+        "is empty, but it is not the last segment: the records of this segment are missing"
+    }
+}
+
 /// Removes files, ignoring ones already gone, then syncs their directory.
 pub(crate) fn remove_files(fs: &dyn Fs, dir: &Path, paths: &[PathBuf]) -> Result<()> {
     for p in paths {

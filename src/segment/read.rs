@@ -246,12 +246,12 @@ impl Segment {
         if self.size() > 0 || self.is_active() {
             return Ok(());
         }
-        let reason = if self.ctx.fs.list_dir(&self.log_path).is_ok() {
-            "the segment's .log is a directory, not a file: the records of this segment are missing"
-        } else {
-            "the segment's .log is empty, but it is not the last segment: the records of this segment are missing"
-        };
-        Err(Error::corrupt(&self.log_path, 0, reason))
+        let is_dir = self.ctx.fs.list_dir(&self.log_path).is_ok();
+        Err(Error::corrupt(
+            &self.log_path,
+            0,
+            super::missing_records_reason(is_dir),
+        ))
     }
 
     /// The first record at or after `starting_offset` whose timestamp is
