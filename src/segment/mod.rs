@@ -571,7 +571,6 @@ impl Segment {
         if let Ok(Some((offsets, times))) = loaded {
             let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
                 .and_then(|()| check_time_index(&time_path, &times, self.base_offset));
-            named = self.offset_named(&index_path, &offsets, &time_path, &times);
             if sane.is_ok() && self.index_ends_match(&offsets, &times, size)? {
                 let max = TimeEntries::new(&times, self.base_offset).last();
                 let mut slot = lock(&self.max_timestamp);
@@ -581,6 +580,8 @@ impl Segment {
                 *state = IndexState::Loaded { offsets, times };
                 return Ok(());
             }
+            // Only an index about to be replaced needs asking what it names.
+            named = self.offset_named(&index_path, &offsets, &time_path, &times);
         }
         let rebuilt = self.rebuild_indexes(named)?;
         *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
