@@ -26,6 +26,13 @@ use crate::segment::{
 /// Segment `.log` files found in a directory: base offset to size.
 pub(super) type LogFiles = BTreeMap<u64, u64>;
 
+/// What a directory listing shows of a log's segments: every `.log` with
+/// its size, and those (not the last) that cannot hold their records.
+pub(super) struct Listing<'a> {
+    pub(super) logs: &'a LogFiles,
+    pub(super) unusable: Vec<(u64, SegmentDamage)>,
+}
+
 /// The segments an open ends up with.
 pub(super) struct Loaded {
     pub(super) closed: Vec<Arc<Segment>>,
@@ -193,29 +200,18 @@ fn open_writable(
         // The marker goes only once recovery has decided to change
         // something: an open that fails on damage leaves every file as it
         // was.
-        None => {
-            // Segments below the ones recovery re-reads are opened lazily;
-            // those the listing shows cannot hold their records are
-            // reported (reads of them fail).
-            let reread_from = saved.as_ref().map_or(0, |s| {
-                let from = s.state.recovery_point.max(s.state.log_start_offset);
-                logs.range(..=from).next_back().map_or(0, |(b, _)| *b)
-            });
-            report.damaged_segments = unusable
-                .into_iter()
-                .filter(|(b, _)| *b < reread_from)
-                .map(|(_, d)| d)
-                .collect();
-            recover(
-                ctx,
-                &logs,
-                saved.as_ref(),
-                opts.recovery_mode,
-                now,
-                &mut report,
-                &mut || invalidate(&mut marker_on_disk),
-            )?
-        }
+        None => recover(
+            ctx,
+            Listing {
+                logs: &logs,
+                unusable,
+            },
+            saved.as_ref(),
+            opts.recovery_mode,
+            now,
+            &mut report,
+            &mut || invalidate(&mut marker_on_disk),
+        )?,
     };
     remove_orphan_indexes(&**fs, dir, &entries, &logs)?;
 

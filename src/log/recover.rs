@@ -4,7 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
-use super::load::{delete_segment_files, Loaded, LogFiles};
+use super::load::{delete_segment_files, Listing, Loaded};
 use super::state::SavedState;
 use super::{CheckpointField, CheckpointMismatch, RecoveryReport, Truncation};
 use crate::config::RecoveryMode;
@@ -28,10 +28,11 @@ struct Damage {
 }
 
 /// After a crash: re-read the segments from the one holding the recovery
-/// point, cut off a torn tail, rebuild their indexes.
+/// point (or the log start, if higher), cut off a torn tail, rebuild their
+/// indexes, and report the unusable segments of `listing` below them.
 pub(super) fn recover(
     ctx: &Arc<SegmentContext>,
-    logs: &LogFiles,
+    listing: Listing<'_>,
     saved: Option<&SavedState>,
     mode: RecoveryMode,
     now: i64,
@@ -39,7 +40,7 @@ pub(super) fn recover(
     before_change: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Loaded> {
     let fs = &*ctx.fs;
-    let bases: Vec<(u64, u64)> = logs.iter().map(|(b, s)| (*b, *s)).collect();
+    let bases: Vec<(u64, u64)> = listing.logs.iter().map(|(b, s)| (*b, *s)).collect();
     let recovery_point = saved.map_or(0, |s| s.state.recovery_point);
     let log_start = saved.map_or(0, |s| s.state.log_start_offset);
     let holding = |offset: u64| bases.iter().rposition(|(b, _)| *b <= offset).unwrap_or(0);
@@ -63,6 +64,16 @@ pub(super) fn recover(
         scan = scan_segments(ctx, &bases, from, saved, false)?;
     }
     report.segments_recovered = scan.recovered.len();
+    // Segments below the ones re-read are opened lazily; those the
+    // listing shows cannot hold their records are reported (reads of them
+    // fail).
+    let reread_from = bases.get(from).map_or(0, |(b, _)| *b);
+    report.damaged_segments = listing
+        .unusable
+        .into_iter()
+        .filter(|(b, _)| *b < reread_from)
+        .map(|(_, d)| d)
+        .collect();
     report
         .checkpoint_mismatches
         .extend(scan.recovery_point_beyond.take());
