@@ -9,6 +9,7 @@
 //!   for keyless records, so keys land where a Kafka client puts them.
 
 pub mod config;
+mod config_values;
 pub mod name;
 pub mod partitioner;
 
