@@ -5,6 +5,8 @@
 //! when a log is opened; a bad one is [`Error::InvalidConfig`] naming the
 //! field.
 
+use std::fmt;
+
 use crate::error::{Error, Result};
 use crate::record::{Compression, TimestampType, BATCH_HEADER_LEN};
 
@@ -34,6 +36,56 @@ pub enum Durability {
     /// The batch is written and the segment file fsynced before the append
     /// returns; the recovery point moves to the log end offset.
     Sync,
+}
+
+/// What happens to a log's old data (Kafka `cleanup.policy`).
+///
+/// Kafka's setting is a list of `delete` and `compact`; the three lists
+/// that mean something different are the three values here
+/// (`delete,compact` is [`CompactDelete`](CleanupPolicy::CompactDelete)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CleanupPolicy {
+    /// Kafka `delete`: whole segments are deleted once they fall outside
+    /// the retention limits (`retention.ms`, `retention.bytes`). Default.
+    #[default]
+    Delete,
+    /// Kafka `compact`: the log is compacted, keeping the latest record of
+    /// each key; retention by time and size does not apply (segments below
+    /// the log start offset are still deleted).
+    Compact,
+    /// Kafka `compact,delete`: the log is compacted, and retention by time
+    /// and size deletes old segments too.
+    CompactDelete,
+}
+
+impl CleanupPolicy {
+    /// Whether the log is compacted (`compact` is in the list).
+    pub fn compacts(self) -> bool {
+        matches!(self, CleanupPolicy::Compact | CleanupPolicy::CompactDelete)
+    }
+
+    /// Whether retention by time and size deletes old segments (`delete`
+    /// is in the list).
+    pub fn deletes(self) -> bool {
+        matches!(self, CleanupPolicy::Delete | CleanupPolicy::CompactDelete)
+    }
+
+    /// The policy as Kafka spells it: `delete`, `compact` or
+    /// `compact,delete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CleanupPolicy::Delete => "delete",
+            CleanupPolicy::Compact => "compact",
+            CleanupPolicy::CompactDelete => "compact,delete",
+        }
+    }
+}
+
+impl fmt::Display for CleanupPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Settings of one partition log. `Default` gives Kafka's defaults.
@@ -96,6 +148,9 @@ pub struct LogConfig {
     /// through use just the space of their batch). Default 1 MiB; at least
     /// 4096.
     pub write_buffer_bytes: u32,
+    /// Kafka `cleanup.policy`: whether old data is deleted by retention,
+    /// compacted, or both. Default [`CleanupPolicy::Delete`].
+    pub cleanup_policy: CleanupPolicy,
 }
 
 impl Default for LogConfig {
@@ -112,6 +167,7 @@ impl Default for LogConfig {
             flush_ms: NEVER,
             durability: Durability::Flush,
             write_buffer_bytes: 1 << 20,
+            cleanup_policy: CleanupPolicy::Delete,
         }
     }
 }
@@ -197,6 +253,22 @@ mod tests {
         assert_eq!(c.segment_index_bytes, 10_485_760);
         assert_eq!(c.max_message_bytes, 1_048_588);
         assert_eq!(c.flush_messages, 9_223_372_036_854_775_807);
+        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+    }
+
+    #[test]
+    fn cleanup_policies_say_what_they_do_in_kafkas_words() {
+        let all = [
+            (CleanupPolicy::Delete, "delete", false, true),
+            (CleanupPolicy::Compact, "compact", true, false),
+            (CleanupPolicy::CompactDelete, "compact,delete", true, true),
+        ];
+        for (policy, name, compacts, deletes) in all {
+            assert_eq!(policy.name(), name);
+            assert_eq!(policy.to_string(), name);
+            assert_eq!(policy.compacts(), compacts, "{name}");
+            assert_eq!(policy.deletes(), deletes, "{name}");
+        }
     }
 
     #[test]

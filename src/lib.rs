@@ -192,7 +192,7 @@ pub mod store;
 pub mod topic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Durability, LogConfig, RecoveryMode};
+pub use config::{CleanupPolicy, Durability, LogConfig, RecoveryMode};
 pub use error::{Error, Result};
 pub use log::{
     AppendInfo, CheckpointField, CheckpointMismatch, FetchData, FileSlice, LogIter, LogReader,

@@ -195,7 +195,7 @@ fn bad_names_and_configs_are_refused_with_clear_errors() {
         Err(Error::InvalidConfig { .. })
     ));
     assert!(matches!(
-        store.create_topic("ok", 1, &[("cleanup.policy", "compact")]),
+        store.create_topic("ok", 1, &[("cleanup.policy", "compact,remove")]),
         Err(Error::InvalidConfig { .. })
     ));
     // Nothing was created by the failed attempts.

@@ -14,7 +14,6 @@ use super::{LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
 use crate::segment::{lock, read_lock};
-use crate::topic::CleanupPolicy;
 
 /// What one maintenance pass did.
 #[derive(Debug, Default)]
@@ -136,7 +135,7 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
         let policy = RetentionPolicy {
             retention_ms: t.config.retention_ms,
             retention_bytes: t.config.retention_bytes,
-            delete_enabled: t.config.cleanup_policy == CleanupPolicy::Delete,
+            delete_enabled: t.config.log.cleanup_policy.deletes(),
         };
         let logs = read_lock(&t.partitions).clone();
         for (p, log) in logs.into_iter().enumerate() {

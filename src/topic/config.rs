@@ -10,41 +10,11 @@
 //! is ignored, numbers are decimal (an optional `+` is accepted, as Java's
 //! `Long.parseLong` does), and names are case-sensitive.
 
-use std::fmt;
-
 use super::config_values::{parse_cleanup_policy, parse_int, parse_limit, parse_long};
+pub use crate::config::CleanupPolicy;
 use crate::config::LogConfig;
 use crate::error::{Error, Result};
 use crate::record::{Compression, TimestampType};
-
-/// What happens to old segments of a topic (Kafka `cleanup.policy`).
-///
-/// Only [`Delete`](CleanupPolicy::Delete) is supported so far; Kafka's
-/// `compact` (and `compact,delete`) is refused by [`TopicConfig::set`]
-/// until compaction is implemented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum CleanupPolicy {
-    /// Kafka `delete`: whole segments are deleted once they fall outside
-    /// the retention limits (`retention.ms`, `retention.bytes`). Default.
-    #[default]
-    Delete,
-}
-
-impl CleanupPolicy {
-    /// The policy's name as Kafka spells it (`delete`).
-    pub fn name(self) -> &'static str {
-        match self {
-            CleanupPolicy::Delete => "delete",
-        }
-    }
-}
-
-impl fmt::Display for CleanupPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Settings of one topic. `Default` gives Kafka's defaults.
 ///
@@ -68,24 +38,23 @@ impl fmt::Display for CleanupPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicConfig {
     /// The configuration of each partition's log (segment size, roll age,
-    /// indexes, limits, flushing, compression). Default
+    /// indexes, limits, flushing, compression, cleanup policy). Default
     /// [`LogConfig::default()`], Kafka's defaults.
     pub log: LogConfig,
     /// Kafka `retention.ms`: a segment is deleted once its newest record is
-    /// older than this many milliseconds. `None` keeps segments forever
-    /// (Kafka's `-1`). Default `Some(604_800_000)` (7 days).
+    /// older than this many milliseconds, if the cleanup policy
+    /// ([`LogConfig::cleanup_policy`]) deletes. `None` keeps segments
+    /// forever (Kafka's `-1`). Default `Some(604_800_000)` (7 days).
     pub retention_ms: Option<u64>,
     /// Kafka `retention.bytes`: the oldest segments of a partition are
-    /// deleted while the partition holds more than this many bytes. `None`
-    /// puts no limit on the size (Kafka's `-1`). Default `None`.
+    /// deleted while the partition holds more than this many bytes, if the
+    /// cleanup policy deletes. `None` puts no limit on the size (Kafka's
+    /// `-1`). Default `None`.
     pub retention_bytes: Option<u64>,
     /// Kafka `file.delete.delay.ms`: how long, in milliseconds, a segment
     /// that retention removed from the log stays on disk (renamed with a
     /// `.deleted` suffix) before its files are deleted. Default 60 000.
     pub file_delete_delay_ms: u64,
-    /// Kafka `cleanup.policy`. Default [`CleanupPolicy::Delete`]; compaction
-    /// is not supported yet.
-    pub cleanup_policy: CleanupPolicy,
 }
 
 /// Kafka's default `retention.ms`: 7 days.
@@ -100,7 +69,6 @@ impl Default for TopicConfig {
             retention_ms: Some(DEFAULT_RETENTION_MS),
             retention_bytes: None,
             file_delete_delay_ms: DEFAULT_FILE_DELETE_DELAY_MS,
-            cleanup_policy: CleanupPolicy::Delete,
         }
     }
 }
@@ -150,7 +118,7 @@ impl TopicConfig {
     /// | `retention.ms` | [`retention_ms`](TopicConfig::retention_ms) | 0 to 2^63-1, or `-1` for unlimited |
     /// | `retention.bytes` | [`retention_bytes`](TopicConfig::retention_bytes) | 0 to 2^63-1, or `-1` for unlimited |
     /// | `file.delete.delay.ms` | [`file_delete_delay_ms`](TopicConfig::file_delete_delay_ms) | 0 to 2^63-1 |
-    /// | `cleanup.policy` | [`cleanup_policy`](TopicConfig::cleanup_policy) | `delete` |
+    /// | `cleanup.policy` | [`LogConfig::cleanup_policy`] | a list of `delete` and `compact`, e.g. `compact,delete` |
     ///
     /// `compression.type=producer` (Kafka's default: keep the codec the
     /// producer chose) means `none` for the batches the log encodes itself;
@@ -163,9 +131,7 @@ impl TopicConfig {
     /// * [`Error::InvalidConfig`] with `field` `"config key"` if `key` is
     ///   not one of [`override_keys`](TopicConfig::override_keys).
     /// * [`Error::InvalidConfig`] with `field` the key (e.g.
-    ///   `"segment.bytes"`) if the value is malformed or out of bounds, or
-    ///   if it asks for something not supported yet
-    ///   (`cleanup.policy=compact`).
+    ///   `"segment.bytes"`) if the value is malformed or out of bounds.
     /// * [`Error::CompressionUnavailable`] for a codec whose cargo feature
     ///   is not enabled in this build.
     /// * Any other error of [`LogConfig::validate`] if the configuration was
@@ -304,7 +270,7 @@ impl TopicConfig {
             }
             "cleanup.policy" => {
                 let k = "cleanup.policy";
-                self.cleanup_policy = parse_cleanup_policy(k, value)?;
+                log.cleanup_policy = parse_cleanup_policy(k, value)?;
                 (k, None)
             }
             _ => {
@@ -340,7 +306,7 @@ mod tests {
         assert_eq!(c.retention_ms, Some(604_800_000));
         assert_eq!(c.retention_bytes, None);
         assert_eq!(c.file_delete_delay_ms, 60_000);
-        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(c.log.cleanup_policy, CleanupPolicy::Delete);
         assert_eq!(c.log.segment_bytes, 1_073_741_824);
         assert_eq!(c.log.segment_ms, 604_800_000);
         assert_eq!(c.log.segment_index_bytes, 10_485_760);
@@ -384,7 +350,9 @@ mod tests {
             ("file.delete.delay.ms", "0", |c| {
                 c.file_delete_delay_ms.to_string()
             }),
-            ("cleanup.policy", "delete", |c| c.cleanup_policy.to_string()),
+            ("cleanup.policy", "compact", |c| {
+                c.log.cleanup_policy.to_string()
+            }),
         ]
     }
 
@@ -398,10 +366,8 @@ mod tests {
                 continue;
             }
             let mut c = TopicConfig::default();
-            // The sample differs from the default (but for the one policy).
-            if key != "cleanup.policy" {
-                assert_ne!(get(&c), value, "{key}");
-            }
+            // The sample differs from the default.
+            assert_ne!(get(&c), value, "{key}");
             c.set(key, value).unwrap();
             assert_eq!(get(&c), value, "{key}");
         }
@@ -443,7 +409,41 @@ mod tests {
         c.set("flush.messages", "9223372036854775807").unwrap();
         assert_eq!(c.log.flush_messages, NEVER);
         c.set("cleanup.policy", " delete , delete ").unwrap();
-        assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(c.log.cleanup_policy, CleanupPolicy::Delete);
+    }
+
+    #[test]
+    fn cleanup_policy_is_a_list_in_any_order() {
+        for (value, policy) in [
+            ("delete", CleanupPolicy::Delete),
+            ("compact", CleanupPolicy::Compact),
+            ("compact,delete", CleanupPolicy::CompactDelete),
+            ("delete,compact", CleanupPolicy::CompactDelete),
+            (" compact , delete ", CleanupPolicy::CompactDelete),
+            ("compact,compact", CleanupPolicy::Compact),
+            ("delete,compact,delete", CleanupPolicy::CompactDelete),
+        ] {
+            let mut c = TopicConfig::default();
+            c.set("cleanup.policy", value).unwrap();
+            assert_eq!(c.log.cleanup_policy, policy, "{value:?}");
+        }
+        // Kafka's name reads back as the same policy.
+        for policy in [
+            CleanupPolicy::Delete,
+            CleanupPolicy::Compact,
+            CleanupPolicy::CompactDelete,
+        ] {
+            let mut c = TopicConfig::default();
+            c.set("cleanup.policy", policy.name()).unwrap();
+            assert_eq!(c.log.cleanup_policy, policy);
+        }
+        // An item that is no policy is named, whatever else the list holds.
+        let e = TopicConfig::default().set("cleanup.policy", "compact,remove");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { field: "cleanup.policy", reason })
+                if reason.contains("\"remove\"")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -494,12 +494,14 @@ mod tests {
             ("flush.ms", "-1"),
             ("flush.ms", "soon"),
             ("file.delete.delay.ms", "1e3"),
-            ("cleanup.policy", "compact"),
-            ("cleanup.policy", "compact,delete"),
-            ("cleanup.policy", "delete,compact"),
             ("cleanup.policy", "remove"),
+            ("cleanup.policy", "Compact"),
+            ("cleanup.policy", "compact;delete"),
             ("cleanup.policy", ""),
+            ("cleanup.policy", " "),
             ("cleanup.policy", "delete,"),
+            ("cleanup.policy", ",compact"),
+            ("cleanup.policy", "compact,,delete"),
         ];
         for (key, value) in cases {
             let mut c = TopicConfig::default();
@@ -536,14 +538,6 @@ mod tests {
             matches!(&e, Err(Error::InvalidConfig { reason, .. }) if reason.contains("not a whole number")),
             "{e:?}"
         );
-    }
-
-    #[test]
-    fn compaction_is_not_supported_yet() {
-        let err = TopicConfig::default()
-            .set("cleanup.policy", "compact,delete")
-            .unwrap_err();
-        assert!(err.to_string().contains("not supported yet"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `ConfigDef` reads them: `INT` and `LONG` numbers, `-1` limits and the
 //! `cleanup.policy` list. Each error names the config key.
 
-use super::config::CleanupPolicy;
+use crate::config::CleanupPolicy;
 use crate::error::{Error, Result};
 
 /// A Kafka `INT` setting that must not be negative. A number beyond an
@@ -63,25 +63,29 @@ fn parse_signed_long(key: &'static str, value: &str) -> Result<i64> {
     })
 }
 
-/// Kafka's `cleanup.policy` list: comma-separated names.
+/// Kafka's `cleanup.policy` list: comma-separated `delete` and
+/// `compact`, whitespace around each ignored, in any order and with
+/// repeats. An empty item (so an empty value too) is an error.
 pub(super) fn parse_cleanup_policy(key: &'static str, value: &str) -> Result<CleanupPolicy> {
-    let mut policy = None;
+    let (mut compact, mut delete) = (false, false);
     for name in value.split(',').map(str::trim) {
         match name {
-            "delete" => policy = Some(CleanupPolicy::Delete),
-            "compact" => {
-                return Err(Error::config(
-                    key,
-                    format!("{value:?}: compaction (\"compact\") is not supported yet"),
-                ))
-            }
+            "delete" => delete = true,
+            "compact" => compact = true,
             _ => {
                 return Err(Error::config(
                     key,
-                    format!("{name:?} in {value:?} is not a cleanup policy (\"delete\")"),
+                    format!(
+                        "{name:?} in {value:?} is not a cleanup policy \
+                         (a list of \"delete\" and \"compact\")"
+                    ),
                 ))
             }
         }
     }
-    policy.ok_or_else(|| Error::config(key, "must name a policy"))
+    Ok(match (compact, delete) {
+        (true, true) => CleanupPolicy::CompactDelete,
+        (true, false) => CleanupPolicy::Compact,
+        _ => CleanupPolicy::Delete,
+    })
 }

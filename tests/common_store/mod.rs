@@ -66,17 +66,29 @@ pub fn value_for(partition: u32, offset: u64, len: usize) -> Vec<u8> {
 /// Sends `n` records of about 100 bytes stamped `timestamp` to
 /// `partition`, each its own batch; returns the last offset.
 pub fn produce(store: &LogStore, topic: &str, partition: u32, n: usize, timestamp: i64) -> u64 {
+    produce_with_key(store, topic, partition, n, timestamp, None)
+}
+
+/// [`produce`], each record with `key` if it is given.
+pub fn produce_with_key(
+    store: &LogStore,
+    topic: &str,
+    partition: u32,
+    n: usize,
+    timestamp: i64,
+    key: Option<&str>,
+) -> u64 {
     let producer = store.producer(Default::default());
     let mut last = 0;
     for _ in 0..n {
         let offset = store.partition(topic, partition).unwrap().log_end_offset();
-        let meta = producer
-            .send_and_wait(
-                ProducerRecord::new(topic, value_for(partition, offset, 100))
-                    .with_partition(partition)
-                    .with_timestamp(timestamp),
-            )
-            .unwrap();
+        let mut record = ProducerRecord::new(topic, value_for(partition, offset, 100))
+            .with_partition(partition)
+            .with_timestamp(timestamp);
+        if let Some(key) = key {
+            record = record.with_key(key);
+        }
+        let meta = producer.send_and_wait(record).unwrap();
         assert_eq!(meta.offset, offset);
         last = meta.offset;
     }

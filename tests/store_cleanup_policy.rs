@@ -1,0 +1,118 @@
+//! Kafka's `cleanup.policy` at the `LogStore` level: which topics
+//! retention deletes from, and the policy each partition's log is opened
+//! with.
+
+use seglog::io::MemFs;
+use seglog::store::StoreOptions;
+use seglog::topic::CleanupPolicy;
+use seglog::{LogStore, ManualClock};
+
+mod common_store;
+use common_store::*;
+
+/// Topics of one partition of 1,000-byte segments kept for a minute, one
+/// per way of spelling each policy.
+const TOPICS: [(&str, &str, CleanupPolicy); 4] = [
+    ("deletes", "delete", CleanupPolicy::Delete),
+    ("compacts", "compact", CleanupPolicy::Compact),
+    ("both", "compact,delete", CleanupPolicy::CompactDelete),
+    (
+        "both-reversed",
+        "delete,compact",
+        CleanupPolicy::CompactDelete,
+    ),
+];
+
+fn create_topics(store: &LogStore) {
+    for (name, policy, _) in TOPICS {
+        store
+            .create_topic(
+                name,
+                1,
+                &[
+                    ("retention.ms", "60000"),
+                    ("segment.bytes", "1000"),
+                    ("cleanup.policy", policy),
+                ],
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn retention_deletes_only_where_the_policy_deletes() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0 + 200_000);
+    let store = open(&fs, &clock);
+    create_topics(&store);
+    for (name, _, _) in TOPICS {
+        produce_with_key(&store, name, 0, 20, T0, Some("k"));
+        produce_with_key(&store, name, 0, 5, T0 + 190_000, Some("k"));
+        assert_eq!(
+            bases(&store.partition(name, 0).unwrap().segments()),
+            [0, 5, 10, 15, 20],
+            "{name}: records do not fill segments as this test expects"
+        );
+    }
+    let report = store.maintain().unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.segments_deleted, 3 * 4);
+    for (name, _, policy) in TOPICS {
+        let log = store.partition(name, 0).unwrap();
+        if policy.deletes() {
+            assert_eq!(log.log_start_offset(), 20, "{name}");
+            assert_eq!(bases(&log.segments()), [20], "{name}");
+        } else {
+            assert_eq!(log.log_start_offset(), 0, "{name}");
+            assert_eq!(bases(&log.segments()), [0, 5, 10, 15, 20], "{name}");
+        }
+    }
+    store.close().unwrap();
+}
+
+#[test]
+fn each_partition_log_is_opened_with_its_topics_policy() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let store = open(&fs, &clock);
+    create_topics(&store);
+    store.create_topic("plain", 1, &[]).unwrap();
+    let check = |store: &LogStore| {
+        for (name, _, policy) in
+            TOPICS
+                .iter()
+                .copied()
+                .chain([("plain", "", CleanupPolicy::Delete)])
+        {
+            let d = store.describe_topic(name).unwrap();
+            assert_eq!(d.config.log.cleanup_policy, policy, "{name}");
+            let log = store.partition(name, 0).unwrap();
+            assert_eq!(log.config().cleanup_policy, policy, "{name}");
+        }
+    };
+    check(&store);
+    store.close().unwrap();
+    // The policy is kept with the topic's overrides.
+    let store = open(&fs, &clock);
+    check(&store);
+    store.close().unwrap();
+
+    // A store whose topics compact unless they say otherwise.
+    let mut config = store_config();
+    config.topic_defaults.log.cleanup_policy = CleanupPolicy::Compact;
+    let store = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(ROOT, config)
+        .unwrap();
+    store.create_topic("compacted-by-default", 1, &[]).unwrap();
+    for (name, policy) in [
+        ("compacted-by-default", CleanupPolicy::Compact),
+        ("plain", CleanupPolicy::Compact),
+        ("deletes", CleanupPolicy::Delete),
+    ] {
+        let log = store.partition(name, 0).unwrap();
+        assert_eq!(log.config().cleanup_policy, policy, "{name}");
+    }
+    store.close().unwrap();
+}
