@@ -13,6 +13,9 @@ use crate::record::{Compression, TimestampType, BATCH_HEADER_LEN};
 /// Kafka's `Long.MAX` "never" for `flush.messages` and `flush.ms`.
 pub const NEVER: u64 = i64::MAX as u64;
 
+/// The largest value of a Kafka `LONG` setting, 2^63-1.
+const MAX_LONG: u64 = i64::MAX as u64;
+
 /// How far an append goes before it returns.
 ///
 /// | level   | survives a process crash | survives a power loss |
@@ -99,7 +102,7 @@ impl fmt::Display for CleanupPolicy {
 /// };
 /// assert_eq!(config.index_interval_bytes, 4096);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Kafka `segment.bytes`: a new segment starts when the active one
     /// would grow past this many bytes. Default 1 GiB (1 073 741 824);
@@ -151,6 +154,28 @@ pub struct LogConfig {
     /// Kafka `cleanup.policy`: whether old data is deleted by retention,
     /// compacted, or both. Default [`CleanupPolicy::Delete`].
     pub cleanup_policy: CleanupPolicy,
+    /// Kafka `min.cleanable.dirty.ratio`: a compacted log is cleaned once
+    /// its dirty bytes (those not compacted yet, up to the active segment)
+    /// are more than this share of all its bytes up to there. Default 0.5;
+    /// bounds 0 to 1.
+    pub min_cleanable_dirty_ratio: f64,
+    /// Kafka `min.compaction.lag.ms`: a record is not compacted away until
+    /// its segment's newest record is at least this many milliseconds old.
+    /// Default 0; at most [`max_compaction_lag_ms`](Self::max_compaction_lag_ms)
+    /// and 2^63-1.
+    pub min_compaction_lag_ms: u64,
+    /// Kafka `max.compaction.lag.ms`: a compacted log is cleaned, whatever
+    /// its dirty ratio, once a segment not cleaned yet has a first batch
+    /// older than this many milliseconds; its active segment rolls at the
+    /// smaller of this and [`segment_ms`](Self::segment_ms). Default
+    /// 2^63-1 (Kafka's `Long.MAX`: no limit); bounds 1 to 2^63-1.
+    pub max_compaction_lag_ms: u64,
+    /// Kafka `delete.retention.ms`: how long, in milliseconds, compaction
+    /// keeps a tombstone (a keyed record without a value) after it first
+    /// cleaned the segment holding it, so that a consumer reading from
+    /// the start within that time sees the delete. Default 86 400 000
+    /// (1 day); at most 2^63-1.
+    pub delete_retention_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -168,6 +193,10 @@ impl Default for LogConfig {
             durability: Durability::Flush,
             write_buffer_bytes: 1 << 20,
             cleanup_policy: CleanupPolicy::Delete,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: MAX_LONG,
+            delete_retention_ms: 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -220,6 +249,39 @@ impl LogConfig {
                 codec: self.compression,
             });
         }
+        self.validate_compaction()
+    }
+
+    /// The bounds of the compaction settings, and Kafka's rule that the
+    /// minimum compaction lag is not above the maximum.
+    fn validate_compaction(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
+            return Err(Error::config(
+                "min_cleanable_dirty_ratio",
+                format!("{} is outside 0..=1", self.min_cleanable_dirty_ratio),
+            ));
+        }
+        for (field, value) in [
+            ("min_compaction_lag_ms", self.min_compaction_lag_ms),
+            ("max_compaction_lag_ms", self.max_compaction_lag_ms),
+            ("delete_retention_ms", self.delete_retention_ms),
+        ] {
+            if value > MAX_LONG {
+                return Err(Error::config(field, format!("{value} is above {MAX_LONG}")));
+            }
+        }
+        if self.max_compaction_lag_ms == 0 {
+            return Err(Error::config("max_compaction_lag_ms", "must be at least 1"));
+        }
+        if self.min_compaction_lag_ms > self.max_compaction_lag_ms {
+            return Err(Error::config(
+                "min_compaction_lag_ms",
+                format!(
+                    "{} is more than the maximum compaction lag, {}",
+                    self.min_compaction_lag_ms, self.max_compaction_lag_ms
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -254,6 +316,37 @@ mod tests {
         assert_eq!(c.max_message_bytes, 1_048_588);
         assert_eq!(c.flush_messages, 9_223_372_036_854_775_807);
         assert_eq!(c.cleanup_policy, CleanupPolicy::Delete);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(c.min_compaction_lag_ms, 0);
+        assert_eq!(c.max_compaction_lag_ms, 9_223_372_036_854_775_807);
+        assert_eq!(c.delete_retention_ms, 86_400_000);
+    }
+
+    #[test]
+    fn compaction_settings_take_their_whole_range() {
+        for c in [
+            LogConfig {
+                min_cleanable_dirty_ratio: 0.0,
+                min_compaction_lag_ms: 0,
+                max_compaction_lag_ms: 1,
+                delete_retention_ms: 0,
+                ..Default::default()
+            },
+            LogConfig {
+                min_cleanable_dirty_ratio: 1.0,
+                min_compaction_lag_ms: NEVER,
+                max_compaction_lag_ms: NEVER,
+                delete_retention_ms: NEVER,
+                ..Default::default()
+            },
+            LogConfig {
+                min_compaction_lag_ms: 5_000,
+                max_compaction_lag_ms: 5_000,
+                ..Default::default()
+            },
+        ] {
+            c.validate().unwrap();
+        }
     }
 
     #[test]
@@ -329,6 +422,70 @@ mod tests {
                     ..Default::default()
                 },
                 "write_buffer_bytes",
+            ),
+            (
+                LogConfig {
+                    min_cleanable_dirty_ratio: 1.01,
+                    ..Default::default()
+                },
+                "min_cleanable_dirty_ratio",
+            ),
+            (
+                LogConfig {
+                    min_cleanable_dirty_ratio: -0.0001,
+                    ..Default::default()
+                },
+                "min_cleanable_dirty_ratio",
+            ),
+            (
+                LogConfig {
+                    min_cleanable_dirty_ratio: f64::NAN,
+                    ..Default::default()
+                },
+                "min_cleanable_dirty_ratio",
+            ),
+            (
+                LogConfig {
+                    min_cleanable_dirty_ratio: f64::INFINITY,
+                    ..Default::default()
+                },
+                "min_cleanable_dirty_ratio",
+            ),
+            (
+                LogConfig {
+                    min_compaction_lag_ms: NEVER + 1,
+                    ..Default::default()
+                },
+                "min_compaction_lag_ms",
+            ),
+            (
+                LogConfig {
+                    max_compaction_lag_ms: 0,
+                    ..Default::default()
+                },
+                "max_compaction_lag_ms",
+            ),
+            (
+                LogConfig {
+                    max_compaction_lag_ms: u64::MAX,
+                    ..Default::default()
+                },
+                "max_compaction_lag_ms",
+            ),
+            (
+                LogConfig {
+                    delete_retention_ms: NEVER + 1,
+                    ..Default::default()
+                },
+                "delete_retention_ms",
+            ),
+            (
+                LogConfig {
+                    min_compaction_lag_ms: 1_001,
+                    max_compaction_lag_ms: 1_000,
+                    ..Default::default()
+                },
+                "min_compaction_lag_ms",
             ),
         ];
         for (config, field) in cases {

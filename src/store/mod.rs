@@ -137,7 +137,7 @@ impl<T: Into<String>> From<(T, u32)> for TopicPartition {
 }
 
 /// Settings of a [`LogStore`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     /// The config of every topic, before its own overrides (Kafka's broker
     /// defaults). Default [`TopicConfig::default()`].

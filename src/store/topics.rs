@@ -16,7 +16,7 @@ use crate::topic::{partition_dir_name, validate_topic_name, TopicConfig};
 pub const MAX_PARTITIONS: u32 = 100_000;
 
 /// A topic as [`LogStore::describe_topic`] reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TopicDescription {
     /// The topic's name.
     pub name: String,

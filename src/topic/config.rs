@@ -10,7 +10,9 @@
 //! is ignored, numbers are decimal (an optional `+` is accepted, as Java's
 //! `Long.parseLong` does), and names are case-sensitive.
 
-use super::config_values::{parse_cleanup_policy, parse_int, parse_limit, parse_long};
+use super::config_values::{
+    parse_cleanup_policy, parse_double, parse_int, parse_limit, parse_long,
+};
 pub use crate::config::CleanupPolicy;
 use crate::config::LogConfig;
 use crate::error::{Error, Result};
@@ -35,7 +37,7 @@ use crate::record::{Compression, TimestampType};
 /// assert!(TopicConfig::with_overrides(&base, [("retention.hours", "1")]).is_err());
 /// # Ok::<(), seglog::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TopicConfig {
     /// The configuration of each partition's log (segment size, roll age,
     /// indexes, limits, flushing, compression, cleanup policy). Default
@@ -89,6 +91,10 @@ const OVERRIDE_KEYS: &[&str] = &[
     "retention.bytes",
     "file.delete.delay.ms",
     "cleanup.policy",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
+    "delete.retention.ms",
 ];
 
 impl TopicConfig {
@@ -97,7 +103,9 @@ impl TopicConfig {
     /// `segment.index.bytes`, `index.interval.bytes`, `max.message.bytes`,
     /// `message.timestamp.type`, `compression.type`, `flush.messages`,
     /// `flush.ms`, `retention.ms`, `retention.bytes`,
-    /// `file.delete.delay.ms` and `cleanup.policy`.
+    /// `file.delete.delay.ms`, `cleanup.policy`,
+    /// `min.cleanable.dirty.ratio`, `min.compaction.lag.ms`,
+    /// `max.compaction.lag.ms` and `delete.retention.ms`.
     pub fn override_keys() -> &'static [&'static str] {
         OVERRIDE_KEYS
     }
@@ -119,6 +127,10 @@ impl TopicConfig {
     /// | `retention.bytes` | [`retention_bytes`](TopicConfig::retention_bytes) | 0 to 2^63-1, or `-1` for unlimited |
     /// | `file.delete.delay.ms` | [`file_delete_delay_ms`](TopicConfig::file_delete_delay_ms) | 0 to 2^63-1 |
     /// | `cleanup.policy` | [`LogConfig::cleanup_policy`] | a list of `delete` and `compact`, e.g. `compact,delete` |
+    /// | `min.cleanable.dirty.ratio` | [`LogConfig::min_cleanable_dirty_ratio`] | a decimal number from 0 to 1, e.g. `0.5`, `.25`, `5e-1` |
+    /// | `min.compaction.lag.ms` | [`LogConfig::min_compaction_lag_ms`] | 0 to `max.compaction.lag.ms` |
+    /// | `max.compaction.lag.ms` | [`LogConfig::max_compaction_lag_ms`] | `min.compaction.lag.ms` (and at least 1) to 2^63-1 |
+    /// | `delete.retention.ms` | [`LogConfig::delete_retention_ms`] | 0 to 2^63-1 |
     ///
     /// `compression.type=producer` (Kafka's default: keep the codec the
     /// producer chose) means `none` for the batches the log encodes itself;
@@ -273,6 +285,37 @@ impl TopicConfig {
                 log.cleanup_policy = parse_cleanup_policy(k, value)?;
                 (k, None)
             }
+            "min.cleanable.dirty.ratio" => {
+                let k = "min.cleanable.dirty.ratio";
+                log.min_cleanable_dirty_ratio = parse_double(k, value)?;
+                (k, Some("min_cleanable_dirty_ratio"))
+            }
+            "min.compaction.lag.ms" => {
+                let k = "min.compaction.lag.ms";
+                log.min_compaction_lag_ms = parse_long(k, value)?;
+                (k, Some("min_compaction_lag_ms"))
+            }
+            "max.compaction.lag.ms" => {
+                let k = "max.compaction.lag.ms";
+                log.max_compaction_lag_ms = parse_long(k, value)?;
+                // Validation blames the minimum for a conflict; here the
+                // maximum is what changed.
+                if log.min_compaction_lag_ms > log.max_compaction_lag_ms {
+                    return Err(Error::config(
+                        k,
+                        format!(
+                            "{} is less than the minimum compaction lag, {}",
+                            log.max_compaction_lag_ms, log.min_compaction_lag_ms
+                        ),
+                    ));
+                }
+                (k, Some("max_compaction_lag_ms"))
+            }
+            "delete.retention.ms" => {
+                let k = "delete.retention.ms";
+                log.delete_retention_ms = parse_long(k, value)?;
+                (k, Some("delete_retention_ms"))
+            }
             _ => {
                 return Err(Error::config(
                     "config key",
@@ -316,6 +359,10 @@ mod tests {
         assert_eq!(c.log.compression, Compression::None);
         assert_eq!(c.log.flush_messages, NEVER);
         assert_eq!(c.log.flush_ms, NEVER);
+        assert_eq!(c.log.min_cleanable_dirty_ratio, 0.5);
+        assert_eq!(c.log.min_compaction_lag_ms, 0);
+        assert_eq!(c.log.max_compaction_lag_ms, NEVER);
+        assert_eq!(c.log.delete_retention_ms, 86_400_000);
     }
 
     /// A value for each key other than its default, and how to read it back.
@@ -352,6 +399,18 @@ mod tests {
             }),
             ("cleanup.policy", "compact", |c| {
                 c.log.cleanup_policy.to_string()
+            }),
+            ("min.cleanable.dirty.ratio", "0.25", |c| {
+                c.log.min_cleanable_dirty_ratio.to_string()
+            }),
+            ("min.compaction.lag.ms", "60000", |c| {
+                c.log.min_compaction_lag_ms.to_string()
+            }),
+            ("max.compaction.lag.ms", "3600000", |c| {
+                c.log.max_compaction_lag_ms.to_string()
+            }),
+            ("delete.retention.ms", "0", |c| {
+                c.log.delete_retention_ms.to_string()
             }),
         ]
     }
@@ -502,12 +561,102 @@ mod tests {
             ("cleanup.policy", "delete,"),
             ("cleanup.policy", ",compact"),
             ("cleanup.policy", "compact,,delete"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("min.cleanable.dirty.ratio", "-0.1"),
+            ("min.cleanable.dirty.ratio", "NaN"),
+            ("min.cleanable.dirty.ratio", "nan"),
+            ("min.cleanable.dirty.ratio", "Infinity"),
+            ("min.cleanable.dirty.ratio", "inf"),
+            ("min.cleanable.dirty.ratio", "1e400"),
+            ("min.cleanable.dirty.ratio", "half"),
+            ("min.cleanable.dirty.ratio", "0.5.5"),
+            ("min.cleanable.dirty.ratio", "0,5"),
+            ("min.cleanable.dirty.ratio", "."),
+            ("min.cleanable.dirty.ratio", ""),
+            ("min.compaction.lag.ms", "-1"),
+            ("min.compaction.lag.ms", "9223372036854775808"),
+            ("min.compaction.lag.ms", "1.5"),
+            ("min.compaction.lag.ms", "soon"),
+            ("max.compaction.lag.ms", "0"),
+            ("max.compaction.lag.ms", "-1"),
+            ("max.compaction.lag.ms", "1e3"),
+            ("max.compaction.lag.ms", ""),
+            ("delete.retention.ms", "-1"),
+            ("delete.retention.ms", "9223372036854775808"),
+            ("delete.retention.ms", "1d"),
         ];
         for (key, value) in cases {
             let mut c = TopicConfig::default();
             assert_eq!(field_of(c.set(key, value)), key, "{key}={value:?}");
             assert_eq!(c, TopicConfig::default(), "{key}={value:?}");
         }
+    }
+
+    #[test]
+    fn dirty_ratio_is_read_as_a_java_double() {
+        for (value, ratio) in [
+            ("0.5", 0.5),
+            ("1", 1.0),
+            ("0", 0.0),
+            (".25", 0.25),
+            ("1.", 1.0),
+            ("+0.75", 0.75),
+            ("5e-1", 0.5),
+            ("2.5E-1", 0.25),
+            ("-0", 0.0),
+            (" 0.125 ", 0.125),
+        ] {
+            let mut c = TopicConfig::default();
+            c.set("min.cleanable.dirty.ratio", value).unwrap();
+            assert_eq!(c.log.min_cleanable_dirty_ratio, ratio, "{value:?}");
+        }
+        let e = TopicConfig::default().set("min.cleanable.dirty.ratio", "1.5");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { field: "min.cleanable.dirty.ratio", reason })
+                if reason.contains("1.5 is outside 0..=1")),
+            "{e:?}"
+        );
+        let e = TopicConfig::default().set("min.cleanable.dirty.ratio", "NaN");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { field: "min.cleanable.dirty.ratio", reason })
+                if reason.contains("not a finite decimal number")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_compaction_lags_must_not_cross() {
+        // The key being set is the one named, whichever it is.
+        let mut c = TopicConfig::default();
+        c.set("max.compaction.lag.ms", "1000").unwrap();
+        c.set("min.compaction.lag.ms", "1000").unwrap();
+        let before = c.clone();
+        let e = c.set("min.compaction.lag.ms", "1001");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { field: "min.compaction.lag.ms", reason })
+                if reason.contains("1001 is more than the maximum compaction lag, 1000")),
+            "{e:?}"
+        );
+        let e = c.set("max.compaction.lag.ms", "999");
+        assert!(
+            matches!(&e, Err(Error::InvalidConfig { field: "max.compaction.lag.ms", reason })
+                if reason.contains("999 is less than the minimum compaction lag, 1000")),
+            "{e:?}"
+        );
+        assert_eq!(c, before);
+        // Raising both, the maximum first, works.
+        let c = TopicConfig::with_overrides(
+            &c,
+            [
+                ("max.compaction.lag.ms", "5000"),
+                ("min.compaction.lag.ms", "4000"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.log.min_compaction_lag_ms, c.log.max_compaction_lag_ms),
+            (4000, 5000)
+        );
     }
 
     #[test]

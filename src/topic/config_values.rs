@@ -1,6 +1,6 @@
 //! Kafka's string forms of topic config values, read as Kafka's
-//! `ConfigDef` reads them: `INT` and `LONG` numbers, `-1` limits and the
-//! `cleanup.policy` list. Each error names the config key.
+//! `ConfigDef` reads them: `INT`, `LONG` and `DOUBLE` numbers, `-1` limits
+//! and the `cleanup.policy` list. Each error names the config key.
 
 use crate::config::CleanupPolicy;
 use crate::error::{Error, Result};
@@ -61,6 +61,23 @@ fn parse_signed_long(key: &'static str, value: &str) -> Result<i64> {
             ),
         )
     })
+}
+
+/// A Kafka `DOUBLE` setting in decimal, as Java's `Double.parseDouble`
+/// reads one (`0.5`, `1`, `.25`, `+1.`, `5e-1`). What is not a finite
+/// number is refused, `NaN` and `Infinity` included, as is a number too
+/// large for a double.
+pub(super) fn parse_double(key: &'static str, value: &str) -> Result<f64> {
+    let decimal = value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    match value.parse::<f64>() {
+        Ok(n) if decimal && n.is_finite() => Ok(n),
+        _ => Err(Error::config(
+            key,
+            format!("{value:?} is not a finite decimal number"),
+        )),
+    }
 }
 
 /// Kafka's `cleanup.policy` list: comma-separated `delete` and
