@@ -179,6 +179,7 @@
 mod aligned;
 mod checkpoint;
 pub mod clock;
+pub mod compaction;
 pub mod config;
 pub mod error;
 pub mod inspect;

@@ -162,6 +162,16 @@ impl Inner {
         Ok(removed)
     }
 
+    /// Queues files renamed `.deleted` (by a compaction swap) for removal
+    /// once the log's delay has passed.
+    pub(super) fn defer_deleted(&self, paths: Vec<PathBuf>) {
+        let due_ms = self
+            .clock
+            .now_ms()
+            .saturating_add(self.file_delete_delay_ms.min(i64::MAX as u64) as i64);
+        self.defer_removal(paths, due_ms);
+    }
+
     /// Queues renamed files for removal at `due_ms`.
     fn defer_removal(&self, paths: Vec<PathBuf>, due_ms: i64) {
         if !paths.is_empty() {

@@ -123,6 +123,13 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         file_delete_delay_ms: opts.file_delete_delay_ms,
         deletions: Default::default(),
         follow: opened.follow.map(Mutex::new),
+        cleaner: super::CleanerState {
+            round: Mutex::new(()),
+            checkpoint: Mutex::new(None),
+            file: opts
+                .cleaner_checkpoint
+                .unwrap_or(super::cleaner_checkpoint::CleanerCheckpointFile::Own),
+        },
     };
     Ok(PartitionLog {
         inner: Arc::new(inner),
@@ -433,22 +440,24 @@ fn remove_temp_files(ctx: &SegmentContext, entries: &[DirEntry]) -> Result<usize
         fs.remove_file(&path).ctx("remove", &path)?;
         removed += 1;
     }
-    let mut range: Option<(u64, u64)> = None;
+    // Each `.swap` segment replaces the old segments within its own
+    // offset range: a compaction swap renames every old segment away
+    // before it renames any `.swap` into place, and every new segment
+    // ends where the old ones it replaces did, so a swap interrupted at
+    // any point is completed without touching the new segments already
+    // in place.
+    let mut ranges = Vec::new();
     for (p, name) in live.iter().filter(|(p, _)| p.kind == FileKind::Log) {
         let path = dir.join(name);
         let file = fs.open(&path, OpenMode::Read).ctx("open", &path)?;
         let size = file.len().ctx("stat", &path)?;
         let rec = recover_log(&*file, &path, p.base_offset, size, ctx.index_interval_bytes)?;
-        let next = rec.next_offset(p.base_offset);
-        range = Some(match range {
-            None => (p.base_offset, next),
-            Some((lo, hi)) => (lo.min(p.base_offset), hi.max(next)),
-        });
+        ranges.push(p.base_offset..rec.next_offset(p.base_offset).max(p.base_offset + 1));
     }
-    if let Some((lo, hi)) = range {
+    if !ranges.is_empty() {
         for e in entries {
             if let Some(p) = parse_file_name(&e.name).filter(|p| p.temp.is_none()) {
-                if p.base_offset >= lo && p.base_offset < hi {
+                if ranges.iter().any(|r| r.contains(&p.base_offset)) {
                     let path = dir.join(&e.name);
                     fs.remove_file(&path).ctx("remove", &path)?;
                     removed += 1;

@@ -127,7 +127,9 @@
 use crate::config::RecoveryMode;
 
 mod append;
+pub(crate) mod cleaner_checkpoint;
 mod cleanup;
+mod compact;
 mod deletion;
 mod dir_lock;
 mod follow;
@@ -209,6 +211,17 @@ struct Inner {
     deletions: deletion::Deletions,
     /// `Some` for a log opened read-only: what following its writer needs.
     follow: Option<Mutex<follow::Follow>>,
+    /// Compaction rounds and their checkpoint.
+    cleaner: CleanerState,
+}
+
+/// What compaction keeps about a log.
+struct CleanerState {
+    /// Held for the whole of a round: one at a time.
+    round: Mutex<()>,
+    /// The checkpoint, once read (`Some(None)`: the log has none).
+    checkpoint: Mutex<Option<Option<u64>>>,
+    file: cleaner_checkpoint::CleanerCheckpointFile,
 }
 
 /// The writer's state, behind the writer lock.

@@ -44,6 +44,8 @@ pub struct OpenOptions {
     /// directory has no `seglog.checkpoint` of its own (from a store's
     /// root checkpoint files, as Kafka keeps them), with those files.
     pub(crate) fallback_state: Option<state::SavedState>,
+    /// Where the cleaner checkpoint lives (`None`: the log's directory).
+    pub(crate) cleaner_checkpoint: Option<super::cleaner_checkpoint::CleanerCheckpointFile>,
 }
 
 impl Default for OpenOptions {
@@ -83,6 +85,7 @@ impl OpenOptions {
             lock_dir: true,
             listener: None,
             fallback_state: None,
+            cleaner_checkpoint: None,
         }
     }
 

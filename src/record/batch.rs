@@ -26,7 +26,7 @@ const COMPRESSION_MASK: u16 = 0x07;
 const TIMESTAMP_TYPE_BIT: u16 = 0x08;
 const TRANSACTIONAL_BIT: u16 = 0x10;
 const CONTROL_BIT: u16 = 0x20;
-const DELETE_HORIZON_BIT: u16 = 0x40;
+pub(crate) const DELETE_HORIZON_BIT: u16 = 0x40;
 
 #[inline]
 pub(crate) fn be_i16(b: &[u8], at: usize) -> i16 {

@@ -245,7 +245,7 @@ impl BatchBuilder {
     }
 }
 
-fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
+pub(super) fn put(buf: &mut [u8], at: usize, bytes: &[u8]) {
     buf[at..at + bytes.len()].copy_from_slice(bytes);
 }
 
@@ -311,7 +311,7 @@ pub(crate) fn encode_records(
 }
 
 #[inline]
-fn put_varint(out: &mut Vec<u8>, v: i32) {
+pub(super) fn put_varint(out: &mut Vec<u8>, v: i32) {
     let mut buf = [0u8; 5];
     let mut w = SliceWriter::new(&mut buf);
     w.varint(v);
@@ -321,7 +321,7 @@ fn put_varint(out: &mut Vec<u8>, v: i32) {
 
 /// A length-prefixed field, `-1` for null.
 #[inline]
-fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
+pub(super) fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
     match field {
         None => put_varint(out, -1),
         Some(b) => {

@@ -34,6 +34,7 @@
 mod batch;
 mod builder;
 mod compression;
+mod rebuild;
 mod records;
 mod varint;
 
@@ -44,6 +45,7 @@ pub(crate) use builder::upper_bound as record_size_bound;
 pub use builder::BatchBuilder;
 pub use records::{HeaderView, RecordIter, RecordView};
 
+pub(crate) use rebuild::rebuild_batch;
 pub(crate) use records::RecordCursor;
 
 pub(crate) use batch::{peek_frame, Frame};

@@ -50,6 +50,12 @@ impl<'a> RecordView<'a> {
         self.header_count as usize
     }
 
+    /// The headers region as encoded (without its count), to copy into a
+    /// rebuilt batch.
+    pub(crate) fn raw_headers(&self) -> &'a [u8] {
+        self.headers
+    }
+
     /// An owned copy of the record.
     pub fn to_owned(&self) -> LogRecord {
         LogRecord {

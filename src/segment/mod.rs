@@ -45,7 +45,7 @@ pub use index::{OffsetPosition, TimestampOffset};
 pub(crate) use names::{file_name, parse as parse_file_name, FileKind, TempSuffix};
 pub(crate) use recover::{recover_log, RecoveredLog};
 pub(crate) use resident::Resources;
-pub(crate) use scan::{ScannedBatch, Scanner, Step, HEADER_CHUNK};
+pub(crate) use scan::{ScannedBatch, Scanner, Step, BULK_CHUNK, HEADER_CHUNK};
 
 use crate::config::LogConfig;
 use crate::error::{Error, Result};
@@ -228,6 +228,11 @@ pub(crate) struct Segment {
     /// The largest timestamp and its offset; `None` until known (a closed
     /// segment learns it from its time index).
     max_timestamp: Mutex<Option<TimestampOffset>>,
+    /// The segment was replaced (by compaction) or deleted: files under its
+    /// names may belong to another segment now, so its indexes are rebuilt
+    /// in memory from its own (pinned) `.log` handle, and nothing is
+    /// written under its names.
+    retired: AtomicBool,
 }
 
 impl std::fmt::Debug for Segment {
@@ -297,6 +302,7 @@ impl Segment {
                 active: AtomicBool::new(false),
             }),
             max_timestamp: Mutex::new(max_timestamp),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -562,6 +568,15 @@ impl Segment {
         let index_path = self.ctx.path(self.base_offset, FileKind::Index);
         let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);
         let size = self.size();
+        if self.retired.load(Ordering::Acquire) {
+            let rebuilt = self.rebuild_indexes(None)?;
+            *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
+            *state = IndexState::Loaded {
+                offsets: IndexBytes::Owned(rebuilt.offsets),
+                times: IndexBytes::Owned(rebuilt.times),
+            };
+            return Ok(());
+        }
         let loaded = if self.ctx.read_only {
             read_index_files(&self.ctx, &index_path, &time_path)
         } else {
@@ -610,7 +625,7 @@ impl Segment {
         }
         self.check_not_cut(named, &rebuilt)?;
         rebuilt.add_final_time_entry(self.base_offset);
-        if self.ctx.read_only {
+        if self.ctx.read_only || self.retired.load(Ordering::Acquire) {
             return Ok(rebuilt);
         }
         // The files are derived data: if they cannot be rewritten (a
@@ -688,6 +703,7 @@ impl Segment {
         renamed: &mut Vec<PathBuf>,
         in_use: bool,
     ) -> Result<()> {
+        self.retired.store(true, Ordering::Release);
         if in_use {
             // Open the log first and keep it open, so that a reader that
             // still holds the segment can read it after the rename.

@@ -222,7 +222,7 @@ impl Segment {
 
     /// The visible size, after handing buffered bytes to the OS so that
     /// the file holds all of it.
-    fn readable_end(&self) -> Result<u64> {
+    pub(crate) fn readable_end(&self) -> Result<u64> {
         self.check_holds_data()?;
         let end = self.size();
         if end <= self.os_size.load(Ordering::Acquire) {

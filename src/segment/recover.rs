@@ -12,7 +12,7 @@ use super::index::{push_offset_entry, push_time_entry, IndexCursor, TimestampOff
 use super::scan::{Scanner, Step, BULK_CHUNK};
 use crate::error::Result;
 use crate::io::{FileHandle, IoContext};
-use crate::record::RecordBatch;
+use crate::record::{BatchHeader, RecordBatch};
 
 /// What re-reading a segment's `.log` found.
 #[derive(Debug, Clone)]
@@ -141,27 +141,30 @@ impl RecoveredLog {
                 ));
                 break;
             }
-            let h = &batch.header;
-            let entries = self.cursor.on_batch(
-                batch.position,
-                h.last_offset(),
-                h.max_timestamp,
-                self.last_time,
-            );
-            if let Some(o) = entries.offset {
-                push_offset_entry(&mut self.offsets, base_offset, o);
-            }
-            if let Some(t) = entries.time {
-                push_time_entry(&mut self.times, base_offset, t);
-                self.last_time = Some(t.timestamp);
-            }
-            self.first_batch_timestamp.get_or_insert(h.max_timestamp);
-            self.last_offset = Some(h.last_offset());
-            self.last_batch = Some((batch.position, h.base_offset, h.crc));
-            self.valid_bytes = batch.end();
+            self.record_batch(base_offset, batch.position, &batch.header);
         }
         self.max_timestamp = self.cursor.max_timestamp();
         Ok(())
+    }
+
+    /// Accounts for a valid batch at `position` (the end of what was
+    /// accounted so far): index entries, timestamps, offsets.
+    pub(crate) fn record_batch(&mut self, base_offset: u64, position: u64, h: &BatchHeader) {
+        let entries =
+            self.cursor
+                .on_batch(position, h.last_offset(), h.max_timestamp, self.last_time);
+        if let Some(o) = entries.offset {
+            push_offset_entry(&mut self.offsets, base_offset, o);
+        }
+        if let Some(t) = entries.time {
+            push_time_entry(&mut self.times, base_offset, t);
+            self.last_time = Some(t.timestamp);
+        }
+        self.first_batch_timestamp.get_or_insert(h.max_timestamp);
+        self.last_offset = Some(h.last_offset());
+        self.last_batch = Some((position, h.base_offset, h.crc));
+        self.valid_bytes = position + h.size() as u64;
+        self.max_timestamp = self.cursor.max_timestamp();
     }
 }
 

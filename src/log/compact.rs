@@ -1,0 +1,622 @@
+//! Carrying out one compaction round on a log.
+//!
+//! Deciding what may be cleaned is [`crate::compaction`]'s job; this file
+//! gathers the segment metadata, builds the offset map over the dirty
+//! section, rewrites every segment below the round's end into new
+//! segments under `.cleaned` names and swaps them in:
+//!
+//! 1. Each group of old segments is copied into one new segment written
+//!    under `.cleaned` names, its `.log` and indexes fsynced.
+//! 2. Under the writer lock, if every old segment of the round is still in
+//!    the log (a truncation or deletion meanwhile aborts the round): the
+//!    `.cleaned` files are renamed `.swap`, highest base offset first, and
+//!    the directory fsynced.
+//! 3. The old segments' files are renamed `.deleted` (readers holding them
+//!    keep reading) and the directory fsynced.
+//! 4. The `.swap` files are renamed to their final names, lowest base
+//!    offset first, and the directory fsynced.
+//! 5. The cleaner checkpoint is set to the round's end offset.
+//!
+//! Each new segment ends with the last batch of its group (kept, emptied
+//! if need be), so a new segment covers exactly the offsets of the old
+//! segments it replaces. An open after a crash at any point therefore
+//! sees the old version or the new version of every part of the log: it
+//! deletes `.cleaned` files and any `.swap` above the lowest `.cleaned`
+//! (step 2 interrupted), and for every remaining `.swap` it deletes the
+//! old segments within its offset range and renames it into place (steps
+//! 3 and 4 interrupted).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::PartitionLog;
+use crate::compaction::filter::{filter_batch, Buffers, FilterCounts, RoundRules};
+use crate::compaction::producers::Producers;
+use crate::compaction::{
+    cleanable_section, group_segments, CleanableSection, CompactOptions, CompactionOutcome,
+    CompactionPolicy, OffsetMap, SegmentMeta, Throttle,
+};
+use crate::error::{Error, Result};
+use crate::io::{IoContext, OpenMode};
+use crate::record::{BatchHeader, RecordBatch, BATCH_HEADER_LEN};
+use crate::segment::{
+    lock, read_lock, write_lock, FileKind, RecoveredLog, Scanner, Segment, Step, TempSuffix,
+    BULK_CHUNK, HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
+};
+
+/// A new segment written under `.cleaned` names.
+struct Cleaned {
+    base_offset: u64,
+    size: u64,
+    index: RecoveredLog,
+}
+
+impl PartitionLog {
+    /// Runs one compaction round now with Kafka's default cleaner
+    /// settings (a 128 MiB offset map): see
+    /// [`compact_with`](Self::compact_with).
+    ///
+    /// # Errors
+    /// As [`compact_with`](Self::compact_with).
+    pub fn compact(&self, now_ms: i64) -> Result<CompactionOutcome> {
+        self.compact_with(now_ms, &CompactOptions::default())
+    }
+
+    /// Runs one compaction round now, whatever the log's dirty ratio (the
+    /// store's maintenance runs rounds only on logs that are due): the
+    /// latest record of every key in the dirty section is mapped (as many
+    /// keys as the offset map holds), and every segment below the end of
+    /// what was mapped is rewritten without the records it supersedes (see
+    /// [`crate::compaction`] for the rules). Tombstones are dropped once
+    /// their delete horizon, set by the round that first keeps them, is
+    /// before `now_ms`. Offsets never change.
+    ///
+    /// The round reads and writes without holding up appends or reads;
+    /// only the final swap of the files takes the writer lock. A
+    /// truncation or segment deletion that removes a segment of the round
+    /// meanwhile aborts it ([`CompactionOutcome::aborted`]); nothing
+    /// changes then.
+    ///
+    /// # Errors
+    /// * [`Error::InvalidConfig`] if the log's cleanup policy does not
+    ///   compact (compaction drops keyless records);
+    /// * [`Error::Corrupt`] for damage met in a segment (nothing changes);
+    /// * [`Error::Io`] (and the log is poisoned if the swap had begun);
+    /// * [`Error::ReadOnly`], [`Error::Closed`], [`Error::Poisoned`].
+    pub fn compact_with(&self, now_ms: i64, options: &CompactOptions) -> Result<CompactionOutcome> {
+        let inner = &self.inner;
+        if !inner.config.cleanup_policy.compacts() {
+            return Err(Error::config(
+                "cleanup_policy",
+                format!(
+                    "the log's cleanup policy is {}; compaction would drop records without a key",
+                    inner.config.cleanup_policy
+                ),
+            ));
+        }
+        drop(inner.writer()?);
+        let _round = lock(&inner.cleaner.round);
+        let started = Instant::now();
+        let (segments, leo, start) = {
+            let _w = inner.writer()?;
+            let segments: Vec<Arc<Segment>> =
+                read_lock(&inner.segments).values().cloned().collect();
+            (
+                segments,
+                inner.log_end_offset.load(Ordering::Acquire),
+                inner.log_start_offset.load(Ordering::Acquire),
+            )
+        };
+        let metas = segment_metas(&segments)?;
+        let checkpoint = self.cleaner_checkpoint();
+        let section = cleanable_section(
+            &metas,
+            start,
+            leo,
+            checkpoint,
+            leo,
+            now_ms,
+            &policy_of(&inner.config),
+        );
+        let mut outcome = CompactionOutcome {
+            first_dirty_offset: section.first_dirty_offset,
+            first_uncleanable_offset: section.first_uncleanable_offset,
+            end_offset: section.first_dirty_offset,
+            cleanable_ratio: section.cleanable_ratio(),
+            ..CompactionOutcome::default()
+        };
+        if section.checkpoint_reset {
+            self.set_cleaner_checkpoint(Some(section.first_dirty_offset))?;
+        }
+        if section.cleanable_bytes == 0 {
+            outcome.duration = started.elapsed();
+            return Ok(outcome);
+        }
+        let mut throttle = Throttle::new(options.io_max_bytes_per_second);
+        let mut map = OffsetMap::new(options.dedupe_buffer_bytes, options.load_factor);
+        let mut producers = Producers::default();
+        let mapped = build_offset_map(
+            &segments,
+            &metas,
+            &section,
+            &mut map,
+            &mut producers,
+            &mut throttle,
+            &mut outcome,
+        )?;
+        let Some(latest) = map.latest_offset() else {
+            outcome.duration = started.elapsed();
+            return Ok(outcome);
+        };
+        let end_offset = latest + 1;
+        // Producers whose batches lie outside what the map walked.
+        for (i, seg) in segments.iter().enumerate() {
+            if !mapped.contains(&i) {
+                observe_producers(seg, &mut producers)?;
+            }
+        }
+        let round = segments
+            .iter()
+            .take_while(|s| s.base_offset() < end_offset)
+            .count()
+            .min(segments.len().saturating_sub(1));
+        let groups = group_segments(
+            &metas[..round],
+            inner.config.segment_bytes,
+            u64::from(inner.config.segment_index_bytes),
+            section.first_uncleanable_offset,
+        );
+        let rules = RoundRules {
+            now_ms,
+            delete_retention_ms: inner.config.delete_retention_ms,
+        };
+        let mut counts = FilterCounts::default();
+        let mut cleaned = Vec::new();
+        for group in &groups {
+            let result = self.clean_group(
+                &segments[group.clone()],
+                &mut map,
+                &producers,
+                &rules,
+                options,
+                &mut throttle,
+                &mut counts,
+            );
+            match result {
+                Ok(c) => cleaned.push(c),
+                Err(e) => {
+                    self.remove_cleaned(&cleaned);
+                    if let Some(first) = segments.get(group.start) {
+                        self.remove_cleaned_files(first.base_offset());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        outcome.end_offset = end_offset;
+        outcome.segments_read = round;
+        outcome.segments_written = cleaned.len();
+        outcome.bytes_read += metas[..round].iter().map(|m| m.size).sum::<u64>();
+        outcome.bytes_written = cleaned.iter().map(|c| c.size).sum();
+        outcome.records_read = counts.records_read;
+        outcome.records_kept = counts.records_kept;
+        outcome.records_dropped = counts.records_read - counts.records_kept;
+        outcome.tombstones_dropped = counts.tombstones_dropped;
+        outcome.records_without_key = counts.records_without_key;
+        outcome.keys_mapped = map.len();
+        outcome.map_full = map.is_full();
+        outcome.map_bytes = map.memory_bytes();
+        if !self.swap_in(&segments[..round], &cleaned, end_offset)? {
+            self.remove_cleaned(&cleaned);
+            outcome.aborted = true;
+            outcome.end_offset = section.first_dirty_offset;
+            outcome.segments_written = 0;
+            outcome.bytes_written = 0;
+        } else {
+            // Files of replaced segments go now unless the log delays
+            // deletions.
+            inner.remove_pending_counted(|p| p.due_ms <= inner.clock.now_ms(), &mut 0)?;
+        }
+        outcome.duration = started.elapsed();
+        Ok(outcome)
+    }
+
+    /// Copies the batches of `group` that survive into one new segment
+    /// under `.cleaned` names, named after the group's first base offset,
+    /// and fsyncs it.
+    #[allow(clippy::too_many_arguments)]
+    fn clean_group(
+        &self,
+        group: &[Arc<Segment>],
+        map: &mut OffsetMap,
+        producers: &Producers,
+        rules: &RoundRules,
+        options: &CompactOptions,
+        throttle: &mut Throttle,
+        counts: &mut FilterCounts,
+    ) -> Result<Cleaned> {
+        let ctx = &self.inner.ctx;
+        let fs = &*ctx.fs;
+        let base = group[0].base_offset();
+        let log_path = cleaned_path(ctx.path(base, FileKind::Log));
+        let out_file = fs
+            .open(&log_path, OpenMode::Truncate)
+            .ctx("create", &log_path)?;
+        let mut index = RecoveredLog::empty(ctx.index_interval_bytes);
+        let mut written = 0u64;
+        let mut out: Vec<u8> = Vec::with_capacity(options.io_buffer_bytes);
+        let mut buffers = Buffers::default();
+        for (i, seg) in group.iter().enumerate() {
+            let last_segment = i + 1 == group.len();
+            let file = seg.handle()?;
+            let end = seg.readable_end()?;
+            let path = seg.log_path();
+            let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, end, BULK_CHUNK);
+            loop {
+                let b = match scanner.next().ctx("read", path)? {
+                    Step::Batch(b) => b,
+                    Step::End => break,
+                    Step::Invalid {
+                        position, reason, ..
+                    } => return Err(Error::corrupt(path, position, reason)),
+                };
+                // The walk checks that batches lie end to end up to `end`.
+                let is_last = last_segment && b.end() == end;
+                let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
+                throttle.pace(bytes.len() as u64);
+                let batch = RecordBatch::parse_raw(bytes)
+                    .and_then(|batch| batch.check_crc().map(|()| batch))
+                    .map_err(|e| e.in_file(path, b.position))?;
+                let retain_empty =
+                    is_last || producers.is_last_of_active(batch.header(), rules.now_ms);
+                let at = out.len();
+                let kept = filter_batch(
+                    &batch,
+                    map,
+                    rules,
+                    retain_empty,
+                    &mut out,
+                    &mut buffers,
+                    counts,
+                )
+                .map_err(|e| Error::corrupt(path, b.position, e.to_string()))?;
+                if kept {
+                    let position = written + at as u64;
+                    let h = BatchHeader::parse(&out[at..])
+                        .map_err(|e| e.in_file(&log_path, position))?;
+                    index.record_batch(base, position, &h);
+                }
+                if out.len() >= options.io_buffer_bytes {
+                    out_file
+                        .write_all_at(&out, written)
+                        .ctx("write", &log_path)?;
+                    written += out.len() as u64;
+                    out.clear();
+                }
+            }
+        }
+        if !out.is_empty() {
+            out_file
+                .write_all_at(&out, written)
+                .ctx("write", &log_path)?;
+            written += out.len() as u64;
+        }
+        out_file.sync_data().ctx("fsync", &log_path)?;
+        drop(out_file);
+        index.add_final_time_entry(base);
+        for (kind, bytes) in [
+            (FileKind::Index, &index.offsets),
+            (FileKind::TimeIndex, &index.times),
+        ] {
+            let path = cleaned_path(ctx.path(base, kind));
+            let f = fs.open(&path, OpenMode::Truncate).ctx("create", &path)?;
+            f.write_all_at(bytes, 0).ctx("write", &path)?;
+            f.sync_data().ctx("fsync", &path)?;
+        }
+        Ok(Cleaned {
+            base_offset: base,
+            size: written,
+            index,
+        })
+    }
+
+    /// Swaps the new segments in for `old` (steps 2 to 5 of the module
+    /// docs). Returns `false`, changing nothing, if the log no longer holds
+    /// every segment of `old`.
+    fn swap_in(&self, old: &[Arc<Segment>], cleaned: &[Cleaned], end_offset: u64) -> Result<bool> {
+        let inner = &self.inner;
+        let mut w = inner.writer()?;
+        {
+            let segments = read_lock(&inner.segments);
+            let intact = old.iter().all(|s| {
+                segments
+                    .get(&s.base_offset())
+                    .is_some_and(|c| Arc::ptr_eq(c, s))
+            });
+            if !intact {
+                return Ok(false);
+            }
+        }
+        inner.mark_changing(&mut w)?;
+        let deletions = inner.deletions_lock();
+        let ctx = &inner.ctx;
+        let fs = &*ctx.fs;
+        let dir = &inner.dir;
+        let kinds = [FileKind::Log, FileKind::Index, FileKind::TimeIndex];
+        let result = (|| -> Result<Vec<std::path::PathBuf>> {
+            for c in cleaned.iter().rev() {
+                for kind in kinds {
+                    let path = ctx.path(c.base_offset, kind);
+                    let from = cleaned_path(path.clone());
+                    fs.rename(&from, &with_suffix(path, TempSuffix::Swap))
+                        .ctx("rename", &from)?;
+                }
+            }
+            fs.sync_dir(dir).ctx("fsync directory", dir)?;
+            let mut renamed = Vec::new();
+            for seg in old {
+                seg.rename_files_to_deleted(&mut renamed, true)?;
+            }
+            fs.sync_dir(dir).ctx("fsync directory", dir)?;
+            for c in cleaned {
+                for kind in kinds {
+                    let path = ctx.path(c.base_offset, kind);
+                    let from = with_suffix(path.clone(), TempSuffix::Swap);
+                    fs.rename(&from, &path).ctx("rename", &from)?;
+                }
+            }
+            fs.sync_dir(dir).ctx("fsync directory", dir)?;
+            Ok(renamed)
+        })();
+        let renamed = ctx.poison.guard(result)?;
+        {
+            let mut segments = write_lock(&inner.segments);
+            for seg in old {
+                segments.remove(&seg.base_offset());
+            }
+            for c in cleaned {
+                let seg = Segment::closed_with(
+                    ctx.clone(),
+                    c.base_offset,
+                    c.size,
+                    c.index.offsets.clone(),
+                    c.index.times.clone(),
+                    c.index.max_timestamp,
+                );
+                segments.insert(c.base_offset, Arc::new(seg));
+            }
+        }
+        w.unsynced
+            .retain(|s| !old.iter().any(|o| Arc::ptr_eq(o, s)));
+        inner.defer_deleted(renamed);
+        drop(deletions);
+        self.set_cleaner_checkpoint(Some(end_offset))?;
+        drop(w);
+        Ok(true)
+    }
+
+    /// Removes the `.cleaned` files of new segments (an aborted or failed
+    /// round). Best effort: an open removes leftovers anyway.
+    fn remove_cleaned(&self, cleaned: &[Cleaned]) {
+        for c in cleaned {
+            self.remove_cleaned_files(c.base_offset);
+        }
+    }
+
+    fn remove_cleaned_files(&self, base_offset: u64) {
+        let ctx = &self.inner.ctx;
+        for kind in [FileKind::Log, FileKind::Index, FileKind::TimeIndex] {
+            let _ = ctx
+                .fs
+                .remove_file(&cleaned_path(ctx.path(base_offset, kind)));
+        }
+    }
+
+    /// The end offset of the last compaction round (the first dirty
+    /// offset of the next), if the log was ever compacted.
+    pub fn cleaner_checkpoint(&self) -> Option<u64> {
+        let inner = &self.inner;
+        let mut slot = lock(&inner.cleaner.checkpoint);
+        if let Some(known) = *slot {
+            return known;
+        }
+        let read = inner.cleaner.file.read(&*inner.ctx.fs, &inner.dir);
+        *slot = Some(read);
+        read
+    }
+
+    pub(super) fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
+        let inner = &self.inner;
+        let mut slot = lock(&inner.cleaner.checkpoint);
+        if *slot == Some(offset) {
+            return Ok(());
+        }
+        inner
+            .cleaner
+            .file
+            .write(&*inner.ctx.fs, &inner.dir, offset)?;
+        *slot = Some(offset);
+        Ok(())
+    }
+
+    /// The log's sections as the cleaner sees them now (dirty ratio and
+    /// the rest), for reporting. Reads segment metadata (index files,
+    /// each closed segment's first batch header).
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Corrupt`] if a segment's metadata cannot
+    /// be read.
+    pub fn cleanable_section(&self, now_ms: i64) -> Result<CleanableSection> {
+        let inner = &self.inner;
+        let segments: Vec<Arc<Segment>> = read_lock(&inner.segments).values().cloned().collect();
+        let leo = inner.log_end_offset.load(Ordering::Acquire);
+        let start = inner.log_start_offset.load(Ordering::Acquire);
+        let metas = segment_metas(&segments)?;
+        Ok(cleanable_section(
+            &metas,
+            start,
+            leo,
+            self.cleaner_checkpoint(),
+            leo,
+            now_ms,
+            &policy_of(&inner.config),
+        ))
+    }
+}
+
+fn cleaned_path(path: std::path::PathBuf) -> std::path::PathBuf {
+    with_suffix(path, TempSuffix::Cleaned)
+}
+
+fn with_suffix(path: std::path::PathBuf, suffix: TempSuffix) -> std::path::PathBuf {
+    let mut s = path.into_os_string();
+    s.push(suffix.suffix());
+    s.into()
+}
+
+/// The planner's view of a log's compaction settings.
+fn policy_of(config: &crate::config::LogConfig) -> CompactionPolicy {
+    CompactionPolicy {
+        min_cleanable_dirty_ratio: config.min_cleanable_dirty_ratio,
+        min_compaction_lag_ms: config.min_compaction_lag_ms,
+        max_compaction_lag_ms: config.max_compaction_lag_ms,
+    }
+}
+
+/// What the planner needs of each segment: sizes (index sizes from the
+/// loaded entries), the largest timestamp, the first batch's timestamp.
+fn segment_metas(segments: &[Arc<Segment>]) -> Result<Vec<SegmentMeta>> {
+    let last = segments.len().saturating_sub(1);
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let size = s.size();
+            let (offset_index_bytes, time_index_bytes) = if i == last {
+                (0, 0)
+            } else {
+                s.with_indexes(|o, t| {
+                    (
+                        (o.len() * OFFSET_ENTRY_LEN) as u64,
+                        (t.len() * TIME_ENTRY_LEN) as u64,
+                    )
+                })?
+            };
+            let largest_timestamp = s.max_timestamp()?.timestamp;
+            let first_batch_timestamp = if i == last || size < BATCH_HEADER_LEN as u64 {
+                -1
+            } else {
+                let file = s.handle()?;
+                let mut head = [0u8; BATCH_HEADER_LEN];
+                file.read_exact_at(&mut head, 0).ctx("read", s.log_path())?;
+                BatchHeader::parse(&head)
+                    .map_err(|e| e.in_file(s.log_path(), 0))?
+                    .max_timestamp
+            };
+            Ok(SegmentMeta {
+                base_offset: s.base_offset(),
+                size,
+                offset_index_bytes,
+                time_index_bytes,
+                largest_timestamp,
+                first_batch_timestamp,
+            })
+        })
+        .collect()
+}
+
+/// Maps the latest offset of every key in the dirty section (Kafka's
+/// `buildOffsetMap`), as far as the map holds, noting producers on the
+/// way. Returns the indexes of the segments whose every batch was seen.
+fn build_offset_map(
+    segments: &[Arc<Segment>],
+    metas: &[SegmentMeta],
+    section: &CleanableSection,
+    map: &mut OffsetMap,
+    producers: &mut Producers,
+    throttle: &mut Throttle,
+    outcome: &mut CompactionOutcome,
+) -> Result<Vec<usize>> {
+    let start = section.first_dirty_offset;
+    let end = section.first_uncleanable_offset;
+    let first = metas
+        .partition_point(|m| m.base_offset <= start)
+        .saturating_sub(1);
+    let dirty: Vec<usize> = (first..segments.len().saturating_sub(1))
+        .filter(|&i| metas[i].base_offset < end)
+        .collect();
+    let mut walked = Vec::new();
+    let mut decompressed = Vec::new();
+    let mut full = false;
+    for (n, &i) in dirty.iter().enumerate() {
+        let seg = &segments[i];
+        let next_base = dirty.get(n + 1).map_or(end, |&j| metas[j].base_offset);
+        let file = seg.handle()?;
+        let size = seg.readable_end()?;
+        let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, BULK_CHUNK);
+        loop {
+            let b = match scanner.next().ctx("read", seg.log_path())? {
+                Step::Batch(b) => b,
+                Step::End => break,
+                Step::Invalid {
+                    position, reason, ..
+                } => return Err(Error::corrupt(seg.log_path(), position, reason)),
+            };
+            producers.observe(&b.header);
+            if full {
+                continue;
+            }
+            let bytes = scanner.batch_bytes(&b).ctx("read", seg.log_path())?;
+            throttle.pace(bytes.len() as u64);
+            outcome.bytes_read += bytes.len() as u64;
+            let batch = RecordBatch::parse_raw(bytes)
+                .and_then(|batch| batch.check_crc().map(|()| batch))
+                .map_err(|e| e.in_file(seg.log_path(), b.position))?;
+            if !batch.header().is_control() {
+                let records = batch
+                    .records_raw(&mut decompressed)
+                    .map_err(|e| e.in_file(seg.log_path(), b.position))?;
+                for record in records {
+                    let record = record
+                        .map_err(|e| Error::corrupt(seg.log_path(), b.position, e.to_string()))?;
+                    if let Some(key) = record.key.filter(|_| record.offset >= start) {
+                        if map.is_full() || !map.put(key, record.offset) {
+                            full = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if full {
+                continue;
+            }
+            if b.header.last_offset() >= start {
+                map.update_latest_offset(b.header.last_offset());
+            }
+        }
+        walked.push(i);
+        if full {
+            break;
+        }
+        // Offsets missing at the end of a segment are covered too.
+        map.update_latest_offset(next_base.saturating_sub(1));
+    }
+    Ok(walked)
+}
+
+/// Notes the producers of every batch of `seg` (headers only).
+fn observe_producers(seg: &Segment, producers: &mut Producers) -> Result<()> {
+    let file = seg.handle()?;
+    let size = seg.readable_end()?;
+    let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, HEADER_CHUNK);
+    loop {
+        match scanner.next().ctx("read", seg.log_path())? {
+            Step::Batch(b) => producers.observe(&b.header),
+            Step::End => return Ok(()),
+            Step::Invalid {
+                position, reason, ..
+            } => return Err(Error::corrupt(seg.log_path(), position, reason)),
+        }
+    }
+}

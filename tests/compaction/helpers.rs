@@ -1,0 +1,96 @@
+//! Building compacted logs and reading them back.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use seglog::io::MemFs;
+use seglog::topic::CleanupPolicy;
+use seglog::{
+    BatchBuilder, LogConfig, ManualClock, OpenOptions, PartitionLog, Record, RecoveryMode,
+};
+
+use crate::common_crash::DIR;
+
+/// A compacted log's config: small segments, an index entry per batch.
+pub fn config() -> LogConfig {
+    LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        index_interval_bytes: 0,
+        ..LogConfig::default()
+    }
+}
+
+pub fn open_log(fs: &MemFs, clock: &ManualClock, config: &LogConfig) -> PartitionLog {
+    OpenOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .recovery_mode(RecoveryMode::Strict)
+        .open(DIR, config.clone())
+        .unwrap()
+}
+
+/// Appends one batch holding one record `key -> value` (a tombstone for
+/// `None`), stamped `ts`.
+pub fn put(log: &PartitionLog, key: &str, value: Option<&str>, ts: i64) -> u64 {
+    let r = match value {
+        Some(v) => Record::new(v).with_key(key),
+        None => Record::tombstone(key),
+    };
+    log.append(&[r.with_timestamp(ts)]).unwrap().first_offset
+}
+
+/// Every record of the log: (offset, key, value).
+pub fn records(log: &PartitionLog) -> Vec<(u64, String, Option<String>)> {
+    log.iter(0)
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r.offset,
+                String::from_utf8(r.key.unwrap_or_default()).unwrap(),
+                r.value.map(|v| String::from_utf8(v).unwrap()),
+            )
+        })
+        .collect()
+}
+
+pub fn offsets(log: &PartitionLog) -> Vec<u64> {
+    records(log).into_iter().map(|r| r.0).collect()
+}
+
+/// Keys whose records have values, in log order (Kafka's `keysInLog`).
+pub fn keys_with_values(log: &PartitionLog) -> Vec<String> {
+    records(log)
+        .into_iter()
+        .filter(|r| r.2.is_some())
+        .map(|r| r.1)
+        .collect()
+}
+
+/// The key -> value map of applying the log in order.
+pub fn table(log: &PartitionLog) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    for (_, k, v) in records(log) {
+        match v {
+            Some(v) => t.insert(k, v),
+            None => t.remove(&k),
+        };
+    }
+    t
+}
+
+/// Writes a cleaner checkpoint for the log in [`DIR`] (closed meanwhile).
+pub fn write_checkpoint(fs: &MemFs, offset: u64) {
+    use seglog::io::{Fs, OpenMode};
+    let path = std::path::Path::new(DIR).join("cleaner-offset-checkpoint");
+    let f = fs.open(&path, OpenMode::Truncate).unwrap();
+    f.write_all_at(format!("0\n1\nt 0 {offset}\n").as_bytes(), 0)
+        .unwrap();
+}
+
+/// Batches with a producer id, for the producer rules.
+pub fn producer_batch(base_seq: i32, pid: i64, key: &str, ts: i64) -> Vec<u8> {
+    BatchBuilder::new()
+        .producer(pid, 0, base_seq)
+        .build(&[Record::new("v").with_key(key).with_timestamp(ts)])
+        .unwrap()
+}

@@ -1,0 +1,11 @@
+//! Compaction of one partition log: Kafka's cleaner scenarios, the
+//! delete horizon, producers, aborts, crash safety and a model check.
+
+mod common_crash;
+
+#[path = "compaction/helpers.rs"]
+mod helpers;
+#[path = "compaction/power_loss.rs"]
+mod power_loss;
+#[path = "compaction/scenarios.rs"]
+mod scenarios;
