@@ -111,7 +111,10 @@ pub struct LogConfig {
     /// Kafka `segment.ms`: a new segment starts when the active one's first
     /// batch is older than this, in milliseconds (compared with the new
     /// batch's timestamp, or with the clock when the first batch has none).
-    /// Default 604 800 000 (7 days); at least 1.
+    /// A log whose policy compacts rolls sooner if
+    /// [`max_compaction_lag_ms`](Self::max_compaction_lag_ms) is smaller
+    /// (see [`max_segment_ms`](Self::max_segment_ms)). Default 604 800 000
+    /// (7 days); at least 1.
     pub segment_ms: u64,
     /// Kafka `segment.index.bytes`: size to which the active segment's
     /// `.index` and `.timeindex` are preallocated; a full index rolls the
@@ -202,6 +205,32 @@ impl Default for LogConfig {
 }
 
 impl LogConfig {
+    /// The age, in milliseconds, at which the active segment rolls
+    /// (Kafka's `LogConfig.maxSegmentMs`): [`segment_ms`](Self::segment_ms),
+    /// or the smaller of it and
+    /// [`max_compaction_lag_ms`](Self::max_compaction_lag_ms) if the
+    /// cleanup policy compacts, since the active segment is never cleaned:
+    /// a record must leave it in time to be compacted within the lag.
+    ///
+    /// ```
+    /// use seglog::{CleanupPolicy, LogConfig};
+    /// let mut config = LogConfig {
+    ///     segment_ms: 3_600_000,
+    ///     max_compaction_lag_ms: 60_000,
+    ///     ..LogConfig::default()
+    /// };
+    /// assert_eq!(config.max_segment_ms(), 3_600_000);
+    /// config.cleanup_policy = CleanupPolicy::Compact;
+    /// assert_eq!(config.max_segment_ms(), 60_000);
+    /// ```
+    pub fn max_segment_ms(&self) -> u64 {
+        if self.cleanup_policy.compacts() {
+            self.segment_ms.min(self.max_compaction_lag_ms)
+        } else {
+            self.segment_ms
+        }
+    }
+
     /// Checks every field against its bounds.
     ///
     /// # Errors

@@ -167,8 +167,12 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// A configuration value is out of bounds. `field` names it as it is
-    /// spelled in [`LogConfig`](crate::LogConfig).
+    /// A configuration value is out of bounds or malformed. `field` names
+    /// it as it is spelled in [`LogConfig`](crate::LogConfig), or by its
+    /// Kafka name where it was given by that name
+    /// ([`TopicConfig::set`](crate::TopicConfig::set)) or stands for a
+    /// Kafka broker config ([`CleanerConfig`](crate::CleanerConfig):
+    /// `log.cleaner.dedupe.buffer.size`, ...).
     #[error("invalid configuration value for `{field}`: {reason}")]
     InvalidConfig {
         /// The field's name.

@@ -205,7 +205,7 @@ pub use record::{
     TimestampType,
 };
 pub use store::{
-    AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord, LogStore, Producer, ProducerConfig,
-    ProducerRecord, RecordMetadata, StoreConfig, TopicPartition,
+    AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerRecord, LogStore, Producer,
+    ProducerConfig, ProducerRecord, RecordMetadata, StoreConfig, TopicPartition,
 };
 pub use topic::TopicConfig;

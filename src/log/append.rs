@@ -136,7 +136,7 @@ impl Inner {
         // Encoded straight into the active segment's write buffer.
         let outcome = self.active(&mut w)?.append_in_place(
             self.config.segment_bytes,
-            self.config.segment_ms,
+            self.config.max_segment_ms(),
             now,
             |buf| {
                 let enc = builder.encode_into(records, buf, &mut scratch)?;
@@ -339,7 +339,7 @@ impl Inner {
                     &whole,
                     metas.len(),
                     self.config.segment_bytes,
-                    self.config.segment_ms,
+                    self.config.max_segment_ms(),
                     now,
                 )
             } else {

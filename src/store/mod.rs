@@ -72,6 +72,7 @@
 //! [`StoreConfig::max_loaded_indexes`]), so a store of thousands of
 //! partitions runs within the usual limit of 1,024 open files.
 
+mod cleaner_config;
 mod consumer;
 mod follow;
 mod layout;
@@ -89,6 +90,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
 pub use maintenance::{MaintenanceReport, PartitionError};
 pub use producer::{Delivery, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
@@ -151,6 +153,10 @@ pub struct StoreConfig {
     /// What opening does with damaged data in a partition. Default
     /// [`RecoveryMode::Strict`].
     pub recovery_mode: RecoveryMode,
+    /// The log cleaner's settings (Kafka's `log.cleaner.*`), for the
+    /// topics whose cleanup policy compacts. Default
+    /// [`CleanerConfig::default()`].
+    pub cleaner: CleanerConfig,
 }
 
 impl Default for StoreConfig {
@@ -160,6 +166,7 @@ impl Default for StoreConfig {
             max_open_files: 512,
             max_loaded_indexes: 8_192,
             recovery_mode: RecoveryMode::Strict,
+            cleaner: CleanerConfig::default(),
         }
     }
 }
@@ -294,8 +301,8 @@ impl StoreOptions {
     /// # Errors
     /// [`Error::Locked`] if the directory is open elsewhere, or a
     /// [`PartitionLog`] opened on its own writes one of its partitions;
-    /// [`Error::InvalidConfig`] for a bad config (a stored override
-    /// included); [`Error::Corrupt`] for damaged metadata (naming the
+    /// [`Error::InvalidConfig`] for a bad config (the cleaner's settings
+    /// and a stored override included); [`Error::Corrupt`] for damaged metadata (naming the
     /// file) or partition data that strict recovery keeps;
     /// [`Error::MissingPartition`] for a partition whose directory is gone;
     /// [`Error::Io`].

@@ -32,6 +32,7 @@ use crate::topic::{partition_dir_name, TopicConfig};
 impl StoreInner {
     pub(super) fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
         config.topic_defaults.validate()?;
+        config.cleaner.validate()?;
         let fs = opts.fs;
         let created = !fs.exists(dir).ctx("stat", dir)?;
         if created && opts.read_only {

@@ -1,11 +1,14 @@
-//! Kafka's `cleanup.policy` at the `LogStore` level: which topics
-//! retention deletes from, and the policy each partition's log is opened
-//! with.
+//! Kafka's `cleanup.policy` and the log cleaner's settings at the
+//! `LogStore` level: which topics retention deletes from, the policy each
+//! partition's log is opened with, and the cleaner's settings checked at
+//! open.
 
-use seglog::io::MemFs;
+use std::path::Path;
+
+use seglog::io::{Fs, MemFs};
 use seglog::store::StoreOptions;
 use seglog::topic::CleanupPolicy;
-use seglog::{LogStore, ManualClock};
+use seglog::{CleanerConfig, Error, LogStore, ManualClock};
 
 mod common_store;
 use common_store::*;
@@ -114,5 +117,41 @@ fn each_partition_log_is_opened_with_its_topics_policy() {
         let log = store.partition(name, 0).unwrap();
         assert_eq!(log.config().cleanup_policy, policy, "{name}");
     }
+    store.close().unwrap();
+}
+
+#[test]
+fn a_store_with_bad_cleaner_settings_is_not_opened() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let mut config = store_config();
+    config.cleaner = CleanerConfig {
+        io_buffer_load_factor: 1.5,
+        ..CleanerConfig::default()
+    };
+    let opened = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(ROOT, config.clone());
+    assert!(
+        matches!(
+            &opened,
+            Err(Error::InvalidConfig {
+                field: "log.cleaner.io.buffer.load.factor",
+                ..
+            })
+        ),
+        "{:?}",
+        opened.err()
+    );
+    assert!(!fs.exists(Path::new(ROOT)).unwrap(), "nothing was created");
+
+    config.cleaner.io_buffer_load_factor = 1.0;
+    let store = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock)
+        .open(ROOT, config)
+        .unwrap();
+    assert_eq!(store.config().cleaner.io_buffer_load_factor, 1.0);
     store.close().unwrap();
 }
