@@ -45,6 +45,14 @@ use crate::segment::{
     BULK_CHUNK, HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 
+/// Why a swap failed.
+enum Swap {
+    /// Before anything was renamed: the `.cleaned` files may go.
+    NotStarted(Error),
+    /// Part-way: the files stay for the next open to sort out.
+    Failed(Error),
+}
+
 /// A new segment written under `.cleaned` names.
 struct Cleaned {
     base_offset: u64,
@@ -207,7 +215,18 @@ impl PartitionLog {
         outcome.keys_mapped = map.len();
         outcome.map_full = map.is_full();
         outcome.map_bytes = map.memory_bytes();
-        if !self.swap_in(&segments[..round], &cleaned, end_offset)? {
+        let swapped = match self.swap_in(&segments[..round], &cleaned, end_offset) {
+            Ok(s) => s,
+            Err(Swap::NotStarted(e)) => {
+                self.remove_cleaned(&cleaned);
+                return Err(e);
+            }
+            // Files may be half renamed: the next open completes or undoes
+            // the swap from what it finds; removing `.cleaned` files now
+            // would make it complete a part of it.
+            Err(Swap::Failed(e)) => return Err(e),
+        };
+        if !swapped {
             self.remove_cleaned(&cleaned);
             outcome.aborted = true;
             outcome.end_offset = section.first_dirty_offset;
@@ -324,9 +343,14 @@ impl PartitionLog {
     /// Swaps the new segments in for `old` (steps 2 to 5 of the module
     /// docs). Returns `false`, changing nothing, if the log no longer holds
     /// every segment of `old`.
-    fn swap_in(&self, old: &[Arc<Segment>], cleaned: &[Cleaned], end_offset: u64) -> Result<bool> {
+    fn swap_in(
+        &self,
+        old: &[Arc<Segment>],
+        cleaned: &[Cleaned],
+        end_offset: u64,
+    ) -> std::result::Result<bool, Swap> {
         let inner = &self.inner;
-        let mut w = inner.writer()?;
+        let mut w = inner.writer().map_err(Swap::NotStarted)?;
         {
             let segments = read_lock(&inner.segments);
             let intact = old.iter().all(|s| {
@@ -338,7 +362,7 @@ impl PartitionLog {
                 return Ok(false);
             }
         }
-        inner.mark_changing(&mut w)?;
+        inner.mark_changing(&mut w).map_err(Swap::NotStarted)?;
         let deletions = inner.deletions_lock();
         let ctx = &inner.ctx;
         let fs = &*ctx.fs;
@@ -369,7 +393,7 @@ impl PartitionLog {
             fs.sync_dir(dir).ctx("fsync directory", dir)?;
             Ok(renamed)
         })();
-        let renamed = ctx.poison.guard(result)?;
+        let renamed = ctx.poison.guard(result).map_err(Swap::Failed)?;
         {
             let mut segments = write_lock(&inner.segments);
             for seg in old {
@@ -391,7 +415,10 @@ impl PartitionLog {
             .retain(|s| !old.iter().any(|o| Arc::ptr_eq(o, s)));
         inner.defer_deleted(renamed);
         drop(deletions);
-        self.set_cleaner_checkpoint(Some(end_offset))?;
+        // The swap is done; the checkpoint is derived data (a stale one
+        // only makes the next round clean more).
+        self.set_cleaner_checkpoint(Some(end_offset))
+            .map_err(Swap::Failed)?;
         drop(w);
         Ok(true)
     }
@@ -424,6 +451,20 @@ impl PartitionLog {
         let read = inner.cleaner.file.read(&*inner.ctx.fs, &inner.dir);
         *slot = Some(read);
         read
+    }
+
+    /// Lowers the cleaner checkpoint to the log end offset after a
+    /// truncation (Kafka truncates it with the log), so that records
+    /// appended again below it count as dirty. The file is derived data: if
+    /// writing it fails, the value in memory is still lowered and the next
+    /// round writes it again.
+    pub(super) fn clamp_cleaner_checkpoint(&self) {
+        let leo = self.log_end_offset();
+        if let Some(cp) = self.cleaner_checkpoint().filter(|&cp| cp > leo) {
+            if self.set_cleaner_checkpoint(Some(leo)).is_err() {
+                *lock(&self.inner.cleaner.checkpoint) = Some(Some(leo.min(cp)));
+            }
+        }
     }
 
     pub(super) fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {

@@ -25,7 +25,9 @@ impl PartitionLog {
     /// [`Error::Closed`].
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
-        self.inner.truncate_locked(&mut w, offset)
+        self.inner.truncate_locked(&mut w, offset)?;
+        self.clamp_cleaner_checkpoint();
+        Ok(())
     }
 
     /// Deletes every segment and starts an empty log at `offset`: log start,
@@ -35,7 +37,9 @@ impl PartitionLog {
     /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
     pub fn truncate_fully_and_start_at(&self, offset: u64) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
-        self.inner.restart_locked(&mut w, offset)
+        self.inner.restart_locked(&mut w, offset)?;
+        self.clamp_cleaner_checkpoint();
+        Ok(())
     }
 
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords):

@@ -430,3 +430,38 @@ fn cleaned_indexes_are_what_recovery_rebuilds() {
     seglog::inspect::verify_partition_dir_with(&fs, dir()).unwrap();
     let _ = DIR;
 }
+
+#[test]
+fn a_truncation_below_the_checkpoint_lowers_it() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = open_log(&fs, &clock, &config());
+    for i in 0..6u64 {
+        put(&log, &format!("k{}", i % 2), Some(&i.to_string()), 1);
+    }
+    log.roll().unwrap();
+    put(&log, "k9", Some("x"), 1);
+    log.compact(1).unwrap();
+    assert_eq!(log.cleaner_checkpoint(), Some(6));
+    // Offsets 0..=3 were compacted away: the log ends where its data
+    // below 5 ends.
+    log.truncate_to(5).unwrap();
+    assert_eq!(log.log_end_offset(), 5);
+    assert_eq!(log.cleaner_checkpoint(), Some(5));
+    log.close().unwrap();
+    let log = open_log(&fs, &clock, &config());
+    assert_eq!(
+        log.cleaner_checkpoint(),
+        Some(5),
+        "the lowered checkpoint is on disk"
+    );
+    // Records appended again from 5 are dirty: the next round compacts them.
+    for i in 0..4u64 {
+        put(&log, "k0", Some(&format!("again {i}")), 1);
+    }
+    log.roll().unwrap();
+    let out = log.compact(1).unwrap();
+    assert_eq!(out.first_dirty_offset, 5);
+    assert_eq!(table(&log).get("k0").map(String::as_str), Some("again 3"));
+    assert_eq!(records(&log).iter().filter(|r| r.1 == "k0").count(), 1);
+}
