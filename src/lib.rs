@@ -97,6 +97,44 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Compacted logs
+//!
+//! A log whose `cleanup_policy` compacts keeps the latest record of every
+//! key (Kafka's `cleanup.policy=compact`): a change log or a table whose
+//! size follows the number of keys, not the number of updates.
+//! [`compaction`] has the rules and the guarantees.
+//!
+//! ```
+//! use seglog::topic::CleanupPolicy;
+//! use seglog::{Clock, LogConfig, PartitionLog, Record, SystemClock};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let config = LogConfig {
+//!     cleanup_policy: CleanupPolicy::Compact,
+//!     ..LogConfig::default()
+//! };
+//! let log = PartitionLog::open(dir.path().join("users-0"), config)?;
+//! log.append(&[Record::new("alice@old").with_key("alice")])?;
+//! log.append(&[Record::new("bob@home").with_key("bob")])?;
+//! log.append(&[Record::new("alice@new").with_key("alice")])?;
+//! log.append(&[Record::tombstone("bob")])?;
+//! // Only closed segments are compacted.
+//! log.roll()?;
+//! log.append(&[Record::new("carol@work").with_key("carol")])?;
+//!
+//! let round = log.compact(SystemClock.now_ms())?;
+//! assert_eq!(round.records_dropped, 2);
+//! // Offsets never change; the latest record of every key stays, and the
+//! // tombstone until `delete_retention_ms` after this round.
+//! let left: Vec<u64> = log.iter(0).map(|r| r.map(|r| r.offset)).collect::<Result<_, _>>()?;
+//! assert_eq!(left, [2, 3, 4]);
+//!
+//! // A record without a key has no place in a compacted log.
+//! assert!(log.append(&[Record::new("anonymous")]).is_err());
+//! log.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # What it is and is not
 //!
 //! * A [`LogStore`] is a data directory of topics: creating, growing and
@@ -105,7 +143,8 @@
 //! * A [`PartitionLog`] is one partition directory: appends (records,
 //!   producer-encoded batches, or batches with preassigned offsets for
 //!   replication), reads by offset and by time, rolling, truncation, the
-//!   log start offset, durability and crash recovery.
+//!   log start offset, durability and crash recovery, and key-based
+//!   compaction ([`compaction`]).
 //! * [`record`] encodes and decodes Kafka v2 record batches, with gzip,
 //!   snappy, lz4 and zstd as cargo features.
 //! * [`inspect`] reads and verifies a partition directory without changing
