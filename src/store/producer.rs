@@ -282,10 +282,11 @@ impl Producer {
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`];
     /// [`Error::RecordTooLarge`] for a record that cannot fit a batch of
     /// the topic's `max.message.bytes`; [`Error::InvalidRecord`] for a
-    /// negative timestamp; [`Error::MissingKey`] for a record without a key
-    /// to a topic whose cleanup policy compacts; an append's error when a full batch is appended
-    /// (that batch's deliveries report it too); [`Error::Closed`];
-    /// [`Error::ReadOnly`] on a store opened read-only.
+    /// negative timestamp; [`Error::MissingKey`] for a record without a
+    /// key to a topic whose cleanup policy compacts; an append's error
+    /// when a full batch is appended (that batch's deliveries report it
+    /// too); [`Error::Closed`]; [`Error::ReadOnly`] on a store opened
+    /// read-only.
     pub fn send(&self, record: ProducerRecord) -> Result<Delivery> {
         self.store.inner.check_writable()?;
         let ProducerRecord {
