@@ -413,12 +413,13 @@ impl Inner {
     }
 }
 
-/// What [`validate_producer_batch`] found in a well-formed batch.
+/// What [`validate_producer_batch`] found, short of an invalid batch.
 enum Checked {
-    /// The batch's facts (at base offset 0, with the largest record
+    /// A valid batch: its facts (at base offset 0, with the largest record
     /// timestamp) and its record count.
     Valid { meta: BatchMeta, records: u64 },
-    /// Keys were required and the record at this offset delta has none.
+    /// Keys were required and the record at this offset delta, the first
+    /// without one, has none (the records after it were not looked at).
     Keyless { record: u64 },
 }
 
