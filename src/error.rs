@@ -86,6 +86,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// A record without a key was appended as the leader
+    /// ([`append`](crate::PartitionLog::append),
+    /// [`append_encoded`](crate::PartitionLog::append_encoded), a
+    /// [`Producer`](crate::Producer)) to a log whose
+    /// [cleanup policy](crate::LogConfig::cleanup_policy) compacts:
+    /// compaction keeps the latest record of each key, so, as in Kafka, a
+    /// compacted log takes only keyed records. Nothing of the append was
+    /// written. Give every record a key, or use a log that does not
+    /// compact. Control batches and replicated appends are not checked.
+    #[error(
+        "compacted topic cannot accept message without key: record {index} of the append has no key{}",
+        .batch_position.map_or(String::new(), |p| format!(" (in the batch at byte {p})"))
+    )]
+    MissingKey {
+        /// The first keyless record's position among the records of the
+        /// append, from 0, counting across all its batches (0 for the
+        /// record a producer was sent).
+        index: u64,
+        /// For encoded batches, the byte position within the caller's
+        /// buffer of the batch that holds the record; `None` for records.
+        batch_position: Option<u64>,
+    },
+
     /// Batches with preassigned offsets (replication, tools) do not continue
     /// the log: the first offset is below the log end offset, or offsets do
     /// not strictly increase. Nothing was written.
@@ -290,6 +313,13 @@ impl Error {
                 reason: reason.clone(),
             },
             Error::InvalidRecord { reason } => Error::invalid_record(reason.clone()),
+            Error::MissingKey {
+                index,
+                batch_position,
+            } => Error::MissingKey {
+                index: *index,
+                batch_position: *batch_position,
+            },
             Error::UnexpectedOffset { offset, expected } => Error::UnexpectedOffset {
                 offset: *offset,
                 expected: *expected,

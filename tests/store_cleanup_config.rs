@@ -1,14 +1,14 @@
 //! Kafka's `cleanup.policy` and the log cleaner's settings at the
 //! `LogStore` level: which topics retention deletes from, the policy each
-//! partition's log is opened with, and the cleaner's settings checked at
-//! open.
+//! partition's log is opened with, keyless records refused by producers
+//! of compacted topics, and the cleaner's settings checked at open.
 
 use std::path::Path;
 
 use seglog::io::{Fs, MemFs};
 use seglog::store::StoreOptions;
 use seglog::topic::CleanupPolicy;
-use seglog::{CleanerConfig, Error, LogStore, ManualClock};
+use seglog::{CleanerConfig, Error, LogStore, ManualClock, ProducerRecord};
 
 mod common_store;
 use common_store::*;
@@ -153,5 +153,50 @@ fn a_store_with_bad_cleaner_settings_is_not_opened() {
         .open(ROOT, config)
         .unwrap();
     assert_eq!(store.config().cleaner.io_buffer_load_factor, 1.0);
+    store.close().unwrap();
+}
+
+#[test]
+fn a_producer_refuses_a_keyless_record_to_a_compacted_topic_alone() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let store = open(&fs, &clock);
+    create_topics(&store);
+    let producer = store.producer(Default::default());
+    for (name, _, policy) in TOPICS {
+        // A keyed record waits in the open batch of partition 0.
+        let kept = producer
+            .send(ProducerRecord::new(name, "kept").with_key("k"))
+            .unwrap();
+        let before = snapshot(&fs);
+        for record in [
+            ProducerRecord::new(name, "no key").with_partition(0),
+            ProducerRecord::new(name, "no key, no partition"),
+        ] {
+            let sent = producer.send(record);
+            if policy.compacts() {
+                assert!(
+                    matches!(
+                        sent,
+                        Err(Error::MissingKey {
+                            index: 0,
+                            batch_position: None
+                        })
+                    ),
+                    "{name}: {sent:?}"
+                );
+            } else {
+                assert!(sent.is_ok(), "{name}: {sent:?}");
+            }
+        }
+        if policy.compacts() {
+            assert_eq!(snapshot(&fs), before, "{name}: nothing was written");
+        }
+        // The record sent before is stored all the same.
+        assert_eq!(kept.wait().unwrap().offset, 0, "{name}");
+        producer.flush().unwrap();
+        let stored = store.partition(name, 0).unwrap().log_end_offset();
+        assert_eq!(stored, if policy.compacts() { 1 } else { 3 }, "{name}");
+    }
     store.close().unwrap();
 }

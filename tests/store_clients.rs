@@ -1,6 +1,8 @@
 //! Producers and consumers of a LogStore: routing, batching, positions,
 //! blocking polls, offset resets, and many threads at once.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -668,15 +670,6 @@ fn partitions_take_turns_when_bytes_end_the_poll() {
     );
 }
 
-/// Rewrites a batch's header field at `at` and recomputes its CRC, as a
-/// compaction (records gone from the end of a batch) or a transaction
-/// marker (control bit) leaves batches.
-fn patch_batch(batch: &mut [u8], at: usize, bytes: &[u8]) {
-    batch[at..at + bytes.len()].copy_from_slice(bytes);
-    let crc = crc32c::crc32c(&batch[21..]);
-    batch[17..21].copy_from_slice(&crc.to_be_bytes());
-}
-
 /// Offsets without records (the compacted end of a batch, a control
 /// batch) are stepped over: the consumer neither stalls on them nor
 /// returns anything for them, even reading one batch at a time.
@@ -695,10 +688,10 @@ fn a_consumer_steps_over_offsets_without_records() {
     };
     // Offsets 0..=3, records left at 0 and 1 only.
     let mut compacted = build(0, &["a", "b"]);
-    patch_batch(&mut compacted, 23, &3u32.to_be_bytes());
+    common::patch_batch(&mut compacted, 23, &3u32.to_be_bytes());
     // A control batch at 4 (attributes bit 5).
     let mut control = build(4, &["marker"]);
-    patch_batch(&mut control, 21, &0x20u16.to_be_bytes());
+    common::patch_batch(&mut control, 21, &0x20u16.to_be_bytes());
     let last = build(5, &["c"]);
     for batch in [compacted, control, last] {
         log.append_replicated(&batch).unwrap();

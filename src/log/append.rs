@@ -31,13 +31,16 @@ impl PartitionLog {
     /// Appends `records` as one batch, as a Kafka leader does: offsets from
     /// the log end offset on, a timestamp from the clock for records
     /// without one (or for all of them with log-append time), the log's
-    /// compression codec. Durability as the log's config says.
+    /// compression codec. Durability as the log's config says. On a log
+    /// whose cleanup policy compacts, every record must have a key.
     ///
     /// # Errors
     /// [`Error::InvalidRecord`] for no records or a bad timestamp,
-    /// [`Error::RecordTooLarge`] for a batch over `max_message_bytes`,
-    /// [`Error::Poisoned`]/[`Error::Closed`], [`Error::Io`]. Nothing is
-    /// written when an error other than `Io` is returned.
+    /// [`Error::MissingKey`] for a record without a key on a compacted
+    /// log, [`Error::RecordTooLarge`] for a batch over
+    /// `max_message_bytes`, [`Error::Poisoned`]/[`Error::Closed`],
+    /// [`Error::Io`]. Nothing is written when an error other than `Io` is
+    /// returned.
     pub fn append(&self, records: &[Record]) -> Result<AppendInfo> {
         self.append_with(records, self.inner.config.durability)
     }
@@ -58,12 +61,16 @@ impl PartitionLog {
     /// epoch set in place. As Kafka does, the header's max timestamp is set
     /// to the largest record timestamp (or, with log-append time, the type
     /// and max timestamp to the append time), recomputing the CRC only when
-    /// that changes the header.
+    /// that changes the header. On a log whose cleanup policy compacts,
+    /// every record of every batch must have a key (compressed batches are
+    /// decompressed to check). All batches are checked before any is
+    /// written.
     ///
     /// # Errors
     /// [`Error::InvalidBatch`] for bytes that are not valid producer
-    /// batches, [`Error::RecordTooLarge`], [`Error::CompressionUnavailable`],
-    /// and as [`append`](Self::append).
+    /// batches, [`Error::MissingKey`] naming the first keyless record and
+    /// its batch, [`Error::RecordTooLarge`],
+    /// [`Error::CompressionUnavailable`], and as [`append`](Self::append).
     pub fn append_encoded(&self, batches: &[u8]) -> Result<AppendInfo> {
         self.append_encoded_with(batches, self.inner.config.durability)
     }
@@ -84,8 +91,9 @@ impl PartitionLog {
     /// Appends batches that already carry their offsets, keeping them as
     /// they are (replication, restores, tools). Offsets must strictly
     /// increase and start at or after the log end offset; gaps are allowed.
-    /// CRCs are checked; `max_message_bytes` is not (as for Kafka
-    /// followers).
+    /// CRCs are checked; `max_message_bytes` and, on a compacted log,
+    /// record keys are not (as for Kafka followers, which keep what their
+    /// leader accepted).
     ///
     /// # Errors
     /// [`Error::InvalidBatch`] for malformed batches or a bad CRC,
@@ -122,6 +130,14 @@ impl Inner {
     }
 
     fn append_records(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
+        if self.config.cleanup_policy.compacts() {
+            if let Some(index) = records.iter().position(|r| r.key.is_none()) {
+                return Err(Error::MissingKey {
+                    index: index as u64,
+                    batch_position: None,
+                });
+            }
+        }
         let mut w = self.writer_for_update()?;
         let now = self.clock.now_ms();
         let base = self.log_end_offset.load(Ordering::Acquire);
@@ -190,11 +206,21 @@ impl Inner {
         let mut records_total = 0u64;
         let mut scratch = Vec::new();
         let mut position = 0usize;
+        let keys_required = self.config.cleanup_policy.compacts();
         for batch in split_batches(input) {
             let batch = batch?;
             self.check_size(batch.size() as u64, true)?;
-            let (meta, count) = validate_producer_batch(&batch, &mut scratch)
+            let checked = validate_producer_batch(&batch, keys_required, &mut scratch)
                 .map_err(|e| e.shifted(position).in_input())?;
+            let (meta, count) = match checked {
+                Checked::Valid { meta, records } => (meta, records),
+                Checked::Keyless { record } => {
+                    return Err(Error::MissingKey {
+                        index: records_total + record,
+                        batch_position: Some(position as u64),
+                    })
+                }
+            };
             header_max.push(batch.header().max_timestamp);
             metas.push(meta);
             records_total += count;
@@ -387,15 +413,27 @@ impl Inner {
     }
 }
 
+/// What [`validate_producer_batch`] found, short of an invalid batch.
+enum Checked {
+    /// A valid batch: its facts (at base offset 0, with the largest record
+    /// timestamp) and its record count.
+    Valid { meta: BatchMeta, records: u64 },
+    /// Keys were required and the record at this offset delta, the first
+    /// without one, has none (the records after it were not looked at).
+    Keyless { record: u64 },
+}
+
 /// Checks a batch as a Kafka leader checks a producer's: v2, a valid CRC,
 /// not a control batch, base offset 0, `lastOffsetDelta + 1` records, and
-/// every record decoding with consecutive offset deltas. Returns the
-/// batch's facts (at base offset 0, with the largest record timestamp) and
-/// its record count.
+/// every record decoding with consecutive offset deltas; with
+/// `keys_required` (a compacted log), every record having a key. Control
+/// batches, whose records are markers, are refused before their records
+/// are looked at.
 fn validate_producer_batch(
     batch: &RecordBatch<'_>,
+    keys_required: bool,
     scratch: &mut Vec<u8>,
-) -> Result<(BatchMeta, u64), DecodeError> {
+) -> Result<Checked, DecodeError> {
     let h = batch.header();
     batch.check_crc()?;
     if h.is_control() {
@@ -442,16 +480,19 @@ fn validate_producer_batch(
                 ),
             ));
         }
+        if keys_required && r.key.is_none() {
+            return Ok(Checked::Keyless { record: expected });
+        }
         max_timestamp = max_timestamp.max(r.timestamp);
         expected += 1;
     }
-    Ok((
-        BatchMeta {
+    Ok(Checked::Valid {
+        meta: BatchMeta {
             base_offset: 0,
             last_offset: u64::from(h.last_offset_delta),
             max_timestamp,
             size: batch.size(),
         },
-        u64::from(h.records_count),
-    ))
+        records: u64::from(h.records_count),
+    })
 }

@@ -49,7 +49,8 @@ pub struct PartitionError {
 impl LogStore {
     /// Runs one maintenance pass over every partition, now, on this
     /// thread: retention by each topic's `retention.ms` and
-    /// `retention.bytes` (segments renamed `.deleted`), `flush.ms`
+    /// `retention.bytes` where its `cleanup.policy` includes `delete`
+    /// (segments renamed `.deleted`), `flush.ms`
     /// flushes, fsyncs of rolled segments, removal of deleted segments'
     /// files whose `file.delete.delay.ms` has passed, and the root
     /// checkpoint files. Time comes from the store's clock.

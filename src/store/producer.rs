@@ -282,9 +282,11 @@ impl Producer {
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`];
     /// [`Error::RecordTooLarge`] for a record that cannot fit a batch of
     /// the topic's `max.message.bytes`; [`Error::InvalidRecord`] for a
-    /// negative timestamp; an append's error when a full batch is appended
-    /// (that batch's deliveries report it too); [`Error::Closed`];
-    /// [`Error::ReadOnly`] on a store opened read-only.
+    /// negative timestamp; [`Error::MissingKey`] for a record without a
+    /// key to a topic whose cleanup policy compacts; an append's error
+    /// when a full batch is appended (that batch's deliveries report it
+    /// too); [`Error::Closed`]; [`Error::ReadOnly`] on a store opened
+    /// read-only.
     pub fn send(&self, record: ProducerRecord) -> Result<Delivery> {
         self.store.inner.check_writable()?;
         let ProducerRecord {
@@ -309,6 +311,14 @@ impl Producer {
                 .partition(&topic, record.key.as_deref(), partitions)
                 .min(partitions.saturating_sub(1)),
         };
+        // Refused here rather than by the append, which would fail every
+        // record of the open batch with it, other senders' ones included.
+        if record.key.is_none() && t.config.log.cleanup_policy.compacts() {
+            return Err(Error::MissingKey {
+                index: 0,
+                batch_position: None,
+            });
+        }
         let timestamp = match record.timestamp {
             Some(ts) if ts < 0 => {
                 return Err(Error::invalid_record(format!("timestamp {ts} is negative")))

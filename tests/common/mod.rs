@@ -58,6 +58,15 @@ pub fn record_json(segment_base: u64, h: &BatchHeader, r: &RecordView<'_>) -> Va
     })
 }
 
+/// Rewrites a batch's header field at `at` and recomputes its CRC, as a
+/// compaction (records gone from the end of a batch) or a transaction
+/// marker (control bit) leaves batches.
+pub fn patch_batch(batch: &mut [u8], at: usize, bytes: &[u8]) {
+    batch[at..at + bytes.len()].copy_from_slice(bytes);
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// The lines of a `.jsonl` file.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
