@@ -496,3 +496,6 @@ fn a_stuck_deletion_holds_up_only_its_own_name() {
         0
     );
 }
+
+#[path = "store_topics/cleanup_config.rs"]
+mod cleanup_config;

@@ -3,8 +3,9 @@
 //! A log is a list of segments ordered by base offset. Only the last one,
 //! the *active* segment, is written to; it rolls (a new segment starts)
 //! when it would pass `segment_bytes`, when its first batch is older than
-//! `segment_ms`, when an index is full, or when an offset would not fit
-//! the 32-bit relative offsets of the indexes.
+//! `segment_ms` (for a compacted log, the smaller of `segment_ms` and
+//! `max_compaction_lag_ms`), when an index is full, or when an offset would
+//! not fit the 32-bit relative offsets of the indexes.
 //!
 //! Offsets: the *log start offset* is the first readable offset, the *log
 //! end offset* (LEO) the next one to be written, the *recovery point* the

@@ -3,13 +3,9 @@
 //! a leader append refuses records without a key, whole (Kafka's
 //! "Compacted topic cannot accept message without key").
 
-mod common;
-mod common_crash;
-mod common_read_only;
-
-use common::patch_batch;
-use common_crash::{open, DIR};
-use common_read_only::snapshot;
+use crate::common::patch_batch;
+use crate::common_crash::{open, DIR};
+use crate::common_read_only::snapshot;
 use seglog::io::MemFs;
 use seglog::{
     BatchBuilder, CleanupPolicy, Compression, Error, LogConfig, ManualClock, PartitionLog, Record,

@@ -10,8 +10,7 @@ use seglog::store::StoreOptions;
 use seglog::topic::CleanupPolicy;
 use seglog::{CleanerConfig, Error, LogStore, ManualClock, ProducerRecord};
 
-mod common_store;
-use common_store::*;
+use crate::common_store::*;
 
 /// Topics of one partition of 1,000-byte segments kept for a minute, one
 /// per way of spelling each policy.
