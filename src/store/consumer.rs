@@ -266,7 +266,10 @@ impl Consumer {
     /// offset order per partition, and moves the positions past them: at
     /// most `max_poll_records` records and about `fetch_max_bytes` bytes.
     /// If none are available, waits until some are appended or `timeout`
-    /// passes (an empty result). Partitions take turns, so none starves.
+    /// passes (an empty result). Offsets without records (the empty
+    /// batches and removed records of a compacted log, control batches)
+    /// are read past without waiting, for as long as the timeout allows.
+    /// Partitions take turns, so none starves.
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] for a position outside its log under
@@ -281,9 +284,15 @@ impl Consumer {
         loop {
             self.store.inner.check_open()?;
             let seen = self.store.inner.signal.generation();
+            let before = self.positions();
             let records = self.fetch()?;
             if !records.is_empty() {
                 return Ok(records);
+            }
+            if self.positions() != before && Instant::now() < deadline {
+                // Only offsets without records were read, up to a fetch
+                // limit: there may be records after them already.
+                continue;
             }
             if self.store.inner.read_only {
                 // Appends of another process signal nothing here: look at
@@ -308,6 +317,11 @@ impl Consumer {
                 return Ok(records);
             }
         }
+    }
+
+    /// The assigned partitions' positions, in assignment order.
+    fn positions(&self) -> Vec<Option<u64>> {
+        self.assigned.iter().map(|a| a.position).collect()
     }
 
     /// On a read-only store: reads the topics again and refreshes every
