@@ -1,9 +1,9 @@
 //! Producers and consumers of a LogStore: routing, batching, positions,
 //! blocking polls, offset resets, and many threads at once.
 
+mod common_compacted;
 #[path = "store_clients/compacted.rs"]
 mod compacted;
-mod common_compacted;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

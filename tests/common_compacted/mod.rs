@@ -121,13 +121,9 @@ impl CompactedBatch {
             put_varint(&mut records, body.len() as i32);
             records.extend(body);
         }
-        let max_timestamp = self.max_timestamp.unwrap_or_else(|| {
-            self.records
-                .iter()
-                .map(|r| r.timestamp)
-                .max()
-                .unwrap_or(-1)
-        });
+        let max_timestamp = self
+            .max_timestamp
+            .unwrap_or_else(|| self.records.iter().map(|r| r.timestamp).max().unwrap_or(-1));
         let mut attributes = self.attributes;
         if self.delete_horizon.is_some() {
             attributes |= DELETE_HORIZON_BIT;

@@ -45,9 +45,16 @@ fn consume_from(
         }
         let records = consumer.poll(Duration::from_millis(10)).unwrap();
         let now = consumer.position(("t", 0)).unwrap();
-        assert!(now >= position && now <= COMPACTED_END, "{position} -> {now}");
+        assert!(
+            now >= position && now <= COMPACTED_END,
+            "{position} -> {now}"
+        );
         if let Some(last) = records.last() {
-            assert!(now > last.offset, "position {now} after offset {}", last.offset);
+            assert!(
+                now > last.offset,
+                "position {now} after offset {}",
+                last.offset
+            );
             after.push((last.offset, now));
         }
         got.extend(records.iter().map(|r| r.offset));
