@@ -1,7 +1,7 @@
 //! The tool over a store whose partition has the offset gaps, empty
 //! batches and delete horizon a compaction leaves (see
 //! `common_compacted`): `dump` shows every batch as it is, `verify`
-//! accepts it, `consume` reads its records and ends.
+//! accepts it, `stats` and `consume` see its records, and `consume` ends.
 
 use std::path::Path;
 
@@ -113,7 +113,7 @@ fn dump_shows_empty_and_delete_horizon_batches() {
 }
 
 #[test]
-fn verify_and_consume_read_a_compacted_store() {
+fn verify_stats_and_consume_read_a_compacted_store() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     compacted_store(&dir);
@@ -151,6 +151,16 @@ fn verify_and_consume_read_a_compacted_store() {
         let all: Vec<u64> = compacted_records().iter().map(|r| r.0).collect();
         assert_eq!(offsets, all[want..], "from {from}");
     }
+    // The oldest timestamp is the first record's, the newest the largest
+    // a record has (not an empty batch's 1050).
+    let out = ok(&dir, &["stats"]);
+    assert_eq!(
+        out.lines().nth(1),
+        Some(&*format!(
+            "t\t0\t3\t{}\t0\t35\t1000\t1030",
+            dir_log_bytes(&dir.join("t-0"))
+        ))
+    );
     let out = ok(&dir, &["consume", "--topic", "t", "--from-beginning"]);
     assert_eq!(out.lines().count(), 6);
     assert_eq!(out.lines().nth(3), Some("null"));
