@@ -5,13 +5,13 @@ use std::path::Path;
 
 use seglog::inspect::verify_partition_dir_with;
 use seglog::io::{Fs, MemFs};
-use seglog::{LogConfig, ManualClock, PartitionLog, RecordBatch};
+use seglog::{BatchBuilder, Compression, LogConfig, ManualClock, PartitionLog, RecordBatch};
 
 use crate::common_compacted::{
     append_compacted_log, compacted_config, compacted_offsets_from, compacted_records, empty_batch,
     CompactedBatch, COMPACTED_BATCHES, COMPACTED_END, HORIZON,
 };
-use crate::{mem_log, reopen, DIR};
+use crate::{mem_log, rec, reopen, DIR};
 
 /// A log holding the compacted shape, with the file system and clock.
 fn compacted() -> (MemFs, ManualClock, PartitionLog) {
@@ -338,4 +338,58 @@ fn a_log_of_empty_batches_is_read_past() {
         assert_eq!(reader.position(), 101, "{from}");
     }
     assert!(log.read(101, 1 << 20).unwrap().is_empty());
+}
+
+#[test]
+fn a_compressed_batch_whose_last_records_were_removed() {
+    if !Compression::Gzip.is_available() {
+        return;
+    }
+    // A gzip batch of offsets 0..=9 holding records 0..=2 only (its last
+    // offset delta kept at 9, as a cleaner rewrites it), then one at 20.
+    let mut first = BatchBuilder::new()
+        .compression(Compression::Gzip)
+        .build(&[rec("a", 1), rec("b", 2), rec("c", 3)])
+        .unwrap();
+    first[23..27].copy_from_slice(&9i32.to_be_bytes());
+    let crc = crc32c::crc32c(&first[21..]);
+    first[17..21].copy_from_slice(&crc.to_be_bytes());
+    let second = BatchBuilder::new()
+        .base_offset(20)
+        .compression(Compression::Gzip)
+        .build(&[rec("d", 4)])
+        .unwrap();
+    let (_fs, _clock, log) = mem_log(LogConfig::default());
+    log.append_replicated(&[first, second].concat()).unwrap();
+    assert_eq!(log.log_end_offset(), 21);
+    for (from, want) in [
+        (0, &[0, 1, 2, 20][..]),
+        (1, &[1, 2, 20]),
+        (3, &[20]),
+        (9, &[20]),
+        (10, &[20]),
+    ] {
+        let got: Vec<u64> = log.iter(from).map(|r| r.unwrap().offset).collect();
+        assert_eq!(got, want, "iter({from})");
+        // One batch: the first one (up to 9), or the one at 20.
+        let in_batch: Vec<u64> = want
+            .iter()
+            .copied()
+            .filter(|o| (*o < 10) == (from < 10))
+            .collect();
+        let fetch = log.read(from, 1).unwrap();
+        let got: Vec<u64> = fetch.records().map(|r| r.unwrap().offset).collect();
+        assert_eq!(got, in_batch, "read({from}, 1)");
+        let next = if from < 10 { 10 } else { 21 };
+        assert_eq!(fetch.next_offset(), next);
+        let mut reader = log.reader(from).with_fetch_bytes(1);
+        let got: Vec<u64> = reader
+            .next_batch()
+            .unwrap()
+            .unwrap()
+            .map(|r| r.unwrap().offset)
+            .collect();
+        assert_eq!(got, in_batch, "reader({from})");
+        assert_eq!(reader.position(), next, "reader({from})");
+    }
 }
