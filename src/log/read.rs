@@ -626,7 +626,10 @@ impl PartitionLog {
     /// is `>= timestamp` (Kafka's ListOffsets by time), or `None` if every
     /// record is older. Only records count: a batch a compaction emptied
     /// keeps the largest timestamp of the records it lost, and a delete
-    /// horizon is not a record's timestamp.
+    /// horizon is not a record's timestamp. When a segment's largest
+    /// timestamp belongs to no record at or after the target, the search
+    /// goes on in the next segments (Kafka searches only the first segment
+    /// whose largest timestamp reaches the target, and then finds nothing).
     ///
     /// # Errors
     /// [`Error::Corrupt`] for damaged data on the way; [`Error::Io`].
