@@ -120,6 +120,9 @@ pub struct Consumer {
     /// An error met after records were collected: those records were
     /// returned, and the next poll reports it.
     pending_error: Option<Error>,
+    /// Whether the last fetch moved a position past offsets without
+    /// records: more may be read at once.
+    stepped_over: bool,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -140,6 +143,7 @@ impl LogStore {
             assigned: Vec::new(),
             next: 0,
             pending_error: None,
+            stepped_over: false,
         }
     }
 }
@@ -284,12 +288,11 @@ impl Consumer {
         loop {
             self.store.inner.check_open()?;
             let seen = self.store.inner.signal.generation();
-            let before = self.positions();
             let records = self.fetch()?;
             if !records.is_empty() {
                 return Ok(records);
             }
-            if self.positions() != before && Instant::now() < deadline {
+            if self.stepped_over && Instant::now() < deadline {
                 // Only offsets without records were read, up to a fetch
                 // limit: there may be records after them already.
                 continue;
@@ -317,11 +320,6 @@ impl Consumer {
                 return Ok(records);
             }
         }
-    }
-
-    /// The assigned partitions' positions, in assignment order.
-    fn positions(&self) -> Vec<Option<u64>> {
-        self.assigned.iter().map(|a| a.position).collect()
     }
 
     /// On a read-only store: reads the topics again and refreshes every
@@ -367,6 +365,7 @@ impl Consumer {
     /// One pass over the assigned partitions, starting where the last poll
     /// stopped.
     fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
+        self.stepped_over = false;
         let mut out = Vec::new();
         let n = self.assigned.len();
         let mut bytes_left = self.config.fetch_max_bytes;
@@ -479,6 +478,7 @@ impl Consumer {
                     // Only offsets without records (a control batch, or
                     // the compacted end of a batch): step over them.
                     a.position = Some(a.fetched_end);
+                    self.stepped_over = true;
                     continue;
                 }
             }
