@@ -8,9 +8,15 @@
 //!
 //! * every batch: a sane header, whole, its CRC, every record decoding,
 //!   record offsets inside the batch and increasing, and (for create-time
-//!   batches) a header max timestamp equal to the largest record timestamp;
+//!   batches with records) a header max timestamp equal to the largest
+//!   record timestamp;
 //! * offsets strictly increasing across batches and segments, and never
-//!   below the segment's base offset;
+//!   below the segment's base offset. They need not be contiguous, in any
+//!   log: a compaction leaves gaps between batches and segments, before a
+//!   segment's first batch, and inside batches (a batch's last offset
+//!   stays where it was when its last records go), and may keep batches
+//!   without records, so a gap is not damage (Kafka's `DumpLogSegments`
+//!   lists the gaps it sees with `--deep-iteration`, as information);
 //! * every offset-index entry pointing at the start of a batch whose last
 //!   offset it names; every time-index entry naming a batch's last offset
 //!   and that batch's max timestamp, timestamps never decreasing; closed

@@ -11,6 +11,9 @@ use seglog::store::{LogStore, StoreConfig};
 
 mod common;
 mod common_cli;
+mod common_compacted;
+#[path = "cli_inspect/compacted.rs"]
+mod compacted;
 #[path = "cli_inspect/verify_store.rs"]
 mod verify_store;
 

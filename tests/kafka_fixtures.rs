@@ -403,3 +403,35 @@ fn trusted_segments_with_bad_indexes_are_rebuilt_on_first_use() {
         inspect::verify_partition_dir(&copy).unwrap_or_else(|e| panic!("{case} repaired: {e}"));
     }
 }
+
+/// A Kafka data directory after an unclean shutdown: no
+/// `.kafka_cleanshutdown`, Kafka's root checkpoint files with a recovery
+/// point below a compacted segment that ends before the next segment
+/// starts. Kafka does not take such a gap for lost data; nor does a store
+/// opening the directory: every segment is kept.
+#[test]
+fn a_kafka_compacted_log_with_gaps_between_segments_survives_an_unclean_open() {
+    let case = fixtures().join("good/compacted-gaps");
+    let expected = read_jsonl(&case.join("expected.jsonl"));
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&case.join("topic-0"), &data.join("topic-0"));
+    for file in [
+        "recovery-point-offset-checkpoint",
+        "log-start-offset-checkpoint",
+    ] {
+        fs::write(data.join(file), "0\n1\ntopic 0 0\n").unwrap();
+    }
+    let store =
+        seglog::store::LogStore::open(&data, seglog::store::StoreConfig::default()).unwrap();
+    let log = store.partition("topic", 0).unwrap();
+    let report = log.recovery_report();
+    assert!(!report.clean_shutdown);
+    assert!(report.truncated.is_none(), "{report:?}");
+    assert_eq!(report.segments_deleted, 0);
+    // Segment 0 ends at 141; segment 149 starts with a batch at 152.
+    let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(bases, [0, 149]);
+    assert_eq!(log.log_end_offset(), 298);
+    assert_eq!(records_via_log(&log), expected);
+}

@@ -1,6 +1,10 @@
 //! PartitionLog behaviour, mostly the storage scenarios of Kafka's own
 //! tests (numbers refer to KAFKA-REFERENCE.md section 10).
 
+mod common_compacted;
+#[path = "log_behaviour/compacted.rs"]
+mod compacted;
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -1,7 +1,10 @@
 //! Read-only logs: opening a directory another open is writing, following
 //! its appends, rolls, deletions and truncations, and never writing.
 
+mod common_compacted;
 mod common_read_only;
+#[path = "log_read_only/compacted.rs"]
+mod compacted;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,6 +2,9 @@
 //! blocking polls, offset resets, and many threads at once.
 
 mod common;
+mod common_compacted;
+#[path = "store_clients/compacted.rs"]
+mod compacted;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

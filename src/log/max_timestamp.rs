@@ -22,12 +22,16 @@ impl PartitionLog {
     /// record's own, not the last offset of its batch (which is what a
     /// time-index entry holds). Records below the log start offset never
     /// count, even in the segment that holds it; nor do records without a
-    /// timestamp (-1).
+    /// timestamp (-1). Nor does a batch a compaction emptied, which keeps
+    /// the largest timestamp of the records it lost: its segment is then
+    /// read batch by batch for the largest timestamp a record still has.
+    /// (Kafka's answer there is no offset at all.)
     ///
     /// Each segment's largest timestamp comes from its time index (loaded
     /// if needed), then one batch is read to find the record. Only when
-    /// that record lies below the log start offset is the segment holding
-    /// the start read batch by batch from there.
+    /// that record lies below the log start offset (the segment holding
+    /// the start is then read batch by batch from there), or the batch
+    /// holds no record with it, is more read.
     ///
     /// ```
     /// use seglog::{LogConfig, PartitionLog, Record};

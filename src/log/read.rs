@@ -11,6 +11,14 @@
 //! borrow it (no allocation per record), and the owned iterators
 //! [`FetchRecords`] and [`LogIter`]. Both check every batch's CRC, as a
 //! Kafka consumer does.
+//!
+//! Offsets need not be contiguous. A compacted log skips offsets between
+//! batches, between segments and before its first batch, and inside a
+//! batch whose records were removed (its last offset stays where it was);
+//! a batch may even hold no record at all. Reads from an offset nobody
+//! holds start at the next batch, and every reader moves on to the next
+//! offset of the last batch it read (its last offset + 1), never to the
+//! last record's offset + 1.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -575,9 +583,10 @@ impl Iterator for LogIter {
 
 impl PartitionLog {
     /// Reads whole batches from `offset` on: the batch holding `offset`
-    /// first (it may start before it), then more while the total stays
-    /// within `max_bytes` (at least one batch, however large), possibly
-    /// across segments.
+    /// first (it may start before it), or the first batch after `offset`
+    /// if none holds it (offsets a compaction removed), then more while
+    /// the total stays within `max_bytes` (at least one batch, however
+    /// large), possibly across segments.
     ///
     /// Reading exactly at the log end offset returns nothing.
     ///
@@ -615,7 +624,12 @@ impl PartitionLog {
 
     /// The first record at or after the log start offset whose timestamp
     /// is `>= timestamp` (Kafka's ListOffsets by time), or `None` if every
-    /// record is older.
+    /// record is older. Only records count: a batch a compaction emptied
+    /// keeps the largest timestamp of the records it lost, and a delete
+    /// horizon is not a record's timestamp. When a segment's largest
+    /// timestamp belongs to no record at or after the target, the search
+    /// goes on in the next segments (Kafka searches only the first segment
+    /// whose largest timestamp reaches the target, and then finds nothing).
     ///
     /// # Errors
     /// [`Error::Corrupt`] for damaged data on the way; [`Error::Io`].

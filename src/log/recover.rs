@@ -49,7 +49,10 @@ pub(super) fn recover(
     // follows, and the open deletes them. So the re-reading starts at the
     // segment holding the recovery point or the log start, the higher.
     let mut from = holding(recovery_point.max(log_start));
-    let mut scan = scan_segments(ctx, &bases, from, saved, saved.is_some())?;
+    // Only seglog's own logs (with their own checkpoint) are held to
+    // segments that follow on without a gap; see `scan_segments`.
+    let check_gaps = saved.is_some_and(|s| s.is_own(&ctx.dir));
+    let mut scan = scan_segments(ctx, &bases, from, saved, check_gaps)?;
     // Checkpointed offsets beyond the end of the data cannot be trusted to
     // say which segments need no re-reading: a log start beyond it, which
     // segments are below the start; a recovery point beyond it, what was
@@ -57,7 +60,7 @@ pub(super) fn recover(
     // first, is re-read (and fsynced) instead.
     if scan.end < log_start && from > holding(recovery_point) {
         from = holding(recovery_point);
-        scan = scan_segments(ctx, &bases, from, saved, saved.is_some())?;
+        scan = scan_segments(ctx, &bases, from, saved, check_gaps)?;
     }
     if scan.recovery_point_beyond.is_some() && from > 0 {
         from = 0;
@@ -254,12 +257,16 @@ fn scan_segments(
         let end = rec.next_offset(base);
         end_offset = end;
         let missing = match bases.get(i + 1) {
-            // Only seglog's own logs are held to this: Kafka's may have
-            // gaps between segments (compaction, follower rolls), a
-            // directory without a checkpoint has never been opened here,
-            // and seglog's own gaps (a follower's roll above its end) lie
-            // below the recovery point, re-read only when the checkpoint
-            // proved untrustworthy.
+            // Only seglog's own logs are held to this (`check_gaps`: the
+            // partition's own checkpoint was read): Kafka's may have gaps
+            // between segments (compaction, follower rolls) above the
+            // recovery point in its root checkpoint file, which Kafka
+            // writes only now and then; a directory without a checkpoint
+            // has never been opened here; and seglog's own gaps (a
+            // follower's roll above its end; a compaction, which rewrites
+            // and fsyncs segments and must then move the recovery point
+            // past them) lie below the recovery point, re-read only when
+            // the checkpoint proved untrustworthy.
             Some(&(next, _)) if end < next && check_gaps => Some(format!(
                 "segment ends at offset {end} but the next segment starts at {next}: the data in between is missing"
             )),

@@ -56,6 +56,13 @@ impl SavedState {
             log_start_file: state_path(dir),
         }
     }
+
+    /// Whether the state was read from the partition's own checkpoint in
+    /// `dir`, not from a store's root checkpoint files standing in for it
+    /// (as Kafka's are, in a directory Kafka wrote).
+    pub(crate) fn is_own(&self, dir: &Path) -> bool {
+        self.recovery_point_file == state_path(dir)
+    }
 }
 
 /// Reads `seglog.checkpoint`. A damaged file is an error in strict mode

@@ -120,6 +120,9 @@ pub struct Consumer {
     /// An error met after records were collected: those records were
     /// returned, and the next poll reports it.
     pending_error: Option<Error>,
+    /// Whether the last fetch moved a position past offsets without
+    /// records: more may be read at once.
+    stepped_over: bool,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -140,6 +143,7 @@ impl LogStore {
             assigned: Vec::new(),
             next: 0,
             pending_error: None,
+            stepped_over: false,
         }
     }
 }
@@ -266,7 +270,10 @@ impl Consumer {
     /// offset order per partition, and moves the positions past them: at
     /// most `max_poll_records` records and about `fetch_max_bytes` bytes.
     /// If none are available, waits until some are appended or `timeout`
-    /// passes (an empty result). Partitions take turns, so none starves.
+    /// passes (an empty result). Offsets without records (the empty
+    /// batches and removed records of a compacted log, control batches)
+    /// are read past without waiting, for as long as the timeout allows.
+    /// Partitions take turns, so none starves.
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] for a position outside its log under
@@ -284,6 +291,11 @@ impl Consumer {
             let records = self.fetch()?;
             if !records.is_empty() {
                 return Ok(records);
+            }
+            if self.stepped_over && Instant::now() < deadline {
+                // Only offsets without records were read, up to a fetch
+                // limit: there may be records after them already.
+                continue;
             }
             if self.store.inner.read_only {
                 // Appends of another process signal nothing here: look at
@@ -353,6 +365,7 @@ impl Consumer {
     /// One pass over the assigned partitions, starting where the last poll
     /// stopped.
     fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
+        self.stepped_over = false;
         let mut out = Vec::new();
         let n = self.assigned.len();
         let mut bytes_left = self.config.fetch_max_bytes;
@@ -465,6 +478,7 @@ impl Consumer {
                     // Only offsets without records (a control batch, or
                     // the compacted end of a batch): step over them.
                     a.position = Some(a.fetched_end);
+                    self.stepped_over = true;
                     continue;
                 }
             }

@@ -7,6 +7,14 @@
 //! header, offsets and CRC are checked on the way; at the first damaged
 //! batch (or record) the valid part has already been printed, and the
 //! command fails with the file and the byte position of the damage.
+//!
+//! Offset gaps are shown as they are: a compacted log's batches may skip
+//! offsets, between them and inside them, and an empty batch (count 0, no
+//! first timestamp, the max timestamp of the records it lost) keeps its
+//! offsets. A batch with a delete horizon (attribute bit 6) shows it as
+//! `deleteHorizonMs`, as Kafka's tool does (`null` for the others); its
+//! base timestamp field holds the horizon, so its first timestamp is its
+//! first record's.
 
 use std::path::{Path, PathBuf};
 
@@ -228,14 +236,19 @@ fn dump_batch(
     scratch: &mut Vec<u8>,
 ) -> Result<(), CliError> {
     let h = batch.header();
+    let first_timestamp = first_timestamp(batch, scratch);
     if args.json {
         writeln!(
             out,
             "{}",
-            batch_json(log_name, h, position, batch, crc_valid)
+            batch_json(log_name, h, position, batch, crc_valid, first_timestamp)
         )?;
     } else {
-        writeln!(out, "{}", batch_text(h, position, batch, crc_valid))?;
+        writeln!(
+            out,
+            "{}",
+            batch_text(h, position, batch, crc_valid, first_timestamp)
+        )?;
     }
     if !args.records {
         return Ok(());
@@ -265,12 +278,44 @@ fn dump_batch(
     Ok(())
 }
 
-fn batch_text(h: &BatchHeader, position: u64, batch: &RecordBatch<'_>, crc_valid: bool) -> String {
+/// The timestamp of a batch's first record: the base timestamp, unless
+/// that holds a delete horizon (attribute bit 6, set by compaction); then
+/// the first record's own (-1 for none, or if it does not decode: records
+/// are checked where they are printed). An empty batch's is -1.
+fn first_timestamp(batch: &RecordBatch<'_>, scratch: &mut Vec<u8>) -> i64 {
+    let h = batch.header();
+    if !h.attributes.has_delete_horizon() {
+        return h.base_timestamp;
+    }
+    batch
+        .records(scratch)
+        .ok()
+        .and_then(|mut records| records.next())
+        .and_then(Result::ok)
+        .map_or(-1, |r| r.timestamp)
+}
+
+/// The delete horizon of a batch, if it has one.
+fn delete_horizon(h: &BatchHeader) -> Option<i64> {
+    h.attributes
+        .has_delete_horizon()
+        .then_some(h.base_timestamp)
+}
+
+fn batch_text(
+    h: &BatchHeader,
+    position: u64,
+    batch: &RecordBatch<'_>,
+    crc_valid: bool,
+    first_timestamp: i64,
+) -> String {
+    let horizon = delete_horizon(h).map_or_else(|| "null".to_string(), |t| t.to_string());
     format!(
         "baseOffset: {} lastOffset: {} count: {} position: {position} size: {} \
          crc: {:#010x} isValid: {crc_valid} compressCodec: {} timestampType: {} \
-         firstTimestamp: {} maxTimestamp: {} producerId: {} producerEpoch: {} \
-         baseSequence: {} isTransactional: {} isControl: {} partitionLeaderEpoch: {} magic: {}",
+         firstTimestamp: {first_timestamp} maxTimestamp: {} producerId: {} producerEpoch: {} \
+         baseSequence: {} isTransactional: {} isControl: {} deleteHorizonMs: {horizon} \
+         partitionLeaderEpoch: {} magic: {}",
         h.base_offset,
         h.last_offset(),
         h.records_count,
@@ -278,7 +323,6 @@ fn batch_text(h: &BatchHeader, position: u64, batch: &RecordBatch<'_>, crc_valid
         h.crc,
         h.compression().name(),
         h.timestamp_type(),
-        h.base_timestamp,
         h.max_timestamp,
         h.producer_id,
         h.producer_epoch,
@@ -296,16 +340,19 @@ fn batch_json(
     position: u64,
     batch: &RecordBatch<'_>,
     crc_valid: bool,
+    first_timestamp: i64,
 ) -> String {
+    let horizon = delete_horizon(h).map_or_else(|| "null".to_string(), |t| t.to_string());
     let mut s = String::with_capacity(512);
     s.push_str("{\"type\":\"batch\",\"file\":");
     json::string(&mut s, log_name);
     s.push_str(&format!(
         ",\"base_offset\":{},\"last_offset\":{},\"count\":{},\"position\":{position},\
          \"size\":{},\"crc\":{},\"crc_valid\":{crc_valid},\"compression\":\"{}\",\
-         \"timestamp_type\":\"{}\",\"first_timestamp\":{},\"max_timestamp\":{},\
+         \"timestamp_type\":\"{}\",\"first_timestamp\":{first_timestamp},\"max_timestamp\":{},\
          \"producer_id\":{},\"producer_epoch\":{},\"base_sequence\":{},\
-         \"is_transactional\":{},\"is_control\":{},\"partition_leader_epoch\":{},\"magic\":{}}}",
+         \"is_transactional\":{},\"is_control\":{},\"delete_horizon_ms\":{horizon},\
+         \"partition_leader_epoch\":{},\"magic\":{}}}",
         h.base_offset,
         h.last_offset(),
         h.records_count,
@@ -313,7 +360,6 @@ fn batch_json(
         h.crc,
         h.compression().name(),
         h.timestamp_type(),
-        h.base_timestamp,
         h.max_timestamp,
         h.producer_id,
         h.producer_epoch,
