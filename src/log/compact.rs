@@ -413,6 +413,16 @@ impl PartitionLog {
         }
         w.unsynced
             .retain(|s| !old.iter().any(|o| Arc::ptr_eq(o, s)));
+        // The new segments are fsynced: the recovery point may pass them,
+        // so that a recovery never re-reads them (it would take a gap
+        // between two of them for lost data).
+        let before = inner.recovery_point.load(Ordering::Acquire);
+        inner.advance_recovery_point(&w);
+        if inner.recovery_point.load(Ordering::Acquire) != before {
+            ctx.poison
+                .guard(inner.persist_state(&w))
+                .map_err(Swap::Failed)?;
+        }
         inner.defer_deleted(renamed);
         drop(deletions);
         // The swap is done; the checkpoint is derived data (a stale one

@@ -465,3 +465,29 @@ fn a_truncation_below_the_checkpoint_lowers_it() {
     assert_eq!(table(&log).get("k0").map(String::as_str), Some("again 3"));
     assert_eq!(records(&log).iter().filter(|r| r.1 == "k0").count(), 1);
 }
+
+#[test]
+fn a_round_moves_the_recovery_point_past_the_segments_it_fsynced() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let config = LogConfig {
+        segment_bytes: 300,
+        ..config()
+    };
+    let log = open_log(&fs, &clock, &config);
+    // Rolls do not fsync the sealed segments: the recovery point stays.
+    for i in 0..40u64 {
+        put(&log, &format!("k{}", i % 5), Some(&format!("v{i}")), 1);
+    }
+    let active = log.segments().last().unwrap().base_offset;
+    assert!(log.recovery_point() < active);
+    log.compact(1).unwrap();
+    assert_eq!(log.recovery_point(), active);
+    let kept: Vec<_> = records(&log).into_iter().filter(|r| r.0 < active).collect();
+    // A power loss now keeps every record the round wrote.
+    let image = fs.crash(seglog::io::CrashMode::DurableOnly);
+    drop(log);
+    let log = open_log(&image, &clock, &config);
+    let after: Vec<_> = records(&log).into_iter().filter(|r| r.0 < active).collect();
+    assert_eq!(after, kept);
+}
