@@ -11,5 +11,7 @@ mod helpers;
 mod keys_and_rolls;
 #[path = "compaction/power_loss.rs"]
 mod power_loss;
+#[path = "compaction/read_only.rs"]
+mod read_only;
 #[path = "compaction/scenarios.rs"]
 mod scenarios;

@@ -18,8 +18,10 @@
 //!
 //! A refresh lists the directory again and reads on from where the view
 //! ends: new batches of the last segment, then the segments the writer
-//! rolled to. Segments the writer deleted (retention) leave the view, and
-//! the log start offset follows the writer's checkpoint. If the writer
+//! rolled to. Segments the writer deleted (retention) leave the view,
+//! segments a compaction replaced are opened afresh (not while the writer
+//! is still swapping them in), and the log start offset follows the
+//! writer's checkpoint. If the writer
 //! went back (a truncation, or a topic deleted and created again), the view
 //! is read again from scratch. Half a batch at the end of the last segment,
 //! beyond what the writer had made durable, is a write in progress: the
@@ -480,8 +482,16 @@ impl Inner {
         let Some(tail) = f.tail.as_mut() else {
             return Ok(());
         };
-        // Segments the writer deleted (retention) leave the view.
-        write_lock(&self.segments).retain(|base, _| logs.contains_key(base));
+        // While the writer swaps compacted segments in (`.swap` files
+        // exist), its closed segments are half renamed: the view keeps
+        // them as they were until the swap is over.
+        let swapping = entries.iter().any(|e| {
+            crate::segment::parse_file_name(&e.name)
+                .is_some_and(|p| p.temp == Some(crate::segment::TempSuffix::Swap))
+        });
+        if !swapping {
+            self.reconcile_closed(tail.segment.base_offset(), &logs);
+        }
         let result = match &f.stuck {
             Some(e) => Err(e.duplicate()),
             None => self.read_on(tail, &logs),
@@ -506,6 +516,24 @@ impl Inner {
         let (start, _) = start_within(saved.as_ref(), first.unwrap_or(0), end);
         self.log_start_offset.fetch_max(start, Ordering::AcqRel);
         result
+    }
+
+    /// Brings the view's closed segments (below `tail_base`) in line with
+    /// the directory: segments the writer deleted (retention) leave the
+    /// view; a segment whose `.log` changed size was replaced by a
+    /// compaction and is opened afresh (readers that hold the old one keep
+    /// it); a segment the view lacks (one a compaction swapped in while
+    /// the view was listed) joins it.
+    fn reconcile_closed(&self, tail_base: u64, logs: &super::load::LogFiles) {
+        let mut segments = write_lock(&self.segments);
+        segments.retain(|base, _| logs.contains_key(base));
+        for (&base, &len) in logs.range(..tail_base) {
+            let stale = segments.get(&base).is_none_or(|s| s.size() != len);
+            if stale {
+                let fresh = Segment::closed(self.ctx.clone(), base, len);
+                segments.insert(base, Arc::new(fresh));
+            }
+        }
     }
 
     /// Checks where the walk of the last segment ended (see
