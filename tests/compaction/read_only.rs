@@ -10,6 +10,9 @@ use seglog::{LogConfig, ManualClock, OpenOptions, PartitionLog};
 use crate::common_crash::DIR;
 use crate::helpers::*;
 
+/// One record as [`records`] returns it.
+type Row = (u64, String, Option<String>);
+
 fn config() -> LogConfig {
     LogConfig {
         segment_bytes: 400,
@@ -57,7 +60,7 @@ fn a_refresh_during_the_swap_keeps_the_view_as_it_was() {
     let log = write(&fs, &clock);
     let before = records(&log);
     let reader = Arc::new(view(&fs, &clock));
-    let seen: Arc<Mutex<Vec<Vec<(u64, String, Option<String>)>>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Vec<Row>>>> = Arc::default();
     {
         let (reader, seen) = (reader.clone(), seen.clone());
         // Refresh the view when the swap renames an old segment away.
