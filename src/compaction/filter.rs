@@ -123,3 +123,7 @@ pub(crate) fn filter_batch(
     rebuild_batch(header, &kept, horizon, out, &mut buffers.scratch)?;
     Ok(true)
 }
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;
