@@ -13,6 +13,9 @@ use seglog::{CleanerConfig, Error, LogStore, ManualClock};
 mod common_store;
 use common_store::*;
 
+#[path = "store_cleanup_config/cleaner_checkpoint.rs"]
+mod cleaner_checkpoint;
+
 /// Topics of one partition of 1,000-byte segments kept for a minute, one
 /// per way of spelling each policy.
 const TOPICS: [(&str, &str, CleanupPolicy); 4] = [

@@ -115,6 +115,10 @@ impl LogStore {
                 });
             }
         }
+        // Cleaner checkpoints of an older topic of this name (a deletion
+        // that failed to remove them, or another program's) are not this
+        // topic's.
+        inner.cleaner_checkpoints.remove_topic(name)?;
         // Commit first, as a topic being created: a crash from here on
         // leaves a topic whose missing directories the next open makes.
         let mut entries = inner.topic_entries();
