@@ -72,6 +72,7 @@
 //! [`StoreConfig::max_loaded_indexes`]), so a store of thousands of
 //! partitions runs within the usual limit of 1,024 open files.
 
+mod cleaner;
 mod cleaner_config;
 mod consumer;
 mod follow;
@@ -90,6 +91,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use cleaner::PartitionCompaction;
 pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
 pub use maintenance::{MaintenanceReport, PartitionError};

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::store::StoreOptions;
 use seglog::{
-    Durability, LogRecord, LogStore, ManualClock, PartitionLog, ProducerConfig, ProducerRecord, Record,
-    SegmentInfo, StoreConfig, TimestampType,
+    Durability, LogRecord, LogStore, ManualClock, PartitionLog, ProducerConfig, ProducerRecord,
+    Record, SegmentInfo, StoreConfig, TimestampType,
 };
 
 pub const ROOT: &str = "/store";

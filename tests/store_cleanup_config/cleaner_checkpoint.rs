@@ -87,19 +87,22 @@ fn deleting_a_topic_removes_its_entries() {
     create_compacted(&store, "kept", 1);
     fill_and_compact(&store, "gone", 2);
     fill_and_compact(&store, "kept", 1);
-    assert_eq!(
-        text(&fs, FILE),
-        "0\n3\ngone 0 10\ngone 1 10\nkept 0 10\n"
-    );
+    assert_eq!(text(&fs, FILE), "0\n3\ngone 0 10\ngone 1 10\nkept 0 10\n");
     store.delete_topic("gone").unwrap();
     assert_eq!(text(&fs, FILE), "0\n1\nkept 0 10\n");
     // A topic of the same name starts without a checkpoint.
     create_compacted(&store, "gone", 2);
-    assert_eq!(store.partition("gone", 0).unwrap().cleaner_checkpoint(), None);
+    assert_eq!(
+        store.partition("gone", 0).unwrap().cleaner_checkpoint(),
+        None
+    );
     store.close().unwrap();
     drop(store);
     let store = open(&fs, &clock);
-    assert_eq!(store.partition("gone", 1).unwrap().cleaner_checkpoint(), None);
+    assert_eq!(
+        store.partition("gone", 1).unwrap().cleaner_checkpoint(),
+        None
+    );
     assert_eq!(
         store.partition("kept", 0).unwrap().cleaner_checkpoint(),
         Some(10)
@@ -117,7 +120,8 @@ fn a_new_topic_takes_no_entry_left_in_the_file() {
     let store = open(&fs, &clock);
     store.close().unwrap();
     drop(store);
-    fs.write(Path::new(FILE), b"0\n2\nc 0 3\nother 0 4\n").unwrap();
+    fs.write(Path::new(FILE), b"0\n2\nc 0 3\nother 0 4\n")
+        .unwrap();
     let store = open(&fs, &clock);
     create_compacted(&store, "c", 1);
     assert_eq!(store.partition("c", 0).unwrap().cleaner_checkpoint(), None);
