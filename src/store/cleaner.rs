@@ -24,6 +24,7 @@
 //! switch. Rounds read and write without holding up producers or
 //! consumers: only the final swap of files takes a log's writer lock.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::maintenance::note_error;
@@ -85,12 +86,17 @@ struct Candidate {
 }
 
 /// The cleaner's part of a maintenance pass (see the module docs), into
-/// `report`. Returns whether any log was due.
+/// `report`; no round starts once `halt` is set (the background thread
+/// is stopping). Returns whether any log was due.
 ///
 /// # Errors
 /// [`Error::Closed`] if the store closed meanwhile; a partition's own
 /// failure goes into the report.
-pub(super) fn clean(inner: &StoreInner, report: &mut MaintenanceReport) -> Result<bool> {
+pub(super) fn clean(
+    inner: &StoreInner,
+    report: &mut MaintenanceReport,
+    halt: Option<&AtomicBool>,
+) -> Result<bool> {
     let config = &inner.config.cleaner;
     if !config.enable {
         return Ok(false);
@@ -129,6 +135,9 @@ pub(super) fn clean(inner: &StoreInner, report: &mut MaintenanceReport) -> Resul
             break;
         };
         any_due = true;
+        if halt.is_some_and(|h| h.load(Ordering::Acquire)) {
+            break;
+        }
         if spent >= budget {
             report.compaction_budget_exhausted = true;
             break;

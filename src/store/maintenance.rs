@@ -8,6 +8,7 @@
 //! (see the `cleaner` module), then applies retention, so a
 //! `compact,delete` topic gets both, in Kafka's order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::thread::{JoinHandle, ThreadId};
@@ -87,7 +88,7 @@ impl LogStore {
     /// [`Error::Closed`] if the store is closed; [`Error::ReadOnly`] if it
     /// was opened read-only.
     pub fn maintain(&self) -> Result<MaintenanceReport> {
-        Ok(run_pass(&self.inner, true)?.0)
+        Ok(run_pass(&self.inner, true, None)?.0)
     }
 
     /// Runs [`maintain`](Self::maintain) on a background thread every
@@ -100,7 +101,9 @@ impl LogStore {
     /// skip compaction for [`CleanerConfig::backoff_ms`] (Kafka's cleaner
     /// sleeps as long when it finds nothing to clean). Compaction rounds
     /// hold up neither producers nor consumers; a pass that compacts takes
-    /// longer, and the next one starts `interval` after it ends.
+    /// longer, and the next one starts `interval` after it ends. Closing
+    /// the store (or starting again) lets the round in progress finish,
+    /// and starts no other.
     ///
     /// # Errors
     /// [`Error::Closed`]; [`Error::ReadOnly`]; [`Error::Io`] if the thread
@@ -109,6 +112,8 @@ impl LogStore {
         self.inner.check_writable()?;
         stop(&self.inner);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let halt = Arc::new(AtomicBool::new(false));
+        let halted = halt.clone();
         let weak: Weak<StoreInner> = Arc::downgrade(&self.inner);
         let backoff = Duration::from_millis(self.inner.config.cleaner.backoff_ms);
         let handle = std::thread::Builder::new()
@@ -124,7 +129,7 @@ impl LogStore {
                     }
                     let Some(inner) = weak.upgrade() else { return };
                     let clean = idle_since.is_none_or(|t| t.elapsed() >= backoff);
-                    match run_pass(&inner, clean) {
+                    match run_pass(&inner, clean, Some(&halted)) {
                         Ok((report, any_due)) => {
                             if clean {
                                 idle_since = (!any_due).then(Instant::now);
@@ -138,6 +143,7 @@ impl LogStore {
             .map_err(|e| Error::io("spawn maintenance thread", &self.inner.dir, e))?;
         *lock(&self.inner.maintenance) = Some(Background {
             stop: stop_tx,
+            halt,
             thread: handle.thread().id(),
             handle,
         });
@@ -154,6 +160,8 @@ impl LogStore {
 /// The background thread, while it runs.
 pub(crate) struct Background {
     stop: mpsc::Sender<()>,
+    /// Tells a pass in progress to start no more compaction rounds.
+    halt: Arc<AtomicBool>,
     thread: ThreadId,
     handle: JoinHandle<()>,
 }
@@ -164,6 +172,7 @@ pub(crate) fn stop(inner: &StoreInner) {
     let Some(bg) = lock(&inner.maintenance).take() else {
         return;
     };
+    bg.halt.store(true, Ordering::Release);
     let _ = bg.stop.send(());
     if std::thread::current().id() != bg.thread {
         let _ = bg.handle.join();
@@ -191,12 +200,16 @@ pub(super) fn note_error(
     }
 }
 
-/// One pass, with compaction if `clean`. Returns its report and whether
-/// a log was due for compaction.
-fn run_pass(inner: &StoreInner, clean: bool) -> Result<(MaintenanceReport, bool)> {
+/// One pass, with compaction if `clean` (no round starting once `halt`
+/// is set). Returns its report and whether a log was due for compaction.
+fn run_pass(
+    inner: &StoreInner,
+    clean: bool,
+    halt: Option<&AtomicBool>,
+) -> Result<(MaintenanceReport, bool)> {
     inner.check_writable()?;
     let mut report = MaintenanceReport::default();
-    let any_due = clean && cleaner::clean(inner, &mut report)?;
+    let any_due = clean && cleaner::clean(inner, &mut report, halt)?;
     let topics: Vec<_> = read_lock(&inner.topics).values().cloned().collect();
     for t in topics {
         let policy = RetentionPolicy {

@@ -573,3 +573,72 @@ fn background_compaction_backs_off_when_nothing_was_due() {
         store.close().unwrap();
     }
 }
+
+/// Closing the store while the background thread compacts lets the round
+/// in progress finish and starts no other, however many logs are due.
+#[test]
+fn close_does_not_wait_for_every_due_log_to_be_compacted() {
+    use seglog::io::FsOp;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+
+    let fs = MemFs::new();
+    let mut config = store_config();
+    config.cleaner.max_bytes_per_pass = None;
+    let store = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(ManualClock::new(T0))
+        .open(ROOT, config)
+        .unwrap();
+    const TOPICS: usize = 20;
+    for t in 0..TOPICS {
+        let name = format!("c{t:02}");
+        store
+            .create_topic(
+                &name,
+                1,
+                &[("cleanup.policy", "compact"), ("segment.bytes", "1000")],
+            )
+            .unwrap();
+        fill(&store, &name, 23, T0, &mut BTreeMap::new());
+    }
+    // Every rename of a round's new segment files takes 20 ms: a round
+    // (4 new segments of 3 files) about a quarter of a second, all 20 of
+    // them 5 s.
+    let (tx, rx) = mpsc::channel::<()>();
+    let tx = Mutex::new(tx);
+    let told = Arc::new(AtomicBool::new(false));
+    let hook_told = told.clone();
+    fs.set_fault_hook(move |call| {
+        if call.op == FsOp::Rename && call.path.to_string_lossy().ends_with(".cleaned") {
+            if !hook_told.swap(true, Ordering::SeqCst) {
+                let _ = tx.lock().unwrap().send(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    });
+    store.start_maintenance(Duration::from_millis(1)).unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("no compaction round began");
+    let started = std::time::Instant::now();
+    store.close().unwrap();
+    let took = started.elapsed();
+    fs.clear_fault_hook();
+    assert!(took < Duration::from_millis(2_500), "close took {took:?}");
+    let store = open(&fs, &ManualClock::new(T0));
+    let compacted = (0..TOPICS)
+        .filter(|t| {
+            store
+                .partition(&format!("c{t:02}"), 0)
+                .unwrap()
+                .cleaner_checkpoint()
+                .is_some()
+        })
+        .count();
+    assert!(
+        (1..TOPICS).contains(&compacted),
+        "{compacted} of {TOPICS} logs compacted"
+    );
+    store.close().unwrap();
+}
