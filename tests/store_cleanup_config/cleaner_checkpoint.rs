@@ -199,3 +199,30 @@ fn a_checkpoint_that_is_a_directory_is_refused_and_a_damaged_one_ignored() {
     assert_eq!(fs.read(Path::new(FILE)).unwrap(), good);
     store.close().unwrap();
 }
+
+/// A deletion that a crash interrupted right after its commit is finished
+/// by the next open, which removes the topic's entries too.
+#[test]
+fn a_deletion_finished_by_the_open_removes_the_entries() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(T0);
+    let store = open(&fs, &clock);
+    create_compacted(&store, "gone", 1);
+    create_compacted(&store, "kept", 1);
+    fill_and_compact(&store, "gone", 1);
+    fill_and_compact(&store, "kept", 1);
+    store.close().unwrap();
+    drop(store);
+    // What the commit of the deletion leaves.
+    let topics_file = "/store/seglog.topics";
+    let topics = text(&fs, topics_file);
+    let line = topics.lines().find(|l| l.starts_with("gone ")).unwrap();
+    let marked = topics.replace(line, &line.replacen(" live", " deleting", 1));
+    assert_ne!(marked, topics);
+    fs.write(Path::new(topics_file), marked.as_bytes()).unwrap();
+    let store = open(&fs, &clock);
+    assert_eq!(store.open_report().deletions_finished, 1);
+    assert_eq!(store.list_topics(), ["kept"]);
+    assert_eq!(text(&fs, FILE), "0\n1\nkept 0 10\n");
+    store.close().unwrap();
+}
