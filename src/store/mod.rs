@@ -65,6 +65,19 @@
 //! [`refresh_interval`](StoreOptions::refresh_interval)) while they wait
 //! in [`poll`](Consumer::poll).
 //!
+//! # Cleanup policies
+//!
+//! Each topic's `cleanup.policy` says what maintenance
+//! ([`LogStore::maintain`], [`LogStore::start_maintenance`]) does with
+//! its old records: `delete` applies retention by time and size;
+//! `compact` compacts the partitions that are due (see
+//! [`crate::compaction`]) and deletes only below the log start offset;
+//! `compact,delete` compacts, then applies retention.
+//! [`LogStore::compact`] runs a round at once. The store keeps every
+//! partition's cleaner checkpoint in the root's
+//! `cleaner-offset-checkpoint`, as Kafka does, and the log cleaner's
+//! settings are [`StoreConfig::cleaner`].
+//!
 //! # Resources
 //!
 //! Partitions share one bound on open segment files and one on loaded
