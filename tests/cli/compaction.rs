@@ -128,3 +128,76 @@ fn compacted_topics_are_compacted_by_maintain_and_compact() {
     let err = fails(dir, &["compact", "--topic", "users", "--partition", "1"]);
     assert!(err.contains("partition"), "{err}");
 }
+
+/// The other compaction configs reach the cleaner: records younger than
+/// `min.compaction.lag.ms` are not cleaned; bad values are refused.
+#[test]
+fn compaction_configs_are_taken_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &[
+            "topics",
+            "create",
+            "young",
+            "--partitions",
+            "1",
+            "--config",
+            "cleanup.policy=compact,delete",
+            "--config",
+            "segment.bytes=200",
+            "--config",
+            "min.compaction.lag.ms=3600000",
+            "--config",
+            "max.compaction.lag.ms=86400000",
+            "--config",
+            "delete.retention.ms=0",
+        ],
+    );
+    produce_rounds(dir, "young");
+    let describe = ok(dir, &["topics", "describe", "young"]);
+    assert!(
+        describe.starts_with(
+            "Topic: young\tPartitionCount: 1\tConfigs: cleanup.policy=compact,delete,\
+             segment.bytes=200,min.compaction.lag.ms=3600000,\
+             max.compaction.lag.ms=86400000,delete.retention.ms=0\n"
+        ),
+        "{describe}"
+    );
+    // Nothing is old enough to clean.
+    let out = ok(dir, &["compact", "--topic", "young"]);
+    assert!(
+        out.lines().nth(1).unwrap().starts_with(
+            "\tPartition: 0\tDirtyStart: 0\tDirtyEnd: 0\tEndOffset: 0\tBytesRead: 0\t\
+             BytesWritten: 0\tRecordsKept: 0\tRecordsDropped: 0\t"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        ok(dir, &["consume", "--topic", "young", "--from-beginning"])
+            .lines()
+            .count(),
+        12
+    );
+    for bad in [
+        "min.cleanable.dirty.ratio=2",
+        "cleanup.policy=shrink",
+        "max.compaction.lag.ms=0",
+    ] {
+        let err = fails(
+            dir,
+            &[
+                "topics",
+                "create",
+                "bad",
+                "--partitions",
+                "1",
+                "--config",
+                bad,
+            ],
+        );
+        let key = bad.split('=').next().unwrap();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}
