@@ -49,8 +49,9 @@
 //! assert_eq!(values, [&b"created"[..], &b"paid"[..]]);
 //! assert_eq!(consumer.position(("orders", paid.partition))?, paid.offset + 1);
 //!
-//! // Retention, time-based flushes and deleted files, for every partition;
-//! // `start_maintenance` runs this on a thread instead.
+//! // Compaction of compacted topics, retention, time-based flushes and
+//! // deleted files, for every partition; `start_maintenance` runs this on
+//! // a thread instead.
 //! let report = store.maintain()?;
 //! assert!(report.errors.is_empty());
 //! store.close()?;
@@ -194,7 +195,7 @@
 //! * **Injected time.** Time comes from a [`Clock`], so rolling by age and
 //!   flushing by time are testable.
 //! * **No hidden threads.** Work Kafka does in the background (flushing
-//!   rolled segments, retention) is exposed as calls a host can make from
+//!   rolled segments, retention, compaction) is exposed as calls a host can make from
 //!   its own threads, such as [`LogStore::maintain`] and
 //!   [`PartitionLog::sync_sealed`]; the store's maintenance thread is
 //!   opt-in.

@@ -15,6 +15,9 @@ mod common_cli;
 
 use common_cli::*;
 
+#[path = "cli/compaction.rs"]
+mod compaction;
+
 #[test]
 fn topics_create_list_describe() {
     let tmp = tempfile::tempdir().unwrap();
@@ -314,14 +317,17 @@ fn describe_and_stats_report_numbers() {
     let lines: Vec<&str> = stats.lines().collect();
     assert_eq!(
         lines[0],
-        "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP"
+        "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP\t\
+         DIRTY-RATIO\tCLEANER-CHECKPOINT"
     );
     let row: Vec<&str> = lines[1].split('\t').collect();
     assert_eq!(&row[..6], ["t", "0", "1", &size.to_string(), "0", "3"]);
     let oldest: i64 = row[6].parse().unwrap();
     let newest: i64 = row[7].parse().unwrap();
+    assert_eq!(&row[8..], ["-", "-"]);
     assert!(before <= oldest && oldest <= newest && newest <= after);
-    assert_eq!(lines[2], "t\t1\t1\t0\t0\t0\t-\t-");
+    // A topic that does not compact has no dirty ratio or checkpoint.
+    assert_eq!(lines[2], "t\t1\t1\t0\t0\t0\t-\t-\t-\t-");
     assert_eq!(lines.len(), 3);
 }
 

@@ -28,6 +28,9 @@ use seglog::{Header, LogRecord, ProducerRecord};
 mod common_crash;
 mod common_store;
 
+#[path = "store_kill/compaction.rs"]
+mod compaction;
+
 use common_crash::Rng;
 use common_store::{same_record, sync_producer};
 

@@ -14,6 +14,9 @@ use seglog::{Clock, Error, LogStore, ManualClock, ProducerRecord, TopicPartition
 mod common_store;
 use common_store::*;
 
+#[path = "store_maintenance/compaction.rs"]
+mod compaction;
+
 /// Partition 0 and 1 of `TOPIC` get 20 records stamped `T0`, then 5
 /// stamped `T0 + 100 s`; with 1,000-byte segments of 5 records each, the
 /// old records fill segments 0, 5, 10 and 15, and segment 20 is active.

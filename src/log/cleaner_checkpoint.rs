@@ -21,7 +21,6 @@ use crate::segment::lock;
 pub(crate) const FILE_NAME: &str = "cleaner-offset-checkpoint";
 
 /// The checkpoints of every partition of a store, in the root's file.
-#[allow(dead_code)] // TEMP: wired into the store next
 pub(crate) struct SharedCleanerCheckpoints {
     fs: Arc<dyn Fs>,
     path: PathBuf,
@@ -36,7 +35,6 @@ impl std::fmt::Debug for SharedCleanerCheckpoints {
     }
 }
 
-#[allow(dead_code)] // TEMP
 impl SharedCleanerCheckpoints {
     /// Reads `<root>/cleaner-offset-checkpoint`; a missing or unreadable
     /// file holds no entries.
@@ -85,7 +83,6 @@ impl SharedCleanerCheckpoints {
 }
 
 /// Where one log's checkpoint lives.
-#[allow(dead_code)] // TEMP
 #[derive(Debug, Clone)]
 pub(crate) enum CleanerCheckpointFile {
     /// `cleaner-offset-checkpoint` in the log's own directory.

@@ -527,7 +527,7 @@ fn with_suffix(path: std::path::PathBuf, suffix: TempSuffix) -> std::path::PathB
 }
 
 /// The planner's view of a log's compaction settings.
-fn policy_of(config: &crate::config::LogConfig) -> CompactionPolicy {
+pub(crate) fn policy_of(config: &crate::config::LogConfig) -> CompactionPolicy {
     CompactionPolicy {
         min_cleanable_dirty_ratio: config.min_cleanable_dirty_ratio,
         min_compaction_lag_ms: config.min_compaction_lag_ms,

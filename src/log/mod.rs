@@ -153,6 +153,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
+pub(crate) use compact::policy_of;
 pub use options::OpenOptions;
 pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
 pub use report::{CheckpointField, CheckpointMismatch, RecoveryReport, SegmentDamage, Truncation};

@@ -1,6 +1,7 @@
 //! [`CleanerConfig`]: the store-wide settings of the log cleaner, which
 //! compacts the logs whose cleanup policy says so. Kafka's broker configs
-//! `log.cleaner.*`, with Kafka's defaults and bounds.
+//! `log.cleaner.*`, with Kafka's defaults and bounds, and a bound on the
+//! work of one maintenance pass of seglog's own.
 
 use crate::error::{Error, Result};
 
@@ -28,7 +29,8 @@ pub struct CleanerConfig {
     /// offset map that finds the latest record of each key (Kafka's map
     /// takes 24 bytes per key: an MD5 hash and an offset). Default
     /// 134 217 728 (128 MiB); more than 1 048 576 (Kafka asks for more
-    /// than 1 MiB per cleaner thread) and at most 2^63-1.
+    /// than 1 MiB per cleaner thread) and at most 2^63-1. As in Kafka, a
+    /// round's map takes at most 2 147 483 647 bytes of it.
     pub dedupe_buffer_size: u64,
     /// Kafka `log.cleaner.io.buffer.size`: bytes of memory for the buffers
     /// the cleaner reads and writes segments through (Kafka gives half to
@@ -49,9 +51,18 @@ pub struct CleanerConfig {
     /// cleaner waits before looking again when no log needs cleaning.
     /// Default 15 000; at most 2^63-1.
     pub backoff_ms: u64,
-    /// Kafka `log.cleaner.enable`: whether logs whose cleanup policy
-    /// compacts are cleaned at all. Default `true`.
+    /// Kafka `log.cleaner.enable`: whether maintenance passes compact the
+    /// logs whose cleanup policy compacts. Default `true`. (Off, they are
+    /// still compacted by [`LogStore::compact`](crate::LogStore::compact)
+    /// when asked.)
     pub enable: bool,
+    /// seglog's own bound (Kafka's cleaner thread has none): the bytes
+    /// that the compaction rounds of one maintenance pass read and write
+    /// together, after which the pass starts no more rounds (a round that
+    /// started runs to its end; the next pass goes on). It bounds how long
+    /// [`LogStore::maintain`](crate::LogStore::maintain) takes. Default
+    /// `Some(4 GiB)`; `None` is unlimited; a limit is at least 1.
+    pub max_bytes_per_pass: Option<u64>,
 }
 
 impl Default for CleanerConfig {
@@ -63,9 +74,13 @@ impl Default for CleanerConfig {
             io_max_bytes_per_second: None,
             backoff_ms: 15_000,
             enable: true,
+            max_bytes_per_pass: Some(DEFAULT_MAX_BYTES_PER_PASS),
         }
     }
 }
+
+/// The default [`CleanerConfig::max_bytes_per_pass`]: 4 GiB.
+const DEFAULT_MAX_BYTES_PER_PASS: u64 = 4 << 30;
 
 /// Kafka's smallest `log.cleaner.dedupe.buffer.size` for one cleaner
 /// thread is one byte more than this.
@@ -112,6 +127,12 @@ impl CleanerConfig {
                 format!("{} is above {MAX_LONG}", self.backoff_ms),
             ));
         }
+        if self.max_bytes_per_pass == Some(0) {
+            return Err(Error::config(
+                "max_bytes_per_pass",
+                "must be at least 1 (None is unlimited)",
+            ));
+        }
         Ok(())
     }
 }
@@ -130,6 +151,7 @@ mod tests {
         assert_eq!(c.io_max_bytes_per_second, None);
         assert_eq!(c.backoff_ms, 15_000);
         assert!(c.enable);
+        assert_eq!(c.max_bytes_per_pass, Some(4_294_967_296));
     }
 
     #[test]
@@ -142,6 +164,7 @@ mod tests {
                 io_max_bytes_per_second: Some(1),
                 backoff_ms: 0,
                 enable: false,
+                max_bytes_per_pass: Some(1),
             },
             CleanerConfig {
                 dedupe_buffer_size: i64::MAX as u64,
@@ -150,6 +173,7 @@ mod tests {
                 io_max_bytes_per_second: Some(u64::MAX),
                 backoff_ms: i64::MAX as u64,
                 enable: true,
+                max_bytes_per_pass: None,
             },
         ] {
             c.validate().unwrap();
@@ -205,6 +229,10 @@ mod tests {
                 "log.cleaner.io.max.bytes.per.second",
             ),
             (bad(|c| c.backoff_ms = u64::MAX), "log.cleaner.backoff.ms"),
+            (
+                bad(|c| c.max_bytes_per_pass = Some(0)),
+                "max_bytes_per_pass",
+            ),
         ];
         for (config, key) in cases {
             match config.validate() {

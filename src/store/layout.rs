@@ -6,6 +6,8 @@
 //! seglog.topics                      topics, partition counts, overrides
 //! recovery-point-offset-checkpoint   topic partition offset (Kafka's)
 //! log-start-offset-checkpoint        topic partition offset (Kafka's)
+//! cleaner-offset-checkpoint          topic partition offset (Kafka's), of
+//!                                    the partitions ever compacted
 //! .kafka_cleanshutdown               written last by a clean close (empty)
 //! orders-0/ orders-1/ ...            one directory per partition
 //! orders-2.1a2b3c-delete/            a partition being deleted
@@ -47,6 +49,14 @@
 //! which is read as a clean shutdown too. Anything else in one of these
 //! files is damage: opening the store fails on it, naming the file, and
 //! so does [`verify_store_files`](super::verify_store_files).
+//!
+//! `cleaner-offset-checkpoint` holds, for each partition of a compacted
+//! topic, where its last compaction round ended (the start of its dirty
+//! section); a partition is named in it once compacted, and a topic's
+//! entries go with the topic. Its offsets are derived data: a file that
+//! cannot be read counts as empty (the next round of each partition
+//! starts from its log start offset and writes the file whole again), and
+//! is not an error; only a directory in its place is.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,19 +1,26 @@
-//! The store's housekeeping: retention, time-based flushes, syncing rolled
-//! segments, removing deleted segment files, and the root checkpoints.
+//! The store's housekeeping: compaction, retention, time-based flushes,
+//! syncing rolled segments, removing deleted segment files, and the root
+//! checkpoints.
 //!
 //! [`LogStore::maintain`] does one pass synchronously, on the caller's
 //! thread; [`LogStore::start_maintenance`] runs passes on a background
-//! thread at an interval until the store closes.
+//! thread at an interval until the store closes. A pass compacts first
+//! (see the `cleaner` module), then applies retention, so a
+//! `compact,delete` topic gets both, in Kafka's order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::thread::{JoinHandle, ThreadId};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::cleaner::{self, PartitionCompaction};
 use super::{LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
 use crate::segment::{lock, read_lock};
+#[cfg(doc)]
+use crate::store::CleanerConfig;
 
 /// What one maintenance pass did.
 #[derive(Debug, Default)]
@@ -32,6 +39,21 @@ pub struct MaintenanceReport {
     pub partitions_flushed: usize,
     /// Rolled segments fsynced.
     pub segments_synced: usize,
+    /// Compaction rounds run, over all partitions.
+    pub compaction_rounds: usize,
+    /// Bytes those rounds read.
+    pub compaction_bytes_read: u64,
+    /// Bytes of the segments those rounds wrote.
+    pub compaction_bytes_written: u64,
+    /// Records those rounds removed.
+    pub compaction_records_dropped: u64,
+    /// The partitions compacted, in the order the pass first picked them
+    /// (the filthiest due log first), with what each round did.
+    pub compactions: Vec<PartitionCompaction>,
+    /// Whether the pass left logs that were due uncompacted because its
+    /// rounds had read and written
+    /// [`CleanerConfig::max_bytes_per_pass`] bytes.
+    pub compaction_budget_exhausted: bool,
     /// What failed, per partition; the pass went on with the others.
     pub errors: Vec<PartitionError>,
 }
@@ -48,12 +70,16 @@ pub struct PartitionError {
 
 impl LogStore {
     /// Runs one maintenance pass over every partition, now, on this
-    /// thread: retention by each topic's `retention.ms` and
-    /// `retention.bytes` where its `cleanup.policy` includes `delete`
-    /// (segments renamed `.deleted`), `flush.ms`
-    /// flushes, fsyncs of rolled segments, removal of deleted segments'
-    /// files whose `file.delete.delay.ms` has passed, and the root
-    /// checkpoint files. Time comes from the store's clock.
+    /// thread: compaction rounds on the partitions of topics whose
+    /// `cleanup.policy` compacts and that are due (the filthiest first,
+    /// within [`CleanerConfig::max_bytes_per_pass`]; none if
+    /// [`CleanerConfig::enable`] is off), retention by each topic's
+    /// `retention.ms` and `retention.bytes` where its `cleanup.policy`
+    /// deletes (segments renamed `.deleted`; segments below the log start
+    /// offset go whatever the policy), `flush.ms` flushes, fsyncs of
+    /// rolled segments, removal of deleted segments' files whose
+    /// `file.delete.delay.ms` has passed, and the root checkpoint files.
+    /// Time comes from the store's clock.
     ///
     /// A failing partition does not stop the pass: its error is in the
     /// report.
@@ -62,7 +88,7 @@ impl LogStore {
     /// [`Error::Closed`] if the store is closed; [`Error::ReadOnly`] if it
     /// was opened read-only.
     pub fn maintain(&self) -> Result<MaintenanceReport> {
-        run_pass(&self.inner)
+        Ok(run_pass(&self.inner, true, None)?.0)
     }
 
     /// Runs [`maintain`](Self::maintain) on a background thread every
@@ -71,6 +97,14 @@ impl LogStore {
     /// [`last_maintenance_report`](Self::last_maintenance_report). Starting
     /// it again replaces the interval.
     ///
+    /// After a pass in which no log was due for compaction, the passes
+    /// skip compaction for [`CleanerConfig::backoff_ms`] (Kafka's cleaner
+    /// sleeps as long when it finds nothing to clean). Compaction rounds
+    /// hold up neither producers nor consumers; a pass that compacts takes
+    /// longer, and the next one starts `interval` after it ends. Closing
+    /// the store (or starting again) lets the round in progress finish,
+    /// and starts no other.
+    ///
     /// # Errors
     /// [`Error::Closed`]; [`Error::ReadOnly`]; [`Error::Io`] if the thread
     /// cannot be started.
@@ -78,24 +112,38 @@ impl LogStore {
         self.inner.check_writable()?;
         stop(&self.inner);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let halt = Arc::new(AtomicBool::new(false));
+        let halted = halt.clone();
         let weak: Weak<StoreInner> = Arc::downgrade(&self.inner);
+        let backoff = Duration::from_millis(self.inner.config.cleaner.backoff_ms);
         let handle = std::thread::Builder::new()
             .name("seglog-maintenance".into())
-            .spawn(move || loop {
-                match stop_rx.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    // Told to stop, or the store is gone.
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
-                match run_pass(&inner) {
-                    Ok(report) => *lock(&inner.last_maintenance) = Some(report),
-                    Err(_) => return,
+            .spawn(move || {
+                // Since when the cleaner found nothing due.
+                let mut idle_since: Option<Instant> = None;
+                loop {
+                    match stop_rx.recv_timeout(interval) {
+                        Err(RecvTimeoutError::Timeout) => {}
+                        // Told to stop, or the store is gone.
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let Some(inner) = weak.upgrade() else { return };
+                    let clean = idle_since.is_none_or(|t| t.elapsed() >= backoff);
+                    match run_pass(&inner, clean, Some(&halted)) {
+                        Ok((report, any_due)) => {
+                            if clean {
+                                idle_since = (!any_due).then(Instant::now);
+                            }
+                            *lock(&inner.last_maintenance) = Some(report);
+                        }
+                        Err(_) => return,
+                    }
                 }
             })
             .map_err(|e| Error::io("spawn maintenance thread", &self.inner.dir, e))?;
         *lock(&self.inner.maintenance) = Some(Background {
             stop: stop_tx,
+            halt,
             thread: handle.thread().id(),
             handle,
         });
@@ -112,6 +160,8 @@ impl LogStore {
 /// The background thread, while it runs.
 pub(crate) struct Background {
     stop: mpsc::Sender<()>,
+    /// Tells a pass in progress to start no more compaction rounds.
+    halt: Arc<AtomicBool>,
     thread: ThreadId,
     handle: JoinHandle<()>,
 }
@@ -122,16 +172,45 @@ pub(crate) fn stop(inner: &StoreInner) {
     let Some(bg) = lock(&inner.maintenance).take() else {
         return;
     };
+    bg.halt.store(true, Ordering::Release);
     let _ = bg.stop.send(());
     if std::thread::current().id() != bg.thread {
         let _ = bg.handle.join();
     }
 }
 
-fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
+/// Puts a partition's failure into the report; one closed under the pass
+/// (its topic deleted meanwhile) is passed over.
+///
+/// # Errors
+/// [`Error::Closed`] if the store itself is closed.
+pub(super) fn note_error(
+    inner: &StoreInner,
+    report: &mut MaintenanceReport,
+    partition: TopicPartition,
+    error: Error,
+) -> Result<()> {
+    match error {
+        Error::Closed if inner.check_open().is_err() => Err(Error::Closed),
+        Error::Closed => Ok(()),
+        error => {
+            report.errors.push(PartitionError { partition, error });
+            Ok(())
+        }
+    }
+}
+
+/// One pass, with compaction if `clean` (no round starting once `halt`
+/// is set). Returns its report and whether a log was due for compaction.
+fn run_pass(
+    inner: &StoreInner,
+    clean: bool,
+    halt: Option<&AtomicBool>,
+) -> Result<(MaintenanceReport, bool)> {
     inner.check_writable()?;
-    let topics: Vec<_> = read_lock(&inner.topics).values().cloned().collect();
     let mut report = MaintenanceReport::default();
+    let any_due = clean && cleaner::clean(inner, &mut report, halt)?;
+    let topics: Vec<_> = read_lock(&inner.topics).values().cloned().collect();
     for t in topics {
         let policy = RetentionPolicy {
             retention_ms: t.config.retention_ms,
@@ -152,15 +231,8 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
                 log.remove_deleted_files_counted(&mut report.files_removed)?;
                 Ok(())
             })();
-            match step {
-                // A topic deleted or a store closed during the pass.
-                Err(Error::Closed) if inner.check_open().is_err() => return Err(Error::Closed),
-                Err(Error::Closed) => {}
-                Err(error) => report.errors.push(PartitionError {
-                    partition: tp,
-                    error,
-                }),
-                Ok(()) => {}
+            if let Err(error) = step {
+                note_error(inner, &mut report, tp, error)?;
             }
         }
     }
@@ -177,5 +249,5 @@ fn run_pass(inner: &StoreInner) -> Result<MaintenanceReport> {
             error,
         });
     }
-    Ok(report)
+    Ok((report, any_due))
 }

@@ -65,6 +65,19 @@
 //! [`refresh_interval`](StoreOptions::refresh_interval)) while they wait
 //! in [`poll`](Consumer::poll).
 //!
+//! # Cleanup policies
+//!
+//! Each topic's `cleanup.policy` says what maintenance
+//! ([`LogStore::maintain`], [`LogStore::start_maintenance`]) does with
+//! its old records: `delete` applies retention by time and size;
+//! `compact` compacts the partitions that are due (see
+//! [`crate::compaction`]) and deletes only below the log start offset;
+//! `compact,delete` compacts, then applies retention.
+//! [`LogStore::compact`] runs a round at once. The store keeps every
+//! partition's cleaner checkpoint in the root's
+//! `cleaner-offset-checkpoint`, as Kafka does, and the log cleaner's
+//! settings are [`StoreConfig::cleaner`].
+//!
 //! # Resources
 //!
 //! Partitions share one bound on open segment files and one on loaded
@@ -72,6 +85,7 @@
 //! [`StoreConfig::max_loaded_indexes`]), so a store of thousands of
 //! partitions runs within the usual limit of 1,024 open files.
 
+mod cleaner;
 mod cleaner_config;
 mod consumer;
 mod follow;
@@ -90,6 +104,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use cleaner::PartitionCompaction;
 pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
 pub use maintenance::{MaintenanceReport, PartitionError};
@@ -101,6 +116,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
+use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
@@ -387,6 +403,8 @@ pub(crate) struct StoreInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: StoreConfig,
     resources: Arc<Resources>,
+    /// The root's `cleaner-offset-checkpoint`, shared by every partition.
+    pub(crate) cleaner_checkpoints: Arc<SharedCleanerCheckpoints>,
     pub(crate) signal: Arc<AppendSignal>,
     pub(crate) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Topics committed as deleted whose directories may still be there
@@ -541,6 +559,11 @@ impl StoreInner {
             .file_delete_delay_ms(config.file_delete_delay_ms);
         opts.resources = Some(self.resources.clone());
         opts.lock_dir = false;
+        opts.cleaner_checkpoint = Some(CleanerCheckpointFile::Shared {
+            file: self.cleaner_checkpoints.clone(),
+            topic: topic.to_string(),
+            partition,
+        });
         let signal = self.signal.clone();
         opts.listener = Some(Arc::new(move || signal.notify()));
         opts.fallback_state = fallback.map(|(recovery_point, log_start_offset)| SavedState {
@@ -700,10 +723,13 @@ impl StoreInner {
                 fs.sync_dir(root).ctx("fsync directory", root)?;
                 // Renamed away: a crash from here on leaves `-delete`
                 // directories, which every open removes. The root
-                // checkpoints must forget the topics before a topic of the
-                // same name can be created, or their offsets would be
-                // taken for the new one's.
+                // checkpoints (the cleaner's too) must forget the topics
+                // before a topic of the same name can be created, or their
+                // offsets would be taken for the new one's.
                 self.write_checkpoints(&self.all_logs()?)?;
+                for name in &renamed {
+                    self.cleaner_checkpoints.remove_topic(name)?;
+                }
                 let entries: Vec<TopicEntry> = self
                     .topic_entries()
                     .into_iter()

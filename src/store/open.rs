@@ -25,6 +25,7 @@ use super::{
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, LockMode, LOCK_FILE_NAME};
+use crate::log::cleaner_checkpoint::SharedCleanerCheckpoints;
 use crate::log::PartitionLog;
 use crate::segment::{lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
@@ -59,9 +60,12 @@ impl StoreInner {
             Some(dir_lock)
         };
         let signal = Arc::new(AppendSignal::default());
+        // Only read here: the root's files are checked by `load`.
+        let cleaner_checkpoints = Arc::new(SharedCleanerCheckpoints::load(fs.clone(), dir));
         let mut inner = StoreInner {
             dir: dir.to_path_buf(),
             fs,
+            cleaner_checkpoints,
             clock: opts.clock,
             resources: Resources::new(config.max_open_files, config.max_loaded_indexes),
             config,

@@ -1,6 +1,6 @@
 //! Reading and checking the files at the root of a store's directory
 //! (`seglog.topics`, the root checkpoints, the clean-shutdown marker, the
-//! lock file) and which partition directories are there: what an open
+//! lock file, the cleaner's checkpoint) and which partition directories are there: what an open
 //! checks before it changes anything, and what [`verify_store_files`]
 //! reports.
 
@@ -11,13 +11,15 @@ use super::layout::{self, OffsetEntry, TopicEntry, TopicState};
 use super::TopicPartition;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirEntry, Fs, IoContext, LOCK_FILE_NAME};
+use crate::log::cleaner_checkpoint;
 use crate::topic::partition_dir_name;
 
 /// The files at the root that must be files, not directories.
-const ROOT_FILES: [&str; 5] = [
+const ROOT_FILES: [&str; 6] = [
     layout::TOPICS_FILE,
     layout::RECOVERY_POINT_FILE,
     layout::LOG_START_FILE,
+    cleaner_checkpoint::FILE_NAME,
     layout::CLEAN_SHUTDOWN_FILE,
     LOCK_FILE_NAME,
 ];
@@ -196,6 +198,10 @@ pub struct StoreFilesReport {
 /// the root checkpoint files, the clean-shutdown marker and the lock file
 /// are what seglog (or Kafka) writes there, and every partition of a
 /// topic has its directory (except partitions still being created).
+/// `cleaner-offset-checkpoint` must be a file; what it holds is derived
+/// data, which a store reads leniently (a damaged one counts as empty:
+/// compaction rounds start from each log's start again), so its content
+/// is not checked.
 /// Partition directories themselves are checked by
 /// [`verify_partition_dir`](crate::inspect::verify_partition_dir).
 ///

@@ -6,6 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use super::layout::{self, TopicState};
 use super::{LogStore, Topic};
+#[cfg(doc)]
+use crate::compaction::CleanableSection;
 use crate::error::{Error, Result};
 use crate::io::{Fs, IoContext};
 use crate::log::PartitionLog;
@@ -29,7 +31,7 @@ pub struct TopicDescription {
 }
 
 /// One partition of a [`TopicDescription`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartitionDescription {
     /// The partition number.
     pub partition: u32,
@@ -44,6 +46,15 @@ pub struct PartitionDescription {
     pub size_bytes: u64,
     /// Segments held.
     pub segments: usize,
+    /// For a topic whose cleanup policy compacts: the partition's
+    /// cleanable (dirty) ratio now, the share of its cleanable bytes not
+    /// compacted yet ([`CleanableSection::cleanable_ratio`]). `None` for
+    /// other topics.
+    pub cleanable_ratio: Option<f64>,
+    /// For a topic whose cleanup policy compacts: where its last
+    /// compaction round ended ([`PartitionLog::cleaner_checkpoint`]), if
+    /// one ran. `None` for other topics.
+    pub cleaner_checkpoint: Option<u64>,
 }
 
 impl LogStore {
@@ -115,6 +126,10 @@ impl LogStore {
                 });
             }
         }
+        // Cleaner checkpoints of an older topic of this name (a deletion
+        // that failed to remove them, or another program's) are not this
+        // topic's.
+        inner.cleaner_checkpoints.remove_topic(name)?;
         // Commit first, as a topic being created: a crash from here on
         // leaves a topic whose missing directories the next open makes.
         let mut entries = inner.topic_entries();
@@ -250,27 +265,40 @@ impl LogStore {
         read_lock(&self.inner.topics).keys().cloned().collect()
     }
 
-    /// A topic's partitions (offsets, sizes) and config.
+    /// A topic's partitions (offsets, sizes, and for a compacted topic
+    /// what the cleaner sees) and config.
     ///
     /// # Errors
-    /// [`Error::UnknownTopic`], [`Error::Closed`].
+    /// [`Error::UnknownTopic`], [`Error::Closed`]; for a topic whose
+    /// cleanup policy compacts, [`Error::Io`] or [`Error::Corrupt`] if a
+    /// segment's metadata cannot be read (see
+    /// [`PartitionLog::cleanable_section`]).
     pub fn describe_topic(&self, topic: &str) -> Result<TopicDescription> {
         let t = self.inner.topic(topic)?;
-        let partitions = read_lock(&t.partitions)
-            .iter()
-            .enumerate()
+        let compacts = t.config.log.cleanup_policy.compacts();
+        let logs = read_lock(&t.partitions).clone();
+        let partitions = (0..)
+            .zip(&logs)
             .map(|(p, log)| {
                 let segments = log.segments();
-                PartitionDescription {
-                    partition: p as u32,
+                let (cleanable_ratio, cleaner_checkpoint) = if compacts {
+                    let section = log.cleanable_section(self.inner.clock.now_ms())?;
+                    (Some(section.cleanable_ratio()), log.cleaner_checkpoint())
+                } else {
+                    (None, None)
+                };
+                Ok(PartitionDescription {
+                    partition: p,
                     log_start_offset: log.log_start_offset(),
                     log_end_offset: log.log_end_offset(),
                     high_watermark: log.log_end_offset(),
                     size_bytes: segments.iter().map(|s| s.size).sum(),
                     segments: segments.len(),
-                }
+                    cleanable_ratio,
+                    cleaner_checkpoint,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(TopicDescription {
             name: t.name.clone(),
             partitions,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::store::StoreOptions;
 use seglog::{
-    Durability, LogRecord, LogStore, ManualClock, ProducerConfig, ProducerRecord, Record,
-    SegmentInfo, StoreConfig, TimestampType,
+    Durability, LogRecord, LogStore, ManualClock, PartitionLog, ProducerConfig, ProducerRecord,
+    Record, SegmentInfo, StoreConfig, TimestampType,
 };
 
 pub const ROOT: &str = "/store";
@@ -148,4 +148,51 @@ pub fn snapshot(fs: &MemFs) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(fs, Path::new(ROOT), &mut out);
     out
+}
+
+/// Sends `key -> value` (a tombstone for `None`) to `partition`, stamped
+/// `timestamp`, and waits for it; returns its offset.
+pub fn put(
+    store: &LogStore,
+    topic: &str,
+    partition: u32,
+    key: &str,
+    value: Option<&str>,
+    timestamp: i64,
+) -> u64 {
+    let record = match value {
+        Some(v) => ProducerRecord::new(topic, v).with_key(key),
+        None => ProducerRecord::tombstone(topic, key),
+    };
+    store
+        .producer(Default::default())
+        .send_and_wait(record.with_partition(partition).with_timestamp(timestamp))
+        .unwrap()
+        .offset
+}
+
+/// A partition's records from its log start offset: (offset, key, value).
+pub fn keyed_records(log: &PartitionLog) -> Vec<(u64, String, Option<String>)> {
+    log.iter(log.log_start_offset())
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r.offset,
+                String::from_utf8(r.key.unwrap_or_default()).unwrap(),
+                r.value.map(|v| String::from_utf8(v).unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// The key -> value table of applying a partition's records in order.
+pub fn table(log: &PartitionLog) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    for (_, k, v) in keyed_records(log) {
+        match v {
+            Some(v) => t.insert(k, v),
+            None => t.remove(&k),
+        };
+    }
+    t
 }

@@ -12,6 +12,9 @@ use seglog::{CleanerConfig, Error, LogStore, ManualClock, ProducerRecord};
 
 use crate::common_store::*;
 
+#[path = "cleaner_checkpoint.rs"]
+mod cleaner_checkpoint;
+
 /// Topics of one partition of 1,000-byte segments kept for a minute, one
 /// per way of spelling each policy.
 const TOPICS: [(&str, &str, CleanupPolicy); 4] = [

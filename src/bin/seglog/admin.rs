@@ -4,6 +4,7 @@ use clap::Args;
 use seglog::PartitionLog;
 
 use crate::store::{read_store, with_store, Create, Out};
+use crate::topics::plural;
 use crate::{CliError, DirArg};
 
 /// The example in `delete-records --help`.
@@ -71,6 +72,34 @@ pub fn maintain(args: MaintainArgs) -> Result<(), CliError> {
         writeln!(out, "files removed: {}", report.files_removed)?;
         writeln!(out, "partitions flushed: {}", report.partitions_flushed)?;
         writeln!(out, "segments synced: {}", report.segments_synced)?;
+        writeln!(out, "compaction rounds: {}", report.compaction_rounds)?;
+        for c in &report.compactions {
+            writeln!(
+                out,
+                "  {}: {} round{}, read {} bytes, wrote {} bytes, dropped {} records",
+                c.partition,
+                c.rounds.len(),
+                plural(c.rounds.len()),
+                c.bytes_read(),
+                c.bytes_written(),
+                c.records_dropped()
+            )?;
+        }
+        writeln!(
+            out,
+            "compaction bytes read: {}",
+            report.compaction_bytes_read
+        )?;
+        writeln!(
+            out,
+            "compaction bytes written: {}",
+            report.compaction_bytes_written
+        )?;
+        writeln!(
+            out,
+            "records dropped by compaction: {}",
+            report.compaction_records_dropped
+        )?;
         writeln!(out, "errors: {}", report.errors.len())?;
         for e in &report.errors {
             writeln!(out, "  {}: {}", e.partition, e.error)?;
@@ -86,12 +115,17 @@ pub fn maintain(args: MaintainArgs) -> Result<(), CliError> {
 }
 
 /// The column names `stats` prints first.
-const STATS_HEADER: &str =
-    "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\tOLDEST-TIMESTAMP\tNEWEST-TIMESTAMP";
+const STATS_HEADER: &str = "TOPIC\tPARTITION\tSEGMENTS\tBYTES\tLOG-START\tLOG-END\t\
+     OLDEST-TIMESTAMP\tNEWEST-TIMESTAMP\tDIRTY-RATIO\tCLEANER-CHECKPOINT";
 
 /// Runs `stats`: one tab-separated line per partition, after a header
 /// line. A timestamp is `-` for a partition without records. The store
 /// is opened read-only, so this works beside the process that has it open.
+///
+/// For a topic whose cleanup policy compacts, the dirty ratio (the
+/// partition's cleanable ratio, three decimals) and the cleaner
+/// checkpoint (where its last compaction round ended, `-` before the
+/// first); both are `-` for other topics.
 ///
 /// The oldest timestamp is that of the record at the log start offset;
 /// the newest is the largest record timestamp at or after it, in any
@@ -107,9 +141,15 @@ pub fn stats(args: StatsArgs) -> Result<(), CliError> {
             for p in &description.partitions {
                 let log = store.partition(&topic, p.partition)?;
                 let (oldest, newest) = timestamps(&log)?;
+                let ratio = p
+                    .cleanable_ratio
+                    .map_or_else(|| "-".to_string(), |r| format!("{r:.3}"));
+                let checkpoint = p
+                    .cleaner_checkpoint
+                    .map_or_else(|| "-".to_string(), |c| c.to_string());
                 writeln!(
                     out,
-                    "{topic}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{topic}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{ratio}\t{checkpoint}",
                     p.partition,
                     p.segments,
                     p.size_bytes,

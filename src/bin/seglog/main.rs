@@ -3,7 +3,7 @@
 //! Built only with the `cli` cargo feature
 //! (`cargo install --path . --features cli`). Subcommands that change the
 //! store (`topics create|add-partitions|delete`, `produce`,
-//! `delete-records`, `maintain`) open it in `--dir` (default
+//! `delete-records`, `maintain`, `compact`) open it in `--dir` (default
 //! `./seglog-data`) for writing, which takes its lock, and close it
 //! cleanly. Those that only look (`topics list|describe`, `consume`,
 //! `stats`) open it read-only: no lock, nothing written, so they run
@@ -16,6 +16,7 @@
 //! (clap's parse errors). Errors are printed as one line, `error: ...`.
 
 mod admin;
+mod compact;
 mod consume;
 mod dump;
 mod json;
@@ -67,10 +68,14 @@ enum Command {
     /// Raise a partition's log start offset (Kafka's DeleteRecords).
     #[command(after_help = admin::DELETE_RECORDS_EXAMPLE)]
     DeleteRecords(admin::DeleteRecordsArgs),
-    /// Run one maintenance pass: retention, flushes, removal of deleted
-    /// segment files.
+    /// Run one maintenance pass: compaction of the compacted topics that
+    /// are due, retention, flushes, removal of deleted segment files.
     #[command(after_help = admin::MAINTAIN_EXAMPLE)]
     Maintain(admin::MaintainArgs),
+    /// Run one compaction round now on a compacted topic's partitions,
+    /// however dirty they are.
+    #[command(after_help = compact::EXAMPLE)]
+    Compact(compact::CompactArgs),
     /// Print segments, bytes, offsets and timestamps of every partition.
     #[command(after_help = admin::STATS_EXAMPLE)]
     Stats(admin::StatsArgs),
@@ -92,6 +97,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Consume(args) => consume::run(args),
         Command::DeleteRecords(args) => admin::delete_records(args),
         Command::Maintain(args) => admin::maintain(args),
+        Command::Compact(args) => compact::run(args),
         Command::Stats(args) => admin::stats(args),
         Command::Dump(args) => dump::run(args),
         Command::Verify(args) => verify::run(args),

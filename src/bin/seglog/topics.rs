@@ -17,7 +17,8 @@ pub enum TopicsCommand {
     /// List the topics, one name a line.
     #[command(after_help = "Example:\n  seglog topics list --dir ./seglog-data")]
     List(ListArgs),
-    /// Show a topic's partitions (offsets, size, segments) and config
+    /// Show a topic's partitions (offsets, size, segments; for a compacted
+    /// topic the cleanable ratio and cleaner checkpoint) and config
     /// overrides.
     #[command(after_help = "Example:\n  seglog topics describe orders")]
     Describe(NameArgs),
@@ -117,11 +118,22 @@ pub fn run(cmd: TopicsCommand) -> Result<(), CliError> {
                 configs
             )?;
             for p in &d.partitions {
-                writeln!(
+                write!(
                     out,
                     "\tPartition: {}\tLogStartOffset: {}\tLogEndOffset: {}\tSize: {}\tSegments: {}",
                     p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
                 )?;
+                // Only for a compacted topic: what its cleaner sees.
+                if let Some(ratio) = p.cleanable_ratio {
+                    let checkpoint = p
+                        .cleaner_checkpoint
+                        .map_or_else(|| "-".to_string(), |c| c.to_string());
+                    write!(
+                        out,
+                        "\tCleanableRatio: {ratio:.3}\tCleanerCheckpoint: {checkpoint}"
+                    )?;
+                }
+                writeln!(out)?;
             }
             Ok(())
         }),
