@@ -3,6 +3,8 @@
 
 mod common_crash;
 
+#[path = "compaction/abort.rs"]
+mod abort;
 #[path = "compaction/helpers.rs"]
 mod helpers;
 #[path = "compaction/power_loss.rs"]

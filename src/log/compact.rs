@@ -8,7 +8,8 @@
 //! 1. Each group of old segments is copied into one new segment written
 //!    under `.cleaned` names, its `.log` and indexes fsynced.
 //! 2. Under the writer lock, if every old segment of the round is still in
-//!    the log (a truncation or deletion meanwhile aborts the round): the
+//!    the log as the round read it (a deletion meanwhile, or a truncation
+//!    into a closed segment, aborts the round): the
 //!    `.cleaned` files are renamed `.swap`, highest base offset first, and
 //!    the directory fsynced.
 //! 3. The old segments' files are renamed `.deleted` (readers holding them
@@ -73,10 +74,10 @@ impl PartitionLog {
     /// before `now_ms`. Offsets never change.
     ///
     /// The round reads and writes without holding up appends or reads;
-    /// only the final swap of the files takes the writer lock. A
-    /// truncation or segment deletion that removes a segment of the round
-    /// meanwhile aborts it ([`CompactionOutcome::aborted`]); nothing
-    /// changes then.
+    /// only the final swap of the files takes the writer lock. A segment
+    /// deletion that removes a segment of the round meanwhile, or a
+    /// truncation that reaches into a closed segment, aborts it
+    /// ([`CompactionOutcome::aborted`]); nothing changes then.
     ///
     /// # Errors
     /// * [`Error::InvalidConfig`] if the log's cleanup policy does not
@@ -98,14 +99,15 @@ impl PartitionLog {
         drop(inner.writer()?);
         let _round = lock(&inner.cleaner.round);
         let started = Instant::now();
-        let (segments, leo, start) = {
-            let _w = inner.writer()?;
+        let (segments, leo, start, rewinds) = {
+            let w = inner.writer()?;
             let segments: Vec<Arc<Segment>> =
                 read_lock(&inner.segments).values().cloned().collect();
             (
                 segments,
                 inner.log_end_offset.load(Ordering::Acquire),
                 inner.log_start_offset.load(Ordering::Acquire),
+                w.rewinds,
             )
         };
         let metas = segment_metas(&segments)?;
@@ -207,7 +209,7 @@ impl PartitionLog {
         outcome.keys_mapped = map.len();
         outcome.map_full = map.is_full();
         outcome.map_bytes = map.memory_bytes();
-        if !self.swap_in(&segments[..round], &cleaned, end_offset)? {
+        if !self.swap_in(&segments[..round], &cleaned, end_offset, rewinds)? {
             self.remove_cleaned(&cleaned);
             outcome.aborted = true;
             outcome.end_offset = section.first_dirty_offset;
@@ -323,10 +325,21 @@ impl PartitionLog {
 
     /// Swaps the new segments in for `old` (steps 2 to 5 of the module
     /// docs). Returns `false`, changing nothing, if the log no longer holds
-    /// every segment of `old`.
-    fn swap_in(&self, old: &[Arc<Segment>], cleaned: &[Cleaned], end_offset: u64) -> Result<bool> {
+    /// every segment of `old` as the round read it: one was deleted, or a
+    /// truncation cut into a closed segment since the round counted
+    /// `rewinds`.
+    fn swap_in(
+        &self,
+        old: &[Arc<Segment>],
+        cleaned: &[Cleaned],
+        end_offset: u64,
+        rewinds: u64,
+    ) -> Result<bool> {
         let inner = &self.inner;
         let mut w = inner.writer()?;
+        if w.rewinds != rewinds {
+            return Ok(false);
+        }
         {
             let segments = read_lock(&inner.segments);
             let intact = old.iter().all(|s| {

@@ -141,6 +141,7 @@ impl Inner {
         let now = self.clock.now_ms();
         let active_base = self.active(w)?.base_offset();
         if holder_base != active_base {
+            w.rewinds += 1;
             w.active = None;
             self.delete_segments_now(w, &above)?;
             // The end moves back into a closed segment: it becomes active
@@ -182,6 +183,7 @@ impl Inner {
         }
         // Never a start above the end, even if what follows fails.
         self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
+        w.rewinds += 1;
         w.active = None;
         w.unsynced.clear();
         self.delete_segments_now(w, &all)?;
