@@ -7,6 +7,8 @@ mod common_crash;
 mod abort;
 #[path = "compaction/helpers.rs"]
 mod helpers;
+#[path = "compaction/model.rs"]
+mod model;
 #[path = "compaction/power_loss.rs"]
 mod power_loss;
 #[path = "compaction/scenarios.rs"]
