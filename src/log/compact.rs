@@ -429,28 +429,11 @@ impl PartitionLog {
     /// The end offset of the last compaction round (the first dirty
     /// offset of the next), if the log was ever compacted.
     pub fn cleaner_checkpoint(&self) -> Option<u64> {
-        let inner = &self.inner;
-        let mut slot = lock(&inner.cleaner.checkpoint);
-        if let Some(known) = *slot {
-            return known;
-        }
-        let read = inner.cleaner.file.read(&*inner.ctx.fs, &inner.dir);
-        *slot = Some(read);
-        read
+        self.inner.cleaner_checkpoint()
     }
 
-    pub(super) fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
-        let inner = &self.inner;
-        let mut slot = lock(&inner.cleaner.checkpoint);
-        if *slot == Some(offset) {
-            return Ok(());
-        }
-        inner
-            .cleaner
-            .file
-            .write(&*inner.ctx.fs, &inner.dir, offset)?;
-        *slot = Some(offset);
-        Ok(())
+    fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
+        self.inner.set_cleaner_checkpoint(offset)
     }
 
     /// The log's sections as the cleaner sees them now (dirty ratio and
@@ -475,6 +458,39 @@ impl PartitionLog {
             now_ms,
             &policy_of(&inner.config),
         ))
+    }
+}
+
+impl super::Inner {
+    fn cleaner_checkpoint(&self) -> Option<u64> {
+        let mut slot = lock(&self.cleaner.checkpoint);
+        if let Some(known) = *slot {
+            return known;
+        }
+        let read = self.cleaner.file.read(&*self.ctx.fs, &self.dir);
+        *slot = Some(read);
+        read
+    }
+
+    fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
+        let mut slot = lock(&self.cleaner.checkpoint);
+        if *slot == Some(offset) {
+            return Ok(());
+        }
+        self.cleaner.file.write(&*self.ctx.fs, &self.dir, offset)?;
+        *slot = Some(offset);
+        Ok(())
+    }
+
+    /// Lowers the cleaner checkpoint to `offset` if it is above it, before
+    /// a truncation that may end the log at `offset` or above: what is
+    /// appended after the cut is dirty, and a tombstone among it must be
+    /// mapped before it may go (Kafka's `maybeTruncateCheckpoint`).
+    pub(super) fn lower_cleaner_checkpoint(&self, offset: u64) -> Result<()> {
+        match self.cleaner_checkpoint() {
+            Some(c) if c > offset => self.set_cleaner_checkpoint(Some(offset)),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -19,6 +19,11 @@ impl PartitionLog {
     /// The result is durable when this returns, and a crash on the way
     /// leaves either the old log or a prefix of it.
     ///
+    /// On a compacted log, the cleaner checkpoint comes down to the base
+    /// offset of the segment holding the cut (what is appended from there
+    /// on is dirty), and a truncation into a closed segment aborts a
+    /// compaction round running meanwhile.
+    ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned if anything had changed);
     /// [`Error::Corrupt`] if the data around `offset` is damaged;
@@ -115,6 +120,10 @@ impl Inner {
         let cut = holder
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
+        // What is appended after the cut is dirty: a cleaner checkpoint
+        // above the holder's base (which the end stays at or above) comes
+        // down to it first, as Kafka's does to the new active segment's.
+        self.lower_cleaner_checkpoint(holder.base_offset())?;
         if cut < self.log_start_offset.load(Ordering::Acquire) {
             // Nothing readable remains: the log starts over, empty, at the
             // cut (start and end where Kafka's `truncateTo` leaves them).
@@ -173,6 +182,7 @@ impl Inner {
     }
 
     fn restart_locked(&self, w: &mut Writer, offset: u64) -> Result<()> {
+        self.lower_cleaner_checkpoint(offset)?;
         let all: Vec<Arc<Segment>> = read_lock(&self.segments).values().cloned().collect();
         self.log_end_offset.store(offset, Ordering::Release);
         // A reader that finds the segments gone must not take it for lost

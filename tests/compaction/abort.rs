@@ -206,3 +206,44 @@ fn retention_deleting_a_segment_of_the_round_aborts_it() {
     let expected: Vec<Rec> = before.into_iter().filter(|r| r.0 >= 5).collect();
     check_aborted(&fs, &clock, log, &fired, &out, &expected);
 }
+
+/// A truncation below the cleaner checkpoint lowers it: the records
+/// appended after it are dirty, so a tombstone among them is mapped (and
+/// the value it deletes removed) before it may go. (The checkpoint stayed
+/// above the truncation: once the log grew past it again, the tombstone
+/// counted as clean, went at its horizon, and the deleted value came
+/// back.)
+#[test]
+fn a_truncation_below_the_cleaner_checkpoint_lowers_it() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(10);
+    let config = seglog::LogConfig {
+        delete_retention_ms: 100,
+        ..config()
+    };
+    let log = open_log(&fs, &clock, &config);
+    put(&log, "a", Some("1"), 10);
+    put(&log, "b", Some("1"), 10);
+    put(&log, "c", Some("1"), 10);
+    log.roll().unwrap();
+    assert_eq!(log.compact(10).unwrap().end_offset, 3);
+    log.truncate_to(1).unwrap();
+    assert!(
+        log.cleaner_checkpoint().is_none_or(|c| c <= 1),
+        "checkpoint {:?} above the log end 1",
+        log.cleaner_checkpoint()
+    );
+    put(&log, "a", None, 10);
+    for k in ["d", "e", "f"] {
+        put(&log, k, Some("1"), 10);
+    }
+    log.roll().unwrap();
+    log.compact(10).unwrap();
+    put(&log, "g", Some("1"), 10);
+    log.roll().unwrap();
+    log.compact(1_000).unwrap();
+    assert_eq!(table(&log).get("a"), None, "{:?}", records(&log));
+    log.close().unwrap();
+    let log = open_log(&fs, &clock, &config);
+    assert_eq!(table(&log).get("a"), None, "{:?}", records(&log));
+}

@@ -8,12 +8,13 @@
 //! `BatchBuilder` in every codec, and `append_replicated` of such batches
 //! with their offsets, in both timestamp types; rolls; clock
 //! ticks and jumps past `delete.retention.ms`; rounds with Kafka's default
-//! map or with a map of a few keys (so that rounds stop part-way); clean
-//! reopens; power losses after a flush and without one; and a fetch held
-//! across all of it.
+//! map or with a map of a few keys (so that rounds stop part-way);
+//! truncations; clean reopens; power losses after a flush and without
+//! one; and a fetch held across all of it.
 //!
-//! The model keeps every record appended (by offset), the offsets the log
-//! holds, and for each tombstone the time of the first round that
+//! The model keeps every record appended (by offset; a truncation forgets
+//! those compacted away below it), the offsets the log holds, and for
+//! each tombstone the time of the first round that
 //! rewrote its segment (which stamps its batch with a delete horizon).
 //! After every step the log, read from the start, must hold exactly those
 //! offsets, each with the record appended there and the timestamp first
@@ -94,6 +95,10 @@ enum Op {
     },
     /// Takes a fetch from `permille` of the log and keeps it.
     HoldFetch {
+        permille: u16,
+    },
+    /// `truncate_to` at `permille` of the log.
+    TruncateTo {
         permille: u16,
     },
 }
@@ -188,6 +193,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), proptest::option::of(any::<u64>()))
             .prop_map(|(flush, torn)| Op::Crash { flush, torn }),
         1 => (0u16..=1000).prop_map(|permille| Op::HoldFetch { permille }),
+        1 => (0u16..=1000).prop_map(|permille| Op::TruncateTo { permille }),
     ]
 }
 
@@ -213,6 +219,7 @@ struct Stats {
     crashes_losing_data: u64,
     reopens: u64,
     held_fetches_checked: u64,
+    truncations: u64,
     max_segments: u64,
 }
 
@@ -229,6 +236,7 @@ impl Stats {
         self.crashes_losing_data += o.crashes_losing_data;
         self.reopens += o.reopens;
         self.held_fetches_checked += o.held_fetches_checked;
+        self.truncations += o.truncations;
         self.max_segments = self.max_segments.max(o.max_segments);
     }
 }
@@ -340,6 +348,7 @@ impl World {
                 let bytes = fetch.to_vec().map_err(|e| fail(format!("{e}")))?;
                 self.held = Some((fetch, bytes));
             }
+            Op::TruncateTo { permille } => self.truncate(*permille)?,
         }
         self.check()
     }
@@ -588,6 +597,35 @@ impl World {
         }
     }
 
+    fn truncate(&mut self, permille: u16) -> Result<(), TestCaseError> {
+        let offset = self.leo * u64::from(permille) / 1000;
+        self.log
+            .truncate_to(offset)
+            .map_err(|e| fail(format!("truncate_to({offset}): {e}")))?;
+        let leo = self.log.log_end_offset();
+        ensure!(
+            leo == self.leo.min(offset) || leo < offset,
+            "truncate_to({offset}) of a log ending at {} left it ending at {leo}",
+            self.leo
+        );
+        if leo < self.leo {
+            // The file under a held fetch may be cut.
+            self.held = None;
+            self.stats.truncations += 1;
+            self.appended.split_off(&leo);
+            self.present.split_off(&leo);
+            self.stamped.split_off(&leo);
+            // What the log holds now is what remains of the compacted
+            // log: records compacted away below the cut are no longer
+            // superseded by anything, and no part of what it must hold.
+            let present = &self.present;
+            self.appended.retain(|o, _| present.contains(o));
+            self.leo = leo;
+            self.durable = self.durable.min(leo);
+        }
+        Ok(())
+    }
+
     fn crash(&mut self, flush: bool, torn: Option<u64>) -> Result<(), TestCaseError> {
         if flush {
             self.log.flush().map_err(|e| fail(format!("flush: {e}")))?;
@@ -623,6 +661,12 @@ impl World {
             self.log.log_end_offset() == self.leo,
             "log end {} but the model's is {}",
             self.log.log_end_offset(),
+            self.leo
+        );
+        let checkpoint = self.log.cleaner_checkpoint();
+        ensure!(
+            checkpoint.is_none_or(|c| c <= self.leo),
+            "cleaner checkpoint {checkpoint:?} above the log end {}",
             self.leo
         );
         let got = read_all(&self.log)?;
@@ -741,5 +785,6 @@ fn model_compacted_log() {
             "{t:?}"
         );
         assert!(t.held_fetches_checked > 50 && t.max_segments >= 5, "{t:?}");
+        assert!(t.truncations > 10, "{t:?}");
     }
 }
