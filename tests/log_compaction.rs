@@ -11,5 +11,7 @@ mod helpers;
 mod model;
 #[path = "compaction/power_loss.rs"]
 mod power_loss;
+#[path = "compaction/readers.rs"]
+mod readers;
 #[path = "compaction/scenarios.rs"]
 mod scenarios;
