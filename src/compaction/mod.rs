@@ -49,8 +49,9 @@
 //! # The rules of a round
 //!
 //! * The dirty section runs from the cleaner checkpoint (the end of the
-//!   last round, or the log start offset) to the first uncleanable offset,
-//!   rounded down to a segment boundary ([`cleanable_section`]).
+//!   last round, or the log start offset; a truncation below it lowers it
+//!   to the base offset of the segment cut) to the first uncleanable
+//!   offset, rounded down to a segment boundary ([`cleanable_section`]).
 //! * Every segment below the end of what was mapped, clean and dirty
 //!   alike, is rewritten, in groups of consecutive segments that fit one
 //!   segment ([`group_segments`]), each group into one new segment named

@@ -8,7 +8,8 @@
 //! 1. Each group of old segments is copied into one new segment written
 //!    under `.cleaned` names, its `.log` and indexes fsynced.
 //! 2. Under the writer lock, if every old segment of the round is still in
-//!    the log (a truncation or deletion meanwhile aborts the round): the
+//!    the log as the round read it (a deletion meanwhile, or a truncation
+//!    into a closed segment, aborts the round): the
 //!    `.cleaned` files are renamed `.swap`, highest base offset first, and
 //!    the directory fsynced.
 //! 3. The old segments' files are renamed `.deleted` (readers holding them
@@ -81,10 +82,10 @@ impl PartitionLog {
     /// before `now_ms`. Offsets never change.
     ///
     /// The round reads and writes without holding up appends or reads;
-    /// only the final swap of the files takes the writer lock. A
-    /// truncation or segment deletion that removes a segment of the round
-    /// meanwhile aborts it ([`CompactionOutcome::aborted`]); nothing
-    /// changes then.
+    /// only the final swap of the files takes the writer lock. A segment
+    /// deletion that removes a segment of the round meanwhile, or a
+    /// truncation that reaches into a closed segment, aborts it
+    /// ([`CompactionOutcome::aborted`]); nothing changes then.
     ///
     /// # Errors
     /// * [`Error::InvalidConfig`] if the log's cleanup policy does not
@@ -106,14 +107,15 @@ impl PartitionLog {
         drop(inner.writer()?);
         let _round = lock(&inner.cleaner.round);
         let started = Instant::now();
-        let (segments, leo, start) = {
-            let _w = inner.writer()?;
+        let (segments, leo, start, rewinds) = {
+            let w = inner.writer()?;
             let segments: Vec<Arc<Segment>> =
                 read_lock(&inner.segments).values().cloned().collect();
             (
                 segments,
                 inner.log_end_offset.load(Ordering::Acquire),
                 inner.log_start_offset.load(Ordering::Acquire),
+                w.rewinds,
             )
         };
         let metas = segment_metas(&segments)?;
@@ -215,7 +217,7 @@ impl PartitionLog {
         outcome.keys_mapped = map.len();
         outcome.map_full = map.is_full();
         outcome.map_bytes = map.memory_bytes();
-        let swapped = match self.swap_in(&segments[..round], &cleaned, end_offset) {
+        let swapped = match self.swap_in(&segments[..round], &cleaned, end_offset, rewinds) {
             Ok(s) => s,
             Err(Swap::NotStarted(e)) => {
                 self.remove_cleaned(&cleaned);
@@ -342,15 +344,21 @@ impl PartitionLog {
 
     /// Swaps the new segments in for `old` (steps 2 to 5 of the module
     /// docs). Returns `false`, changing nothing, if the log no longer holds
-    /// every segment of `old`.
+    /// every segment of `old` as the round read it: one was deleted, or a
+    /// truncation cut into a closed segment since the round counted
+    /// `rewinds`.
     fn swap_in(
         &self,
         old: &[Arc<Segment>],
         cleaned: &[Cleaned],
         end_offset: u64,
+        rewinds: u64,
     ) -> std::result::Result<bool, Swap> {
         let inner = &self.inner;
         let mut w = inner.writer().map_err(Swap::NotStarted)?;
+        if w.rewinds != rewinds {
+            return Ok(false);
+        }
         {
             let segments = read_lock(&inner.segments);
             let intact = old.iter().all(|s| {
@@ -453,42 +461,11 @@ impl PartitionLog {
     /// The end offset of the last compaction round (the first dirty
     /// offset of the next), if the log was ever compacted.
     pub fn cleaner_checkpoint(&self) -> Option<u64> {
-        let inner = &self.inner;
-        let mut slot = lock(&inner.cleaner.checkpoint);
-        if let Some(known) = *slot {
-            return known;
-        }
-        let read = inner.cleaner.file.read(&*inner.ctx.fs, &inner.dir);
-        *slot = Some(read);
-        read
+        self.inner.cleaner_checkpoint()
     }
 
-    /// Lowers the cleaner checkpoint to the log end offset after a
-    /// truncation (Kafka truncates it with the log), so that records
-    /// appended again below it count as dirty. The file is derived data: if
-    /// writing it fails, the value in memory is still lowered and the next
-    /// round writes it again.
-    pub(super) fn clamp_cleaner_checkpoint(&self) {
-        let leo = self.log_end_offset();
-        if let Some(cp) = self.cleaner_checkpoint().filter(|&cp| cp > leo) {
-            if self.set_cleaner_checkpoint(Some(leo)).is_err() {
-                *lock(&self.inner.cleaner.checkpoint) = Some(Some(leo.min(cp)));
-            }
-        }
-    }
-
-    pub(super) fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
-        let inner = &self.inner;
-        let mut slot = lock(&inner.cleaner.checkpoint);
-        if *slot == Some(offset) {
-            return Ok(());
-        }
-        inner
-            .cleaner
-            .file
-            .write(&*inner.ctx.fs, &inner.dir, offset)?;
-        *slot = Some(offset);
-        Ok(())
+    fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
+        self.inner.set_cleaner_checkpoint(offset)
     }
 
     /// The log's sections as the cleaner sees them now (dirty ratio and
@@ -513,6 +490,39 @@ impl PartitionLog {
             now_ms,
             &policy_of(&inner.config),
         ))
+    }
+}
+
+impl super::Inner {
+    fn cleaner_checkpoint(&self) -> Option<u64> {
+        let mut slot = lock(&self.cleaner.checkpoint);
+        if let Some(known) = *slot {
+            return known;
+        }
+        let read = self.cleaner.file.read(&*self.ctx.fs, &self.dir);
+        *slot = Some(read);
+        read
+    }
+
+    fn set_cleaner_checkpoint(&self, offset: Option<u64>) -> Result<()> {
+        let mut slot = lock(&self.cleaner.checkpoint);
+        if *slot == Some(offset) {
+            return Ok(());
+        }
+        self.cleaner.file.write(&*self.ctx.fs, &self.dir, offset)?;
+        *slot = Some(offset);
+        Ok(())
+    }
+
+    /// Lowers the cleaner checkpoint to `offset` if it is above it, before
+    /// a truncation that may end the log at `offset` or above: what is
+    /// appended after the cut is dirty, and a tombstone among it must be
+    /// mapped before it may go (Kafka's `maybeTruncateCheckpoint`).
+    pub(super) fn lower_cleaner_checkpoint(&self, offset: u64) -> Result<()> {
+        match self.cleaner_checkpoint() {
+            Some(c) if c > offset => self.set_cleaner_checkpoint(Some(offset)),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -111,6 +111,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
             unflushed_records: 0,
             last_flush_ms: now,
             clean_marker: opened.clean_marker,
+            rewinds: 0,
         }),
         segments: RwLock::new(opened.segments),
         log_start_offset: AtomicU64::new(opened.log_start),

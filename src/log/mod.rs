@@ -242,6 +242,12 @@ struct Writer {
     /// The clean-shutdown marker of the last close is still on disk: it
     /// must go before anything changes (fsync protocol step 8).
     clean_marker: bool,
+    /// Truncations that cut into a closed segment (which becomes the
+    /// active segment again) or emptied the log. A compaction round swaps
+    /// its segments in only if none happened since it looked at the log:
+    /// the segment cut is still in the log, but not with what the round
+    /// read.
+    rewinds: u64,
 }
 
 /// What an append did.

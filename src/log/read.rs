@@ -707,10 +707,20 @@ impl Inner {
                 SegmentRead::Nothing => {}
                 SegmentRead::Stop => break,
             }
-            segment = read_lock(&self.segments)
-                .range(seg.base_offset() + 1..)
-                .next()
-                .map(|(_, s)| s.clone());
+            // On from the segment holding the cursor: a compaction round
+            // may have replaced the one just read (and the ones after it)
+            // by a segment that starts below the cursor. If that is the
+            // segment just read, the next one.
+            segment = {
+                let segments = read_lock(&self.segments);
+                match segments.range(..=cursor).next_back() {
+                    Some((_, s)) if !Arc::ptr_eq(s, &seg) => Some(s.clone()),
+                    _ => segments
+                        .range(seg.base_offset() + 1..)
+                        .next()
+                        .map(|(_, s)| s.clone()),
+                }
+            };
         }
         fetch.next_offset = cursor;
         Ok(fetch)

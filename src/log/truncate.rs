@@ -19,15 +19,18 @@ impl PartitionLog {
     /// The result is durable when this returns, and a crash on the way
     /// leaves either the old log or a prefix of it.
     ///
+    /// On a compacted log, the cleaner checkpoint comes down to the base
+    /// offset of the segment holding the cut (what is appended from there
+    /// on is dirty), and a truncation into a closed segment aborts a
+    /// compaction round running meanwhile.
+    ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned if anything had changed);
     /// [`Error::Corrupt`] if the data around `offset` is damaged;
     /// [`Error::Closed`].
     pub fn truncate_to(&self, offset: u64) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
-        self.inner.truncate_locked(&mut w, offset)?;
-        self.clamp_cleaner_checkpoint();
-        Ok(())
+        self.inner.truncate_locked(&mut w, offset)
     }
 
     /// Deletes every segment and starts an empty log at `offset`: log start,
@@ -37,9 +40,7 @@ impl PartitionLog {
     /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
     pub fn truncate_fully_and_start_at(&self, offset: u64) -> Result<()> {
         let mut w = self.inner.writer_for_update()?;
-        self.inner.restart_locked(&mut w, offset)?;
-        self.clamp_cleaner_checkpoint();
-        Ok(())
+        self.inner.restart_locked(&mut w, offset)
     }
 
     /// Raises the log start offset to `offset` (Kafka's DeleteRecords):
@@ -119,6 +120,10 @@ impl Inner {
         let cut = holder
             .batch_holding(offset)?
             .map_or(offset, |b| b.min(offset));
+        // What is appended after the cut is dirty: a cleaner checkpoint
+        // above the holder's base (which the end stays at or above) comes
+        // down to it first, as Kafka's does to the new active segment's.
+        self.lower_cleaner_checkpoint(holder.base_offset())?;
         if cut < self.log_start_offset.load(Ordering::Acquire) {
             // Nothing readable remains: the log starts over, empty, at the
             // cut (start and end where Kafka's `truncateTo` leaves them).
@@ -145,6 +150,7 @@ impl Inner {
         let now = self.clock.now_ms();
         let active_base = self.active(w)?.base_offset();
         if holder_base != active_base {
+            w.rewinds += 1;
             w.active = None;
             self.delete_segments_now(w, &above)?;
             // The end moves back into a closed segment: it becomes active
@@ -176,6 +182,7 @@ impl Inner {
     }
 
     fn restart_locked(&self, w: &mut Writer, offset: u64) -> Result<()> {
+        self.lower_cleaner_checkpoint(offset)?;
         let all: Vec<Arc<Segment>> = read_lock(&self.segments).values().cloned().collect();
         self.log_end_offset.store(offset, Ordering::Release);
         // A reader that finds the segments gone must not take it for lost
@@ -186,6 +193,7 @@ impl Inner {
         }
         // Never a start above the end, even if what follows fails.
         self.log_start_offset.fetch_min(offset, Ordering::AcqRel);
+        w.rewinds += 1;
         w.active = None;
         w.unsynced.clear();
         self.delete_segments_now(w, &all)?;

@@ -39,9 +39,9 @@ pub fn put(log: &PartitionLog, key: &str, value: Option<&str>, ts: i64) -> u64 {
     log.append(&[r.with_timestamp(ts)]).unwrap().first_offset
 }
 
-/// Every record of the log: (offset, key, value).
+/// Every record of the log from its start: (offset, key, value).
 pub fn records(log: &PartitionLog) -> Vec<(u64, String, Option<String>)> {
-    log.iter(0)
+    log.iter(log.log_start_offset())
         .map(|r| {
             let r = r.unwrap();
             (

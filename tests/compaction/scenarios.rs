@@ -444,15 +444,16 @@ fn a_truncation_below_the_checkpoint_lowers_it() {
     log.compact(1).unwrap();
     assert_eq!(log.cleaner_checkpoint(), Some(6));
     // Offsets 0..=3 were compacted away: the log ends where its data
-    // below 5 ends.
+    // below 5 ends. As in Kafka, the checkpoint goes down to the base of
+    // the segment the truncation cut into.
     log.truncate_to(5).unwrap();
     assert_eq!(log.log_end_offset(), 5);
-    assert_eq!(log.cleaner_checkpoint(), Some(5));
+    assert_eq!(log.cleaner_checkpoint(), Some(0));
     log.close().unwrap();
     let log = open_log(&fs, &clock, &config());
     assert_eq!(
         log.cleaner_checkpoint(),
-        Some(5),
+        Some(0),
         "the lowered checkpoint is on disk"
     );
     // Records appended again from 5 are dirty: the next round compacts them.
@@ -461,7 +462,7 @@ fn a_truncation_below_the_checkpoint_lowers_it() {
     }
     log.roll().unwrap();
     let out = log.compact(1).unwrap();
-    assert_eq!(out.first_dirty_offset, 5);
+    assert_eq!(out.first_dirty_offset, 0);
     assert_eq!(table(&log).get("k0").map(String::as_str), Some("again 3"));
     assert_eq!(records(&log).iter().filter(|r| r.1 == "k0").count(), 1);
 }
