@@ -157,7 +157,8 @@ fn verify_stats_and_consume_read_a_compacted_store() {
     assert_eq!(
         out.lines().nth(1),
         Some(&*format!(
-            "t\t0\t3\t{}\t0\t35\t1000\t1030",
+            // The topic's policy deletes: no dirty ratio, no checkpoint.
+            "t\t0\t3\t{}\t0\t35\t1000\t1030\t-\t-",
             dir_log_bytes(&dir.join("t-0"))
         ))
     );
