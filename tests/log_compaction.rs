@@ -17,6 +17,8 @@ mod keys_and_rolls;
 mod model;
 #[path = "compaction/power_loss.rs"]
 mod power_loss;
+#[path = "compaction/races.rs"]
+mod races;
 #[path = "compaction/read_only.rs"]
 mod read_only;
 #[path = "compaction/readers.rs"]

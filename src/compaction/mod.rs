@@ -78,7 +78,11 @@
 //! * seglog does not track transactions: transactional batches are
 //!   compacted like any other, and control batches (transaction markers)
 //!   are kept as they are, never removed. Kafka removes aborted data and,
-//!   eventually, markers.
+//!   eventually, markers. So do not compact a log that holds aborted
+//!   transactions: a record of an aborted transaction counts as the latest
+//!   of its key and may supersede a committed one, and the rewritten
+//!   segments get no `.txnindex` (a read-committed Kafka consumer of the
+//!   directory would then see aborted records).
 //! * Kafka keeps only the last batch of the whole round even when empty;
 //!   here the last batch of each group is, so that every new segment ends
 //!   where the old ones it replaces did (a crash part-way through the swap

@@ -1,36 +1,51 @@
 //! Keeping a round's I/O under a rate (Kafka's cleaner `Throttler`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Sleeps as needed so that the bytes reported stay under a rate.
+/// Longest single sleep: a cancellation is noticed within it.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// Sleeps as needed so that the bytes reported stay under a rate, and
+/// stops sleeping once `cancel` is set (the log is closing).
 #[derive(Debug)]
-pub(crate) struct Throttle {
+pub(crate) struct Throttle<'a> {
     bytes_per_second: Option<u64>,
     started: Instant,
     bytes: u64,
+    cancel: &'a AtomicBool,
 }
 
-impl Throttle {
+impl<'a> Throttle<'a> {
     /// A throttle at `bytes_per_second` (`None` or 0: unlimited).
-    pub(crate) fn new(bytes_per_second: Option<u64>) -> Self {
+    pub(crate) fn new(bytes_per_second: Option<u64>, cancel: &'a AtomicBool) -> Self {
         Throttle {
             bytes_per_second: bytes_per_second.filter(|&r| r > 0),
             started: Instant::now(),
             bytes: 0,
+            cancel,
         }
     }
 
+    /// Whether the round should stop.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Acquire)
+    }
+
     /// Accounts for `bytes` of I/O, sleeping first if that would take the
-    /// round above its rate.
+    /// round above its rate (in slices, until cancelled).
     pub(crate) fn pace(&mut self, bytes: u64) {
         let Some(rate) = self.bytes_per_second else {
             return;
         };
         self.bytes += bytes;
         let due = Duration::from_secs_f64(self.bytes as f64 / rate as f64);
-        let elapsed = self.started.elapsed();
-        if due > elapsed {
-            std::thread::sleep(due - elapsed);
+        loop {
+            let elapsed = self.started.elapsed();
+            if due <= elapsed || self.cancelled() {
+                return;
+            }
+            std::thread::sleep((due - elapsed).min(SLICE));
         }
     }
 }
@@ -41,13 +56,24 @@ mod tests {
 
     #[test]
     fn a_rate_slows_the_bytes_down_and_none_does_not() {
-        let mut free = Throttle::new(None);
+        let cancel = AtomicBool::new(false);
+        let mut free = Throttle::new(None, &cancel);
         let t = Instant::now();
         free.pace(1 << 30);
         assert!(t.elapsed() < Duration::from_millis(50));
-        let mut slow = Throttle::new(Some(1_000_000));
+        let mut slow = Throttle::new(Some(1_000_000), &cancel);
         let t = Instant::now();
         slow.pace(100_000);
         assert!(t.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_cancelled_throttle_stops_sleeping() {
+        let cancel = AtomicBool::new(true);
+        let mut slow = Throttle::new(Some(1), &cancel);
+        let t = Instant::now();
+        slow.pace(1 << 20);
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert!(slow.cancelled());
     }
 }

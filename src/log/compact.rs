@@ -106,6 +106,7 @@ impl PartitionLog {
         }
         drop(inner.writer()?);
         let _round = lock(&inner.cleaner.round);
+        inner.check_open()?;
         let started = Instant::now();
         let (segments, leo, start, rewinds) = {
             let w = inner.writer()?;
@@ -137,14 +138,22 @@ impl PartitionLog {
             ..CompactionOutcome::default()
         };
         if section.checkpoint_reset {
-            self.set_cleaner_checkpoint(Some(section.first_dirty_offset))?;
+            // Under the writer lock, and only if no truncation went below
+            // the log start read: it would have lowered the checkpoint.
+            let w = inner.writer()?;
+            if w.rewinds == rewinds {
+                self.set_cleaner_checkpoint(Some(section.first_dirty_offset))?;
+            }
         }
         if section.cleanable_bytes == 0 {
             outcome.duration = started.elapsed();
             return Ok(outcome);
         }
-        let mut throttle = Throttle::new(options.io_max_bytes_per_second);
-        let mut map = OffsetMap::new(options.dedupe_buffer_bytes, options.load_factor);
+        let mut throttle = Throttle::new(options.io_max_bytes_per_second, &inner.closed);
+        // Kafka's bound on one cleaner's map; zeroed memory is taken from
+        // the system page by page as entries land.
+        let map_bytes = options.dedupe_buffer_bytes.min(i32::MAX as usize);
+        let mut map = OffsetMap::new(map_bytes, options.load_factor);
         let mut producers = Producers::default();
         let mapped = build_offset_map(
             &segments,
@@ -254,7 +263,7 @@ impl PartitionLog {
         producers: &Producers,
         rules: &RoundRules,
         options: &CompactOptions,
-        throttle: &mut Throttle,
+        throttle: &mut Throttle<'_>,
         counts: &mut FilterCounts,
     ) -> Result<Cleaned> {
         let ctx = &self.inner.ctx;
@@ -266,7 +275,8 @@ impl PartitionLog {
             .ctx("create", &log_path)?;
         let mut index = RecoveredLog::empty(ctx.index_interval_bytes);
         let mut written = 0u64;
-        let mut out: Vec<u8> = Vec::with_capacity(options.io_buffer_bytes);
+        let io_buffer = options.io_buffer_bytes.min(i32::MAX as usize);
+        let mut out: Vec<u8> = Vec::with_capacity(io_buffer.min(16 << 20));
         let mut buffers = Buffers::default();
         for (i, seg) in group.iter().enumerate() {
             let last_segment = i + 1 == group.len();
@@ -282,6 +292,8 @@ impl PartitionLog {
                         position, reason, ..
                     } => return Err(Error::corrupt(path, position, reason)),
                 };
+                // A log closing meanwhile stops the round.
+                self.inner.check_open()?;
                 // The walk checks that batches lie end to end up to `end`.
                 let is_last = last_segment && b.end() == end;
                 let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
@@ -308,7 +320,7 @@ impl PartitionLog {
                         .map_err(|e| e.in_file(&log_path, position))?;
                     index.record_batch(base, position, &h);
                 }
-                if out.len() >= options.io_buffer_bytes {
+                if out.len() >= io_buffer {
                     out_file
                         .write_all_at(&out, written)
                         .ctx("write", &log_path)?;
@@ -596,7 +608,7 @@ fn build_offset_map(
     section: &CleanableSection,
     map: &mut OffsetMap,
     producers: &mut Producers,
-    throttle: &mut Throttle,
+    throttle: &mut Throttle<'_>,
     outcome: &mut CompactionOutcome,
 ) -> Result<Vec<usize>> {
     let start = section.first_dirty_offset;
@@ -627,6 +639,9 @@ fn build_offset_map(
             producers.observe(&b.header);
             if full {
                 continue;
+            }
+            if throttle.cancelled() {
+                return Err(Error::Closed);
             }
             let bytes = scanner.batch_bytes(&b).ctx("read", seg.log_path())?;
             throttle.pace(bytes.len() as u64);

@@ -59,6 +59,9 @@ pub(super) struct Follow {
     /// Damage in a segment the writer has moved past: the view cannot go
     /// beyond it.
     stuck: Option<Error>,
+    /// A refresh replaced closed segments (a compaction): the view changed
+    /// even if its offsets did not.
+    replaced: bool,
 }
 
 struct Tail {
@@ -98,6 +101,7 @@ pub(super) fn load(
     fallback: Option<SavedState>,
 ) -> Result<View> {
     let mut attempts = 0;
+    let mut swap_waits = 0;
     loop {
         match load_once(ctx, mode, fallback.clone()) {
             Err(Error::Io { source, .. })
@@ -105,8 +109,44 @@ pub(super) fn load(
             {
                 attempts += 1;
             }
+            // The writer is swapping compacted segments in: the segments
+            // they replace may already be renamed away. Wait for the swap
+            // (a few renames) rather than show a log without them.
+            Err(Error::Io { path, source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
+                if swap_waits >= SWAP_WAITS {
+                    return Err(Error::corrupt(
+                        &path,
+                        0,
+                        "a compaction swap is in progress or was interrupted: the segments it \
+                         replaces are renamed away, and opening the log for writing completes it",
+                    ));
+                }
+                swap_waits += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             other => return other,
         }
+    }
+}
+
+/// How many times (10 ms apart) a read-only open waits for a writer's
+/// compaction swap to finish.
+const SWAP_WAITS: u32 = 100;
+
+/// A `.swap` file among the entries (a compaction swap under way), as the
+/// error [`load`] waits on.
+fn swap_in_progress(dir: &Path, entries: &[crate::io::DirEntry]) -> Result<()> {
+    let swap = entries.iter().find(|e| {
+        crate::segment::parse_file_name(&e.name)
+            .is_some_and(|p| p.temp == Some(crate::segment::TempSuffix::Swap))
+    });
+    match swap {
+        Some(e) => Err(Error::io(
+            "list",
+            &dir.join(&e.name),
+            io::Error::new(io::ErrorKind::WouldBlock, "a compaction swap is under way"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -131,6 +171,7 @@ fn load_once(
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io("list", dir, e)),
     };
+    swap_in_progress(dir, &entries)?;
     let logs: Vec<(u64, u64)> = segment_logs(&entries).into_iter().collect();
     report.created = logs.is_empty();
     if logs.is_empty() {
@@ -223,6 +264,7 @@ fn load_once(
         follow: Follow {
             tail: Some(tail),
             stuck: None,
+            replaced: false,
         },
     })
 }
@@ -448,13 +490,14 @@ impl PartitionLog {
         };
         let before = shape(self);
         let result = self.inner.refresh(&mut follow);
+        let replaced = std::mem::take(&mut follow.replaced);
         let after = shape(self);
         if after.1 != before.1 {
             if let Some(listener) = &self.inner.listener {
                 listener();
             }
         }
-        result.map(|()| after != before)
+        result.map(|()| replaced || after != before)
     }
 }
 
@@ -463,7 +506,16 @@ impl Inner {
         let ctx = &self.ctx;
         let fs = &*ctx.fs;
         let saved = state::read_state(fs, &self.dir, RecoveryMode::TruncateCorrupt)?;
-        let entries = fs.list_dir(&self.dir).ctx("list", &self.dir)?;
+        let mut entries = fs.list_dir(&self.dir).ctx("list", &self.dir)?;
+        // Let a compaction swap under way finish (a few renames), so that
+        // the view moves from the old segments to the new ones at once.
+        for _ in 0..SWAP_WAITS {
+            if swap_in_progress(&self.dir, &entries).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            entries = fs.list_dir(&self.dir).ctx("list", &self.dir)?;
+        }
         let logs = segment_logs(&entries);
         let went_back = match &f.tail {
             None => !logs.is_empty(),
@@ -485,12 +537,8 @@ impl Inner {
         // While the writer swaps compacted segments in (`.swap` files
         // exist), its closed segments are half renamed: the view keeps
         // them as they were until the swap is over.
-        let swapping = entries.iter().any(|e| {
-            crate::segment::parse_file_name(&e.name)
-                .is_some_and(|p| p.temp == Some(crate::segment::TempSuffix::Swap))
-        });
-        if !swapping {
-            self.reconcile_closed(tail.segment.base_offset(), &logs);
+        if swap_in_progress(&self.dir, &entries).is_ok() {
+            f.replaced |= self.reconcile_closed(tail.segment.base_offset(), &logs);
         }
         let result = match &f.stuck {
             Some(e) => Err(e.duplicate()),
@@ -524,16 +572,20 @@ impl Inner {
     /// compaction and is opened afresh (readers that hold the old one keep
     /// it); a segment the view lacks (one a compaction swapped in while
     /// the view was listed) joins it.
-    fn reconcile_closed(&self, tail_base: u64, logs: &super::load::LogFiles) {
+    /// Returns whether a segment was replaced or added.
+    fn reconcile_closed(&self, tail_base: u64, logs: &super::load::LogFiles) -> bool {
         let mut segments = write_lock(&self.segments);
         segments.retain(|base, _| logs.contains_key(base));
+        let mut replaced = false;
         for (&base, &len) in logs.range(..tail_base) {
             let stale = segments.get(&base).is_none_or(|s| s.size() != len);
             if stale {
                 let fresh = Segment::closed(self.ctx.clone(), base, len);
                 segments.insert(base, Arc::new(fresh));
+                replaced = true;
             }
         }
+        replaced
     }
 
     /// Checks where the walk of the last segment ended (see

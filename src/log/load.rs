@@ -132,9 +132,23 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
                 .unwrap_or(super::cleaner_checkpoint::CleanerCheckpointFile::Own),
         },
     };
-    Ok(PartitionLog {
+    let log = PartitionLog {
         inner: Arc::new(inner),
-    })
+    };
+    // A recovery that cut the log below the cleaner checkpoint (or a
+    // truncation the checkpoint file did not hear of) must not leave it
+    // above the end: records appended there again would count as clean.
+    // The file is derived data: if it cannot be written now, the value in
+    // memory is lowered and the next round writes it.
+    if !log.is_read_only() && log.inner.config.cleanup_policy.compacts() {
+        let leo = log.log_end_offset();
+        if log.cleaner_checkpoint().is_some_and(|c| c > leo)
+            && log.inner.lower_cleaner_checkpoint(leo).is_err()
+        {
+            *crate::segment::lock(&log.inner.cleaner.checkpoint) = Some(Some(leo));
+        }
+    }
+    Ok(log)
 }
 
 /// Opens the directory for writing: a clean load or a recovery, leftovers

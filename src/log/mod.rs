@@ -650,10 +650,15 @@ impl Inner {
     }
 
     fn close(&self) -> Result<()> {
-        let mut w = lock(&self.writer);
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        // A compaction round in progress sees the log closed at its next
+        // batch (or at its swap) and stops, removing its `.cleaned` files;
+        // nothing of it may outlive the directory lock. Appends holding the
+        // writer lock finish; later ones find the log closed.
+        drop(lock(&self.cleaner.round));
+        let mut w = lock(&self.writer);
         // A deletion in flight finishes before the directory is released,
         // and the queued ones before the checkpoint is written.
         let deletions = self.deletions_lock();

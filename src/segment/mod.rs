@@ -454,11 +454,35 @@ impl Segment {
                 .fs
                 .open(&self.log_path, mode)
                 .ctx("open", &self.log_path)?;
+            self.check_not_replaced(&*h)?;
             *slot = Some(h.clone());
             h
         };
         self.admit_handle();
         Ok(h)
+    }
+
+    /// For a closed segment of a read-only view: fails if the file under
+    /// its name no longer has the size the view knows (its writer
+    /// compacted or truncated it since), so that the view is refreshed
+    /// rather than read at positions that belong to another file.
+    fn check_not_replaced(&self, file: &dyn FileHandle) -> Result<()> {
+        if !self.ctx.read_only || self.is_active() {
+            return Ok(());
+        }
+        let len = file.len().ctx("stat", &self.log_path)?;
+        if len == self.size() {
+            return Ok(());
+        }
+        let reason = format!(
+            "the segment's file is {len} bytes where the view holds {}: its writer replaced it",
+            self.size()
+        );
+        Err(Error::io(
+            "open",
+            &self.log_path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, reason),
+        ))
     }
 
     /// Puts a handle the writer opened into the slot.
