@@ -94,3 +94,30 @@ pub fn producer_batch(base_seq: i32, pid: i64, key: &str, ts: i64) -> Vec<u8> {
         .build(&[Record::new("v").with_key(key).with_timestamp(ts)])
         .unwrap()
 }
+
+/// Small segments (400 bytes), for logs of a few segments.
+pub fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 400,
+        ..config()
+    }
+}
+
+/// A read-only view of the log in [`DIR`] with [`small_config`].
+pub fn open_view(fs: &MemFs, clock: &ManualClock) -> seglog::Result<PartitionLog> {
+    OpenOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .read_only(true)
+        .open(DIR, small_config())
+}
+
+/// A log of [`small_config`] holding 60 values of 6 keys, flushed.
+pub fn write_six_keys(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
+    let log = open_log(fs, clock, &small_config());
+    for i in 0..60u64 {
+        put(&log, &format!("k{}", i % 6), Some(&format!("v{i}")), 1);
+    }
+    log.flush().unwrap();
+    log
+}

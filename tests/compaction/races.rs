@@ -7,33 +7,21 @@ use std::thread;
 
 use seglog::compaction::CompactOptions;
 use seglog::io::{FsOp, MemFs};
-use seglog::{Error, LogConfig, ManualClock, OpenOptions, PartitionLog};
+use seglog::{Error, LogConfig, ManualClock, PartitionLog};
 
 use crate::common_crash::{file_names, DIR};
 use crate::helpers::*;
 
 fn config() -> LogConfig {
-    LogConfig {
-        segment_bytes: 400,
-        ..crate::helpers::config()
-    }
+    small_config()
 }
 
 fn view(fs: &MemFs, clock: &ManualClock) -> seglog::Result<PartitionLog> {
-    OpenOptions::new()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .read_only(true)
-        .open(DIR, config())
+    open_view(fs, clock)
 }
 
 fn write(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
-    let log = open_log(fs, clock, &config());
-    for i in 0..60u64 {
-        put(&log, &format!("k{}", i % 6), Some(&format!("v{i}")), 1);
-    }
-    log.flush().unwrap();
-    log
+    write_six_keys(fs, clock)
 }
 
 #[test]

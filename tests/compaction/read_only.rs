@@ -5,37 +5,19 @@
 use std::sync::{Arc, Mutex};
 
 use seglog::io::{FsOp, MemFs};
-use seglog::{LogConfig, ManualClock, OpenOptions, PartitionLog};
+use seglog::{ManualClock, PartitionLog};
 
-use crate::common_crash::DIR;
 use crate::helpers::*;
 
 /// One record as [`records`] returns it.
 type Row = (u64, String, Option<String>);
 
-fn config() -> LogConfig {
-    LogConfig {
-        segment_bytes: 400,
-        ..crate::helpers::config()
-    }
-}
-
 fn view(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
-    OpenOptions::new()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .read_only(true)
-        .open(DIR, config())
-        .unwrap()
+    open_view(fs, clock).unwrap()
 }
 
 fn write(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
-    let log = open_log(fs, clock, &config());
-    for i in 0..60u64 {
-        put(&log, &format!("k{}", i % 6), Some(&format!("v{i}")), 1);
-    }
-    log.flush().unwrap();
-    log
+    write_six_keys(fs, clock)
 }
 
 #[test]
