@@ -68,11 +68,17 @@
 //!   wrote within `producer.id.expiration.ms` (one day), are kept even
 //!   when no record of theirs stays (as a 61-byte empty batch), so the log
 //!   keeps its offsets' extent and producers their sequence numbers.
+//! * Every batch written to a new segment, copied or rebuilt, has its
+//!   CRC checked first (and a compressed batch before it is mapped): a
+//!   round fails with [`Error::Corrupt`](crate::Error::Corrupt) rather
+//!   than copy damaged records on or give them a valid CRC. A batch of the
+//!   dirty section none of whose records is the latest of its key goes
+//!   unread, as in Kafka, whose cleaner checks no CRC.
 //!   Control batches are copied as they are.
 //!
 //! # Differences from Kafka
 //!
-//! * Keys are hashed with a randomly keyed 128-bit SipHash rather than
+//! * Keys are hashed with a randomly keyed 128-bit hash rather than
 //!   MD5, and the offset map probes Robin Hood style within a table that
 //!   grows inside its buffer as keys come (see [`OffsetMap`]); the map
 //!   holds as many entries for the same memory.
@@ -95,6 +101,7 @@
 //! [`PartitionLog::compact`]: crate::PartitionLog::compact
 
 pub(crate) mod filter;
+mod key_hash;
 mod offset_map;
 mod plan;
 pub(crate) mod producers;
@@ -156,8 +163,9 @@ pub struct CompactionOutcome {
     pub segments_read: usize,
     /// New segments written.
     pub segments_written: usize,
-    /// Bytes read: the dirty section once to map it, then every rewritten
-    /// segment.
+    /// Bytes of the log the round went through: the dirty section once
+    /// to map it, then every rewritten segment (of which a batch that goes
+    /// whole is stepped over, only its header read).
     pub bytes_read: u64,
     /// Bytes of the new segments.
     pub bytes_written: u64,

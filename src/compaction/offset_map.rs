@@ -29,15 +29,21 @@
 //! cleaner stops filling it at `memory / 24 * load_factor` entries
 //! ([`OffsetMap::is_full`]) and cleans what it mapped (a partial round).
 //!
-//! Kafka hashes keys with MD5. Here the hash is two SipHash-1-3 digests
-//! under keys drawn at random for each map, so that keys cannot be chosen
-//! to collide (two keys with one hash would make one of them lose its
-//! latest record); the hash's last bit is kept clear (it marks the entries
-//! a growth has moved). For the same memory the map holds the same number
-//! of entries as Kafka's.
+//! Kafka hashes keys with MD5. Here the hash is a 128-bit hash keyed with
+//! a secret drawn at random for each map ([`super::key_hash`]), so that
+//! keys cannot be chosen to collide (two keys with one hash would make one
+//! of them lose its latest record); the hash's last bit is kept clear (it
+//! marks the entries a growth has moved). For the same memory the map holds the same number of entries
+//! as Kafka's.
+//!
+//! Once a round has mapped the dirty section and looked up the keys of the
+//! records below it, it has no more use for the keys: a record of the
+//! dirty section is the latest of its key exactly when its offset is one
+//! the map holds. [`OffsetMap::sort_by_offset`] then turns the table, in
+//! its own buffer, into the sorted list of those offsets, which the round
+//! walks alongside the log.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use super::key_hash::KeyHasher;
 
 /// Bytes of one entry: a 16-byte key hash and an 8-byte offset.
 pub const ENTRY_BYTES: usize = 24;
@@ -47,6 +53,10 @@ const INITIAL_SLOTS: usize = 4096;
 /// The bit of a hash's last byte that marks, during a growth, an entry
 /// already moved; clear otherwise.
 const MOVED: u8 = 1;
+
+/// A key's hash in an [`OffsetMap`] (valid for that map only).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyDigest([u8; HASH_BYTES]);
 
 /// A fixed-size map from a key (by its hash) to the latest offset seen
 /// for it. See the module docs.
@@ -58,7 +68,10 @@ pub struct OffsetMap {
     entries: usize,
     max_entries: usize,
     latest_offset: Option<u64>,
-    hashers: (RandomState, RandomState),
+    hasher: KeyHasher,
+    /// Whether the table has become the sorted list of the entries'
+    /// offsets (`entries` big-endian words at its start).
+    sorted: bool,
     lookups: u64,
     probes: u64,
 }
@@ -96,7 +109,8 @@ impl OffsetMap {
             entries: 0,
             max_entries,
             latest_offset: None,
-            hashers: (RandomState::new(), RandomState::new()),
+            hasher: KeyHasher::random(),
+            sorted: false,
             lookups: 0,
             probes: 0,
         }
@@ -165,6 +179,7 @@ impl OffsetMap {
             self.table[..self.slots * ENTRY_BYTES].fill(0);
         }
         self.slots = self.max_slots.min(INITIAL_SLOTS);
+        self.sorted = false;
         self.entries = 0;
         self.latest_offset = None;
         self.lookups = 0;
@@ -172,13 +187,8 @@ impl OffsetMap {
     }
 
     fn hash(&self, key: &[u8]) -> [u8; HASH_BYTES] {
-        let mut a = self.hashers.0.build_hasher();
-        a.write(key);
-        let mut b = self.hashers.1.build_hasher();
-        b.write(key);
-        let mut h = [0u8; HASH_BYTES];
-        h[..8].copy_from_slice(&a.finish().to_be_bytes());
-        h[8..].copy_from_slice(&(b.finish() & !u64::from(MOVED)).to_be_bytes());
+        let mut h = self.hasher.hash(key);
+        h[HASH_BYTES - 1] &= !MOVED;
         h
     }
 
@@ -197,7 +207,7 @@ impl OffsetMap {
             if is_empty(entry) {
                 return Err((slot, distance));
             }
-            if entry[..HASH_BYTES] == hash[..] {
+            if hash_of(entry) == *hash {
                 return Ok(slot);
             }
             if distance_of(entry, slot, slots) < distance {
@@ -231,12 +241,34 @@ impl OffsetMap {
 
     /// Records `offset` as the latest for `key`, and as the map's latest
     /// offset. Returns `false`, changing nothing, if the key is new and the
-    /// table has no free slot.
+    /// table has no free slot, or once the map is
+    /// [sorted by offset](Self::sort_by_offset).
     pub fn put(&mut self, key: &[u8], offset: u64) -> bool {
+        self.put_hash(KeyDigest(self.hash(key)), offset)
+    }
+
+    /// The map's hash of `key`, for [`put_hash`](Self::put_hash).
+    pub(crate) fn key_hash(&self, key: &[u8]) -> KeyDigest {
+        KeyDigest(self.hash(key))
+    }
+
+    /// Loads a byte of the slot where the probes for `digest` start and
+    /// returns it: touching the slots of a batch's keys before putting
+    /// them lets their cache misses overlap.
+    #[inline]
+    pub(crate) fn touch(&self, digest: &KeyDigest) -> u8 {
+        self.table[home_slot(&digest.0, self.slots) * ENTRY_BYTES]
+    }
+
+    /// [`put`](Self::put) of a key by its [`key_hash`](Self::key_hash).
+    pub(crate) fn put_hash(&mut self, digest: KeyDigest, offset: u64) -> bool {
+        if self.sorted {
+            return false;
+        }
         if self.entries >= self.slots / 2 && self.slots < self.max_slots {
             self.grow();
         }
-        let hash = self.hash(key);
+        let hash = digest.0;
         let (slot, distance) = match self.find(&hash) {
             Ok(slot) => {
                 entry_at_mut(&mut self.table, slot)[HASH_BYTES..]
@@ -258,12 +290,57 @@ impl OffsetMap {
         true
     }
 
-    /// The latest offset put for `key`, or `None`.
+    /// The latest offset put for `key`, or `None` (always, once the map
+    /// is [sorted by offset](Self::sort_by_offset)).
     pub fn get(&mut self, key: &[u8]) -> Option<u64> {
+        if self.sorted {
+            return None;
+        }
         let hash = self.hash(key);
         let slot = self.find(&hash).ok()?;
         let mut o = [0u8; 8];
         o.copy_from_slice(&entry_at(&self.table, slot)[HASH_BYTES..]);
+        Some(u64::from_be_bytes(o))
+    }
+
+    /// Turns the map, in its own buffer, into the ascending list of the
+    /// offsets it holds, one per key, for
+    /// [`sorted_offset`](Self::sorted_offset): the keys are forgotten
+    /// ([`get`](Self::get) finds nothing, [`put`](Self::put) takes
+    /// nothing) until [`clear`](Self::clear). [`len`](Self::len),
+    /// [`latest_offset`](Self::latest_offset) and the memory stay as they
+    /// were. Sorting again does nothing.
+    pub fn sort_by_offset(&mut self) {
+        if self.sorted {
+            return;
+        }
+        let mut n = 0;
+        for slot in 0..self.slots {
+            let entry = entry_at(&self.table, slot);
+            if is_empty(entry) {
+                continue;
+            }
+            let mut offset = [0u8; 8];
+            offset.copy_from_slice(&entry[HASH_BYTES..]);
+            // Word `n` ends at or before the start of slot `n + 1 <= slot
+            // + 1`: it never overwrites an entry not yet read.
+            self.table[n * 8..n * 8 + 8].copy_from_slice(&offset);
+            n += 1;
+        }
+        // Big-endian words sort as their numbers do.
+        self.table[..n * 8].as_chunks_mut::<8>().0.sort_unstable();
+        self.sorted = true;
+    }
+
+    /// The `i`-th smallest offset of a map [sorted by
+    /// offset](Self::sort_by_offset), or `None` past the last one (or if
+    /// the map is not sorted).
+    pub fn sorted_offset(&self, i: usize) -> Option<u64> {
+        if !self.sorted || i >= self.entries {
+            return None;
+        }
+        let mut o = [0u8; 8];
+        o.copy_from_slice(&self.table[i * 8..i * 8 + 8]);
         Some(u64::from_be_bytes(o))
     }
 
@@ -342,6 +419,14 @@ fn is_empty(entry: &[u8]) -> bool {
         u64::from_ne_bytes(w)
     };
     word(0) | word(8) | word(16) == 0
+}
+
+/// An entry's hash, as a value (compared without a call to `memcmp`).
+#[inline(always)]
+fn hash_of(entry: &[u8]) -> [u8; HASH_BYTES] {
+    let mut h = [0u8; HASH_BYTES];
+    h.copy_from_slice(&entry[..HASH_BYTES]);
+    h
 }
 
 fn is_moved(entry: &[u8]) -> bool {
@@ -483,5 +568,38 @@ mod tests {
         }
         let per_lookup = (m.probes - probes) as f64 / (m.lookups - lookups) as f64;
         assert!(per_lookup < 8.0, "{per_lookup} probes per absent key");
+    }
+
+    #[test]
+    fn sorting_turns_the_map_into_the_ascending_list_of_its_offsets() {
+        // Enough keys for several growths, each put several times: the
+        // list holds each key's latest offset once.
+        let mut m = OffsetMap::new(24 * 50_000, 0.9);
+        let keys = 20_000u64;
+        let mut latest = std::collections::BTreeSet::new();
+        for i in 0..3 * keys {
+            let k = (i * 7919) % keys;
+            assert!(m.put(&k.to_be_bytes(), 1_000 + i));
+            if i >= 2 * keys {
+                latest.insert(1_000 + i);
+            }
+        }
+        m.update_latest_offset(9_999_999);
+        let bytes = m.memory_bytes();
+        m.sort_by_offset();
+        m.sort_by_offset();
+        let list: Vec<u64> = (0..).map_while(|i| m.sorted_offset(i)).collect();
+        assert_eq!(list, latest.into_iter().collect::<Vec<_>>());
+        assert_eq!(m.len(), keys as usize);
+        assert_eq!(m.latest_offset(), Some(9_999_999));
+        assert_eq!(m.memory_bytes(), bytes);
+        // The keys are gone until the map is cleared.
+        assert_eq!(m.get(&0u64.to_be_bytes()), None);
+        assert!(!m.put(b"new", 1));
+        m.clear();
+        assert_eq!(m.sorted_offset(0), None);
+        assert!(m.put(b"new", 1));
+        assert_eq!(m.get(b"new"), Some(1));
+        assert_eq!(m.get(&0u64.to_be_bytes()), None);
     }
 }

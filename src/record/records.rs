@@ -86,6 +86,9 @@ struct Decoded<'s> {
     header_count: u32,
 }
 
+/// A record's offset and key, as [`RecordIter::next_key`] finds them.
+pub(crate) type KeyAt<'s> = (u64, Option<&'s [u8]>);
+
 /// A saved position of a [`RecordIter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecordCursor {
@@ -229,6 +232,44 @@ impl<'s> RecordIter<'s> {
             }
         }
         self.next_slow()
+    }
+
+    /// The offset and key of the next record, stepping over the rest of
+    /// it: the cleaner maps keys this way, and checks the values and
+    /// headers of the records it keeps when it copies them. A record that
+    /// does not decode quickly is decoded in full, so that errors read as
+    /// [`next_raw`](Self::next_raw)'s.
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> Option<Result<KeyAt<'s>, DecodeError>> {
+        if self.remaining > 0 {
+            if let Some(found) = self.key_fast() {
+                self.remaining -= 1;
+                self.index += 1;
+                return Some(Ok(found));
+            }
+        }
+        self.next_slow()
+            .map(|r| r.map(|view| (view.offset, view.key)))
+    }
+
+    #[inline(always)]
+    fn key_fast(&mut self) -> Option<KeyAt<'s>> {
+        let data = self.data;
+        let mut pos = self.pos;
+        let length = usize::try_from(fast_varint(data, &mut pos)?).ok()?;
+        let end = pos.checked_add(length).filter(|&e| e <= data.len())?;
+        let body = &data[..end];
+        if pos >= end {
+            return None;
+        }
+        pos += 1; // attributes
+        fast_varlong(body, &mut pos)?;
+        let offset_delta = u32::try_from(fast_varint(body, &mut pos)?)
+            .ok()
+            .filter(|&d| d <= self.last_offset_delta)?;
+        let key = fast_nullable(body, &mut pos)?;
+        self.pos = end;
+        Some((self.base_offset + u64::from(offset_delta), key))
     }
 
     #[cold]
