@@ -7,6 +7,8 @@ mod common_read_only;
 
 #[path = "compaction/abort.rs"]
 mod abort;
+#[path = "compaction/damage.rs"]
+mod damage;
 #[path = "compaction/fixtures.rs"]
 mod fixtures;
 #[path = "compaction/helpers.rs"]

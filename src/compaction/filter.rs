@@ -15,6 +15,103 @@ pub(crate) struct RoundRules {
     pub(crate) delete_retention_ms: u64,
 }
 
+/// Which records of a round are the latest of their key: by key in the
+/// offset map for records below the dirty section, by offset for those
+/// within it.
+///
+/// The round asks in offset order. A record of the dirty section up to
+/// the map's latest offset had its key put in the map, which holds the
+/// offset of the latest record of that key: the record is the latest
+/// exactly when its offset is among the map's offsets. At the first such
+/// question the map is [sorted by offset](OffsetMap::sort_by_offset), and
+/// the answers come from a cursor over the sorted offsets, which only
+/// moves forward.
+pub(crate) struct Survivors<'m> {
+    map: &'m mut OffsetMap,
+    first_dirty: u64,
+    latest: Option<u64>,
+    cursor: usize,
+}
+
+/// What a record's key says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Beyond what was mapped: kept whatever it is.
+    Unmapped,
+    /// The latest of its key (or its key is not in the map).
+    Latest,
+    /// A later record of its key exists.
+    Superseded,
+    /// It has no key.
+    NoKey,
+}
+
+impl<'m> Survivors<'m> {
+    /// Decisions from `map`, filled from `first_dirty` up to its latest
+    /// offset.
+    pub(crate) fn new(map: &'m mut OffsetMap, first_dirty: u64) -> Self {
+        let latest = map.latest_offset();
+        Survivors {
+            map,
+            first_dirty,
+            latest,
+            cursor: 0,
+        }
+    }
+
+    /// Whether every offset of `[base, last]` was mapped from the dirty
+    /// section, so that the offsets alone decide.
+    fn mapped(&self, base: u64, last: u64) -> bool {
+        base >= self.first_dirty && self.latest.is_some_and(|l| last <= l)
+    }
+
+    /// The first sorted offset at or above `offset`, the cursor moved to
+    /// it (never back).
+    fn seek(&mut self, offset: u64) -> Option<u64> {
+        self.map.sort_by_offset();
+        while let Some(o) = self.map.sorted_offset(self.cursor) {
+            if o >= offset {
+                return Some(o);
+            }
+            self.cursor += 1;
+        }
+        None
+    }
+
+    /// Whether a data batch over `[base, last]` may keep a record: `false`
+    /// only when it lies within the mapped dirty section and none of its
+    /// offsets is the latest of a key, so that the batch can go without
+    /// its records being read.
+    pub(crate) fn may_keep(&mut self, base: u64, last: u64) -> bool {
+        if !self.mapped(base, last) {
+            return true;
+        }
+        self.seek(base).is_some_and(|o| o <= last)
+    }
+
+    fn fate(&mut self, key: Option<&[u8]>, offset: u64) -> Fate {
+        if self.latest.is_none_or(|l| offset > l) {
+            return Fate::Unmapped;
+        }
+        let Some(key) = key else {
+            return Fate::NoKey;
+        };
+        if offset >= self.first_dirty {
+            return if self.seek(offset) == Some(offset) {
+                Fate::Latest
+            } else {
+                Fate::Superseded
+            };
+        }
+        // Below the dirty section the map is still keyed: the records
+        // come in offset order, and none of the dirty section came yet.
+        match self.map.get(key) {
+            Some(latest) if offset < latest => Fate::Superseded,
+            _ => Fate::Latest,
+        }
+    }
+}
+
 /// Reusable buffers of a round.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
@@ -46,7 +143,8 @@ pub(crate) struct FilterCounts {
 /// records are markers, never compared by key):
 /// * a record beyond the map's latest offset is kept;
 /// * a record without a key is dropped;
-/// * a record below the latest offset mapped for its key is dropped;
+/// * a record below the latest offset mapped for its key is dropped (see
+///   [`Survivors`]);
 /// * a record with a value is kept;
 /// * a tombstone is kept while its batch has no delete horizon yet, or
 ///   the horizon has not passed.
@@ -56,7 +154,7 @@ pub(crate) struct FilterCounts {
 /// gets `now + delete.retention.ms` as its horizon.
 pub(crate) fn filter_batch(
     batch: &RecordBatch<'_>,
-    map: &mut OffsetMap,
+    survivors: &mut Survivors<'_>,
     rules: &RoundRules,
     retain_empty: bool,
     out: &mut Vec<u8>,
@@ -71,28 +169,28 @@ pub(crate) fn filter_batch(
     }
     let has_horizon = header.attributes.has_delete_horizon();
     let horizon_passed = has_horizon && rules.now_ms >= header.base_timestamp;
-    let latest = map.latest_offset();
     let mut kept: Vec<RecordView<'_>> = Vec::new();
     let mut total = 0u64;
     let mut keeps_tombstone = false;
     for record in batch.records(&mut buffers.decompressed)? {
         let record = record?;
         total += 1;
-        let keep = if latest.is_none_or(|l| record.offset > l) {
-            true
-        } else if let Some(key) = record.key {
-            if map.get(key).is_some_and(|latest| record.offset < latest) {
+        let keep = match survivors.fate(record.key, record.offset) {
+            Fate::Unmapped => true,
+            Fate::Superseded => {
                 counts.records_superseded += 1;
                 false
-            } else if record.value.is_some() || !horizon_passed {
-                true
-            } else {
+            }
+            Fate::NoKey => {
+                // Those of the dirty section were counted as it was mapped.
+                counts.records_without_key += u64::from(record.offset < survivors.first_dirty);
+                false
+            }
+            Fate::Latest if record.value.is_some() || !horizon_passed => true,
+            Fate::Latest => {
                 counts.tombstones_dropped += 1;
                 false
             }
-        } else {
-            counts.records_without_key += 1;
-            false
         };
         if keep {
             keeps_tombstone |= record.value.is_none();

@@ -20,14 +20,25 @@ fn kv(k: &str, v: &str, ts: i64) -> Record {
     Record::new(v).with_key(k).with_timestamp(ts)
 }
 
-/// Filters `bytes` against `map`; returns what was appended.
+/// Filters `bytes` against `map` as a batch below the dirty section (by
+/// key); returns what was appended.
 fn run(bytes: &[u8], map: &mut OffsetMap, retain_empty: bool) -> (Option<Vec<u8>>, FilterCounts) {
+    run_from(bytes, map, u64::MAX, retain_empty)
+}
+
+/// Filters `bytes` against `map`, filled from `first_dirty`.
+fn run_from(
+    bytes: &[u8],
+    map: &mut OffsetMap,
+    first_dirty: u64,
+    retain_empty: bool,
+) -> (Option<Vec<u8>>, FilterCounts) {
     let b = RecordBatch::parse(bytes).unwrap();
     let mut out = Vec::new();
     let mut counts = FilterCounts::default();
     let kept = filter_batch(
         &b,
-        map,
+        &mut Survivors::new(map, first_dirty),
         &RULES,
         retain_empty,
         &mut out,
@@ -157,7 +168,7 @@ fn a_tombstone_goes_once_its_horizon_has_passed() {
     let mut counts = FilterCounts::default();
     let kept = filter_batch(
         &b,
-        &mut map,
+        &mut Survivors::new(&mut map, u64::MAX),
         &later,
         false,
         &mut out,
@@ -230,4 +241,66 @@ fn a_rebuilt_batch_keeps_its_codec_and_timestamp_type() {
     assert_eq!(b.header().timestamp_type(), TimestampType::LogAppendTime);
     assert_eq!(b.header().max_timestamp, 777);
     assert_eq!(offsets(&out), [11]);
+}
+
+#[test]
+fn in_the_dirty_section_a_record_stays_exactly_when_the_map_holds_its_offset() {
+    // As the round maps it: "a" at 10 and 12, "b" at 11, a keyless record
+    // at 13, all from the first dirty offset 10.
+    let bytes = batch(
+        10,
+        &[
+            kv("a", "1", 5),
+            kv("b", "2", 6),
+            kv("a", "3", 7),
+            Record::new("x").with_timestamp(8),
+        ],
+    );
+    let mut by_key = map_of(&[("a", 10), ("b", 11), ("a", 12)], 13);
+    let (keyed, keyed_counts) = run(&bytes, &mut by_key, false);
+    let mut by_offset = map_of(&[("a", 10), ("b", 11), ("a", 12)], 13);
+    let (sorted, counts) = run_from(&bytes, &mut by_offset, 10, false);
+    assert_eq!(offsets(sorted.as_ref().unwrap()), [11, 12]);
+    assert_eq!(sorted, keyed);
+    assert_eq!(counts.records_superseded, 1);
+    // The keyless record was counted as the dirty section was mapped.
+    assert_eq!(
+        (keyed_counts.records_without_key, counts.records_without_key),
+        (1, 0)
+    );
+    // The map became the list of its offsets.
+    assert_eq!(by_offset.get(b"a"), None);
+    assert_eq!(
+        [0, 1, 2].map(|i| by_offset.sorted_offset(i)),
+        [Some(11), Some(12), None]
+    );
+}
+
+#[test]
+fn a_dirty_batch_none_of_whose_offsets_the_map_holds_may_go_unread() {
+    let mut map = map_of(&[("a", 12), ("b", 20), ("c", 35)], 40);
+    let mut survivors = Survivors::new(&mut map, 10);
+    // Below the dirty section, or straddling its start: its records must
+    // be read.
+    assert!(survivors.may_keep(0, 5));
+    assert!(survivors.may_keep(8, 11));
+    assert!(survivors.may_keep(10, 12));
+    assert!(!survivors.may_keep(13, 19));
+    assert!(survivors.may_keep(20, 20));
+    assert!(!survivors.may_keep(21, 34));
+    // Straddling the end of what was mapped.
+    assert!(survivors.may_keep(36, 41));
+    // Record by record, in order, after the batches.
+    assert_eq!(survivors.fate(Some(b"c"), 35), Fate::Latest);
+    assert_eq!(survivors.fate(Some(b"c"), 39), Fate::Superseded);
+    assert_eq!(survivors.fate(Some(b"c"), 41), Fate::Unmapped);
+    assert_eq!(survivors.fate(None, 41), Fate::Unmapped);
+}
+
+#[test]
+fn a_map_that_mapped_nothing_keeps_everything() {
+    let mut map = OffsetMap::new(24 * 64, 0.9);
+    let mut survivors = Survivors::new(&mut map, 0);
+    assert!(survivors.may_keep(0, 10));
+    assert_eq!(survivors.fate(Some(b"a"), 3), Fate::Unmapped);
 }
