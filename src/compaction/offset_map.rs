@@ -33,8 +33,9 @@
 //! a secret drawn at random for each map ([`super::key_hash`]), so that
 //! keys cannot be chosen to collide (two keys with one hash would make one
 //! of them lose its latest record); the hash's last bit is kept clear (it
-//! marks the entries a growth has moved). For the same memory the map holds the same number of entries
-//! as Kafka's.
+//! marks the entries a growth has moved) and the one before it set (no
+//! hash is zero, as an empty slot is). For the same memory the map holds
+//! the same number of entries as Kafka's.
 //!
 //! Once a round has mapped the dirty section and looked up the keys of the
 //! records below it, it has no more use for the keys: a record of the
@@ -53,6 +54,9 @@ const INITIAL_SLOTS: usize = 4096;
 /// The bit of a hash's last byte that marks, during a growth, an entry
 /// already moved; clear otherwise.
 const MOVED: u8 = 1;
+/// A bit of a hash's last byte that is always set, so that no hash is
+/// zero, as an empty slot's is.
+const NONZERO: u8 = 2;
 
 /// A key's hash in an [`OffsetMap`] (valid for that map only).
 #[derive(Debug, Clone, Copy)]
@@ -188,7 +192,7 @@ impl OffsetMap {
 
     fn hash(&self, key: &[u8]) -> [u8; HASH_BYTES] {
         let mut h = self.hasher.hash(key);
-        h[HASH_BYTES - 1] &= !MOVED;
+        h[HASH_BYTES - 1] = h[HASH_BYTES - 1] & !MOVED | NONZERO;
         h
     }
 
@@ -201,14 +205,17 @@ impl OffsetMap {
         self.lookups += 1;
         let slots = self.slots;
         let mut slot = home_slot(hash, slots);
+        let target = u128::from_ne_bytes(*hash);
         for distance in 0..slots {
             self.probes += 1;
             let entry = entry_at(&self.table, slot);
-            if is_empty(entry) {
-                return Err((slot, distance));
-            }
-            if hash_of(entry) == *hash {
+            let found = u128::from_ne_bytes(hash_of(entry));
+            if found == target {
                 return Ok(slot);
+            }
+            // No hash is zero: a zero hash is an empty slot.
+            if found == 0 {
+                return Err((slot, distance));
             }
             if distance_of(entry, slot, slots) < distance {
                 return Err((slot, distance));
