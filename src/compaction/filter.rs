@@ -2,7 +2,7 @@
 //! `Cleaner.cleanInto` with its `RecordFilter`, and
 //! `MemoryRecords.filterTo`).
 
-use super::offset_map::OffsetMap;
+use super::offset_map::{KeyDigest, OffsetMap};
 use crate::error::Result;
 use crate::record::{rebuild_batch, RecordBatch, RecordView};
 
@@ -31,6 +31,10 @@ pub(crate) struct Survivors<'m> {
     first_dirty: u64,
     latest: Option<u64>,
     cursor: usize,
+    /// The fates of a batch's records, by index.
+    fates: Vec<Fate>,
+    /// The records of a batch to look up by key: index and key hash.
+    by_key: Vec<(usize, KeyDigest)>,
 }
 
 /// What a record's key says of it.
@@ -56,6 +60,8 @@ impl<'m> Survivors<'m> {
             first_dirty,
             latest,
             cursor: 0,
+            fates: Vec::new(),
+            by_key: Vec::new(),
         }
     }
 
@@ -89,25 +95,77 @@ impl<'m> Survivors<'m> {
         self.seek(base).is_some_and(|o| o <= last)
     }
 
-    fn fate(&mut self, key: Option<&[u8]>, offset: u64) -> Fate {
+    /// The fate of a record, unless its key must be looked up.
+    fn by_offset(&mut self, has_key: bool, offset: u64) -> Option<Fate> {
         if self.latest.is_none_or(|l| offset > l) {
-            return Fate::Unmapped;
+            return Some(Fate::Unmapped);
         }
-        let Some(key) = key else {
-            return Fate::NoKey;
-        };
+        if !has_key {
+            return Some(Fate::NoKey);
+        }
         if offset >= self.first_dirty {
-            return if self.seek(offset) == Some(offset) {
+            return Some(if self.seek(offset) == Some(offset) {
                 Fate::Latest
             } else {
                 Fate::Superseded
-            };
+            });
         }
         // Below the dirty section the map is still keyed: the records
         // come in offset order, and none of the dirty section came yet.
-        match self.map.get(key) {
+        None
+    }
+
+    /// The fate of one record.
+    #[cfg(test)]
+    fn fate(&mut self, key: Option<&[u8]>, offset: u64) -> Fate {
+        match (self.by_offset(key.is_some(), offset), key) {
+            (Some(fate), _) => fate,
+            (None, Some(key)) => self.by_latest(self.map.key_hash(key), offset),
+            (None, None) => Fate::NoKey,
+        }
+    }
+
+    fn by_latest(&mut self, digest: KeyDigest, offset: u64) -> Fate {
+        match self.map.get_hash(digest) {
             Some(latest) if offset < latest => Fate::Superseded,
             _ => Fate::Latest,
+        }
+    }
+
+    /// Decides the fates of a batch's records, in
+    /// [`fates`](Self::fates). The map's slots for the keys to look up
+    /// are touched together first, so that their cache misses overlap.
+    fn decide(&mut self, records: &[RecordView<'_>]) {
+        self.fates.clear();
+        self.by_key.clear();
+        // Those below the dirty section first: the first record of the
+        // dirty section turns the map into a list of offsets.
+        let dirty = records.partition_point(|r| r.offset < self.first_dirty);
+        for (i, r) in records[..dirty].iter().enumerate() {
+            let fate = match (self.by_offset(r.key.is_some(), r.offset), r.key) {
+                (Some(fate), _) => fate,
+                (None, Some(key)) => {
+                    self.by_key.push((i, self.map.key_hash(key)));
+                    Fate::Latest
+                }
+                (None, None) => Fate::NoKey,
+            };
+            self.fates.push(fate);
+        }
+        let touched = self
+            .by_key
+            .iter()
+            .fold(0u8, |t, (_, digest)| t ^ self.map.touch(digest));
+        std::hint::black_box(touched);
+        for n in 0..self.by_key.len() {
+            let (i, digest) = self.by_key[n];
+            self.fates[i] = self.by_latest(digest, records[i].offset);
+        }
+        for r in &records[dirty..] {
+            let fate = self
+                .by_offset(r.key.is_some(), r.offset)
+                .unwrap_or(Fate::Latest);
+            self.fates.push(fate);
         }
     }
 }
@@ -169,13 +227,15 @@ pub(crate) fn filter_batch(
     }
     let has_horizon = header.attributes.has_delete_horizon();
     let horizon_passed = has_horizon && rules.now_ms >= header.base_timestamp;
-    let mut kept: Vec<RecordView<'_>> = Vec::new();
-    let mut total = 0u64;
+    let records = batch
+        .records(&mut buffers.decompressed)?
+        .collect::<Result<Vec<RecordView<'_>>>>()?;
+    survivors.decide(&records);
+    let mut kept: Vec<RecordView<'_>> = Vec::with_capacity(records.len());
+    let total = records.len() as u64;
     let mut keeps_tombstone = false;
-    for record in batch.records(&mut buffers.decompressed)? {
-        let record = record?;
-        total += 1;
-        let keep = match survivors.fate(record.key, record.offset) {
+    for (record, &fate) in records.into_iter().zip(&survivors.fates) {
+        let keep = match fate {
             Fate::Unmapped => true,
             Fate::Superseded => {
                 counts.records_superseded += 1;

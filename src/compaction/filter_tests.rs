@@ -304,3 +304,15 @@ fn a_map_that_mapped_nothing_keeps_everything() {
     assert!(survivors.may_keep(0, 10));
     assert_eq!(survivors.fate(Some(b"a"), 3), Fate::Unmapped);
 }
+
+#[test]
+fn a_batch_across_the_start_of_the_dirty_section_looks_up_its_older_records_by_key() {
+    // The dirty section starts at 11: "b" at 11 and "a" at 12 were mapped.
+    // Record 10 lies below it and is looked up by key, before the map
+    // becomes a list of offsets for the records from 11 on.
+    let bytes = batch(10, &[kv("a", "1", 5), kv("b", "2", 6), kv("a", "3", 7)]);
+    let mut map = map_of(&[("b", 11), ("a", 12)], 12);
+    let (out, counts) = run_from(&bytes, &mut map, 11, false);
+    assert_eq!(offsets(&out.unwrap()), [11, 12]);
+    assert_eq!(counts.records_superseded, 1);
+}

@@ -300,10 +300,15 @@ impl OffsetMap {
     /// The latest offset put for `key`, or `None` (always, once the map
     /// is [sorted by offset](Self::sort_by_offset)).
     pub fn get(&mut self, key: &[u8]) -> Option<u64> {
+        self.get_hash(KeyDigest(self.hash(key)))
+    }
+
+    /// [`get`](Self::get) of a key by its [`key_hash`](Self::key_hash).
+    pub(crate) fn get_hash(&mut self, digest: KeyDigest) -> Option<u64> {
         if self.sorted {
             return None;
         }
-        let hash = self.hash(key);
+        let hash = digest.0;
         let slot = self.find(&hash).ok()?;
         let mut o = [0u8; 8];
         o.copy_from_slice(&entry_at(&self.table, slot)[HASH_BYTES..]);
