@@ -190,6 +190,7 @@ impl OffsetMap {
         self.probes = 0;
     }
 
+    #[inline]
     fn hash(&self, key: &[u8]) -> [u8; HASH_BYTES] {
         let mut h = self.hasher.hash(key);
         h[HASH_BYTES - 1] = h[HASH_BYTES - 1] & !MOVED | NONZERO;
@@ -255,16 +256,22 @@ impl OffsetMap {
     }
 
     /// The map's hash of `key`, for [`put_hash`](Self::put_hash).
+    #[inline]
     pub(crate) fn key_hash(&self, key: &[u8]) -> KeyDigest {
         KeyDigest(self.hash(key))
     }
 
-    /// Loads a byte of the slot where the probes for `digest` start and
-    /// returns it: touching the slots of a batch's keys before putting
-    /// them lets their cache misses overlap.
+    /// Loads a byte of each cache line the probes for `digest` are likely
+    /// to read (where they start, and the next two lines, which a probe
+    /// reaches in a full table) and returns them: touching the slots of a
+    /// batch's keys before looking them up lets their cache misses
+    /// overlap.
     #[inline]
     pub(crate) fn touch(&self, digest: &KeyDigest) -> u8 {
-        self.table[home_slot(&digest.0, self.slots) * ENTRY_BYTES]
+        let at = home_slot(&digest.0, self.slots) * ENTRY_BYTES;
+        let end = self.slots * ENTRY_BYTES;
+        let line = |n: usize| self.table.get(at + n * 64).filter(|_| at + n * 64 < end);
+        self.table[at] ^ line(1).copied().unwrap_or(0) ^ line(2).copied().unwrap_or(0)
     }
 
     /// [`put`](Self::put) of a key by its [`key_hash`](Self::key_hash).
