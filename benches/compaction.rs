@@ -23,8 +23,9 @@
 //! their cached pages then adds about 60 ms per 64 MiB segment here.
 //!
 //! The baseline reads as many bytes of the same `.log` files as the rounds
-//! read (the dirty section to map it, then every rewritten segment) into
-//! a page-aligned 1 MiB buffer, and writes as many bytes as the rounds
+//! go through ([`CompactionOutcome::bytes_read`]: the dirty section to map
+//! it, then every rewritten segment, whose dropped batches a round steps
+//! over by their headers) into a page-aligned 1 MiB buffer, and writes as many bytes as the rounds
 //! write, into as many files, each fsynced. Throughput is bytes of the log
 //! per second.
 //!
