@@ -66,8 +66,9 @@ impl<'m> Survivors<'m> {
     }
 
     /// Whether every offset of `[base, last]` was mapped from the dirty
-    /// section, so that the offsets alone decide.
-    fn mapped(&self, base: u64, last: u64) -> bool {
+    /// section (its batch read whole by the map pass), so that the
+    /// offsets alone decide.
+    pub(crate) fn mapped(&self, base: u64, last: u64) -> bool {
         base >= self.first_dirty && self.latest.is_some_and(|l| last <= l)
     }
 
@@ -230,6 +231,12 @@ pub(crate) fn filter_batch(
     let records = batch
         .records(&mut buffers.decompressed)?
         .collect::<Result<Vec<RecordView<'_>>>>()?;
+    if records.windows(2).any(|w| w[1].offset <= w[0].offset) {
+        return Err(crate::Error::InvalidBatch {
+            position: 0,
+            reason: "record offsets do not increase within the batch".into(),
+        });
+    }
     survivors.decide(&records);
     let mut kept: Vec<RecordView<'_>> = Vec::with_capacity(records.len());
     let total = records.len() as u64;

@@ -316,3 +316,29 @@ fn a_batch_across_the_start_of_the_dirty_section_looks_up_its_older_records_by_k
     assert_eq!(offsets(&out.unwrap()), [11, 12]);
     assert_eq!(counts.records_superseded, 1);
 }
+
+#[test]
+fn records_out_of_offset_order_are_an_error() {
+    let mut bytes = batch(10, &[kv("a", "1", 0), kv("b", "2", 0)]);
+    // Swap the one-byte offset deltas (0 and 1, zigzag 0 and 2) of the two
+    // records: length, attributes and timestamp delta come first.
+    let first = crate::record::BATCH_HEADER_LEN;
+    let second = first + 1 + usize::from(bytes[first]) / 2;
+    bytes[first + 3] = 2;
+    bytes[second + 3] = 0;
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    let b = RecordBatch::parse(&bytes).unwrap();
+    let mut map = map_of(&[("a", 11), ("b", 10)], 11);
+    let err = filter_batch(
+        &b,
+        &mut Survivors::new(&mut map, 10),
+        &RULES,
+        false,
+        &mut Vec::new(),
+        &mut Buffers::default(),
+        &mut FilterCounts::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("do not increase"), "{err}");
+}

@@ -2,9 +2,10 @@
 //!
 //! Two keys with the same hash would make one of them lose its latest
 //! record, so the hash is wide (Kafka uses MD5, also 128 bits, so that an
-//! accidental collision is out of reach) and keyed with 512 random bits
-//! drawn for each map: keys cannot be chosen to collide without knowing
-//! them, where anyone can make two keys collide under Kafka's unkeyed MD5.
+//! accidental collision is out of reach) and keyed with a secret of eight
+//! words drawn for each map (derived from the 128 random bits of a fresh
+//! `RandomState`): keys cannot be chosen to collide without knowing it,
+//! where anyone can make two keys collide under Kafka's unkeyed MD5.
 //!
 //! It is the cleaner's most frequent computation (once per record mapped),
 //! so it is built from 64 x 64 -> 128-bit multiplications folded to 64 bits
@@ -71,8 +72,8 @@ impl KeyHasher {
         KeyHasher { secret }
     }
 
-    /// A hasher under a secret drawn from the system's random source (the
-    /// one that seeds `HashMap`s).
+    /// A hasher under a secret derived from a fresh `RandomState` (the
+    /// random keys that seed `HashMap`s).
     pub(crate) fn random() -> Self {
         use std::collections::hash_map::RandomState;
         use std::hash::BuildHasher;

@@ -68,12 +68,14 @@
 //!   wrote within `producer.id.expiration.ms` (one day), are kept even
 //!   when no record of theirs stays (as a 61-byte empty batch), so the log
 //!   keeps its offsets' extent and producers their sequence numbers.
-//! * Every batch written to a new segment, copied or rebuilt, has its
-//!   CRC checked first (and a compressed batch before it is mapped): a
-//!   round fails with [`Error::Corrupt`](crate::Error::Corrupt) rather
-//!   than copy damaged records on or give them a valid CRC. A batch of the
-//!   dirty section none of whose records is the latest of its key goes
-//!   unread, as in Kafka, whose cleaner checks no CRC.
+//! * Every batch a round reads has its CRC checked, once (Kafka's cleaner
+//!   checks none): the dirty section's as it is mapped, the others as
+//!   they are rewritten. Damage, or records out of offset order within a
+//!   batch, fail the round with [`Error::Corrupt`](crate::Error::Corrupt)
+//!   and change nothing, rather than let a damaged key hide the latest
+//!   record of another, or give damaged records a valid CRC. A batch of
+//!   the dirty section none of whose records is the latest of its key is
+//!   then dropped with only its header read again.
 //!   Control batches are copied as they are.
 //!
 //! # Differences from Kafka

@@ -40,7 +40,7 @@ use crate::compaction::{
 };
 use crate::error::{Error, Result};
 use crate::io::{IoContext, OpenMode};
-use crate::record::{BatchHeader, Compression, RecordBatch, BATCH_HEADER_LEN};
+use crate::record::{BatchHeader, RecordBatch, BATCH_HEADER_LEN};
 use crate::segment::{
     lock, read_lock, write_lock, FileKind, RecoveredLog, Scanner, Segment, Step, TempSuffix,
     BULK_CHUNK, HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
@@ -324,11 +324,17 @@ impl PartitionLog {
                 scanner.set_chunk(BULK_CHUNK);
                 let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
                 throttle.pace(bytes.len() as u64);
-                // Whatever goes into a new segment has its CRC checked: a
-                // rebuilt batch gets a new one, and a damaged record must
-                // not have won its key a place in the map.
+                // Whatever goes into a new segment has its CRC checked (a
+                // rebuilt batch gets a new one): the map pass checked the
+                // batches it mapped whole.
+                let checked = survivors.mapped(h.base_offset, h.last_offset());
                 let batch = RecordBatch::parse_raw(bytes)
-                    .and_then(|batch| batch.check_crc().map(|()| batch))
+                    .and_then(|batch| {
+                        if !checked {
+                            batch.check_crc()?;
+                        }
+                        Ok(batch)
+                    })
                     .map_err(|e| e.in_file(path, b.position))?;
                 let at = out.len();
                 let kept = filter_batch(
@@ -649,6 +655,7 @@ fn build_offset_map(
     let mut walked = Vec::new();
     let mut decompressed = Vec::new();
     let mut keyed = Vec::new();
+    let mut keyless = Vec::new();
     let mut full = false;
     for (n, &i) in dirty.iter().enumerate() {
         let seg = &segments[i];
@@ -674,32 +681,41 @@ fn build_offset_map(
             let bytes = scanner.batch_bytes(&b).ctx("read", seg.log_path())?;
             throttle.pace(bytes.len() as u64);
             outcome.bytes_read += bytes.len() as u64;
-            // The CRC of what the round keeps is checked when it is
-            // written; a compressed batch's, before it is decompressed.
+            // Damage must stop the round: a damaged key could otherwise
+            // make a batch that holds the latest record of a key go
+            // unread, and bring back an older record of it.
             let batch = RecordBatch::parse_raw(bytes)
-                .and_then(|batch| {
-                    if batch.header().compression() != Compression::None {
-                        batch.check_crc()?;
-                    }
-                    Ok(batch)
-                })
+                .and_then(|batch| batch.check_crc().map(|()| batch))
                 .map_err(|e| e.in_file(seg.log_path(), b.position))?;
-            let mut without_key = 0;
+            keyless.clear();
             if !batch.header().is_control() {
                 let mut records = batch
                     .records_raw(&mut decompressed)
                     .map_err(|e| e.in_file(seg.log_path(), b.position))?;
                 keyed.clear();
+                let mut previous = None;
                 while let Some(record) = records.next_key() {
                     let (offset, key) = record.map_err(|e| {
                         Error::corrupt(seg.log_path(), b.position, e.in_input().to_string())
                     })?;
+                    // The rewrite decides by offset, in order.
+                    if previous.is_some_and(|p| offset <= p) {
+                        return Err(Error::corrupt(
+                            seg.log_path(),
+                            b.position,
+                            format!(
+                                "record offset {offset} follows offset {} in its batch",
+                                previous.unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    previous = Some(offset);
                     if offset < start {
                         continue;
                     }
                     match key {
                         Some(key) => keyed.push((map.key_hash(key), offset)),
-                        None => without_key += 1,
+                        None => keyless.push(offset),
                     }
                 }
                 // The slots' cache lines are fetched together, not one
@@ -713,11 +729,14 @@ fn build_offset_map(
                     }
                 }
             }
+            // Dropped by the rewrite, unread if their batch goes whole:
+            // those up to where the map ends.
+            let mapped_to = map.latest_offset().unwrap_or(0);
+            outcome.records_without_key +=
+                keyless.iter().filter(|&&o| !full || o <= mapped_to).count() as u64;
             if full {
                 continue;
             }
-            // Dropped by the rewrite, unread if their batch goes whole.
-            outcome.records_without_key += without_key;
             if b.header.last_offset() >= start {
                 map.update_latest_offset(b.header.last_offset());
             }

@@ -60,20 +60,64 @@ fn a_damaged_batch_whose_record_stays_fails_the_round_and_changes_nothing() {
 }
 
 #[test]
-fn a_dirty_batch_none_of_whose_records_stays_goes_unread() {
+fn damage_in_a_batch_whose_records_all_go_still_stops_the_round() {
     let fs = MemFs::new();
     let clock = ManualClock::new(0);
     let log = write_six_keys(&fs, &clock);
     log.roll().unwrap();
-    // Offset 3 (k3 -> v3) is superseded: its batch goes whole, as in
-    // Kafka without its bytes being read, so damage in them does not stop
-    // the round.
-    damage(&fs, 3);
-    let outcome = log.compact(1).unwrap();
-    assert_eq!(outcome.records_kept, 6);
-    assert_eq!(
-        records(&log).iter().map(|r| r.0).collect::<Vec<_>>(),
-        [54, 55, 56, 57, 58, 59]
+    // Offset 3 (k3 -> v3) is superseded, and its batch would go unread by
+    // the rewrite; but a damaged key could as well have hidden the latest
+    // record of another key, so the map pass stops at the damage.
+    let (path, position) = damage(&fs, 3);
+    let before = file_names(&fs, "");
+    let err = log.compact(1).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path: p, position: at, .. } if *p == path && *at == position),
+        "{err:?}"
     );
-    assert_eq!(table(&log)["k3"], "v57");
+    assert_eq!(file_names(&fs, ""), before);
+    assert_eq!(log.cleaner_checkpoint(), None);
+}
+
+/// A batch at `base` of "a" -> "1" and "b" -> "2" whose two records carry
+/// the offset deltas 1 and 0, out of order, with a valid CRC (a replica
+/// may be handed such a batch).
+fn batch_with_records_out_of_order(base: u64) -> Vec<u8> {
+    let mut bytes = seglog::BatchBuilder::new()
+        .base_offset(base)
+        .build(&[
+            seglog::Record::new("1").with_key("a").with_timestamp(1),
+            seglog::Record::new("2").with_key("b").with_timestamp(1),
+        ])
+        .unwrap();
+    // Each record: length, attributes, timestamp delta, offset delta (one
+    // byte each here).
+    let first = record::BATCH_HEADER_LEN;
+    let second = first + 1 + bytes[first] as usize / 2;
+    assert_eq!((bytes[first + 3], bytes[second + 3]), (0, 2));
+    bytes[first + 3] = 2;
+    bytes[second + 3] = 0;
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+#[test]
+fn records_out_of_offset_order_in_a_batch_fail_the_round_and_lose_nothing() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = write_six_keys(&fs, &clock);
+    log.append_replicated(&batch_with_records_out_of_order(60))
+        .unwrap();
+    super::helpers::put(&log, "a", Some("3"), 1);
+    log.roll().unwrap();
+    let before = records(&log);
+    let err = log.compact(1).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { reason, .. } if reason.contains("follows offset")),
+        "{err:?}"
+    );
+    // The only record of "b" is still there.
+    assert_eq!(records(&log), before);
+    assert_eq!(table(&log)["b"], "2");
 }

@@ -352,6 +352,40 @@ fn records_without_a_key_are_dropped_and_nothing_uncleanable_changes() {
 }
 
 #[test]
+fn keyless_records_dropped_where_the_map_filled_mid_batch_are_counted() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = open_log(&fs, &clock, &config());
+    let keyed = |k: &str| Record::new("v").with_key(k).with_timestamp(1);
+    put(&log, "a", Some("v"), 1);
+    put(&log, "b", Some("v"), 1);
+    // Room for four keys: the map fills at "e", after mapping the keyless
+    // record at offset 3, which the round drops.
+    let batch = seglog::BatchBuilder::new()
+        .base_offset(2)
+        .build(&[
+            keyed("c"),
+            Record::new("x").with_timestamp(1),
+            keyed("d"),
+            keyed("e"),
+        ])
+        .unwrap();
+    log.append_replicated(&batch).unwrap();
+    log.roll().unwrap();
+    let options = seglog::compaction::CompactOptions {
+        dedupe_buffer_bytes: 4 * seglog::compaction::ENTRY_BYTES,
+        load_factor: 1.0,
+        ..Default::default()
+    };
+    let out = log.compact_with(1, &options).unwrap();
+    assert!(out.map_full);
+    assert_eq!(out.end_offset, 5);
+    assert_eq!(offsets(&log), [0, 1, 2, 4, 5]);
+    assert_eq!(out.records_without_key, 1);
+    assert_eq!(out.records_read - out.records_kept, 1);
+}
+
+#[test]
 fn compressed_batches_are_rebuilt_with_their_codec() {
     for codec in [
         seglog::Compression::Gzip,
