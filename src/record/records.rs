@@ -89,6 +89,16 @@ struct Decoded<'s> {
 /// A record's offset and key, as [`RecordIter::next_key`] finds them.
 pub(crate) type KeyAt<'s> = (u64, Option<&'s [u8]>);
 
+/// A record's fields up to its key, decoded.
+struct Head {
+    /// Where the key's length starts.
+    key_at: usize,
+    /// Where the record ends.
+    end: usize,
+    timestamp_delta: i64,
+    offset_delta: u32,
+}
+
 /// A saved position of a [`RecordIter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecordCursor {
@@ -254,22 +264,11 @@ impl<'s> RecordIter<'s> {
 
     #[inline(always)]
     fn key_fast(&mut self) -> Option<KeyAt<'s>> {
-        let data = self.data;
-        let mut pos = self.pos;
-        let length = usize::try_from(fast_varint(data, &mut pos)?).ok()?;
-        let end = pos.checked_add(length).filter(|&e| e <= data.len())?;
-        let body = &data[..end];
-        if pos >= end {
-            return None;
-        }
-        pos += 1; // attributes
-        fast_varlong(body, &mut pos)?;
-        let offset_delta = u32::try_from(fast_varint(body, &mut pos)?)
-            .ok()
-            .filter(|&d| d <= self.last_offset_delta)?;
-        let key = fast_nullable(body, &mut pos)?;
-        self.pos = end;
-        Some((self.base_offset + u64::from(offset_delta), key))
+        let head = self.fast_head()?;
+        let mut pos = head.key_at;
+        let key = fast_nullable(&self.data[..head.end], &mut pos)?;
+        self.pos = head.end;
+        Some((self.base_offset + u64::from(head.offset_delta), key))
     }
 
     #[cold]
@@ -302,10 +301,10 @@ impl<'s> RecordIter<'s> {
         }
     }
 
-    /// The same checks as [`decode_precise`](Self::decode_precise), with
-    /// `None` for any failure and nothing else to carry.
+    /// The fields of the record at the iterator's position up to its key,
+    /// checked as [`decode_precise`](Self::decode_precise) checks them.
     #[inline(always)]
-    fn decode_fast(&mut self) -> Option<RecordView<'s>> {
+    fn fast_head(&self) -> Option<Head> {
         let data = self.data;
         let mut pos = self.pos;
         let length = usize::try_from(fast_varint(data, &mut pos)?).ok()?;
@@ -319,6 +318,26 @@ impl<'s> RecordIter<'s> {
         let offset_delta = u32::try_from(fast_varint(body, &mut pos)?)
             .ok()
             .filter(|&d| d <= self.last_offset_delta)?;
+        Some(Head {
+            key_at: pos,
+            end,
+            timestamp_delta,
+            offset_delta,
+        })
+    }
+
+    /// The same checks as [`decode_precise`](Self::decode_precise), with
+    /// `None` for any failure and nothing else to carry.
+    #[inline(always)]
+    fn decode_fast(&mut self) -> Option<RecordView<'s>> {
+        let data = self.data;
+        let Head {
+            key_at: mut pos,
+            end,
+            timestamp_delta,
+            offset_delta,
+        } = self.fast_head()?;
+        let body = &data[..end];
         let key = fast_nullable(body, &mut pos)?;
         let value = fast_nullable(body, &mut pos)?;
         let header_count = u32::try_from(fast_varint(body, &mut pos)?)
