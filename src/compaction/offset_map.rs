@@ -228,14 +228,26 @@ impl OffsetMap {
 
     /// Puts `entry` at `slot`, `distance` slots past its home, and moves
     /// the entries it displaces on, each where Robin Hood probing puts it,
-    /// up to the next empty slot.
-    fn place(&mut self, mut entry: [u8; ENTRY_BYTES], mut slot: usize, mut distance: usize) {
+    /// up to the next empty slot. During a growth (`growing`), a slot
+    /// holding an entry not moved yet counts as empty: `entry` takes it,
+    /// and the entry found there is returned, to be moved next.
+    fn place(
+        &mut self,
+        mut entry: [u8; ENTRY_BYTES],
+        mut slot: usize,
+        mut distance: usize,
+        growing: bool,
+    ) -> Option<[u8; ENTRY_BYTES]> {
         let slots = self.slots;
         for _ in 0..slots {
             let resident = entry_at_mut(&mut self.table, slot);
             if is_empty(resident) {
                 resident.copy_from_slice(&entry);
-                return;
+                return None;
+            }
+            if growing && !is_moved(resident) {
+                swap_entry(resident, &mut entry);
+                return Some(entry);
             }
             let d = distance_of(resident, slot, slots);
             if d < distance {
@@ -245,6 +257,7 @@ impl OffsetMap {
             slot = next_slot(slot, slots);
             distance += 1;
         }
+        None
     }
 
     /// Records `offset` as the latest for `key`, and as the map's latest
@@ -261,17 +274,18 @@ impl OffsetMap {
         KeyDigest(self.hash(key))
     }
 
-    /// Loads a byte of each cache line the probes for `digest` are likely
-    /// to read (where they start, and the next two lines, which a probe
-    /// reaches in a full table) and returns them: touching the slots of a
-    /// batch's keys before looking them up lets their cache misses
-    /// overlap.
-    #[inline]
-    pub(crate) fn touch(&self, digest: &KeyDigest) -> u8 {
-        let at = home_slot(&digest.0, self.slots) * ENTRY_BYTES;
+    /// Loads a byte of each cache line the probes for each of `digests`
+    /// are likely to read (where they start, and the next two lines, which
+    /// a probe reaches in a full table): touching the slots of a batch's
+    /// keys before looking them up lets their cache misses overlap.
+    pub(crate) fn touch<'d>(&self, digests: impl Iterator<Item = &'d KeyDigest>) {
         let end = self.slots * ENTRY_BYTES;
-        let line = |n: usize| self.table.get(at + n * 64).filter(|_| at + n * 64 < end);
-        self.table[at] ^ line(1).copied().unwrap_or(0) ^ line(2).copied().unwrap_or(0)
+        let byte = |at: usize| self.table.get(at).filter(|_| at < end).copied();
+        let touched = digests.fold(0u8, |t, digest| {
+            let at = home_slot(&digest.0, self.slots) * ENTRY_BYTES;
+            t ^ self.table[at] ^ byte(at + 64).unwrap_or(0) ^ byte(at + 128).unwrap_or(0)
+        });
+        std::hint::black_box(touched);
     }
 
     /// [`put`](Self::put) of a key by its [`key_hash`](Self::key_hash).
@@ -298,7 +312,7 @@ impl OffsetMap {
         let mut entry = [0u8; ENTRY_BYTES];
         entry[..HASH_BYTES].copy_from_slice(&hash);
         entry[HASH_BYTES..].copy_from_slice(&offset.to_be_bytes());
-        self.place(entry, slot, distance);
+        self.place(entry, slot, distance, false);
         self.entries += 1;
         self.latest_offset = Some(offset);
         true
@@ -379,29 +393,13 @@ impl OffsetMap {
             }
             let mut entry = [0u8; ENTRY_BYTES];
             swap_entry(taken, &mut entry);
-            // Each pass of the outer loop moves one more entry; each step
-            // of the inner one places the entry or passes a moved one.
-            'entry: for _ in 0..slots {
+            // Each pass moves one more entry, the one its placing displaced.
+            for _ in 0..slots {
                 entry[HASH_BYTES - 1] |= MOVED;
-                let mut slot = home_slot(&entry, slots);
-                let mut distance = 0;
-                for _ in 0..slots {
-                    let resident = entry_at_mut(&mut self.table, slot);
-                    if is_empty(resident) {
-                        resident.copy_from_slice(&entry);
-                        break 'entry;
-                    }
-                    if !is_moved(resident) {
-                        swap_entry(resident, &mut entry);
-                        continue 'entry;
-                    }
-                    let d = distance_of(resident, slot, slots);
-                    if d < distance {
-                        swap_entry(resident, &mut entry);
-                        distance = d;
-                    }
-                    slot = next_slot(slot, slots);
-                    distance += 1;
+                let home = home_slot(&entry, slots);
+                match self.place(entry, home, 0, true) {
+                    Some(displaced) => entry = displaced,
+                    None => break,
                 }
             }
         }
