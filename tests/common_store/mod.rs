@@ -25,9 +25,24 @@ pub fn store_config() -> StoreConfig {
 }
 
 pub fn open(fs: &MemFs, clock: &ManualClock) -> LogStore {
+    open_with(fs, clock, store_config())
+}
+
+/// The store at [`ROOT`] opened with `config`.
+pub fn open_with(fs: &MemFs, clock: &ManualClock, config: StoreConfig) -> LogStore {
     StoreOptions::new()
         .fs(fs.clone())
         .clock(clock.clone())
+        .open(ROOT, config)
+        .unwrap()
+}
+
+/// A read-only view of the store at [`ROOT`].
+pub fn open_read_only(fs: &MemFs, clock: &ManualClock) -> LogStore {
+    StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .read_only(true)
         .open(ROOT, store_config())
         .unwrap()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use seglog::compaction::DueReason;
 use seglog::io::MemFs;
-use seglog::store::{PartitionCompaction, StoreOptions};
+use seglog::store::PartitionCompaction;
 use seglog::{Error, LogStore, ManualClock, StoreConfig, TopicPartition};
 
 use crate::common_store::*;
@@ -275,11 +275,7 @@ fn background_maintenance_compacts_while_producing_and_consuming() {
 /// is the filthier (about 0.77 against 0.57), and both are due at their
 /// ratio of 0.01.
 fn two_dirty_topics(config: StoreConfig) -> LogStore {
-    let store = StoreOptions::new()
-        .fs(MemFs::new())
-        .clock(ManualClock::new(T0))
-        .open(ROOT, config)
-        .unwrap();
+    let store = open_with(&MemFs::new(), &ManualClock::new(T0), config);
     let mut model = BTreeMap::new();
     for (name, more) in [("a", 10), ("b", 25)] {
         store
@@ -373,11 +369,7 @@ fn a_pass_goes_on_where_a_full_offset_map_stopped() {
     // with a load factor of 1; at a load factor of 0.0001, 4 keys.
     config.cleaner.dedupe_buffer_size = (1 << 20) + 1;
     config.cleaner.io_buffer_load_factor = 0.0001;
-    let store = StoreOptions::new()
-        .fs(fs)
-        .clock(clock)
-        .open(ROOT, config)
-        .unwrap();
+    let store = open_with(&fs, &clock, config);
     store
         .create_topic(
             "c",
@@ -409,11 +401,7 @@ fn with_the_cleaner_off_maintenance_compacts_nothing() {
     let clock = ManualClock::new(T0);
     let mut config = store_config();
     config.cleaner.enable = false;
-    let store = StoreOptions::new()
-        .fs(fs)
-        .clock(clock)
-        .open(ROOT, config)
-        .unwrap();
+    let store = open_with(&fs, &clock, config);
     store
         .create_topic(
             "c",
@@ -486,12 +474,7 @@ fn compact_runs_a_round_on_one_partition_or_all() {
         store.compact("c", Some(3)),
         Err(Error::UnknownPartition { partition: 3, .. })
     ));
-    let reader = StoreOptions::new()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .read_only(true)
-        .open(ROOT, store_config())
-        .unwrap();
+    let reader = open_read_only(&fs, &clock);
     assert!(matches!(
         reader.compact("c", None),
         Err(Error::ReadOnly { .. })
@@ -545,11 +528,7 @@ fn background_compaction_backs_off_when_nothing_was_due() {
     for (backoff_ms, compacts) in [(3_600_000, false), (0, true)] {
         let mut config = store_config();
         config.cleaner.backoff_ms = backoff_ms;
-        let store = StoreOptions::new()
-            .fs(MemFs::new())
-            .clock(ManualClock::new(T0))
-            .open(ROOT, config)
-            .unwrap();
+        let store = open_with(&MemFs::new(), &ManualClock::new(T0), config);
         store
             .create_topic(
                 "c",
@@ -585,11 +564,7 @@ fn close_does_not_wait_for_every_due_log_to_be_compacted() {
     let fs = MemFs::new();
     let mut config = store_config();
     config.cleaner.max_bytes_per_pass = None;
-    let store = StoreOptions::new()
-        .fs(fs.clone())
-        .clock(ManualClock::new(T0))
-        .open(ROOT, config)
-        .unwrap();
+    let store = open_with(&fs, &ManualClock::new(T0), config);
     const TOPICS: usize = 20;
     for t in 0..TOPICS {
         let name = format!("c{t:02}");

@@ -142,12 +142,7 @@ fn a_read_only_store_reads_the_checkpoints_and_writes_nothing() {
     }
     store.flush().unwrap();
     let before = snapshot(&fs);
-    let reader = StoreOptions::new()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .read_only(true)
-        .open(ROOT, store_config())
-        .unwrap();
+    let reader = open_read_only(&fs, &clock);
     let log = reader.partition("c", 0).unwrap();
     assert_eq!(log.cleaner_checkpoint(), Some(10));
     let section = log.cleanable_section(T0).unwrap();
