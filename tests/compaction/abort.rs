@@ -115,17 +115,23 @@ fn check_aborted(
     seglog::inspect::verify_partition_dir_with(fs, dir()).unwrap();
 }
 
-#[test]
-fn a_truncation_that_deletes_a_segment_of_the_round_aborts_it() {
+/// A round of [`three_segments`] during which the log is truncated to
+/// `offset` aborts, leaving the records below `offset`.
+fn check_truncation_to_aborts(offset: u64) {
     let fs = MemFs::new();
     let clock = ManualClock::new(10);
     let log = three_segments(&fs, &clock);
     let before = records(&log);
-    // Into the second segment: the third one goes.
-    let fired = when_the_round_writes(&fs, &log, |log| log.truncate_to(7).unwrap());
+    let fired = when_the_round_writes(&fs, &log, move |log| log.truncate_to(offset).unwrap());
     let out = log.compact(10).unwrap();
-    let expected: Vec<Rec> = before.into_iter().filter(|r| r.0 < 7).collect();
+    let expected: Vec<Rec> = before.into_iter().filter(|r| r.0 < offset).collect();
     check_aborted(&fs, &clock, log, &fired, &out, &expected);
+}
+
+#[test]
+fn a_truncation_that_deletes_a_segment_of_the_round_aborts_it() {
+    // Into the second segment: the third one goes.
+    check_truncation_to_aborts(7);
 }
 
 /// A truncation into the last segment of the round deletes no segment of
@@ -135,14 +141,7 @@ fn a_truncation_that_deletes_a_segment_of_the_round_aborts_it() {
 /// renamed file.)
 #[test]
 fn a_truncation_into_the_last_segment_of_the_round_aborts_it() {
-    let fs = MemFs::new();
-    let clock = ManualClock::new(10);
-    let log = three_segments(&fs, &clock);
-    let before = records(&log);
-    let fired = when_the_round_writes(&fs, &log, |log| log.truncate_to(12).unwrap());
-    let out = log.compact(10).unwrap();
-    let expected: Vec<Rec> = before.into_iter().filter(|r| r.0 < 12).collect();
-    check_aborted(&fs, &clock, log, &fired, &out, &expected);
+    check_truncation_to_aborts(12);
 }
 
 /// The same, with the cut segment filled up again and rolled before the
