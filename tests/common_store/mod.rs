@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::store::StoreOptions;
 use seglog::{
-    Durability, LogRecord, LogStore, ManualClock, PartitionLog, ProducerConfig, ProducerRecord,
-    Record, SegmentInfo, StoreConfig, TimestampType,
+    Durability, LogRecord, LogStore, ManualClock, ProducerConfig, ProducerRecord, Record,
+    SegmentInfo, StoreConfig, TimestampType,
 };
 
 pub const ROOT: &str = "/store";
@@ -186,28 +186,7 @@ pub fn put(
         .offset
 }
 
-/// A partition's records from its log start offset: (offset, key, value).
-pub fn keyed_records(log: &PartitionLog) -> Vec<(u64, String, Option<String>)> {
-    log.iter(log.log_start_offset())
-        .map(|r| {
-            let r = r.unwrap();
-            (
-                r.offset,
-                String::from_utf8(r.key.unwrap_or_default()).unwrap(),
-                r.value.map(|v| String::from_utf8(v).unwrap()),
-            )
-        })
-        .collect()
-}
-
-/// The key -> value table of applying a partition's records in order.
-pub fn table(log: &PartitionLog) -> BTreeMap<String, String> {
-    let mut t = BTreeMap::new();
-    for (_, k, v) in keyed_records(log) {
-        match v {
-            Some(v) => t.insert(k, v),
-            None => t.remove(&k),
-        };
-    }
-    t
-}
+#[path = "../common_keyed/mod.rs"]
+mod keyed;
+#[allow(unused_imports)]
+pub use keyed::{keyed_records, table};

@@ -1,8 +1,6 @@
 //! Building compacted logs and reading them back.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-
 use seglog::io::MemFs;
 use seglog::topic::CleanupPolicy;
 use seglog::{
@@ -41,16 +39,7 @@ pub fn put(log: &PartitionLog, key: &str, value: Option<&str>, ts: i64) -> u64 {
 
 /// Every record of the log from its start: (offset, key, value).
 pub fn records(log: &PartitionLog) -> Vec<(u64, String, Option<String>)> {
-    log.iter(log.log_start_offset())
-        .map(|r| {
-            let r = r.unwrap();
-            (
-                r.offset,
-                String::from_utf8(r.key.unwrap_or_default()).unwrap(),
-                r.value.map(|v| String::from_utf8(v).unwrap()),
-            )
-        })
-        .collect()
+    keyed_records(log)
 }
 
 pub fn offsets(log: &PartitionLog) -> Vec<u64> {
@@ -64,18 +53,6 @@ pub fn keys_with_values(log: &PartitionLog) -> Vec<String> {
         .filter(|r| r.2.is_some())
         .map(|r| r.1)
         .collect()
-}
-
-/// The key -> value map of applying the log in order.
-pub fn table(log: &PartitionLog) -> BTreeMap<String, String> {
-    let mut t = BTreeMap::new();
-    for (_, k, v) in records(log) {
-        match v {
-            Some(v) => t.insert(k, v),
-            None => t.remove(&k),
-        };
-    }
-    t
 }
 
 /// Writes a cleaner checkpoint for the log in [`DIR`] (closed meanwhile).
@@ -121,3 +98,8 @@ pub fn write_six_keys(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
     log.flush().unwrap();
     log
 }
+
+#[path = "../common_keyed/mod.rs"]
+mod keyed;
+#[allow(unused_imports)]
+pub use keyed::{keyed_records, table};
