@@ -260,6 +260,95 @@ pub enum Error {
     /// longer be used.
     #[error("the log is closed")]
     Closed,
+
+    /// The group coordinator refused a consumer-group request (a join, a
+    /// heartbeat, an offset commit, an administrative change), for the
+    /// reason `kind` names. Nothing of the request was written.
+    /// [`GroupErrorKind::kafka_code`] gives Kafka's error code for it.
+    #[error("consumer group {group:?}: {kind}")]
+    Group {
+        /// The group the request was for.
+        group: String,
+        /// Why it was refused.
+        kind: GroupErrorKind,
+    },
+}
+
+/// Why the group coordinator refused a request, as Kafka's error codes
+/// name the reasons (see [`Error::Group`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupErrorKind {
+    /// The group id is empty (`INVALID_GROUP_ID`).
+    #[error("the group id is not valid")]
+    InvalidGroupId,
+    /// The member id is not a member of the group, or no longer one: it
+    /// left, or its session expired (`UNKNOWN_MEMBER_ID`). Rejoin.
+    #[error("unknown member id")]
+    UnknownMemberId,
+    /// A request carried a generation other than the group's current one:
+    /// a rebalance has happened since the member last joined
+    /// (`ILLEGAL_GENERATION`). Rejoin.
+    #[error("illegal generation: the group has rebalanced since")]
+    IllegalGeneration,
+    /// The group is rebalancing; rejoin before committing or heartbeating
+    /// again (`REBALANCE_IN_PROGRESS`).
+    #[error("the group is rebalancing")]
+    RebalanceInProgress,
+    /// The member's protocol type or assignment protocols share nothing with
+    /// the group's (`INCONSISTENT_GROUP_PROTOCOL`).
+    #[error("the member's protocols are inconsistent with the group's")]
+    InconsistentGroupProtocol,
+    /// The session timeout is outside the coordinator's bounds
+    /// (`INVALID_SESSION_TIMEOUT`).
+    #[error("the session timeout is outside the allowed range")]
+    InvalidSessionTimeout,
+    /// A new member must rejoin with the member id the coordinator gave it
+    /// (`MEMBER_ID_REQUIRED`).
+    #[error("a member id is required: rejoin with the one given")]
+    MemberIdRequired,
+    /// Another member with the same `group.instance.id` has replaced this
+    /// one (`FENCED_INSTANCE_ID`).
+    #[error("fenced by a newer member with the same group instance id")]
+    FencedInstanceId,
+    /// The group does not exist (`GROUP_ID_NOT_FOUND`).
+    #[error("the group does not exist")]
+    GroupIdNotFound,
+    /// The operation needs a group without members (`NON_EMPTY_GROUP`).
+    #[error("the group still has members")]
+    NonEmptyGroup,
+    /// The group has reached its maximum size (`GROUP_MAX_SIZE_REACHED`).
+    #[error("the group has reached its maximum size")]
+    GroupMaxSizeReached,
+    /// A commit's metadata string is longer than
+    /// `offset.metadata.max.bytes` (`OFFSET_METADATA_TOO_LARGE`).
+    #[error("the offset metadata is too large")]
+    OffsetMetadataTooLarge,
+    /// A member committed an offset for a partition the group's current
+    /// assignment does not give it. Kafka's classic coordinator has no code
+    /// for this; it is reported as `ILLEGAL_GENERATION` on the wire.
+    #[error("the partition is not assigned to this member")]
+    PartitionNotAssigned,
+}
+
+impl GroupErrorKind {
+    /// Kafka's protocol error code for this reason.
+    pub fn kafka_code(self) -> i16 {
+        match self {
+            GroupErrorKind::InvalidGroupId => 24,
+            GroupErrorKind::UnknownMemberId => 25,
+            GroupErrorKind::IllegalGeneration | GroupErrorKind::PartitionNotAssigned => 22,
+            GroupErrorKind::RebalanceInProgress => 27,
+            GroupErrorKind::InconsistentGroupProtocol => 23,
+            GroupErrorKind::InvalidSessionTimeout => 26,
+            GroupErrorKind::MemberIdRequired => 79,
+            GroupErrorKind::FencedInstanceId => 82,
+            GroupErrorKind::GroupIdNotFound => 69,
+            GroupErrorKind::NonEmptyGroup => 68,
+            GroupErrorKind::GroupMaxSizeReached => 81,
+            GroupErrorKind::OffsetMetadataTooLarge => 12,
+        }
+    }
 }
 
 impl Error {
@@ -370,6 +459,18 @@ impl Error {
             Error::Locked { path } => Error::Locked { path: path.clone() },
             Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
             Error::Closed => Error::Closed,
+            Error::Group { group, kind } => Error::Group {
+                group: group.clone(),
+                kind: *kind,
+            },
+        }
+    }
+
+    #[allow(dead_code)] // used by the group coordinator
+    pub(crate) fn group(group: &str, kind: GroupErrorKind) -> Self {
+        Error::Group {
+            group: group.to_string(),
+            kind,
         }
     }
 

@@ -225,6 +225,7 @@ pub mod error;
 pub mod inspect;
 pub mod io;
 pub mod log;
+pub mod offsets;
 mod poison;
 pub mod record;
 pub mod retention;
@@ -234,7 +235,7 @@ pub mod topic;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, Durability, LogConfig, RecoveryMode};
-pub use error::{Error, Result};
+pub use error::{Error, GroupErrorKind, Result};
 pub use log::{
     AppendInfo, CheckpointField, CheckpointMismatch, FetchData, FileSlice, LogIter, LogReader,
     OpenOptions, PartitionLog, ReadBatch, RecoveryReport, RetentionOutcome, SegmentDamage,

@@ -118,6 +118,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
 use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
+use crate::offsets::GroupsConfig;
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 use layout::{OffsetEntry, TopicEntry, TopicState};
@@ -173,6 +174,9 @@ pub struct StoreConfig {
     /// topics whose cleanup policy compacts. Default
     /// [`CleanerConfig::default()`].
     pub cleaner: CleanerConfig,
+    /// Committed offsets and consumer groups (Kafka's `offsets.*` and
+    /// `group.*`). Default [`GroupsConfig::default()`].
+    pub groups: GroupsConfig,
 }
 
 impl Default for StoreConfig {
@@ -183,6 +187,7 @@ impl Default for StoreConfig {
             max_loaded_indexes: 8_192,
             recovery_mode: RecoveryMode::Strict,
             cleaner: CleanerConfig::default(),
+            groups: GroupsConfig::default(),
         }
     }
 }

@@ -34,6 +34,7 @@ impl StoreInner {
     pub(super) fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
         config.topic_defaults.validate()?;
         config.cleaner.validate()?;
+        config.groups.validate()?;
         let fs = opts.fs;
         let created = !fs.exists(dir).ctx("stat", dir)?;
         if created && opts.read_only {

@@ -1,0 +1,13 @@
+//! Committed consumer offsets and consumer groups, stored as Kafka stores
+//! them: in the internal compacted topic `__consumer_offsets`.
+//!
+//! A group's committed offsets and its metadata live in one partition of
+//! `__consumer_offsets`, chosen from the group id as Kafka chooses it. Each
+//! commit appends a record keyed by (group, topic, partition); compaction
+//! keeps the latest per key, and a tombstone deletes one. Opening the store
+//! replays the topic to rebuild what every group has committed.
+
+mod config;
+pub mod records;
+
+pub use config::GroupsConfig;
