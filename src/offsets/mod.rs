@@ -11,3 +11,6 @@ mod config;
 pub mod records;
 
 pub use config::GroupsConfig;
+
+#[cfg(test)]
+mod records_tests;
