@@ -1,6 +1,7 @@
 //! [`GroupsConfig`]: the store-wide settings of committed offsets and
 //! consumer groups (Kafka's broker configs `offsets.*` and `group.*`).
 
+use crate::config::Durability;
 use crate::error::{Error, Result};
 
 /// Settings of the internal topic `__consumer_offsets` and of the group
@@ -55,6 +56,12 @@ pub struct GroupsConfig {
     /// Kafka `group.max.size`: the most members a group may have. Default
     /// `i32::MAX` (unbounded); at least 1.
     pub group_max_size: u32,
+    /// seglog's own: how durable a commit (and every other write to
+    /// `__consumer_offsets`) is when the call returns. Default
+    /// [`Durability::Sync`]: fsynced, so a process or machine that dies
+    /// right after a commit resumes from it. [`Durability::Flush`] survives
+    /// only a crash of the process, for more commits a second.
+    pub commit_durability: Durability,
 }
 
 impl Default for GroupsConfig {
@@ -69,6 +76,7 @@ impl Default for GroupsConfig {
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 3_000,
             group_max_size: i32::MAX as u32,
+            commit_durability: Durability::Sync,
         }
     }
 }

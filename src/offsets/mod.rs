@@ -8,9 +8,12 @@
 //! replays the topic to rebuild what every group has committed.
 
 mod config;
+pub(crate) mod manager;
 pub mod records;
+mod state;
 
 pub use config::GroupsConfig;
+pub use state::OffsetAndMetadata;
 
 #[cfg(test)]
 mod records_tests;

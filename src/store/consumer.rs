@@ -51,6 +51,19 @@ pub struct ConsumerConfig {
     /// Where to go without a valid position. Default
     /// [`AutoOffsetReset::Latest`], as Kafka.
     pub auto_offset_reset: AutoOffsetReset,
+    /// The consumer group (Kafka's `group.id`): with one, a newly assigned
+    /// partition starts from the group's committed offset, and the
+    /// consumer can commit. Default `None`.
+    pub group_id: Option<String>,
+    /// Whether the consumer commits its positions by itself (Kafka's
+    /// `enable.auto.commit`): in [`poll`](Consumer::poll), once every
+    /// [`auto_commit_interval`](Self::auto_commit_interval), the positions
+    /// of what earlier polls returned, and in [`close`](Consumer::close).
+    /// Only with a [`group_id`](Self::group_id). Default `true`, as Kafka.
+    pub enable_auto_commit: bool,
+    /// How often auto-commit commits (Kafka's `auto.commit.interval.ms`).
+    /// Default 5 s.
+    pub auto_commit_interval: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -60,6 +73,9 @@ impl Default for ConsumerConfig {
             fetch_max_bytes: 50 * 1024 * 1024,
             max_partition_fetch_bytes: 1024 * 1024,
             auto_offset_reset: AutoOffsetReset::Latest,
+            group_id: None,
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
         }
     }
 }
@@ -90,13 +106,13 @@ pub struct ConsumerRecord {
 const READ_CHUNK_BYTES: u64 = 64 * 1024;
 
 /// One assigned partition.
-struct Assigned {
-    tp: TopicPartition,
+pub(super) struct Assigned {
+    pub(super) tp: TopicPartition,
     topic: Arc<str>,
-    log: PartitionLog,
+    pub(super) log: PartitionLog,
     /// The offset of the next record to return; `None` until set by a
-    /// seek or the reset policy.
-    position: Option<u64>,
+    /// seek, the group's committed offset or the reset policy.
+    pub(super) position: Option<u64>,
     /// Records read but not returned yet, from `position` on.
     fetched: VecDeque<ConsumerRecord>,
     /// Where the read that filled `fetched` ended: the position once
@@ -112,9 +128,9 @@ struct Assigned {
 /// A consumer is used by one thread at a time (it is `Send`); give each
 /// thread its own.
 pub struct Consumer {
-    store: LogStore,
-    config: ConsumerConfig,
-    assigned: Vec<Assigned>,
+    pub(super) store: LogStore,
+    pub(super) config: ConsumerConfig,
+    pub(super) assigned: Vec<Assigned>,
     /// Where the next poll starts, so that every partition gets its turn.
     next: usize,
     /// An error met after records were collected: those records were
@@ -123,6 +139,8 @@ pub struct Consumer {
     /// Whether the last fetch moved a position past offsets without
     /// records: more may be read at once.
     stepped_over: bool,
+    /// When auto-commit last committed (or the consumer was made).
+    pub(super) last_auto_commit: Instant,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -144,6 +162,7 @@ impl LogStore {
             next: 0,
             pending_error: None,
             stepped_over: false,
+            last_auto_commit: Instant::now(),
         }
     }
 }
@@ -151,7 +170,11 @@ impl LogStore {
 impl Consumer {
     /// Replaces the assignment with these partitions (`("topic", 0)` or
     /// [`TopicPartition`]s). Partitions that stay assigned keep their
-    /// positions; new ones start as the reset policy says unless sought.
+    /// positions; new ones start from the group's committed offset (with a
+    /// [`group_id`](ConsumerConfig::group_id)), else as the reset policy
+    /// says, unless sought. A committed offset outside the log (below its
+    /// start after retention, past its end after a truncation) is handled
+    /// by the reset policy, as in Kafka.
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
@@ -176,9 +199,9 @@ impl Consumer {
             let assigned = match log {
                 Some(log) => Assigned {
                     topic: Arc::from(tp.topic.as_str()),
+                    position: self.committed_position(&tp),
                     tp,
                     log,
-                    position: None,
                     fetched: VecDeque::new(),
                     fetched_end: 0,
                 },
@@ -275,15 +298,20 @@ impl Consumer {
     /// are read past without waiting, for as long as the timeout allows.
     /// Partitions take turns, so none starves.
     ///
+    /// With auto-commit on, a poll first commits the positions of what
+    /// earlier polls returned, once every auto-commit interval.
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] for a position outside its log under
-    /// [`AutoOffsetReset::Error`]; [`Error::UnknownTopic`] if an assigned
+    /// [`AutoOffsetReset::Error`]; an auto-commit's error (as
+    /// [`commit_sync`](Self::commit_sync)); [`Error::UnknownTopic`] if an assigned
     /// topic was deleted; [`Error::Corrupt`] or [`Error::Io`] from a read;
     /// [`Error::Closed`] once the store is closed.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
+        self.maybe_auto_commit()?;
         let deadline = deadline_after(timeout);
         loop {
             self.store.inner.check_open()?;

@@ -88,7 +88,9 @@
 mod cleaner;
 mod cleaner_config;
 mod consumer;
+mod consumer_commit;
 mod follow;
+mod groups;
 mod layout;
 mod maintenance;
 mod open;
@@ -118,6 +120,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
 use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
+use crate::offsets::manager::OffsetManager;
 use crate::offsets::GroupsConfig;
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
@@ -429,6 +432,8 @@ pub(crate) struct StoreInner {
     /// Opened read-only: nothing is written, changes fail.
     pub(crate) read_only: bool,
     pub(crate) refresh_interval: Duration,
+    /// Committed offsets and stored group metadata.
+    pub(crate) offsets: OffsetManager,
 }
 
 impl LogStore {

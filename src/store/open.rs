@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, LockMode, LOCK_FILE_NAME};
 use crate::log::cleaner_checkpoint::SharedCleanerCheckpoints;
 use crate::log::PartitionLog;
+use crate::offsets::manager::OffsetManager;
 use crate::segment::{lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 
@@ -82,9 +83,11 @@ impl StoreInner {
             report: StoreOpenReport::default(),
             read_only: opts.read_only,
             refresh_interval: opts.refresh_interval,
+            offsets: OffsetManager::default(),
         };
         let opened = inner
             .load(&mut report, opts.recreate_missing_partitions)
+            .and_then(|()| inner.offsets.load(&inner))
             .and_then(|()| inner.mark_unclean(&report));
         if let Err(e) = opened {
             // Nothing was opened as a store: dropping must not write

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::log::{AppendInfo, PartitionLog};
 use crate::record::{record_size_bound, Header, Record, BATCH_HEADER_LEN};
 use crate::segment::{lock, read_lock, write_lock};
-use crate::topic::{DefaultPartitioner, Partitioner};
+use crate::topic::{is_internal_topic, DefaultPartitioner, Partitioner};
 
 /// How a [`Producer`] batches and partitions.
 #[derive(Clone)]
@@ -280,6 +280,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`];
+    /// [`Error::InvalidTopic`] for an internal topic (`__consumer_offsets`);
     /// [`Error::RecordTooLarge`] for a record that cannot fit a batch of
     /// the topic's `max.message.bytes`; [`Error::InvalidRecord`] for a
     /// negative timestamp; [`Error::MissingKey`] for a record without a
@@ -294,6 +295,12 @@ impl Producer {
             partition,
             mut record,
         } = record;
+        if is_internal_topic(&topic) {
+            return Err(Error::InvalidTopic {
+                name: topic,
+                reason: "an internal topic is written only by the store itself".to_string(),
+            });
+        }
         let t = self.store.inner.topic(&topic)?;
         let partitions = t.partition_count();
         let partition = match partition {

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::layout::{self, TopicState};
-use super::{LogStore, Topic};
+use super::{LogStore, StoreInner, Topic};
 #[cfg(doc)]
 use crate::compaction::CleanableSection;
 use crate::error::{Error, Result};
 use crate::io::{Fs, IoContext};
 use crate::log::PartitionLog;
 use crate::segment::{lock, read_lock, write_lock};
-use crate::topic::{partition_dir_name, validate_topic_name, TopicConfig};
+use crate::topic::{is_internal_topic, partition_dir_name, validate_topic_name, TopicConfig};
 
 /// Partitions one topic may have at most.
 pub const MAX_PARTITIONS: u32 = 100_000;
@@ -64,7 +64,8 @@ impl LogStore {
     /// returns.
     ///
     /// # Errors
-    /// [`Error::InvalidTopic`] for a bad name, [`Error::TopicExists`],
+    /// [`Error::InvalidTopic`] for a bad name or the name of an internal
+    /// topic (`__consumer_offsets`), [`Error::TopicExists`],
     /// [`Error::InvalidPartitions`] for 0 or more than
     /// [`MAX_PARTITIONS`], [`Error::InvalidConfig`] for a bad override,
     /// [`Error::Io`], [`Error::Closed`].
@@ -75,6 +76,38 @@ impl LogStore {
         overrides: &[(&str, &str)],
     ) -> Result<()> {
         validate_topic_name(name)?;
+        if is_internal_topic(name) {
+            return Err(Error::InvalidTopic {
+                name: name.to_string(),
+                reason:
+                    "the name is reserved for an internal topic, which the store creates itself"
+                        .to_string(),
+            });
+        }
+        self.inner.create_topic(name, partitions, overrides)
+    }
+}
+
+impl StoreInner {
+    /// [`LogStore::create_topic`] for any valid name, internal ones
+    /// included.
+    pub(crate) fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        overrides: &[(&str, &str)],
+    ) -> Result<()> {
+        let _admin = self.admin()?;
+        self.create_topic_locked(name, partitions, overrides)
+    }
+
+    /// Creates a topic; the caller holds the admin lock.
+    pub(crate) fn create_topic_locked(
+        &self,
+        name: &str,
+        partitions: u32,
+        overrides: &[(&str, &str)],
+    ) -> Result<()> {
         if partitions == 0 || partitions > MAX_PARTITIONS {
             return Err(Error::InvalidPartitions {
                 topic: name.to_string(),
@@ -82,7 +115,7 @@ impl LogStore {
                 reason: format!("a topic has 1 to {MAX_PARTITIONS} partitions"),
             });
         }
-        let inner = &self.inner;
+        let inner = self;
         let config =
             TopicConfig::with_overrides(&inner.config.topic_defaults, overrides.iter().copied())?;
         for (_, v) in overrides {
@@ -97,7 +130,6 @@ impl LogStore {
             .iter()
             .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
             .collect();
-        let _admin = inner.admin()?;
         if read_lock(&inner.topics).contains_key(name) {
             return Err(Error::TopicExists {
                 name: name.to_string(),
@@ -172,15 +204,19 @@ impl LogStore {
         );
         Ok(())
     }
+}
 
+impl LogStore {
     /// Grows a topic to `total` partitions. Keyed records may route to
     /// other partitions afterwards, as in Kafka.
     ///
     /// # Errors
     /// [`Error::InvalidPartitions`] if `total` is not more than the topic
     /// has (partitions are never removed) or above [`MAX_PARTITIONS`];
+    /// [`Error::InvalidTopic`] for an internal topic;
     /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
     pub fn add_partitions(&self, topic: &str, total: u32) -> Result<()> {
+        refuse_internal(topic, "grown: its partition count places every group")?;
         let inner = &self.inner;
         let _admin = inner.admin()?;
         let t = inner.topic(topic)?;
@@ -215,7 +251,7 @@ impl LogStore {
             e.state = TopicState::Creating { complete: current };
         }
         layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
-        let logs = self.open_new_partitions(topic, &t.config, current..total)?;
+        let logs = inner.open_new_partitions(topic, &t.config, current..total)?;
         // Every new directory is made and durable: the topic is live with
         // all its partitions.
         if let Some(e) = entries.iter_mut().find(|e| e.name == topic) {
@@ -234,9 +270,22 @@ impl LogStore {
     /// part-way (the error is returned) by the next topic change,
     /// maintenance pass or open.
     ///
+    /// Every group's committed offsets for the topic are deleted too
+    /// (tombstones in `__consumer_offsets`), as Kafka's coordinator deletes
+    /// them; should that fail, the next maintenance pass does it.
+    ///
     /// # Errors
+    /// [`Error::InvalidTopic`] for an internal topic;
     /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
     pub fn delete_topic(&self, topic: &str) -> Result<()> {
+        refuse_internal(topic, "deleted")?;
+        let deleted = self.delete_topic_data(topic);
+        // Outside the admin lock: the offsets topic may be written.
+        let offsets = self.inner.remove_offsets_of_topic(topic);
+        deleted.and(offsets)
+    }
+
+    fn delete_topic_data(&self, topic: &str) -> Result<()> {
         let inner = &self.inner;
         let _admin = inner.admin()?;
         let t = inner.topic(topic)?;
@@ -260,8 +309,19 @@ impl LogStore {
         inner.finish_deletions()
     }
 
-    /// The names of all topics, sorted.
+    /// The names of the application's topics, sorted; internal topics
+    /// (`__consumer_offsets`) are left out, as Kafka's admin client leaves
+    /// them out unless asked ([`list_all_topics`](Self::list_all_topics)).
     pub fn list_topics(&self) -> Vec<String> {
+        read_lock(&self.inner.topics)
+            .keys()
+            .filter(|name| !is_internal_topic(name))
+            .cloned()
+            .collect()
+    }
+
+    /// The names of all topics, internal ones included, sorted.
+    pub fn list_all_topics(&self) -> Vec<String> {
         read_lock(&self.inner.topics).keys().cloned().collect()
     }
 
@@ -306,7 +366,9 @@ impl LogStore {
             overrides: t.overrides.clone(),
         })
     }
+}
 
+impl StoreInner {
     /// Creates the directories of new partitions (one directory fsync for
     /// all of them) and opens their logs.
     fn open_new_partitions(
@@ -315,7 +377,7 @@ impl LogStore {
         config: &TopicConfig,
         range: std::ops::Range<u32>,
     ) -> Result<Vec<PartitionLog>> {
-        let inner = &self.inner;
+        let inner = self;
         let fs = &*inner.fs;
         for p in range.clone() {
             let dir = inner.dir.join(partition_dir_name(topic, p));
@@ -324,6 +386,17 @@ impl LogStore {
         fs.sync_dir(&inner.dir).ctx("fsync directory", &inner.dir)?;
         inner.open_logs(topic, config, range)
     }
+}
+
+/// [`Error::InvalidTopic`] for an internal topic, which cannot be `what`.
+fn refuse_internal(topic: &str, what: &str) -> Result<()> {
+    if is_internal_topic(topic) {
+        return Err(Error::InvalidTopic {
+            name: topic.to_string(),
+            reason: format!("an internal topic cannot be {what}"),
+        });
+    }
+    Ok(())
 }
 
 /// Renames a partition directory to a unique `-delete` name, returning

@@ -15,6 +15,7 @@ pub mod partitioner;
 
 pub use config::{CleanupPolicy, TopicConfig};
 pub use name::{
-    parse_partition_dir_name, partition_dir_name, validate_topic_name, MAX_TOPIC_NAME_LEN,
+    is_internal_topic, parse_partition_dir_name, partition_dir_name, validate_topic_name,
+    CONSUMER_OFFSETS_TOPIC, MAX_TOPIC_NAME_LEN,
 };
 pub use partitioner::{murmur2, partition_for_key, to_positive, DefaultPartitioner, Partitioner};

@@ -104,6 +104,15 @@ pub fn parse_partition_dir_name(dir: &str) -> Option<(String, u32)> {
     Some((topic.to_owned(), partition))
 }
 
+/// The internal topic of committed consumer offsets and group metadata.
+pub const CONSUMER_OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Whether `name` is an internal topic (`__consumer_offsets`): the store
+/// creates and writes it itself; producers may not write it.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == CONSUMER_OFFSETS_TOPIC
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,136 @@
+//! A [`Consumer`]'s committed offsets: commits of its positions (by hand
+//! or automatically) and reads of what its group committed.
+
+use std::time::Instant;
+
+use super::consumer::Consumer;
+use super::TopicPartition;
+use crate::error::{Error, GroupErrorKind, Result};
+use crate::offsets::OffsetAndMetadata;
+
+impl Consumer {
+    /// Commits the positions of every assigned partition that has one:
+    /// for each, the offset after the last record `poll` returned (or where
+    /// a seek or reset put it). Durable when this returns, so a consumer of
+    /// the same group that starts after a crash resumes from here
+    /// (at-least-once: commit after processing what `poll` returned).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use seglog::{ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("jobs", 1, &[])?;
+    /// let producer = store.producer(ProducerConfig::default());
+    /// for job in ["a", "b", "c"] {
+    ///     producer.send_and_wait(ProducerRecord::new("jobs", job))?;
+    /// }
+    /// let config = ConsumerConfig {
+    ///     group_id: Some("workers".into()),
+    ///     enable_auto_commit: false,
+    ///     auto_offset_reset: seglog::AutoOffsetReset::Earliest,
+    ///     max_poll_records: 2,
+    ///     ..ConsumerConfig::default()
+    /// };
+    /// let mut consumer = store.consumer(config.clone());
+    /// consumer.assign(&[("jobs", 0)])?;
+    /// let first = consumer.poll(Duration::from_secs(1))?;
+    /// assert_eq!(first.len(), 2);
+    /// consumer.commit_sync()?;
+    /// drop(consumer);
+    ///
+    /// // A new consumer of the group resumes after the committed records.
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("jobs", 0)])?;
+    /// let rest = consumer.poll(Duration::from_secs(1))?;
+    /// assert_eq!(rest[0].value.as_deref(), Some(&b"c"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] without a
+    /// [`group_id`](crate::ConsumerConfig::group_id); as
+    /// [`LogStore::commit_offsets`](crate::LogStore::commit_offsets).
+    /// Nothing is committed on an error.
+    pub fn commit_sync(&mut self) -> Result<()> {
+        let positions: Vec<(TopicPartition, OffsetAndMetadata)> = self
+            .assigned
+            .iter()
+            .filter_map(|a| Some((a.tp.clone(), OffsetAndMetadata::new(a.position?))))
+            .collect();
+        self.commit_offsets(&positions)
+    }
+
+    /// Commits the given offsets for the consumer's group: each the next
+    /// offset to consume from its partition.
+    ///
+    /// # Errors
+    /// As [`commit_sync`](Self::commit_sync).
+    pub fn commit_offsets(
+        &mut self,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<()> {
+        let group = self.group()?;
+        self.store.commit_offsets(&group, offsets)?;
+        self.last_auto_commit = Instant::now();
+        Ok(())
+    }
+
+    /// The offsets the consumer's group has committed for `partitions`,
+    /// in the same order (`None` where it has none).
+    ///
+    /// # Errors
+    /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] without a
+    /// group id; [`Error::Closed`].
+    pub fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<Vec<Option<OffsetAndMetadata>>> {
+        let group = self.group()?;
+        self.store.committed_offsets(&group, partitions)
+    }
+
+    /// Closes the consumer: with auto-commit on, commits its positions
+    /// first.
+    ///
+    /// # Errors
+    /// The auto-commit's error (the consumer is closed anyway).
+    pub fn close(mut self) -> Result<()> {
+        if self.auto_commits() {
+            self.commit_sync()?;
+        }
+        Ok(())
+    }
+
+    /// Where a newly assigned partition starts: the group's committed
+    /// offset, if any.
+    pub(super) fn committed_position(&self, tp: &TopicPartition) -> Option<u64> {
+        let group = self.config.group_id.as_deref()?;
+        Some(self.store.inner.offsets.committed(group, tp)?.offset)
+    }
+
+    /// Commits the positions if auto-commit is on and its interval has
+    /// passed since the last commit.
+    pub(super) fn maybe_auto_commit(&mut self) -> Result<()> {
+        if self.auto_commits()
+            && self.last_auto_commit.elapsed() >= self.config.auto_commit_interval
+        {
+            self.commit_sync()?;
+        }
+        Ok(())
+    }
+
+    fn auto_commits(&self) -> bool {
+        self.config.enable_auto_commit && self.config.group_id.is_some()
+    }
+
+    fn group(&self) -> Result<String> {
+        match self.config.group_id.as_deref() {
+            Some(g) if !g.is_empty() => Ok(g.to_string()),
+            other => Err(Error::group(
+                other.unwrap_or_default(),
+                GroupErrorKind::InvalidGroupId,
+            )),
+        }
+    }
+}

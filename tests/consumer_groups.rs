@@ -1,0 +1,11 @@
+//! Committed offsets and consumer groups: `__consumer_offsets`, commits,
+//! recovery, the consumer's use of them.
+
+mod common_store;
+
+#[path = "consumer_groups/commits.rs"]
+mod commits;
+#[path = "consumer_groups/helpers.rs"]
+mod helpers;
+#[path = "consumer_groups/recovery.rs"]
+mod recovery;
