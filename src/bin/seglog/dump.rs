@@ -24,7 +24,7 @@ use seglog::io::StdFs;
 use seglog::record::{BatchHeader, RecordBatch, RecordView};
 
 use crate::store::Out;
-use crate::{json, CliError, DirArg};
+use crate::{json, offsets_decoder, CliError, DirArg};
 
 /// The example in `dump --help`.
 pub const EXAMPLE: &str = "Examples:\n  \
@@ -48,6 +48,11 @@ pub struct DumpArgs {
     /// Also print the `.index` and `.timeindex` entries of each segment.
     #[arg(long)]
     pub indexes: bool,
+    /// Print every record (implies `--records`) with its key and value
+    /// decoded as `__consumer_offsets` records: committed offsets and group
+    /// metadata, as Kafka's `kafka-dump-log --offsets-decoder` shows them.
+    #[arg(long)]
+    pub offsets_decoder: bool,
     /// One JSON object a line (`"type"`: `batch`, `record`, `index` or
     /// `timeindex`) instead of text.
     #[arg(long)]
@@ -209,6 +214,7 @@ fn show_invalid_crc_batch(
         path: PathBuf::new(),
         records: false,
         indexes: false,
+        offsets_decoder: false,
         json: args.json,
         dir: args.dir.clone(),
     };
@@ -250,7 +256,7 @@ fn dump_batch(
             batch_text(h, position, batch, crc_valid, first_timestamp)
         )?;
     }
-    if !args.records {
+    if !args.records && !args.offsets_decoder {
         return Ok(());
     }
     let damaged = |e: seglog::Error| match e {
@@ -269,7 +275,26 @@ fn dump_batch(
     };
     for record in batch.records(scratch).map_err(damaged)? {
         let r = record.map_err(damaged)?;
-        if args.json {
+        if args.offsets_decoder {
+            let (key, payload) = offsets_decoder::decode(r.key, r.value);
+            if args.json {
+                writeln!(
+                    out,
+                    "{{\"type\":\"record\",\"file\":{},\"batch_base_offset\":{},\"offset\":{},\"timestamp\":{},\"key\":{key},\"payload\":{}}}",
+                    json_string(log_name),
+                    h.base_offset,
+                    r.offset,
+                    r.timestamp,
+                    if payload == "<DELETE>" { "null".to_string() } else { payload }
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "| offset: {} {}: {} key: {key} payload: {payload}",
+                    r.offset, r.timestamp_type, r.timestamp
+                )?;
+            }
+        } else if args.json {
             writeln!(out, "{}", record_json(log_name, h, &r))?;
         } else {
             writeln!(out, "{}", record_text(&r))?;
@@ -369,6 +394,12 @@ fn batch_json(
         h.partition_leader_epoch,
         h.magic,
     ));
+    s
+}
+
+fn json_string(text: &str) -> String {
+    let mut s = String::new();
+    json::string(&mut s, text);
     s
 }
 

@@ -76,7 +76,7 @@ pub fn string(out: &mut String, text: &str) {
 }
 
 /// Standard base64 with padding.
-fn base64(out: &mut String, bytes: &[u8]) {
+pub fn base64(out: &mut String, bytes: &[u8]) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in bytes.chunks(3) {
         let b = [

@@ -20,6 +20,7 @@ mod compact;
 mod consume;
 mod dump;
 mod json;
+mod offsets_decoder;
 mod produce;
 mod store;
 mod topics;
