@@ -466,7 +466,6 @@ impl Error {
         }
     }
 
-    #[allow(dead_code)] // used by the group coordinator
     pub(crate) fn group(group: &str, kind: GroupErrorKind) -> Self {
         Error::Group {
             group: group.to_string(),

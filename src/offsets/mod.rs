@@ -8,6 +8,8 @@
 //! replays the topic to rebuild what every group has committed.
 
 mod config;
+pub mod coordinator;
 pub mod records;
 
 pub use config::GroupsConfig;
+pub use coordinator::{GroupCoordinator, GroupStorage};
