@@ -6,6 +6,10 @@
 //! commit appends a record keyed by (group, topic, partition); compaction
 //! keeps the latest per key, and a tombstone deletes one. Opening the store
 //! replays the topic to rebuild what every group has committed.
+//!
+//! Members of a group share its partitions through the [`coordinator`],
+//! which runs Kafka's classic group protocol (JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike.
 
 mod config;
 pub mod coordinator;
