@@ -6,13 +6,19 @@
 //! commit appends a record keyed by (group, topic, partition); compaction
 //! keeps the latest per key, and a tombstone deletes one. Opening the store
 //! replays the topic to rebuild what every group has committed.
+//!
+//! Members of a group share its partitions through the [`coordinator`],
+//! which runs Kafka's classic group protocol (JoinGroup, SyncGroup,
+//! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike.
 
 mod config;
+pub mod coordinator;
 pub(crate) mod manager;
 pub mod records;
 mod state;
 
 pub use config::GroupsConfig;
+pub use coordinator::{GroupCoordinator, GroupStorage};
 pub use state::OffsetAndMetadata;
 
 #[cfg(test)]
