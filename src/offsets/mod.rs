@@ -8,6 +8,8 @@
 //! replays the topic to rebuild what every group has committed.
 
 mod config;
+mod consumer_protocol;
 pub mod records;
 
 pub use config::GroupsConfig;
+pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
