@@ -79,7 +79,12 @@ pub enum Error {
     },
 
     /// A record given to an append is not acceptable (no records, a negative
-    /// timestamp, ...). Nothing was written.
+    /// timestamp, ...). Nothing was written. Also the error for a consumer
+    /// group's subscription or assignment bytes that do not decode, or
+    /// values they cannot encode ([`ConsumerSubscription`]); `reason` names
+    /// the field and byte position.
+    ///
+    /// [`ConsumerSubscription`]: crate::offsets::ConsumerSubscription
     #[error("invalid record: {reason}")]
     InvalidRecord {
         /// What is wrong with it.

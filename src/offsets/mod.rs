@@ -12,12 +12,14 @@
 //! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike.
 
 mod config;
+mod consumer_protocol;
 pub mod coordinator;
 pub(crate) mod manager;
 pub mod records;
 mod state;
 
 pub use config::GroupsConfig;
+pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
 pub use coordinator::{GroupCoordinator, GroupStorage};
 pub use state::OffsetAndMetadata;
 
