@@ -3,6 +3,8 @@
 
 mod common_store;
 
+#[path = "consumer_groups/admin.rs"]
+mod admin;
 #[path = "consumer_groups/commits.rs"]
 mod commits;
 #[path = "consumer_groups/helpers.rs"]

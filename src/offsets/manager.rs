@@ -32,6 +32,8 @@ type Change = (OffsetsKey, Option<Vec<u8>>);
 pub(crate) struct OffsetManager {
     state: RwLock<OffsetsState>,
     stripes: Vec<Mutex<()>>,
+    /// When maintenance last looked for expired offsets (store clock).
+    pub(crate) last_expiry_check: Mutex<Option<i64>>,
 }
 
 impl Default for OffsetManager {
@@ -39,6 +41,7 @@ impl Default for OffsetManager {
         OffsetManager {
             state: RwLock::new(OffsetsState::default()),
             stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+            last_expiry_check: Mutex::new(None),
         }
     }
 }
@@ -73,7 +76,6 @@ impl OffsetManager {
     }
 
     /// Every committed offset of `group`, by partition.
-    #[allow(dead_code)] // the group coordinator and administration use it
     pub(crate) fn group_offsets(&self, group: &str) -> Vec<(TopicPartition, Committed)> {
         read_lock(&self.state)
             .groups
@@ -87,14 +89,7 @@ impl OffsetManager {
             .unwrap_or_default()
     }
 
-    /// The stored metadata of `group`, if any.
-    #[allow(dead_code)] // the group coordinator and administration use it
-    pub(crate) fn group_metadata(&self, group: &str) -> Option<GroupMetadataValue> {
-        read_lock(&self.state).groups.get(group)?.metadata.clone()
-    }
-
     /// Every group with stored offsets or metadata.
-    #[allow(dead_code)] // the group coordinator and administration use it
     pub(crate) fn group_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = read_lock(&self.state).groups.keys().cloned().collect();
         ids.sort();
@@ -102,7 +97,6 @@ impl OffsetManager {
     }
 
     /// Every group's stored metadata, for the coordinator at open.
-    #[allow(dead_code)] // the group coordinator and administration use it
     pub(crate) fn all_metadata(&self) -> Vec<(String, GroupMetadataValue)> {
         read_lock(&self.state)
             .groups
@@ -162,7 +156,6 @@ impl OffsetManager {
     ///
     /// # Errors
     /// The append's errors; nothing is stored then.
-    #[allow(dead_code)] // the group coordinator and administration use it
     pub(crate) fn store_group(
         &self,
         inner: &StoreInner,
@@ -183,7 +176,6 @@ impl OffsetManager {
     ///
     /// # Errors
     /// The append's errors; nothing is deleted then.
-    #[allow(dead_code)] // the group coordinator and administration use it
     pub(crate) fn delete_group(&self, inner: &StoreInner, group: &str) -> Result<bool> {
         let Some(records) = read_lock(&self.state).groups.get(group).cloned() else {
             return Ok(false);

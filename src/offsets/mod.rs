@@ -14,11 +14,16 @@
 mod config;
 mod consumer_protocol;
 pub mod coordinator;
+pub(crate) mod expiry;
 pub(crate) mod manager;
 pub mod records;
 mod state;
 
 pub use config::GroupsConfig;
+
+/// The protocol type of consumer groups, as consumers give it in
+/// JoinGroup.
+pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
 pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
 pub use coordinator::{GroupCoordinator, GroupStorage};
 pub use state::OffsetAndMetadata;

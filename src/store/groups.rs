@@ -1,11 +1,33 @@
 //! The store's committed offsets: commit and read them per consumer group
 //! (Kafka's OffsetCommit and OffsetFetch), stored in `__consumer_offsets`.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
+
 use super::{LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, GroupErrorKind, Result};
-use crate::offsets::OffsetAndMetadata;
+use crate::offsets::coordinator::GroupState;
+use crate::offsets::expiry::{expired_offsets, GroupActivity};
+use crate::offsets::records::GroupMetadataValue;
+use crate::offsets::{
+    ConsumerSubscription, GroupCoordinator, GroupStorage, OffsetAndMetadata, CONSUMER_PROTOCOL_TYPE,
+};
+use crate::segment::lock;
 
 impl LogStore {
+    /// The store's group coordinator, which runs Kafka's classic group
+    /// protocol for every consumer group of the store: the in-process
+    /// [`Consumer`](crate::Consumer)s use it, and a host that serves
+    /// Kafka's wire protocol hands it the JoinGroup, SyncGroup, Heartbeat
+    /// and LeaveGroup requests of remote consumers. Group metadata it
+    /// decides is stored in `__consumer_offsets`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn group_coordinator(&self) -> Result<Arc<GroupCoordinator>> {
+        self.inner.coordinator()
+    }
+
     /// Commits `offsets` for `group`, as a consumer outside group
     /// management (manual assignment) does: each is the next offset the
     /// group will consume from its partition. All are written as one batch
@@ -28,7 +50,9 @@ impl LogStore {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] for an
+    /// [`Error::Group`] with [`GroupErrorKind::UnknownMemberId`] while the
+    /// group has members (they commit through their consumers),
+    /// [`GroupErrorKind::InvalidGroupId`] for an
     /// empty group id (or one over 32,767 bytes) and
     /// [`GroupErrorKind::OffsetMetadataTooLarge`] for metadata over
     /// `offset.metadata.max.bytes`; [`Error::UnknownTopic`] or
@@ -45,6 +69,11 @@ impl LogStore {
         for (tp, _) in offsets {
             self.inner.topic(&tp.topic)?.log(tp.partition)?;
         }
+        // A commit from outside the group's membership: only while it
+        // has no members, as Kafka's coordinator allows it.
+        self.inner
+            .coordinator()?
+            .validate_offset_commit(group, "", -1, None)?;
         self.inner.offsets.commit(&self.inner, group, offsets)
     }
 
@@ -68,7 +97,159 @@ impl LogStore {
     }
 }
 
+/// Makes the store's group coordinator, storing group metadata in
+/// `__consumer_offsets`, and brings back the groups stored there.
+pub(super) fn start_coordinator(inner: &Arc<StoreInner>) -> Result<()> {
+    let storage = Arc::new(StoreGroupStorage {
+        inner: Arc::downgrade(inner),
+    });
+    let coordinator = Arc::new(GroupCoordinator::new(
+        inner.config.groups,
+        inner.clock.clone(),
+        storage,
+    ));
+    for (group, value) in inner.offsets.all_metadata() {
+        coordinator.load_group(&group, &value)?;
+    }
+    let _ = inner.coordinator.set(coordinator);
+    Ok(())
+}
+
+/// The coordinator's storage: records under the group's key in its
+/// partition of `__consumer_offsets`.
+struct StoreGroupStorage {
+    inner: Weak<StoreInner>,
+}
+
+impl StoreGroupStorage {
+    fn inner(&self) -> Result<Arc<StoreInner>> {
+        self.inner.upgrade().ok_or(Error::Closed)
+    }
+}
+
+impl GroupStorage for StoreGroupStorage {
+    fn store_group(&self, group: &str, value: &GroupMetadataValue) -> Result<()> {
+        let inner = self.inner()?;
+        inner.offsets.store_group(&inner, group, value)
+    }
+
+    /// A deleted group goes with its committed offsets.
+    fn delete_group(&self, group: &str) -> Result<()> {
+        let inner = self.inner()?;
+        inner.offsets.delete_group(&inner, group).map(|_| ())
+    }
+}
+
+/// What maintenance does for groups: removes members whose session
+/// expired, and every `offsets.retention.check.interval.ms` deletes the
+/// committed offsets that have expired (then a group left with neither
+/// members nor offsets), and those of topics that no longer exist.
+/// Returns how many offsets and groups it deleted.
+pub(super) fn maintain_groups(inner: &StoreInner) -> Result<(usize, usize)> {
+    let coordinator = inner.coordinator()?;
+    coordinator.expire_members()?;
+    let now = inner.clock.now_ms();
+    let config = &inner.config.groups;
+    {
+        let mut last = lock(&inner.offsets.last_expiry_check);
+        let interval =
+            i64::try_from(config.offsets_retention_check_interval_ms).unwrap_or(i64::MAX);
+        if last.is_some_and(|t| now.saturating_sub(t) < interval) {
+            return Ok((0, 0));
+        }
+        *last = Some(now);
+    }
+    let retention_ms = i64::from(config.offsets_retention_minutes) * 60_000;
+    let (mut offsets_deleted, mut groups_deleted) = (0, 0);
+    let mut first_error = None;
+    for group in inner.offsets.group_ids() {
+        let offsets = inner.offsets.group_offsets(&group);
+        let activity = group_activity(&coordinator, &group);
+        let mut expired = expired_offsets(
+            &activity,
+            offsets.iter().map(|(tp, c)| (tp, c)),
+            now,
+            retention_ms,
+        );
+        // Offsets of topics deleted (a deletion a crash interrupted
+        // before it removed them) go too.
+        for (tp, _) in &offsets {
+            if inner.topic(&tp.topic).is_err() && !expired.contains(tp) {
+                expired.push(tp.clone());
+            }
+        }
+        if let Err(e) = inner.offsets.delete_offsets(inner, &group, &expired) {
+            first_error.get_or_insert(e);
+            continue;
+        }
+        offsets_deleted += expired.len();
+        // A group without members whose offsets are all gone is dead.
+        let empty = matches!(
+            activity,
+            GroupActivity::Empty { .. } | GroupActivity::Standalone
+        );
+        if empty && expired.len() == offsets.len() {
+            let deleted = match coordinator.delete_group(&group) {
+                Ok(()) => Ok(true),
+                Err(Error::Group {
+                    kind: GroupErrorKind::GroupIdNotFound | GroupErrorKind::NonEmptyGroup,
+                    ..
+                }) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match deleted {
+                Ok(d) => groups_deleted += usize::from(d),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    first_error.map_or(Ok((offsets_deleted, groups_deleted)), Err)
+}
+
+/// What expiry needs to know of a group, from the coordinator.
+fn group_activity(coordinator: &GroupCoordinator, group: &str) -> GroupActivity {
+    let Some(status) = coordinator.group_status(group) else {
+        return GroupActivity::Standalone;
+    };
+    if status.protocol_type.is_none() {
+        return GroupActivity::Standalone;
+    }
+    match status.state {
+        GroupState::Empty | GroupState::Dead => GroupActivity::Empty {
+            since: status.state_timestamp_ms,
+        },
+        GroupState::Stable => {
+            let subscribed = (status.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE))
+                .then(|| coordinator.describe_group(group))
+                .flatten()
+                .and_then(|d| {
+                    let mut topics = BTreeSet::new();
+                    for m in d.members {
+                        let subscription = ConsumerSubscription::decode(&m.subscription?).ok()?;
+                        topics.extend(subscription.topics);
+                    }
+                    Some(topics)
+                });
+            GroupActivity::Stable { subscribed }
+        }
+        GroupState::PreparingRebalance | GroupState::CompletingRebalance => {
+            GroupActivity::Rebalancing
+        }
+    }
+}
+
 impl StoreInner {
+    /// The group coordinator.
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub(crate) fn coordinator(&self) -> Result<Arc<GroupCoordinator>> {
+        self.check_open()?;
+        self.coordinator.get().cloned().ok_or(Error::Closed)
+    }
+
     /// Deletes every group's committed offsets of `topic` (which no
     /// longer exists).
     pub(crate) fn remove_offsets_of_topic(&self, topic: &str) -> Result<()> {

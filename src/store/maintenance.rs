@@ -15,12 +15,13 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::cleaner::{self, PartitionCompaction};
-use super::{LogStore, StoreInner, TopicPartition};
+use super::{groups, LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
 use crate::segment::{lock, read_lock};
 #[cfg(doc)]
 use crate::store::CleanerConfig;
+use crate::topic::CONSUMER_OFFSETS_TOPIC;
 
 /// What one maintenance pass did.
 #[derive(Debug, Default)]
@@ -54,6 +55,12 @@ pub struct MaintenanceReport {
     /// rounds had read and written
     /// [`CleanerConfig::max_bytes_per_pass`] bytes.
     pub compaction_budget_exhausted: bool,
+    /// Committed offsets deleted because they expired
+    /// (`offsets.retention.minutes`) or their topic is gone.
+    pub offsets_expired: usize,
+    /// Groups deleted because they had neither members nor committed
+    /// offsets left.
+    pub groups_deleted: usize,
     /// What failed, per partition; the pass went on with the others.
     pub errors: Vec<PartitionError>,
 }
@@ -79,7 +86,12 @@ impl LogStore {
     /// offset go whatever the policy), `flush.ms` flushes, fsyncs of
     /// rolled segments, removal of deleted segments' files whose
     /// `file.delete.delay.ms` has passed, and the root checkpoint files.
-    /// Time comes from the store's clock.
+    /// For consumer groups: members whose session expired are removed,
+    /// and every `offsets.retention.check.interval.ms` expired committed
+    /// offsets are deleted (see [`GroupsConfig`]). Time comes from the
+    /// store's clock.
+    ///
+    /// [`GroupsConfig`]: crate::offsets::GroupsConfig
     ///
     /// A failing partition does not stop the pass: its error is in the
     /// report.
@@ -235,6 +247,17 @@ fn run_pass(
                 note_error(inner, &mut report, tp, error)?;
             }
         }
+    }
+    match groups::maintain_groups(inner) {
+        Ok((offsets, groups)) => {
+            report.offsets_expired += offsets;
+            report.groups_deleted += groups;
+        }
+        Err(Error::Closed) => return Err(Error::Closed),
+        Err(error) => report.errors.push(PartitionError {
+            partition: TopicPartition::new(CONSUMER_OFFSETS_TOPIC, 0),
+            error,
+        }),
     }
     // Topic changes and close write the same files: the partitions are
     // listed again under their lock, so that a topic deleted meanwhile is

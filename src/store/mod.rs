@@ -90,6 +90,7 @@ mod cleaner_config;
 mod consumer;
 mod consumer_commit;
 mod follow;
+mod group_admin;
 mod groups;
 mod layout;
 mod maintenance;
@@ -103,12 +104,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 pub use cleaner::PartitionCompaction;
 pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
+pub use group_admin::{
+    ConsumerGroupDescription, ConsumerGroupListing, ConsumerGroupMember, OffsetResetSpec,
+    PartitionLag,
+};
 pub use maintenance::{MaintenanceReport, PartitionError};
 pub use producer::{Delivery, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 pub use root_files::{verify_store_files, StoreFilesReport};
@@ -121,7 +126,7 @@ use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
 use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::offsets::manager::OffsetManager;
-use crate::offsets::GroupsConfig;
+use crate::offsets::{GroupCoordinator, GroupsConfig};
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 use layout::{OffsetEntry, TopicEntry, TopicState};
@@ -434,6 +439,8 @@ pub(crate) struct StoreInner {
     pub(crate) refresh_interval: Duration,
     /// Committed offsets and stored group metadata.
     pub(crate) offsets: OffsetManager,
+    /// The group coordinator, set once the store is open.
+    pub(crate) coordinator: OnceLock<Arc<GroupCoordinator>>,
 }
 
 impl LogStore {
@@ -795,6 +802,9 @@ impl StoreInner {
 
     fn close(&self) -> Result<()> {
         maintenance::stop(self);
+        if let Some(coordinator) = self.coordinator.get() {
+            coordinator.shutdown();
+        }
         let _admin = lock(&self.admin);
         if self.closed.load(Ordering::Acquire) {
             return Ok(());

@@ -13,8 +13,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use super::groups;
 use super::layout::{self, TopicEntry, TopicState};
 use super::root_files::RootFiles;
 use super::signal::AppendSignal;
@@ -84,6 +85,7 @@ impl StoreInner {
             read_only: opts.read_only,
             refresh_interval: opts.refresh_interval,
             offsets: OffsetManager::default(),
+            coordinator: OnceLock::new(),
         };
         let opened = inner
             .load(&mut report, opts.recreate_missing_partitions)
@@ -97,6 +99,10 @@ impl StoreInner {
         }
         inner.report = report;
         let inner = Arc::new(inner);
+        if let Err(e) = groups::start_coordinator(&inner) {
+            inner.closed.store(true, Ordering::Release);
+            return Err(e);
+        }
         Ok(LogStore {
             _open: Arc::new(CloseOnDrop(inner.clone())),
             inner,
