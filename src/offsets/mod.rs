@@ -7,9 +7,14 @@
 //! keeps the latest per key, and a tombstone deletes one. Opening the store
 //! replays the topic to rebuild what every group has committed.
 
+pub mod assignor;
 mod config;
-mod consumer_protocol;
+pub mod consumer_protocol;
 pub mod records;
 
+pub use assignor::{
+    assignor_by_name, MemberSubscription, PartitionAssignor, RangeAssignor, RebalanceProtocol,
+    RoundRobinAssignor,
+};
 pub use config::GroupsConfig;
 pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
