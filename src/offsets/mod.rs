@@ -13,8 +13,8 @@ pub mod consumer_protocol;
 pub mod records;
 
 pub use assignor::{
-    assignor_by_name, MemberSubscription, PartitionAssignor, RangeAssignor, RebalanceProtocol,
-    RoundRobinAssignor,
+    assignor_by_name, CooperativeStickyAssignor, MemberSubscription, PartitionAssignor,
+    RangeAssignor, RebalanceProtocol, RoundRobinAssignor, StickyAssignor,
 };
 pub use config::GroupsConfig;
 pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};

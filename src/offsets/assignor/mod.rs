@@ -12,17 +12,30 @@
 //!   partitions to the members subscribed to it.
 //! * [`RoundRobinAssignor`] (`"roundrobin"`): all partitions dealt one at
 //!   a time to the members in turn.
+//! * [`StickyAssignor`] (`"sticky"`): a balanced assignment that keeps as
+//!   many partitions with their previous owner as it can (eager protocol).
+//! * [`CooperativeStickyAssignor`] (`"cooperative-sticky"`): the same
+//!   assignment, for the cooperative protocol: a partition moving between
+//!   members is left out of this rebalance, so its owner revokes it first,
+//!   and is assigned in the follow-up rebalance.
 //!
 //! Members are ordered as Kafka orders them: for range and roundrobin,
 //! members with a `group.instance.id` first, by that id, then the others by
-//! member id. Strings are compared as
+//! member id; the sticky assignors use member ids. Strings are compared as
 //! Java compares them (UTF-16 code units). Topics a member subscribes to
 //! that `partitions_per_topic` lacks (or gives no partitions) are skipped,
 //! and so are topics no member subscribes to. Every member appears in the
 //! result, with its partitions sorted.
 //!
-//! Range and roundrobin give exactly the assignment Kafka's client gives
-//! (without rack awareness: `client.rack` is not used).
+//! Range and roundrobin give exactly the assignment Kafka's client gives.
+//! The sticky assignors run Kafka's algorithm, with three differences:
+//! where Kafka takes members in the order of a hash map (deciding which of
+//! several members owning enough partitions keep the larger quota), they
+//! are taken in member-id order; when two members claim one partition,
+//! both generations are read the same way (Kafka reads the earlier
+//! claimant's from its subscription even where the assignor read it from
+//! user data); and claimed partitions that do not exist are ignored. None
+//! of the assignors is rack aware: `client.rack` is not used.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -53,9 +66,12 @@ use super::consumer_protocol::{java_cmp, ConsumerSubscription};
 use crate::error::Result;
 use crate::store::TopicPartition;
 
+mod cooperative;
 mod range;
 mod round_robin;
+mod sticky;
 
+pub use cooperative::{CooperativeStickyAssignor, StickyAssignor};
 pub use range::RangeAssignor;
 pub use round_robin::RoundRobinAssignor;
 
@@ -178,13 +194,18 @@ impl MemberSubscription {
         self.user_data = Some(user_data);
         self
     }
+
+    /// The generation, `None` when unknown (negative).
+    fn known_generation(&self) -> Option<i32> {
+        (self.generation >= 0).then_some(self.generation)
+    }
 }
 
 /// A strategy for dividing a group's partitions among its members, run by
 /// the group's leader (Kafka's `ConsumerPartitionAssignor`).
 pub trait PartitionAssignor: fmt::Debug + Send + Sync {
     /// The name members advertise the strategy by in JoinGroup
-    /// (`"range"`, `"roundrobin"`, ...).
+    /// (`"range"`, `"cooperative-sticky"`, ...).
     fn name(&self) -> &'static str;
 
     /// The rebalance protocols the assignor can work with, preferred
@@ -222,7 +243,7 @@ pub trait PartitionAssignor: fmt::Debug + Send + Sync {
 }
 
 /// The assignor configured by `name`: Kafka's short name (`"range"`,
-/// `"roundrobin"`) or the class name a
+/// `"roundrobin"`, `"sticky"`, `"cooperative-sticky"`) or the class name a
 /// Java client's `partition.assignment.strategy` gives
 /// (`"org.apache.kafka.clients.consumer.RangeAssignor"`, ...). `None` for
 /// any other name.
@@ -232,12 +253,16 @@ pub fn assignor_by_name(name: &str) -> Option<Box<dyn PartitionAssignor>> {
         .map(|class| match class {
             "RangeAssignor" => "range",
             "RoundRobinAssignor" => "roundrobin",
+            "StickyAssignor" => "sticky",
+            "CooperativeStickyAssignor" => "cooperative-sticky",
             _ => "",
         })
         .unwrap_or(name);
     match short {
         "range" => Some(Box::new(RangeAssignor)),
         "roundrobin" => Some(Box::new(RoundRobinAssignor)),
+        "sticky" => Some(Box::new(StickyAssignor)),
+        "cooperative-sticky" => Some(Box::new(CooperativeStickyAssignor)),
         _ => None,
     }
 }
