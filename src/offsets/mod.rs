@@ -11,22 +11,27 @@
 //! which runs Kafka's classic group protocol (JoinGroup, SyncGroup,
 //! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike.
 
+pub mod assignor;
 mod config;
-mod consumer_protocol;
+pub mod consumer_protocol;
 pub mod coordinator;
 pub(crate) mod expiry;
 pub(crate) mod manager;
 pub mod records;
 mod state;
 
+pub use assignor::{
+    assignor_by_name, CooperativeStickyAssignor, MemberSubscription, PartitionAssignor,
+    RangeAssignor, RebalanceProtocol, RoundRobinAssignor, StickyAssignor,
+};
 pub use config::GroupsConfig;
+pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
+pub use coordinator::{GroupCoordinator, GroupStorage};
+pub use state::OffsetAndMetadata;
 
 /// The protocol type of consumer groups, as consumers give it in
 /// JoinGroup.
 pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
-pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_PROTOCOL_VERSION};
-pub use coordinator::{GroupCoordinator, GroupStorage};
-pub use state::OffsetAndMetadata;
 
 #[cfg(test)]
 mod records_tests;
