@@ -3,6 +3,7 @@
 //! or shuts the coordinator down.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -247,4 +248,118 @@ fn completing_group(f: &Fixture, group: &str) -> (String, i32) {
     let a_joined = joined(join_now(f, join_request(group, &a, "a")));
     let follower = if a_joined.is_leader() { b } else { a };
     (follower, a_joined.generation_id)
+}
+
+/// A consumer's group loop, as a client drives it: join (again with the
+/// member id it is given), sync (assigning as the leader), heartbeat
+/// until told to rejoin; after `rounds` good heartbeats it leaves.
+fn consumer_loop(
+    coordinator: &GroupCoordinator,
+    group: &str,
+    client: &str,
+    rounds: usize,
+) -> Result<()> {
+    let mut member_id = String::new();
+    let mut good = 0;
+    loop {
+        let response = match coordinator.join_group(join_request(group, &member_id, client)) {
+            Ok(JoinOutcome::MemberIdRequired(id)) => {
+                member_id = id;
+                continue;
+            }
+            Ok(JoinOutcome::Joined(response)) => response,
+            Err(Error::Group {
+                kind: GroupErrorKind::UnknownMemberId,
+                ..
+            }) => {
+                member_id.clear();
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        let mut sync = sync_request(group, &member_id, response.generation_id);
+        if response.is_leader() {
+            sync.assignments = response
+                .members
+                .iter()
+                .map(|m| (m.member_id.clone(), assigned(&m.member_id)))
+                .collect();
+        }
+        match coordinator.sync_group(sync) {
+            Ok(synced) => assert_eq!(synced.assignment, assigned(&member_id)),
+            Err(Error::Group {
+                kind: GroupErrorKind::RebalanceInProgress | GroupErrorKind::IllegalGeneration,
+                ..
+            }) => continue,
+            Err(Error::Group {
+                kind: GroupErrorKind::UnknownMemberId,
+                ..
+            }) => {
+                member_id.clear();
+                continue;
+            }
+            Err(error) => return Err(error),
+        }
+        loop {
+            thread::sleep(Duration::from_millis(3));
+            match coordinator.heartbeat(group, &member_id, response.generation_id, None) {
+                Ok(()) => {
+                    good += 1;
+                    if good >= rounds {
+                        coordinator
+                            .leave_group(group, &[MemberIdentity::new(member_id.as_str())])?;
+                        return Ok(());
+                    }
+                }
+                Err(Error::Group {
+                    kind: GroupErrorKind::RebalanceInProgress | GroupErrorKind::IllegalGeneration,
+                    ..
+                }) => break,
+                Err(Error::Group {
+                    kind: GroupErrorKind::UnknownMemberId,
+                    ..
+                }) => {
+                    member_id.clear();
+                    break;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+#[test]
+fn consumers_on_the_system_clock_come_and_go() {
+    let config = GroupsConfig {
+        group_min_session_timeout_ms: 1_000,
+        group_initial_rebalance_delay_ms: 0,
+        ..GroupsConfig::default()
+    };
+    let storage = Arc::new(TestStorage::default());
+    let coordinator = Arc::new(GroupCoordinator::new(
+        config,
+        Arc::new(crate::SystemClock),
+        storage.clone(),
+    ));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let coordinator = coordinator.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(7 * i));
+                consumer_loop(&coordinator, "g", &format!("c{i}"), 10 + 5 * i as usize)
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap().unwrap();
+    }
+    assert_eq!(coordinator.group_state("g"), Some(GroupState::Empty));
+    let stored = storage.stored();
+    assert!(stored.last().unwrap().1.members.is_empty());
+    // The stored records follow the generations in order.
+    let generations: Vec<i32> = stored.iter().map(|(_, v)| v.generation).collect();
+    assert!(
+        generations.windows(2).all(|w| w[0] < w[1]),
+        "{generations:?}"
+    );
 }
