@@ -246,7 +246,8 @@ pub use record::{
     TimestampType,
 };
 pub use store::{
-    AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerRecord, LogStore, Producer,
-    ProducerConfig, ProducerRecord, RecordMetadata, StoreConfig, TopicPartition,
+    AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerRebalanceListener,
+    ConsumerRecord, LogStore, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+    StoreConfig, TopicPartition,
 };
 pub use topic::TopicConfig;

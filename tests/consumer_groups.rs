@@ -9,5 +9,7 @@ mod admin;
 mod commits;
 #[path = "consumer_groups/helpers.rs"]
 mod helpers;
+#[path = "consumer_groups/membership.rs"]
+mod membership;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;

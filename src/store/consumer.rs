@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::consumer_group::Membership;
 use super::follow;
 use super::signal::deadline_after;
 use super::{LogStore, TopicPartition};
@@ -64,6 +65,27 @@ pub struct ConsumerConfig {
     /// How often auto-commit commits (Kafka's `auto.commit.interval.ms`).
     /// Default 5 s.
     pub auto_commit_interval: Duration,
+    /// The consumer's name in its group (Kafka's `client.id`): member ids
+    /// begin with it, and `describe_group` shows it. Default `"consumer"`.
+    pub client_id: String,
+    /// A static member's identity (Kafka's `group.instance.id`): a
+    /// consumer that comes back with the same id takes over its place
+    /// without a rebalance. Default `None` (a dynamic member).
+    pub group_instance_id: Option<String>,
+    /// How long a subscribed consumer may go between polls (Kafka's
+    /// `max.poll.interval.ms`). In one process a consumer's heartbeat is
+    /// its `poll`, so this is both its session timeout and its rebalance
+    /// timeout: a consumer that has not polled for this long is removed
+    /// from its group and its partitions go to the others. Must lie within
+    /// the store's `group.min/max.session.timeout.ms`. Default 300 s.
+    pub max_poll_interval: Duration,
+    /// The assignors a subscribed consumer offers its group, most
+    /// preferred first (Kafka's `partition.assignment.strategy`): `range`,
+    /// `roundrobin`, `sticky`, `cooperative-sticky`. The group uses the
+    /// first one every member offers. The rebalance protocol is
+    /// cooperative when every assignor listed supports it, else eager.
+    /// Default `["range", "cooperative-sticky"]`, as Kafka.
+    pub partition_assignment_strategy: Vec<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -76,6 +98,10 @@ impl Default for ConsumerConfig {
             group_id: None,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
+            client_id: "consumer".to_string(),
+            group_instance_id: None,
+            max_poll_interval: Duration::from_secs(300),
+            partition_assignment_strategy: vec!["range".into(), "cooperative-sticky".into()],
         }
     }
 }
@@ -141,6 +167,8 @@ pub struct Consumer {
     stepped_over: bool,
     /// When auto-commit last committed (or the consumer was made).
     pub(super) last_auto_commit: Instant,
+    /// The group membership of a subscribed consumer.
+    pub(super) membership: Option<Membership>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -163,6 +191,7 @@ impl LogStore {
             pending_error: None,
             stepped_over: false,
             last_auto_commit: Instant::now(),
+            membership: None,
         }
     }
 }
@@ -178,12 +207,25 @@ impl Consumer {
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
-    /// [`Error::Closed`]; the assignment is unchanged then.
+    /// [`Error::Closed`]; [`Error::InvalidConfig`] for a consumer that
+    /// subscribes to topics. The assignment is unchanged then.
     pub fn assign<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
+        if self.membership.is_some() {
+            return Err(Error::config(
+                "assignment",
+                "the consumer subscribes to topics: unsubscribe before assigning partitions",
+            ));
+        }
+        let partitions: Vec<TopicPartition> = partitions.iter().cloned().map(Into::into).collect();
+        self.set_assignment(&partitions)
+    }
+
+    /// Replaces the assignment (the group's or the application's).
+    pub(super) fn set_assignment(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         // Look every new partition up before changing anything.
         let mut wanted: Vec<(TopicPartition, Option<PartitionLog>)> = Vec::new();
         for tp in partitions {
-            let tp: TopicPartition = tp.clone().into();
+            let tp = tp.clone();
             if wanted.iter().any(|(w, _)| *w == tp) {
                 continue;
             }
@@ -316,6 +358,7 @@ impl Consumer {
         loop {
             self.store.inner.check_open()?;
             let seen = self.store.inner.signal.generation();
+            self.maintain_membership()?;
             let records = self.fetch()?;
             if !records.is_empty() {
                 return Ok(records);
@@ -343,7 +386,12 @@ impl Consumer {
                 self.store.inner.signal.wait_past(seen, wake);
                 continue;
             }
-            if !self.store.inner.signal.wait_past(seen, deadline) {
+            // A subscribed consumer wakes to heartbeat in time.
+            let wake = match &self.membership {
+                Some(_) => deadline.min(Instant::now() + self.heartbeat_interval()),
+                None => deadline,
+            };
+            if !self.store.inner.signal.wait_past(seen, wake) && wake >= deadline {
                 self.store.inner.check_open()?;
                 return Ok(records);
             }

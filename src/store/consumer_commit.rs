@@ -71,7 +71,29 @@ impl Consumer {
         offsets: &[(TopicPartition, OffsetAndMetadata)],
     ) -> Result<()> {
         let group = self.group()?;
-        self.store.commit_offsets(&group, offsets)?;
+        match self.commit_identity() {
+            Some((member_id, generation)) => {
+                // A member commits only partitions it owns, in its
+                // generation.
+                let owned = self.assignment();
+                if let Some((tp, _)) = offsets.iter().find(|(tp, _)| !owned.contains(tp)) {
+                    let _ = tp;
+                    return Err(Error::group(&group, GroupErrorKind::PartitionNotAssigned));
+                }
+                self.store.commit_member_offsets(
+                    &group,
+                    &member_id,
+                    generation,
+                    self.config.group_instance_id.as_deref(),
+                    offsets,
+                )?;
+            }
+            None if self.membership.is_some() => {
+                // Subscribed but not (or no longer) a member.
+                return Err(Error::group(&group, GroupErrorKind::RebalanceInProgress));
+            }
+            None => self.store.commit_offsets(&group, offsets)?,
+        }
         self.last_auto_commit = Instant::now();
         Ok(())
     }
@@ -91,15 +113,22 @@ impl Consumer {
     }
 
     /// Closes the consumer: with auto-commit on, commits its positions
-    /// first.
+    /// first; a subscribed consumer then leaves its group (its partitions
+    /// revoked through the listener), so the group rebalances without
+    /// waiting for it to time out. Dropping a consumer leaves the group
+    /// too, without committing.
     ///
     /// # Errors
-    /// The auto-commit's error (the consumer is closed anyway).
+    /// The auto-commit's error, or the leave's (the consumer is closed
+    /// anyway).
     pub fn close(mut self) -> Result<()> {
-        if self.auto_commits() {
-            self.commit_sync()?;
-        }
-        Ok(())
+        let committed = if self.auto_commits() {
+            self.commit_sync()
+        } else {
+            Ok(())
+        };
+        let left = self.leave_group();
+        committed.and(left)
     }
 
     /// Where a newly assigned partition starts: the group's committed
@@ -120,11 +149,11 @@ impl Consumer {
         Ok(())
     }
 
-    fn auto_commits(&self) -> bool {
+    pub(super) fn auto_commits(&self) -> bool {
         self.config.enable_auto_commit && self.config.group_id.is_some()
     }
 
-    fn group(&self) -> Result<String> {
+    pub(super) fn group(&self) -> Result<String> {
         match self.config.group_id.as_deref() {
             Some(g) if !g.is_empty() => Ok(g.to_string()),
             other => Err(Error::group(

@@ -77,6 +77,44 @@ impl LogStore {
         self.inner.offsets.commit(&self.inner, group, offsets)
     }
 
+    /// Commits `offsets` for a member of `group` (Kafka's OffsetCommit from
+    /// a consumer under group management): the coordinator checks that
+    /// `member_id` is a member in generation `generation` and that the
+    /// group is not waiting for its leader's assignment, then the offsets
+    /// are written as [`commit_offsets`](Self::commit_offsets) writes them.
+    /// Whether the member owns the partitions is the caller's check, as in
+    /// Kafka (the in-process [`Consumer`](crate::Consumer) makes it).
+    ///
+    /// # Errors
+    /// [`Error::Group`] with [`GroupErrorKind::UnknownMemberId`],
+    /// [`GroupErrorKind::IllegalGeneration`],
+    /// [`GroupErrorKind::RebalanceInProgress`] or
+    /// [`GroupErrorKind::FencedInstanceId`] as
+    /// [`GroupCoordinator::validate_offset_commit`] says; otherwise as
+    /// [`commit_offsets`](Self::commit_offsets). Nothing is committed on
+    /// an error.
+    pub fn commit_member_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i32,
+        group_instance_id: Option<&str>,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<()> {
+        self.inner.check_writable()?;
+        check_group_id(group)?;
+        for (tp, _) in offsets {
+            self.inner.topic(&tp.topic)?.log(tp.partition)?;
+        }
+        self.inner.coordinator()?.validate_offset_commit(
+            group,
+            member_id,
+            generation,
+            group_instance_id,
+        )?;
+        self.inner.offsets.commit(&self.inner, group, offsets)
+    }
+
     /// The offsets `group` has committed for `partitions`, in the same
     /// order: `None` where it has committed nothing.
     ///
@@ -108,6 +146,10 @@ pub(super) fn start_coordinator(inner: &Arc<StoreInner>) -> Result<()> {
         inner.clock.clone(),
         storage,
     ));
+    // Consumers waiting in `poll` wake to rejoin when their group
+    // rebalances.
+    let signal = inner.signal.clone();
+    coordinator.set_rebalance_listener(move || signal.notify());
     for (group, value) in inner.offsets.all_metadata() {
         coordinator.load_group(&group, &value)?;
     }

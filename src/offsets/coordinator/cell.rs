@@ -143,6 +143,11 @@ impl GroupCoordinator {
             }
         }
         cell.changed.notify_all();
+        if std::mem::take(&mut group.rebalance_started) {
+            if let Some(listener) = self.rebalance_listener.get() {
+                listener();
+            }
+        }
         (group, first_error)
     }
 

@@ -151,6 +151,9 @@ pub(super) struct Group {
     pub(super) sync_timer: Option<SyncTimer>,
     pub(super) tickets: Tickets,
     pub(super) writes: Vec<Write>,
+    /// A rebalance began that the coordinator's rebalance listener has
+    /// not been told of yet.
+    pub(super) rebalance_started: bool,
 }
 
 impl Group {
@@ -175,6 +178,7 @@ impl Group {
             sync_timer: None,
             tickets: Tickets::default(),
             writes: Vec::new(),
+            rebalance_started: false,
         }
     }
 

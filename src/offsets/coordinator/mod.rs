@@ -132,7 +132,7 @@ mod tests_threads;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
@@ -161,7 +161,11 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<GroupCell>>>,
     closed: AtomicBool,
     gate: WriteGate,
+    rebalance_listener: OnceLock<RebalanceListener>,
 }
+
+/// Called when a group begins a rebalance.
+type RebalanceListener = Box<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for GroupCoordinator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,6 +194,7 @@ impl GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             gate: WriteGate::default(),
+            rebalance_listener: OnceLock::new(),
         }
     }
 
@@ -577,6 +582,15 @@ impl GroupCoordinator {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Sets a function called whenever a group begins a rebalance (once
+    /// per rebalance, with the group's lock held: it must not call the
+    /// coordinator). Members learn of a rebalance from their next
+    /// heartbeat; this lets a host wake its members at once instead, as
+    /// the store wakes its waiting consumers. Only the first call sets it.
+    pub fn set_rebalance_listener(&self, listener: impl Fn() + Send + Sync + 'static) {
+        let _ = self.rebalance_listener.set(Box::new(listener));
     }
 
     /// Shuts the coordinator down: every blocked JoinGroup and SyncGroup

@@ -456,6 +456,7 @@ impl Group {
             });
         }
         self.transition(GroupState::PreparingRebalance, now);
+        self.rebalance_started = true;
         if !initial {
             if self.all_members_joined() {
                 self.complete_join(now);
