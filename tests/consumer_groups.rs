@@ -1,6 +1,7 @@
 //! Committed offsets and consumer groups: `__consumer_offsets`, commits,
 //! recovery, the consumer's use of them.
 
+mod common_crash;
 mod common_store;
 
 #[path = "consumer_groups/admin.rs"]
@@ -9,6 +10,8 @@ mod admin;
 mod commits;
 #[path = "consumer_groups/helpers.rs"]
 mod helpers;
+#[path = "consumer_groups/kill.rs"]
+mod kill;
 #[path = "consumer_groups/membership.rs"]
 mod membership;
 #[path = "consumer_groups/recovery.rs"]
