@@ -312,3 +312,81 @@ fn members_commit_only_their_own_partitions_in_their_generation() {
     drop(b);
     drop(a);
 }
+
+/// Revocations as members were told of them: member name, partitions.
+type Revocations = Arc<Mutex<Vec<(String, Vec<TopicPartition>)>>>;
+
+/// Records every revocation it is told of.
+struct RecordRevocations(Revocations, String);
+
+impl ConsumerRebalanceListener for RecordRevocations {
+    fn on_partitions_revoked(
+        &mut self,
+        consumer: &mut Consumer,
+        partitions: &[TopicPartition],
+    ) -> seglog::Result<()> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((self.1.clone(), partitions.to_vec()));
+        consumer.commit_sync()
+    }
+}
+
+#[test]
+fn cooperative_members_give_up_only_the_partitions_that_move() {
+    let store = real_time_store();
+    store.create_topic("t", 6, &[]).unwrap();
+    let revoked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawn = |name: &str| {
+        let (store, revoked, stop, name) = (
+            store.clone(),
+            revoked.clone(),
+            stop.clone(),
+            name.to_string(),
+        );
+        thread::spawn(move || {
+            let mut consumer = store.consumer(ConsumerConfig {
+                partition_assignment_strategy: vec!["cooperative-sticky".into()],
+                ..member_config("coop", &name)
+            });
+            consumer
+                .subscribe_with_listener(&["t"], RecordRevocations(revoked, name))
+                .unwrap();
+            while !stop.load(Ordering::Acquire) {
+                consumer.poll(Duration::from_millis(20)).unwrap();
+            }
+            consumer.close().unwrap();
+        })
+    };
+    let mut members = vec![spawn("a"), spawn("b")];
+    wait_until("two members own three partitions each", || {
+        shares(&store, "coop") == [3, 3]
+    });
+    let before = owners(&store, "coop");
+    revoked.lock().unwrap().clear();
+    members.push(spawn("c"));
+    wait_until("three members own two partitions each", || {
+        shares(&store, "coop") == [2, 2, 2]
+    });
+    // Only the two partitions that moved were revoked, one from each of
+    // the first members; the others stayed with their owners throughout.
+    let moved: Vec<TopicPartition> = revoked
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(moved.len(), 2, "revoked: {:?}", revoked.lock().unwrap());
+    let after = owners(&store, "coop");
+    let stayed = before
+        .iter()
+        .filter(|(tp, o)| after.get(*tp) == Some(o))
+        .count();
+    assert_eq!(stayed, 4);
+    stop.store(true, Ordering::Release);
+    for m in members {
+        m.join().unwrap();
+    }
+}

@@ -328,3 +328,31 @@ fn a_member_parked_in_a_join_outlives_its_session() {
     assert_eq!(response.members.len(), 1);
     assert_eq!(response.members[0].member_id, ids[0]);
 }
+
+#[test]
+fn the_rebalance_listener_is_told_once_per_rebalance() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let f = fixture(0);
+    let told = Arc::new(AtomicUsize::new(0));
+    let count = told.clone();
+    f.coordinator.set_rebalance_listener(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    let (ids, generation) = stable_group(&f, "g", &["a", "b"]);
+    let settled = told.load(Ordering::SeqCst);
+    assert!(settled >= 1, "the first generation began with a rebalance");
+    // Heartbeats of a stable group start none.
+    f.coordinator
+        .heartbeat("g", &ids[0], generation, None)
+        .unwrap();
+    assert_eq!(told.load(Ordering::SeqCst), settled);
+    // A new member's join starts one, and it is told at once, before any
+    // member has heartbeat.
+    let c = new_member_id(&f, "g", "c");
+    assert!(join_now(&f, join_request("g", &c, "c")).is_none());
+    assert_eq!(told.load(Ordering::SeqCst), settled + 1);
+    assert_eq!(
+        f.coordinator.group_state("g"),
+        Some(GroupState::PreparingRebalance)
+    );
+}
