@@ -17,6 +17,8 @@ use common_cli::*;
 
 #[path = "cli/compaction.rs"]
 mod compaction;
+#[path = "cli/groups.rs"]
+mod groups;
 
 #[test]
 fn topics_create_list_describe() {

@@ -245,22 +245,22 @@ impl LogStore {
         Ok(())
     }
 
-    /// Moves a group's committed offsets for `partitions` as `to` says, and
-    /// returns the new offsets. Only for a group without members (stop its
-    /// consumers first), as Kafka's tool requires.
+    /// Where [`reset_offsets`](Self::reset_offsets) would move the group's
+    /// offsets, without moving them (Kafka's tool without `--execute`).
     ///
     /// # Errors
-    /// [`Error::Group`] with [`GroupErrorKind::NonEmptyGroup`] while it has
-    /// members; [`Error::UnknownTopic`], [`Error::UnknownPartition`]; as
-    /// [`commit_offsets`](Self::commit_offsets).
-    pub fn reset_offsets(
+    /// [`Error::Group`] with [`GroupErrorKind::NonEmptyGroup`] while the
+    /// group has members, [`GroupErrorKind::InvalidGroupId`];
+    /// [`Error::UnknownTopic`], [`Error::UnknownPartition`]; [`Error::Io`]
+    /// or [`Error::Corrupt`] from a time-index lookup.
+    pub fn plan_offset_reset(
         &self,
         group: &str,
         partitions: &[TopicPartition],
         to: OffsetResetSpec,
     ) -> Result<Vec<(TopicPartition, u64)>> {
         let inner = &self.inner;
-        inner.check_writable()?;
+        inner.check_open()?;
         check_group_id(group)?;
         if inner
             .coordinator()?
@@ -290,6 +290,24 @@ impl LogStore {
             };
             new.push((tp.clone(), target.clamp(start, end)));
         }
+        Ok(new)
+    }
+
+    /// Moves a group's committed offsets for `partitions` as `to` says, and
+    /// returns the new offsets. Only for a group without members (stop its
+    /// consumers first), as Kafka's tool requires.
+    ///
+    /// # Errors
+    /// As [`plan_offset_reset`](Self::plan_offset_reset), and as
+    /// [`commit_offsets`](Self::commit_offsets).
+    pub fn reset_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+        to: OffsetResetSpec,
+    ) -> Result<Vec<(TopicPartition, u64)>> {
+        self.inner.check_writable()?;
+        let new = self.plan_offset_reset(group, partitions, to)?;
         let commits: Vec<(TopicPartition, OffsetAndMetadata)> = new
             .iter()
             .map(|(tp, o)| (tp.clone(), OffsetAndMetadata::new(*o)))

@@ -28,7 +28,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use seglog::store::{AutoOffsetReset, ConsumerConfig, LogStore, TopicPartition};
 
-use crate::store::{read_store, Out};
+use crate::store::{read_store, with_store, Create, Out};
 use crate::{json, CliError, DirArg};
 
 /// The example in `consume --help`.
@@ -76,6 +76,11 @@ pub struct ConsumeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Consume as a member of this consumer group: start from the group's
+    /// committed offsets (else as --from-beginning says), and commit after
+    /// the records of each poll are printed. Takes the store's lock.
+    #[arg(long, value_name = "GROUP", conflicts_with_all = ["offset", "timestamp"])]
+    pub group: Option<String>,
     #[command(flatten)]
     pub dir: DirArg,
 }
@@ -88,7 +93,11 @@ const CATCH_UP_POLL: Duration = Duration::from_millis(100);
 
 /// Runs `consume`.
 pub fn run(args: ConsumeArgs) -> Result<(), CliError> {
-    read_store(&args.dir.dir, |store| consume(store, &args))
+    if args.group.is_some() {
+        with_store(&args.dir.dir, Create::No, |store| consume(store, &args))
+    } else {
+        read_store(&args.dir.dir, |store| consume(store, &args))
+    }
 }
 
 fn consume(store: &LogStore, args: &ConsumeArgs) -> Result<(), CliError> {
@@ -101,8 +110,14 @@ fn consume(store: &LogStore, args: &ConsumeArgs) -> Result<(), CliError> {
     };
     let mut consumer = store.consumer(ConsumerConfig {
         auto_offset_reset: reset,
+        group_id: args.group.clone(),
+        enable_auto_commit: false,
+        client_id: "seglog-cli".to_string(),
         ..ConsumerConfig::default()
     });
+    if args.group.is_some() {
+        return consume_in_group(store, consumer, args);
+    }
     match args.partition {
         Some(p) => {
             // Name the topic and its partition count if `p` is not there.
@@ -153,21 +168,94 @@ fn consume(store: &LogStore, args: &ConsumeArgs) -> Result<(), CliError> {
             if args.max.is_some_and(|max| printed >= max) {
                 break;
             }
-            match args.format {
-                Format::Text => {
-                    match &record.value {
-                        Some(v) => out.write_bytes(String::from_utf8_lossy(v).as_bytes())?,
-                        None => out.write_bytes(b"null")?,
-                    }
-                    out.write_bytes(b"\n")?;
-                }
-                Format::Json => writeln!(out, "{}", json::record(&record))?,
-            }
+            print(&mut out, &record, args.format)?;
             printed += 1;
         }
         out.flush()?;
     }
     out.flush()
+}
+
+/// `consume --group`: the consumer subscribes to the topic (or is assigned
+/// the one partition asked for), starts where the group committed, and
+/// commits after each poll's records are printed and when it stops.
+fn consume_in_group(
+    store: &LogStore,
+    mut consumer: seglog::Consumer,
+    args: &ConsumeArgs,
+) -> Result<(), CliError> {
+    match args.partition {
+        Some(p) => {
+            store.partition(&args.topic, p)?;
+            consumer.assign(&[(args.topic.as_str(), p)])?;
+        }
+        None => {
+            store.describe_topic(&args.topic)?;
+            consumer.subscribe(&[args.topic.as_str()])?;
+        }
+    }
+    // Where to stop without --follow: the end offsets at the start.
+    let topic = store.describe_topic(&args.topic)?;
+    let ends: HashMap<u32, u64> = topic
+        .partitions
+        .iter()
+        .map(|p| (p.partition, p.log_end_offset))
+        .collect();
+    let mut out = Out::new();
+    let mut printed = 0u64;
+    let mut polled = false;
+    loop {
+        if args.max.is_some_and(|max| printed >= max) || out.is_closed() {
+            break;
+        }
+        let assignment = consumer.assignment();
+        if !args.follow && polled && caught_up(&mut consumer, &assignment, &ends)? {
+            break;
+        }
+        let timeout = if args.follow {
+            FOLLOW_POLL
+        } else {
+            CATCH_UP_POLL
+        };
+        let records = consumer.poll(timeout)?;
+        polled = true;
+        let mut last: HashMap<u32, u64> = HashMap::new();
+        for record in records {
+            if args.max.is_some_and(|max| printed >= max) {
+                break;
+            }
+            print(&mut out, &record, args.format)?;
+            last.insert(record.partition, record.offset + 1);
+            printed += 1;
+        }
+        out.flush()?;
+        // Commit exactly what was printed (a --max may stop mid-poll).
+        let commits: Vec<_> = last
+            .into_iter()
+            .map(|(p, next)| {
+                (
+                    TopicPartition::new(args.topic.as_str(), p),
+                    seglog::offsets::OffsetAndMetadata::new(next),
+                )
+            })
+            .collect();
+        consumer.commit_offsets(&commits)?;
+    }
+    consumer.close()?;
+    out.flush()
+}
+
+fn print(out: &mut Out, record: &seglog::ConsumerRecord, format: Format) -> Result<(), CliError> {
+    match format {
+        Format::Text => {
+            match &record.value {
+                Some(v) => out.write_bytes(String::from_utf8_lossy(v).as_bytes())?,
+                None => out.write_bytes(b"null")?,
+            }
+            out.write_bytes(b"\n")
+        }
+        Format::Json => writeln!(out, "{}", json::record(record)),
+    }
 }
 
 /// Whether every assigned partition's position reached its end offset.
@@ -177,7 +265,7 @@ fn caught_up(
     ends: &HashMap<u32, u64>,
 ) -> Result<bool, CliError> {
     for tp in assignment {
-        if consumer.position(tp.clone())? < ends[&tp.partition] {
+        if consumer.position(tp.clone())? < ends.get(&tp.partition).copied().unwrap_or(0) {
             return Ok(false);
         }
     }

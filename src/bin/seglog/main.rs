@@ -3,13 +3,14 @@
 //! Built only with the `cli` cargo feature
 //! (`cargo install --path . --features cli`). Subcommands that change the
 //! store (`topics create|add-partitions|delete`, `produce`,
-//! `delete-records`, `maintain`, `compact`) open it in `--dir` (default
-//! `./seglog-data`) for writing, which takes its lock, and close it
-//! cleanly. Those that only look (`topics list|describe`, `consume`,
-//! `stats`) open it read-only: no lock, nothing written, so they run
-//! beside the process that has the store open. `dump` (of a file or
-//! partition directory given as its argument) and `verify` read files
-//! only.
+//! `delete-records`, `maintain`, `compact`, `groups
+//! reset-offsets --execute|delete`, `consume --group`) open it in `--dir`
+//! (default `./seglog-data`) for writing, which takes its lock, and close
+//! it cleanly. Those that only look (`topics list|describe`, `consume`
+//! without a group, `stats`, `groups list|describe`) open it read-only:
+//! no lock, nothing written, so they run beside the process that has the
+//! store open. `dump` (of a file or partition directory given as its
+//! argument) and `verify` read files only.
 //!
 //! Exit codes: 0 on success, 1 when an operation fails (unknown topic,
 //! I/O error, a directory locked by another process, ...), 2 on bad usage
@@ -19,6 +20,7 @@ mod admin;
 mod compact;
 mod consume;
 mod dump;
+mod groups;
 mod json;
 mod offsets_decoder;
 mod produce;
@@ -80,6 +82,11 @@ enum Command {
     /// Print segments, bytes, offsets and timestamps of every partition.
     #[command(after_help = admin::STATS_EXAMPLE)]
     Stats(admin::StatsArgs),
+    /// List, describe, reset and delete consumer groups (committed
+    /// offsets and lag).
+    #[command(subcommand)]
+    #[command(after_help = "Example:\n  seglog groups describe --group billing")]
+    Groups(groups::GroupsCommand),
     /// Print the batches of a segment file or partition directory (and
     /// with options their records and index entries), read-only.
     #[command(after_help = dump::EXAMPLE)]
@@ -100,6 +107,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Maintain(args) => admin::maintain(args),
         Command::Compact(args) => compact::run(args),
         Command::Stats(args) => admin::stats(args),
+        Command::Groups(cmd) => groups::run(cmd),
         Command::Dump(args) => dump::run(args),
         Command::Verify(args) => verify::run(args),
     }

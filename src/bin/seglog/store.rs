@@ -57,6 +57,15 @@ pub enum Create {
     No,
 }
 
+/// The store config of the tool: the defaults, but a group's first
+/// rebalance starts at once (only the tool's own consumer can join: the
+/// store is the tool's while it runs).
+fn config() -> StoreConfig {
+    let mut config = StoreConfig::default();
+    config.groups.group_initial_rebalance_delay_ms = 0;
+    config
+}
+
 /// Opens the store in `dir` for writing (which takes its lock), runs `f`
 /// on it, and closes it. `f`'s error comes first; otherwise the close's.
 pub fn with_store(
@@ -67,7 +76,7 @@ pub fn with_store(
     if create == Create::No {
         must_exist(dir)?;
     }
-    let store = LogStore::open(dir, StoreConfig::default())?;
+    let store = LogStore::open(dir, config())?;
     warn_damage(&store);
     finish(&store, f(&store))
 }
@@ -80,7 +89,7 @@ pub fn read_store(
     f: impl FnOnce(&LogStore) -> Result<(), CliError>,
 ) -> Result<(), CliError> {
     must_exist(dir)?;
-    let store = LogStore::open_read_only(dir, StoreConfig::default())?;
+    let store = LogStore::open_read_only(dir, config())?;
     warn_damage(&store);
     finish(&store, f(&store))
 }
