@@ -14,5 +14,7 @@ mod helpers;
 mod kill;
 #[path = "consumer_groups/membership.rs"]
 mod membership;
+#[path = "consumer_groups/model.rs"]
+mod model;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;
