@@ -136,11 +136,60 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Consumer groups
+//!
+//! Consumers with a [`group_id`](ConsumerConfig::group_id) commit their
+//! positions to the internal topic `__consumer_offsets`, as Kafka stores
+//! them, and start from them; consumers that
+//! [`subscribe`](Consumer::subscribe) share the topics' partitions as
+//! members of their group, through Kafka's classic group protocol
+//! ([`offsets`] has the pieces). Processing what `poll` returned and then
+//! committing gives at-least-once delivery: after a crash, only records
+//! returned since the last commit come again.
+//!
+//! ```
+//! use std::time::Duration;
+//! use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut config = StoreConfig::default();
+//! config.groups.group_initial_rebalance_delay_ms = 0;
+//! let store = LogStore::open(dir.path(), config)?;
+//! store.create_topic("jobs", 2, &[])?;
+//! let producer = store.producer(ProducerConfig::default());
+//! for job in ["a", "b", "c"] {
+//!     producer.send(ProducerRecord::new("jobs", job))?.wait()?;
+//! }
+//!
+//! let config = ConsumerConfig {
+//!     group_id: Some("workers".into()),
+//!     auto_offset_reset: AutoOffsetReset::Earliest,
+//!     enable_auto_commit: false,
+//!     ..ConsumerConfig::default()
+//! };
+//! let mut worker = store.consumer(config.clone());
+//! worker.subscribe(&["jobs"])?;
+//! let jobs = worker.poll(Duration::from_secs(1))?;
+//! assert_eq!(worker.assignment().len(), 2); // the only member has both
+//! assert_eq!(jobs.len(), 3);
+//! worker.commit_sync()?; // after processing them
+//! worker.close()?;
+//!
+//! // The next member of the group starts after the committed records.
+//! let mut next = store.consumer(config);
+//! next.subscribe(&["jobs"])?;
+//! assert!(next.poll(Duration::from_millis(100))?.is_empty());
+//! let lag: u64 = store.describe_group("workers")?.partitions.iter().filter_map(|p| p.lag).sum();
+//! assert_eq!(lag, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # What it is and is not
 //!
 //! * A [`LogStore`] is a data directory of topics: creating, growing and
-//!   deleting topics crash-safely, producers, consumers, retention by time
-//!   and size, `delete_records`, and maintenance.
+//!   deleting topics crash-safely, producers, consumers, consumer groups
+//!   with committed offsets, retention by time and size,
+//!   `delete_records`, and maintenance.
 //! * A [`PartitionLog`] is one partition directory: appends (records,
 //!   producer-encoded batches, or batches with preassigned offsets for
 //!   replication), reads by offset and by time, rolling, truncation, the

@@ -1,5 +1,5 @@
 //! Runs the example programs: `dump` over every fixture (its output must be
-//! the fixture's `expected.jsonl`, byte for byte), `quickstart` and
+//! the fixture's `expected.jsonl`, byte for byte), `quickstart`, `worker_pool` and
 //! `partition_log` twice each.
 
 mod common;
@@ -219,4 +219,33 @@ fn partition_log_example_runs_twice_and_continues() {
     );
     assert!(second.contains("log end offset 10000"), "{second}");
     assert!(second.contains("offsets 0..20000"), "{second}");
+}
+
+#[test]
+fn worker_pool_shares_the_partitions_and_resumes_after_its_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = || run_ok("worker_pool", tmp.path());
+    for round in 0..2 {
+        let out = run();
+        // Each run processes only the 600 jobs it added.
+        assert!(out.contains("\n600 jobs processed"), "run {round}: {out}");
+        assert!(
+            out.contains("lag of group \"workers\": 0"),
+            "run {round}: {out}"
+        );
+        let mut partitions: Vec<u32> = out
+            .lines()
+            .filter_map(|l| l.split_once("from partitions {"))
+            .flat_map(|(_, rest)| {
+                rest.trim_end_matches('}')
+                    .split(", ")
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<u32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        assert_eq!(partitions, [0, 1, 2, 3, 4, 5], "run {round}: {out}");
+    }
 }

@@ -9,7 +9,11 @@
 //!
 //! Members of a group share its partitions through the [`coordinator`],
 //! which runs Kafka's classic group protocol (JoinGroup, SyncGroup,
-//! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike.
+//! Heartbeat, LeaveGroup) for in-process consumers and remote ones alike;
+//! the generation's leader divides the partitions with an [`assignor`],
+//! and members describe their subscriptions and receive their assignments
+//! in the [`consumer_protocol`]'s encodings. [`records`] has the records
+//! of `__consumer_offsets`, byte for byte as Kafka writes them.
 
 pub mod assignor;
 mod config;
