@@ -16,3 +16,5 @@ mod kill;
 mod membership;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;
+#[path = "consumer_groups/review.rs"]
+mod review;
