@@ -1,12 +1,20 @@
 //! A subscribed consumer's membership as Kafka's consumer keeps it: an
 //! auto-commit never stops it from (re)joining, positions are committed
 //! before partitions move, `poll` keeps to its timeout, a fenced static
-//! member stops, and a static member's close keeps its place.
+//! member stops, and a static member's close keeps its place. A commit
+//! racing a group's deletion leaves the store reading what it reads after
+//! a reopen.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use seglog::{ConsumerConfig, ConsumerRecord, Error, GroupErrorKind};
+use seglog::io::{FsOp, MemFs};
+use seglog::store::StoreOptions;
+use seglog::{Clock, ConsumerConfig, ConsumerRecord, Error, GroupErrorKind, ManualClock};
+
+use crate::common_store::{ROOT, T0};
 
 use crate::helpers::*;
 use crate::membership::{member_config, real_time_store};
@@ -185,4 +193,100 @@ fn review_a_static_member_keeps_its_place_when_closed() {
     consumer.close().unwrap();
     let members = store.describe_group("g").unwrap().members;
     assert_eq!(members.len(), 1, "{members:?}");
+}
+
+/// A manual clock that tells when a thread named `deleter` first reads
+/// it once armed.
+#[derive(Debug, Clone)]
+struct WatchedClock {
+    time: ManualClock,
+    armed: Arc<AtomicBool>,
+    read: Arc<AtomicBool>,
+}
+
+impl Clock for WatchedClock {
+    fn now_ms(&self) -> i64 {
+        if thread::current().name() == Some("deleter") && self.armed.swap(false, Ordering::SeqCst) {
+            self.read.store(true, Ordering::SeqCst);
+        }
+        self.time.now_ms()
+    }
+}
+
+fn wait_for(flag: &AtomicBool) {
+    let start = Instant::now();
+    while !flag.load(Ordering::SeqCst) {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn review_a_commit_racing_a_group_deletion_reads_the_same_after_a_reopen() {
+    let fs = MemFs::new();
+    let clock = WatchedClock {
+        time: ManualClock::new(T0),
+        armed: Arc::new(AtomicBool::new(false)),
+        read: Arc::new(AtomicBool::new(false)),
+    };
+    let store = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(ROOT, config())
+        .unwrap();
+    fill(&store, "t", 2, 5);
+    store.commit_offsets("g", &[(tp("t", 0), at(1))]).unwrap();
+    // The next write to `__consumer_offsets` (a commit's) waits for `open`.
+    let (gate, entered, open) = (
+        Arc::new(AtomicBool::new(true)),
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    {
+        let (gate, entered, open) = (gate.clone(), entered.clone(), open.clone());
+        fs.set_fault_hook(move |call| {
+            if call.op == FsOp::Write
+                && call.path.to_string_lossy().contains("__consumer_offsets")
+                && gate.swap(false, Ordering::SeqCst)
+            {
+                entered.store(true, Ordering::SeqCst);
+                while !open.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            None
+        });
+    }
+    let committer = {
+        let store = store.clone();
+        thread::spawn(move || store.commit_offsets("g", &[(tp("t", 1), at(3))]))
+    };
+    wait_for(&entered);
+    // The deletion reads the group's offsets, then (reading the clock to
+    // write its tombstones) waits for the commit's write.
+    clock.armed.store(true, Ordering::SeqCst);
+    let deleter = {
+        let store = store.clone();
+        thread::Builder::new()
+            .name("deleter".into())
+            .spawn(move || store.delete_group("g"))
+            .unwrap()
+    };
+    wait_for(&clock.read);
+    open.store(true, Ordering::SeqCst);
+    committer.join().unwrap().unwrap();
+    deleter.join().unwrap().unwrap();
+    fs.clear_fault_hook();
+    let before = committed(&store, "g", &tp("t", 1));
+    store.close().unwrap();
+    let store = StoreOptions::new()
+        .fs(fs.clone())
+        .clock(clock)
+        .open(ROOT, config())
+        .unwrap();
+    assert_eq!(
+        committed(&store, "g", &tp("t", 1)),
+        before,
+        "the store read another commit before it was closed"
+    );
 }
