@@ -18,3 +18,5 @@ mod membership;
 mod model;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;
+#[path = "consumer_groups/review.rs"]
+mod review;

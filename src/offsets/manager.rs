@@ -177,21 +177,25 @@ impl OffsetManager {
     /// # Errors
     /// The append's errors; nothing is deleted then.
     pub(crate) fn delete_group(&self, inner: &StoreInner, group: &str) -> Result<bool> {
-        let Some(records) = read_lock(&self.state).groups.get(group).cloned() else {
+        if !read_lock(&self.state).groups.contains_key(group) {
             return Ok(false);
-        };
-        let mut changes: Vec<Change> = records
-            .offsets
-            .keys()
-            .map(|tp| (commit_key(group, tp), None))
-            .collect();
-        if records.metadata.is_some() {
-            changes.push((OffsetsKey::GroupMetadata(group.to_string()), None));
         }
-        self.write(inner, group, changes, |state| {
-            state.groups.remove(group);
-        })?;
-        Ok(true)
+        // What to delete is read again under the partition's write lock,
+        // so that a commit made meanwhile gets its tombstone too.
+        self.write_planned(inner, group, |state| {
+            let records = state.groups.get(group)?;
+            let mut changes: Vec<Change> = records
+                .offsets
+                .keys()
+                .map(|tp| (commit_key(group, tp), None))
+                .collect();
+            if records.metadata.is_some() {
+                changes.push((OffsetsKey::GroupMetadata(group.to_string()), None));
+            }
+            Some((changes, |state: &mut OffsetsState| {
+                state.groups.remove(group);
+            }))
+        })
     }
 
     /// Deletes the given offsets of `group` (tombstones), as expiry and
@@ -246,11 +250,28 @@ impl OffsetManager {
         changes: Vec<Change>,
         apply: impl FnOnce(&mut OffsetsState),
     ) -> Result<()> {
+        self.write_planned(inner, group, |_| Some((changes, apply)))
+            .map(|_| ())
+    }
+
+    /// [`write`](Self::write) of the changes `plan` makes from the state
+    /// as it is under the partition's write lock; `plan` returning `None`
+    /// writes nothing. Returns whether anything was written.
+    fn write_planned<A: FnOnce(&mut OffsetsState)>(
+        &self,
+        inner: &StoreInner,
+        group: &str,
+        plan: impl FnOnce(&OffsetsState) -> Option<(Vec<Change>, A)>,
+    ) -> Result<bool> {
         inner.check_writable()?;
         let topic = offsets_topic(inner)?;
         let partition = partition_for_group(group, topic.partition_count());
         let log = topic.log(partition)?;
         let now = inner.clock.now_ms();
+        let _stripe = lock(&self.stripes[partition as usize % WRITE_STRIPES]);
+        let Some((changes, apply)) = plan(&read_lock(&self.state)) else {
+            return Ok(false);
+        };
         let records: Vec<Record> = changes
             .into_iter()
             .map(|(key, value)| Record {
@@ -260,10 +281,9 @@ impl OffsetManager {
                 timestamp: Some(now),
             })
             .collect();
-        let _stripe = lock(&self.stripes[partition as usize % WRITE_STRIPES]);
         append(&log, &records, inner.config.groups.commit_durability)?;
         apply(&mut write_lock(&self.state));
-        Ok(())
+        Ok(true)
     }
 }
 

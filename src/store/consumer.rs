@@ -59,8 +59,9 @@ pub struct ConsumerConfig {
     /// Whether the consumer commits its positions by itself (Kafka's
     /// `enable.auto.commit`): in [`poll`](Consumer::poll), once every
     /// [`auto_commit_interval`](Self::auto_commit_interval), the positions
-    /// of what earlier polls returned, and in [`close`](Consumer::close).
-    /// Only with a [`group_id`](Self::group_id). Default `true`, as Kafka.
+    /// of what earlier polls returned, before a subscribed consumer
+    /// rejoins its group, and in [`close`](Consumer::close). Only with a
+    /// [`group_id`](Self::group_id). Default `true`, as Kafka.
     pub enable_auto_commit: bool,
     /// How often auto-commit commits (Kafka's `auto.commit.interval.ms`).
     /// Default 5 s.

@@ -144,9 +144,35 @@ impl Consumer {
         if self.auto_commits()
             && self.last_auto_commit.elapsed() >= self.config.auto_commit_interval
         {
-            self.commit_sync()?;
+            self.auto_commit()?;
         }
         Ok(())
+    }
+
+    /// Auto-commit's commit of the positions. A subscribed consumer
+    /// commits only as a member of its group's current generation; a
+    /// refusal because it is not one (not joined yet, removed, fenced, the
+    /// group completing a rebalance) is no error of the `poll`, whose
+    /// membership maintenance rejoins, as Kafka's consumer only logs a
+    /// failed auto-commit. The next interval tries again.
+    pub(super) fn auto_commit(&mut self) -> Result<()> {
+        if self.membership.is_none() {
+            return self.commit_sync();
+        }
+        if self.commit_identity().is_none() {
+            return Ok(());
+        }
+        match self.commit_sync() {
+            Err(Error::Group {
+                kind:
+                    GroupErrorKind::UnknownMemberId
+                    | GroupErrorKind::IllegalGeneration
+                    | GroupErrorKind::RebalanceInProgress
+                    | GroupErrorKind::FencedInstanceId,
+                ..
+            }) => Ok(()),
+            other => other,
+        }
     }
 
     pub(super) fn auto_commits(&self) -> bool {

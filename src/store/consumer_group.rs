@@ -371,6 +371,12 @@ impl Consumer {
 
     /// Joins the group until the consumer has a stable assignment.
     fn rebalance(&mut self) -> Result<()> {
+        if self.auto_commits() {
+            // As Kafka's consumer before it rejoins: the positions of what
+            // earlier polls returned are committed, so that partitions
+            // moving to other members resume after them.
+            self.auto_commit()?;
+        }
         let mut listener_error = None;
         let mut listener = self.membership.as_mut().and_then(|m| m.listener.take());
         let result = self.rebalance_with(listener.as_deref_mut(), &mut listener_error);

@@ -19,7 +19,7 @@ use crate::common_store::ROOT;
 use crate::helpers::*;
 
 /// A store on `MemFs` with the system clock, for timeouts in real time.
-fn real_time_store() -> LogStore {
+pub fn real_time_store() -> LogStore {
     let mut config = config();
     config.groups.group_min_session_timeout_ms = 100;
     StoreOptions::new()
@@ -29,7 +29,7 @@ fn real_time_store() -> LogStore {
         .unwrap()
 }
 
-fn member_config(group: &str, client: &str) -> ConsumerConfig {
+pub fn member_config(group: &str, client: &str) -> ConsumerConfig {
     ConsumerConfig {
         group_id: Some(group.into()),
         client_id: client.into(),
