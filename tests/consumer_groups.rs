@@ -14,9 +14,9 @@ mod helpers;
 mod kill;
 #[path = "consumer_groups/membership.rs"]
 mod membership;
+#[path = "consumer_groups/membership_edges.rs"]
+mod membership_edges;
 #[path = "consumer_groups/model.rs"]
 mod model;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;
-#[path = "consumer_groups/review.rs"]
-mod review;

@@ -223,6 +223,49 @@ impl OffsetManager {
         })
     }
 
+    /// Deletes the offsets of `group` that `decide` picks from them, read
+    /// and written under the group's partition write lock, so that a
+    /// commit made meanwhile is either seen by `decide` or made after the
+    /// tombstones. Returns how many were deleted and how many are left.
+    ///
+    /// # Errors
+    /// The append's errors; nothing is deleted then.
+    pub(crate) fn expire_offsets(
+        &self,
+        inner: &StoreInner,
+        group: &str,
+        decide: impl FnOnce(&[(TopicPartition, Committed)]) -> Vec<TopicPartition>,
+    ) -> Result<(usize, usize)> {
+        let mut counts = (0, 0);
+        self.write_planned(inner, group, |state| {
+            let offsets: Vec<(TopicPartition, Committed)> = state
+                .groups
+                .get(group)
+                .map(|g| {
+                    g.offsets
+                        .iter()
+                        .map(|(tp, c)| (tp.clone(), c.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let expired = decide(&offsets);
+            counts = (expired.len(), offsets.len().saturating_sub(expired.len()));
+            if expired.is_empty() {
+                return None;
+            }
+            let changes = expired
+                .iter()
+                .map(|tp| (commit_key(group, tp), None))
+                .collect();
+            Some((changes, move |state: &mut OffsetsState| {
+                for tp in &expired {
+                    state.remove_offset(group, tp);
+                }
+            }))
+        })?;
+        Ok(counts)
+    }
+
     /// Every (group, partition) with a committed offset for `topic`.
     pub(crate) fn offsets_of_topic(&self, topic: &str) -> Vec<(String, Vec<TopicPartition>)> {
         read_lock(&self.state)

@@ -344,6 +344,12 @@ impl Consumer {
     /// With auto-commit on, a poll first commits the positions of what
     /// earlier polls returned, once every auto-commit interval.
     ///
+    /// A subscribed consumer's poll first keeps its group membership: it
+    /// heartbeats, and when the group rebalances it rejoins there and then.
+    /// A rejoin waits until every member has rejoined (at most the longest
+    /// `max_poll_interval` of the members), so such a poll can take longer
+    /// than its timeout: give each consumer its own thread.
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] for a position outside its log under
     /// [`AutoOffsetReset::Error`]; an auto-commit's error (as

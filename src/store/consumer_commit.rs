@@ -116,7 +116,10 @@ impl Consumer {
     /// first; a subscribed consumer then leaves its group (its partitions
     /// revoked through the listener), so the group rebalances without
     /// waiting for it to time out. Dropping a consumer leaves the group
-    /// too, without committing.
+    /// too, without committing. A static member (with a
+    /// [`group_instance_id`](crate::ConsumerConfig::group_instance_id))
+    /// does not leave: as in Kafka, it keeps its place for
+    /// `max_poll_interval`, so that it comes back without a rebalance.
     ///
     /// # Errors
     /// The auto-commit's error, or the leave's (the consumer is closed

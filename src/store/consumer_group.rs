@@ -119,6 +119,8 @@ pub(super) struct Membership {
     pub(super) generation: i32,
     /// Whether the consumer must (re)join before it fetches.
     rejoin: bool,
+    /// A newer instance with the same `group.instance.id` replaced it.
+    fenced: bool,
     /// The partition counts of the subscribed topics the assignment was
     /// made with: a change rebalances the group.
     partition_counts: BTreeMap<String, u32>,
@@ -197,6 +199,7 @@ impl Consumer {
             member_id,
             generation,
             rejoin: true,
+            fenced: false,
             partition_counts: BTreeMap::new(),
         });
         Ok(())
@@ -261,6 +264,9 @@ impl Consumer {
             return revoked;
         };
         self.set_assignment(&[])?;
+        // A static member keeps its place until its session ends, so that
+        // it can come back without a rebalance (KIP-345).
+        let member = member.filter(|_| self.config.group_instance_id.is_none());
         let left = match member.filter(|id| !id.is_empty()) {
             None => Ok(()),
             Some(member_id) => {
@@ -311,6 +317,9 @@ impl Consumer {
         let Some(m) = self.membership.as_mut() else {
             return Ok(());
         };
+        if m.fenced {
+            return Err(Error::group(&m.group, GroupErrorKind::FencedInstanceId));
+        }
         if !m.rejoin {
             let coordinator = self.store.inner.coordinator()?;
             let instance = self.config.group_instance_id.as_deref();
@@ -321,10 +330,7 @@ impl Consumer {
                     ..
                 }) => m.rejoin = true,
                 Err(Error::Group {
-                    kind:
-                        GroupErrorKind::UnknownMemberId
-                        | GroupErrorKind::IllegalGeneration
-                        | GroupErrorKind::FencedInstanceId,
+                    kind: GroupErrorKind::UnknownMemberId | GroupErrorKind::IllegalGeneration,
                     ..
                 }) => {
                     m.member_id.clear();
@@ -332,6 +338,10 @@ impl Consumer {
                     m.rejoin = true;
                     self.lose_partitions()?;
                 }
+                Err(Error::Group {
+                    kind: GroupErrorKind::FencedInstanceId,
+                    ..
+                }) => return self.fence(),
                 Err(e) => return Err(e),
             }
         }
@@ -345,6 +355,21 @@ impl Consumer {
             return self.rebalance();
         }
         Ok(())
+    }
+
+    /// Another consumer with this one's `group.instance.id` took its place:
+    /// as in Kafka that is fatal. The partitions are lost, and this poll
+    /// and every later one fail with `FencedInstanceId` (the consumer does
+    /// not fight the newer instance for its place).
+    fn fence(&mut self) -> Result<()> {
+        let lost = self.lose_partitions();
+        let Some(m) = self.membership.as_mut() else {
+            return lost;
+        };
+        m.fenced = true;
+        m.rejoin = false;
+        lost?;
+        Err(Error::group(&m.group, GroupErrorKind::FencedInstanceId))
     }
 
     /// The consumer was removed from the group: its partitions are lost
@@ -382,6 +407,13 @@ impl Consumer {
         let result = self.rebalance_with(listener.as_deref_mut(), &mut listener_error);
         if let Some(m) = self.membership.as_mut() {
             m.listener = listener;
+        }
+        if let Err(Error::Group {
+            kind: GroupErrorKind::FencedInstanceId,
+            ..
+        }) = result
+        {
+            return self.fence();
         }
         result?;
         listener_error.map_or(Ok(()), Err)
@@ -600,7 +632,8 @@ impl Consumer {
 }
 
 impl Drop for Consumer {
-    /// A subscribed consumer leaves its group, so that its partitions go
+    /// A subscribed consumer leaves its group (unless it is a static member,
+    /// which keeps its place until its session ends), so that its partitions go
     /// to the others at once; nothing is committed and the listener is not
     /// called (the records last returned may not have been processed).
     fn drop(&mut self) {

@@ -205,32 +205,37 @@ pub(super) fn maintain_groups(inner: &StoreInner) -> Result<(usize, usize)> {
     let (mut offsets_deleted, mut groups_deleted) = (0, 0);
     let mut first_error = None;
     for group in inner.offsets.group_ids() {
-        let offsets = inner.offsets.group_offsets(&group);
         let activity = group_activity(&coordinator, &group);
-        let mut expired = expired_offsets(
-            &activity,
-            offsets.iter().map(|(tp, c)| (tp, c)),
-            now,
-            retention_ms,
-        );
-        // Offsets of topics deleted (a deletion a crash interrupted
-        // before it removed them) go too.
-        for (tp, _) in &offsets {
-            if inner.topic(&tp.topic).is_err() && !expired.contains(tp) {
-                expired.push(tp.clone());
+        let expired = inner.offsets.expire_offsets(inner, &group, |offsets| {
+            let mut expired = expired_offsets(
+                &activity,
+                offsets.iter().map(|(tp, c)| (tp, c)),
+                now,
+                retention_ms,
+            );
+            // Offsets of topics deleted (a deletion a crash interrupted
+            // before it removed them) go too.
+            for (tp, _) in offsets {
+                if inner.topic(&tp.topic).is_err() && !expired.contains(tp) {
+                    expired.push(tp.clone());
+                }
             }
-        }
-        if let Err(e) = inner.offsets.delete_offsets(inner, &group, &expired) {
-            first_error.get_or_insert(e);
-            continue;
-        }
-        offsets_deleted += expired.len();
+            expired
+        });
+        let (expired, left) = match expired {
+            Ok(counts) => counts,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        offsets_deleted += expired;
         // A group without members whose offsets are all gone is dead.
         let empty = matches!(
             activity,
             GroupActivity::Empty { .. } | GroupActivity::Standalone
         );
-        if empty && expired.len() == offsets.len() {
+        if empty && left == 0 {
             let deleted = match coordinator.delete_group(&group) {
                 Ok(()) => Ok(true),
                 Err(Error::Group {
