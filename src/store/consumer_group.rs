@@ -460,10 +460,7 @@ impl Consumer {
                     kind: GroupErrorKind::UnknownMemberId,
                     ..
                 }) => {
-                    if let Some(m) = self.membership.as_mut() {
-                        m.member_id.clear();
-                        m.generation = -1;
-                    }
+                    self.forget_membership(listener.as_deref_mut(), &mut note)?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -502,10 +499,7 @@ impl Consumer {
                     kind: GroupErrorKind::UnknownMemberId | GroupErrorKind::IllegalGeneration,
                     ..
                 }) => {
-                    if let Some(m) = self.membership.as_mut() {
-                        m.member_id.clear();
-                        m.generation = -1;
-                    }
+                    self.forget_membership(listener.as_deref_mut(), &mut note)?;
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -548,6 +542,28 @@ impl Consumer {
                 return Ok(());
             }
         }
+    }
+
+    /// The consumer is no longer a member (its id unknown, its generation
+    /// gone) in the middle of a rebalance: the partitions it still owns
+    /// (cooperative) are lost, and it joins again as a new member.
+    fn forget_membership(
+        &mut self,
+        listener: Option<&mut (dyn ConsumerRebalanceListener + 'static)>,
+        note: &mut impl FnMut(Result<()>),
+    ) -> Result<()> {
+        if let Some(m) = self.membership.as_mut() {
+            m.member_id.clear();
+            m.generation = -1;
+        }
+        let owned = self.assignment();
+        if owned.is_empty() {
+            return Ok(());
+        }
+        if let Some(l) = listener {
+            note(l.on_partitions_lost(self, &owned));
+        }
+        self.set_assignment(&[])
     }
 
     /// The JoinGroup request of this consumer: one protocol per assignor,
