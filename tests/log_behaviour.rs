@@ -2,8 +2,15 @@
 //! tests (numbers refer to KAFKA-REFERENCE.md section 10).
 
 mod common_compacted;
+mod common_crash;
 #[path = "log_behaviour/compacted.rs"]
 mod compacted;
+#[path = "log_behaviour/fuzz_regressions.rs"]
+mod fuzz_regressions;
+#[path = "log_behaviour/roll_rules.rs"]
+mod roll_rules;
+#[path = "log_behaviour/smoke.rs"]
+mod smoke;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -39,6 +39,9 @@
 
 mod common_crash;
 
+#[path = "power_loss/indexes.rs"]
+mod indexes;
+
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

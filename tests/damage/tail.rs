@@ -37,7 +37,7 @@
 //!   back unchanged at offsets `new_base + i`, leaving a gap, and the log
 //!   end offset follows them.
 
-mod common_crash;
+use crate::common_crash;
 
 use std::path::PathBuf;
 

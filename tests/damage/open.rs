@@ -7,7 +7,7 @@
 //! naming the segment by every read that reaches them), and nothing is
 //! deleted because of a checkpoint value alone.
 
-mod common_crash;
+use crate::common_crash;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Retention carried out on one log: what goes, what stays, and when the
 //! files of deleted segments disappear.
 
-mod common_crash;
+use crate::common_crash;
 
 use common_crash::file_names;
 use seglog::io::{CrashMode, Fault, FsOp, MemFs};

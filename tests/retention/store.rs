@@ -28,7 +28,7 @@ use seglog::{
     ProducerRecord, SegmentInfo, StoreConfig,
 };
 
-mod common_store;
+use crate::common_store;
 use common_store::*;
 
 fn env_u64(name: &str, default: u64) -> u64 {

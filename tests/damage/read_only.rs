@@ -3,7 +3,7 @@
 //! durable, ends the view quietly; anything else is `Error::Corrupt`
 //! naming the file and byte position, at open and at every refresh.
 
-mod common_read_only;
+use crate::common_read_only;
 
 use std::path::Path;
 

@@ -10,7 +10,7 @@
 //! `DumpLogSegments --verify-index-only` does) and every time lookup
 //! against the records the log holds.
 
-mod common_crash;
+use crate::common_crash;
 
 use common_crash::{dir, open, Rng};
 use seglog::inspect::verify_partition_dir_with;

@@ -1,7 +1,7 @@
 //! Kafka's rules for rolling segments, indexing appends and stamping
 //! batches, each test named after the Kafka code it follows.
 
-mod common_crash;
+use crate::common_crash;
 
 use common_crash::{dir, open};
 use seglog::inspect::{read_offset_index, read_time_index};
