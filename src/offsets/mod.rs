@@ -33,6 +33,19 @@ pub use consumer_protocol::{ConsumerAssignment, ConsumerSubscription, CONSUMER_P
 pub use coordinator::{GroupCoordinator, GroupStorage};
 pub use state::OffsetAndMetadata;
 
+/// A group id Kafka accepts: not empty, and short enough for the `int16`
+/// length of its string in `__consumer_offsets`. Checked by the
+/// coordinator and by every commit, so that no group is ever stored cut.
+pub(crate) fn check_group_id(group: &str) -> crate::Result<()> {
+    if group.is_empty() || group.len() > i16::MAX as usize {
+        return Err(crate::Error::group(
+            group,
+            crate::GroupErrorKind::InvalidGroupId,
+        ));
+    }
+    Ok(())
+}
+
 /// The protocol type of consumer groups, as consumers give it in
 /// JoinGroup.
 pub const CONSUMER_PROTOCOL_TYPE: &str = "consumer";

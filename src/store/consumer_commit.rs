@@ -71,7 +71,7 @@ impl Consumer {
         offsets: &[(TopicPartition, OffsetAndMetadata)],
     ) -> Result<()> {
         let group = self.group()?;
-        match self.commit_identity() {
+        match self.group_metadata() {
             Some((member_id, generation)) => {
                 // A member commits only partitions it owns, in its
                 // generation.
@@ -162,7 +162,7 @@ impl Consumer {
         if self.membership.is_none() {
             return self.commit_sync();
         }
-        if self.commit_identity().is_none() {
+        if self.group_metadata().is_none() {
             return Ok(());
         }
         match self.commit_sync() {

@@ -234,9 +234,11 @@ impl Consumer {
     }
 
     /// The member id and generation the consumer has in its group, once it
-    /// has joined (Kafka's `groupMetadata()`).
+    /// has joined (Kafka's `groupMetadata()`): what its commits carry.
+    /// `None` outside a group's membership.
     pub fn group_metadata(&self) -> Option<(String, i32)> {
-        self.commit_identity()
+        let m = self.membership.as_ref()?;
+        (m.generation >= 0).then(|| (m.member_id.clone(), m.generation))
     }
 
     /// Leaves the group (if a member): revokes the partitions through the
@@ -299,14 +301,6 @@ impl Consumer {
     /// `max_poll_interval` if that is shorter.
     pub(super) fn heartbeat_interval(&self) -> Duration {
         HEARTBEAT_INTERVAL.min(self.config.max_poll_interval / 3)
-    }
-
-    /// The member id, generation and instance id a subscribed consumer
-    /// commits with; `None` outside a group's membership (a commit from
-    /// outside the group).
-    pub(super) fn commit_identity(&self) -> Option<(String, i32)> {
-        let m = self.membership.as_ref()?;
-        (m.generation >= 0).then(|| (m.member_id.clone(), m.generation))
     }
 
     /// Keeps the membership before a fetch: heartbeats, and rejoins the

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::groups::check_group_id;
 use super::{LogStore, TopicPartition};
 use crate::error::{Error, GroupErrorKind, Result};
+use crate::offsets::check_group_id;
 use crate::offsets::coordinator::GroupState;
 use crate::offsets::{ConsumerAssignment, OffsetAndMetadata};
 

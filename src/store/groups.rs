@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 
 use super::{LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, GroupErrorKind, Result};
+use crate::offsets::check_group_id;
 use crate::offsets::coordinator::GroupState;
 use crate::offsets::expiry::{expired_offsets, GroupActivity};
 use crate::offsets::records::GroupMetadataValue;
@@ -64,17 +65,9 @@ impl LogStore {
         group: &str,
         offsets: &[(TopicPartition, OffsetAndMetadata)],
     ) -> Result<()> {
-        self.inner.check_writable()?;
-        check_group_id(group)?;
-        for (tp, _) in offsets {
-            self.inner.topic(&tp.topic)?.log(tp.partition)?;
-        }
         // A commit from outside the group's membership: only while it
         // has no members, as Kafka's coordinator allows it.
-        self.inner
-            .coordinator()?
-            .validate_offset_commit(group, "", -1, None)?;
-        self.inner.offsets.commit(&self.inner, group, offsets)
+        self.commit_as(group, "", -1, None, offsets)
     }
 
     /// Commits `offsets` for a member of `group` (Kafka's OffsetCommit from
@@ -94,6 +87,20 @@ impl LogStore {
     /// [`commit_offsets`](Self::commit_offsets). Nothing is committed on
     /// an error.
     pub fn commit_member_offsets(
+        &self,
+        group: &str,
+        member_id: &str,
+        generation: i32,
+        group_instance_id: Option<&str>,
+        offsets: &[(TopicPartition, OffsetAndMetadata)],
+    ) -> Result<()> {
+        self.commit_as(group, member_id, generation, group_instance_id, offsets)
+    }
+
+    /// A commit of `offsets` for `group` by the given member (an empty id
+    /// and generation -1 for a commit from outside the membership): the
+    /// partitions must exist and the coordinator accept the member.
+    fn commit_as(
         &self,
         group: &str,
         member_id: &str,
@@ -308,13 +315,4 @@ impl StoreInner {
         }
         first.map_or(Ok(()), Err)
     }
-}
-
-/// A group id Kafka accepts: not empty, and short enough for its `int16`
-/// string length.
-pub(crate) fn check_group_id(group: &str) -> Result<()> {
-    if group.is_empty() || group.len() > i16::MAX as usize {
-        return Err(Error::group(group, GroupErrorKind::InvalidGroupId));
-    }
-    Ok(())
 }

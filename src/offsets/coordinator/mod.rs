@@ -137,6 +137,7 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::error::{Error, GroupErrorKind, Result};
+use crate::offsets::check_group_id;
 use crate::offsets::config::GroupsConfig;
 use crate::offsets::records::GroupMetadataValue;
 use crate::segment::lock;
@@ -604,12 +605,4 @@ impl GroupCoordinator {
             cell.changed.notify_all();
         }
     }
-}
-
-/// Kafka refuses an empty group id.
-fn check_group_id(group_id: &str) -> Result<()> {
-    if group_id.is_empty() {
-        return Err(Error::group(group_id, GroupErrorKind::InvalidGroupId));
-    }
-    Ok(())
 }

@@ -288,6 +288,11 @@ fn joins_are_checked_before_the_group_is_touched() {
     let f = fixture(0);
     let empty_id = f.coordinator.join_group(join_request("", "", "c"));
     assert_eq!(kind(empty_id), GroupErrorKind::InvalidGroupId);
+    // An id too long for the stored record's `int16` string length.
+    let long = "g".repeat(i16::MAX as usize + 1);
+    let long_id = f.coordinator.join_group(join_request(&long, "", "c"));
+    assert_eq!(kind(long_id), GroupErrorKind::InvalidGroupId);
+    assert_eq!(f.coordinator.group_state(&long), None);
     for session_timeout_ms in [999, 60_001] {
         let request = JoinGroupRequest {
             session_timeout_ms,
