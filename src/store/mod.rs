@@ -530,6 +530,25 @@ impl LogStore {
         Ok(log.log_start_offset())
     }
 
+    /// A counter that moves whenever records are appended to any
+    /// partition of this store (or the store closes). Read it before
+    /// looking for records, then [`wait_for_append`](Self::wait_for_append)
+    /// with it: an append made after the read wakes the wait, so none is
+    /// missed (a broker's long-polling fetch works this way).
+    pub fn append_generation(&self) -> u64 {
+        self.inner.signal.generation()
+    }
+
+    /// Sleeps until [`append_generation`](Self::append_generation) moves
+    /// past `seen` or `timeout` passes. Returns whether it moved. Appends
+    /// made by another process holding the directory read-only are not
+    /// seen; a store closing wakes every waiter.
+    pub fn wait_for_append(&self, seen: u64, timeout: Duration) -> bool {
+        self.inner
+            .signal
+            .wait_past(seen, signal::deadline_after(timeout))
+    }
+
     /// Flushes every partition to stable storage.
     ///
     /// # Errors

@@ -1,0 +1,211 @@
+//! Accepting connections, and starting and stopping the broker.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use seglog::store::LogStore;
+
+use crate::connection;
+use crate::log::log_line;
+use crate::{BrokerConfig, Shared};
+
+/// Why the broker did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The store did not open.
+    Store(seglog::Error),
+    /// The listening socket could not be made.
+    Listen(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Store(e) => write!(f, "opening the store: {e}"),
+            StartError::Listen(e) => write!(f, "listening: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running broker.
+#[derive(Debug)]
+pub struct Broker {
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Broker {
+    /// Opens the store, binds the listening socket and starts accepting.
+    ///
+    /// # Errors
+    /// [`StartError`] if the store does not open or the address is taken.
+    pub fn start(config: BrokerConfig) -> Result<Broker, StartError> {
+        let store = LogStore::open(&config.dir, config.store.clone()).map_err(StartError::Store)?;
+        let listener = TcpListener::bind(config.listen).map_err(StartError::Listen)?;
+        let local_addr = listener.local_addr().map_err(StartError::Listen)?;
+        store
+            .start_maintenance(config.maintenance_interval)
+            .map_err(StartError::Store)?;
+        let (advertised_host, advertised_port) = config
+            .advertised
+            .clone()
+            .unwrap_or_else(|| (local_addr.ip().to_string(), local_addr.port()));
+        let shared = Arc::new(Shared {
+            store,
+            config,
+            advertised_host,
+            advertised_port,
+            local_addr,
+            shutdown: Default::default(),
+            connections: Default::default(),
+        });
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let acceptor = {
+            let shared = shared.clone();
+            let connections = connections.clone();
+            std::thread::Builder::new()
+                .name("accept".into())
+                .spawn(move || accept_loop(&shared, listener, &connections))
+                .map_err(StartError::Listen)?
+        };
+        log_line!(
+            "listening on {local_addr}, advertised as {}:{}, store {}",
+            shared.advertised_host,
+            shared.advertised_port,
+            shared.config.dir.display()
+        );
+        Ok(Broker {
+            shared,
+            acceptor: Some(acceptor),
+            connections,
+        })
+    }
+
+    /// The address the broker listens on (with the port the system chose
+    /// for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The store the broker serves.
+    pub fn store(&self) -> &LogStore {
+        &self.shared.store
+    }
+
+    /// Blocks until the process gets SIGINT or SIGTERM.
+    ///
+    /// # Errors
+    /// If the signal handlers cannot be installed.
+    pub fn wait_for_signal(&self) -> std::io::Result<()> {
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        if let Some(signal) = signals.forever().next() {
+            log_line!("signal {signal}: shutting down");
+        }
+        Ok(())
+    }
+
+    /// Stops accepting, lets each connection finish the request it is
+    /// serving (up to a few seconds), then closes the store cleanly.
+    ///
+    /// # Errors
+    /// The store's close error.
+    pub fn shutdown(mut self) -> Result<(), seglog::Error> {
+        self.stop_accepting();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.shared.connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Closing wakes requests still waiting on the store (a JoinGroup,
+        // a long poll); their connections then end.
+        let closed = self.shared.store.close();
+        let handles = std::mem::take(&mut *lock(&self.connections));
+        for h in handles {
+            let _ = h.join();
+        }
+        log_line!("store closed");
+        closed
+    }
+
+    fn stop_accepting(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        // Wake the blocking accept with a connection of our own.
+        let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_secs(1));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if self.acceptor.is_some() {
+            self.stop_accepting();
+            let _ = self.shared.store.close();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn accept_loop(
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+    connections: &Mutex<Vec<JoinHandle<()>>>,
+) {
+    for stream in listener.incoming() {
+        if shared.is_shutting_down() {
+            break;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                log_line!("accept failed: {e}");
+                // Out of file descriptors, say: do not spin.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let open = shared.connections.load(Ordering::SeqCst);
+        if open >= shared.config.max_connections {
+            log_line!(
+                "closing connection from {peer}: {open} connections open, max.connections is {}",
+                shared.config.max_connections
+            );
+            continue;
+        }
+        shared.connections.fetch_add(1, Ordering::SeqCst);
+        let shared2 = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("conn {peer}"))
+            .spawn(move || {
+                connection::serve(&shared2, stream, &peer);
+                shared2.connections.fetch_sub(1, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(h) => {
+                let mut all = lock(connections);
+                all.retain(|h| !h.is_finished());
+                all.push(h);
+            }
+            Err(e) => {
+                shared.connections.fetch_sub(1, Ordering::SeqCst);
+                log_line!("no thread for a new connection: {e}");
+            }
+        }
+    }
+}
