@@ -753,3 +753,39 @@ fn a_batch_larger_than_the_partition_limit_does_not_starve() {
     });
     assert!(polls.is_some(), "partition 1 starved");
 }
+
+#[test]
+fn a_waiter_on_the_append_generation_wakes_on_an_append_and_times_out_without_one() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 1, &[]).unwrap();
+    let seen = store.append_generation();
+    let started = Instant::now();
+    assert!(!store.wait_for_append(seen, Duration::from_millis(50)));
+    assert!(started.elapsed() >= Duration::from_millis(50));
+
+    let store = Arc::new(store);
+    let seen = store.append_generation();
+    let waiter = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (
+                store.wait_for_append(seen, Duration::from_secs(30)),
+                started.elapsed(),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    let log = store.partition("t", 0).unwrap();
+    log.append(&[seglog::Record::new("v").with_timestamp(1)])
+        .unwrap();
+    let (moved, waited) = waiter.join().unwrap();
+    assert!(moved);
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert_ne!(store.append_generation(), seen);
+    // An append made before the wait, after the read, is not missed.
+    let seen = store.append_generation();
+    log.append(&[seglog::Record::new("w").with_timestamp(1)])
+        .unwrap();
+    assert!(store.wait_for_append(seen, Duration::from_secs(30)));
+}
