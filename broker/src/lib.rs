@@ -6,12 +6,13 @@
 //! batches go from the segment files to the socket with `sendfile(2)`.
 //!
 //! ```no_run
-//! use seglog_broker::{Broker, BrokerConfig};
+//! use seglog_broker::{Broker, BrokerConfig, ShutdownSignals};
 //!
+//! let mut signals = ShutdownSignals::install()?;
 //! let config = BrokerConfig::new("/var/lib/seglog", "127.0.0.1:9092".parse()?);
 //! let broker = Broker::start(config)?;
 //! println!("listening on {}", broker.local_addr());
-//! broker.wait_for_signal();
+//! signals.wait();
 //! broker.shutdown()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -30,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 pub use config::BrokerConfig;
-pub use server::{Broker, StartError};
+pub use server::{Broker, ShutdownSignals, StartError};
 
 use seglog::store::LogStore;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use seglog_broker::{Broker, BrokerConfig};
+use seglog_broker::{Broker, BrokerConfig, ShutdownSignals};
 
 /// A single-node Kafka broker over a seglog store.
 #[derive(Debug, Parser)]
@@ -59,10 +59,10 @@ fn run(args: Args) -> Result<(), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     config.apply(pairs)?;
+    let mut signals =
+        ShutdownSignals::install().map_err(|e| format!("installing signal handlers: {e}"))?;
     let broker = Broker::start(config).map_err(|e| e.to_string())?;
-    broker
-        .wait_for_signal()
-        .map_err(|e| format!("installing signal handlers: {e}"))?;
+    signals.wait();
     broker
         .shutdown()
         .map_err(|e| format!("closing the store: {e}"))

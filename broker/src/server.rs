@@ -32,6 +32,41 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// SIGINT and SIGTERM, caught from the moment this is made (make it
+/// before starting the broker, so that a signal during the start is not
+/// lost).
+pub struct ShutdownSignals(signal_hook::iterator::Signals);
+
+impl std::fmt::Debug for ShutdownSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownSignals")
+    }
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers.
+    ///
+    /// # Errors
+    /// If the handlers cannot be installed.
+    pub fn install() -> std::io::Result<Self> {
+        signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])
+        .map(ShutdownSignals)
+    }
+
+    /// Blocks until one of the signals arrives (or has arrived since
+    /// `install`), and returns its number.
+    pub fn wait(&mut self) -> Option<i32> {
+        let signal = self.0.forever().next();
+        if let Some(signal) = signal {
+            log_line!("signal {signal}: shutting down");
+        }
+        signal
+    }
+}
+
 /// A running broker.
 #[derive(Debug)]
 pub struct Broker {
@@ -96,21 +131,6 @@ impl Broker {
     /// The store the broker serves.
     pub fn store(&self) -> &LogStore {
         &self.shared.store
-    }
-
-    /// Blocks until the process gets SIGINT or SIGTERM.
-    ///
-    /// # Errors
-    /// If the signal handlers cannot be installed.
-    pub fn wait_for_signal(&self) -> std::io::Result<()> {
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-        ])?;
-        if let Some(signal) = signals.forever().next() {
-            log_line!("signal {signal}: shutting down");
-        }
-        Ok(())
     }
 
     /// Stops accepting, lets each connection finish the request it is
