@@ -5,10 +5,16 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiVersionsResponse;
 use kafka_protocol::protocol::Encodable;
 
-use super::{Context, Outcome, SERVED};
+use super::{key, Context, Outcome, SERVED};
 use crate::codec::{DecodeResult, Reader};
 use crate::errors::code;
 use crate::response::{Part, Response};
+
+/// The oldest Produce version listed. Versions 0 to 2 (message formats 0
+/// and 1) are not served, but librdkafka compresses with LZ4 only for a
+/// broker that lists Produce version 0, so they are listed as Kafka 4
+/// lists them, and a request of one closes its connection.
+const PRODUCE_LISTED_MIN: i16 = 0;
 
 fn response(error_code: i16) -> ApiVersionsResponse {
     let mut r = ApiVersionsResponse::default();
@@ -18,7 +24,11 @@ fn response(error_code: i16) -> ApiVersionsResponse {
         .map(|s| {
             let mut v = ApiVersion::default();
             v.api_key = s.key;
-            v.min_version = s.min;
+            v.min_version = if s.key == key::PRODUCE {
+                PRODUCE_LISTED_MIN
+            } else {
+                s.min
+            };
             v.max_version = s.max;
             v
         })

@@ -9,5 +9,5 @@ venv=${SEGLOG_PY_VENV:-$root/target/py-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r broker/tests/python/requirements.txt
 cargo build -q -p seglog-broker --bin seglog-broker
-cargo build -q --features cli --bin seglog
+cargo build -q --features cli,zstd --bin seglog
 "$venv/bin/python" -m pytest -q -p no:cacheprovider broker/tests/python "$@"
