@@ -13,6 +13,7 @@ mod fetch;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod unserved;
 
 /// One API the broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +130,7 @@ pub fn handle(shared: &Shared, frame: Bytes, client_host: &str) -> Result<Outcom
             frame.len()
         )));
     };
-    let Some(spec) = served(api_key) else {
+    let Some(spec) = served(api_key).or_else(|| unserved::answered(api_key)) else {
         return Err(Refusal::Close(format!(
             "API key {api_key} (version {api_version}) is not served"
         )));
@@ -227,6 +228,7 @@ fn dispatch(ctx: &Context<'_>, mut body: Reader) -> DecodeResult<Outcome> {
         key::PRODUCE => produce::handle(ctx, &mut body)?,
         key::FETCH => fetch::handle(ctx, &mut body)?,
         key::LIST_OFFSETS => list_offsets::handle(ctx, &mut body)?,
+        unserved::INIT_PRODUCER_ID => unserved::init_producer_id(ctx, &mut body)?,
         other => {
             return Err(DecodeError(format!("no handler for API key {other}")));
         }

@@ -1,5 +1,8 @@
 """Both clients produce and consume through the broker."""
 
+import time
+
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -37,3 +40,15 @@ def test_confluent_kafka_round_trip(broker):
             break
     c.close()
     assert got == [(i, b"k%d" % i, b"v%d" % i) for i in range(5)]
+
+
+def test_kafka_pythons_default_idempotent_producer_fails_fast_with_a_reason(broker):
+    # The idempotent producer (kafka-python 3's default) is not served: a
+    # send fails at once, naming the API, rather than hanging.
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    started = time.time()
+    with pytest.raises(Exception) as e:
+        p.send("idempotent", b"v").get(timeout=20)
+    assert "InitProducerId" in str(e.value)
+    assert time.time() - started < 10
+    p.close(timeout=5)
