@@ -1,13 +1,15 @@
-//! The admin APIs: creating topics and describing configs, as a
-//! single-node Kafka cluster answers them (every partition has one
-//! replica, on this node).
+//! The admin APIs: creating, growing and deleting topics and describing
+//! configs, as a single-node Kafka cluster answers them (every partition
+//! has one replica, on this node).
 //!
 //! Each API decodes its request into a plain struct (`decode`), acts on
 //! the store and builds the response (`answer`); `handle` joins the two.
 //! The checks follow Kafka's controller and broker, in Kafka's order and
 //! with its messages where a client may show them.
 
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_topics;
 pub mod describe_configs;
 
 mod config_entries;
