@@ -1,6 +1,6 @@
-//! The admin APIs: creating, growing and deleting topics and describing
-//! configs, as a single-node Kafka cluster answers them (every partition
-//! has one replica, on this node).
+//! The admin APIs: creating, growing and deleting topics, describing
+//! configs and deleting records, as a single-node Kafka cluster answers
+//! them (every partition has one replica, on this node).
 //!
 //! Each API decodes its request into a plain struct (`decode`), acts on
 //! the store and builds the response (`answer`); `handle` joins the two.
@@ -9,6 +9,7 @@
 
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_configs;
 
