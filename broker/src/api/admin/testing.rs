@@ -78,7 +78,8 @@ impl TestBroker {
         decoded
     }
 
-    /// Sends `request` at `version`, expecting the connection to close.
+    /// Sends `body` as a request of `R`'s API at `version`, expecting the
+    /// connection to close; returns why it closed.
     pub fn refused<R: Request>(&self, version: i16, body: Bytes) -> String {
         let mut frame = BytesMut::new();
         let mut header = RequestHeader::default();
