@@ -11,7 +11,7 @@
 //! `Long.parseLong` does), and names are case-sensitive.
 
 use super::config_values::{
-    parse_cleanup_policy, parse_double, parse_int, parse_limit, parse_long,
+    double_string, parse_cleanup_policy, parse_double, parse_int, parse_limit, parse_long,
 };
 pub use crate::config::CleanupPolicy;
 use crate::config::LogConfig;
@@ -178,6 +178,43 @@ impl TopicConfig {
             config.set(key, value)?;
         }
         Ok(config)
+    }
+
+    /// The value of the setting Kafka calls `key`, in Kafka's string form
+    /// (as `kafka-configs.sh --describe` shows it, and as
+    /// [`set`](TopicConfig::set) reads it back): numbers in decimal, `-1`
+    /// for an unlimited retention, `cleanup.policy` as a list, a ratio as
+    /// a Java `double` prints it (`0.5`, `1.0`). `compression.type` reads
+    /// `producer` unless a codec is set: the log keeps the codec of the
+    /// batches it is given either way, which is what Kafka's `producer`
+    /// means. `None` for a key not in
+    /// [`override_keys`](TopicConfig::override_keys).
+    pub fn value_of(&self, key: &str) -> Option<String> {
+        let log = &self.log;
+        let limit = |v: Option<u64>| v.map_or_else(|| "-1".to_string(), |v| v.to_string());
+        Some(match key {
+            "segment.bytes" => log.segment_bytes.to_string(),
+            "segment.ms" => log.segment_ms.to_string(),
+            "segment.index.bytes" => log.segment_index_bytes.to_string(),
+            "index.interval.bytes" => log.index_interval_bytes.to_string(),
+            "max.message.bytes" => log.max_message_bytes.to_string(),
+            "message.timestamp.type" => log.message_timestamp_type.to_string(),
+            "compression.type" => match log.compression {
+                Compression::None => "producer".to_string(),
+                codec => codec.name().to_string(),
+            },
+            "flush.messages" => log.flush_messages.to_string(),
+            "flush.ms" => log.flush_ms.to_string(),
+            "retention.ms" => limit(self.retention_ms),
+            "retention.bytes" => limit(self.retention_bytes),
+            "file.delete.delay.ms" => self.file_delete_delay_ms.to_string(),
+            "cleanup.policy" => log.cleanup_policy.name().to_string(),
+            "min.cleanable.dirty.ratio" => double_string(log.min_cleanable_dirty_ratio),
+            "min.compaction.lag.ms" => log.min_compaction_lag_ms.to_string(),
+            "max.compaction.lag.ms" => log.max_compaction_lag_ms.to_string(),
+            "delete.retention.ms" => log.delete_retention_ms.to_string(),
+            _ => return None,
+        })
     }
 
     /// Checks every field against its bounds. The retention settings take
@@ -430,6 +467,36 @@ mod tests {
             c.set(key, value).unwrap();
             assert_eq!(get(&c), value, "{key}");
         }
+    }
+
+    #[test]
+    fn every_value_reads_back_in_kafkas_form() {
+        let defaults = TopicConfig::default();
+        for key in TopicConfig::override_keys() {
+            let value = defaults.value_of(key).unwrap();
+            let mut c = defaults.clone();
+            c.set(key, &value).unwrap();
+            assert_eq!(c, defaults, "{key}={value}");
+        }
+        for (key, value, _) in samples() {
+            if key == "compression.type" && !Compression::Lz4.is_available() {
+                continue;
+            }
+            let c = TopicConfig::with_overrides(&defaults, [(key, value)]).unwrap();
+            assert_eq!(c.value_of(key).as_deref(), Some(value), "{key}");
+        }
+        assert_eq!(defaults.value_of("retention.bytes").unwrap(), "-1");
+        assert_eq!(defaults.value_of("compression.type").unwrap(), "producer");
+        assert_eq!(
+            defaults.value_of("flush.ms").unwrap(),
+            "9223372036854775807"
+        );
+        let one = TopicConfig::with_overrides(&defaults, [("min.cleanable.dirty.ratio", "1")]);
+        assert_eq!(
+            one.unwrap().value_of("min.cleanable.dirty.ratio").unwrap(),
+            "1.0"
+        );
+        assert_eq!(defaults.value_of("retention.hours"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Kafka's string forms of topic config values, read as Kafka's
 //! `ConfigDef` reads them: `INT`, `LONG` and `DOUBLE` numbers, `-1` limits
-//! and the `cleanup.policy` list. Each error names the config key.
+//! and the `cleanup.policy` list. Each error names the config key. A
+//! double is also printed here as Java prints it.
 
 use crate::config::CleanupPolicy;
 use crate::error::{Error, Result};
@@ -77,6 +78,16 @@ pub(super) fn parse_double(key: &'static str, value: &str) -> Result<f64> {
             key,
             format!("{value:?} is not a finite decimal number"),
         )),
+    }
+}
+
+/// A finite double as Java prints a whole one too (`1.0`, not `1`), in a
+/// form [`parse_double`] reads back to the same value.
+pub(super) fn double_string(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.1}")
+    } else {
+        value.to_string()
     }
 }
 

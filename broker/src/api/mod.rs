@@ -8,6 +8,7 @@ use crate::codec::{DecodeError, DecodeResult, Reader};
 use crate::response::{Part, Response};
 use crate::Shared;
 
+mod admin;
 mod api_versions;
 mod fetch;
 mod list_offsets;
@@ -71,6 +72,11 @@ pub const SERVED: &[ApiSpec] = &[
     spec(key::LIST_OFFSETS, "ListOffsets", 1, 9, 6),
     spec(key::METADATA, "Metadata", 0, 12, 9),
     spec(key::API_VERSIONS, "ApiVersions", 0, 3, 3),
+    spec(key::CREATE_TOPICS, "CreateTopics", 2, 7, 5),
+    spec(key::DELETE_TOPICS, "DeleteTopics", 1, 5, 4),
+    spec(key::DELETE_RECORDS, "DeleteRecords", 0, 2, 2),
+    spec(key::DESCRIBE_CONFIGS, "DescribeConfigs", 1, 4, 4),
+    spec(key::CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2),
 ];
 
 /// The spec of a served API.
@@ -224,6 +230,11 @@ impl Context<'_> {
 fn dispatch(ctx: &Context<'_>, mut body: Reader) -> DecodeResult<Outcome> {
     let outcome = match ctx.spec.key {
         key::API_VERSIONS => api_versions::handle(ctx, &mut body)?,
+        key::CREATE_TOPICS => admin::create_topics::handle(ctx, &mut body)?,
+        key::DELETE_TOPICS => admin::delete_topics::handle(ctx, &mut body)?,
+        key::DELETE_RECORDS => admin::delete_records::handle(ctx, &mut body)?,
+        key::DESCRIBE_CONFIGS => admin::describe_configs::handle(ctx, &mut body)?,
+        key::CREATE_PARTITIONS => admin::create_partitions::handle(ctx, &mut body)?,
         key::METADATA => metadata::handle(ctx, &mut body)?,
         key::PRODUCE => produce::handle(ctx, &mut body)?,
         key::FETCH => fetch::handle(ctx, &mut body)?,
