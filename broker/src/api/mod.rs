@@ -65,7 +65,7 @@ pub mod key {
 
 /// Every API served, with the versions served. The newest versions stop
 /// before those that name topics only by id (Produce 13, Fetch 13), which
-/// a store without topic ids cannot answer.
+/// a store without topic ids cannot answer (so DeleteTopics stops at 5).
 pub const SERVED: &[ApiSpec] = &[
     spec(key::PRODUCE, "Produce", 3, 12, 9),
     spec(key::FETCH, "Fetch", 4, 12, 12),

@@ -52,3 +52,16 @@ def test_kafka_pythons_default_idempotent_producer_fails_fast_with_a_reason(brok
     assert "InitProducerId" in str(e.value)
     assert time.time() - started < 10
     p.close(timeout=5)
+
+
+def test_librdkafkas_metadata_request_for_every_topic_is_answered(broker):
+    # librdkafka's Metadata request for all topics carries bytes after its
+    # last field, which Kafka ignores.
+    from confluent_kafka.admin import AdminClient
+
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False)
+    p.send("listed", b"v").get(timeout=10)
+    p.close()
+    topics = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=10).topics
+    assert "listed" in topics
+    assert "closing connection" not in broker.log()
