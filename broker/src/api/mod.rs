@@ -10,6 +10,7 @@ use crate::Shared;
 
 mod api_versions;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -53,12 +54,22 @@ pub mod key {
     pub const FETCH: i16 = 1;
     pub const LIST_OFFSETS: i16 = 2;
     pub const METADATA: i16 = 3;
+    pub const OFFSET_COMMIT: i16 = 8;
+    pub const OFFSET_FETCH: i16 = 9;
+    pub const FIND_COORDINATOR: i16 = 10;
+    pub const JOIN_GROUP: i16 = 11;
+    pub const HEARTBEAT: i16 = 12;
+    pub const LEAVE_GROUP: i16 = 13;
+    pub const SYNC_GROUP: i16 = 14;
+    pub const DESCRIBE_GROUPS: i16 = 15;
+    pub const LIST_GROUPS: i16 = 16;
     pub const API_VERSIONS: i16 = 18;
     pub const CREATE_TOPICS: i16 = 19;
     pub const DELETE_TOPICS: i16 = 20;
     pub const DELETE_RECORDS: i16 = 21;
     pub const DESCRIBE_CONFIGS: i16 = 32;
     pub const CREATE_PARTITIONS: i16 = 37;
+    pub const DELETE_GROUPS: i16 = 42;
 }
 
 /// Every API served, with the versions served. The newest versions stop
@@ -69,6 +80,11 @@ pub const SERVED: &[ApiSpec] = &[
     spec(key::FETCH, "Fetch", 4, 12, 12),
     spec(key::LIST_OFFSETS, "ListOffsets", 1, 9, 6),
     spec(key::METADATA, "Metadata", 0, 12, 9),
+    spec(key::FIND_COORDINATOR, "FindCoordinator", 0, 4, 3),
+    spec(key::JOIN_GROUP, "JoinGroup", 0, 9, 6),
+    spec(key::HEARTBEAT, "Heartbeat", 0, 4, 4),
+    spec(key::LEAVE_GROUP, "LeaveGroup", 0, 5, 4),
+    spec(key::SYNC_GROUP, "SyncGroup", 0, 5, 4),
     spec(key::API_VERSIONS, "ApiVersions", 0, 3, 3),
 ];
 
@@ -227,6 +243,11 @@ fn dispatch(ctx: &Context<'_>, mut body: Reader) -> DecodeResult<Outcome> {
         key::PRODUCE => produce::handle(ctx, &mut body)?,
         key::FETCH => fetch::handle(ctx, &mut body)?,
         key::LIST_OFFSETS => list_offsets::handle(ctx, &mut body)?,
+        key::FIND_COORDINATOR => groups::coordinator::handle(ctx, &mut body)?,
+        key::JOIN_GROUP => groups::join::handle(ctx, &mut body)?,
+        key::HEARTBEAT => groups::membership::heartbeat(ctx, &mut body)?,
+        key::LEAVE_GROUP => groups::membership::leave_group(ctx, &mut body)?,
+        key::SYNC_GROUP => groups::sync::handle(ctx, &mut body)?,
         other => {
             return Err(DecodeError(format!("no handler for API key {other}")));
         }
