@@ -1,5 +1,6 @@
-//! The consumer-group APIs: finding the coordinator, and the classic group
-//! protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup).
+//! The consumer-group APIs: finding the coordinator, the classic group
+//! protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
+//! offsets (OffsetCommit, OffsetFetch).
 //!
 //! The one node coordinates every group. The store's
 //! [`GroupCoordinator`](seglog::offsets::GroupCoordinator) runs the
@@ -12,6 +13,8 @@
 pub mod coordinator;
 pub mod join;
 pub mod membership;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod sync;
 
 #[cfg(test)]
