@@ -87,6 +87,9 @@ pub const SERVED: &[ApiSpec] = &[
     spec(key::HEARTBEAT, "Heartbeat", 0, 4, 4),
     spec(key::LEAVE_GROUP, "LeaveGroup", 0, 5, 4),
     spec(key::SYNC_GROUP, "SyncGroup", 0, 5, 4),
+    spec(key::DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5),
+    spec(key::LIST_GROUPS, "ListGroups", 0, 4, 3),
+    spec(key::DELETE_GROUPS, "DeleteGroups", 0, 2, 2),
     spec(key::API_VERSIONS, "ApiVersions", 0, 3, 3),
 ];
 
@@ -252,6 +255,9 @@ fn dispatch(ctx: &Context<'_>, mut body: Reader) -> DecodeResult<Outcome> {
         key::HEARTBEAT => groups::membership::heartbeat(ctx, &mut body)?,
         key::LEAVE_GROUP => groups::membership::leave_group(ctx, &mut body)?,
         key::SYNC_GROUP => groups::sync::handle(ctx, &mut body)?,
+        key::DESCRIBE_GROUPS => groups::admin::describe_groups(ctx, &mut body)?,
+        key::LIST_GROUPS => groups::admin::list_groups(ctx, &mut body)?,
+        key::DELETE_GROUPS => groups::admin::delete_groups(ctx, &mut body)?,
         other => {
             return Err(DecodeError(format!("no handler for API key {other}")));
         }

@@ -1,6 +1,7 @@
 //! The consumer-group APIs: finding the coordinator, the classic group
-//! protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and committed
-//! offsets (OffsetCommit, OffsetFetch).
+//! protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), committed
+//! offsets (OffsetCommit, OffsetFetch) and the administration of groups
+//! (ListGroups, DescribeGroups, DeleteGroups).
 //!
 //! The one node coordinates every group. The store's
 //! [`GroupCoordinator`](seglog::offsets::GroupCoordinator) runs the
@@ -10,6 +11,7 @@
 //! connection's thread while the coordinator parks them, as Kafka parks
 //! the requests; closing the store wakes them.
 
+pub mod admin;
 pub mod coordinator;
 pub mod join;
 pub mod membership;
