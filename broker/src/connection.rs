@@ -49,6 +49,11 @@ pub fn serve(shared: &Shared, mut stream: TcpStream, peer: &str) {
                 return;
             }
         }
+        // A client that sends request after request never lets a read time
+        // out, so the shutdown flag is also looked at between requests.
+        if shared.is_shutting_down() {
+            return;
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use crate::Shared;
 mod admin;
 mod api_versions;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -55,12 +56,22 @@ pub mod key {
     pub const FETCH: i16 = 1;
     pub const LIST_OFFSETS: i16 = 2;
     pub const METADATA: i16 = 3;
+    pub const OFFSET_COMMIT: i16 = 8;
+    pub const OFFSET_FETCH: i16 = 9;
+    pub const FIND_COORDINATOR: i16 = 10;
+    pub const JOIN_GROUP: i16 = 11;
+    pub const HEARTBEAT: i16 = 12;
+    pub const LEAVE_GROUP: i16 = 13;
+    pub const SYNC_GROUP: i16 = 14;
+    pub const DESCRIBE_GROUPS: i16 = 15;
+    pub const LIST_GROUPS: i16 = 16;
     pub const API_VERSIONS: i16 = 18;
     pub const CREATE_TOPICS: i16 = 19;
     pub const DELETE_TOPICS: i16 = 20;
     pub const DELETE_RECORDS: i16 = 21;
     pub const DESCRIBE_CONFIGS: i16 = 32;
     pub const CREATE_PARTITIONS: i16 = 37;
+    pub const DELETE_GROUPS: i16 = 42;
 }
 
 /// Every API served, with the versions served. The newest versions stop
@@ -71,6 +82,16 @@ pub const SERVED: &[ApiSpec] = &[
     spec(key::FETCH, "Fetch", 4, 12, 12),
     spec(key::LIST_OFFSETS, "ListOffsets", 1, 9, 6),
     spec(key::METADATA, "Metadata", 0, 12, 9),
+    spec(key::OFFSET_COMMIT, "OffsetCommit", 2, 9, 8),
+    spec(key::OFFSET_FETCH, "OffsetFetch", 1, 9, 6),
+    spec(key::FIND_COORDINATOR, "FindCoordinator", 0, 4, 3),
+    spec(key::JOIN_GROUP, "JoinGroup", 0, 9, 6),
+    spec(key::HEARTBEAT, "Heartbeat", 0, 4, 4),
+    spec(key::LEAVE_GROUP, "LeaveGroup", 0, 5, 4),
+    spec(key::SYNC_GROUP, "SyncGroup", 0, 5, 4),
+    spec(key::DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5),
+    spec(key::LIST_GROUPS, "ListGroups", 0, 4, 3),
+    spec(key::DELETE_GROUPS, "DeleteGroups", 0, 2, 2),
     spec(key::API_VERSIONS, "ApiVersions", 0, 3, 3),
     spec(key::CREATE_TOPICS, "CreateTopics", 2, 7, 5),
     spec(key::DELETE_TOPICS, "DeleteTopics", 1, 5, 4),
@@ -240,6 +261,16 @@ fn dispatch(ctx: &Context<'_>, mut body: Reader) -> DecodeResult<Outcome> {
         key::FETCH => fetch::handle(ctx, &mut body)?,
         key::LIST_OFFSETS => list_offsets::handle(ctx, &mut body)?,
         unserved::INIT_PRODUCER_ID => unserved::init_producer_id(ctx, &mut body)?,
+        key::OFFSET_COMMIT => groups::offset_commit::handle(ctx, &mut body)?,
+        key::OFFSET_FETCH => groups::offset_fetch::handle(ctx, &mut body)?,
+        key::FIND_COORDINATOR => groups::coordinator::handle(ctx, &mut body)?,
+        key::JOIN_GROUP => groups::join::handle(ctx, &mut body)?,
+        key::HEARTBEAT => groups::membership::heartbeat(ctx, &mut body)?,
+        key::LEAVE_GROUP => groups::membership::leave_group(ctx, &mut body)?,
+        key::SYNC_GROUP => groups::sync::handle(ctx, &mut body)?,
+        key::DESCRIBE_GROUPS => groups::admin::describe_groups(ctx, &mut body)?,
+        key::LIST_GROUPS => groups::admin::list_groups(ctx, &mut body)?,
+        key::DELETE_GROUPS => groups::admin::delete_groups(ctx, &mut body)?,
         other => {
             return Err(DecodeError(format!("no handler for API key {other}")));
         }
