@@ -98,6 +98,11 @@ impl Broker {
         &self.shared.store
     }
 
+    /// Client connections open now.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
     /// Blocks until the process gets SIGINT or SIGTERM.
     ///
     /// # Errors
