@@ -525,3 +525,39 @@ fn max_connections_closes_the_one_beyond_and_accepts_again_after_a_close() {
     }
     assert_served(&mut second);
 }
+
+#[test]
+fn a_client_that_stalls_is_dropped_after_connections_max_idle_ms() {
+    let idle = Duration::from_millis(300);
+    let b = TestBroker::start_with(|c| c.connections_max_idle = idle);
+    // Idle between requests; stalled after 2 bytes of a length; stalled
+    // in the middle of a body.
+    let started = Instant::now();
+    let mut idle_client = b.client();
+    assert_served(&mut idle_client);
+    let mut in_length = b.client();
+    in_length.write_raw(&[0, 0]);
+    let mut in_body = b.client();
+    in_body.write_raw(&100i32.to_be_bytes());
+    in_body.write_raw(&[0, 3, 0, 1, 0]);
+
+    for (c, what) in [
+        (&mut idle_client, "idle"),
+        (&mut in_length, "stalled in the frame length"),
+        (&mut in_body, "stalled in the body"),
+    ] {
+        assert!(
+            c.closed_within(Duration::from_secs(3)),
+            "{what}: not dropped"
+        );
+        let after = started.elapsed();
+        println!("{what}: dropped after {after:?}");
+        assert!(after >= idle, "{what}: dropped after {after:?}");
+    }
+    // A connection that keeps asking is not idle.
+    let mut busy = b.client();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_served(&mut busy);
+    }
+}
