@@ -117,6 +117,9 @@ fn the_first_batch_of_the_first_partition_with_data_comes_whole_above_the_limits
     // Only max_bytes below a batch.
     let r = c.call(12, &fetch(0, 1, 100, &parts([0, 1, 2], 1 << 20)));
     assert_eq!(sizes(&r), [0, s, 0]);
+    // A zero limit too.
+    let r = c.call(12, &fetch(0, 1, 0, &parts([1, 2, 0], 0)));
+    assert_eq!(sizes(&r), [s, 0, 0]);
 }
 
 #[test]
