@@ -52,19 +52,7 @@ impl Broker {
         store
             .start_maintenance(config.maintenance_interval)
             .map_err(StartError::Store)?;
-        let (advertised_host, advertised_port) = config
-            .advertised
-            .clone()
-            .unwrap_or_else(|| (local_addr.ip().to_string(), local_addr.port()));
-        let shared = Arc::new(Shared {
-            store,
-            config,
-            advertised_host,
-            advertised_port,
-            local_addr,
-            shutdown: Default::default(),
-            connections: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(store, config, local_addr));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
             let shared = shared.clone();

@@ -561,3 +561,152 @@ fn a_client_that_stalls_is_dropped_after_connections_max_idle_ms() {
         assert_served(&mut busy);
     }
 }
+
+/// The fuzz target `broker_request`'s seeds: requests of every served API
+/// at a few versions, over the topics of the target's store (`t` with two
+/// partitions, `compact`, `small`), as (file name, frame body). None of
+/// them waits: a fetch asks for data there is.
+fn fuzz_seeds() -> Vec<(String, Vec<u8>)> {
+    use kafka_protocol::messages::ApiVersionsRequest as Versions;
+    let mut seeds = Vec::new();
+    let mut add = |name: &str, body: Vec<u8>| seeds.push((name.to_string(), body));
+    for v in [0, 3] {
+        let request = Versions::default()
+            .with_client_software_name(kafka_protocol::protocol::StrBytes::from_static_str("seed"))
+            .with_client_software_version(kafka_protocol::protocol::StrBytes::from_static_str("1"));
+        add(
+            &format!("api-versions-v{v}"),
+            encode_request(v, 1, &request),
+        );
+    }
+    add(
+        "metadata-v0-all",
+        encode_request(0, 2, &MetadataRequest::default().with_topics(Some(vec![]))),
+    );
+    add(
+        "metadata-v1-null",
+        encode_request(1, 3, &MetadataRequest::default()),
+    );
+    add(
+        "metadata-v4-create",
+        encode_request(4, 4, &metadata(&["t", "new"], true)),
+    );
+    add(
+        "metadata-v9",
+        encode_request(9, 5, &metadata(&["t", "compact"], false)),
+    );
+    add(
+        "metadata-v12",
+        encode_request(12, 6, &metadata(&["small", "t"], true)),
+    );
+    let gzip = seglog::BatchBuilder::new()
+        .compression(seglog::Compression::Gzip)
+        .build(&[seglog::Record::new("zipped").with_timestamp(7)])
+        .unwrap();
+    add(
+        "produce-v3",
+        encode_request(3, 7, &produce(1, &[("t", 0, Some(batch(2, 4)))])),
+    );
+    add(
+        "produce-v8-two-partitions",
+        encode_request(
+            8,
+            8,
+            &produce(-1, &[("t", 0, Some(batch(1, 3))), ("t", 1, Some(gzip))]),
+        ),
+    );
+    add(
+        "produce-v9-compact",
+        encode_request(
+            9,
+            9,
+            &produce(1, &[("compact", 0, Some(keyed_batch("k", "v")))]),
+        ),
+    );
+    add(
+        "produce-v12-small",
+        encode_request(12, 10, &produce(1, &[("small", 0, Some(batch(1, 150)))])),
+    );
+    add(
+        "produce-v9-acks0",
+        encode_request(9, 11, &produce(0, &[("t", 1, Some(batch(1, 1)))])),
+    );
+    for (i, v) in [4, 7, 11, 12].into_iter().enumerate() {
+        let request = fetch(
+            0,
+            1,
+            1 << 20,
+            &[
+                ("t", 0, 0, 1 << 20),
+                ("t", 1, 0, 100),
+                ("compact", 0, 0, 1 << 20),
+            ],
+        );
+        add(
+            &format!("fetch-v{v}"),
+            encode_request(v, 20 + i as i32, &request),
+        );
+    }
+    for (i, (v, timestamp)) in [(1, -1), (4, -2), (7, -3), (9, 1_000)]
+        .into_iter()
+        .enumerate()
+    {
+        let request = list_offsets(&[("t", 0, timestamp), ("t", 1, timestamp)]);
+        add(
+            &format!("list-offsets-v{v}"),
+            encode_request(v, 30 + i as i32, &request),
+        );
+    }
+    seeds
+}
+
+#[test]
+fn the_fuzz_seeds_are_current_and_answered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/broker_request");
+    let seeds = fuzz_seeds();
+    if std::env::var_os("SEGLOG_WRITE_FUZZ_SEEDS").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, body) in &seeds {
+            std::fs::write(dir.join(name), body).unwrap();
+        }
+    }
+    let mut committed: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fuzz/seeds/broker_request (SEGLOG_WRITE_FUZZ_SEEDS=1 writes it)")
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    committed.sort();
+    let mut names: Vec<String> = seeds.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    assert_eq!(
+        committed, names,
+        "SEGLOG_WRITE_FUZZ_SEEDS=1 writes the seeds again"
+    );
+
+    let b = TestBroker::start();
+    b.create_topic("t", 2, &[]);
+    b.create_topic("compact", 1, &[("cleanup.policy", "compact")]);
+    b.create_topic("small", 1, &[("max.message.bytes", "200")]);
+    let mut c = b.client();
+    for (name, body) in &seeds {
+        assert_eq!(
+            &std::fs::read(dir.join(name)).unwrap(),
+            body,
+            "{name} is stale"
+        );
+        c.write_frame(body);
+        if name.ends_with("acks0") {
+            continue;
+        }
+        let response = c
+            .read_frame()
+            .unwrap_or_else(|| panic!("{name}: the connection closed"));
+        assert_eq!(response[..4], body[4..8], "{name}: correlation id");
+    }
+    assert_served(&mut c);
+    assert_eq!(
+        b.log_end_offset("t", 1),
+        2,
+        "both produces to t-1 were appended"
+    );
+}
