@@ -21,8 +21,10 @@ pub struct BrokerConfig {
     /// `num.partitions`: partitions of a topic created without a count
     /// (auto-created, or CreateTopics with -1). Default 1.
     pub num_partitions: u32,
-    /// `auto.create.topics.enable`: Metadata and Produce create unknown
-    /// topics. Default true.
+    /// `auto.create.topics.enable`: Metadata creates the unknown topics it
+    /// is asked about (Produce does not: as in Kafka, it answers
+    /// `UNKNOWN_TOPIC_OR_PARTITION` and the client asks Metadata). Default
+    /// true.
     pub auto_create_topics: bool,
     /// `socket.request.max.bytes`: the largest request frame accepted; a
     /// larger one closes its connection. Default 100 MiB.

@@ -73,8 +73,14 @@ fn read_frame(shared: &Shared, stream: &mut TcpStream) -> Result<Option<Bytes>, 
                 if shared.is_shutting_down() {
                     return Ok(None);
                 }
-                if got == 0 && idle_since.elapsed() >= shared.config.connections_max_idle {
-                    return Err("idle for longer than connections.max.idle.ms".into());
+                if idle_since.elapsed() >= shared.config.connections_max_idle {
+                    // A client stalled in the middle of a frame length is
+                    // dropped too, not only one that sent nothing.
+                    return Err(if got == 0 {
+                        "idle for longer than connections.max.idle.ms".into()
+                    } else {
+                        "a request that did not arrive within connections.max.idle.ms".into()
+                    });
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

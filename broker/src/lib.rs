@@ -55,6 +55,28 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The state of a broker serving `store` with `config`, listening on
+    /// `local_addr` (which it advertises unless `config.advertised` says
+    /// otherwise). [`Broker::start`] makes one over the store it opens;
+    /// one made over any store (an in-memory one, say) serves requests
+    /// through [`api::handle`] without a socket, as the fuzz target of the
+    /// request path does.
+    pub fn new(store: LogStore, config: BrokerConfig, local_addr: SocketAddr) -> Shared {
+        let (advertised_host, advertised_port) = config
+            .advertised
+            .clone()
+            .unwrap_or_else(|| (local_addr.ip().to_string(), local_addr.port()));
+        Shared {
+            store,
+            config,
+            advertised_host,
+            advertised_port,
+            local_addr,
+            shutdown: Default::default(),
+            connections: Default::default(),
+        }
+    }
+
     /// The cluster id Metadata reports: stable for a directory.
     pub fn cluster_id(&self) -> String {
         "seglog-single-node".to_string()

@@ -87,19 +87,7 @@ impl Broker {
         store
             .start_maintenance(config.maintenance_interval)
             .map_err(StartError::Store)?;
-        let (advertised_host, advertised_port) = config
-            .advertised
-            .clone()
-            .unwrap_or_else(|| (local_addr.ip().to_string(), local_addr.port()));
-        let shared = Arc::new(Shared {
-            store,
-            config,
-            advertised_host,
-            advertised_port,
-            local_addr,
-            shutdown: Default::default(),
-            connections: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(store, config, local_addr));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
             let shared = shared.clone();
@@ -131,6 +119,11 @@ impl Broker {
     /// The store the broker serves.
     pub fn store(&self) -> &LogStore {
         &self.shared.store
+    }
+
+    /// Client connections open now.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Stops accepting, lets each connection finish the request it is

@@ -160,7 +160,11 @@ fn read_all<'a>(ctx: &Context<'_>, request: &'a Request) -> Vec<(&'a str, Vec<Pa
                 .iter()
                 .map(|p| {
                     let limit = budget.min(p.partition_max_bytes.max(0) as u64);
-                    let mut result = read_one(ctx, &topic.name, p, limit);
+                    // The store reads nothing for a limit of 0, where Kafka
+                    // still gives the first partition with data its first
+                    // batch: any limit above 0 reads that batch whole.
+                    let read_limit = if first_with_data { limit.max(1) } else { limit };
+                    let mut result = read_one(ctx, &topic.name, p, read_limit);
                     if let Some(data) = &result.data {
                         let len = data.len_bytes();
                         if len > 0 {

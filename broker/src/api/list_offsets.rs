@@ -47,25 +47,42 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
         let mut topic = ListOffsetsTopicResponse::default();
         topic.name = TopicName(StrBytes::from_string(name.clone()));
         for (partition, timestamp) in partitions {
-            let mut out = ListOffsetsPartitionResponse::default();
-            out.partition_index = partition;
-            match lookup(ctx, &name, partition, timestamp) {
-                Ok((ts, offset)) => {
-                    out.timestamp = ts;
-                    out.offset = offset;
-                    out.leader_epoch = if offset >= 0 { 0 } else { -1 };
-                }
-                Err(error) => {
-                    out.error_code = error;
-                    out.timestamp = -1;
-                    out.offset = -1;
-                }
-            }
-            topic.partitions.push(out);
+            let found = lookup(ctx, &name, partition, timestamp);
+            topic
+                .partitions
+                .push(partition_response(v, partition, found));
         }
         response.topics.push(topic);
     }
     Ok(ctx.respond(&response))
+}
+
+/// One partition's answer at version `v`: (timestamp, offset) or an
+/// error code.
+fn partition_response(
+    v: i16,
+    partition: i32,
+    found: Result<(i64, i64), i16>,
+) -> ListOffsetsPartitionResponse {
+    let mut out = ListOffsetsPartitionResponse::default();
+    out.partition_index = partition;
+    match found {
+        Ok((timestamp, offset)) => {
+            out.timestamp = timestamp;
+            out.offset = offset;
+            // Versions before 4 have no leader epoch: it stays at its
+            // default, which the encoder requires of a missing field.
+            if v >= 4 && offset >= 0 {
+                out.leader_epoch = 0;
+            }
+        }
+        Err(error) => {
+            out.error_code = error;
+            out.timestamp = -1;
+            out.offset = -1;
+        }
+    }
+    out
 }
 
 /// (timestamp, offset) for one partition; -1, -1 when no record is at or
@@ -98,4 +115,34 @@ fn lookup(
         _ => return Err(code::INVALID_REQUEST),
     };
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::protocol::Encodable;
+
+    #[test]
+    fn responses_encode_at_every_served_version() {
+        let spec = crate::api::served(crate::api::key::LIST_OFFSETS).unwrap();
+        for v in spec.min..=spec.max {
+            let mut topic = ListOffsetsTopicResponse::default();
+            topic.name = TopicName(StrBytes::from_static_str("t"));
+            topic.partitions = vec![
+                partition_response(v, 0, Ok((-1, 7))),
+                partition_response(v, 1, Ok((1_000, 3))),
+                partition_response(v, 2, Ok((-1, -1))),
+                partition_response(v, 3, Err(code::UNKNOWN_TOPIC_OR_PARTITION)),
+            ];
+            let mut response = ListOffsetsResponse::default();
+            response.topics = vec![topic];
+            let mut buf = BytesMut::new();
+            response
+                .encode(&mut buf, v)
+                .unwrap_or_else(|e| panic!("v{v}: {e}"));
+            let epoch = response.topics[0].partitions[0].leader_epoch;
+            assert_eq!(epoch, if v >= 4 { 0 } else { -1 }, "v{v}");
+        }
+    }
 }
