@@ -164,3 +164,32 @@ def test_a_long_poll_fetch_returns_within_milliseconds_of_a_produce(broker):
     print("long-poll delays after the produce acknowledgement (s):", delays)
     # A parked fetch is woken by the append, not by its 5 s max wait.
     assert delays[len(delays) // 2] < 0.25, delays
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_log_append_time_topics_stamp_the_brokers_time(broker, client):
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic = "append-time-" + client
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics(
+        [NewTopic(topic, 1, 1, topic_configs={"message.timestamp.type": "LogAppendTime"})]
+    )
+    admin.close()
+    before = int(time.time() * 1000)
+    # The client's own timestamps are replaced by the broker's clock.
+    produce(client, broker.bootstrap, topic, [(None, b"v%d" % i, [], 1_000 + i) for i in range(5)], codec="gzip", partition=0)
+    after = int(time.time() * 1000)
+    got = consume(client, broker.bootstrap, topic, 0, 5)
+    stamps = {ts for (_, _, _, _, ts) in got}
+    assert len(got) == 5
+    assert all(before - 1000 <= ts <= after + 1000 for ts in stamps), (stamps, before, after)
+    if client == "confluent-kafka":
+        c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "append-time"})
+        c.assign([CkTopicPartition(topic, 0, 0)])
+        m = None
+        while m is None:
+            m = c.poll(1.0)
+        # TIMESTAMP_LOG_APPEND_TIME
+        assert m.timestamp()[0] == 2
+        c.close()
