@@ -12,12 +12,21 @@ use crate::Shared;
 
 /// How often a blocked read looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(200);
+/// The most a frame's buffer grows by per read.
+const CHUNK: usize = 64 * 1024;
 /// How long a client may take to read a response before it is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `stream` until the client leaves, sends something that ends the
-/// connection, or the broker shuts down.
+/// connection, or the broker shuts down; then closes the connection (the
+/// broker keeps a handle on the socket for its shutdown, so dropping this
+/// one would not).
 pub fn serve(shared: &Shared, mut stream: TcpStream, peer: &str) {
+    serve_requests(shared, &mut stream, peer);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+fn serve_requests(shared: &Shared, stream: &mut TcpStream, peer: &str) {
     let setup = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(Some(POLL)))
@@ -28,7 +37,7 @@ pub fn serve(shared: &Shared, mut stream: TcpStream, peer: &str) {
     }
     let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h).to_string();
     loop {
-        let frame = match read_frame(shared, &mut stream) {
+        let frame = match read_frame(shared, stream) {
             Ok(Some(frame)) => frame,
             Ok(None) => return,
             Err(reason) => {
@@ -36,9 +45,9 @@ pub fn serve(shared: &Shared, mut stream: TcpStream, peer: &str) {
                 return;
             }
         };
-        match api::handle(shared, frame, &host) {
+        match api::handle_from(shared, frame, &host, Some(stream)) {
             Ok(Outcome::Respond(response)) => {
-                if let Err(e) = response.write_to(&mut stream) {
+                if let Err(e) = response.write_to(stream) {
                     log_line!("closing connection from {peer}: writing a response: {e}");
                     return;
                 }
@@ -98,25 +107,27 @@ fn read_frame(shared: &Shared, stream: &mut TcpStream) -> Result<Option<Bytes>, 
     }
     let size = size as usize;
     // Grown as bytes arrive, so a client that announces a large frame and
-    // sends little of it holds little memory.
-    let mut body = Vec::with_capacity(size.min(64 * 1024));
+    // sends little of it holds little memory. The deadline and the
+    // shutdown flag are looked at after every read, so a client trickling
+    // bytes cannot hold the connection past either.
+    let mut body = Vec::with_capacity(size.min(CHUNK));
     let started = Instant::now();
     while body.len() < size {
-        let want = (size - body.len()) as u64;
-        match stream.by_ref().take(want).read_to_end(&mut body) {
+        let start = body.len();
+        body.resize(start + (size - start).min(CHUNK), 0);
+        match stream.read(&mut body[start..]) {
             Ok(0) => return Err("the client disconnected in the middle of a request".into()),
-            Ok(_) => {}
+            Ok(n) => body.truncate(start + n),
             Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
-                if shared.is_shutting_down() {
-                    return Ok(None);
-                }
-                if started.elapsed() >= shared.config.connections_max_idle {
-                    return Err(
-                        "a request that did not arrive within connections.max.idle.ms".into(),
-                    );
-                }
+                body.truncate(start);
             }
             Err(e) => return Err(format!("reading: {e}")),
+        }
+        if shared.is_shutting_down() {
+            return Ok(None);
+        }
+        if body.len() < size && started.elapsed() >= shared.config.connections_max_idle {
+            return Err("a request that did not arrive within connections.max.idle.ms".into());
         }
     }
     Ok(Some(Bytes::from(body)))

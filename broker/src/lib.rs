@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 pub use config::BrokerConfig;
-pub use server::{Broker, ShutdownSignals, StartError};
+pub use server::{raise_open_file_limit, Broker, ShutdownSignals, StartError};
 
 use seglog::store::LogStore;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use seglog_broker::{Broker, BrokerConfig, ShutdownSignals};
+use seglog_broker::{raise_open_file_limit, Broker, BrokerConfig, ShutdownSignals};
 
 /// A single-node Kafka broker over a seglog store.
 #[derive(Debug, Parser)]
@@ -61,8 +61,17 @@ fn run(args: Args) -> Result<(), String> {
     config.apply(pairs)?;
     let mut signals =
         ShutdownSignals::install().map_err(|e| format!("installing signal handlers: {e}"))?;
+    raise_open_file_limit();
     let broker = Broker::start(config).map_err(|e| e.to_string())?;
     signals.wait();
+    // A second signal ends the process at once, should the clean
+    // shutdown not finish.
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.wait() {
+            eprintln!("seglog-broker: second signal {signal}: exiting without a clean close");
+            std::process::exit(128 + signal);
+        }
+    });
     broker
         .shutdown()
         .map_err(|e| format!("closing the store: {e}"))

@@ -72,7 +72,15 @@ impl ShutdownSignals {
 pub struct Broker {
     shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    connections: Arc<Mutex<Vec<Connection>>>,
+}
+
+/// A connection's thread, and a handle on its socket to end it at
+/// shutdown.
+#[derive(Debug)]
+struct Connection {
+    thread: JoinHandle<()>,
+    socket: Option<TcpStream>,
 }
 
 impl Broker {
@@ -81,6 +89,8 @@ impl Broker {
     /// # Errors
     /// [`StartError`] if the store does not open or the address is taken.
     pub fn start(config: BrokerConfig) -> Result<Broker, StartError> {
+        let mut config = config;
+        cap_connections_by_open_file_limit(&mut config);
         let store = LogStore::open(&config.dir, config.store.clone()).map_err(StartError::Store)?;
         let listener = TcpListener::bind(config.listen).map_err(StartError::Listen)?;
         let local_addr = listener.local_addr().map_err(StartError::Listen)?;
@@ -127,7 +137,9 @@ impl Broker {
     }
 
     /// Stops accepting, lets each connection finish the request it is
-    /// serving (up to a few seconds), then closes the store cleanly.
+    /// serving (up to a few seconds), then ends the connections still
+    /// open (a client that does not read its response, or trickles a
+    /// request) and closes the store cleanly.
     ///
     /// # Errors
     /// The store's close error.
@@ -137,12 +149,18 @@ impl Broker {
         while self.shared.connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+        let connections = std::mem::take(&mut *lock(&self.connections));
+        for c in &connections {
+            if let (false, Some(socket)) = (c.thread.is_finished(), &c.socket) {
+                // Wakes a read or a send blocked on the client.
+                let _ = socket.shutdown(std::net::Shutdown::Both);
+            }
+        }
         // Closing wakes requests still waiting on the store (a JoinGroup,
-        // a long poll); their connections then end.
+        // a SyncGroup); their connections then end.
         let closed = self.shared.store.close();
-        let handles = std::mem::take(&mut *lock(&self.connections));
-        for h in handles {
-            let _ = h.join();
+        for c in connections {
+            let _ = c.thread.join();
         }
         log_line!("store closed");
         closed
@@ -171,11 +189,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn accept_loop(
-    shared: &Arc<Shared>,
-    listener: TcpListener,
-    connections: &Mutex<Vec<JoinHandle<()>>>,
-) {
+fn accept_loop(shared: &Arc<Shared>, listener: TcpListener, connections: &Mutex<Vec<Connection>>) {
     for stream in listener.incoming() {
         if shared.is_shutting_down() {
             break;
@@ -202,6 +216,7 @@ fn accept_loop(
             continue;
         }
         shared.connections.fetch_add(1, Ordering::SeqCst);
+        let socket = stream.try_clone().ok();
         let shared2 = shared.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("conn {peer}"))
@@ -210,10 +225,10 @@ fn accept_loop(
                 shared2.connections.fetch_sub(1, Ordering::SeqCst);
             });
         match spawned {
-            Ok(h) => {
+            Ok(thread) => {
                 let mut all = lock(connections);
-                all.retain(|h| !h.is_finished());
-                all.push(h);
+                all.retain(|c| !c.thread.is_finished());
+                all.push(Connection { thread, socket });
             }
             Err(e) => {
                 shared.connections.fetch_sub(1, Ordering::SeqCst);
@@ -221,4 +236,53 @@ fn accept_loop(
             }
         }
     }
+}
+
+/// Lowers `max.connections` so that connections cannot take the file
+/// descriptors the store needs (`max_open_files` segment files, plus a
+/// margin for indexes being opened, checkpoints and the listener): a store
+/// that cannot open a file fails its appends.
+fn cap_connections_by_open_file_limit(config: &mut BrokerConfig) {
+    let Some(limit) = open_file_limit() else {
+        return;
+    };
+    let reserved = config.store.max_open_files as u64 + 128;
+    let budget = usize::try_from(limit.saturating_sub(reserved))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if budget < config.max_connections {
+        log_line!(
+            "max.connections lowered from {} to {budget}: the open-file limit is {limit}, and the store keeps up to {} files open",
+            config.max_connections,
+            config.store.max_open_files
+        );
+        config.max_connections = budget;
+    }
+}
+
+/// The process's open-file limit (`None`: unlimited or unknown).
+#[cfg(target_os = "linux")]
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_file_limit() -> Option<u64> {
+    None
+}
+
+/// Raises the process's soft open-file limit to its hard limit, as servers
+/// commonly do (the soft limit is often 1,024). Returns the limit now in
+/// force (`None`: unlimited or unknown).
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            let _ = setrlimit(Resource::Nofile, limit);
+        }
+    }
+    open_file_limit()
 }

@@ -271,3 +271,103 @@ fn shutdown_with_idle_and_half_sent_connections_is_quick_and_clean() {
     assert!(half.closed_within(Duration::from_secs(1)));
     assert_reopens_clean(dir.path(), 3);
 }
+
+/// Sends `frame_len` announced bytes one at a time, every `gap`, until the
+/// connection breaks or `stop` says so.
+fn trickle(mut c: Client, frame_len: i32, gap: Duration, stop: Instant) -> Client {
+    c.write_raw(&frame_len.to_be_bytes());
+    let _ = c.stream().set_write_timeout(Some(Duration::from_secs(1)));
+    while Instant::now() < stop {
+        use std::io::Write;
+        if c.stream().write_all(&[0]).is_err() {
+            break;
+        }
+        std::thread::sleep(gap);
+    }
+    c
+}
+
+#[test]
+fn a_client_trickling_a_request_is_dropped_after_connections_max_idle_ms() {
+    let b = TestBroker::start_with(|c| c.connections_max_idle = Duration::from_millis(600));
+    let started = Instant::now();
+    // A byte every 50 ms never lets a 200 ms read time out.
+    let c = trickle(
+        b.client(),
+        100_000,
+        Duration::from_millis(50),
+        started + Duration::from_secs(5),
+    );
+    let took = started.elapsed();
+    let _ = c;
+    println!("a trickling client was dropped after {took:?}");
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "still connected after {took:?}"
+    );
+}
+
+#[test]
+fn shutdown_ends_a_trickling_client_and_one_that_does_not_read_its_fetch() {
+    let b = TestBroker::start();
+    b.create_topic("t", 1, &[]);
+    let mut producer = b.client();
+    // 22 MiB, more than loopback socket buffers hold.
+    for _ in 0..24 {
+        produce_ok(&mut producer, "t", 0, batch(15, 64 * 1024));
+    }
+    let mut reader = b.client();
+    reader.send(4, &fetch(0, 1, i32::MAX, &[("t", 0, 0, i32::MAX)]));
+    let trickler = {
+        let c = b.client();
+        std::thread::spawn(move || {
+            trickle(
+                c,
+                100_000,
+                Duration::from_millis(50),
+                Instant::now() + Duration::from_secs(60),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = Instant::now();
+    let (dir, closed) = b.shutdown();
+    let took = started.elapsed();
+    println!("shutdown with a trickling and a non-reading client took {took:?}");
+    closed.expect("the store closes cleanly");
+    // The 5 s grace, then the sockets are shut.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let _ = trickler.join();
+    assert_reopens_clean(dir.path(), 24 * 15);
+}
+
+#[test]
+fn a_long_poll_of_a_client_that_left_gives_its_connection_back() {
+    let b = TestBroker::start_with(|c| c.max_connections = 1);
+    b.create_topic("t", 1, &[]);
+    let mut waiting = b.client();
+    waiting.send(
+        12,
+        &fetch(i32::MAX, i32::MAX, i32::MAX, &[("t", 0, 0, 1 << 20)]),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    drop(waiting);
+    let started = Instant::now();
+    loop {
+        let mut next = b.client();
+        let (body, id) = next.encode(9, &metadata(&["t"], false));
+        next.write_frame(&body);
+        if next.read_frame().is_some() {
+            let _ = id;
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the slot of the departed long poll was not given back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("the slot came back after {:?}", started.elapsed());
+}

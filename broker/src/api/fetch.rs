@@ -134,6 +134,7 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
             || has_error
             || now >= deadline
             || ctx.shared.is_shutting_down()
+            || ctx.client_gone()
         {
             break results;
         }

@@ -1,6 +1,8 @@
 //! The APIs the broker serves: their versions, the request header, and the
 //! dispatch from a request to its handler.
 
+use std::net::TcpStream;
+
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::protocol::Encodable;
 
@@ -151,6 +153,17 @@ pub fn peek_header(frame: &[u8]) -> Option<(i16, i16, i32)> {
 
 /// Handles one request frame (header and body).
 pub fn handle(shared: &Shared, frame: Bytes, client_host: &str) -> Result<Outcome, Refusal> {
+    handle_from(shared, frame, client_host, None)
+}
+
+/// [`handle`] for a request read from `peer`, which a long wait looks at
+/// so that it ends when the client goes away.
+pub fn handle_from(
+    shared: &Shared,
+    frame: Bytes,
+    client_host: &str,
+    peer: Option<&TcpStream>,
+) -> Result<Outcome, Refusal> {
     let Some((api_key, api_version, correlation_id)) = peek_header(&frame) else {
         return Err(Refusal::Close(format!(
             "a request of {} bytes, too short for a header",
@@ -195,6 +208,7 @@ pub fn handle(shared: &Shared, frame: Bytes, client_host: &str) -> Result<Outcom
         header: &header,
         spec,
         client_host,
+        peer,
     };
     dispatch(&ctx, body).map_err(|e: DecodeError| {
         Refusal::Close(format!(
@@ -214,9 +228,34 @@ pub struct Context<'a> {
     pub spec: &'a ApiSpec,
     /// The client's address, as DescribeGroups reports it.
     pub client_host: &'a str,
+    /// The client's connection, if the request came from one.
+    pub peer: Option<&'a TcpStream>,
 }
 
 impl Context<'_> {
+    /// Whether the client has closed its connection (a request waiting
+    /// for data or a rebalance then stops waiting for it).
+    pub fn client_gone(&self) -> bool {
+        let Some(peer) = self.peer else {
+            return false;
+        };
+        if peer.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let gone = match peer.peek(&mut byte) {
+            Ok(0) => true,
+            // Pipelined requests waiting: the client is there.
+            Ok(_) => false,
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            ),
+        };
+        let _ = peer.set_nonblocking(false);
+        gone
+    }
+
     /// The request's version.
     pub fn version(&self) -> i16 {
         self.header.api_version
