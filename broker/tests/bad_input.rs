@@ -334,6 +334,44 @@ fn requests_for_a_topic_that_does_not_exist_get_unknown_topic_or_partition() {
 }
 
 #[test]
+fn a_special_timestamp_below_its_first_version_gets_unsupported_version() {
+    let b = TestBroker::start();
+    b.create_topic("t", 1, &[]);
+    let mut c = b.client();
+    produce_ok(&mut c, "t", 0, batch(3, 10));
+    let refused = (UNSUPPORTED_VERSION, -1, -1);
+    let mut check = |topic: &str, version: i16, timestamp: i64, want: (i16, i64, i64)| {
+        let response =
+            c.call::<ListOffsetsRequest>(version, &list_offsets(&[(topic, 0, timestamp)]));
+        let p = &response.topics[0].partitions[0];
+        let got = (p.error_code, p.timestamp, p.offset);
+        assert_eq!(got, want, "{topic}: {timestamp} at v{version}");
+    };
+    // (timestamp, first version, answer there); ListOffsets is served
+    // from v1 to v9, so -1 and -2 have no version below, -6 none at all.
+    let special = [
+        (-1, 1, (0, -1, 3)),
+        (-2, 1, (0, -1, 0)),
+        (-3, 7, (0, 1_002, 2)),
+        (-4, 8, (0, -1, 0)),
+        (-5, 9, (0, -1, -1)),
+    ];
+    for (timestamp, first, answer) in special {
+        check("t", first, timestamp, answer);
+        check("t", 9, timestamp, answer);
+        if first > 1 {
+            check("t", first - 1, timestamp, refused);
+        }
+    }
+    for timestamp in [-6, -7, i64::MIN] {
+        check("t", 1, timestamp, refused);
+        check("t", 9, timestamp, refused);
+    }
+    // Refused before the partition is looked up, as Kafka does.
+    check("missing", 9, -7, refused);
+}
+
+#[test]
 fn metadata_creates_no_topic_when_the_request_forbids_it() {
     let b = TestBroker::start();
     let mut c = b.client();
