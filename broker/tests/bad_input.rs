@@ -19,6 +19,7 @@ use kafka_protocol::messages::{ApiVersionsRequest, ListOffsetsRequest, MetadataR
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const CORRUPT_MESSAGE: i16 = 2;
 const MESSAGE_TOO_LARGE: i16 = 10;
+const RECORD_LIST_TOO_LARGE: i16 = 18;
 const INVALID_REQUIRED_ACKS: i16 = 21;
 const UNSUPPORTED_VERSION: i16 = 35;
 const INVALID_RECORD: i16 = 87;
@@ -457,6 +458,19 @@ fn produce_refuses_what_kafka_refuses_and_writes_none_of_it() {
     let response = c.call(9, &produce(1, &[("t", 0, None)]));
     assert_eq!(produce_errors(&response)[0].2, CORRUPT_MESSAGE);
     assert_eq!(b.log_end_offset("t", 0), 3);
+}
+
+#[test]
+fn a_batch_over_segment_bytes_gets_record_list_too_large() {
+    let b = TestBroker::start();
+    let limits = [("segment.bytes", "16384"), ("max.message.bytes", "40000")];
+    b.create_topic("t", 2, &limits);
+    let over_segment = batch(1, 20_000);
+    assert!(over_segment.len() > 16384 && over_segment.len() <= 40000);
+    let what = "a batch over segment.bytes within max.message.bytes";
+    assert_refused(&b, over_segment, RECORD_LIST_TOO_LARGE, what);
+    let what = "a batch over both segment.bytes and max.message.bytes";
+    assert_refused(&b, batch(1, 41_000), MESSAGE_TOO_LARGE, what);
 }
 
 #[test]
