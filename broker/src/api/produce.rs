@@ -65,6 +65,11 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
                     out.log_start_offset = info.2;
                 }
                 Err((error, message)) => {
+                    // A storage failure is the broker's to see; a client's
+                    // mistakes are the client's.
+                    if error == code::KAFKA_STORAGE_ERROR {
+                        crate::log::log_line!("produce {name}-{}: {message}", p.index);
+                    }
                     out.error_code = error;
                     if ctx.version() >= 8 {
                         out.error_message = Some(StrBytes::from_string(message.clone()));
