@@ -19,6 +19,7 @@ use kafka_protocol::messages::{ApiVersionsRequest, ListOffsetsRequest, MetadataR
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const CORRUPT_MESSAGE: i16 = 2;
 const MESSAGE_TOO_LARGE: i16 = 10;
+const RECORD_LIST_TOO_LARGE: i16 = 18;
 const INVALID_REQUIRED_ACKS: i16 = 21;
 const UNSUPPORTED_VERSION: i16 = 35;
 const INVALID_RECORD: i16 = 87;
@@ -334,6 +335,44 @@ fn requests_for_a_topic_that_does_not_exist_get_unknown_topic_or_partition() {
 }
 
 #[test]
+fn a_special_timestamp_below_its_first_version_gets_unsupported_version() {
+    let b = TestBroker::start();
+    b.create_topic("t", 1, &[]);
+    let mut c = b.client();
+    produce_ok(&mut c, "t", 0, batch(3, 10));
+    let refused = (UNSUPPORTED_VERSION, -1, -1);
+    let mut check = |topic: &str, version: i16, timestamp: i64, want: (i16, i64, i64)| {
+        let response =
+            c.call::<ListOffsetsRequest>(version, &list_offsets(&[(topic, 0, timestamp)]));
+        let p = &response.topics[0].partitions[0];
+        let got = (p.error_code, p.timestamp, p.offset);
+        assert_eq!(got, want, "{topic}: {timestamp} at v{version}");
+    };
+    // (timestamp, first version, answer there); ListOffsets is served
+    // from v1 to v9, so -1 and -2 have no version below, -6 none at all.
+    let special = [
+        (-1, 1, (0, -1, 3)),
+        (-2, 1, (0, -1, 0)),
+        (-3, 7, (0, 1_002, 2)),
+        (-4, 8, (0, -1, 0)),
+        (-5, 9, (0, -1, -1)),
+    ];
+    for (timestamp, first, answer) in special {
+        check("t", first, timestamp, answer);
+        check("t", 9, timestamp, answer);
+        if first > 1 {
+            check("t", first - 1, timestamp, refused);
+        }
+    }
+    for timestamp in [-6, -7, i64::MIN] {
+        check("t", 1, timestamp, refused);
+        check("t", 9, timestamp, refused);
+    }
+    // Refused before the partition is looked up, as Kafka does.
+    check("missing", 9, -7, refused);
+}
+
+#[test]
 fn metadata_creates_no_topic_when_the_request_forbids_it() {
     let b = TestBroker::start();
     let mut c = b.client();
@@ -419,6 +458,19 @@ fn produce_refuses_what_kafka_refuses_and_writes_none_of_it() {
     let response = c.call(9, &produce(1, &[("t", 0, None)]));
     assert_eq!(produce_errors(&response)[0].2, CORRUPT_MESSAGE);
     assert_eq!(b.log_end_offset("t", 0), 3);
+}
+
+#[test]
+fn a_batch_over_segment_bytes_gets_record_list_too_large() {
+    let b = TestBroker::start();
+    let limits = [("segment.bytes", "16384"), ("max.message.bytes", "40000")];
+    b.create_topic("t", 2, &limits);
+    let over_segment = batch(1, 20_000);
+    assert!(over_segment.len() > 16384 && over_segment.len() <= 40000);
+    let what = "a batch over segment.bytes within max.message.bytes";
+    assert_refused(&b, over_segment, RECORD_LIST_TOO_LARGE, what);
+    let what = "a batch over both segment.bytes and max.message.bytes";
+    assert_refused(&b, batch(1, 41_000), MESSAGE_TOO_LARGE, what);
 }
 
 #[test]

@@ -16,7 +16,29 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
-const EARLIEST_PENDING_UPLOAD: i64 = -5;
+const LATEST_TIERED: i64 = -5;
+const EARLIEST_PENDING_UPLOAD: i64 = -6;
+
+/// Each special timestamp with the first version that may ask for it
+/// (Kafka's `ReplicaManager.timestampMinSupportedVersion`).
+const SPECIAL: [(i64, i16); 6] = [
+    (LATEST, 1),
+    (EARLIEST, 1),
+    (MAX_TIMESTAMP, 7),
+    (EARLIEST_LOCAL, 8),
+    (LATEST_TIERED, 9),
+    (EARLIEST_PENDING_UPLOAD, 11),
+];
+
+/// Whether version `v` may not ask for `timestamp`: a special timestamp
+/// below its first version, or a negative one that is not special
+/// (Kafka's `ReplicaManager.isListOffsetsTimestampUnsupported`).
+fn unsupported(timestamp: i64, v: i16) -> bool {
+    timestamp < 0
+        && !SPECIAL
+            .iter()
+            .any(|&(special, min)| special == timestamp && v >= min)
+}
 
 /// ListOffsets.
 pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
@@ -86,13 +108,17 @@ fn partition_response(
 }
 
 /// (timestamp, offset) for one partition; -1, -1 when no record is at or
-/// after the timestamp.
+/// after the timestamp. A timestamp the version may not ask for gets
+/// UNSUPPORTED_VERSION before the partition is looked up, as in Kafka.
 fn lookup(
     ctx: &Context<'_>,
     topic: &str,
     partition: i32,
     timestamp: i64,
 ) -> Result<(i64, i64), i16> {
+    if unsupported(timestamp, ctx.version()) {
+        return Err(code::UNSUPPORTED_VERSION);
+    }
     let partition = u32::try_from(partition).map_err(|_| code::UNKNOWN_TOPIC_OR_PARTITION)?;
     let log = ctx
         .shared
@@ -101,18 +127,21 @@ fn lookup(
         .map_err(|e| error_code(&e))?;
     let found = match timestamp {
         LATEST => (-1, log.log_end_offset() as i64),
-        EARLIEST | EARLIEST_LOCAL | EARLIEST_PENDING_UPLOAD => (-1, log.log_start_offset() as i64),
-        MAX_TIMESTAMP if ctx.version() >= 7 => {
-            match log.max_timestamp().map_err(|e| error_code(&e))? {
-                Some(t) => (t.timestamp, t.offset as i64),
-                None => (-1, -1),
-            }
-        }
-        t if t >= 0 => match log.offset_for_timestamp(t).map_err(|e| error_code(&e))? {
+        // All of a partition is local: its earliest local offset is its
+        // earliest.
+        EARLIEST | EARLIEST_LOCAL => (-1, log.log_start_offset() as i64),
+        // Without tiered storage nothing is tiered: Kafka answers -1, -1.
+        LATEST_TIERED => (-1, -1),
+        MAX_TIMESTAMP => match log.max_timestamp().map_err(|e| error_code(&e))? {
             Some(t) => (t.timestamp, t.offset as i64),
             None => (-1, -1),
         },
-        _ => return Err(code::INVALID_REQUEST),
+        // Not special, or unsupported at every served version: refused above.
+        t if t < 0 => return Err(code::UNSUPPORTED_VERSION),
+        t => match log.offset_for_timestamp(t).map_err(|e| error_code(&e))? {
+            Some(t) => (t.timestamp, t.offset as i64),
+            None => (-1, -1),
+        },
     };
     Ok(found)
 }
@@ -122,6 +151,38 @@ mod tests {
     use super::*;
     use bytes::BytesMut;
     use kafka_protocol::protocol::Encodable;
+
+    #[test]
+    fn each_special_timestamp_is_supported_from_its_first_version() {
+        let firsts = [
+            (LATEST, 1),
+            (EARLIEST, 1),
+            (MAX_TIMESTAMP, 7),
+            (EARLIEST_LOCAL, 8),
+            (LATEST_TIERED, 9),
+            (EARLIEST_PENDING_UPLOAD, 11),
+        ];
+        for (timestamp, first) in firsts {
+            assert!(
+                unsupported(timestamp, first - 1),
+                "{timestamp} at v{}",
+                first - 1
+            );
+            assert!(!unsupported(timestamp, first), "{timestamp} at v{first}");
+            assert!(
+                !unsupported(timestamp, i16::MAX),
+                "{timestamp} at the last version"
+            );
+        }
+        for timestamp in [-7, -100, i64::MIN] {
+            for v in 0..=11 {
+                assert!(unsupported(timestamp, v), "{timestamp} at v{v}");
+            }
+        }
+        for timestamp in [0, 1, i64::MAX] {
+            assert!(!unsupported(timestamp, 0), "{timestamp}");
+        }
+    }
 
     #[test]
     fn responses_encode_at_every_served_version() {

@@ -6,6 +6,7 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use seglog::topic::is_internal_topic;
+use seglog::{Error, LogConfig};
 
 use super::{Context, Outcome};
 use crate::codec::{DecodeResult, Reader};
@@ -64,6 +65,11 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
                     out.log_start_offset = info.2;
                 }
                 Err((error, message)) => {
+                    // A storage failure is the broker's to see; a client's
+                    // mistakes are the client's.
+                    if error == code::KAFKA_STORAGE_ERROR {
+                        crate::log::log_line!("produce {name}-{}: {message}", p.index);
+                    }
                     out.error_code = error;
                     if ctx.version() >= 8 {
                         out.error_message = Some(StrBytes::from_string(message.clone()));
@@ -118,12 +124,28 @@ fn append(
         .map_err(|e| (error_code(&e), e.to_string()))?;
     let info = log
         .append_encoded(&records)
-        .map_err(|e| (error_code(&e), e.to_string()))?;
+        .map_err(|e| (append_error_code(&e, log.config()), e.to_string()))?;
     Ok((
         info.first_offset as i64,
         info.log_append_time.unwrap_or(-1),
         log.log_start_offset() as i64,
     ))
+}
+
+/// The code for an append's error on a log of `config`: a batch within
+/// `max.message.bytes` but larger than `segment.bytes` gets
+/// RECORD_LIST_TOO_LARGE, as Kafka's `UnifiedLog.append` answers; one over
+/// `max.message.bytes` (checked first, by the library as by Kafka) keeps
+/// MESSAGE_TOO_LARGE.
+fn append_error_code(e: &Error, config: &LogConfig) -> i16 {
+    match e {
+        Error::RecordTooLarge { max, .. }
+            if *max == config.segment_bytes && *max != u64::from(config.max_message_bytes) =>
+        {
+            code::RECORD_LIST_TOO_LARGE
+        }
+        _ => error_code(e),
+    }
 }
 
 /// Produce version 3 and later carry exactly one batch of magic 2 per
@@ -164,6 +186,35 @@ mod tests {
         BatchBuilder::new()
             .build(&[Record::new("v").with_timestamp(1)])
             .unwrap()
+    }
+
+    #[test]
+    fn a_batch_over_segment_bytes_is_told_from_one_over_max_message_bytes() {
+        let mut config = LogConfig {
+            segment_bytes: 16384,
+            max_message_bytes: 40000,
+            ..LogConfig::default()
+        };
+        let over = |max| Error::RecordTooLarge { size: 50000, max };
+        assert_eq!(
+            append_error_code(&over(16384), &config),
+            code::RECORD_LIST_TOO_LARGE
+        );
+        assert_eq!(
+            append_error_code(&over(40000), &config),
+            code::MESSAGE_TOO_LARGE
+        );
+        // Equal limits: max.message.bytes is the one checked first.
+        config.max_message_bytes = 16384;
+        assert_eq!(
+            append_error_code(&over(16384), &config),
+            code::MESSAGE_TOO_LARGE
+        );
+        let other = Error::InvalidBatch {
+            position: 0,
+            reason: "crc".into(),
+        };
+        assert_eq!(append_error_code(&other, &config), code::CORRUPT_MESSAGE);
     }
 
     #[test]
