@@ -167,7 +167,7 @@ fn bench_poll(c: &mut Criterion) {
         }
         producer.flush().unwrap();
     }
-    store.flush().unwrap();
+    store.sync().unwrap();
     let log = store.partition(TOPIC, 0).unwrap();
     assert_eq!(log.log_end_offset(), POLL_RECORDS as u64);
     let files = log_files(log.dir());

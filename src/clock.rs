@@ -5,7 +5,9 @@
 //! drive time by hand and still run in parallel.
 
 use std::fmt;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, Ordering};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +31,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to. Clones share the same time.
+/// A clock that only moves when told to. Clones share the same time. A
+/// test seam: public with the `testing` feature.
 ///
 /// ```
 /// use seglog::{Clock, ManualClock};
@@ -37,11 +40,13 @@ impl Clock for SystemClock {
 /// clock.advance(500);
 /// assert_eq!(clock.now_ms(), 1_500);
 /// ```
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {
     ms: Arc<AtomicI64>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// A clock showing `ms`.
     pub fn new(ms: i64) -> Self {
@@ -61,6 +66,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.ms.load(Ordering::SeqCst)

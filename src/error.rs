@@ -177,13 +177,13 @@ pub enum Error {
     /// is gone (removed by hand, a lost disk, a restore that missed it).
     /// Opening the store fails on it rather than serve an empty partition
     /// in its place. Restore the directory, or open the store with
-    /// [`StoreOptions::recreate_missing_partitions`] to have it recreated
+    /// [`StoreConfig::recreate_missing_partitions`] to have it recreated
     /// empty (for a host that copies its data back from a replica).
     ///
-    /// [`StoreOptions::recreate_missing_partitions`]: crate::store::StoreOptions::recreate_missing_partitions
+    /// [`StoreConfig::recreate_missing_partitions`]: crate::store::StoreConfig::recreate_missing_partitions
     #[error(
         "partition {partition} of topic {topic:?} is missing: its directory {} does not exist; \
-         restore it, or open the store with StoreOptions::recreate_missing_partitions to recreate it empty",
+         restore it, or open the store with StoreConfig::recreate_missing_partitions set to recreate it empty",
         path.display()
     )]
     MissingPartition {

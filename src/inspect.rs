@@ -33,9 +33,12 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, OpenMode, StdFs};
 use crate::record::{RecordBatch, TimestampType};
 use crate::segment::{
-    check_whole_entries, parse_file_name, FileKind, OffsetEntries, OffsetPosition, Scanner, Step,
-    TimeEntries, TimestampOffset, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
+    check_whole_entries, parse_file_name, FileKind, OffsetEntries, Scanner, Step, TimeEntries,
+    OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
+/// The entries of the index files, as [`read_offset_index`] and
+/// [`read_time_index`] return them.
+pub use crate::segment::{OffsetPosition, TimestampOffset};
 
 /// The files of one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]

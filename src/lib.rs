@@ -237,10 +237,26 @@
 //!   message formats are reported as unsupported.
 //! * Batches decompress to at most 256 MiB.
 //!
+//! # Cargo features
+//!
+//! * `gzip`, `snappy`, `lz4` (default) and `zstd`: Kafka's compression
+//!   codecs. Reading the records of a batch in a codec that is not
+//!   compiled in fails with [`Error::CompressionUnavailable`]; its bytes
+//!   are still fetched unchanged.
+//! * `cli`: the `seglog` command-line tool.
+//! * `testing`: the seams the crate's own tests use, made public: the
+//!   in-memory file system with fault injection and power loss
+//!   (`io::MemFs`, `Fault`, `FsCall`, `FsOp`, `CrashMode`), the manual
+//!   clock (`ManualClock`), `store::StoreOptions` (a store on another file
+//!   system or clock), and the pure planners' steps
+//!   (`retention::plan`, `compaction::cleanable_section` and the offset
+//!   map). Not for applications: these may change in any release.
+//!
 //! # Design decisions
 //!
-//! * **One I/O seam.** Every file-system call goes through [`io::Fs`];
-//!   [`io::MemFs`] simulates power loss and injects faults for tests.
+//! * **One I/O seam.** Every file-system call goes through [`io::Fs`]; the
+//!   in-memory `io::MemFs` of the `testing` feature simulates power loss
+//!   and injects faults for tests.
 //! * **Injected time.** Time comes from a [`Clock`], so rolling by age and
 //!   flushing by time are testable.
 //! * **No hidden threads.** Work Kafka does in the background (flushing
@@ -278,11 +294,14 @@ pub mod offsets;
 mod poison;
 pub mod record;
 pub mod retention;
-pub mod segment;
+mod segment;
 pub mod store;
 pub mod topic;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(any(test, feature = "testing"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
+pub use compaction::{CleanableSection, CompactOptions, CompactionOutcome, DueReason};
 pub use config::{CleanupPolicy, Durability, LogConfig, RecoveryMode};
 pub use error::{Error, GroupErrorKind, Result};
 pub use log::{
@@ -290,13 +309,19 @@ pub use log::{
     OpenOptions, PartitionLog, ReadBatch, RecoveryReport, RetentionOutcome, SegmentDamage,
     SegmentInfo, TimestampLookup, Truncation,
 };
+pub use offsets::{GroupsConfig, OffsetAndMetadata};
 pub use record::{
-    BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch, RecordView,
-    TimestampType,
+    AsRecord, BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch,
+    RecordRef, RecordView, TimestampType,
 };
+pub use retention::{DeleteReason, RetentionPolicy};
+#[cfg(any(test, feature = "testing"))]
+pub use store::StoreOptions;
 pub use store::{
-    AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerRebalanceListener,
-    ConsumerRecord, LogStore, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
-    StoreConfig, TopicPartition,
+    AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerGroupDescription,
+    ConsumerGroupListing, ConsumerGroupMember, ConsumerRebalanceListener, ConsumerRecord, Delivery,
+    LogStore, MaintenanceReport, OffsetResetSpec, PartitionCompaction, PartitionDescription,
+    PartitionError, PartitionLag, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
+    StoreConfig, StoreOpenReport, TopicDescription, TopicPartition,
 };
 pub use topic::TopicConfig;

@@ -7,6 +7,8 @@ mod common_crash;
 mod compacted;
 #[path = "log_behaviour/fuzz_regressions.rs"]
 mod fuzz_regressions;
+#[path = "log_behaviour/records_api.rs"]
+mod records_api;
 #[path = "log_behaviour/roll_rules.rs"]
 mod roll_rules;
 #[path = "log_behaviour/smoke.rs"]
@@ -562,7 +564,7 @@ fn durability_levels_move_the_recovery_point() {
     log.append_with(&[rec("d", 1)], Durability::None).unwrap();
     // Buffered records are readable at once.
     assert_eq!(offsets(&log, 0), [0, 1, 2, 3]);
-    log.flush().unwrap();
+    log.sync().unwrap();
     assert_eq!(log.recovery_point(), 4);
 }
 
@@ -775,14 +777,17 @@ fn closed_handles_refuse_work_but_fetches_stay_readable() {
     log.close().unwrap();
     assert!(matches!(other.append(&[rec("b", 1)]), Err(Error::Closed)));
     assert!(matches!(other.read(0, 1), Err(Error::Closed)));
-    assert!(matches!(other.flush(), Err(Error::Closed)));
+    assert!(matches!(other.sync(), Err(Error::Closed)));
     assert_eq!(fetch.records().count(), 1);
 }
 
 #[test]
 fn bad_records_and_configs_are_refused() {
     let (_, _, log) = mem_log(LogConfig::default());
-    assert!(matches!(log.append(&[]), Err(Error::InvalidRecord { .. })));
+    assert!(matches!(
+        log.append::<Record>(&[]),
+        Err(Error::InvalidRecord { .. })
+    ));
     assert!(matches!(
         log.append(&[rec("x", -7)]),
         Err(Error::InvalidRecord { .. })
@@ -977,7 +982,7 @@ fn the_clean_marker_stays_until_the_first_change() {
 
     // The first append takes the marker away before it writes.
     log.append(&[rec("more", 2_000)]).unwrap();
-    log.flush().unwrap();
+    log.sync().unwrap();
     let again = crashed.crash(seglog::io::CrashMode::DurableOnly);
     drop(log);
     let log = reopen(&again, &clock, config);
@@ -1019,7 +1024,7 @@ fn closing_an_unchanged_log_writes_nothing() {
         let log = reopen(&fs, &clock, config.clone());
         assert!(log.recovery_report().clean_shutdown);
         assert_eq!(offsets(&log, 0).len(), 100);
-        log.flush().unwrap();
+        log.sync().unwrap();
         log.sync_sealed().unwrap();
         log.close().unwrap();
     }
@@ -1178,7 +1183,7 @@ fn max_timestamp_is_the_same_after_a_reopen() {
     log.advance_log_start_offset(2).unwrap();
     let before = max_ts(&log);
     assert_eq!(before, Some((4, 700)));
-    log.flush().unwrap();
+    log.sync().unwrap();
     let crashed = fs.crash(seglog::io::CrashMode::DurableOnly);
     log.close().unwrap();
     assert!(matches!(log.max_timestamp(), Err(Error::Closed)));

@@ -164,7 +164,7 @@ fn one_directory_fsync_covers_all_the_renames_of_a_deletion() {
     one_record_segments(&log, 40);
     // Records not fsynced would be fsynced first (a start never passes
     // records that a power loss could take): counted apart.
-    log.flush().unwrap();
+    log.sync().unwrap();
     let calls = count_calls(&fs);
     assert_eq!(log.advance_log_start_offset(40).unwrap(), 40);
     fs.clear_fault_hook();
@@ -236,7 +236,7 @@ fn truncation_waits_for_a_deletion_in_flight() {
             log.truncate_fully_and_start_at(0)?;
             restarted.store(1, Ordering::SeqCst);
             log.append(&[Record::new("new 0"), Record::new("new 1")])?;
-            log.flush()
+            log.sync()
         })
     };
     // Give a truncation that does not wait the time to create its segment.
@@ -274,7 +274,7 @@ fn start_raised_to_6_then_power_cut(syncs: u64) -> MemFs {
     let fs = MemFs::new();
     let log = open(&fs, 0);
     one_record_segments(&log, 10);
-    log.flush().unwrap();
+    log.sync().unwrap();
     fs.freeze_after_syncs(fs.sync_count() + syncs);
     assert_eq!(log.advance_log_start_offset(6).unwrap(), 6);
     fs.crash(CrashMode::DurableOnly)

@@ -83,7 +83,7 @@ fn every_change_fails_with_read_only_and_nothing_is_written() {
         )
     };
     read_only(r.append(&[Record::new("x")]).unwrap_err());
-    read_only(r.flush().unwrap_err());
+    read_only(r.sync().unwrap_err());
     read_only(r.roll().unwrap_err());
     read_only(r.truncate_to(5).unwrap_err());
     read_only(r.advance_log_start_offset(5).unwrap_err());
@@ -249,7 +249,7 @@ fn a_crash_image_with_garbage_at_its_end_is_corrupt_and_half_a_batch_is_not() {
     let fs = MemFs::new();
     let w = writer(&fs, config(600));
     append(&w, 30);
-    w.flush().unwrap();
+    w.sync().unwrap();
     let image = fs.crash(CrashMode::DurableOnly);
     drop(w);
     let last = image.list_dir(Path::new(DIR)).unwrap();

@@ -466,7 +466,7 @@ impl World {
                 self.durable = self.durable.max(active);
             }
             Op::Flush => {
-                self.log.flush().map_err(|e| fail(format!("flush: {e}")))?;
+                self.log.sync().map_err(|e| fail(format!("flush: {e}")))?;
                 self.durable = m.leo;
             }
             Op::TruncateTo { at } => {

@@ -340,7 +340,7 @@ fn run_observed(
             }
             Op::Flush => {
                 let l = log.as_ref().unwrap();
-                l.flush().unwrap();
+                l.sync().unwrap();
                 assert_eq!(l.recovery_point(), model.leo);
             }
             Op::TruncateBack(_) | Op::TruncateTo(_) | Op::TruncateInActive(_) => {
@@ -967,7 +967,7 @@ fn run_with_fault(ops: &[Op], inj: Inject, fail_at: Option<u64>) -> u64 {
                 })
             }
             Op::Roll => log.roll().map(|()| os_floor = model.leo),
-            Op::Flush => log.flush().map(|()| os_floor = model.leo),
+            Op::Flush => log.sync().map(|()| os_floor = model.leo),
             Op::FlushOs => log.flush_with(F).map(|()| os_floor = model.leo),
             Op::SyncSealed => log.sync_sealed().map(|_| ()),
             Op::TruncateBack(_) | Op::TruncateTo(_) | Op::TruncateInActive(_) => {
@@ -1051,7 +1051,7 @@ fn check_after_failure(
         for (what, r) in [
             ("append", log.append_with(&more, S).map(|_| ())),
             ("append", log.append_with(&more, N).map(|_| ())),
-            ("flush", log.flush()),
+            ("flush", log.sync()),
             ("roll", log.roll()),
             ("truncate_to", log.truncate_to(0)),
             (

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common_store::{open, produce, snapshot, store_config, value_for, ROOT, T0};
 use seglog::io::{Fs, MemFs, OpenMode};
-use seglog::store::{AutoOffsetReset, ConsumerConfig, StoreOptions};
+use seglog::store::{AutoOffsetReset, ConsumerConfig, StoreConfig, StoreOptions};
 use seglog::{Error, LogStore, ManualClock, ProducerRecord};
 
 fn open_read_only(fs: &MemFs, clock: &ManualClock) -> LogStore {
@@ -16,8 +16,13 @@ fn open_read_only(fs: &MemFs, clock: &ManualClock) -> LogStore {
         .fs(fs.clone())
         .clock(clock.clone())
         .read_only(true)
-        .refresh_interval(Duration::from_millis(10))
-        .open(ROOT, store_config())
+        .open(
+            ROOT,
+            StoreConfig {
+                refresh_interval: Duration::from_millis(10),
+                ..store_config()
+            },
+        )
         .unwrap()
 }
 
@@ -166,7 +171,7 @@ fn every_change_fails_with_read_only_and_nothing_is_written() {
     assert!(is_read_only(
         &producer.send(ProducerRecord::new("t", "x")).unwrap_err()
     ));
-    assert!(is_read_only(&reader.flush().unwrap_err()));
+    assert!(is_read_only(&reader.sync().unwrap_err()));
 
     let mut consumer = reader.consumer(ConsumerConfig {
         auto_offset_reset: AutoOffsetReset::Earliest,
@@ -292,8 +297,13 @@ fn any_refresh_interval_is_usable() {
         let reader = StoreOptions::new()
             .fs(fs.clone())
             .read_only(true)
-            .refresh_interval(interval)
-            .open(ROOT, store_config())
+            .open(
+                ROOT,
+                StoreConfig {
+                    refresh_interval: interval,
+                    ..store_config()
+                },
+            )
             .unwrap();
         let mut consumer = earliest(&reader, 500);
         consumer.assign_topic("t").unwrap();

@@ -51,10 +51,10 @@
 //! * The dirty section runs from the cleaner checkpoint (the end of the
 //!   last round, or the log start offset; a truncation below it lowers it
 //!   to the base offset of the segment cut) to the first uncleanable
-//!   offset, rounded down to a segment boundary ([`cleanable_section`]).
+//!   offset, rounded down to a segment boundary (`cleanable_section`).
 //! * Every segment below the end of what was mapped, clean and dirty
 //!   alike, is rewritten, in groups of consecutive segments that fit one
-//!   segment ([`group_segments`]), each group into one new segment named
+//!   segment (`group_segments`), each group into one new segment named
 //!   after its first base offset.
 //! * A record is kept if it lies beyond what was mapped; otherwise a
 //!   record without a key is dropped, one below the latest offset of its
@@ -82,7 +82,7 @@
 //!
 //! * Keys are hashed with a randomly keyed 128-bit hash rather than
 //!   MD5, and the offset map probes Robin Hood style within a table that
-//!   grows inside its buffer as keys come (see [`OffsetMap`]); the map
+//!   grows inside its buffer as keys come (see `OffsetMap`); the map
 //!   holds as many entries for the same memory.
 //! * seglog does not track transactions: transactional batches are
 //!   compacted like any other, and control batches (transaction markers)
@@ -111,11 +111,18 @@ mod throttle;
 
 use std::time::Duration;
 
-pub use offset_map::{OffsetMap, ENTRY_BYTES};
-pub use plan::{
-    cleanable_section, filthiest, group_segments, CleanableSection, CompactionPolicy, DueReason,
-    SegmentMeta,
-};
+pub use offset_map::ENTRY_BYTES;
+pub use plan::{CleanableSection, CompactionPolicy, DueReason};
+// The planner's steps and the offset map are the cleaner's own; the crate's
+// tests and benchmarks reach them through the `testing` feature.
+#[cfg(not(feature = "testing"))]
+pub(crate) use offset_map::OffsetMap;
+#[cfg(feature = "testing")]
+pub use offset_map::OffsetMap;
+#[cfg(not(feature = "testing"))]
+pub(crate) use plan::{cleanable_section, filthiest, group_segments, SegmentMeta};
+#[cfg(feature = "testing")]
+pub use plan::{cleanable_section, filthiest, group_segments, SegmentMeta};
 pub use producers::PRODUCER_ID_EXPIRATION_MS;
 pub(crate) use throttle::Throttle;
 

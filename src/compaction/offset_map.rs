@@ -92,6 +92,8 @@ impl std::fmt::Debug for OffsetMap {
     }
 }
 
+// Some of the map's methods serve only its tests and the `testing` feature.
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))]
 impl OffsetMap {
     /// A map in `memory_bytes` of memory (at least one entry's worth),
     /// filled up to `load_factor` of its slots (in `(0, 1]`; values

@@ -6,10 +6,10 @@
 //! Two implementations ship with the crate:
 //!
 //! * [`StdFs`], the real one, on `std::fs` and `memmap2`;
-//! * [`MemFs`], an in-memory file system that keeps, for every file and
+//! * `MemFs`, an in-memory file system that keeps, for every file and
 //!   every directory, a *live* image (what the running process sees) and a
 //!   *durable* image (what survives a power loss). `sync_data` and
-//!   `sync_dir` promote live to durable; [`MemFs::crash`] returns a new file
+//!   `sync_dir` promote live to durable; `MemFs::crash` returns a new file
 //!   system holding only the durable state, optionally with a torn tail on
 //!   files whose appended bytes were not synced. A fault hook injects
 //!   errors (EIO, ENOSPC, short writes) into any call.
@@ -28,6 +28,7 @@
 //! in another process, does change its active segment's index files (it
 //! trims them when the segment rolls), so their bytes are read instead.
 
+#[cfg(any(test, feature = "testing"))]
 mod mem;
 mod std_fs;
 
@@ -37,6 +38,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(any(test, feature = "testing"))]
 pub use mem::{CrashMode, Fault, FsCall, FsOp, MemFs};
 pub use std_fs::StdFs;
 
@@ -179,7 +181,7 @@ pub trait FileHandle: Send + Sync + fmt::Debug {
 }
 
 /// A read-only view of a whole file: a memory map for [`StdFs`], a copy for
-/// [`MemFs`].
+/// the in-memory `MemFs`.
 pub struct Mapping(MappingInner);
 
 enum MappingInner {

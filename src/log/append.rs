@@ -7,7 +7,7 @@ use super::{writes_through, AppendInfo, Inner, PartitionLog, Writer};
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::record::{
-    batches as split_batches, BatchAttributes, BatchBuilder, DecodeError, Record, RecordBatch,
+    batches as split_batches, AsRecord, BatchAttributes, BatchBuilder, DecodeError, RecordBatch,
     TimestampType,
 };
 use crate::segment::{BatchMeta, InPlace};
@@ -41,7 +41,7 @@ impl PartitionLog {
     /// `max_message_bytes`, [`Error::Poisoned`]/[`Error::Closed`],
     /// [`Error::Io`]. Nothing is written when an error other than `Io` is
     /// returned.
-    pub fn append(&self, records: &[Record]) -> Result<AppendInfo> {
+    pub fn append<R: AsRecord>(&self, records: &[R]) -> Result<AppendInfo> {
         self.append_with(records, self.inner.config.durability)
     }
 
@@ -49,7 +49,11 @@ impl PartitionLog {
     ///
     /// # Errors
     /// As [`append`](Self::append).
-    pub fn append_with(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
+    pub fn append_with<R: AsRecord>(
+        &self,
+        records: &[R],
+        durability: Durability,
+    ) -> Result<AppendInfo> {
         self.inner
             .notify(self.inner.append_records(records, durability))
     }
@@ -129,9 +133,13 @@ impl Inner {
         result
     }
 
-    fn append_records(&self, records: &[Record], durability: Durability) -> Result<AppendInfo> {
+    fn append_records<R: AsRecord>(
+        &self,
+        records: &[R],
+        durability: Durability,
+    ) -> Result<AppendInfo> {
         if self.config.cleanup_policy.compacts() {
-            if let Some(index) = records.iter().position(|r| r.key.is_none()) {
+            if let Some(index) = records.iter().position(|r| r.key().is_none()) {
                 return Err(Error::MissingKey {
                     index: index as u64,
                     batch_position: None,

@@ -25,7 +25,7 @@
 //!
 //! Each append goes as far as its [`Durability`] says (in-process buffer,
 //! the OS, or fsynced). Kafka's `flush_messages` and `flush_ms` add fsyncs
-//! by count and time, and [`PartitionLog::flush`] fsyncs on demand. The
+//! by count and time, and [`PartitionLog::sync`] fsyncs on demand. The
 //! *recovery point* is the offset below which everything has been fsynced;
 //! it only moves when an fsync completes. The steps that make this
 //! crash-safe:
@@ -45,7 +45,7 @@
 //!    exists, since from then on an open trusts its index files without
 //!    re-reading it. Then step 1 for the new segment, and step 5.
 //! 3. **Sync.** For an append with [`Durability::Sync`], a due
-//!    `flush_messages`/`flush_ms`, or [`flush`](PartitionLog::flush): the
+//!    `flush_messages`/`flush_ms`, or [`sync`](PartitionLog::sync): the
 //!    sealed, unsynced segments are fsynced oldest first (`.log`, then
 //!    indexes), then the active `.log`; then the recovery point moves to
 //!    the log end offset. [`sync_sealed`](PartitionLog::sync_sealed) does
@@ -380,19 +380,34 @@ impl PartitionLog {
             .sum()
     }
 
-    /// Writes buffered bytes and fsyncs the active segment; the recovery
-    /// point moves to the log end offset.
+    /// Writes buffered bytes and fsyncs the log (`fsync`, like
+    /// `File::sync_data`): everything appended so far survives a crash of
+    /// the machine once it returns. The recovery point moves to the log end
+    /// offset.
     ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
-    pub fn flush(&self) -> Result<()> {
+    pub fn sync(&self) -> Result<()> {
         self.flush_with(Durability::Sync)
+    }
+
+    /// Writes buffered bytes and fsyncs: the former name of
+    /// [`sync`](Self::sync), which says that it fsyncs.
+    ///
+    /// # Errors
+    /// As [`sync`](Self::sync).
+    #[deprecated(
+        note = "renamed `sync`, which fsyncs; `flush_with(Durability::Flush)` only writes out"
+    )]
+    pub fn flush(&self) -> Result<()> {
+        self.sync()
     }
 
     /// Makes everything appended so far as durable as `durability` says:
     /// [`Durability::Flush`] hands bytes buffered in process to the OS
-    /// (like `BufWriter::flush`), [`Durability::Sync`] also fsyncs (like
-    /// [`flush`](Self::flush)), [`Durability::None`] does nothing.
+    /// (like `BufWriter::flush`; survives a crash of the process),
+    /// [`Durability::Sync`] also fsyncs (like [`sync`](Self::sync)),
+    /// [`Durability::None`] does nothing.
     ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
@@ -415,7 +430,7 @@ impl PartitionLog {
     /// holding up appends while the fsyncs run, and moves the recovery
     /// point up to the active segment. A host calls it from a maintenance
     /// thread so that little has to be re-read after a crash; appends with
-    /// [`Durability::Sync`] and [`flush`](Self::flush) do it anyway.
+    /// [`Durability::Sync`] and [`sync`](Self::sync) do it anyway.
     /// Returns the number of segments synced.
     ///
     /// # Errors
@@ -441,7 +456,7 @@ impl PartitionLog {
     /// timer; appends check it too). Returns whether it flushed.
     ///
     /// # Errors
-    /// As [`flush`](Self::flush).
+    /// As [`sync`](Self::sync).
     pub fn maybe_flush(&self) -> Result<bool> {
         let mut w = self.inner.writer()?;
         let now = self.inner.clock.now_ms();

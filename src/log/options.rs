@@ -16,14 +16,13 @@ use crate::segment::Resources;
 /// How to open a [`PartitionLog`]: file system, clock, recovery mode.
 ///
 /// ```
-/// use seglog::{io::MemFs, LogConfig, ManualClock, OpenOptions, RecoveryMode};
+/// use seglog::{LogConfig, OpenOptions, RecoveryMode};
+/// let dir = tempfile::tempdir()?;
 /// let log = OpenOptions::new()
-///     .fs(MemFs::new())
-///     .clock(ManualClock::new(0))
 ///     .recovery_mode(RecoveryMode::Strict)
-///     .open("/data/t-0", LogConfig::default())?;
+///     .open(dir.path().join("t-0"), LogConfig::default())?;
 /// assert_eq!(log.log_end_offset(), 0);
-/// # Ok::<(), seglog::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct OpenOptions {
@@ -89,7 +88,8 @@ impl OpenOptions {
         }
     }
 
-    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
+    /// The file system to use (in tests, for example, the in-memory
+    /// `io::MemFs` of the `testing` feature).
     pub fn fs(self, fs: impl Fs) -> Self {
         self.fs_shared(Arc::new(fs))
     }

@@ -607,6 +607,54 @@ impl PartitionLog {
         self.inner.read(offset, max_bytes, max_offset)
     }
 
+    /// The record at `offset`, owned; `None` when the log has no record
+    /// there although the offset is in range: compaction removed it, or it
+    /// is a control record (a transaction marker).
+    ///
+    /// ```
+    /// use seglog::{LogConfig, PartitionLog, Record};
+    /// let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b").with_key("k")])?;
+    /// let record = log.read_record(1)?.expect("offset 1 holds a record");
+    /// assert_eq!(record.key.as_deref(), Some(&b"k"[..]));
+    /// assert_eq!(record.value.as_deref(), Some(&b"b"[..]));
+    /// assert!(log.read_record(2).is_err()); // the log end offset
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if `offset` is below the log start
+    /// offset or at or above the log end offset; [`Error::Corrupt`] if the
+    /// batch holding it is damaged; [`Error::Closed`]; [`Error::Io`].
+    pub fn read_record(&self, offset: u64) -> Result<Option<LogRecord>> {
+        let end = self.log_end_offset();
+        if offset >= end {
+            return Err(Error::OffsetOutOfRange {
+                requested: offset,
+                earliest: self.log_start_offset(),
+                latest: end,
+            });
+        }
+        let mut reader = self.reader(offset).with_fetch_bytes(1);
+        let Some(batch) = reader.next_batch()? else {
+            return Ok(None);
+        };
+        if batch.header().is_control() || batch.header().base_offset > offset {
+            return Ok(None);
+        }
+        for record in batch {
+            let record = record?;
+            if record.offset == offset {
+                return Ok(Some(record.to_owned()));
+            }
+            if record.offset > offset {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// A decoding cursor starting at `offset`; see [`LogReader`].
     pub fn reader(&self, offset: u64) -> LogReader {
         LogReader::new(self.clone(), offset)

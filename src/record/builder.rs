@@ -7,7 +7,7 @@ use super::batch::{
 };
 use super::varint::{varint_len, varlong_len, SliceWriter};
 use super::{
-    compression, BatchAttributes, Compression, Record, TimestampType, BATCH_HEADER_LEN,
+    compression, AsRecord, BatchAttributes, Compression, TimestampType, BATCH_HEADER_LEN,
     LOG_OVERHEAD, MAGIC_V2,
 };
 use crate::error::{Error, Result};
@@ -129,7 +129,7 @@ impl BatchBuilder {
     /// record without a timestamp when no [`now`](Self::now) was given, or
     /// a field too large for Kafka's 32-bit lengths;
     /// [`Error::CompressionUnavailable`] for a codec not compiled in.
-    pub fn build(&self, records: &[Record]) -> Result<Vec<u8>> {
+    pub fn build<R: AsRecord>(&self, records: &[R]) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.encode_into(records, &mut out, &mut Vec::new())?;
         Ok(out)
@@ -137,9 +137,9 @@ impl BatchBuilder {
 
     /// Appends the encoded batch to `out`, using `scratch` for the
     /// uncompressed records when compressing.
-    pub(crate) fn encode_into(
+    pub(crate) fn encode_into<R: AsRecord>(
         &self,
-        records: &[Record],
+        records: &[R],
         out: &mut Vec<u8>,
         scratch: &mut Vec<u8>,
     ) -> Result<EncodedBatch> {
@@ -215,7 +215,7 @@ impl BatchBuilder {
     }
 
     /// The batch's base and max timestamps, checking every record's.
-    fn timestamps(&self, records: &[Record]) -> Result<(i64, i64)> {
+    fn timestamps<R: AsRecord>(&self, records: &[R]) -> Result<(i64, i64)> {
         if self.timestamp_type == TimestampType::LogAppendTime {
             let now = self
                 .now
@@ -225,7 +225,7 @@ impl BatchBuilder {
         let mut base = None;
         let mut max = i64::MIN;
         for (i, r) in records.iter().enumerate() {
-            let ts = match (r.timestamp, self.now) {
+            let ts = match (r.timestamp(), self.now) {
                 (Some(ts), _) if ts < 0 => {
                     return Err(Error::invalid_record(format!(
                         "record {i} has a negative timestamp {ts}"
@@ -269,8 +269,8 @@ pub(crate) enum RecordTimestamps {
 /// once; then every byte is written exactly once: the small varint fields
 /// go through a stack buffer, keys and values are copied straight from the
 /// records (no zero-filling of the region first).
-pub(crate) fn encode_records(
-    records: &[Record],
+pub(crate) fn encode_records<R: AsRecord>(
+    records: &[R],
     base_timestamp: i64,
     timestamps: RecordTimestamps,
     out: &mut Vec<u8>,
@@ -299,10 +299,10 @@ pub(crate) fn encode_records(
         w.varint(i as i32);
         let n = w.position();
         out.extend_from_slice(&head[..n]);
-        put_field(out, r.key.as_deref());
-        put_field(out, r.value.as_deref());
-        put_varint(out, r.headers.len() as i32);
-        for h in &r.headers {
+        put_field(out, r.key());
+        put_field(out, r.value());
+        put_varint(out, r.headers().len() as i32);
+        for h in r.headers() {
             put_field(out, Some(h.key.as_bytes()));
             put_field(out, h.value.as_deref());
         }
@@ -334,43 +334,43 @@ pub(super) fn put_field(out: &mut Vec<u8>, field: Option<&[u8]>) {
 /// At least the encoded size of a record: its bytes plus the most its
 /// varints can take.
 #[inline]
-pub(crate) fn upper_bound(r: &Record) -> usize {
+pub(crate) fn upper_bound<R: AsRecord>(r: &R) -> usize {
     let field = |f: Option<&[u8]>| 5 + f.map_or(0, <[u8]>::len);
-    let mut n = 21 + field(r.key.as_deref()) + field(r.value.as_deref()) + 5;
-    for h in &r.headers {
+    let mut n = 21 + field(r.key()) + field(r.value()) + 5;
+    for h in r.headers() {
         n += field(Some(h.key.as_bytes())) + field(h.value.as_deref());
     }
     n
 }
 
 #[inline]
-fn ts_delta(r: &Record, base_timestamp: i64, timestamps: RecordTimestamps) -> i64 {
+fn ts_delta<R: AsRecord>(r: &R, base_timestamp: i64, timestamps: RecordTimestamps) -> i64 {
     match timestamps {
         RecordTimestamps::AppendTime => 0,
         RecordTimestamps::Own { now } => r
-            .timestamp
+            .timestamp()
             .or(now)
             .map_or(0, |ts| ts.wrapping_sub(base_timestamp)),
     }
 }
 
 /// Refuses fields too long for Kafka's 32-bit lengths.
-fn check_lengths(r: &Record, i: usize) -> Result<()> {
+fn check_lengths<R: AsRecord>(r: &R, i: usize) -> Result<()> {
     let too_long = |what: &str| {
         Err(Error::invalid_record(format!(
             "record {i}: {what} larger than 2 GiB"
         )))
     };
-    if r.key.as_ref().is_some_and(|k| k.len() > MAX_LEN) {
+    if r.key().is_some_and(|k| k.len() > MAX_LEN) {
         return too_long("key");
     }
-    if r.value.as_ref().is_some_and(|v| v.len() > MAX_LEN) {
+    if r.value().is_some_and(|v| v.len() > MAX_LEN) {
         return too_long("value");
     }
-    if r.headers.len() > MAX_LEN {
+    if r.headers().len() > MAX_LEN {
         return too_long("header count");
     }
-    for h in &r.headers {
+    for h in r.headers() {
         if h.key.len() > MAX_LEN || h.value.as_ref().is_some_and(|v| v.len() > MAX_LEN) {
             return too_long("header");
         }
@@ -380,12 +380,12 @@ fn check_lengths(r: &Record, i: usize) -> Result<()> {
 
 /// Length of a record after its length prefix (lengths already checked).
 #[inline]
-fn body_len(r: &Record, offset_delta: i32, ts_delta: i64) -> usize {
+fn body_len<R: AsRecord>(r: &R, offset_delta: i32, ts_delta: i64) -> usize {
     let mut len = 1 + varlong_len(ts_delta) + varint_len(offset_delta);
-    len += field_len(r.key.as_deref());
-    len += field_len(r.value.as_deref());
-    len += varint_len(r.headers.len() as i32);
-    for h in &r.headers {
+    len += field_len(r.key());
+    len += field_len(r.value());
+    len += varint_len(r.headers().len() as i32);
+    for h in r.headers() {
         len += field_len(Some(h.key.as_bytes())) + field_len(h.value.as_deref());
     }
     len
@@ -402,7 +402,7 @@ fn field_len(field: Option<&[u8]>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::super::batch::tests::{hex, VECTOR_A};
-    use super::super::{Header, RecordBatch};
+    use super::super::{Header, Record, RecordBatch};
     use super::*;
 
     #[test]
@@ -497,7 +497,10 @@ mod tests {
     #[test]
     fn bad_records_are_refused() {
         let b = BatchBuilder::new();
-        assert!(matches!(b.build(&[]), Err(Error::InvalidRecord { .. })));
+        assert!(matches!(
+            b.build::<Record>(&[]),
+            Err(Error::InvalidRecord { .. })
+        ));
         assert!(matches!(
             b.build(&[Record::new("x").with_timestamp(-5)]),
             Err(Error::InvalidRecord { .. })

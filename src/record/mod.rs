@@ -32,6 +32,7 @@
 //! borrow the bytes they were parsed from; [`LogRecord`] is the owned form.
 
 mod batch;
+mod borrowed;
 mod builder;
 mod compression;
 mod rebuild;
@@ -41,6 +42,7 @@ mod varint;
 use std::fmt;
 
 pub use batch::{batches, BatchAttributes, BatchHeader, Batches, RecordBatch};
+pub use borrowed::{AsRecord, RecordRef};
 pub(crate) use builder::upper_bound as record_size_bound;
 pub use builder::BatchBuilder;
 pub use records::{HeaderView, RecordIter, RecordView};

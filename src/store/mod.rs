@@ -43,7 +43,7 @@
 //! A partition of a live topic whose directory is missing has lost its
 //! data: opening the store fails with [`Error::MissingPartition`] rather
 //! than serve it empty, unless
-//! [`StoreOptions::recreate_missing_partitions`] says to recreate it.
+//! [`StoreConfig::recreate_missing_partitions`] says to recreate it.
 //! Directories of topics `seglog.topics` does not list are left alone. A
 //! directory without `seglog.topics` (a Kafka log directory, say) is
 //! adopted: every partition directory in it becomes part of a topic, and
@@ -62,7 +62,7 @@
 //! describe topics and consume records beside it, as Kafka's tools read a
 //! running broker: no lock, nothing written, and consumers that pick up
 //! new records (by looking at the files every
-//! [`refresh_interval`](StoreOptions::refresh_interval)) while they wait
+//! [`refresh_interval`](StoreConfig::refresh_interval)) while they wait
 //! in [`poll`](Consumer::poll).
 //!
 //! # Cleanup policies
@@ -96,6 +96,7 @@ mod groups;
 mod layout;
 mod maintenance;
 mod open;
+mod options;
 mod producer;
 mod root_files;
 mod signal;
@@ -117,14 +118,18 @@ pub use group_admin::{
     PartitionLag,
 };
 pub use maintenance::{MaintenanceReport, PartitionError};
+#[cfg(not(any(test, feature = "testing")))]
+pub(crate) use options::StoreOptions;
+#[cfg(any(test, feature = "testing"))]
+pub use options::StoreOptions;
 pub use producer::{Delivery, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 pub use root_files::{verify_store_files, StoreFilesReport};
 pub use topics::{PartitionDescription, TopicDescription, MAX_PARTITIONS};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
-use crate::io::{self as fsio, DirLock, Fs, IoContext, StdFs};
+use crate::io::{self as fsio, DirLock, Fs, IoContext};
 use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::offsets::manager::OffsetManager;
@@ -187,6 +192,19 @@ pub struct StoreConfig {
     /// Committed offsets and consumer groups (Kafka's `offsets.*` and
     /// `group.*`). Default [`GroupsConfig::default()`].
     pub groups: GroupsConfig,
+    /// How often a read-only store's consumers look at the files for new
+    /// records while they wait in [`poll`](Consumer::poll) (another
+    /// process's appends cannot wake them). Default
+    /// [`DEFAULT_REFRESH_INTERVAL`] (100 ms); at least 1 ms is used.
+    pub refresh_interval: Duration,
+    /// Whether a partition whose directory is missing is recreated empty
+    /// (and listed in [`StoreOpenReport::recreated_partitions`]) instead of
+    /// failing the open with [`Error::MissingPartition`]. Default `false`:
+    /// a missing directory is data lost, which only the host can decide to
+    /// accept (one that copies partitions back from replicas, say). A
+    /// read-only store serves such a partition as empty and creates
+    /// nothing.
+    pub recreate_missing_partitions: bool,
 }
 
 impl Default for StoreConfig {
@@ -198,6 +216,8 @@ impl Default for StoreConfig {
             recovery_mode: RecoveryMode::Strict,
             cleaner: CleanerConfig::default(),
             groups: GroupsConfig::default(),
+            refresh_interval: DEFAULT_REFRESH_INTERVAL,
+            recreate_missing_partitions: false,
         }
     }
 }
@@ -219,7 +239,7 @@ pub struct StoreOpenReport {
     /// [`recreated_partitions`](Self::recreated_partitions).
     pub partitions_created: usize,
     /// Partitions whose directories were missing and were recreated
-    /// empty, as [`StoreOptions::recreate_missing_partitions`] asked
+    /// empty, as [`StoreConfig::recreate_missing_partitions`] asked
     /// (without it, a missing one fails the open with
     /// [`Error::MissingPartition`]).
     pub recreated_partitions: Vec<TopicPartition>,
@@ -234,112 +254,6 @@ pub struct StoreOpenReport {
     /// partition's own report is also at
     /// [`PartitionLog::recovery_report`].
     pub damaged_partitions: Vec<(TopicPartition, RecoveryReport)>,
-}
-
-/// How to open a [`LogStore`]: file system, clock, read-only.
-#[derive(Clone)]
-pub struct StoreOptions {
-    fs: Arc<dyn Fs>,
-    clock: Arc<dyn Clock>,
-    read_only: bool,
-    refresh_interval: Duration,
-    recreate_missing_partitions: bool,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for StoreOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreOptions")
-            .field("fs", &self.fs)
-            .field("clock", &self.clock)
-            .field("read_only", &self.read_only)
-            .field("refresh_interval", &self.refresh_interval)
-            .field(
-                "recreate_missing_partitions",
-                &self.recreate_missing_partitions,
-            )
-            .finish()
-    }
-}
-
-impl StoreOptions {
-    /// The real file system and the system clock.
-    pub fn new() -> Self {
-        StoreOptions {
-            fs: Arc::new(StdFs),
-            clock: Arc::new(SystemClock),
-            read_only: false,
-            refresh_interval: DEFAULT_REFRESH_INTERVAL,
-            recreate_missing_partitions: false,
-        }
-    }
-
-    /// The file system to use (e.g. [`MemFs`](crate::io::MemFs) in tests).
-    pub fn fs(mut self, fs: impl Fs) -> Self {
-        self.fs = Arc::new(fs);
-        self
-    }
-
-    /// The clock for rolling, flushing, retention and log-append time.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Opens the store read-only, beside the process that has it open (as
-    /// Kafka's tools read a running broker's files): no lock is taken and
-    /// nothing is written. Topics, partitions and records are what the
-    /// files hold now; [`LogStore::refresh`] picks up what the writer did
-    /// since, and consumers do so themselves while they wait in
-    /// [`poll`](Consumer::poll). Every change (creating topics, producing,
-    /// deleting records, maintenance) fails with [`Error::ReadOnly`]. See
-    /// [`OpenOptions::read_only`] for what one partition's view is.
-    pub fn read_only(mut self, read_only: bool) -> Self {
-        self.read_only = read_only;
-        self
-    }
-
-    /// How often a read-only store's consumers look at the files for new
-    /// records while they wait in [`poll`](Consumer::poll) (another
-    /// process's appends cannot wake them). Default 100 ms; at least
-    /// 1 ms.
-    pub fn refresh_interval(mut self, interval: Duration) -> Self {
-        self.refresh_interval = interval.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Whether a partition whose directory is missing is recreated empty
-    /// (and listed in [`StoreOpenReport::recreated_partitions`]) instead of
-    /// failing the open with [`Error::MissingPartition`]. Default `false`:
-    /// a missing directory is data lost, which only the host can decide to
-    /// accept (one that copies partitions back from replicas, say). A
-    /// read-only store serves such a partition as empty and creates
-    /// nothing.
-    pub fn recreate_missing_partitions(mut self, recreate: bool) -> Self {
-        self.recreate_missing_partitions = recreate;
-        self
-    }
-
-    /// Opens (or creates) the store in `dir`; read-only, it must exist.
-    /// An open that fails on the store's files changes none of them (see
-    /// [`verify_store_files`] for the checks).
-    ///
-    /// # Errors
-    /// [`Error::Locked`] if the directory is open elsewhere, or a
-    /// [`PartitionLog`] opened on its own writes one of its partitions;
-    /// [`Error::InvalidConfig`] for a bad config (the cleaner's settings
-    /// and a stored override included); [`Error::Corrupt`] for damaged metadata (naming the
-    /// file) or partition data that strict recovery keeps;
-    /// [`Error::MissingPartition`] for a partition whose directory is gone;
-    /// [`Error::Io`].
-    pub fn open(self, dir: impl AsRef<Path>, config: StoreConfig) -> Result<LogStore> {
-        StoreInner::open(self, dir.as_ref(), config)
-    }
 }
 
 /// How often a read-only store's consumers look for new records while they
@@ -446,18 +360,33 @@ pub(crate) struct StoreInner {
 }
 
 impl LogStore {
-    /// Opens (or creates) the store in `dir` on the real file system with
-    /// the system clock. See [`StoreOptions`] for more.
+    /// Opens (or creates) the store in `dir`, with the settings of
+    /// `config`. An open that fails on the store's files changes none of
+    /// them (see [`verify_store_files`] for the checks).
     ///
     /// # Errors
-    /// As [`StoreOptions::open`].
+    /// [`Error::Locked`] if the directory is open elsewhere, or a
+    /// [`PartitionLog`] opened on its own writes one of its partitions;
+    /// [`Error::InvalidConfig`] for a bad config (the cleaner's settings
+    /// and a stored override included); [`Error::Corrupt`] for damaged
+    /// metadata (naming the file) or partition data that strict recovery
+    /// keeps; [`Error::MissingPartition`] for a partition whose directory
+    /// is gone (see [`StoreConfig::recreate_missing_partitions`]);
+    /// [`Error::Io`].
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
         StoreOptions::new().open(dir, config)
     }
 
-    /// Opens the store in `dir` read-only, on the real file system (see
-    /// [`StoreOptions::read_only`]): to read a store another process has
-    /// open.
+    /// Opens the store in `dir` read-only, beside the process that has it
+    /// open (as Kafka's tools read a running broker's files): no lock is
+    /// taken and nothing is written. Topics, partitions and records are
+    /// what the files hold now; [`LogStore::refresh`] picks up what the
+    /// writer did since, and consumers do so themselves while they wait in
+    /// [`poll`](Consumer::poll) (every
+    /// [`StoreConfig::refresh_interval`]). Every change (creating topics,
+    /// producing, deleting records, maintenance) fails with
+    /// [`Error::ReadOnly`]. See [`OpenOptions::read_only`] for what one
+    /// partition's view is.
     ///
     /// ```
     /// use seglog::store::{LogStore, StoreConfig};
@@ -473,7 +402,7 @@ impl LogStore {
     /// ```
     ///
     /// # Errors
-    /// As [`StoreOptions::open`]; a missing directory is [`Error::Io`].
+    /// As [`LogStore::open`]; a missing directory is [`Error::Io`].
     pub fn open_read_only(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Self> {
         StoreOptions::new().read_only(true).open(dir, config)
     }
@@ -483,7 +412,9 @@ impl LogStore {
         self.inner.read_only
     }
 
-    /// Options for opening a store (file system, clock).
+    /// Options for opening a store on another file system or clock (a
+    /// test seam).
+    #[cfg(any(test, feature = "testing"))]
     pub fn options() -> StoreOptions {
         StoreOptions::new()
     }
@@ -549,20 +480,33 @@ impl LogStore {
             .wait_past(seen, signal::deadline_after(timeout))
     }
 
-    /// Flushes every partition to stable storage.
+    /// Writes out and fsyncs every partition ([`PartitionLog::sync`]):
+    /// everything appended so far survives a crash of the machine. Records
+    /// still in a [`Producer`]'s open batches are not appended yet: flush
+    /// the producer first.
     ///
     /// # Errors
-    /// The first partition's error; the others are still flushed.
+    /// The first partition's error; the others are still synced.
     /// [`Error::ReadOnly`] on a store opened read-only.
-    pub fn flush(&self) -> Result<()> {
+    pub fn sync(&self) -> Result<()> {
         self.inner.check_writable()?;
         let mut first = None;
         for log in self.inner.all_logs()?.into_iter().map(|(_, l)| l) {
-            if let Err(e) = log.flush() {
+            if let Err(e) = log.sync() {
                 first.get_or_insert(e);
             }
         }
         first.map_or(Ok(()), Err)
+    }
+
+    /// Writes out and fsyncs every partition: the former name of
+    /// [`sync`](Self::sync), which says that it fsyncs.
+    ///
+    /// # Errors
+    /// As [`sync`](Self::sync).
+    #[deprecated(note = "renamed `sync`, which fsyncs every partition")]
+    pub fn flush(&self) -> Result<()> {
+        self.sync()
     }
 
     /// Stops background maintenance, closes every partition (flushing it

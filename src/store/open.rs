@@ -34,6 +34,10 @@ use crate::topic::{partition_dir_name, TopicConfig};
 
 impl StoreInner {
     pub(super) fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
+        let recreate_missing = config.recreate_missing_partitions;
+        let refresh_interval = config
+            .refresh_interval
+            .max(std::time::Duration::from_millis(1));
         config.topic_defaults.validate()?;
         config.cleaner.validate()?;
         config.groups.validate()?;
@@ -83,12 +87,12 @@ impl StoreInner {
             last_maintenance: Mutex::new(None),
             report: StoreOpenReport::default(),
             read_only: opts.read_only,
-            refresh_interval: opts.refresh_interval,
+            refresh_interval,
             offsets: OffsetManager::default(),
             coordinator: OnceLock::new(),
         };
         let opened = inner
-            .load(&mut report, opts.recreate_missing_partitions)
+            .load(&mut report, recreate_missing)
             .and_then(|()| inner.offsets.load(&inner))
             .and_then(|()| inner.mark_unclean(&report));
         if let Err(e) = opened {

@@ -18,4 +18,4 @@ pub use name::{
     is_internal_topic, parse_partition_dir_name, partition_dir_name, validate_topic_name,
     CONSUMER_OFFSETS_TOPIC, MAX_TOPIC_NAME_LEN,
 };
-pub use partitioner::{murmur2, partition_for_key, to_positive, DefaultPartitioner, Partitioner};
+pub use partitioner::{murmur2, partition_for_key, DefaultPartitioner, Partitioner};

@@ -75,7 +75,7 @@ pub fn murmur2(data: &[u8]) -> i32 {
 /// assert_eq!(to_positive(i32::MIN), 0);
 /// assert_eq!(to_positive(7), 7);
 /// ```
-pub fn to_positive(x: i32) -> i32 {
+pub(crate) fn to_positive(x: i32) -> i32 {
     x & 0x7fff_ffff
 }
 

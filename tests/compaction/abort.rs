@@ -30,7 +30,7 @@ fn three_segments(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
         }
     }
     put(&log, "k9", Some("active"), 10);
-    log.flush().unwrap();
+    log.sync().unwrap();
     log
 }
 

@@ -95,7 +95,7 @@ pub fn write_six_keys(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
     for i in 0..60u64 {
         put(&log, &format!("k{}", i % 6), Some(&format!("v{i}")), 1);
     }
-    log.flush().unwrap();
+    log.sync().unwrap();
     log
 }
 

@@ -327,7 +327,7 @@ impl World {
             }
             Op::Compact { map_keys, small_io } => self.compact(*map_keys, *small_io)?,
             Op::Flush => {
-                self.log.flush().map_err(|e| fail(format!("flush: {e}")))?;
+                self.log.sync().map_err(|e| fail(format!("flush: {e}")))?;
                 self.durable = self.leo;
             }
             Op::Reopen => {
@@ -635,7 +635,7 @@ impl World {
 
     fn crash(&mut self, flush: bool, torn: Option<u64>) -> Result<(), TestCaseError> {
         if flush {
-            self.log.flush().map_err(|e| fail(format!("flush: {e}")))?;
+            self.log.sync().map_err(|e| fail(format!("flush: {e}")))?;
             self.durable = self.leo;
         }
         let mode = torn.map_or(CrashMode::DurableOnly, |seed| CrashMode::TornTail { seed });

@@ -29,7 +29,7 @@ fn workload(fs: &MemFs, clock: &ManualClock, round: usize) -> PartitionLog {
         };
         put(&log, &key, value.as_deref(), 1_000 + i as i64);
     }
-    log.flush().unwrap();
+    log.sync().unwrap();
     log
 }
 

@@ -72,13 +72,13 @@ fn a_torn_tail_of_the_offsets_topic_recovers_to_a_prefix_of_the_commits() {
         let clock = ManualClock::new(common_store::T0);
         let store = common_store::open_with(&fs, &clock, config.clone());
         fill(&store, "t", 1, 1);
-        store.flush().unwrap();
+        store.sync().unwrap();
         let mut history = vec![None];
         for i in 0..20u64 {
             store.commit_offsets("g", &[(tp("t", 0), at(i))]).unwrap();
             history.push(Some(i));
             if i == 5 {
-                store.flush().unwrap();
+                store.sync().unwrap();
             }
         }
         let image = fs.crash(CrashMode::TornTail { seed });

@@ -171,7 +171,7 @@ fn a_reopened_segment_counts_bytes_since_its_last_entry_from_zero() {
         // A clean close, or a power loss after the batches were synced
         // (the open then recovers the segment).
         let fs = if unclean {
-            log.flush().unwrap();
+            log.sync().unwrap();
             let crashed = fs.crash(CrashMode::DurableOnly);
             drop(log);
             crashed

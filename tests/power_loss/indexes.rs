@@ -138,7 +138,7 @@ fn run(log: &PartitionLog, ops: &[Op], rng: &mut Rng) {
                 ts += n as i64;
             }
             Op::Roll => log.roll().unwrap(),
-            Op::Flush => log.flush().unwrap(),
+            Op::Flush => log.sync().unwrap(),
             Op::SyncSealed => {
                 log.sync_sealed().unwrap();
             }

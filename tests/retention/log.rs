@@ -183,7 +183,7 @@ fn pending_deletions_are_finished_at_close_or_after_a_crash() {
     let log = open(&fs, &clock, 60_000);
     append(&log, 30, 0);
     log.apply_retention(&by_time(1)).unwrap();
-    log.flush().unwrap();
+    log.sync().unwrap();
     let start = log.log_start_offset();
     assert!(!file_names(&fs, ".deleted").is_empty());
     let crashed = fs.crash(CrashMode::DurableOnly);

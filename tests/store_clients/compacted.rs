@@ -135,8 +135,13 @@ fn a_read_only_consumer_follows_a_compacted_partition() {
         .fs(fs.clone())
         .clock(clock.clone())
         .read_only(true)
-        .refresh_interval(Duration::from_millis(5))
-        .open(ROOT, StoreConfig::default())
+        .open(
+            ROOT,
+            StoreConfig {
+                refresh_interval: Duration::from_millis(5),
+                ..StoreConfig::default()
+            },
+        )
         .unwrap();
     let mut consumer = reader.consumer(earliest());
     consumer.assign(&[("t", 0)]).unwrap();

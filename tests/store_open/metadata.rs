@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common_store::{open, partition_dir, produce, snapshot, store_config, ROOT, T0};
 use seglog::io::{Fault, Fs, FsOp, MemFs};
-use seglog::store::{verify_store_files, StoreOptions, TopicPartition};
+use seglog::store::{verify_store_files, StoreConfig, StoreOptions, TopicPartition};
 use seglog::{Error, LogStore, ManualClock};
 
 const TOPICS: &str = "/store/seglog.topics";
@@ -83,8 +83,13 @@ fn missing_partitions_are_recreated_empty_only_when_asked() {
     let store = StoreOptions::new()
         .fs(fs.clone())
         .clock(clock.clone())
-        .recreate_missing_partitions(true)
-        .open(ROOT, store_config())
+        .open(
+            ROOT,
+            StoreConfig {
+                recreate_missing_partitions: true,
+                ..store_config()
+            },
+        )
         .unwrap();
     let report = store.open_report().clone();
     assert_eq!(report.recreated_partitions, [TopicPartition::new("t", 1)]);

@@ -140,7 +140,7 @@ fn a_read_only_store_reads_the_checkpoints_and_writes_nothing() {
     for i in 0..7 {
         put(&store, "c", 0, &format!("k{}", i % 3), Some("v"), T0);
     }
-    store.flush().unwrap();
+    store.sync().unwrap();
     let before = snapshot(&fs);
     let reader = open_read_only(&fs, &clock);
     let log = reader.partition("c", 0).unwrap();

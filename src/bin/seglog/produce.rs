@@ -69,7 +69,7 @@ pub fn run(args: ProduceArgs) -> Result<(), CliError> {
         let sent = send_lines(&args, &producer, &mut counts);
         // Store what was sent even if a line was bad, and say so.
         let flushed = producer.flush();
-        let synced = store.flush();
+        let synced = store.sync();
         if flushed.is_ok() && synced.is_ok() && (sent.is_ok() || !counts.is_empty()) {
             print_counts(&args.topic, &counts)?;
         }

@@ -1,0 +1,133 @@
+//! Appending borrowed records, reading one record by offset, and `sync`.
+
+use seglog::io::CrashMode;
+use seglog::{Durability, Error, Header, LogConfig, PartitionLog, Record, RecordRef};
+
+use crate::common_compacted::CompactedBatch;
+use crate::{mem_log, reopen, DIR};
+
+const TS: i64 = 1_700_000_000_000;
+
+/// Every byte of the log, as one fetch returns it.
+fn log_bytes(log: &PartitionLog) -> Vec<u8> {
+    log.read(log.log_start_offset(), u64::MAX)
+        .unwrap()
+        .to_vec()
+        .unwrap()
+}
+
+#[test]
+fn borrowed_records_are_encoded_exactly_as_owned_ones() {
+    let headers = [Header::new("trace", "t-1")];
+    let owned = vec![
+        Record::new("v0").with_timestamp(TS),
+        Record::new("v1").with_key("k1").with_header("trace", "t-1"),
+        Record::tombstone("k2").with_timestamp(TS + 5),
+    ];
+    let borrowed = [
+        RecordRef::new(b"v0").with_timestamp(TS),
+        RecordRef::new(b"v1").with_key(b"k1").with_headers(&headers),
+        RecordRef::tombstone(b"k2").with_timestamp(TS + 5),
+    ];
+    let (_, _, a) = mem_log(LogConfig::default());
+    let (_, _, b) = mem_log(LogConfig::default());
+    let info_a = a.append(&owned).unwrap();
+    let info_b = b.append(&borrowed).unwrap();
+    assert_eq!(info_a, info_b);
+    assert_eq!(log_bytes(&a), log_bytes(&b));
+    let via_from: Vec<RecordRef> = owned.iter().map(RecordRef::from).collect();
+    assert_eq!(via_from, borrowed);
+}
+
+#[test]
+fn borrowed_records_follow_the_same_rules() {
+    let compacted = LogConfig {
+        cleanup_policy: seglog::CleanupPolicy::Compact,
+        ..LogConfig::default()
+    };
+    let (_, _, log) = mem_log(compacted);
+    let err = log
+        .append(&[
+            RecordRef::new(b"keyed").with_key(b"k"),
+            RecordRef::new(b"keyless"),
+        ])
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingKey { index: 1, .. }), "{err}");
+    assert_eq!(log.log_end_offset(), 0, "nothing of the batch is written");
+    let err = log
+        .append(&[RecordRef::new(b"v").with_key(b"k").with_timestamp(-5)])
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRecord { .. }), "{err}");
+    assert!(matches!(
+        log.append::<RecordRef>(&[]),
+        Err(Error::InvalidRecord { .. })
+    ));
+}
+
+#[test]
+fn read_record_returns_the_record_at_an_offset() {
+    let (fs, _, log) = mem_log(LogConfig::default());
+    log.append(&[
+        Record::new("a").with_timestamp(TS),
+        Record::new("b").with_key("kb").with_timestamp(TS + 1),
+    ])
+    .unwrap();
+    // A transaction marker at offset 2, then a record at 3.
+    let marker = CompactedBatch::new(2, 0)
+        .control()
+        .record(0, TS + 2, "marker", Some(b"\0\0\0\0"))
+        .build();
+    log.append_replicated(&marker).unwrap();
+    log.append(&[Record::new("d").with_timestamp(TS + 3)])
+        .unwrap();
+
+    let b = log.read_record(1).unwrap().expect("a record at 1");
+    assert_eq!((b.offset, b.timestamp), (1, TS + 1));
+    assert_eq!(b.key.as_deref(), Some(&b"kb"[..]));
+    assert_eq!(b.value.as_deref(), Some(&b"b"[..]));
+    assert_eq!(log.read_record(0).unwrap().unwrap().value.unwrap(), b"a");
+    assert_eq!(log.read_record(2).unwrap(), None, "a control record");
+    assert_eq!(log.read_record(3).unwrap().unwrap().value.unwrap(), b"d");
+    match log.read_record(4) {
+        Err(Error::OffsetOutOfRange {
+            requested: 4,
+            earliest: 0,
+            latest: 4,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // A damaged batch is reported by the read that returns its records.
+    log.sync().unwrap();
+    let seg = format!("{DIR}/00000000000000000000.log");
+    let mut bytes = fs.read(seg.as_ref()).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs.write(seg.as_ref(), &bytes).unwrap();
+    let err = log.read_record(3).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert_eq!(log.read_record(1).unwrap().unwrap().offset, 1);
+
+    log.advance_log_start_offset(1).unwrap();
+    assert!(matches!(
+        log.read_record(0),
+        Err(Error::OffsetOutOfRange { requested: 0, .. })
+    ));
+    assert_eq!(log.read_record(1).unwrap().unwrap().offset, 1);
+}
+
+#[test]
+fn sync_makes_appends_survive_a_power_loss() {
+    let (fs, clock, log) = mem_log(LogConfig::default());
+    log.append_with(&[Record::new("kept")], Durability::None)
+        .unwrap();
+    assert!(log.recovery_point() < log.log_end_offset());
+    log.sync().unwrap();
+    assert_eq!(log.recovery_point(), 1);
+    log.append_with(&[Record::new("lost")], Durability::Flush)
+        .unwrap();
+    let crashed = fs.crash(CrashMode::DurableOnly);
+    drop(log);
+    let log = reopen(&crashed, &clock, LogConfig::default());
+    assert_eq!(log.log_end_offset(), 1);
+    assert_eq!(log.read_record(0).unwrap().unwrap().value.unwrap(), b"kept");
+}
