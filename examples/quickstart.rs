@@ -78,12 +78,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|p| p.log_end_offset)
         .collect();
     let mut per_partition: BTreeMap<u32, u64> = BTreeMap::new();
-    loop {
-        let records = consumer.poll(Duration::from_millis(100))?;
-        if records.is_empty() {
-            break;
+    // Until every partition's position reaches the end it had: stopping at
+    // the first empty poll instead would count its timeout as reading time.
+    let mut partition = 0;
+    while partition < ends.len() {
+        if consumer.position((TOPIC, partition as u32))? >= ends[partition] {
+            partition += 1;
+            continue;
         }
-        for record in &records {
+        for record in &consumer.poll(Duration::from_millis(100))? {
             *per_partition.entry(record.partition).or_default() += 1;
         }
     }
