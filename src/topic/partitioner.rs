@@ -68,13 +68,6 @@ pub fn murmur2(data: &[u8]) -> i32 {
 
 /// Kafka's `Utils.toPositive`: `x & 0x7fffffff`, which maps negative
 /// numbers to non-negative ones without `abs`'s trouble with `i32::MIN`.
-///
-/// ```
-/// use seglog::topic::to_positive;
-/// assert_eq!(to_positive(-1), i32::MAX);
-/// assert_eq!(to_positive(i32::MIN), 0);
-/// assert_eq!(to_positive(7), 7);
-/// ```
 pub(crate) fn to_positive(x: i32) -> i32 {
     x & 0x7fff_ffff
 }
