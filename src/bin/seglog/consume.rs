@@ -86,7 +86,8 @@ pub struct ConsumeArgs {
     /// key separator before its value (JSON always has the key).
     #[arg(long)]
     pub print_key: bool,
-    /// What separates the key from the value with --print-key.
+    /// What separates the key from the value with --print-key (default: a
+    /// tab).
     #[arg(
         long,
         value_name = "SEP",

@@ -77,10 +77,11 @@ enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  seglog topics list --dir ./seglog-data")]
     Topics(topics::TopicsCommand),
-    /// Append one record per line of standard input to a topic.
+    /// Append one record per line of standard input to a topic, each line
+    /// as it arrives.
     #[command(after_help = produce::EXAMPLE)]
     Produce(produce::ProduceArgs),
-    /// Print a topic's records.
+    /// Print a topic's records (and, on standard error, how many).
     #[command(after_help = consume::EXAMPLE)]
     Consume(consume::ConsumeArgs),
     /// Raise a partition's log start offset (Kafka's DeleteRecords).

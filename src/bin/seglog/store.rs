@@ -1,5 +1,6 @@
-//! Opening and closing the store, the tool's error type, and writing to
-//! standard output.
+//! Opening and closing the store, the tool's error type, writing to
+//! standard output, and the option values several commands share (output
+//! format, partition numbers).
 
 use std::fmt;
 use std::io::{self, Write};
