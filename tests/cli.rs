@@ -1,11 +1,13 @@
 //! The `seglog` binary, run as a process over temporary data directories:
 //! topics, produce, consume (text and JSON), delete-records, maintain,
-//! stats, exit codes and error lines.
+//! stats, exit codes and error lines; in `cli/`, compaction, groups, the
+//! global options and output formats, and produce and consume as
+//! long-running processes.
 
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,8 +19,12 @@ use common_cli::*;
 
 #[path = "cli/compaction.rs"]
 mod compaction;
+#[path = "cli/conventions.rs"]
+mod conventions;
 #[path = "cli/groups.rs"]
 mod groups;
+#[path = "cli/streaming.rs"]
+mod streaming;
 
 #[test]
 fn topics_create_list_describe() {
@@ -72,10 +78,9 @@ fn produce_and_consume_text_and_json() {
     let dir = tmp.path();
     ok(dir, &["topics", "create", "t", "--partitions", "1"]);
     let before = now_ms();
-    let out = ok_with_input(
+    let summary = produce(
         dir,
         &[
-            "produce",
             "--topic",
             "t",
             "--key-separator",
@@ -87,10 +92,10 @@ fn produce_and_consume_text_and_json() {
         ],
         b"k1::v1\nk2::a \"quoted\" \\ value\twith tab::x\r\n",
     );
-    assert_eq!(out, "produced 2 records to t\n  partition 0: 2\n");
+    assert_eq!(summary, "produced 2 records to t\n  partition 0: 2\n");
     // No key separator; an empty line, invalid UTF-8, no final newline.
-    let out = ok_with_input(dir, &["produce", "--topic", "t"], b"plain\n\n\xff\xfe");
-    assert_eq!(out, "produced 3 records to t\n  partition 0: 3\n");
+    let summary = produce(dir, &["--topic", "t"], b"plain\n\n\xff\xfe");
+    assert_eq!(summary, "produced 3 records to t\n  partition 0: 3\n");
     let after = now_ms();
 
     let text = ok(dir, &["consume", "--topic", "t", "--from-beginning"]);
@@ -231,9 +236,9 @@ fn produce_routes_by_key_and_reports_partitions() {
     let dir = tmp.path();
     ok(dir, &["topics", "create", "t", "--partitions", "4"]);
     let input: String = (0..40).map(|i| format!("key-{i}:value-{i}\n")).collect();
-    let out = ok_with_input(
+    let out = produce(
         dir,
-        &["produce", "--topic", "t", "--key-separator", ":"],
+        &["--topic", "t", "--key-separator", ":"],
         input.as_bytes(),
     );
     let mut lines = out.lines();
@@ -277,10 +282,11 @@ fn produce_routes_by_key_and_reports_partitions() {
         b"a:1\nno separator\nb:2\n",
     );
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stdout(&o), "produced 1 record to t\n  partition 2: 1\n");
+    assert_eq!(stdout(&o), "");
     assert_eq!(
         stderr(&o),
-        "error: line 2 of standard input has no key separator \":\"\n"
+        "produced 1 record to t\n  partition 2: 1\n\
+         error: line 2 of standard input has no key separator \":\"\n"
     );
 }
 
@@ -315,6 +321,11 @@ fn describe_and_stats_report_numbers() {
         )
     );
 
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["stats", "--output", "json"])).unwrap();
+    let oldest = json[0]["oldest_timestamp"].as_i64().unwrap();
+    let newest = json[0]["newest_timestamp"].as_i64().unwrap();
+    assert!(before <= oldest && oldest <= newest && newest <= after);
     let stats = ok(dir, &["stats"]);
     let lines: Vec<&str> = stats.lines().collect();
     assert_eq!(
@@ -324,10 +335,12 @@ fn describe_and_stats_report_numbers() {
     );
     let row: Vec<&str> = lines[1].split('\t').collect();
     assert_eq!(&row[..6], ["t", "0", "1", &size.to_string(), "0", "3"]);
-    let oldest: i64 = row[6].parse().unwrap();
-    let newest: i64 = row[7].parse().unwrap();
+    // The text has the same instants in RFC 3339, UTC.
+    assert_eq!(
+        &row[6..8],
+        [rfc3339_by_date(oldest), rfc3339_by_date(newest)]
+    );
     assert_eq!(&row[8..], ["-", "-"]);
-    assert!(before <= oldest && oldest <= newest && newest <= after);
     // A topic that does not compact has no dirty ratio or checkpoint.
     assert_eq!(lines[2], "t\t1\t1\t0\t0\t0\t-\t-\t-\t-");
     assert_eq!(lines.len(), 3);
@@ -449,7 +462,7 @@ fn follow_prints_what_other_processes_append_until_killed() {
         &["produce", "--topic", "t", "--partition", "0"],
         b"first\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seglog"))
+    let mut child = seglog()
         .args([
             "consume",
             "--topic",
@@ -547,7 +560,7 @@ fn bad_usage_exits_2() {
         );
     }
     // No subcommand at all.
-    let o = Command::new(env!("CARGO_BIN_EXE_seglog")).output().unwrap();
+    let o = seglog().output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     // --help works everywhere and shows an example.
     for args in [
@@ -557,10 +570,7 @@ fn bad_usage_exits_2() {
         &["consume", "--help"],
         &["stats", "--help"],
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_seglog"))
-            .args(args)
-            .output()
-            .unwrap();
+        let o = seglog().args(args).output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{args:?}");
         assert!(stdout(&o).contains("Example"), "{args:?}");
     }

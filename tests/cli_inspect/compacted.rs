@@ -158,7 +158,7 @@ fn verify_stats_and_consume_read_a_compacted_store() {
         out.lines().nth(1),
         Some(&*format!(
             // The topic's policy deletes: no dirty ratio, no checkpoint.
-            "t\t0\t3\t{}\t0\t35\t1000\t1030\t-\t-",
+            "t\t0\t3\t{}\t0\t35\t1970-01-01T00:00:01.000Z\t1970-01-01T00:00:01.030Z\t-\t-",
             dir_log_bytes(&dir.join("t-0"))
         ))
     );

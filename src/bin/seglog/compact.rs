@@ -1,9 +1,11 @@
 //! `seglog compact`: one compaction round now on a topic's partitions.
 
+use std::path::Path;
+
 use clap::Args;
 
-use crate::store::{with_store, Create, Out};
-use crate::{CliError, DirArg};
+use crate::store::{parse_partition, with_store, Create, Out};
+use crate::CliError;
 
 /// The example in `compact --help`.
 pub const EXAMPLE: &str = "Example:\n  seglog compact --topic users --partition 0";
@@ -15,10 +17,8 @@ pub struct CompactArgs {
     #[arg(long, value_name = "TOPIC")]
     pub topic: String,
     /// The partition; all of the topic's partitions by default.
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = parse_partition, allow_negative_numbers = true)]
     pub partition: Option<u32>,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// Runs `compact`: a line per partition, after a line naming the topic,
@@ -28,8 +28,8 @@ pub struct CompactArgs {
 /// those, tombstones), and how long it took. A round that an offset map
 /// too small for the dirty section stopped early, or that a truncation
 /// got ahead of, says so on the line after.
-pub fn run(args: CompactArgs) -> Result<(), CliError> {
-    with_store(&args.dir.dir, Create::No, |store| {
+pub fn run(args: CompactArgs, dir: &Path) -> Result<(), CliError> {
+    with_store(dir, Create::No, |store| {
         let done = store.compact(&args.topic, args.partition)?;
         let mut out = Out::new();
         writeln!(out, "Topic: {}", args.topic)?;

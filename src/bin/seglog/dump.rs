@@ -24,7 +24,7 @@ use seglog::io::StdFs;
 use seglog::record::{BatchHeader, RecordBatch, RecordView};
 
 use crate::store::Out;
-use crate::{json, offsets_decoder, CliError, DirArg};
+use crate::{json, offsets_decoder, CliError};
 
 /// The example in `dump --help`.
 pub const EXAMPLE: &str = "Examples:\n  \
@@ -57,13 +57,11 @@ pub struct DumpArgs {
     /// `timeindex`) instead of text.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// Runs `dump`.
-pub fn run(args: DumpArgs) -> Result<(), CliError> {
-    let segments = segments_of(&resolve(&args.path, &args.dir.dir)?)?;
+pub fn run(args: DumpArgs, dir: &Path) -> Result<(), CliError> {
+    let segments = segments_of(&resolve(&args.path, dir)?)?;
     let mut out = Out::new();
     let result = segments
         .iter()
@@ -216,7 +214,6 @@ fn show_invalid_crc_batch(
         indexes: false,
         offsets_decoder: false,
         json: args.json,
-        dir: args.dir.clone(),
     };
     dump_batch(
         out,

@@ -7,12 +7,13 @@
 //! --execute` and `delete` take its lock.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use clap::{Args, Subcommand};
 use seglog::store::{LogStore, OffsetResetSpec, TopicPartition};
 
 use crate::store::{read_store, with_store, Create, Out};
-use crate::{CliError, DirArg};
+use crate::CliError;
 
 /// The `groups` subcommands.
 #[derive(Debug, Subcommand)]
@@ -42,8 +43,6 @@ pub struct ListArgs {
     /// Also print each group's state.
     #[arg(long)]
     pub state: bool,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// A subcommand naming one group.
@@ -52,8 +51,6 @@ pub struct GroupArgs {
     /// The group id.
     #[arg(long, value_name = "GROUP")]
     pub group: String,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// `groups reset-offsets`.
@@ -87,14 +84,12 @@ pub struct ResetArgs {
     /// Commit the new offsets (without it, only print them).
     #[arg(long)]
     pub execute: bool,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// Runs a `groups` subcommand.
-pub fn run(cmd: GroupsCommand) -> Result<(), CliError> {
+pub fn run(cmd: GroupsCommand, dir: &Path) -> Result<(), CliError> {
     match cmd {
-        GroupsCommand::List(a) => read_store(&a.dir.dir, |store| {
+        GroupsCommand::List(a) => read_store(dir, |store| {
             let mut out = Out::new();
             for g in store.list_groups()? {
                 if a.state {
@@ -105,15 +100,15 @@ pub fn run(cmd: GroupsCommand) -> Result<(), CliError> {
             }
             out.flush()
         }),
-        GroupsCommand::Describe(a) => read_store(&a.dir.dir, |store| describe(store, &a.group)),
+        GroupsCommand::Describe(a) => read_store(dir, |store| describe(store, &a.group)),
         GroupsCommand::ResetOffsets(a) => {
             if a.execute {
-                with_store(&a.dir.dir, Create::No, |store| reset(store, &a))
+                with_store(dir, Create::No, |store| reset(store, &a))
             } else {
-                read_store(&a.dir.dir, |store| reset(store, &a))
+                read_store(dir, |store| reset(store, &a))
             }
         }
-        GroupsCommand::Delete(a) => with_store(&a.dir.dir, Create::No, |store| {
+        GroupsCommand::Delete(a) => with_store(dir, Create::No, |store| {
             store.delete_group(&a.group)?;
             let mut out = Out::new();
             writeln!(out, "deleted group {}", a.group)?;

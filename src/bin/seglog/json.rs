@@ -1,4 +1,7 @@
-//! Hand-written JSON for `consume --format json` (no serde in the tool).
+//! Hand-written JSON (no serde in the tool): the records of `consume
+//! --format json`, one object a line, and the documents of `topics list`,
+//! `topics describe` and `stats` with `--output json`, one array each.
+//! Timestamps are numbers, milliseconds since the Unix epoch.
 //!
 //! Keys, values and header values are bytes. Bytes that are valid UTF-8
 //! are written as a JSON string; any other bytes as an object
@@ -8,6 +11,7 @@
 
 use std::fmt::Write;
 
+use seglog::store::TopicDescription;
 use seglog::ConsumerRecord;
 
 /// `record` as one JSON object (no newline): `partition`, `offset`,
@@ -36,6 +40,82 @@ pub fn record(record: &ConsumerRecord) -> String {
     }
     s.push_str("]}");
     s
+}
+
+/// The topic names as an array of strings.
+pub fn names(names: &[String]) -> String {
+    let mut s = String::from("[");
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        string(&mut s, name);
+    }
+    s.push(']');
+    s
+}
+
+/// Topics as an array of objects: `name`, `partition_count`, `configs`
+/// (the overrides, an object of strings), and `partitions`, an array of
+/// objects with `partition`, `log_start_offset`, `log_end_offset`,
+/// `size_bytes`, `segments`, and for a compacted topic's partitions
+/// `cleanable_ratio` and `cleaner_checkpoint` (`null` otherwise, and for
+/// the checkpoint before the first compaction).
+pub fn topics(topics: &[TopicDescription]) -> String {
+    let mut s = String::from("[");
+    for (i, t) in topics.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str("{\"name\":");
+        string(&mut s, &t.name);
+        let _ = write!(
+            s,
+            ",\"partition_count\":{},\"configs\":{{",
+            t.partitions.len()
+        );
+        for (j, (k, v)) in t.overrides.iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            string(&mut s, k);
+            s.push(':');
+            string(&mut s, v);
+        }
+        s.push_str("},\"partitions\":[");
+        for (j, p) in t.partitions.iter().enumerate() {
+            if j > 0 {
+                s.push(',');
+            }
+            let _ = write!(
+                s,
+                "{{\"partition\":{},\"log_start_offset\":{},\"log_end_offset\":{},\
+                 \"size_bytes\":{},\"segments\":{},\"cleanable_ratio\":{},\
+                 \"cleaner_checkpoint\":{}}}",
+                p.partition,
+                p.log_start_offset,
+                p.log_end_offset,
+                p.size_bytes,
+                p.segments,
+                number_or_null(p.cleanable_ratio),
+                or_null(p.cleaner_checkpoint)
+            );
+        }
+        s.push_str("]}");
+    }
+    s.push(']');
+    s
+}
+
+/// A number, or `null` for `None`.
+pub fn or_null(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "null".to_string(), |v| v.to_string())
+}
+
+/// A floating-point number, or `null` for `None` or a value JSON cannot
+/// hold (infinite, NaN).
+pub fn number_or_null(value: Option<f64>) -> String {
+    or_null(value.filter(|v| v.is_finite()))
 }
 
 /// Bytes as a string, a base64 object, or `null`.

@@ -4,34 +4,45 @@
 //! (`cargo install --path . --features cli`). Subcommands that change the
 //! store (`topics create|add-partitions|delete`, `produce`,
 //! `delete-records`, `maintain`, `compact`, `groups
-//! reset-offsets --execute|delete`, `consume --group`) open it in `--dir`
-//! (default `./seglog-data`) for writing, which takes its lock, and close
-//! it cleanly. Those that only look (`topics list|describe`, `consume`
-//! without a group, `stats`, `groups list|describe`) open it read-only:
-//! no lock, nothing written, so they run beside the process that has the
-//! store open. `dump` (of a file or partition directory given as its
-//! argument) and `verify` read files only.
+//! reset-offsets --execute|delete`, `consume --group`) open it for
+//! writing, which takes its lock, and close it cleanly. Those that only
+//! look (`topics list|describe`, `consume` without a group, `stats`,
+//! `groups list|describe`) open it read-only: no lock, nothing written, so
+//! they run beside the process that has the store open. `dump` (of a file
+//! or partition directory given as its argument) and `verify` read files
+//! only. `completions` prints a shell's completion script.
 //!
-//! Exit codes: 0 on success, 1 when an operation fails (unknown topic,
-//! I/O error, a directory locked by another process, ...), 2 on bad usage
-//! (clap's parse errors). Errors are printed as one line, `error: ...`.
+//! The data directory is the global `--dir` (before or after the
+//! subcommand), else the `SEGLOG_DIR` environment variable, else
+//! `./seglog-data`.
+//!
+//! Output goes to standard output; diagnostics (warnings, the summary
+//! lines of `produce` and `consume`, errors) to standard error. Exit
+//! codes: 0 on success (a `produce` or `consume` stopped by SIGINT or
+//! SIGTERM included, once it has stored or printed what it had), 1 when
+//! an operation fails (unknown topic, I/O error, a directory locked by
+//! another process, ...), 2 on bad usage (clap's parse errors). Errors are
+//! printed as one line, `error: ...`.
 
 mod admin;
 mod compact;
+mod completions;
 mod consume;
 mod dump;
 mod groups;
 mod json;
 mod offsets_decoder;
 mod produce;
+mod signals;
 mod store;
+mod time;
 mod topics;
 mod verify;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 pub use store::CliError;
 
@@ -42,18 +53,22 @@ pub use store::CliError;
 #[command(after_help = "Example:\n  \
     seglog topics create orders --partitions 3\n  \
     printf 'k1:hello\\nk2:world\\n' | seglog produce --topic orders --key-separator :\n  \
-    seglog consume --topic orders --from-beginning")]
+    seglog consume --topic orders --from-beginning
+  \
+    SEGLOG_DIR=/var/lib/app/seglog seglog topics list")]
 struct Cli {
+    /// The store's data directory; accepted before or after the
+    /// subcommand.
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        env = "SEGLOG_DIR",
+        default_value = "./seglog-data"
+    )]
+    dir: PathBuf,
     #[command(subcommand)]
     command: Command,
-}
-
-/// The data directory option every subcommand takes.
-#[derive(Debug, Clone, Args)]
-pub struct DirArg {
-    /// The store's data directory.
-    #[arg(long, value_name = "DIR", default_value = "./seglog-data")]
-    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,10 +77,11 @@ enum Command {
     #[command(subcommand)]
     #[command(after_help = "Example:\n  seglog topics list --dir ./seglog-data")]
     Topics(topics::TopicsCommand),
-    /// Append one record per line of standard input to a topic.
+    /// Append one record per line of standard input to a topic, each line
+    /// as it arrives.
     #[command(after_help = produce::EXAMPLE)]
     Produce(produce::ProduceArgs),
-    /// Print a topic's records.
+    /// Print a topic's records (and, on standard error, how many).
     #[command(after_help = consume::EXAMPLE)]
     Consume(consume::ConsumeArgs),
     /// Raise a partition's log start offset (Kafka's DeleteRecords).
@@ -96,26 +112,30 @@ enum Command {
     /// directories, read-only and without the store's lock.
     #[command(after_help = verify::EXAMPLE)]
     Verify(verify::VerifyArgs),
+    /// Print the completion script of a shell to standard output.
+    #[command(after_help = completions::EXAMPLE)]
+    Completions(completions::CompletionsArgs),
 }
 
-fn run(command: Command) -> Result<(), CliError> {
+fn run(command: Command, dir: &Path) -> Result<(), CliError> {
     match command {
-        Command::Topics(cmd) => topics::run(cmd),
-        Command::Produce(args) => produce::run(args),
-        Command::Consume(args) => consume::run(args),
-        Command::DeleteRecords(args) => admin::delete_records(args),
-        Command::Maintain(args) => admin::maintain(args),
-        Command::Compact(args) => compact::run(args),
-        Command::Stats(args) => admin::stats(args),
-        Command::Groups(cmd) => groups::run(cmd),
-        Command::Dump(args) => dump::run(args),
-        Command::Verify(args) => verify::run(args),
+        Command::Topics(cmd) => topics::run(cmd, dir),
+        Command::Produce(args) => produce::run(args, dir),
+        Command::Consume(args) => consume::run(args, dir),
+        Command::DeleteRecords(args) => admin::delete_records(args, dir),
+        Command::Maintain(args) => admin::maintain(args, dir),
+        Command::Compact(args) => compact::run(args, dir),
+        Command::Stats(args) => admin::stats(args, dir),
+        Command::Groups(cmd) => groups::run(cmd, dir),
+        Command::Dump(args) => dump::run(args, dir),
+        Command::Verify(args) => verify::run(args, dir),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.command, &cli.dir) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -133,11 +153,16 @@ mod tests {
         super::Cli::command().debug_assert();
     }
 
+    /// Every subcommand shows an example, and takes the global `--dir`
+    /// (which clap's `build` copies into each).
     #[test]
     fn every_subcommand_has_an_example_and_dir() {
+        let mut cli = super::Cli::command();
+        cli.build();
         fn check(cmd: &clap::Command) {
             if cmd.has_subcommands() {
-                for sub in cmd.get_subcommands() {
+                // clap's own `help` subcommands have no examples.
+                for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
                     check(sub);
                 }
                 return;
@@ -154,6 +179,6 @@ mod tests {
                 cmd.get_name()
             );
         }
-        check(&super::Cli::command());
+        check(&cli);
     }
 }

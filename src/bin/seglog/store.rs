@@ -1,5 +1,6 @@
-//! Opening and closing the store, the tool's error type, and writing to
-//! standard output.
+//! Opening and closing the store, the tool's error type, writing to
+//! standard output, and the option values several commands share (output
+//! format, partition numbers).
 
 use std::fmt;
 use std::io::{self, Write};
@@ -214,4 +215,33 @@ pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) => Ok((k.to_string(), v.to_string())),
         None => Err(format!("`{s}` is not of the form key=value")),
     }
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// A partition number (0 or more). A negative one gets `negative`, a
+/// sentence saying what to do instead, rather than the generic "not a
+/// number" of clap.
+pub fn partition_number(s: &str, negative: &str) -> Result<u32, String> {
+    if let Ok(n) = s.trim().parse::<i64>() {
+        if n < 0 {
+            return Err(format!("partitions are numbered from 0; {negative}"));
+        }
+    }
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{s}` is not a partition number (0 to {})", u32::MAX))
+}
+
+/// A partition number for `--partition` of the commands where it is
+/// required.
+pub fn parse_partition(s: &str) -> Result<u32, String> {
+    partition_number(s, "name one of the topic's partitions")
 }

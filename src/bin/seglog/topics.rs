@@ -1,27 +1,37 @@
 //! `seglog topics ...`: creating, listing, describing, growing and
 //! deleting topics.
 
-use clap::{Args, Subcommand};
+use std::path::Path;
 
-use crate::store::{parse_key_value, read_store, with_store, Create, Out};
-use crate::{CliError, DirArg};
+use clap::{Args, Subcommand};
+use seglog::store::{LogStore, TopicDescription};
+
+use crate::store::{parse_key_value, read_store, with_store, Create, Format, Out};
+use crate::{json, CliError};
 
 /// The `topics` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
-    /// Create a topic.
-    #[command(after_help = "Example:\n  \
+    /// Create a topic (with --if-not-exists, leave an existing one as it
+    /// is).
+    #[command(after_help = "Examples:\n  \
         seglog topics create orders --partitions 3 --config retention.ms=604800000 \
-        --config segment.bytes=1048576")]
+        --config segment.bytes=1048576\n  \
+        seglog topics create orders --partitions 3 --if-not-exists")]
     Create(CreateArgs),
-    /// List the topics, one name a line.
-    #[command(after_help = "Example:\n  seglog topics list --dir ./seglog-data")]
+    /// List the topics, one name a line (a JSON array of names with
+    /// --output json).
+    #[command(after_help = "Examples:\n  \
+        seglog topics list --dir ./seglog-data\n  \
+        seglog topics list --output json")]
     List(ListArgs),
     /// Show a topic's partitions (offsets, size, segments; for a compacted
     /// topic the cleanable ratio and cleaner checkpoint) and config
-    /// overrides.
-    #[command(after_help = "Example:\n  seglog topics describe orders")]
-    Describe(NameArgs),
+    /// overrides; every topic's without a name.
+    #[command(after_help = "Examples:\n  \
+        seglog topics describe orders\n  \
+        seglog topics describe --output json")]
+    Describe(DescribeArgs),
     /// Grow a topic to a total number of partitions.
     #[command(after_help = "Example:\n  seglog topics add-partitions orders --partitions 6")]
     AddPartitions(AddPartitionsArgs),
@@ -42,15 +52,29 @@ pub struct CreateArgs {
     /// repeatable.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub configs: Vec<(String, String)>,
-    #[command(flatten)]
-    pub dir: DirArg,
+    /// If the topic exists, succeed without changing it (its partitions
+    /// and config stay as they are), as kafka-topics --if-not-exists.
+    #[arg(long)]
+    pub if_not_exists: bool,
 }
 
 /// `topics list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    #[command(flatten)]
-    pub dir: DirArg,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// `topics describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The topic's name; every topic, in name order, without it.
+    pub name: Option<String>,
+    /// Output format: text as kafka-topics --describe prints it, or a JSON
+    /// array of topics (one element for a named topic).
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
 }
 
 /// A subcommand naming one topic.
@@ -58,8 +82,6 @@ pub struct ListArgs {
 pub struct NameArgs {
     /// The topic's name.
     pub name: String,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// `topics add-partitions`.
@@ -70,74 +92,42 @@ pub struct AddPartitionsArgs {
     /// The total number of partitions it is to have (more than now).
     #[arg(long, value_name = "TOTAL")]
     pub partitions: u32,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
-/// Runs a `topics` subcommand.
-pub fn run(cmd: TopicsCommand) -> Result<(), CliError> {
+/// Runs a `topics` subcommand on the store in `dir`.
+pub fn run(cmd: TopicsCommand, dir: &Path) -> Result<(), CliError> {
     let mut out = Out::new();
     match cmd {
-        TopicsCommand::Create(a) => with_store(&a.dir.dir, Create::Yes, |store| {
-            let overrides: Vec<(&str, &str)> = a
-                .configs
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            store.create_topic(&a.name, a.partitions, &overrides)?;
-            writeln!(
-                out,
-                "created topic {} with {} partition{}",
-                a.name,
-                a.partitions,
-                plural(a.partitions as usize)
-            )
-        }),
-        TopicsCommand::List(a) => read_store(&a.dir.dir, |store| {
-            for name in store.list_topics() {
-                writeln!(out, "{name}")?;
-            }
-            Ok(())
-        }),
-        TopicsCommand::Describe(a) => read_store(&a.dir.dir, |store| {
-            let d = store.describe_topic(&a.name)?;
-            let configs = if d.overrides.is_empty() {
-                String::new()
-            } else {
-                d.overrides
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            writeln!(
-                out,
-                "Topic: {}\tPartitionCount: {}\tConfigs: {}",
-                d.name,
-                d.partitions.len(),
-                configs
-            )?;
-            for p in &d.partitions {
-                write!(
-                    out,
-                    "\tPartition: {}\tLogStartOffset: {}\tLogEndOffset: {}\tSize: {}\tSegments: {}",
-                    p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
-                )?;
-                // Only for a compacted topic: what its cleaner sees.
-                if let Some(ratio) = p.cleanable_ratio {
-                    let checkpoint = p
-                        .cleaner_checkpoint
-                        .map_or_else(|| "-".to_string(), |c| c.to_string());
-                    write!(
-                        out,
-                        "\tCleanableRatio: {ratio:.3}\tCleanerCheckpoint: {checkpoint}"
-                    )?;
+        TopicsCommand::Create(a) => {
+            with_store(dir, Create::Yes, |store| create(store, &a, &mut out))
+        }
+        TopicsCommand::List(a) => read_store(dir, |store| {
+            let names = store.list_topics();
+            match a.output {
+                Format::Text => {
+                    for name in names {
+                        writeln!(out, "{name}")?;
+                    }
+                    Ok(())
                 }
-                writeln!(out)?;
+                Format::Json => writeln!(out, "{}", json::names(&names)),
             }
-            Ok(())
         }),
-        TopicsCommand::AddPartitions(a) => with_store(&a.dir.dir, Create::No, |store| {
+        TopicsCommand::Describe(a) => read_store(dir, |store| {
+            let topics = match &a.name {
+                Some(name) => vec![store.describe_topic(name)?],
+                None => store
+                    .list_topics()
+                    .iter()
+                    .map(|name| store.describe_topic(name))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            match a.output {
+                Format::Text => topics.iter().try_for_each(|t| describe(&mut out, t)),
+                Format::Json => writeln!(out, "{}", json::topics(&topics)),
+            }
+        }),
+        TopicsCommand::AddPartitions(a) => with_store(dir, Create::No, |store| {
             store.add_partitions(&a.name, a.partitions)?;
             writeln!(
                 out,
@@ -147,12 +137,78 @@ pub fn run(cmd: TopicsCommand) -> Result<(), CliError> {
                 plural(a.partitions as usize)
             )
         }),
-        TopicsCommand::Delete(a) => with_store(&a.dir.dir, Create::No, |store| {
+        TopicsCommand::Delete(a) => with_store(dir, Create::No, |store| {
             store.delete_topic(&a.name)?;
             writeln!(out, "deleted topic {}", a.name)
         }),
     }?;
     out.flush()
+}
+
+/// `topics create`: an existing topic is an error, unless
+/// `--if-not-exists` is given.
+fn create(store: &LogStore, a: &CreateArgs, out: &mut Out) -> Result<(), CliError> {
+    let overrides: Vec<(&str, &str)> = a
+        .configs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    match store.create_topic(&a.name, a.partitions, &overrides) {
+        Ok(_) => writeln!(
+            out,
+            "created topic {} with {} partition{}",
+            a.name,
+            a.partitions,
+            plural(a.partitions as usize)
+        ),
+        Err(seglog::Error::TopicExists { .. }) if a.if_not_exists => {
+            let existing = store.describe_topic(&a.name)?.partitions.len();
+            writeln!(
+                out,
+                "topic {} already exists with {existing} partition{}; nothing changed",
+                a.name,
+                plural(existing)
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One topic as kafka-topics --describe prints it: a line for the topic,
+/// then one for each partition.
+fn describe(out: &mut Out, d: &TopicDescription) -> Result<(), CliError> {
+    let configs = d
+        .overrides
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    writeln!(
+        out,
+        "Topic: {}\tPartitionCount: {}\tConfigs: {}",
+        d.name,
+        d.partitions.len(),
+        configs
+    )?;
+    for p in &d.partitions {
+        write!(
+            out,
+            "\tPartition: {}\tLogStartOffset: {}\tLogEndOffset: {}\tSize: {}\tSegments: {}",
+            p.partition, p.log_start_offset, p.log_end_offset, p.size_bytes, p.segments
+        )?;
+        // Only for a compacted topic: what its cleaner sees.
+        if let Some(ratio) = p.cleanable_ratio {
+            let checkpoint = p
+                .cleaner_checkpoint
+                .map_or_else(|| "-".to_string(), |c| c.to_string());
+            write!(
+                out,
+                "\tCleanableRatio: {ratio:.3}\tCleanerCheckpoint: {checkpoint}"
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// `"s"` unless `n` is 1.

@@ -23,7 +23,7 @@
 //! error is not a terminal nothing but the result is printed.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -34,7 +34,7 @@ use seglog::store::verify_store_files;
 use seglog::topic::parse_partition_dir_name;
 
 use crate::store::Out;
-use crate::{CliError, DirArg};
+use crate::CliError;
 
 /// The example in `verify --help`.
 pub const EXAMPLE: &str = "Examples:\n  \
@@ -47,8 +47,6 @@ pub struct VerifyArgs {
     /// Verify only this topic's partitions.
     #[arg(long, value_name = "TOPIC")]
     pub topic: Option<String>,
-    #[command(flatten)]
-    pub dir: DirArg,
 }
 
 /// A partition directory to verify.
@@ -59,8 +57,7 @@ struct Partition {
 }
 
 /// Runs `verify`.
-pub fn run(args: VerifyArgs) -> Result<(), CliError> {
-    let dir = &args.dir.dir;
+pub fn run(args: VerifyArgs, dir: &Path) -> Result<(), CliError> {
     if !dir.is_dir() {
         return Err(CliError::Message(format!(
             "data directory {} does not exist",
@@ -68,7 +65,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
         )));
     }
     verify_store_files(&StdFs, dir)?;
-    let partitions = partitions(&args)?;
+    let partitions = partitions(&args, dir)?;
     if let Some(topic) = &args.topic {
         if partitions.is_empty() {
             return Err(CliError::Message(format!(
@@ -120,18 +117,17 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
 
 /// The partition directories in `--dir` (of `--topic` if given), by topic
 /// and partition.
-fn partitions(args: &VerifyArgs) -> Result<Vec<Partition>, CliError> {
-    let dir = &args.dir.dir;
+fn partitions(args: &VerifyArgs, dir: &Path) -> Result<Vec<Partition>, CliError> {
     let listing = std::fs::read_dir(dir).map_err(|e| seglog::Error::Io {
         op: "list",
-        path: dir.clone(),
+        path: dir.to_path_buf(),
         source: e,
     })?;
     let mut out = Vec::new();
     for entry in listing {
         let entry = entry.map_err(|e| seglog::Error::Io {
             op: "list",
-            path: dir.clone(),
+            path: dir.to_path_buf(),
             source: e,
         })?;
         let path = entry.path();
