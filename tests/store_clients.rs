@@ -394,10 +394,13 @@ fn poll_blocks_until_records_arrive_or_the_timeout() {
             store.close().unwrap();
         })
     };
-    assert!(matches!(
-        consumer.poll(Duration::from_secs(60)),
-        Err(Error::Closed)
-    ));
+    let closed = consumer.poll(Duration::from_secs(60));
+    assert!(
+        matches!(&closed, Err(Error::StoreClosed { path }) if path == Path::new(ROOT)),
+        "{closed:?}"
+    );
+    let message = closed.unwrap_err().to_string();
+    assert_eq!(message, "the store /store is closed");
     closer.join().unwrap();
 }
 

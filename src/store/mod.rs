@@ -187,7 +187,24 @@ pub struct StoreConfig {
     /// Committed offsets and consumer groups (Kafka's `offsets.*` and
     /// `group.*`). Default [`GroupsConfig::default()`].
     pub groups: GroupsConfig,
+    /// Whether a store opened for writing runs maintenance (retention,
+    /// compaction, `flush.ms`, deleted files, expired offsets) on a
+    /// background thread every
+    /// [`retention_check_interval`](Self::retention_check_interval), as a
+    /// Kafka broker does. Default `true`. Turn it off for a host that
+    /// calls [`LogStore::maintain`] itself, or that starts the thread
+    /// later with [`LogStore::start_maintenance`]. A read-only store never
+    /// runs maintenance.
+    pub background_maintenance: bool,
+    /// How long the background maintenance thread waits between passes
+    /// (Kafka's `log.retention.check.interval.ms`), counted from the end
+    /// of one pass to the start of the next. Default 5 minutes, as Kafka.
+    /// Must be at least 1 ms.
+    pub retention_check_interval: Duration,
 }
+
+/// Kafka's default `log.retention.check.interval.ms`: 5 minutes.
+pub const DEFAULT_RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -198,7 +215,29 @@ impl Default for StoreConfig {
             recovery_mode: RecoveryMode::Strict,
             cleaner: CleanerConfig::default(),
             groups: GroupsConfig::default(),
+            background_maintenance: true,
+            retention_check_interval: DEFAULT_RETENTION_CHECK_INTERVAL,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Checks the store-wide settings: the topic defaults, the cleaner's
+    /// and the groups' settings, and the retention check interval.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        self.topic_defaults.validate()?;
+        self.cleaner.validate()?;
+        self.groups.validate()?;
+        if self.retention_check_interval.is_zero() {
+            return Err(Error::config(
+                "log.retention.check.interval.ms",
+                "must be at least 1 ms",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -509,7 +548,7 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn partition(&self, topic: &str, partition: u32) -> Result<PartitionLog> {
         self.inner.topic(topic)?.log(partition)
     }
@@ -569,8 +608,10 @@ impl LogStore {
     /// and writing its clean-shutdown marker), writes the root checkpoint
     /// files and the store's clean-shutdown marker, and releases the
     /// directory. Every handle of this store, producers and consumers
-    /// included, fails with [`Error::Closed`] afterwards. Closing twice is
-    /// a no-op; dropping the last handle closes on a best-effort basis.
+    /// included, fails with [`Error::StoreClosed`] afterwards (the
+    /// [`PartitionLog`]s it handed out with [`Error::Closed`]). Closing
+    /// twice is a no-op; dropping the last handle closes on a best-effort
+    /// basis.
     ///
     /// # Errors
     /// The first failure; the rest of the close goes on, the directory is
@@ -631,11 +672,30 @@ impl StoreInner {
             .collect()
     }
 
+    /// [`Error::StoreClosed`] once the store is closed.
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            Err(Error::Closed)
+            Err(self.closed_error())
         } else {
             Ok(())
+        }
+    }
+
+    /// The error of a call on this store once it is closed.
+    pub(crate) fn closed_error(&self) -> Error {
+        Error::StoreClosed {
+            path: self.dir.clone(),
+        }
+    }
+
+    /// `e`, or [`Error::StoreClosed`] if `e` is a closed log's or
+    /// coordinator's error and the store is closed: the store's close is
+    /// what closed them.
+    pub(crate) fn closed_as_store(&self, e: Error) -> Error {
+        if e.is_closed() && self.closed.load(Ordering::Acquire) {
+            self.closed_error()
+        } else {
+            e
         }
     }
 
