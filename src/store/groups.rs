@@ -301,7 +301,10 @@ impl StoreInner {
     /// [`Error::StoreClosed`].
     pub(crate) fn coordinator(&self) -> Result<Arc<GroupCoordinator>> {
         self.check_open()?;
-        self.coordinator.get().cloned().ok_or_else(|| self.closed_error())
+        self.coordinator
+            .get()
+            .cloned()
+            .ok_or_else(|| self.closed_error())
     }
 
     /// Deletes every group's committed offsets of `topic` (which no

@@ -28,9 +28,9 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::cleaner::{self, PartitionCompaction};
-use super::{groups, LogStore, StoreInner, TopicPartition};
 #[cfg(doc)]
 use super::StoreConfig;
+use super::{groups, LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
 use crate::segment::{lock, read_lock};

@@ -89,6 +89,7 @@ mod cleaner;
 mod cleaner_config;
 mod consumer;
 mod consumer_commit;
+mod consumer_control;
 mod consumer_group;
 mod follow;
 mod group_admin;
@@ -111,6 +112,7 @@ use std::time::Duration;
 pub use cleaner::PartitionCompaction;
 pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
+pub use consumer_control::ConsumerWaker;
 pub use consumer_group::ConsumerRebalanceListener;
 pub use group_admin::{
     ConsumerGroupDescription, ConsumerGroupListing, ConsumerGroupMember, OffsetResetSpec,

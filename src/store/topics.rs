@@ -193,10 +193,8 @@ fn overrides_of(
             (defaults.value_of(key).as_ref() != Some(&value)).then_some((key, value))
         })
         .collect();
-    let stored = TopicConfig::with_overrides(
-        defaults,
-        overrides.iter().map(|(k, v)| (*k, v.as_str())),
-    )?;
+    let stored =
+        TopicConfig::with_overrides(defaults, overrides.iter().map(|(k, v)| (*k, v.as_str())))?;
     if stored == *config {
         return Ok(overrides);
     }
