@@ -579,3 +579,57 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_missing() -> Result<Vec<u8>> {
+        Ok(std::fs::read("/no/such/seglog/file")?)
+    }
+
+    #[test]
+    fn an_io_error_converts_with_question_mark() {
+        match read_missing() {
+            Err(Error::Io { op, path, source }) => {
+                assert_eq!(op, Error::IO_OP);
+                assert!(path.as_os_str().is_empty());
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Error::from(io::Error::other("disk on fire"));
+        assert_eq!(e.to_string(), "I/O: disk on fire");
+        // The library's own errors still name the operation and path.
+        let e = Error::io("fsync", Path::new("/d/f"), io::Error::other("no"));
+        assert_eq!(e.to_string(), "fsync /d/f: no");
+        // The cause stays reachable.
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn closed_logs_and_closed_stores_are_told_apart() {
+        let store = Error::StoreClosed {
+            path: PathBuf::from("/data"),
+        };
+        assert_eq!(store.to_string(), "the store /data is closed");
+        assert_eq!(Error::Closed.to_string(), "the log is closed");
+        assert!(store.is_closed() && Error::Closed.is_closed());
+        assert!(!Error::Wakeup.is_closed());
+        assert!(
+            matches!(store.duplicate(), Error::StoreClosed { path } if path == Path::new("/data"))
+        );
+        assert!(matches!(Error::Wakeup.duplicate(), Error::Wakeup));
+    }
+
+    #[test]
+    fn a_locked_directory_points_readers_to_read_only_opens() {
+        let e = Error::Locked {
+            path: PathBuf::from("/data"),
+        };
+        let message = e.to_string();
+        assert!(message.starts_with("/data is already in use"), "{message}");
+        assert!(message.contains("LogStore::open_read_only"), "{message}");
+    }
+}

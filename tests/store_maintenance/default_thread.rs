@@ -54,7 +54,9 @@ fn a_writable_store_applies_retention_by_itself() {
     // Passes run (the first perhaps before the topic was there), but
     // nothing has expired yet.
     let report = eventually("a pass over the topic", || {
-        store.last_maintenance_report().filter(|r| r.partitions == 2)
+        store
+            .last_maintenance_report()
+            .filter(|r| r.partitions == 2)
     });
     assert_no_errors(&report);
     assert_eq!(report.partitions, 2);
@@ -104,7 +106,9 @@ fn with_the_switch_off_only_the_host_runs_maintenance() {
     produce(&store, TOPIC, 0, 1, T0 + 100_000);
     store.start_maintenance(Duration::from_millis(5)).unwrap();
     let report = eventually("a background pass", || {
-        store.last_maintenance_report().filter(|r| r.partitions == 1)
+        store
+            .last_maintenance_report()
+            .filter(|r| r.partitions == 1)
     });
     assert_no_errors(&report);
     assert_eq!(report.partitions, 1);
