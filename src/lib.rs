@@ -50,8 +50,8 @@
 //! assert_eq!(consumer.position(("orders", paid.partition))?, paid.offset + 1);
 //!
 //! // Compaction of compacted topics, retention, time-based flushes and
-//! // deleted files, for every partition; `start_maintenance` runs this on
-//! // a thread instead.
+//! // deleted files, for every partition, now; the store also runs this on
+//! // its own thread every `StoreConfig::retention_check_interval`.
 //! let report = store.maintain()?;
 //! assert!(report.errors.is_empty());
 //! store.close()?;
@@ -199,9 +199,10 @@
 //!   snappy, lz4 and zstd as cargo features.
 //! * [`inspect`] reads and verifies a partition directory without changing
 //!   it, as Kafka's `DumpLogSegments` does.
-//! * It is not a broker: it speaks no wire protocol, and runs no thread
-//!   unless asked to ([`LogStore::start_maintenance`]). A host application
-//!   drives it, and owns the transport.
+//! * It is not a broker: it speaks no wire protocol. A store opened for
+//!   writing runs a maintenance thread for retention and compaction
+//!   ([`StoreConfig::background_maintenance`] turns it off). A host
+//!   application drives it, and owns the transport.
 //!
 //! # Guarantees
 //!

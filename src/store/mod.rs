@@ -65,11 +65,26 @@
 //! [`refresh_interval`](StoreOptions::refresh_interval)) while they wait
 //! in [`poll`](Consumer::poll).
 //!
+//! # Retention and maintenance
+//!
+//! A store opened for writing runs maintenance on a background thread
+//! every [`StoreConfig::retention_check_interval`] (Kafka's
+//! `log.retention.check.interval.ms`, 5 minutes by default): retention by
+//! each topic's `retention.ms` and `retention.bytes`, compaction,
+//! `flush.ms` flushes, removal of deleted segment files, and expired
+//! committed offsets. Closing the store (or dropping its last handle)
+//! stops the thread. A pass holds up producers and consumers only while
+//! a partition's new log start offset is committed. A host that drives
+//! maintenance itself turns the thread off
+//! ([`StoreConfig::background_maintenance`]) and calls
+//! [`LogStore::maintain`], or starts the thread at another interval with
+//! [`LogStore::start_maintenance`]. A read-only store runs none: its
+//! writer does.
+//!
 //! # Cleanup policies
 //!
-//! Each topic's `cleanup.policy` says what maintenance
-//! ([`LogStore::maintain`], [`LogStore::start_maintenance`]) does with
-//! its old records: `delete` applies retention by time and size;
+//! Each topic's `cleanup.policy` says what maintenance does with its old
+//! records: `delete` applies retention by time and size;
 //! `compact` compacts the partitions that are due (see
 //! [`crate::compaction`]) and deletes only below the log start offset;
 //! `compact,delete` compacts, then applies retention.
