@@ -39,7 +39,10 @@ fn tp(partition: u32) -> TopicPartition {
 #[test]
 fn a_waker_is_cloneable_and_shared_between_threads() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
+    fn movable<T: Send + 'static>() {}
     shareable::<ConsumerWaker>();
+    // The consumer itself still moves to the thread that polls.
+    movable::<Consumer>();
 }
 
 #[test]
