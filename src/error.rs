@@ -219,11 +219,16 @@ pub enum Error {
     },
 
     /// An operating-system call failed.
-    #[error("{op} {}: {source}", path.display())]
+    ///
+    /// The library's own calls name the operation and the file. An
+    /// [`io::Error`] converted with `From` (so that `?` works on one in a
+    /// function returning this crate's [`Result`]) has
+    /// [`IO_OP`](Error::IO_OP) as its operation and an empty path.
+    #[error("{}", io_message(op, path, source))]
     Io {
         /// The operation, e.g. `"write"` or `"fsync"`.
         op: &'static str,
-        /// The file or directory it was applied to.
+        /// The file or directory it was applied to; empty when not known.
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -246,8 +251,17 @@ pub enum Error {
     /// by the open store (or Kafka broker) whose directory holds it; a
     /// store's directory by another store, or by a log writing one of its
     /// partitions on its own, in which case `path` names that partition.
-    /// Opening read-only takes no lock.
-    #[error("{} is already in use by another open log or store", path.display())]
+    /// Opening read-only takes no lock: to read a store that another
+    /// process has open, open it with
+    /// [`LogStore::open_read_only`](crate::LogStore::open_read_only) (a
+    /// single log with
+    /// [`OpenOptions::read_only`](crate::OpenOptions::read_only)).
+    #[error(
+        "{} is already in use by another open log or store; to read it beside the process \
+         that has it open, open it with LogStore::open_read_only \
+         (OpenOptions::read_only for a single log)",
+        path.display()
+    )]
     Locked {
         /// The locked directory.
         path: PathBuf,
@@ -261,10 +275,36 @@ pub enum Error {
         path: PathBuf,
     },
 
-    /// The log (or the store it belongs to) was closed; the handle can no
-    /// longer be used.
+    /// The log was closed (by [`PartitionLog::close`], by the store it
+    /// belongs to closing, or by the deletion of its topic); the handle
+    /// can no longer be used. Calls on a closed store itself, and on its
+    /// producers and consumers, fail with [`Error::StoreClosed`] instead;
+    /// [`is_closed`](Error::is_closed) is true for both.
+    ///
+    /// [`PartitionLog::close`]: crate::PartitionLog::close
     #[error("the log is closed")]
     Closed,
+
+    /// The store was closed ([`LogStore::close`], or its last handle
+    /// dropped); neither it nor its producers and consumers can be used
+    /// any more. Reopen the directory to go on.
+    /// [`is_closed`](Error::is_closed) is true for this and
+    /// [`Error::Closed`].
+    ///
+    /// [`LogStore::close`]: crate::LogStore::close
+    #[error("the store {} is closed", path.display())]
+    StoreClosed {
+        /// The store's directory.
+        path: PathBuf,
+    },
+
+    /// A blocked [`Consumer::poll`](crate::Consumer::poll) was interrupted
+    /// by [`ConsumerWaker::wakeup`](crate::store::ConsumerWaker::wakeup)
+    /// (Kafka's `WakeupException`), or the wakeup came before the poll.
+    /// Nothing was consumed: the positions are where they were. The
+    /// consumer is fine to use; the next poll waits as usual.
+    #[error("the consumer was woken up")]
+    Wakeup,
 
     /// The group coordinator refused a consumer-group request (a join, a
     /// heartbeat, an offset commit, an administrative change), for the
@@ -356,7 +396,60 @@ impl GroupErrorKind {
     }
 }
 
+/// `io::Error` into [`Error::Io`], for `?` in an application's functions
+/// that return this crate's [`Result`]. The operation reads
+/// [`Error::IO_OP`] and the path is empty: the error itself says nothing
+/// of them. (The library names both for its own calls.)
+///
+/// ```
+/// use std::io::Write;
+///
+/// fn save(store: &seglog::LogStore, out: &mut impl Write) -> seglog::Result<()> {
+///     for topic in store.list_topics() {
+///         writeln!(out, "{topic}")?;
+///     }
+///     Ok(())
+/// }
+/// # let dir = tempfile::tempdir()?;
+/// # let store = seglog::LogStore::open(dir.path(), Default::default())?;
+/// # store.create_topic("t", 1, &[])?;
+/// # let mut out = Vec::new();
+/// # save(&store, &mut out)?;
+/// # assert_eq!(out, b"t\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Self {
+        Error::Io {
+            op: Error::IO_OP,
+            path: PathBuf::new(),
+            source,
+        }
+    }
+}
+
+/// The message of [`Error::Io`]: the operation, the path where there is
+/// one, and the cause.
+fn io_message(op: &str, path: &Path, source: &io::Error) -> String {
+    if path.as_os_str().is_empty() {
+        format!("{op}: {source}")
+    } else {
+        format!("{op} {}: {source}", path.display())
+    }
+}
+
 impl Error {
+    /// The operation of an [`Error::Io`] converted from a bare
+    /// [`io::Error`] (`From`), which names none.
+    pub const IO_OP: &'static str = "I/O";
+
+    /// Whether this says a handle can no longer be used because what it
+    /// belongs to was closed: [`Error::Closed`] (a log) or
+    /// [`Error::StoreClosed`] (a store, its producers and consumers).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed | Error::StoreClosed { .. })
+    }
+
     pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Self {
         Error::Io {
             op,
@@ -464,6 +557,8 @@ impl Error {
             Error::Locked { path } => Error::Locked { path: path.clone() },
             Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
             Error::Closed => Error::Closed,
+            Error::StoreClosed { path } => Error::StoreClosed { path: path.clone() },
+            Error::Wakeup => Error::Wakeup,
             Error::Group { group, kind } => Error::Group {
                 group: group.clone(),
                 kind: *kind,
@@ -482,5 +577,59 @@ impl Error {
         Error::InvalidRecord {
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_missing() -> Result<Vec<u8>> {
+        Ok(std::fs::read("/no/such/seglog/file")?)
+    }
+
+    #[test]
+    fn an_io_error_converts_with_question_mark() {
+        match read_missing() {
+            Err(Error::Io { op, path, source }) => {
+                assert_eq!(op, Error::IO_OP);
+                assert!(path.as_os_str().is_empty());
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = Error::from(io::Error::other("disk on fire"));
+        assert_eq!(e.to_string(), "I/O: disk on fire");
+        // The library's own errors still name the operation and path.
+        let e = Error::io("fsync", Path::new("/d/f"), io::Error::other("no"));
+        assert_eq!(e.to_string(), "fsync /d/f: no");
+        // The cause stays reachable.
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn closed_logs_and_closed_stores_are_told_apart() {
+        let store = Error::StoreClosed {
+            path: PathBuf::from("/data"),
+        };
+        assert_eq!(store.to_string(), "the store /data is closed");
+        assert_eq!(Error::Closed.to_string(), "the log is closed");
+        assert!(store.is_closed() && Error::Closed.is_closed());
+        assert!(!Error::Wakeup.is_closed());
+        assert!(
+            matches!(store.duplicate(), Error::StoreClosed { path } if path == Path::new("/data"))
+        );
+        assert!(matches!(Error::Wakeup.duplicate(), Error::Wakeup));
+    }
+
+    #[test]
+    fn a_locked_directory_points_readers_to_read_only_opens() {
+        let e = Error::Locked {
+            path: PathBuf::from("/data"),
+        };
+        let message = e.to_string();
+        assert!(message.starts_with("/data is already in use"), "{message}");
+        assert!(message.contains("LogStore::open_read_only"), "{message}");
     }
 }

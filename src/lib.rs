@@ -50,8 +50,8 @@
 //! assert_eq!(consumer.position(("orders", paid.partition))?, paid.offset + 1);
 //!
 //! // Compaction of compacted topics, retention, time-based flushes and
-//! // deleted files, for every partition; `start_maintenance` runs this on
-//! // a thread instead.
+//! // deleted files, for every partition, now; the store also runs this on
+//! // its own thread every `StoreConfig::retention_check_interval`.
 //! let report = store.maintain()?;
 //! assert!(report.errors.is_empty());
 //! store.close()?;
@@ -199,9 +199,10 @@
 //!   snappy, lz4 and zstd as cargo features.
 //! * [`inspect`] reads and verifies a partition directory without changing
 //!   it, as Kafka's `DumpLogSegments` does.
-//! * It is not a broker: it speaks no wire protocol, and runs no thread
-//!   unless asked to ([`LogStore::start_maintenance`]). A host application
-//!   drives it, and owns the transport.
+//! * It is not a broker: it speaks no wire protocol. A store opened for
+//!   writing runs a maintenance thread for retention and compaction
+//!   ([`StoreConfig::background_maintenance`] turns it off). A host
+//!   application drives it, and owns the transport.
 //!
 //! # Guarantees
 //!
@@ -259,11 +260,13 @@
 //!   and injects faults for tests.
 //! * **Injected time.** Time comes from a [`Clock`], so rolling by age and
 //!   flushing by time are testable.
-//! * **No hidden threads.** Work Kafka does in the background (flushing
-//!   rolled segments, retention, compaction) is exposed as calls a host can make from
-//!   its own threads, such as [`LogStore::maintain`] and
-//!   [`PartitionLog::sync_sealed`]; the store's maintenance thread is
-//!   opt-in.
+//! * **Few threads, each named and switchable.** Work Kafka does in the
+//!   background (flushing rolled segments, retention, compaction) is also
+//!   exposed as calls a host can make from its own threads, such as
+//!   [`LogStore::maintain`] and [`PartitionLog::sync_sealed`]. A writable
+//!   store runs them on one maintenance thread unless
+//!   [`StoreConfig::background_maintenance`] is off; a [`PartitionLog`]
+//!   opened on its own runs no thread.
 //! * **Index entries per batch**, as Kafka does since 4.1: every entry
 //!   names the last offset of the batch at its position, which Kafka's
 //!   `DumpLogSegments` verifies.
@@ -319,9 +322,9 @@ pub use retention::{DeleteReason, RetentionPolicy};
 pub use store::StoreOptions;
 pub use store::{
     AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerGroupDescription,
-    ConsumerGroupListing, ConsumerGroupMember, ConsumerRebalanceListener, ConsumerRecord, Delivery,
-    LogStore, MaintenanceReport, OffsetResetSpec, PartitionCompaction, PartitionDescription,
-    PartitionError, PartitionLag, Producer, ProducerConfig, ProducerRecord, RecordMetadata,
-    StoreConfig, StoreOpenReport, TopicDescription, TopicPartition,
+    ConsumerGroupListing, ConsumerGroupMember, ConsumerRebalanceListener, ConsumerRecord,
+    ConsumerWaker, Delivery, LogStore, MaintenanceReport, OffsetResetSpec, PartitionCompaction,
+    PartitionDescription, PartitionError, PartitionLag, Producer, ProducerConfig, ProducerRecord,
+    RecordMetadata, StoreConfig, StoreOpenReport, TopicDescription, TopicPartition,
 };
 pub use topic::TopicConfig;

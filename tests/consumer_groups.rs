@@ -18,5 +18,7 @@ mod membership;
 mod membership_edges;
 #[path = "consumer_groups/model.rs"]
 mod model;
+#[path = "consumer_groups/pauses.rs"]
+mod pauses;
 #[path = "consumer_groups/recovery.rs"]
 mod recovery;

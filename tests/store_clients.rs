@@ -5,6 +5,8 @@ mod common;
 mod common_compacted;
 #[path = "store_clients/compacted.rs"]
 mod compacted;
+#[path = "store_clients/control.rs"]
+mod control;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -394,10 +396,16 @@ fn poll_blocks_until_records_arrive_or_the_timeout() {
             store.close().unwrap();
         })
     };
-    assert!(matches!(
-        consumer.poll(Duration::from_secs(60)),
-        Err(Error::Closed)
-    ));
+    let closed = consumer.poll(Duration::from_secs(60));
+    assert!(
+        matches!(&closed, Err(Error::StoreClosed { path }) if path == dir.path()),
+        "{closed:?}"
+    );
+    let message = closed.unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!("the store {} is closed", dir.path().display())
+    );
     closer.join().unwrap();
 }
 

@@ -16,6 +16,8 @@ use common_store::*;
 
 #[path = "store_maintenance/compaction.rs"]
 mod compaction;
+#[path = "store_maintenance/default_thread.rs"]
+mod default_thread;
 
 /// Partition 0 and 1 of `TOPIC` get 20 records stamped `T0`, then 5
 /// stamped `T0 + 100 s`; with 1,000-byte segments of 5 records each, the
@@ -148,7 +150,7 @@ fn maintain_deletes_expired_segments_and_reports_them() {
 
     // The new start survives a reopen.
     store.close().unwrap();
-    assert!(matches!(store.maintain(), Err(Error::Closed)));
+    assert!(matches!(store.maintain(), Err(Error::StoreClosed { .. })));
     drop(store);
     let store = open(&fs, &clock);
     for p in 0..2 {
@@ -580,9 +582,9 @@ fn background_maintenance_runs_and_close_stops_it() {
     );
     assert!(matches!(
         store.start_maintenance(Duration::from_millis(20)),
-        Err(Error::Closed)
+        Err(Error::StoreClosed { .. })
     ));
-    assert!(matches!(store.maintain(), Err(Error::Closed)));
+    assert!(matches!(store.maintain(), Err(Error::StoreClosed { .. })));
     // No pass runs after close.
     let _ = store.last_maintenance_report();
     std::thread::sleep(Duration::from_millis(60));

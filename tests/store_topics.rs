@@ -238,7 +238,14 @@ fn a_second_open_of_the_same_directory_fails() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(dir.path(), StoreConfig::default()).unwrap();
     match LogStore::open(dir.path(), StoreConfig::default()) {
-        Err(Error::Locked { path }) => assert_eq!(path, dir.path()),
+        Err(e @ Error::Locked { .. }) => {
+            // Readers in another process are told how to get in.
+            assert!(e.to_string().contains("LogStore::open_read_only"), "{e}");
+            let Error::Locked { path } = e else {
+                unreachable!()
+            };
+            assert_eq!(path, dir.path());
+        }
         other => panic!("{other:?}"),
     }
     store.close().unwrap();
@@ -499,3 +506,5 @@ fn a_stuck_deletion_holds_up_only_its_own_name() {
 
 #[path = "store_topics/cleanup_config.rs"]
 mod cleanup_config;
+#[path = "store_topics/typed_config.rs"]
+mod typed_config;

@@ -56,7 +56,7 @@ pub fn error_code(e: &Error) -> i16 {
         Error::CompressionUnavailable { .. } => code::UNSUPPORTED_COMPRESSION_TYPE,
         Error::Group { kind, .. } => kind.kafka_code(),
         // The store is closing: clients retry elsewhere (here: later).
-        Error::Closed => code::NOT_LEADER_OR_FOLLOWER,
+        Error::Closed | Error::StoreClosed { .. } => code::NOT_LEADER_OR_FOLLOWER,
         Error::Io { .. }
         | Error::Corrupt { .. }
         | Error::Poisoned { .. }
@@ -79,5 +79,7 @@ mod tests {
         };
         assert_eq!(error_code(&big), 2);
         assert_eq!(error_code(&Error::Closed), 6);
+        let closed = Error::StoreClosed { path: "/s".into() };
+        assert_eq!(error_code(&closed), 6);
     }
 }

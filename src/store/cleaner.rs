@@ -90,7 +90,7 @@ struct Candidate {
 /// is stopping). Returns whether any log was due.
 ///
 /// # Errors
-/// [`Error::Closed`] if the store closed meanwhile; a partition's own
+/// [`Error::StoreClosed`] if the store closed meanwhile; a partition's own
 /// failure goes into the report.
 pub(super) fn clean(
     inner: &StoreInner,
@@ -201,7 +201,7 @@ impl LogStore {
     /// # Errors
     /// [`Error::InvalidConfig`] if the topic's cleanup policy does not
     /// compact; [`Error::UnknownTopic`], [`Error::UnknownPartition`];
-    /// [`Error::ReadOnly`], [`Error::Closed`]; the first failing round's
+    /// [`Error::ReadOnly`], [`Error::StoreClosed`]; the first failing round's
     /// error ([`Error::Corrupt`], [`Error::Io`], [`Error::Poisoned`]),
     /// the partitions before it having been compacted.
     pub fn compact(

@@ -9,7 +9,9 @@
 //! start after retention, or past the end after a truncation), the
 //! [`AutoOffsetReset`] policy decides where to go.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -138,10 +140,13 @@ pub(super) struct Assigned {
     topic: Arc<str>,
     pub(super) log: PartitionLog,
     /// The offset of the next record to return; `None` until set by a
-    /// seek, the group's committed offset or the reset policy.
-    pub(super) position: Option<u64>,
+    /// seek, the group's committed offset or the reset policy (which
+    /// [`Consumer::position`] may apply through a shared reference).
+    pub(super) position: Cell<Option<u64>>,
+    /// Paused by the application: `poll` returns none of its records.
+    pub(super) paused: bool,
     /// Records read but not returned yet, from `position` on.
-    fetched: VecDeque<ConsumerRecord>,
+    pub(super) fetched: VecDeque<ConsumerRecord>,
     /// Where the read that filled `fetched` ended: the position once
     /// `fetched` runs out (past records a compaction removed from the end
     /// of a batch, and past control batches).
@@ -153,7 +158,8 @@ pub(super) struct Assigned {
 /// [`AutoOffsetReset`] for positions outside the log.
 ///
 /// A consumer is used by one thread at a time (it is `Send`); give each
-/// thread its own.
+/// thread its own. Another thread can interrupt its `poll` through a
+/// [`waker`](Consumer::waker).
 pub struct Consumer {
     pub(super) store: LogStore,
     pub(super) config: ConsumerConfig,
@@ -170,6 +176,9 @@ pub struct Consumer {
     pub(super) last_auto_commit: Instant,
     /// The group membership of a subscribed consumer.
     pub(super) membership: Option<Membership>,
+    /// Set by a [`ConsumerWaker`](super::ConsumerWaker): the next (or
+    /// current) poll returns [`Error::Wakeup`].
+    pub(super) woken: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -193,6 +202,7 @@ impl LogStore {
             stepped_over: false,
             last_auto_commit: Instant::now(),
             membership: None,
+            woken: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -200,7 +210,7 @@ impl LogStore {
 impl Consumer {
     /// Replaces the assignment with these partitions (`("topic", 0)` or
     /// [`TopicPartition`]s). Partitions that stay assigned keep their
-    /// positions; new ones start from the group's committed offset (with a
+    /// positions (and pauses); new ones start from the group's committed offset (with a
     /// [`group_id`](ConsumerConfig::group_id)), else as the reset policy
     /// says, unless sought. A committed offset outside the log (below its
     /// start after retention, past its end after a truncation) is handled
@@ -208,7 +218,7 @@ impl Consumer {
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
-    /// [`Error::Closed`]; [`Error::InvalidConfig`] for a consumer that
+    /// [`Error::StoreClosed`]; [`Error::InvalidConfig`] for a consumer that
     /// subscribes to topics. The assignment is unchanged then.
     pub fn assign<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
         if self.membership.is_some() {
@@ -242,7 +252,8 @@ impl Consumer {
             let assigned = match log {
                 Some(log) => Assigned {
                     topic: Arc::from(tp.topic.as_str()),
-                    position: self.committed_position(&tp),
+                    position: Cell::new(self.committed_position(&tp)),
+                    paused: false,
                     tp,
                     log,
                     fetched: VecDeque::new(),
@@ -284,7 +295,7 @@ impl Consumer {
     /// [`Error::UnknownPartition`] if it is not assigned.
     pub fn seek(&mut self, partition: impl Into<TopicPartition>, offset: u64) -> Result<()> {
         let a = self.find(&partition.into())?;
-        a.position = Some(offset);
+        a.position.set(Some(offset));
         a.fetched.clear();
         Ok(())
     }
@@ -292,7 +303,7 @@ impl Consumer {
     /// Moves every assigned partition to its log start offset.
     ///
     /// # Errors
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn seek_to_beginning(&mut self) -> Result<()> {
         self.seek_all(|log| Ok(log.log_start_offset()))
     }
@@ -301,7 +312,7 @@ impl Consumer {
     /// watermark): only records appended later are returned.
     ///
     /// # Errors
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn seek_to_end(&mut self) -> Result<()> {
         self.seek_all(|log| Ok(log.log_end_offset()))
     }
@@ -311,7 +322,7 @@ impl Consumer {
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Corrupt`] if a time index cannot be read;
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn seek_to_timestamp(&mut self, timestamp: i64) -> Result<()> {
         self.seek_all(|log| {
             Ok(log
@@ -320,16 +331,30 @@ impl Consumer {
         })
     }
 
-    /// The offset of the next record `poll` returns for `partition`,
-    /// applying the reset policy if it has no valid position.
+    /// The offset of the next record `poll` returns for `partition`
+    /// (Kafka's `position`). Where the partition has no valid position
+    /// yet (none set, or one outside the log), the reset policy gives it
+    /// one now, and the position stays there, as Kafka's `position`
+    /// does: a consumer resetting to the latest offset that asks for its
+    /// position before records are appended gets those records at its
+    /// next poll. Records already fetched are returned first, so their
+    /// position stands even if retention has deleted them from the log
+    /// since.
+    ///
+    /// Takes `&self`: setting a missing position is the lookup's own
+    /// business, as it is in Kafka.
     ///
     /// # Errors
     /// [`Error::UnknownPartition`] if it is not assigned;
     /// [`Error::OffsetOutOfRange`] under [`AutoOffsetReset::Error`].
-    pub fn position(&mut self, partition: impl Into<TopicPartition>) -> Result<u64> {
-        let reset = self.config.auto_offset_reset;
-        let a = self.find(&partition.into())?;
-        resolve(a, reset)
+    pub fn position(&self, partition: impl Into<TopicPartition>) -> Result<u64> {
+        let tp = partition.into();
+        let a = self
+            .assigned
+            .iter()
+            .find(|a| a.tp == tp)
+            .ok_or_else(|| not_assigned(&tp))?;
+        resolve(a, self.config.auto_offset_reset)
     }
 
     /// Returns the records after the assigned partitions' positions, in
@@ -341,8 +366,18 @@ impl Consumer {
     /// are read past without waiting, for as long as the timeout allows.
     /// Partitions take turns, so none starves.
     ///
+    /// Paused partitions ([`pause`](Self::pause)) are passed over.
+    ///
     /// With auto-commit on, a poll first commits the positions of what
     /// earlier polls returned, once every auto-commit interval.
+    ///
+    /// A [`ConsumerWaker`](super::ConsumerWaker) (from
+    /// [`waker`](Self::waker)) on another thread makes a waiting poll
+    /// return [`Error::Wakeup`] at once, as Kafka's `wakeup()` makes its
+    /// poll throw; a wakeup that comes while no poll runs is answered by
+    /// the next one, at once (before an auto-commit). A poll that has
+    /// records returns them, and leaves the wakeup to the next. A rejoin
+    /// in progress (below) is finished first.
     ///
     /// A subscribed consumer's poll first keeps its group membership: it
     /// heartbeats, and when the group rebalances it rejoins there and then.
@@ -351,19 +386,29 @@ impl Consumer {
     /// than its timeout: give each consumer its own thread.
     ///
     /// # Errors
+    /// [`Error::Wakeup`] after a wakeup (nothing was consumed);
     /// [`Error::OffsetOutOfRange`] for a position outside its log under
     /// [`AutoOffsetReset::Error`]; an auto-commit's error (as
     /// [`commit_sync`](Self::commit_sync)); [`Error::UnknownTopic`] if an assigned
     /// topic was deleted; [`Error::Corrupt`] or [`Error::Io`] from a read;
-    /// [`Error::Closed`] once the store is closed.
+    /// [`Error::StoreClosed`] once the store is closed.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.poll_records(timeout)
+            .map_err(|e| self.store.inner.closed_as_store(e))
+    }
+
+    /// [`poll`](Self::poll), whose closed logs and coordinator may be a
+    /// closed store's.
+    fn poll_records(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
+        self.take_wakeup()?;
         self.maybe_auto_commit()?;
         let deadline = deadline_after(timeout);
         loop {
             self.store.inner.check_open()?;
+            self.take_wakeup()?;
             let seen = self.store.inner.signal.generation();
             self.maintain_membership()?;
             let records = self.fetch()?;
@@ -390,7 +435,7 @@ impl Consumer {
                 let wake = now
                     .checked_add(self.store.inner.refresh_interval)
                     .map_or(deadline, |t| t.min(deadline));
-                self.store.inner.signal.wait_past(seen, wake);
+                self.wait(seen, wake);
                 continue;
             }
             // A subscribed consumer wakes to heartbeat in time.
@@ -398,8 +443,9 @@ impl Consumer {
                 Some(_) => deadline.min(Instant::now() + self.heartbeat_interval()),
                 None => deadline,
             };
-            if !self.store.inner.signal.wait_past(seen, wake) && wake >= deadline {
+            if !self.wait(seen, wake) && wake >= deadline {
                 self.store.inner.check_open()?;
+                self.take_wakeup()?;
                 return Ok(records);
             }
         }
@@ -426,20 +472,17 @@ impl Consumer {
         }
     }
 
-    fn find(&mut self, tp: &TopicPartition) -> Result<&mut Assigned> {
+    pub(super) fn find(&mut self, tp: &TopicPartition) -> Result<&mut Assigned> {
         self.assigned
             .iter_mut()
             .find(|a| a.tp == *tp)
-            .ok_or_else(|| Error::UnknownPartition {
-                topic: tp.topic.clone(),
-                partition: tp.partition,
-                partitions: 0,
-            })
+            .ok_or_else(|| not_assigned(tp))
     }
 
     fn seek_all(&mut self, to: impl Fn(&PartitionLog) -> Result<u64>) -> Result<()> {
+        self.store.inner.check_open()?;
         for a in &mut self.assigned {
-            a.position = Some(to(&a.log)?);
+            a.position.set(Some(to(&a.log)?));
             a.fetched.clear();
         }
         Ok(())
@@ -459,6 +502,9 @@ impl Consumer {
                 break;
             }
             let i = (start + k) % n;
+            if self.assigned[i].paused {
+                continue;
+            }
             let before = out.len();
             let result = self
                 .fetch_partition(i, &mut out, &mut bytes_left, max_records)
@@ -522,7 +568,7 @@ impl Consumer {
                     Ok(f) => f,
                     Err(Error::OffsetOutOfRange { .. }) => {
                         // Retention or a truncation moved the log meanwhile.
-                        a.position = None;
+                        a.position.set(None);
                         return Ok(());
                     }
                     Err(e) => return Err(e),
@@ -560,7 +606,7 @@ impl Consumer {
                     }
                     // Only offsets without records (a control batch, or
                     // the compacted end of a batch): step over them.
-                    a.position = Some(a.fetched_end);
+                    a.position.set(Some(a.fetched_end));
                     self.stepped_over = true;
                     continue;
                 }
@@ -571,11 +617,11 @@ impl Consumer {
             }
             let next = a.fetched[take - 1].offset + 1;
             out.extend(a.fetched.drain(..take));
-            a.position = Some(if a.fetched.is_empty() {
+            a.position.set(Some(if a.fetched.is_empty() {
                 next.max(a.fetched_end)
             } else {
                 next
-            });
+            }));
             if out.len() >= max_records {
                 return Ok(());
             }
@@ -602,18 +648,29 @@ impl Consumer {
         self.store.inner.check_open()?;
         let a = &mut self.assigned[i];
         a.log = self.store.partition(&a.tp.topic, a.tp.partition)?;
-        a.position = None;
+        a.position.set(None);
         a.fetched.clear();
         Ok(())
     }
 }
 
+/// [`Error::UnknownPartition`] for a partition the consumer is not
+/// assigned.
+pub(super) fn not_assigned(tp: &TopicPartition) -> Error {
+    Error::UnknownPartition {
+        topic: tp.topic.clone(),
+        partition: tp.partition,
+        partitions: 0,
+    }
+}
+
 /// The partition's position, set by the reset policy if it has none or it
-/// lies outside the log.
-fn resolve(a: &mut Assigned, reset: AutoOffsetReset) -> Result<u64> {
+/// lies outside the log (records already fetched from it stand: `poll`
+/// returns them first).
+pub(super) fn resolve(a: &Assigned, reset: AutoOffsetReset) -> Result<u64> {
     let (start, end) = (a.log.log_start_offset(), a.log.log_end_offset());
-    match a.position {
-        Some(p) if (start..=end).contains(&p) => return Ok(p),
+    match a.position.get() {
+        Some(p) if (start..=end).contains(&p) || !a.fetched.is_empty() => return Ok(p),
         _ => {}
     }
     let p = match reset {
@@ -621,13 +678,13 @@ fn resolve(a: &mut Assigned, reset: AutoOffsetReset) -> Result<u64> {
         AutoOffsetReset::Latest => end,
         AutoOffsetReset::Error => {
             return Err(Error::OffsetOutOfRange {
-                requested: a.position.unwrap_or(end),
+                requested: a.position.get().unwrap_or(end),
                 earliest: start,
                 latest: end,
             })
         }
     };
-    a.position = Some(p);
-    a.fetched.clear();
+    // Nothing was fetched from a position being reset.
+    a.position.set(Some(p));
     Ok(p)
 }

@@ -56,7 +56,7 @@ impl Consumer {
         let positions: Vec<(TopicPartition, OffsetAndMetadata)> = self
             .assigned
             .iter()
-            .filter_map(|a| Some((a.tp.clone(), OffsetAndMetadata::new(a.position?))))
+            .filter_map(|a| Some((a.tp.clone(), OffsetAndMetadata::new(a.position.get()?))))
             .collect();
         self.commit_offsets(&positions)
     }
@@ -103,7 +103,7 @@ impl Consumer {
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] without a
-    /// group id; [`Error::Closed`].
+    /// group id; [`Error::StoreClosed`].
     pub fn committed(
         &self,
         partitions: &[TopicPartition],

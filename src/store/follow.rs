@@ -32,7 +32,7 @@ impl LogStore {
     /// # Errors
     /// [`Error::Corrupt`] for damaged metadata or a damaged segment the
     /// writer has moved past (the other partitions are still refreshed);
-    /// [`Error::Io`]; [`Error::Closed`].
+    /// [`Error::Io`]; [`Error::StoreClosed`].
     pub fn refresh(&self) -> Result<bool> {
         let inner = &self.inner;
         inner.check_open()?;

@@ -104,7 +104,7 @@ impl LogStore {
     /// stored metadata) and those with committed offsets only, by id.
     ///
     /// # Errors
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn list_groups(&self) -> Result<Vec<ConsumerGroupListing>> {
         let inner = &self.inner;
         inner.check_open()?;
@@ -139,7 +139,7 @@ impl LogStore {
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::GroupIdNotFound`] for a
     /// group the store knows nothing of, [`GroupErrorKind::InvalidGroupId`];
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn describe_group(&self, group: &str) -> Result<ConsumerGroupDescription> {
         let inner = &self.inner;
         inner.check_open()?;
@@ -224,7 +224,7 @@ impl LogStore {
     /// [`Error::Group`] with [`GroupErrorKind::NonEmptyGroup`] while it has
     /// members, [`GroupErrorKind::GroupIdNotFound`] for a group the store
     /// knows nothing of; [`Error::ReadOnly`], [`Error::Io`],
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn delete_group(&self, group: &str) -> Result<()> {
         let inner = &self.inner;
         inner.check_writable()?;

@@ -24,7 +24,7 @@ impl LogStore {
     /// decides is stored in `__consumer_offsets`.
     ///
     /// # Errors
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn group_coordinator(&self) -> Result<Arc<GroupCoordinator>> {
         self.inner.coordinator()
     }
@@ -58,7 +58,7 @@ impl LogStore {
     /// [`GroupErrorKind::OffsetMetadataTooLarge`] for metadata over
     /// `offset.metadata.max.bytes`; [`Error::UnknownTopic`] or
     /// [`Error::UnknownPartition`] for a partition the store does not
-    /// have; [`Error::ReadOnly`], [`Error::Io`], [`Error::Closed`]. Nothing
+    /// have; [`Error::ReadOnly`], [`Error::Io`], [`Error::StoreClosed`]. Nothing
     /// is committed on an error.
     pub fn commit_offsets(
         &self,
@@ -127,7 +127,7 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] for an
-    /// empty group id; [`Error::Closed`].
+    /// empty group id; [`Error::StoreClosed`].
     pub fn committed_offsets(
         &self,
         group: &str,
@@ -298,10 +298,13 @@ impl StoreInner {
     /// The group coordinator.
     ///
     /// # Errors
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub(crate) fn coordinator(&self) -> Result<Arc<GroupCoordinator>> {
         self.check_open()?;
-        self.coordinator.get().cloned().ok_or(Error::Closed)
+        self.coordinator
+            .get()
+            .cloned()
+            .ok_or_else(|| self.closed_error())
     }
 
     /// Deletes every group's committed offsets of `topic` (which no

@@ -2,11 +2,24 @@
 //! syncing rolled segments, removing deleted segment files, and the root
 //! checkpoints.
 //!
+//! A store opened for writing runs passes on a background thread every
+//! [`StoreConfig::retention_check_interval`] (Kafka's
+//! `log.retention.check.interval.ms`, 5 minutes by default) until it
+//! closes, unless [`StoreConfig::background_maintenance`] is off.
 //! [`LogStore::maintain`] does one pass synchronously, on the caller's
-//! thread; [`LogStore::start_maintenance`] runs passes on a background
-//! thread at an interval until the store closes. A pass compacts first
-//! (see the `cleaner` module), then applies retention, so a
-//! `compact,delete` topic gets both, in Kafka's order.
+//! thread; [`LogStore::start_maintenance`] starts the thread (or restarts
+//! it at another interval). A pass compacts first (see the `cleaner`
+//! module), then applies retention, so a `compact,delete` topic gets
+//! both, in Kafka's order.
+//!
+//! A pass holds up neither producers nor consumers for long: compaction
+//! rounds and the fsyncs of rolled segments run outside a log's locks;
+//! retention takes a partition's append lock only to plan (reading the
+//! time indexes of the oldest segments, once each) and to commit a new
+//! log start offset, and removes the files after; a `flush.ms` flush
+//! fsyncs under it, as every flush does. The root checkpoints are written
+//! under the lock of topic changes, which producers and consumers do not
+//! take.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -15,6 +28,8 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::cleaner::{self, PartitionCompaction};
+#[cfg(doc)]
+use super::StoreConfig;
 use super::{groups, LogStore, StoreInner, TopicPartition};
 use crate::error::{Error, Result};
 use crate::retention::RetentionPolicy;
@@ -97,8 +112,8 @@ impl LogStore {
     /// report.
     ///
     /// # Errors
-    /// [`Error::Closed`] if the store is closed; [`Error::ReadOnly`] if it
-    /// was opened read-only.
+    /// [`Error::StoreClosed`] if the store is closed; [`Error::ReadOnly`]
+    /// if it was opened read-only.
     pub fn maintain(&self) -> Result<MaintenanceReport> {
         Ok(run_pass(&self.inner, true, None)?.0)
     }
@@ -109,6 +124,12 @@ impl LogStore {
     /// [`last_maintenance_report`](Self::last_maintenance_report). Starting
     /// it again replaces the interval.
     ///
+    /// A store opened for writing starts this thread itself, at
+    /// [`StoreConfig::retention_check_interval`], unless
+    /// [`StoreConfig::background_maintenance`] is off: call this to run
+    /// passes at another interval, or to start them later in a store
+    /// opened with the switch off.
+    ///
     /// After a pass in which no log was due for compaction, the passes
     /// skip compaction for [`CleanerConfig::backoff_ms`] (Kafka's cleaner
     /// sleeps as long when it finds nothing to clean). Compaction rounds
@@ -118,10 +139,14 @@ impl LogStore {
     /// and starts no other.
     ///
     /// # Errors
-    /// [`Error::Closed`]; [`Error::ReadOnly`]; [`Error::Io`] if the thread
-    /// cannot be started.
+    /// [`Error::StoreClosed`]; [`Error::ReadOnly`];
+    /// [`Error::InvalidConfig`] for a zero `interval`; [`Error::Io`] if
+    /// the thread cannot be started.
     pub fn start_maintenance(&self, interval: Duration) -> Result<()> {
         self.inner.check_writable()?;
+        if interval.is_zero() {
+            return Err(Error::config("interval", "must be at least 1 ms"));
+        }
         stop(&self.inner);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let halt = Arc::new(AtomicBool::new(false));
@@ -195,7 +220,7 @@ pub(crate) fn stop(inner: &StoreInner) {
 /// (its topic deleted meanwhile) is passed over.
 ///
 /// # Errors
-/// [`Error::Closed`] if the store itself is closed.
+/// [`Error::StoreClosed`] if the store itself is closed.
 pub(super) fn note_error(
     inner: &StoreInner,
     report: &mut MaintenanceReport,
@@ -203,8 +228,10 @@ pub(super) fn note_error(
     error: Error,
 ) -> Result<()> {
     match error {
-        Error::Closed if inner.check_open().is_err() => Err(Error::Closed),
-        Error::Closed => Ok(()),
+        error if error.is_closed() && inner.check_open().is_err() => {
+            Err(inner.closed_as_store(error))
+        }
+        error if error.is_closed() => Ok(()),
         error => {
             report.errors.push(PartitionError { partition, error });
             Ok(())
@@ -253,7 +280,9 @@ fn run_pass(
             report.offsets_expired += offsets;
             report.groups_deleted += groups;
         }
-        Err(Error::Closed) => return Err(Error::Closed),
+        Err(error) if error.is_closed() && inner.check_open().is_err() => {
+            return Err(inner.closed_as_store(error))
+        }
         Err(error) => report.errors.push(PartitionError {
             partition: TopicPartition::new(CONSUMER_OFFSETS_TOPIC, 0),
             error,
@@ -262,9 +291,7 @@ fn run_pass(
     // Topic changes and close write the same files: the partitions are
     // listed again under their lock, so that a topic deleted meanwhile is
     // not written back.
-    let Ok(_admin) = inner.admin() else {
-        return Err(Error::Closed);
-    };
+    let _admin = inner.admin()?;
     let all = inner.all_logs()?;
     if let Err(error) = inner.write_checkpoints(&all) {
         report.errors.push(PartitionError {

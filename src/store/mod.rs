@@ -65,11 +65,26 @@
 //! [`refresh_interval`](StoreConfig::refresh_interval)) while they wait
 //! in [`poll`](Consumer::poll).
 //!
+//! # Retention and maintenance
+//!
+//! A store opened for writing runs maintenance on a background thread
+//! every [`StoreConfig::retention_check_interval`] (Kafka's
+//! `log.retention.check.interval.ms`, 5 minutes by default): retention by
+//! each topic's `retention.ms` and `retention.bytes`, compaction,
+//! `flush.ms` flushes, removal of deleted segment files, and expired
+//! committed offsets. Closing the store (or dropping its last handle)
+//! stops the thread. A pass holds up producers and consumers only while
+//! a partition's new log start offset is committed. A host that drives
+//! maintenance itself turns the thread off
+//! ([`StoreConfig::background_maintenance`]) and calls
+//! [`LogStore::maintain`], or starts the thread at another interval with
+//! [`LogStore::start_maintenance`]. A read-only store runs none: its
+//! writer does.
+//!
 //! # Cleanup policies
 //!
-//! Each topic's `cleanup.policy` says what maintenance
-//! ([`LogStore::maintain`], [`LogStore::start_maintenance`]) does with
-//! its old records: `delete` applies retention by time and size;
+//! Each topic's `cleanup.policy` says what maintenance does with its old
+//! records: `delete` applies retention by time and size;
 //! `compact` compacts the partitions that are due (see
 //! [`crate::compaction`]) and deletes only below the log start offset;
 //! `compact,delete` compacts, then applies retention.
@@ -89,6 +104,7 @@ mod cleaner;
 mod cleaner_config;
 mod consumer;
 mod consumer_commit;
+mod consumer_control;
 mod consumer_group;
 mod follow;
 mod group_admin;
@@ -112,6 +128,7 @@ use std::time::Duration;
 pub use cleaner::PartitionCompaction;
 pub use cleaner_config::CleanerConfig;
 pub use consumer::{AutoOffsetReset, Consumer, ConsumerConfig, ConsumerRecord};
+pub use consumer_control::ConsumerWaker;
 pub use consumer_group::ConsumerRebalanceListener;
 pub use group_admin::{
     ConsumerGroupDescription, ConsumerGroupListing, ConsumerGroupMember, OffsetResetSpec,
@@ -205,7 +222,24 @@ pub struct StoreConfig {
     /// read-only store serves such a partition as empty and creates
     /// nothing.
     pub recreate_missing_partitions: bool,
+    /// Whether a store opened for writing runs maintenance (retention,
+    /// compaction, `flush.ms`, deleted files, expired offsets) on a
+    /// background thread every
+    /// [`retention_check_interval`](Self::retention_check_interval), as a
+    /// Kafka broker does. Default `true`. Turn it off for a host that
+    /// calls [`LogStore::maintain`] itself, or that starts the thread
+    /// later with [`LogStore::start_maintenance`]. A read-only store never
+    /// runs maintenance.
+    pub background_maintenance: bool,
+    /// How long the background maintenance thread waits between passes
+    /// (Kafka's `log.retention.check.interval.ms`), counted from the end
+    /// of one pass to the start of the next. Default 5 minutes, as Kafka.
+    /// Must be at least 1 ms.
+    pub retention_check_interval: Duration,
 }
+
+/// Kafka's default `log.retention.check.interval.ms`: 5 minutes.
+pub const DEFAULT_RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -218,7 +252,29 @@ impl Default for StoreConfig {
             groups: GroupsConfig::default(),
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             recreate_missing_partitions: false,
+            background_maintenance: true,
+            retention_check_interval: DEFAULT_RETENTION_CHECK_INTERVAL,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Checks the store-wide settings: the topic defaults, the cleaner's
+    /// and the groups' settings, and the retention check interval.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        self.topic_defaults.validate()?;
+        self.cleaner.validate()?;
+        self.groups.validate()?;
+        if self.retention_check_interval.is_zero() {
+            return Err(Error::config(
+                "log.retention.check.interval.ms",
+                "must be at least 1 ms",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -440,7 +496,7 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
-    /// [`Error::Closed`].
+    /// [`Error::StoreClosed`].
     pub fn partition(&self, topic: &str, partition: u32) -> Result<PartitionLog> {
         self.inner.topic(topic)?.log(partition)
     }
@@ -513,8 +569,10 @@ impl LogStore {
     /// and writing its clean-shutdown marker), writes the root checkpoint
     /// files and the store's clean-shutdown marker, and releases the
     /// directory. Every handle of this store, producers and consumers
-    /// included, fails with [`Error::Closed`] afterwards. Closing twice is
-    /// a no-op; dropping the last handle closes on a best-effort basis.
+    /// included, fails with [`Error::StoreClosed`] afterwards (the
+    /// [`PartitionLog`]s it handed out with [`Error::Closed`]). Closing
+    /// twice is a no-op; dropping the last handle closes on a best-effort
+    /// basis.
     ///
     /// # Errors
     /// The first failure; the rest of the close goes on, the directory is
@@ -575,11 +633,30 @@ impl StoreInner {
             .collect()
     }
 
+    /// [`Error::StoreClosed`] once the store is closed.
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
-            Err(Error::Closed)
+            Err(self.closed_error())
         } else {
             Ok(())
+        }
+    }
+
+    /// The error of a call on this store once it is closed.
+    pub(crate) fn closed_error(&self) -> Error {
+        Error::StoreClosed {
+            path: self.dir.clone(),
+        }
+    }
+
+    /// `e`, or [`Error::StoreClosed`] if `e` is a closed log's or
+    /// coordinator's error and the store is closed: the store's close is
+    /// what closed them.
+    pub(crate) fn closed_as_store(&self, e: Error) -> Error {
+        if e.is_closed() && self.closed.load(Ordering::Acquire) {
+            self.closed_error()
+        } else {
+            e
         }
     }
 

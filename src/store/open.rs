@@ -34,13 +34,11 @@ use crate::topic::{partition_dir_name, TopicConfig};
 
 impl StoreInner {
     pub(super) fn open(opts: StoreOptions, dir: &Path, config: StoreConfig) -> Result<LogStore> {
+        config.validate()?;
         let recreate_missing = config.recreate_missing_partitions;
         let refresh_interval = config
             .refresh_interval
             .max(std::time::Duration::from_millis(1));
-        config.topic_defaults.validate()?;
-        config.cleaner.validate()?;
-        config.groups.validate()?;
         let fs = opts.fs;
         let created = !fs.exists(dir).ctx("stat", dir)?;
         if created && opts.read_only {
@@ -107,10 +105,15 @@ impl StoreInner {
             inner.closed.store(true, Ordering::Release);
             return Err(e);
         }
-        Ok(LogStore {
+        let store = LogStore {
             _open: Arc::new(CloseOnDrop(inner.clone())),
             inner,
-        })
+        };
+        if !store.inner.read_only && store.inner.config.background_maintenance {
+            // A failure closes the store (the drop) and is the open's.
+            store.start_maintenance(store.inner.config.retention_check_interval)?;
+        }
+        Ok(store)
     }
 
     /// Removes the clean-shutdown marker of a store opened for writing,

@@ -68,7 +68,7 @@ impl LogStore {
     /// topic (`__consumer_offsets`), [`Error::TopicExists`],
     /// [`Error::InvalidPartitions`] for 0 or more than
     /// [`MAX_PARTITIONS`], [`Error::InvalidConfig`] for a bad override,
-    /// [`Error::Io`], [`Error::Closed`].
+    /// [`Error::Io`], [`Error::StoreClosed`].
     pub fn create_topic(
         &self,
         name: &str,
@@ -86,6 +86,133 @@ impl LogStore {
         }
         self.inner.create_topic(name, partitions, overrides)
     }
+}
+
+impl LogStore {
+    /// Creates a topic with `partitions` partitions and the settings of
+    /// `config`, a typed alternative to [`create_topic`](Self::create_topic)'s
+    /// Kafka-named strings.
+    ///
+    /// As in Kafka, the topic keeps only its overrides: the settings in
+    /// which `config` differs from the store's
+    /// [`topic_defaults`](super::StoreConfig::topic_defaults), by their
+    /// Kafka names ([`TopicConfig::override_keys`]), listed in
+    /// [`TopicDescription::overrides`]. The others follow the store's
+    /// defaults, also when the store is later opened with other defaults.
+    /// Settings without a Kafka topic config name (`durability`,
+    /// `write_buffer_bytes`) are store-wide: `config` must leave them as
+    /// the defaults have them.
+    ///
+    /// ```
+    /// use seglog::store::{LogStore, StoreConfig};
+    /// use seglog::topic::TopicConfig;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// let mut config = store.config().topic_defaults.clone();
+    /// config.retention_ms = Some(86_400_000);
+    /// store.create_topic_with_config("orders", 3, &config)?;
+    ///
+    /// let topic = store.describe_topic("orders")?;
+    /// assert_eq!(topic.config, config);
+    /// assert_eq!(topic.overrides, [("retention.ms".to_string(), "86400000".to_string())]);
+    /// # Ok::<(), seglog::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_topic`](Self::create_topic); [`Error::InvalidConfig`]
+    /// also for a `config` that does not pass [`TopicConfig::validate`],
+    /// or that differs from the defaults in a setting without a Kafka
+    /// name (naming that field).
+    pub fn create_topic_with_config(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: &TopicConfig,
+    ) -> Result<()> {
+        let overrides = overrides_of(config, &self.inner.config.topic_defaults)?;
+        let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.create_topic(name, partitions, &pairs)
+    }
+
+    /// Creates a topic as [`create_topic_with_config`](Self::create_topic_with_config)
+    /// does, unless one of that name exists (Kafka's
+    /// `kafka-topics.sh --create --if-not-exists`). Returns whether it
+    /// created the topic. An existing topic is left as it is, whatever
+    /// its partition count and config; [`describe_topic`](Self::describe_topic)
+    /// tells them. Safe to call from several threads or at every start of
+    /// an application: exactly one call creates the topic.
+    ///
+    /// The arguments are checked either way: a bad name, partition count
+    /// or config is an error even when the topic exists.
+    ///
+    /// ```
+    /// use seglog::store::{LogStore, StoreConfig};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// let config = store.config().topic_defaults.clone();
+    /// assert!(store.create_topic_if_absent("events", 2, &config)?);
+    /// assert!(!store.create_topic_if_absent("events", 2, &config)?);
+    /// # Ok::<(), seglog::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_topic_with_config`](Self::create_topic_with_config),
+    /// but never [`Error::TopicExists`].
+    pub fn create_topic_if_absent(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: &TopicConfig,
+    ) -> Result<bool> {
+        match self.create_topic_with_config(name, partitions, config) {
+            Ok(()) => Ok(true),
+            Err(Error::TopicExists { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The Kafka-named settings in which `config` differs from `defaults`,
+/// with their values in Kafka's form: what a topic created with `config`
+/// stores as its overrides.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] if `config` is invalid, or differs from
+/// `defaults` in a setting without a Kafka topic config name.
+fn overrides_of(
+    config: &TopicConfig,
+    defaults: &TopicConfig,
+) -> Result<Vec<(&'static str, String)>> {
+    config.validate()?;
+    let overrides: Vec<(&'static str, String)> = TopicConfig::override_keys()
+        .iter()
+        .filter_map(|&key| {
+            let value = config.value_of(key)?;
+            (defaults.value_of(key).as_ref() != Some(&value)).then_some((key, value))
+        })
+        .collect();
+    let stored =
+        TopicConfig::with_overrides(defaults, overrides.iter().map(|(k, v)| (*k, v.as_str())))?;
+    if stored == *config {
+        return Ok(overrides);
+    }
+    let (field, reason) = if stored.log.durability != config.log.durability {
+        ("durability", "durability")
+    } else if stored.log.write_buffer_bytes != config.log.write_buffer_bytes {
+        ("write_buffer_bytes", "write_buffer_bytes")
+    } else {
+        ("config", "a setting")
+    };
+    Err(Error::config(
+        field,
+        format!(
+            "{reason} differs from the store's topic defaults, and a topic can only override \
+             settings with a Kafka topic config name (TopicConfig::override_keys); \
+             set it in StoreConfig::topic_defaults"
+        ),
+    ))
 }
 
 impl StoreInner {
@@ -214,7 +341,7 @@ impl LogStore {
     /// [`Error::InvalidPartitions`] if `total` is not more than the topic
     /// has (partitions are never removed) or above [`MAX_PARTITIONS`];
     /// [`Error::InvalidTopic`] for an internal topic;
-    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
+    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::StoreClosed`].
     pub fn add_partitions(&self, topic: &str, total: u32) -> Result<()> {
         refuse_internal(topic, "grown: its partition count places every group")?;
         let inner = &self.inner;
@@ -276,7 +403,7 @@ impl LogStore {
     ///
     /// # Errors
     /// [`Error::InvalidTopic`] for an internal topic;
-    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::Closed`].
+    /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::StoreClosed`].
     pub fn delete_topic(&self, topic: &str) -> Result<()> {
         refuse_internal(topic, "deleted")?;
         let deleted = self.delete_topic_data(topic);
@@ -329,7 +456,7 @@ impl LogStore {
     /// what the cleaner sees) and config.
     ///
     /// # Errors
-    /// [`Error::UnknownTopic`], [`Error::Closed`]; for a topic whose
+    /// [`Error::UnknownTopic`], [`Error::StoreClosed`]; for a topic whose
     /// cleanup policy compacts, [`Error::Io`] or [`Error::Corrupt`] if a
     /// segment's metadata cannot be read (see
     /// [`PartitionLog::cleanable_section`]).

@@ -90,13 +90,13 @@ fn produce(store: &LogStore, topic: &str, partitions: u32, per_partition: usize)
 }
 
 /// The number of partitions of each member of `group`, once it exists.
-fn shares(store: &LogStore, group: &str) -> Vec<usize> {
+pub fn shares(store: &LogStore, group: &str) -> Vec<usize> {
     store.describe_group(group).map_or(Vec::new(), |d| {
         d.members.iter().map(|m| m.assignment.len()).collect()
     })
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");

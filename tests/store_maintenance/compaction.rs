@@ -481,7 +481,10 @@ fn compact_runs_a_round_on_one_partition_or_all() {
     ));
     reader.close().unwrap();
     store.close().unwrap();
-    assert!(matches!(store.compact("c", None), Err(Error::Closed)));
+    assert!(matches!(
+        store.compact("c", None),
+        Err(Error::StoreClosed { .. })
+    ));
 }
 
 #[test]

@@ -32,7 +32,7 @@ use crate::errors::{code, error_code};
 /// retry), as Kafka answers while its coordinator is shutting down.
 pub fn group_error_code(e: &Error) -> i16 {
     match e {
-        Error::Closed => code::COORDINATOR_NOT_AVAILABLE,
+        Error::Closed | Error::StoreClosed { .. } => code::COORDINATOR_NOT_AVAILABLE,
         other => error_code(other),
     }
 }
@@ -50,6 +50,8 @@ mod tests {
     #[test]
     fn a_closed_store_is_an_unavailable_coordinator() {
         assert_eq!(group_error_code(&Error::Closed), 15);
+        let closed = Error::StoreClosed { path: "/s".into() };
+        assert_eq!(group_error_code(&closed), 15);
         let unknown = Error::Group {
             group: "g".into(),
             kind: GroupErrorKind::UnknownMemberId,
