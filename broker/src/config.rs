@@ -35,9 +35,6 @@ pub struct BrokerConfig {
     /// `connections.max.idle.ms`: a connection with no request for this
     /// long is closed. Default 10 minutes.
     pub connections_max_idle: Duration,
-    /// `log.retention.check.interval.ms`: how often retention, compaction
-    /// and group expiry run. Default 5 minutes.
-    pub maintenance_interval: Duration,
     /// The store's own config, with the `log.*`, `offsets.*` and `group.*`
     /// settings applied.
     pub store: StoreConfig,
@@ -56,7 +53,6 @@ impl BrokerConfig {
             socket_request_max_bytes: 100 * 1024 * 1024,
             max_connections: 1000,
             connections_max_idle: Duration::from_secs(600),
-            maintenance_interval: Duration::from_secs(300),
             store: StoreConfig::default(),
         }
     }
@@ -111,7 +107,7 @@ impl BrokerConfig {
                 if ms == 0 {
                     return Err("must be at least 1".into());
                 }
-                self.maintenance_interval = Duration::from_millis(ms);
+                self.store.retention_check_interval = Duration::from_millis(ms);
             }
             "log.retention.ms" => topic(self, "retention.ms", value)?,
             "log.retention.minutes" => topic(self, "retention.ms", &scaled(value, 60_000)?)?,

@@ -94,9 +94,6 @@ impl Broker {
         let store = LogStore::open(&config.dir, config.store.clone()).map_err(StartError::Store)?;
         let listener = TcpListener::bind(config.listen).map_err(StartError::Listen)?;
         let local_addr = listener.local_addr().map_err(StartError::Listen)?;
-        store
-            .start_maintenance(config.maintenance_interval)
-            .map_err(StartError::Store)?;
         let shared = Arc::new(Shared::new(store, config, local_addr));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {

@@ -304,7 +304,7 @@ fn broker_values(c: &BrokerConfig) -> Vec<(&'static str, i8, String)> {
         (
             "log.retention.check.interval.ms",
             kind::LONG,
-            c.maintenance_interval.as_millis().to_string(),
+            c.store.retention_check_interval.as_millis().to_string(),
         ),
         ("max.connections", kind::INT, c.max_connections.to_string()),
         ("min.insync.replicas", kind::INT, "1".to_string()),
