@@ -57,27 +57,90 @@ impl FileSlice {
     }
 
     /// The segment file the bytes are in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// assert_eq!(fetch.slices()[0].path(), log.segments()[0].path);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Byte position of the first batch in the file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let first = log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// // The batch holding offset 1 starts right after the first batch.
+    /// assert_eq!(fetch.slices()[0].position(), first.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn position(&self) -> u64 {
         self.position
     }
 
     /// Number of bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// assert_eq!(fetch.slices()[0].len(), info.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether the range is empty (never, for a slice in a [`FetchData`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// assert!(fetch.slices().iter().all(|slice| !slice.is_empty()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Base offset of the first batch (it may be below the offset that was
     /// asked for).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// // Offset 1 is in the batch that starts at offset 0.
+    /// assert_eq!(fetch.slices()[0].first_offset(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn first_offset(&self) -> u64 {
         self.first_offset
     }
@@ -85,12 +148,46 @@ impl FileSlice {
     /// The open file, for zero-copy transfer of `position..position + len`
     /// (`None` on a non-OS file system such as `MemFs`). The handle stays
     /// valid even if the segment is deleted meanwhile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// use std::os::unix::fs::FileExt;
+    ///
+    /// log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// let slice = &fetch.slices()[0];
+    /// let file = slice.file().expect("a log on the real file system");
+    /// let mut bytes = vec![0; slice.len() as usize]; // or sendfile(2) to a socket
+    /// file.read_exact_at(&mut bytes, slice.position())?;
+    /// assert_eq!(bytes, slice.to_vec()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn file(&self) -> Option<&std::fs::File> {
         self.file.as_std_file()
     }
 
     /// Reads the range into `buf`, which must be exactly [`len`](Self::len)
     /// bytes long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// let slice = &fetch.slices()[0];
+    /// let mut buf = vec![0; slice.len() as usize];
+    /// slice.read_into(&mut buf)?;
+    /// assert_eq!(seglog::RecordBatch::parse(&buf)?.header().records_count, 1);
+    /// assert!(slice.read_into(&mut [0; 1]).is_err()); // the wrong length
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if the read fails or `buf` has the wrong length.
@@ -111,6 +208,19 @@ impl FileSlice {
     }
 
     /// Reads the range into a new buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append(&[Record::new("a")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// let bytes = fetch.slices()[0].to_vec()?;
+    /// assert_eq!(bytes.len() as u64, info.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if the read fails.
@@ -158,41 +268,152 @@ pub struct FetchData {
 
 impl FetchData {
     /// The ranges, in offset order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.roll()?;
+    /// log.append(&[Record::new("b")])?;
+    /// // One range per segment read.
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// let firsts: Vec<u64> = fetch.slices().iter().map(|s| s.first_offset()).collect();
+    /// assert_eq!(firsts, [0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn slices(&self) -> &[FileSlice] {
         &self.slices
     }
 
     /// Whether nothing was found (the offset is at the end of the log).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// assert!(!log.read(0, 1 << 20)?.is_empty());
+    /// assert!(log.read(1, 1 << 20)?.is_empty()); // at the log end offset
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.slices.is_empty()
     }
 
     /// Total bytes in all ranges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let a = log.append(&[Record::new("a")])?;
+    /// let b = log.append(&[Record::new("b")])?;
+    /// assert_eq!(log.read(0, 1 << 20)?.len_bytes(), a.bytes + b.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len_bytes(&self) -> u64 {
         self.slices.iter().map(|s| s.len).sum()
     }
 
     /// The offset that was asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// assert_eq!(fetch.requested_offset(), 1);
+    /// assert_eq!(fetch.slices()[0].first_offset(), 0); // the batch holding it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn requested_offset(&self) -> u64 {
         self.requested_offset
     }
 
     /// Where the next read should start to continue after this one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// log.append(&[Record::new("c")])?;
+    /// // However small `max_bytes`, a read returns a whole batch.
+    /// let fetch = log.read(0, 1)?;
+    /// assert_eq!(fetch.next_offset(), 2);
+    /// let fetch = log.read(fetch.next_offset(), 1)?;
+    /// assert_eq!(fetch.next_offset(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_offset(&self) -> u64 {
         self.next_offset
     }
 
     /// The log start offset when the read was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// log.advance_log_start_offset(1)?;
+    /// assert_eq!(log.read(1, 1 << 20)?.log_start_offset(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_start_offset(&self) -> u64 {
         self.log_start_offset
     }
 
     /// The log end offset when the read was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let fetch = log.read(0, 1 << 20)?;
+    /// log.append(&[Record::new("c")])?;
+    /// assert_eq!(fetch.log_end_offset(), 2); // as it was when read
+    /// assert_eq!(log.log_end_offset(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_end_offset(&self) -> u64 {
         self.log_end_offset
     }
 
     /// All the bytes, concatenated: a fetch response's records field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// let bytes = log.read(0, 1 << 20)?.to_vec()?;
+    /// let bases: Vec<u64> = seglog::record::batches(&bytes)
+    ///     .map(|b| b.map(|b| b.header().base_offset))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(bases, [0, 1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if a read fails.
@@ -209,6 +430,21 @@ impl FetchData {
     /// The records at or after the requested offset, decoded and owned.
     /// Control batches (transaction markers) are skipped, as a consumer
     /// skips them. Each batch's CRC is checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// // Only the records at or after the requested offset.
+    /// let records: Vec<_> = fetch.records().collect::<Result<_, _>>()?;
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!((records[0].offset, records[0].value.as_deref()), (1, Some(&b"b"[..])));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records(&self) -> FetchRecords<'_> {
         FetchRecords {
             fetch: self,
@@ -360,10 +596,12 @@ impl Iterator for FetchRecords<'_> {
 /// one page-aligned buffer and checks every batch's CRC. At the end of the
 /// log it returns `None`; calling again later picks up new batches.
 ///
+/// # Examples
+///
 /// ```
 /// use seglog::{LogConfig, PartitionLog, Record};
 /// let dir = tempfile::tempdir()?;
-/// let log = PartitionLog::open(dir.path(), LogConfig::default())?;
+/// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
 /// log.append(&[Record::new("a"), Record::new("b")])?;
 /// let mut reader = log.reader(0);
 /// let mut values = Vec::new();
@@ -401,21 +639,75 @@ pub struct ReadBatch<'a> {
 
 impl<'a> ReadBatch<'a> {
     /// The batch header.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.header().base_offset, 0);
+    /// assert_eq!(batch.header().records_count, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header(&self) -> &BatchHeader {
         self.batch.header()
     }
 
     /// The batch's bytes as stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append(&[Record::new("a")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.as_bytes().len() as u64, info.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn as_bytes(&self) -> &'a [u8] {
         self.batch.as_bytes()
     }
 
     /// The segment file the batch came from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.path(), log.segments()[0].path);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path(&self) -> &'a Path {
         self.path
     }
 
     /// The batch's byte position in that file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let first = log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// let mut reader = log.reader(1);
+    /// let batch = reader.next_batch()?.expect("the batch at offset 1");
+    /// assert_eq!(batch.position(), first.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn position(&self) -> u64 {
         self.position
     }
@@ -453,17 +745,64 @@ impl LogReader {
 
     /// Sets how many bytes each fetch asks for (at least one batch is
     /// always fetched).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// // Reads of 64 KiB; still a whole batch each time, however small.
+    /// let mut reader = log.reader(0).with_fetch_bytes(64 << 10);
+    /// let mut batches = 0;
+    /// while reader.next_batch()?.is_some() {
+    ///     batches += 1;
+    /// }
+    /// assert_eq!(batches, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_fetch_bytes(mut self, bytes: u64) -> Self {
         self.fetch_bytes = bytes.max(1);
         self
     }
 
     /// The offset the next record returned will be at or after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// assert_eq!(reader.position(), 0);
+    /// reader.next_batch()?;
+    /// assert_eq!(reader.position(), 2); // after the batch just read
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn position(&self) -> u64 {
         self.next_offset
     }
 
     /// Moves the cursor to `offset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// reader.seek(1);
+    /// let batch = reader.next_batch()?.expect("the batch holding offset 1");
+    /// let offsets: Vec<u64> = batch.map(|r| r.map(|r| r.offset)).collect::<Result<_, _>>()?;
+    /// assert_eq!(offsets, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seek(&mut self, offset: u64) {
         self.next_offset = offset;
         self.fetch = None;
@@ -471,6 +810,20 @@ impl LogReader {
 
     /// The next batch holding records at or after the cursor, or `None` at
     /// the end of the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let mut reader = log.reader(0);
+    /// assert!(reader.next_batch()?.is_none()); // the end of the log, for now
+    /// log.append(&[Record::new("a")])?;
+    /// let batch = reader.next_batch()?.expect("the new batch");
+    /// assert_eq!(batch.header().base_offset, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if the cursor fell below the log start
@@ -539,6 +892,20 @@ impl LogReader {
 
 /// Owned records from an offset to the end of the log; see
 /// [`PartitionLog::iter`].
+///
+/// # Examples
+///
+/// ```
+/// # use seglog::{LogConfig, PartitionLog, Record};
+/// # let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+/// log.append(&[Record::new("a").with_key("k"), Record::new("b")])?;
+/// let mut iter = log.iter(0);
+/// let first = iter.next().expect("a record")?;
+/// assert_eq!((first.offset, first.key.as_deref()), (0, Some(&b"k"[..])));
+/// assert_eq!(iter.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct LogIter {
     reader: LogReader,
@@ -590,6 +957,22 @@ impl PartitionLog {
     ///
     /// Reading exactly at the log end offset returns nothing.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// log.append(&[Record::new("c")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// assert_eq!(fetch.slices()[0].first_offset(), 0); // whole batches
+    /// let records = fetch.records().collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [1, 2]);
+    /// assert!(log.read(4, 1 << 20).is_err()); // past the log end offset
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `offset` is below the log start
     /// offset or above the log end offset; [`Error::Corrupt`] if the log's
@@ -601,6 +984,22 @@ impl PartitionLog {
     /// Like [`read`](Self::read), but only batches that end below
     /// `max_offset` (for example a high watermark).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// for value in ["a", "b", "c"] {
+    ///     log.append(&[Record::new(value)])?;
+    /// }
+    /// let high_watermark = 2;
+    /// let fetch = log.read_up_to(0, 1 << 20, high_watermark)?;
+    /// assert_eq!(fetch.records().count(), 2);
+    /// assert_eq!(fetch.next_offset(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`read`](Self::read).
     pub fn read_up_to(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
@@ -610,6 +1009,8 @@ impl PartitionLog {
     /// The record at `offset`, owned; `None` when the log has no record
     /// there although the offset is in range: compaction removed it, or it
     /// is a control record (a transaction marker).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use seglog::{LogConfig, PartitionLog, Record};
@@ -656,12 +1057,42 @@ impl PartitionLog {
     }
 
     /// A decoding cursor starting at `offset`; see [`LogReader`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(1);
+    /// let batch = reader.next_batch()?.expect("the batch holding offset 1");
+    /// // Records borrow the reader's buffer: no allocation per record.
+    /// let values = batch.map(|r| r.map(|r| r.value)).collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(values, [Some(&b"b"[..])]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reader(&self, offset: u64) -> LogReader {
         LogReader::new(self.clone(), offset)
     }
 
     /// Owned records from `offset` to the current end of the log, skipping
     /// control batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b"), Record::new("c")])?;
+    /// let values: Vec<Vec<u8>> = log
+    ///     .iter(1)
+    ///     .map(|r| r.map(|r| r.value.unwrap_or_default()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(values, [b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self, offset: u64) -> LogIter {
         LogIter {
             reader: self.reader(offset),
@@ -678,6 +1109,20 @@ impl PartitionLog {
     /// timestamp belongs to no record at or after the target, the search
     /// goes on in the next segments (Kafka searches only the first segment
     /// whose largest timestamp reaches the target, and then finds nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a").with_timestamp(1_000)])?;
+    /// log.append(&[Record::new("b").with_timestamp(2_000)])?;
+    /// let found = log.offset_for_timestamp(1_500)?.expect("a record from 1500 on");
+    /// assert_eq!((found.offset, found.timestamp), (1, 2_000));
+    /// assert_eq!(log.offset_for_timestamp(3_000)?, None); // all older
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Corrupt`] for damaged data on the way; [`Error::Io`].
