@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use super::read::FileSlice;
-use super::{PartitionLog, TimestampLookup};
+use super::{FileSlice, PartitionLog, TimestampLookup};
 use crate::error::Result;
 use crate::record::{DecodeError, RecordBatch};
 use crate::segment::{read_lock, Segment, SegmentRead, TimestampOffset};
