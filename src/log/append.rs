@@ -34,6 +34,22 @@ impl PartitionLog {
     /// compression codec. Durability as the log's config says. On a log
     /// whose cleanup policy compacts, every record must have a key.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append(&[
+    ///     Record::new("created").with_key("order-1"),
+    ///     Record::new("paid").with_key("order-1"),
+    /// ])?;
+    /// assert_eq!((info.first_offset, info.last_offset), (0, 1));
+    /// assert_eq!(info.batches, 1);
+    /// assert!(log.append::<Record>(&[]).is_err()); // a batch needs a record
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidRecord`] for no records or a bad timestamp,
     /// [`Error::MissingKey`] for a record without a key on a compacted
@@ -46,6 +62,19 @@ impl PartitionLog {
     }
 
     /// [`append`](Self::append) with an explicit durability for this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::Durability;
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append_with(&[Record::new("payment")], Durability::Sync)?;
+    /// // Fsynced before it returned: it survives a power loss.
+    /// assert_eq!(log.recovery_point(), info.last_offset + 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`append`](Self::append).
@@ -70,6 +99,24 @@ impl PartitionLog {
     /// decompressed to check). All batches are checked before any is
     /// written.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::BatchBuilder;
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("first")])?;
+    /// // A producer's batch: offsets from 0, timestamps of its own.
+    /// let batch = BatchBuilder::new()
+    ///     .now(1_700_000_000_000)
+    ///     .build(&[Record::new("a"), Record::new("b")])?;
+    /// let info = log.append_encoded(&batch)?;
+    /// assert_eq!((info.first_offset, info.last_offset), (1, 2));
+    /// assert_eq!(info.max_timestamp, 1_700_000_000_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidBatch`] for bytes that are not valid producer
     /// batches, [`Error::MissingKey`] naming the first keyless record and
@@ -80,6 +127,21 @@ impl PartitionLog {
     }
 
     /// [`append_encoded`](Self::append_encoded) with an explicit durability.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::{BatchBuilder, Durability};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let batch = BatchBuilder::new()
+    ///     .now(1_700_000_000_000)
+    ///     .build(&[Record::new("a")])?;
+    /// log.append_encoded_with(&batch, Durability::Sync)?;
+    /// assert_eq!(log.recovery_point(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`append_encoded`](Self::append_encoded).
@@ -99,6 +161,24 @@ impl PartitionLog {
     /// record keys are not (as for Kafka followers, which keep what their
     /// leader accepted).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::BatchBuilder;
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let batch = BatchBuilder::new()
+    ///     .base_offset(10) // a gap below is allowed
+    ///     .now(1_700_000_000_000)
+    ///     .build(&[Record::new("a"), Record::new("b")])?;
+    /// let info = log.append_replicated(&batch)?;
+    /// assert_eq!(info.first_offset, 10);
+    /// assert_eq!(log.log_end_offset(), 12);
+    /// assert!(log.append_replicated(&batch).is_err()); // offsets must continue
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidBatch`] for malformed batches or a bad CRC,
     /// [`Error::UnexpectedOffset`] for offsets that do not continue the
@@ -111,6 +191,22 @@ impl PartitionLog {
 
     /// [`append_replicated`](Self::append_replicated) with an explicit
     /// durability.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::{BatchBuilder, Durability};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let batch = BatchBuilder::new()
+    ///     .base_offset(5)
+    ///     .now(1_700_000_000_000)
+    ///     .build(&[Record::new("a")])?;
+    /// log.append_replicated_with(&batch, Durability::Sync)?;
+    /// assert_eq!(log.recovery_point(), 6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`append_replicated`](Self::append_replicated).

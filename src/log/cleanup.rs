@@ -43,6 +43,23 @@ impl PartitionLog {
     /// log was opened with, without holding up appends meanwhile; readers
     /// that hold them finish.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::{DeleteReason, RetentionPolicy};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("old").with_timestamp(1_000)])?; // from 1970
+    /// log.roll()?;
+    /// log.append(&[Record::new("new")])?;
+    /// // Kafka's default keeps a week of records.
+    /// let outcome = log.apply_retention(&RetentionPolicy::default())?;
+    /// assert_eq!(outcome.deleted, [DeleteReason::Time]);
+    /// assert_eq!(log.log_start_offset(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) (and the log is poisoned) if persisting the log start
     /// offset, renaming or removing fails; a segment whose timestamps
@@ -115,6 +132,23 @@ impl PartitionLog {
     /// Removes the files of deleted segments whose delay has passed (see
     /// [`OpenOptions::file_delete_delay_ms`](super::OpenOptions::file_delete_delay_ms)).
     /// Returns how many files were removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::options()
+    ///     .file_delete_delay_ms(1)
+    ///     .open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.roll()?;
+    /// log.advance_log_start_offset(1)?; // deletes the first segment
+    /// std::thread::sleep(std::time::Duration::from_millis(10));
+    /// // Its .log, .index and .timeindex, renamed .deleted until now.
+    /// assert_eq!(log.remove_deleted_files()?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if a removal fails: the files stay

@@ -75,6 +75,23 @@ impl PartitionLog {
     /// settings (a 128 MiB offset map): see
     /// [`compact_with`](Self::compact_with).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::{CleanupPolicy, Clock, SystemClock};
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..LogConfig::default() };
+    /// let log = PartitionLog::open(dir.path().join("users-0"), config)?;
+    /// log.append(&[Record::new("alice@old").with_key("alice")])?;
+    /// log.append(&[Record::new("alice@new").with_key("alice")])?;
+    /// log.roll()?; // the active segment is never compacted
+    /// let outcome = log.compact(SystemClock.now_ms())?;
+    /// assert_eq!(outcome.records_dropped, 1);
+    /// assert_eq!(log.read_record(0)?, None); // superseded by offset 1
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`compact_with`](Self::compact_with).
     pub fn compact(&self, now_ms: i64) -> Result<CompactionOutcome> {
@@ -95,6 +112,24 @@ impl PartitionLog {
     /// deletion that removes a segment of the round meanwhile, or a
     /// truncation that reaches into a closed segment, aborts it
     /// ([`CompactionOutcome::aborted`]); nothing changes then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// use seglog::{CleanupPolicy, Clock, CompactOptions, SystemClock};
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..LogConfig::default() };
+    /// let log = PartitionLog::open(dir.path().join("users-0"), config)?;
+    /// log.append(&[Record::new("v1").with_key("k")])?;
+    /// log.append(&[Record::new("v2").with_key("k")])?;
+    /// log.roll()?;
+    /// // An offset map of 1 MiB instead of 128.
+    /// let options = CompactOptions { dedupe_buffer_bytes: 1 << 20, ..CompactOptions::default() };
+    /// let outcome = log.compact_with(SystemClock.now_ms(), &options)?;
+    /// assert_eq!((outcome.keys_mapped, outcome.records_kept), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// * [`Error::InvalidConfig`] if the log's cleanup policy does not
@@ -505,6 +540,23 @@ impl PartitionLog {
 
     /// The end offset of the last compaction round (the first dirty
     /// offset of the next), if the log was ever compacted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # use seglog::CleanupPolicy;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..LogConfig::default() };
+    /// // A log whose cleanup policy compacts.
+    /// let log = PartitionLog::open(dir.path().join("users-0"), config)?;
+    /// log.append(&[Record::new("v1").with_key("k")])?;
+    /// log.roll()?;
+    /// assert_eq!(log.cleaner_checkpoint(), None);
+    /// log.compact(0)?;
+    /// assert_eq!(log.cleaner_checkpoint(), Some(1)); // the next round starts here
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cleaner_checkpoint(&self) -> Option<u64> {
         self.inner.cleaner_checkpoint()
     }
@@ -516,6 +568,23 @@ impl PartitionLog {
     /// The log's sections as the cleaner sees them now (dirty ratio and
     /// the rest), for reporting. Reads segment metadata (index files,
     /// each closed segment's first batch header).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # use seglog::CleanupPolicy;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let config = LogConfig { cleanup_policy: CleanupPolicy::Compact, ..LogConfig::default() };
+    /// // A log whose cleanup policy compacts.
+    /// let log = PartitionLog::open(dir.path().join("users-0"), config)?;
+    /// log.append(&[Record::new("v1").with_key("k")])?;
+    /// log.roll()?;
+    /// let section = log.cleanable_section(0)?;
+    /// assert_eq!(section.first_uncleanable_offset, 1); // the active segment
+    /// assert_eq!(section.cleanable_ratio(), 1.0); // nothing compacted yet
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Corrupt`] if a segment's metadata cannot

@@ -445,6 +445,20 @@ fn replaced(ctx: &SegmentContext, tail: &Tail) -> Result<bool> {
 impl PartitionLog {
     /// Whether the log was opened read-only
     /// ([`OpenOptions::read_only`](super::OpenOptions::read_only)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let view = PartitionLog::options()
+    ///     .read_only(true)
+    ///     .open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert!(view.is_read_only() && !log.is_read_only());
+    /// assert!(view.append(&[Record::new("a")]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_read_only(&self) -> bool {
         self.inner.follow.is_some()
     }
@@ -458,6 +472,23 @@ impl PartitionLog {
     ///
     /// Records become visible once the writer has handed them to the OS
     /// (every append with the default [`Durability::Flush`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let view = PartitionLog::options()
+    ///     .read_only(true)
+    ///     .open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// assert_eq!(view.log_end_offset(), 0);
+    /// assert!(view.refresh()?);
+    /// assert_eq!(view.read_record(0)?.and_then(|r| r.value), Some(b"a".to_vec()));
+    /// assert!(!view.refresh()?); // nothing new since
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Corrupt`] naming the file and byte position if the last

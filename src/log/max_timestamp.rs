@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use super::read::FileSlice;
-use super::{PartitionLog, TimestampLookup};
+use super::{FileSlice, PartitionLog, TimestampLookup};
 use crate::error::Result;
 use crate::record::{DecodeError, RecordBatch};
 use crate::segment::{read_lock, Segment, SegmentRead, TimestampOffset};
@@ -33,10 +32,12 @@ impl PartitionLog {
     /// the start is then read batch by batch from there), or the batch
     /// holds no record with it, is more read.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use seglog::{LogConfig, PartitionLog, Record};
     /// let dir = tempfile::tempdir()?;
-    /// let log = PartitionLog::open(dir.path(), LogConfig::default())?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
     /// assert_eq!(log.max_timestamp()?, None);
     /// log.append(&[Record::new("a").with_timestamp(300)])?;
     /// log.roll()?;

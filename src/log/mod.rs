@@ -133,11 +133,14 @@ mod cleanup;
 mod compact;
 mod deletion;
 mod dir_lock;
+mod durability;
+mod fetch;
 mod follow;
 mod load;
 mod max_timestamp;
 mod options;
 mod read;
+mod reader;
 mod recover;
 mod report;
 #[cfg(test)]
@@ -154,8 +157,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
 pub(crate) use compact::policy_of;
+pub use fetch::{FetchData, FetchRecords, FileSlice};
 pub use options::OpenOptions;
-pub use read::{FetchData, FetchRecords, FileSlice, LogIter, LogReader, ReadBatch};
+pub use reader::{LogIter, LogReader, ReadBatch};
 pub use report::{CheckpointField, CheckpointMismatch, RecoveryReport, SegmentDamage, Truncation};
 pub(crate) use state::{PartitionState, SavedState};
 
@@ -177,6 +181,8 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 256;
 pub(crate) const DEFAULT_MAX_LOADED_INDEXES: usize = 4096;
 
 /// One partition: an append-only log of segments in one directory.
+///
+/// # Examples
 ///
 /// ```
 /// use seglog::{LogConfig, PartitionLog, Record};
@@ -303,6 +309,22 @@ impl PartitionLog {
     /// Opens (or creates) the log in `dir` on the real file system with the
     /// system clock and strict recovery. See [`OpenOptions`] for more.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::{LogConfig, PartitionLog, Record};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("hello")])?;
+    /// log.close()?;
+    ///
+    /// // Opening the directory again finds what was appended.
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert_eq!(log.log_end_offset(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`OpenOptions::open`].
     pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<Self> {
@@ -310,26 +332,91 @@ impl PartitionLog {
     }
 
     /// Options for opening a log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog};
+    /// # let dir = tempfile::tempdir()?;
+    /// let missing = PartitionLog::options()
+    ///     .create(false)
+    ///     .open(dir.path().join("events-0"), LogConfig::default());
+    /// assert!(missing.is_err()); // no such directory, and none created
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn options() -> OpenOptions {
         OpenOptions::new()
     }
 
     /// The partition directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert_eq!(log.dir(), dir.path().join("events-0"));
+    /// // Its segment files are in it.
+    /// assert!(log.segments()[0].path.starts_with(log.dir()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
     /// The configuration the log was opened with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog};
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = LogConfig {
+    ///     segment_bytes: 1 << 20,
+    ///     ..LogConfig::default()
+    /// };
+    /// let log = PartitionLog::open(dir.path().join("events-0"), config)?;
+    /// assert_eq!(log.config().segment_bytes, 1 << 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &LogConfig {
         &self.inner.config
     }
 
     /// The first offset that can be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b"), Record::new("c")])?;
+    /// assert_eq!(log.log_start_offset(), 0);
+    /// log.advance_log_start_offset(2)?; // Kafka's DeleteRecords
+    /// assert_eq!(log.log_start_offset(), 2);
+    /// assert!(log.read(1, 1 << 20).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_start_offset(&self) -> u64 {
         self.inner.log_start_offset.load(Ordering::Acquire)
     }
 
     /// The offset the next record will get.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert_eq!(log.log_end_offset(), 0);
+    /// let info = log.append(&[Record::new("a"), Record::new("b")])?;
+    /// assert_eq!(info.last_offset, 1);
+    /// assert_eq!(log.log_end_offset(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn log_end_offset(&self) -> u64 {
         self.inner.log_end_offset.load(Ordering::Acquire)
     }
@@ -338,26 +425,98 @@ impl PartitionLog {
     /// stable storage. Raising the log start offset raises it to the new
     /// start if it was below (as Kafka's `updateLogStartOffset` does):
     /// nothing below the start is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?; // handed to the OS, not fsynced
+    /// assert_eq!(log.recovery_point(), 0);
+    /// log.sync()?;
+    /// assert_eq!(log.recovery_point(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recovery_point(&self) -> u64 {
         self.inner.recovery_point.load(Ordering::Acquire)
     }
 
     /// What opening the log found and repaired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert!(log.recovery_report().created);
+    /// log.close()?;
+    ///
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let report = log.recovery_report();
+    /// assert!(report.clean_shutdown && !report.found_damage());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.inner.recovery
     }
 
     /// Whether the log has been closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let handle = log.clone(); // handles share one log
+    /// log.close()?;
+    /// assert!(handle.is_closed());
+    /// assert!(matches!(
+    ///     handle.append(&[Record::new("a")]),
+    ///     Err(seglog::Error::Closed)
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
     }
 
     /// Whether an earlier I/O failure stopped writes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// // Only a failed write or fsync poisons a log; opening it again recovers.
+    /// assert!(!log.is_poisoned());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_poisoned(&self) -> bool {
         self.inner.ctx.poison.is_poisoned()
     }
 
     /// The log's segments, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.roll()?;
+    /// log.append(&[Record::new("b")])?;
+    /// let segments = log.segments();
+    /// let bases: Vec<u64> = segments.iter().map(|s| s.base_offset).collect();
+    /// assert_eq!(bases, [0, 1]);
+    /// assert!(segments[1].active && !segments[0].active);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn segments(&self) -> Vec<SegmentInfo> {
         let segments = read_lock(&self.inner.segments);
         let last = segments.keys().next_back().copied();
@@ -373,6 +532,18 @@ impl PartitionLog {
     }
 
     /// Total bytes of all segments' `.log` files.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert_eq!(log.size_bytes(), 0);
+    /// let info = log.append(&[Record::new("a")])?;
+    /// assert_eq!(log.size_bytes(), info.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn size_bytes(&self) -> u64 {
         read_lock(&self.inner.segments)
             .values()
@@ -380,95 +551,22 @@ impl PartitionLog {
             .sum()
     }
 
-    /// Writes buffered bytes and fsyncs the log (`fsync`, like
-    /// `File::sync_data`): everything appended so far survives a crash of
-    /// the machine once it returns. The recovery point moves to the log end
-    /// offset.
-    ///
-    /// # Errors
-    /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
-    pub fn sync(&self) -> Result<()> {
-        self.flush_with(Durability::Sync)
-    }
-
-    /// Writes buffered bytes and fsyncs: the former name of
-    /// [`sync`](Self::sync), which says that it fsyncs.
-    ///
-    /// # Errors
-    /// As [`sync`](Self::sync).
-    #[deprecated(
-        note = "renamed `sync`, which fsyncs; `flush_with(Durability::Flush)` only writes out"
-    )]
-    pub fn flush(&self) -> Result<()> {
-        self.sync()
-    }
-
-    /// Makes everything appended so far as durable as `durability` says:
-    /// [`Durability::Flush`] hands bytes buffered in process to the OS
-    /// (like `BufWriter::flush`; survives a crash of the process),
-    /// [`Durability::Sync`] also fsyncs (like [`sync`](Self::sync)),
-    /// [`Durability::None`] does nothing.
-    ///
-    /// # Errors
-    /// [`Error::Io`] (and the log is poisoned) if the write or fsync fails.
-    pub fn flush_with(&self, durability: Durability) -> Result<()> {
-        // Whatever there is to flush was appended, and the append removed
-        // the clean-shutdown marker.
-        let mut w = self.inner.writer()?;
-        if w.clean_marker {
-            // Nothing appended since a clean open: all of it is synced.
-            return Ok(());
-        }
-        match durability {
-            Durability::None => Ok(()),
-            Durability::Flush => self.inner.active(&mut w)?.write_out(),
-            Durability::Sync => self.inner.sync_locked(&mut w),
-        }
-    }
-
-    /// Fsyncs the segments sealed by rolls since the last fsync, without
-    /// holding up appends while the fsyncs run, and moves the recovery
-    /// point up to the active segment. A host calls it from a maintenance
-    /// thread so that little has to be re-read after a crash; appends with
-    /// [`Durability::Sync`] and [`sync`](Self::sync) do it anyway.
-    /// Returns the number of segments synced.
-    ///
-    /// # Errors
-    /// [`Error::Io`] (and the log is poisoned) if an fsync fails.
-    pub fn sync_sealed(&self) -> Result<usize> {
-        // Unsynced segments come from rolls, which removed the
-        // clean-shutdown marker: this changes nothing else.
-        let pending: Vec<Arc<Segment>> = self.inner.writer()?.unsynced.clone();
-        for seg in &pending {
-            seg.sync_files()?;
-        }
-        let mut w = self.inner.writer()?;
-        w.unsynced
-            .retain(|s| !pending.iter().any(|p| Arc::ptr_eq(p, s)));
-        self.inner.advance_recovery_point(&w);
-        if !pending.is_empty() {
-            self.inner.persist_state(&w)?;
-        }
-        Ok(pending.len())
-    }
-
-    /// Fsyncs if `flush_ms` has passed since the last fsync (for a host's
-    /// timer; appends check it too). Returns whether it flushed.
-    ///
-    /// # Errors
-    /// As [`sync`](Self::sync).
-    pub fn maybe_flush(&self) -> Result<bool> {
-        let mut w = self.inner.writer()?;
-        let now = self.inner.clock.now_ms();
-        if self.inner.flush_due(&w, now) {
-            self.inner.sync_locked(&mut w)?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
     /// Closes the active segment and starts a new one at the log end
     /// offset (Kafka's `roll`). Rolling an empty segment does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.roll()?;
+    /// log.roll()?; // the new segment is empty: nothing to do
+    /// assert_eq!(log.segments().len(), 2);
+    /// assert_eq!(log.segments()[1].base_offset, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if sealing or creating a segment fails.
@@ -487,6 +585,22 @@ impl PartitionLog {
     /// directory. Every handle of this log fails with [`Error::Closed`]
     /// afterwards; fetch results already taken stay readable. Closing twice
     /// is a no-op. Dropping the last handle closes on a best-effort basis.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.close()?;
+    /// assert!(log.append(&[Record::new("b")]).is_err());
+    ///
+    /// // The next open need not re-read anything.
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert!(log.recovery_report().clean_shutdown);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] if the final writes fail; the directory is released

@@ -20,566 +20,15 @@
 //! offset of the last batch it read (its last offset + 1), never to the
 //! last record's offset + 1.
 
-use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::{Inner, PartitionLog, TimestampLookup};
-use crate::aligned::AlignedBuf;
+#[cfg(doc)]
+use super::FetchRecords;
+use super::{FetchData, FileSlice, Inner, LogIter, LogReader, PartitionLog, TimestampLookup};
 use crate::error::{Error, Result};
-use crate::io::{FileHandle, IoContext};
-use crate::record::{
-    BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordCursor, RecordIter,
-    RecordView, BATCH_HEADER_LEN,
-};
-use crate::segment::{read_lock, Segment, SegmentRead, SegmentSlice};
-
-/// A range of whole record batches in one segment file.
-#[derive(Debug, Clone)]
-pub struct FileSlice {
-    file: Arc<dyn FileHandle>,
-    path: PathBuf,
-    position: u64,
-    len: u64,
-    first_offset: u64,
-}
-
-impl FileSlice {
-    pub(super) fn from_segment(s: SegmentSlice) -> Self {
-        FileSlice {
-            file: s.file,
-            path: s.path,
-            position: s.position,
-            len: s.len,
-            first_offset: s.first_offset,
-        }
-    }
-
-    /// The segment file the bytes are in.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Byte position of the first batch in the file.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// Number of bytes.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether the range is empty (never, for a slice in a [`FetchData`]).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Base offset of the first batch (it may be below the offset that was
-    /// asked for).
-    pub fn first_offset(&self) -> u64 {
-        self.first_offset
-    }
-
-    /// The open file, for zero-copy transfer of `position..position + len`
-    /// (`None` on a non-OS file system such as `MemFs`). The handle stays
-    /// valid even if the segment is deleted meanwhile.
-    pub fn file(&self) -> Option<&std::fs::File> {
-        self.file.as_std_file()
-    }
-
-    /// Reads the range into `buf`, which must be exactly [`len`](Self::len)
-    /// bytes long.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if the read fails or `buf` has the wrong length.
-    pub fn read_into(&self, buf: &mut [u8]) -> Result<()> {
-        if buf.len() as u64 != self.len {
-            return Err(Error::io(
-                "read",
-                &self.path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("buffer of {} bytes for a range of {}", buf.len(), self.len),
-                ),
-            ));
-        }
-        self.file
-            .read_exact_at(buf, self.position)
-            .ctx("read", &self.path)
-    }
-
-    /// Reads the range into a new buffer.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if the read fails.
-    pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut v = vec![0; self.len as usize];
-        self.read_into(&mut v)?;
-        Ok(v)
-    }
-
-    fn read_aligned(&self, buf: &mut AlignedBuf) -> Result<()> {
-        let len = usize::try_from(self.len).map_err(|_| {
-            Error::io(
-                "read",
-                &self.path,
-                std::io::Error::other("range too large for memory"),
-            )
-        })?;
-        let got = buf
-            .fill(&*self.file, self.position, len)
-            .ctx("read", &self.path)?;
-        if got < len {
-            return Err(Error::io(
-                "read",
-                &self.path,
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the segment was truncated while being read",
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The answer to a read: whole batches as file ranges, plus where the log
-/// stood.
-#[derive(Debug, Clone)]
-pub struct FetchData {
-    slices: Vec<FileSlice>,
-    requested_offset: u64,
-    next_offset: u64,
-    log_start_offset: u64,
-    log_end_offset: u64,
-}
-
-impl FetchData {
-    /// The ranges, in offset order.
-    pub fn slices(&self) -> &[FileSlice] {
-        &self.slices
-    }
-
-    /// Whether nothing was found (the offset is at the end of the log).
-    pub fn is_empty(&self) -> bool {
-        self.slices.is_empty()
-    }
-
-    /// Total bytes in all ranges.
-    pub fn len_bytes(&self) -> u64 {
-        self.slices.iter().map(|s| s.len).sum()
-    }
-
-    /// The offset that was asked for.
-    pub fn requested_offset(&self) -> u64 {
-        self.requested_offset
-    }
-
-    /// Where the next read should start to continue after this one.
-    pub fn next_offset(&self) -> u64 {
-        self.next_offset
-    }
-
-    /// The log start offset when the read was made.
-    pub fn log_start_offset(&self) -> u64 {
-        self.log_start_offset
-    }
-
-    /// The log end offset when the read was made.
-    pub fn log_end_offset(&self) -> u64 {
-        self.log_end_offset
-    }
-
-    /// All the bytes, concatenated: a fetch response's records field.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if a read fails.
-    pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut out = vec![0; self.len_bytes() as usize];
-        let mut at = 0usize;
-        for s in &self.slices {
-            s.read_into(&mut out[at..at + s.len as usize])?;
-            at += s.len as usize;
-        }
-        Ok(out)
-    }
-
-    /// The records at or after the requested offset, decoded and owned.
-    /// Control batches (transaction markers) are skipped, as a consumer
-    /// skips them. Each batch's CRC is checked.
-    pub fn records(&self) -> FetchRecords<'_> {
-        FetchRecords {
-            fetch: self,
-            slice: 0,
-            buf: AlignedBuf::with_capacity(0),
-            pos: 0,
-            loaded: false,
-            scratch: Vec::new(),
-            current: None,
-            failed: false,
-        }
-    }
-}
-
-/// Owned records of a [`FetchData`]; see [`FetchData::records`].
-///
-/// Records are decoded one at a time, so taking the first record of a
-/// large batch costs one record, not the batch.
-#[derive(Debug)]
-pub struct FetchRecords<'a> {
-    fetch: &'a FetchData,
-    slice: usize,
-    buf: AlignedBuf,
-    /// Position in `buf` of the next batch.
-    pos: usize,
-    loaded: bool,
-    /// Decompressed records of the current batch, if it is compressed.
-    scratch: Vec<u8>,
-    current: Option<CurrentBatch>,
-    failed: bool,
-}
-
-/// The batch a [`FetchRecords`] is in the middle of.
-#[derive(Debug)]
-struct CurrentBatch {
-    header: BatchHeader,
-    /// Where its records are in `buf`, when they are not in `scratch`.
-    records: Option<std::ops::Range<usize>>,
-    /// Its position in its file, for errors.
-    file_position: u64,
-    cursor: RecordCursor,
-}
-
-impl FetchRecords<'_> {
-    fn fail(&mut self, e: Error) -> Option<Result<LogRecord>> {
-        self.failed = true;
-        self.current = None;
-        Some(Err(e))
-    }
-
-    /// Moves to the next batch holding records at or after the requested
-    /// offset; `Ok(false)` at the end.
-    fn next_batch(&mut self) -> Result<bool> {
-        let min_offset = self.fetch.requested_offset;
-        loop {
-            let Some(slice) = self.fetch.slices.get(self.slice) else {
-                return Ok(false);
-            };
-            if !self.loaded {
-                slice.read_aligned(&mut self.buf)?;
-                self.loaded = true;
-                self.pos = 0;
-            }
-            let at = self.pos;
-            let bytes = &self.buf.bytes()[at..];
-            if bytes.is_empty() {
-                self.slice += 1;
-                self.loaded = false;
-                continue;
-            }
-            let file_position = slice.position + at as u64;
-            let in_file = |e: DecodeError| e.in_file(&slice.path, file_position);
-            let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
-            batch.check_crc().map_err(in_file)?;
-            self.pos += batch.size();
-            let header = *batch.header();
-            if header.is_control() || header.last_offset() < min_offset {
-                continue;
-            }
-            let records = if header.compression() == Compression::None {
-                Some(at + BATCH_HEADER_LEN..at + batch.size())
-            } else {
-                // Decompress once; records are then read from `scratch`.
-                batch.records_raw(&mut self.scratch).map_err(in_file)?;
-                None
-            };
-            let data = match &records {
-                Some(r) => &self.buf.bytes()[r.clone()],
-                None => &self.scratch[..],
-            };
-            let mut iter = RecordIter::new(&header, data, None);
-            iter.skip_below(min_offset);
-            let cursor = iter.cursor();
-            self.current = Some(CurrentBatch {
-                header,
-                records,
-                file_position,
-                cursor,
-            });
-            return Ok(true);
-        }
-    }
-}
-
-impl Iterator for FetchRecords<'_> {
-    type Item = Result<LogRecord>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.failed {
-                return None;
-            }
-            if let Some(cur) = &mut self.current {
-                let (data, shift) = match &cur.records {
-                    Some(r) => (&self.buf.bytes()[r.clone()], Some(BATCH_HEADER_LEN)),
-                    None => (&self.scratch[..], None),
-                };
-                let mut records = RecordIter::resume(&cur.header, data, shift, cur.cursor);
-                match records.next_raw() {
-                    Some(Ok(r)) => {
-                        cur.cursor = records.cursor();
-                        if r.offset >= self.fetch.requested_offset {
-                            return Some(Ok(r.to_owned()));
-                        }
-                    }
-                    Some(Err(e)) => {
-                        let slice = &self.fetch.slices[self.slice];
-                        let e = e.in_file(&slice.path, cur.file_position);
-                        return self.fail(e);
-                    }
-                    None => self.current = None,
-                }
-                continue;
-            }
-            match self.next_batch() {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => return self.fail(e),
-            }
-        }
-    }
-}
-
-/// A cursor over a log's batches that decodes in place.
-///
-/// Each [`next_batch`](Self::next_batch) returns a [`ReadBatch`] whose
-/// records borrow the cursor's buffer, so scanning allocates nothing per
-/// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
-/// one page-aligned buffer and checks every batch's CRC. At the end of the
-/// log it returns `None`; calling again later picks up new batches.
-///
-/// ```
-/// use seglog::{LogConfig, PartitionLog, Record};
-/// let dir = tempfile::tempdir()?;
-/// let log = PartitionLog::open(dir.path(), LogConfig::default())?;
-/// log.append(&[Record::new("a"), Record::new("b")])?;
-/// let mut reader = log.reader(0);
-/// let mut values = Vec::new();
-/// while let Some(batch) = reader.next_batch()? {
-///     for record in batch {
-///         values.push(record?.value.unwrap_or_default().to_vec());
-///     }
-/// }
-/// assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct LogReader {
-    log: PartitionLog,
-    next_offset: u64,
-    fetch_bytes: u64,
-    fetch: Option<FetchData>,
-    slice: usize,
-    loaded: bool,
-    pos: usize,
-    buf: AlignedBuf,
-    scratch: Vec<u8>,
-}
-
-/// One batch handed out by a [`LogReader`]: its header, its bytes, and an
-/// iterator over its records at or after the reader's position.
-#[derive(Debug)]
-pub struct ReadBatch<'a> {
-    batch: RecordBatch<'a>,
-    records: RecordIter<'a>,
-    min_offset: u64,
-    path: &'a Path,
-    position: u64,
-}
-
-impl<'a> ReadBatch<'a> {
-    /// The batch header.
-    pub fn header(&self) -> &BatchHeader {
-        self.batch.header()
-    }
-
-    /// The batch's bytes as stored.
-    pub fn as_bytes(&self) -> &'a [u8] {
-        self.batch.as_bytes()
-    }
-
-    /// The segment file the batch came from.
-    pub fn path(&self) -> &'a Path {
-        self.path
-    }
-
-    /// The batch's byte position in that file.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-}
-
-impl<'a> Iterator for ReadBatch<'a> {
-    type Item = Result<RecordView<'a>>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.records.next_raw()? {
-                Ok(r) if r.offset < self.min_offset => continue,
-                Ok(r) => return Some(Ok(r)),
-                Err(e) => return Some(Err(e.in_file(self.path, self.position))),
-            }
-        }
-    }
-}
-
-impl LogReader {
-    fn new(log: PartitionLog, from: u64) -> Self {
-        LogReader {
-            log,
-            next_offset: from,
-            fetch_bytes: 1 << 20,
-            fetch: None,
-            slice: 0,
-            loaded: false,
-            pos: 0,
-            buf: AlignedBuf::with_capacity(0),
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Sets how many bytes each fetch asks for (at least one batch is
-    /// always fetched).
-    pub fn with_fetch_bytes(mut self, bytes: u64) -> Self {
-        self.fetch_bytes = bytes.max(1);
-        self
-    }
-
-    /// The offset the next record returned will be at or after.
-    pub fn position(&self) -> u64 {
-        self.next_offset
-    }
-
-    /// Moves the cursor to `offset`.
-    pub fn seek(&mut self, offset: u64) {
-        self.next_offset = offset;
-        self.fetch = None;
-    }
-
-    /// The next batch holding records at or after the cursor, or `None` at
-    /// the end of the log.
-    ///
-    /// # Errors
-    /// [`Error::OffsetOutOfRange`] if the cursor fell below the log start
-    /// (retention) or past the end (truncation); [`Error::Corrupt`] for a
-    /// damaged batch; [`Error::Io`].
-    pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
-        let (start, size) = loop {
-            let Some(fetch) = &self.fetch else {
-                let fetch = self.log.read(self.next_offset, self.fetch_bytes)?;
-                if fetch.is_empty() {
-                    return Ok(None);
-                }
-                self.fetch = Some(fetch);
-                self.slice = 0;
-                self.loaded = false;
-                continue;
-            };
-            let Some(slice) = fetch.slices.get(self.slice) else {
-                self.next_offset = self.next_offset.max(fetch.next_offset);
-                self.fetch = None;
-                continue;
-            };
-            if !self.loaded {
-                slice.read_aligned(&mut self.buf)?;
-                self.loaded = true;
-                self.pos = 0;
-            }
-            let bytes = &self.buf.bytes()[self.pos..];
-            if bytes.is_empty() {
-                self.slice += 1;
-                self.loaded = false;
-                continue;
-            }
-            let at = slice.position + self.pos as u64;
-            let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(&slice.path, at))?;
-            let size = batch.size();
-            let start = self.pos;
-            self.pos += size;
-            if batch.header().last_offset() < self.next_offset {
-                continue;
-            }
-            batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
-            break (start, size);
-        };
-        let min_offset = self.next_offset;
-        let (path, position) = match self.fetch.as_ref().and_then(|f| f.slices.get(self.slice)) {
-            Some(s) => (s.path.as_path(), s.position + start as u64),
-            None => (Path::new(""), 0),
-        };
-        let batch = RecordBatch::parse_raw(&self.buf.bytes()[start..start + size])
-            .map_err(|e| e.in_file(path, position))?;
-        self.next_offset = batch.header().next_offset();
-        let mut records = batch
-            .records_raw(&mut self.scratch)
-            .map_err(|e| e.in_file(path, position))?;
-        records.skip_below(min_offset);
-        Ok(Some(ReadBatch {
-            batch,
-            records,
-            min_offset,
-            path,
-            position,
-        }))
-    }
-}
-
-/// Owned records from an offset to the end of the log; see
-/// [`PartitionLog::iter`].
-#[derive(Debug)]
-pub struct LogIter {
-    reader: LogReader,
-    pending: VecDeque<LogRecord>,
-    failed: bool,
-}
-
-impl Iterator for LogIter {
-    type Item = Result<LogRecord>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.pending.pop_front() {
-                return Some(Ok(r));
-            }
-            if self.failed {
-                return None;
-            }
-            let batch = match self.reader.next_batch() {
-                Ok(Some(b)) => b,
-                Ok(None) => return None,
-                Err(e) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            };
-            if batch.header().is_control() {
-                continue;
-            }
-            for r in batch {
-                match r {
-                    Ok(r) => self.pending.push_back(r.to_owned()),
-                    Err(e) => {
-                        self.failed = true;
-                        return Some(Err(e));
-                    }
-                }
-            }
-        }
-    }
-}
+use crate::record::LogRecord;
+use crate::segment::{read_lock, Segment, SegmentRead};
 
 impl PartitionLog {
     /// Reads whole batches from `offset` on: the batch holding `offset`
@@ -589,6 +38,22 @@ impl PartitionLog {
     /// large), possibly across segments.
     ///
     /// Reading exactly at the log end offset returns nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// log.append(&[Record::new("c")])?;
+    /// let fetch = log.read(1, 1 << 20)?;
+    /// assert_eq!(fetch.slices()[0].first_offset(), 0); // whole batches
+    /// let records = fetch.records().collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [1, 2]);
+    /// assert!(log.read(4, 1 << 20).is_err()); // past the log end offset
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `offset` is below the log start
@@ -601,6 +66,22 @@ impl PartitionLog {
     /// Like [`read`](Self::read), but only batches that end below
     /// `max_offset` (for example a high watermark).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// for value in ["a", "b", "c"] {
+    ///     log.append(&[Record::new(value)])?;
+    /// }
+    /// let high_watermark = 2;
+    /// let fetch = log.read_up_to(0, 1 << 20, high_watermark)?;
+    /// assert_eq!(fetch.records().count(), 2);
+    /// assert_eq!(fetch.next_offset(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`read`](Self::read).
     pub fn read_up_to(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
@@ -610,6 +91,8 @@ impl PartitionLog {
     /// The record at `offset`, owned; `None` when the log has no record
     /// there although the offset is in range: compaction removed it, or it
     /// is a control record (a transaction marker).
+    ///
+    /// # Examples
     ///
     /// ```
     /// use seglog::{LogConfig, PartitionLog, Record};
@@ -656,18 +139,44 @@ impl PartitionLog {
     }
 
     /// A decoding cursor starting at `offset`; see [`LogReader`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(1);
+    /// let batch = reader.next_batch()?.expect("the batch holding offset 1");
+    /// // Records borrow the reader's buffer: no allocation per record.
+    /// let values = batch.map(|r| r.map(|r| r.value)).collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(values, [Some(&b"b"[..])]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reader(&self, offset: u64) -> LogReader {
         LogReader::new(self.clone(), offset)
     }
 
     /// Owned records from `offset` to the current end of the log, skipping
     /// control batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b"), Record::new("c")])?;
+    /// let values: Vec<Vec<u8>> = log
+    ///     .iter(1)
+    ///     .map(|r| r.map(|r| r.value.unwrap_or_default()))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(values, [b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self, offset: u64) -> LogIter {
-        LogIter {
-            reader: self.reader(offset),
-            pending: VecDeque::new(),
-            failed: false,
-        }
+        LogIter::new(self.reader(offset))
     }
 
     /// The first record at or after the log start offset whose timestamp
@@ -678,6 +187,20 @@ impl PartitionLog {
     /// timestamp belongs to no record at or after the target, the search
     /// goes on in the next segments (Kafka searches only the first segment
     /// whose largest timestamp reaches the target, and then finds nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a").with_timestamp(1_000)])?;
+    /// log.append(&[Record::new("b").with_timestamp(2_000)])?;
+    /// let found = log.offset_for_timestamp(1_500)?.expect("a record from 1500 on");
+    /// assert_eq!((found.offset, found.timestamp), (1, 2_000));
+    /// assert_eq!(log.offset_for_timestamp(3_000)?, None); // all older
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Corrupt`] for damaged data on the way; [`Error::Io`].

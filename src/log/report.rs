@@ -113,6 +113,25 @@ impl RecoveryReport {
     /// segments that cannot hold their records, segments below the log
     /// start deleted. (A clean open, or a recovery that re-read segments
     /// and found them whole, finds nothing.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let segment = log.segments()[0].path.clone();
+    /// log.close()?;
+    ///
+    /// // Half a batch at the end, as a crash during a write leaves.
+    /// std::fs::OpenOptions::new().append(true).open(&segment)?.write_all(&[0; 20])?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert!(log.recovery_report().found_damage());
+    /// assert_eq!(log.recovery_report().truncated.as_ref().map(|t| t.bytes_removed), Some(20));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn found_damage(&self) -> bool {
         self.truncated.is_some()
             || self.segments_deleted > 0

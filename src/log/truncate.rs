@@ -24,6 +24,21 @@ impl PartitionLog {
     /// on is dirty), and a truncation into a closed segment aborts a
     /// compaction round running meanwhile.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// for value in ["a", "b", "c"] {
+    ///     log.append(&[Record::new(value)])?;
+    /// }
+    /// log.truncate_to(1)?; // offsets 1 and 2 go
+    /// assert_eq!(log.log_end_offset(), 1);
+    /// assert_eq!(log.append(&[Record::new("d")])?.first_offset, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned if anything had changed);
     /// [`Error::Corrupt`] if the data around `offset` is damaged;
@@ -35,6 +50,19 @@ impl PartitionLog {
 
     /// Deletes every segment and starts an empty log at `offset`: log start,
     /// log end and recovery point all become `offset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.truncate_fully_and_start_at(100)?;
+    /// assert_eq!((log.log_start_offset(), log.log_end_offset()), (100, 100));
+    /// assert_eq!(log.append(&[Record::new("b")])?.first_offset, 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
@@ -57,6 +85,22 @@ impl PartitionLog {
     /// new start stays, and a read at the start may return a batch that
     /// begins before it. The segments' files are renamed and removed
     /// without holding up appends, however many there are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.roll()?;
+    /// log.append(&[Record::new("b"), Record::new("c")])?;
+    /// // The first segment lies wholly below offset 2 and goes.
+    /// assert_eq!(log.advance_log_start_offset(2)?, 1);
+    /// assert_eq!(log.log_start_offset(), 2);
+    /// assert!(log.read(1, 1 << 20).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `offset` is above the log end offset;

@@ -42,6 +42,8 @@ impl AsRecord for Record {
 /// a slice of these copies each byte once, into the batch, without an
 /// allocation per record.
 ///
+/// # Examples
+///
 /// ```
 /// use seglog::{LogConfig, PartitionLog, RecordRef};
 /// let dir = tempfile::tempdir()?;
@@ -70,6 +72,15 @@ pub struct RecordRef<'a> {
 
 impl<'a> RecordRef<'a> {
     /// A keyless record with a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::RecordRef;
+    /// let record = RecordRef::new(b"order shipped");
+    /// assert_eq!(record.value, Some(&b"order shipped"[..]));
+    /// assert_eq!(record.key, None);
+    /// ```
     pub fn new(value: &'a [u8]) -> Self {
         RecordRef {
             value: Some(value),
@@ -78,6 +89,15 @@ impl<'a> RecordRef<'a> {
     }
 
     /// A tombstone: a key with a null value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::RecordRef;
+    /// // Deletes "order-17" from a compacted log.
+    /// let delete = RecordRef::tombstone(b"order-17");
+    /// assert_eq!((delete.key, delete.value), (Some(&b"order-17"[..]), None));
+    /// ```
     pub fn tombstone(key: &'a [u8]) -> Self {
         RecordRef {
             key: Some(key),
@@ -86,18 +106,43 @@ impl<'a> RecordRef<'a> {
     }
 
     /// Sets the key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::RecordRef;
+    /// let record = RecordRef::new(b"paid").with_key(b"order-17");
+    /// assert_eq!(record.key, Some(&b"order-17"[..]));
+    /// ```
     pub fn with_key(mut self, key: &'a [u8]) -> Self {
         self.key = Some(key);
         self
     }
 
     /// Sets the headers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::{Header, RecordRef};
+    /// let headers = [Header::new("trace-id", "abc123")];
+    /// let record = RecordRef::new(b"paid").with_headers(&headers);
+    /// assert_eq!(record.headers[0].key, "trace-id");
+    /// ```
     pub fn with_headers(mut self, headers: &'a [Header]) -> Self {
         self.headers = headers;
         self
     }
 
     /// Sets the creation timestamp (milliseconds since the Unix epoch).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::RecordRef;
+    /// let record = RecordRef::new(b"paid").with_timestamp(1_700_000_000_000);
+    /// assert_eq!(record.timestamp, Some(1_700_000_000_000));
+    /// ```
     pub fn with_timestamp(mut self, timestamp: i64) -> Self {
         self.timestamp = Some(timestamp);
         self

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Builds a Kafka v2 record batch from [`Record`]s, byte for byte as a
+/// Builds a Kafka v2 record batch from [`Record`](super::Record)s, byte for byte as a
 /// Kafka producer (or leader, for log-append time) would.
 ///
 /// The log uses it for [`PartitionLog::append`](crate::PartitionLog::append);

@@ -1,0 +1,383 @@
+//! Decoding a log in place: [`LogReader`], a cursor that hands out
+//! batches ([`ReadBatch`]) whose records borrow its buffer, and
+//! [`LogIter`], owned records on top of it.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use super::{FetchData, PartitionLog};
+use crate::aligned::AlignedBuf;
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::record::{BatchHeader, LogRecord, RecordBatch, RecordIter, RecordView};
+
+/// A cursor over a log's batches that decodes in place.
+///
+/// Each [`next_batch`](Self::next_batch) returns a [`ReadBatch`] whose
+/// records borrow the cursor's buffer, so scanning allocates nothing per
+/// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
+/// one page-aligned buffer and checks every batch's CRC. At the end of the
+/// log it returns `None`; calling again later picks up new batches.
+///
+/// # Examples
+///
+/// ```
+/// use seglog::{LogConfig, PartitionLog, Record};
+/// let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+/// log.append(&[Record::new("a"), Record::new("b")])?;
+/// let mut reader = log.reader(0);
+/// let mut values = Vec::new();
+/// while let Some(batch) = reader.next_batch()? {
+///     for record in batch {
+///         values.push(record?.value.unwrap_or_default().to_vec());
+///     }
+/// }
+/// assert_eq!(values, [b"a".to_vec(), b"b".to_vec()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct LogReader {
+    log: PartitionLog,
+    next_offset: u64,
+    fetch_bytes: u64,
+    fetch: Option<FetchData>,
+    slice: usize,
+    loaded: bool,
+    pos: usize,
+    buf: AlignedBuf,
+    scratch: Vec<u8>,
+}
+
+/// One batch handed out by a [`LogReader`]: its header, its bytes, and an
+/// iterator over its records at or after the reader's position.
+#[derive(Debug)]
+pub struct ReadBatch<'a> {
+    batch: RecordBatch<'a>,
+    records: RecordIter<'a>,
+    min_offset: u64,
+    path: &'a Path,
+    position: u64,
+}
+
+impl<'a> ReadBatch<'a> {
+    /// The batch header.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.header().base_offset, 0);
+    /// assert_eq!(batch.header().records_count, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn header(&self) -> &BatchHeader {
+        self.batch.header()
+    }
+
+    /// The batch's bytes as stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let info = log.append(&[Record::new("a")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.as_bytes().len() as u64, info.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.batch.as_bytes()
+    }
+
+    /// The segment file the batch came from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let mut reader = log.reader(0);
+    /// let batch = reader.next_batch()?.expect("a batch");
+    /// assert_eq!(batch.path(), log.segments()[0].path);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    /// The batch's byte position in that file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let first = log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// let mut reader = log.reader(1);
+    /// let batch = reader.next_batch()?.expect("the batch at offset 1");
+    /// assert_eq!(batch.position(), first.bytes);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+impl<'a> Iterator for ReadBatch<'a> {
+    type Item = Result<RecordView<'a>>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.records.next_raw()? {
+                Ok(r) if r.offset < self.min_offset => continue,
+                Ok(r) => return Some(Ok(r)),
+                Err(e) => return Some(Err(e.in_file(self.path, self.position))),
+            }
+        }
+    }
+}
+
+impl LogReader {
+    pub(super) fn new(log: PartitionLog, from: u64) -> Self {
+        LogReader {
+            log,
+            next_offset: from,
+            fetch_bytes: 1 << 20,
+            fetch: None,
+            slice: 0,
+            loaded: false,
+            pos: 0,
+            buf: AlignedBuf::with_capacity(0),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Sets how many bytes each fetch asks for (at least one batch is
+    /// always fetched).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// log.append(&[Record::new("b")])?;
+    /// // Reads of 64 KiB; still a whole batch each time, however small.
+    /// let mut reader = log.reader(0).with_fetch_bytes(64 << 10);
+    /// let mut batches = 0;
+    /// while reader.next_batch()?.is_some() {
+    ///     batches += 1;
+    /// }
+    /// assert_eq!(batches, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_fetch_bytes(mut self, bytes: u64) -> Self {
+        self.fetch_bytes = bytes.max(1);
+        self
+    }
+
+    /// The offset the next record returned will be at or after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// assert_eq!(reader.position(), 0);
+    /// reader.next_batch()?;
+    /// assert_eq!(reader.position(), 2); // after the batch just read
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn position(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// Moves the cursor to `offset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b")])?;
+    /// let mut reader = log.reader(0);
+    /// reader.seek(1);
+    /// let batch = reader.next_batch()?.expect("the batch holding offset 1");
+    /// let offsets: Vec<u64> = batch.map(|r| r.map(|r| r.offset)).collect::<Result<_, _>>()?;
+    /// assert_eq!(offsets, [1]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seek(&mut self, offset: u64) {
+        self.next_offset = offset;
+        self.fetch = None;
+    }
+
+    /// The next batch holding records at or after the cursor, or `None` at
+    /// the end of the log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// let mut reader = log.reader(0);
+    /// assert!(reader.next_batch()?.is_none()); // the end of the log, for now
+    /// log.append(&[Record::new("a")])?;
+    /// let batch = reader.next_batch()?.expect("the new batch");
+    /// assert_eq!(batch.header().base_offset, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if the cursor fell below the log start
+    /// (retention) or past the end (truncation); [`Error::Corrupt`] for a
+    /// damaged batch; [`Error::Io`].
+    pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
+        let (start, size) = loop {
+            let Some(fetch) = &self.fetch else {
+                let fetch = self.log.read(self.next_offset, self.fetch_bytes)?;
+                if fetch.is_empty() {
+                    return Ok(None);
+                }
+                self.fetch = Some(fetch);
+                self.slice = 0;
+                self.loaded = false;
+                continue;
+            };
+            let Some(slice) = fetch.slices.get(self.slice) else {
+                self.next_offset = self.next_offset.max(fetch.next_offset);
+                self.fetch = None;
+                continue;
+            };
+            if !self.loaded {
+                slice.read_aligned(&mut self.buf)?;
+                self.loaded = true;
+                self.pos = 0;
+            }
+            let bytes = &self.buf.bytes()[self.pos..];
+            if bytes.is_empty() {
+                self.slice += 1;
+                self.loaded = false;
+                continue;
+            }
+            let at = slice.position + self.pos as u64;
+            let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(&slice.path, at))?;
+            let size = batch.size();
+            let start = self.pos;
+            self.pos += size;
+            if batch.header().last_offset() < self.next_offset {
+                continue;
+            }
+            batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
+            break (start, size);
+        };
+        let min_offset = self.next_offset;
+        let (path, position) = match self.fetch.as_ref().and_then(|f| f.slices.get(self.slice)) {
+            Some(s) => (s.path.as_path(), s.position + start as u64),
+            None => (Path::new(""), 0),
+        };
+        let batch = RecordBatch::parse_raw(&self.buf.bytes()[start..start + size])
+            .map_err(|e| e.in_file(path, position))?;
+        self.next_offset = batch.header().next_offset();
+        let mut records = batch
+            .records_raw(&mut self.scratch)
+            .map_err(|e| e.in_file(path, position))?;
+        records.skip_below(min_offset);
+        Ok(Some(ReadBatch {
+            batch,
+            records,
+            min_offset,
+            path,
+            position,
+        }))
+    }
+}
+
+/// Owned records from an offset to the end of the log; see
+/// [`PartitionLog::iter`].
+///
+/// # Examples
+///
+/// ```
+/// # use seglog::{LogConfig, PartitionLog, Record};
+/// # let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+/// log.append(&[Record::new("a").with_key("k"), Record::new("b")])?;
+/// let mut iter = log.iter(0);
+/// let first = iter.next().expect("a record")?;
+/// assert_eq!((first.offset, first.key.as_deref()), (0, Some(&b"k"[..])));
+/// assert_eq!(iter.count(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct LogIter {
+    reader: LogReader,
+    pending: VecDeque<LogRecord>,
+    failed: bool,
+}
+
+impl LogIter {
+    pub(super) fn new(reader: LogReader) -> Self {
+        LogIter {
+            reader,
+            pending: VecDeque::new(),
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for LogIter {
+    type Item = Result<LogRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Some(Ok(r));
+            }
+            if self.failed {
+                return None;
+            }
+            let batch = match self.reader.next_batch() {
+                Ok(Some(b)) => b,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            };
+            if batch.header().is_control() {
+                continue;
+            }
+            for r in batch {
+                match r {
+                    Ok(r) => self.pending.push_back(r.to_owned()),
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
