@@ -86,6 +86,7 @@ impl StoreInner {
             refresh_interval: opts.refresh_interval,
             offsets: OffsetManager::default(),
             coordinator: OnceLock::new(),
+            producer_threads: Default::default(),
         };
         let opened = inner
             .load(&mut report, opts.recreate_missing_partitions)
