@@ -32,19 +32,31 @@ pub(super) struct Appended {
 /// The outcome of appending one batch, shared by its deliveries.
 #[derive(Debug, Default)]
 pub(super) struct BatchResult {
-    outcome: Mutex<Option<Result<Appended>>>,
+    outcome: Mutex<Outcome>,
     done: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct Outcome {
+    result: Option<Result<Appended>>,
+    /// Threads waiting for `result` (only they need a wake-up).
+    waiters: usize,
+}
+
 impl BatchResult {
-    fn set(&self, outcome: Result<Appended>) {
-        *lock(&self.outcome) = Some(outcome);
-        self.done.notify_all();
+    fn set(&self, result: Result<Appended>) {
+        let mut outcome = lock(&self.outcome);
+        outcome.result = Some(result);
+        let waiters = outcome.waiters > 0;
+        drop(outcome);
+        if waiters {
+            self.done.notify_all();
+        }
     }
 
     /// Whether the batch has been appended (or failed to be).
     pub(super) fn is_done(&self) -> bool {
-        lock(&self.outcome).is_some()
+        lock(&self.outcome).result.is_some()
     }
 
     /// Waits until the batch is closed and appended, and returns a copy of
@@ -53,14 +65,16 @@ impl BatchResult {
     pub(super) fn wait(&self) -> Result<Appended> {
         let mut outcome = lock(&self.outcome);
         loop {
-            match outcome.as_ref() {
+            match outcome.result.as_ref() {
                 Some(Ok(appended)) => return Ok(*appended),
                 Some(Err(e)) => return Err(e.duplicate()),
                 None => {
+                    outcome.waiters += 1;
                     outcome = self
                         .done
                         .wait(outcome)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    outcome.waiters -= 1;
                 }
             }
         }
@@ -68,7 +82,7 @@ impl BatchResult {
 
     /// A copy of the error the batch's append failed with, if it did.
     pub(super) fn error(&self) -> Option<Error> {
-        match lock(&self.outcome).as_ref() {
+        match lock(&self.outcome).result.as_ref() {
             Some(Err(e)) => Some(e.duplicate()),
             _ => None,
         }
@@ -91,9 +105,18 @@ pub(super) struct Slot {
     pub(super) open: Mutex<OpenBatch>,
     /// Held while a closed batch is appended, and taken while `open` is
     /// held (never the other way round), so that batches are appended in
-    /// the order they were closed. It holds the first error of a batch
-    /// the sender thread appended that no flush has reported yet.
-    gate: Mutex<Option<Error>>,
+    /// the order they were closed.
+    gate: Mutex<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    /// The first error of a batch the sender thread appended that no
+    /// flush has reported yet.
+    unreported: Option<Error>,
+    /// The records of the batch appended last, cleared: the next batch
+    /// reuses their room.
+    spare: Vec<Record>,
 }
 
 /// The records of a partition not yet appended.
@@ -133,7 +156,7 @@ impl Slot {
                 due: None,
                 queued: false,
             }),
-            gate: Mutex::new(None),
+            gate: Mutex::new(Gate::default()),
         })
     }
 
@@ -150,8 +173,7 @@ impl Slot {
         if open.records.is_empty() {
             return None;
         }
-        let capacity = open.records.len();
-        let records = mem::replace(&mut open.records, Vec::with_capacity(capacity));
+        let records = mem::replace(&mut open.records, mem::take(&mut gate.spare));
         let result = mem::take(&mut open.result);
         let (topic, log) = (open.topic.clone(), open.log.clone());
         open.bytes = 0;
@@ -167,9 +189,12 @@ impl Slot {
             });
         let ok = outcome.is_ok();
         if let (Err(e), ClosedBy::Sender) = (&outcome, by) {
-            gate.get_or_insert_with(|| e.duplicate());
+            gate.unreported.get_or_insert_with(|| e.duplicate());
         }
         result.set(outcome);
+        let mut records = records;
+        records.clear();
+        gate.spare = records;
         drop(gate);
         if ok {
             self.partitioner.on_batch_complete(
@@ -187,7 +212,7 @@ impl Slot {
         let own = self
             .close(lock(&self.open), ClosedBy::Caller)
             .and_then(|batch| batch.error());
-        match lock(&self.gate).take().or(own) {
+        match lock(&self.gate).unreported.take().or(own) {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -417,6 +417,10 @@ impl Producer {
             open.due = Some(due);
             if !open.queued {
                 open.queued = true;
+                // Not under the batch's lock, which the woken sender
+                // thread may want at once. Until the entry is in, the
+                // partition's batches close as they would anyway.
+                drop(open);
                 self.shared.sender.schedule(slot.clone(), due);
             }
         }

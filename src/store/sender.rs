@@ -94,8 +94,8 @@ impl Sender {
         self.started.load(Ordering::Acquire)
     }
 
-    /// Puts a partition in the queue, due at `at`. Called with the
-    /// partition's open batch locked, which marks it queued.
+    /// Puts a partition in the queue, due at `at`, for a caller that has
+    /// marked its open batch queued.
     pub(super) fn schedule(&self, slot: Arc<Slot>, at: Instant) {
         let mut queue = lock(&self.queue);
         queue.entries.push(Entry { at, slot });
