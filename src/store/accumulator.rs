@@ -134,6 +134,8 @@ pub(super) struct OpenBatch {
     /// Whether the slot is in the sender thread's queue (at a time no
     /// later than `due`).
     pub(super) queued: bool,
+    /// When the partition's previous batch was closed.
+    pub(super) closed_at: Option<Instant>,
 }
 
 impl Slot {
@@ -155,6 +157,7 @@ impl Slot {
                 result: Arc::new(BatchResult::default()),
                 due: None,
                 queued: false,
+                closed_at: None,
             }),
             gate: Mutex::new(Gate::default()),
         })
@@ -178,6 +181,7 @@ impl Slot {
         let (topic, log) = (open.topic.clone(), open.log.clone());
         open.bytes = 0;
         open.due = None;
+        open.closed_at = Some(Instant::now());
         drop(open);
 
         let durability = self.durability.unwrap_or(topic.config.log.durability);

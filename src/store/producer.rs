@@ -15,11 +15,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::accumulator::{BatchResult, ClosedBy, Slot};
 use super::sender::{self, Sender};
-use super::signal::deadline_after;
 use super::{LogStore, Topic};
 use crate::config::Durability;
 use crate::error::{Error, Result};
@@ -37,13 +36,15 @@ pub struct ProducerConfig {
     pub max_batch_records: usize,
     /// How long a batch waits for more records, from its first one,
     /// before the producer's sender thread appends it (Kafka's
-    /// `linger.ms`). Default 5 ms, Kafka's default. Zero appends what has
-    /// gathered as soon as the sender thread is free (which still makes
-    /// batches of many records while records come faster than they are
-    /// appended); longer makes fuller batches of records that come slowly,
-    /// at the cost of their latency. A full batch is appended at once
-    /// whatever the linger, and so is one whose delivery is waited for or
-    /// whose producer is flushed.
+    /// `linger.ms`). Default 5 ms, Kafka's default. Longer makes fuller
+    /// batches of records that come slowly (fewer, larger appends), at the
+    /// cost of their latency. Whatever the linger, the sender thread
+    /// appends a partition's batches at most once a millisecond: with a
+    /// linger of zero, a record sent after a quiet millisecond is appended
+    /// at once, while records sent back to back fill their batches instead
+    /// of going one small append at a time, and wait at most 1 ms. A full
+    /// batch is appended at once by the `send` that fills it, and so is a
+    /// batch whose delivery is waited for or whose producer is flushed.
     pub linger: Duration,
     /// How durable each appended batch is; `None` (the default) uses the
     /// topic's [`LogConfig::durability`](crate::LogConfig::durability).
@@ -213,8 +214,9 @@ impl Delivery {
 /// * a [`Delivery`] of it is waited for, or the producer is
 ///   [flushed](Self::flush).
 ///
-/// So a sent record reaches consumers within about `linger` even if
-/// nobody waits for it, and `send` need not be followed by anything:
+/// So a sent record reaches consumers within about `linger` (1 ms at
+/// most for a shorter linger, see below) even if nobody waits for it, and
+/// `send` need not be followed by anything:
 ///
 /// ```
 /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
@@ -229,9 +231,9 @@ impl Delivery {
 /// ```
 ///
 /// The sender thread appends whatever a partition has gathered when its
-/// batch comes due; with a linger of zero, whatever has gathered whenever
-/// it is free, so a producer sending faster than records can be appended
-/// still makes large batches.
+/// batch comes due, and a partition's batches at most once a
+/// millisecond: even with a linger of zero, a producer sending as fast as
+/// it can fills its batches rather than appending records one at a time.
 ///
 /// Records of one partition are appended in the order they were sent
 /// (from several threads: in the order their sends took the partition's
@@ -413,7 +415,7 @@ impl Producer {
                 return Err(e);
             }
         } else if open.due.is_none() {
-            let due = deadline_after(config.linger);
+            let due = sender::due(Instant::now(), config.linger, open.closed_at);
             open.due = Some(due);
             if !open.queued {
                 open.queued = true;

@@ -1,19 +1,24 @@
 //! A producer's sender thread: appends the batches that have lingered.
 //!
 //! When a batch gets its first record, its partition goes into the
-//! thread's queue, ordered by when the batch is due
-//! ([`ProducerConfig::linger`](super::ProducerConfig::linger) after that
-//! record). The thread sleeps until the earliest entry is due (or, with
-//! none, until one comes), then closes that partition's batch, which
-//! takes every record the partition gathered meanwhile. A partition whose
-//! batch was closed before it came due (full, flushed, waited for) and has
-//! a newer batch goes back in the queue at that batch's time; one with no
-//! records leaves the queue. A partition is in the queue at most once.
+//! thread's queue, ordered by when the batch is due: see [`due`]. The
+//! thread sleeps until the earliest entry is due (or, with none, until
+//! one comes), then closes that partition's batch, which takes every
+//! record the partition gathered meanwhile. A partition whose batch was
+//! closed before it came due (full, flushed, waited for) and has a newer
+//! batch goes back in the queue at that batch's time; one with no records
+//! leaves the queue. A partition is in the queue at most once.
 //!
-//! With a linger of zero a batch is due at once: the thread appends
-//! whatever has gathered whenever it is free, so a producer sending
-//! faster than records can be appended still makes batches of many
-//! records, as Kafka's sender does.
+//! A batch is due [`ProducerConfig::linger`](super::ProducerConfig::linger)
+//! after its first record, and no sooner than [`MIN_INTERVAL`] (1 ms)
+//! after the partition's previous batch was closed. The second rule only
+//! matters for a linger below 1 ms. With a linger of zero, a record sent
+//! to a partition that was quiet for a millisecond is appended as soon as
+//! the thread gets to it; records sent back to back go into batches that
+//! fill up (the sending thread appends them, full) rather than into one
+//! small append after another, each of which would cost a write and a
+//! hand-over between threads. A burst's last batch then waits at most
+//! 1 ms.
 //!
 //! The thread is started by the producer's first `send` and stops when
 //! the producer is dropped or its store closes (the store keeps a list of
@@ -27,10 +32,11 @@ use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::accumulator::{ClosedBy, Slot};
 use super::producer::Shared;
+use super::signal::deadline_after;
 use super::StoreInner;
 use crate::error::{Error, Result};
 use crate::segment::lock;
@@ -130,6 +136,24 @@ impl Sender {
         lock(&self.thread)
             .as_ref()
             .is_some_and(|handle| !handle.is_finished())
+    }
+}
+
+/// The sender thread appends a partition's batches at most this often,
+/// whatever the linger: a batch it appends was opened at least this long
+/// after the partition's previous batch was closed, or waited until then.
+pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// When a batch whose first record came `now` is due: `linger` later,
+/// and no sooner than [`MIN_INTERVAL`] after the partition's previous
+/// batch was closed (at `closed`).
+pub(super) fn due(now: Instant, linger: Duration, closed: Option<Instant>) -> Instant {
+    let lingered = now
+        .checked_add(linger)
+        .unwrap_or_else(|| deadline_after(linger));
+    match closed.and_then(|at| at.checked_add(MIN_INTERVAL)) {
+        Some(spaced) => lingered.max(spaced),
+        None => lingered,
     }
 }
 
@@ -260,7 +284,7 @@ impl ProducerThreads {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use crate::error::Error;
     use crate::io::MemFs;
@@ -271,6 +295,24 @@ mod tests {
             linger: Duration::from_secs(3600),
             ..ProducerConfig::default()
         })
+    }
+
+    #[test]
+    fn a_batch_is_due_after_its_linger_and_a_while_after_the_batch_before() {
+        use super::{due, MIN_INTERVAL};
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        // A partition that was quiet (or never sent to): the linger alone.
+        assert_eq!(due(now, Duration::ZERO, None), now);
+        assert_eq!(due(now, ms(5), None), now + ms(5));
+        let quiet = now.checked_sub(ms(2)).unwrap();
+        assert_eq!(due(now, Duration::ZERO, Some(quiet)), now);
+        // A batch closed just before: no sooner than MIN_INTERVAL after it.
+        let busy = now.checked_sub(Duration::from_micros(100)).unwrap();
+        assert_eq!(due(now, Duration::ZERO, Some(busy)), busy + MIN_INTERVAL);
+        assert_eq!(due(now, ms(5), Some(busy)), now + ms(5));
+        // A linger too long to add to an instant is far off, not a panic.
+        assert!(due(now, Duration::MAX, Some(busy)) > now + ms(3_600_000));
     }
 
     #[test]
