@@ -29,7 +29,8 @@
 //! store.create_topic("orders", 3, &[("retention.ms", "604800000")])?;
 //!
 //! // Records with the same key go to the same partition, in order. `send`
-//! // batches; `wait` (or `flush`) appends the batch and gives the offset.
+//! // batches (a batch is appended once full, or 5 ms after its first
+//! // record); `wait` (or `flush`) appends it now and gives the offset.
 //! let producer = store.producer(ProducerConfig::default());
 //! let created = producer.send(ProducerRecord::new("orders", "created").with_key("order-1"))?;
 //! let paid = producer.send(ProducerRecord::new("orders", "paid").with_key("order-1"))?;

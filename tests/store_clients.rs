@@ -1,5 +1,5 @@
-//! Producers and consumers of a LogStore: routing, batching, positions,
-//! blocking polls, offset resets, and many threads at once.
+//! Producers and consumers of a LogStore: routing, batching, linger,
+//! positions, blocking polls, offset resets, and many threads at once.
 
 mod common;
 mod common_compacted;
@@ -7,6 +7,8 @@ mod common_compacted;
 mod compacted;
 #[path = "store_clients/control.rs"]
 mod control;
+#[path = "store_clients/linger.rs"]
+mod linger;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -92,8 +94,11 @@ fn keyed_records_land_where_a_kafka_client_puts_them() {
 fn records_of_a_partition_are_appended_as_one_batch() {
     let (fs, _clock, store) = mem_store();
     store.create_topic("t", 2, &[]).unwrap();
+    // A linger that never passes: only full batches, waits and flushes
+    // append.
     let producer = store.producer(ProducerConfig {
         max_batch_records: 50,
+        linger: Duration::from_secs(3600),
         ..ProducerConfig::default()
     });
     let deliveries: Vec<_> = (0..120)
@@ -114,6 +119,7 @@ fn records_of_a_partition_are_appended_as_one_batch() {
     // Explicit flush, and byte-bound batches.
     let producer = store.producer(ProducerConfig {
         batch_size: 1_000,
+        linger: Duration::from_secs(3600),
         ..ProducerConfig::default()
     });
     for _ in 0..25 {
@@ -136,6 +142,8 @@ fn keyless_records_stick_to_a_partition_for_a_batch() {
     store.create_topic("t", 6, &[]).unwrap();
     let producer = store.producer(ProducerConfig {
         max_batch_records: 10,
+        // Only full batches move the partitioner on.
+        linger: Duration::from_secs(3600),
         partitioner: Arc::new(seglog::topic::DefaultPartitioner::with_seed(3)),
         ..ProducerConfig::default()
     });

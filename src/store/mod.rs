@@ -100,6 +100,7 @@
 //! [`StoreConfig::max_loaded_indexes`]), so a store of thousands of
 //! partitions runs within the usual limit of 1,024 open files.
 
+mod accumulator;
 mod cleaner;
 mod cleaner_config;
 mod consumer;
@@ -115,6 +116,7 @@ mod open;
 mod options;
 mod producer;
 mod root_files;
+mod sender;
 mod signal;
 mod topics;
 
@@ -413,6 +415,8 @@ pub(crate) struct StoreInner {
     pub(crate) offsets: OffsetManager,
     /// The group coordinator, set once the store is open.
     pub(crate) coordinator: OnceLock<Arc<GroupCoordinator>>,
+    /// The sender threads of the producers, stopped on close.
+    pub(crate) producer_threads: sender::ProducerThreads,
 }
 
 impl LogStore {
@@ -867,6 +871,8 @@ impl StoreInner {
         self.closed.store(true, Ordering::Release);
         // Wake consumers blocked in poll so they see the close.
         self.signal.wake_all();
+        // Producers' sender threads append what was sent and stop.
+        self.producer_threads.stop_all();
         let mut first: Option<Error> = None;
         for (_, log) in &logs {
             if let Err(e) = log.close() {

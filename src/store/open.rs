@@ -88,6 +88,7 @@ impl StoreInner {
             refresh_interval,
             offsets: OffsetManager::default(),
             coordinator: OnceLock::new(),
+            producer_threads: Default::default(),
         };
         let opened = inner
             .load(&mut report, recreate_missing)

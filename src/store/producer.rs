@@ -1,21 +1,27 @@
 //! [`Producer`]: records to topics, batched per partition.
 //!
 //! `send` picks the partition (the record's own, else the partitioner's)
-//! and adds the record to that partition's open batch. A batch is appended
-//! to the log, as one Kafka record batch, when it reaches
-//! [`ProducerConfig::batch_size`] bytes or
-//! [`ProducerConfig::max_batch_records`] records, when a [`Delivery`] of
-//! it is waited for, or on [`Producer::flush`]. Records of one partition
-//! are appended in the order they were sent.
+//! and adds the record to that partition's open batch (see the
+//! `accumulator` module). A batch is appended to the log, as one Kafka
+//! record batch, when it is full ([`ProducerConfig::batch_size`] bytes or
+//! [`ProducerConfig::max_batch_records`] records: the `send` that fills it
+//! appends it), when its first record has waited
+//! [`ProducerConfig::linger`] (the producer's sender thread appends it,
+//! see the `sender` module), when a [`Delivery`] of it is waited for, or
+//! on [`Producer::flush`]. Records of one partition are appended in the
+//! order they were sent. The [`Producer`] docs say what this means for
+//! the application.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
+use super::accumulator::{BatchResult, ClosedBy, Slot};
+use super::sender::{self, Sender};
 use super::{LogStore, Topic};
 use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::log::{AppendInfo, PartitionLog};
 use crate::record::{record_size_bound, Header, Record, BATCH_HEADER_LEN};
 use crate::segment::{lock, read_lock, write_lock};
 use crate::topic::{is_internal_topic, DefaultPartitioner, Partitioner};
@@ -28,6 +34,18 @@ pub struct ProducerConfig {
     pub batch_size: usize,
     /// ... or once it holds this many records. Default 1,000.
     pub max_batch_records: usize,
+    /// How long a batch waits for more records, from its first one,
+    /// before the producer's sender thread appends it (Kafka's
+    /// `linger.ms`). Default 5 ms, Kafka's default. Longer makes fuller
+    /// batches of records that come slowly (fewer, larger appends), at the
+    /// cost of their latency. Whatever the linger, the sender thread
+    /// appends a partition's batches at most once a millisecond: with a
+    /// linger of zero, a record sent after a quiet millisecond is appended
+    /// at once, while records sent back to back fill their batches instead
+    /// of going one small append at a time, and wait at most 1 ms. A full
+    /// batch is appended at once by the `send` that fills it, and so is a
+    /// batch whose delivery is waited for or whose producer is flushed.
+    pub linger: Duration,
     /// How durable each appended batch is; `None` (the default) uses the
     /// topic's [`LogConfig::durability`](crate::LogConfig::durability).
     pub durability: Option<Durability>,
@@ -42,6 +60,7 @@ impl Default for ProducerConfig {
         ProducerConfig {
             batch_size: 16 * 1024,
             max_batch_records: 1_000,
+            linger: Duration::from_millis(5),
             durability: None,
             partitioner: Arc::new(DefaultPartitioner::new()),
         }
@@ -53,6 +72,7 @@ impl fmt::Debug for ProducerConfig {
         f.debug_struct("ProducerConfig")
             .field("batch_size", &self.batch_size)
             .field("max_batch_records", &self.max_batch_records)
+            .field("linger", &self.linger)
             .field("durability", &self.durability)
             .field("partitioner", &self.partitioner)
             .finish()
@@ -128,20 +148,23 @@ pub struct RecordMetadata {
 
 /// A sent record whose append may still be pending. [`wait`](Self::wait)
 /// appends its batch if nobody has yet, and returns where it landed.
-#[must_use = "a record is stored once its delivery is waited for or the producer is flushed"]
+///
+/// It need not be kept: dropping it does not cancel the send. The record
+/// is appended within [`ProducerConfig::linger`] all the same, and an
+/// error appending it then reaches [`Producer::flush`].
 pub struct Delivery {
     partition: u32,
     index: u32,
     timestamp: i64,
     batch: Arc<BatchResult>,
-    slot: Arc<Mutex<Accumulator>>,
+    slot: Arc<Slot>,
 }
 
 impl fmt::Debug for Delivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Delivery")
             .field("partition", &self.partition)
-            .field("done", &lock(&self.batch.outcome).is_some())
+            .field("done", &self.batch.is_done())
             .finish()
     }
 }
@@ -152,112 +175,105 @@ impl Delivery {
         self.partition
     }
 
-    /// Appends the record's batch now if it is still open, and returns
-    /// where the record landed.
+    /// Appends the record's batch now if it is still open (without
+    /// waiting for its linger), or waits for the append in progress, and
+    /// returns where the record landed.
     ///
     /// # Errors
     /// The error of the batch's append (every record of the batch gets
     /// it): [`Error::Io`], [`Error::Poisoned`], [`Error::Closed`].
     pub fn wait(self) -> Result<RecordMetadata> {
-        if lock(&self.batch.outcome).is_none() {
-            let mut acc = lock(&self.slot);
-            if Arc::ptr_eq(&acc.result, &self.batch) {
-                acc.append();
+        if !self.batch.is_done() {
+            let open = lock(&self.slot.open);
+            if Arc::ptr_eq(&open.result, &self.batch) {
+                self.slot.close(open, ClosedBy::Caller);
             }
         }
-        let outcome = lock(&self.batch.outcome);
-        match outcome.as_ref() {
-            Some(Ok(done)) => Ok(RecordMetadata {
-                partition: self.partition,
-                offset: done.first_offset + u64::from(self.index),
-                timestamp: done.log_append_time.unwrap_or(self.timestamp),
-            }),
-            Some(Err(e)) => Err(e.duplicate()),
-            // The batch was appended (it is no longer open), so it has an
-            // outcome; this is unreachable but not worth a panic.
-            None => Err(Error::Closed),
-        }
+        let done = self.batch.wait()?;
+        Ok(RecordMetadata {
+            partition: self.partition,
+            offset: done.first_offset + u64::from(self.index),
+            timestamp: done.log_append_time.unwrap_or(self.timestamp),
+        })
     }
 }
 
 /// Sends records to a store's topics. `Send + Sync`: share one between
-/// threads. Dropping it flushes open batches on a best-effort basis; call
+/// threads.
+///
+/// [`send`](Self::send) adds a record to its partition's open batch; the
+/// batch is appended to the partition's log, as one Kafka record batch,
+/// as soon as one of these happens:
+///
+/// * it is full: [`ProducerConfig::batch_size`] bytes or
+///   [`ProducerConfig::max_batch_records`] records (the `send` that fills
+///   it appends it);
+/// * its first record has waited [`ProducerConfig::linger`] (Kafka's
+///   `linger.ms`, 5 ms by default): the producer's sender thread appends
+///   it, with no call from the application;
+/// * a [`Delivery`] of it is waited for, or the producer is
+///   [flushed](Self::flush).
+///
+/// So a sent record reaches consumers within about `linger` (1 ms at
+/// most for a shorter linger, see below) even if nobody waits for it, and
+/// `send` need not be followed by anything:
+///
+/// ```
+/// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+/// # let dir = tempfile::tempdir()?;
+/// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+/// # store.create_topic("events", 1, &[])?;
+/// let producer = store.producer(Default::default());
+/// producer.send(ProducerRecord::new("events", "fire and forget"))?;
+/// // Appended within 5 ms; `flush` makes sure now, and reports errors.
+/// producer.flush()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The sender thread appends whatever a partition has gathered when its
+/// batch comes due, and a partition's batches at most once a
+/// millisecond: even with a linger of zero, a producer sending as fast as
+/// it can fills its batches rather than appending records one at a time.
+///
+/// Records of one partition are appended in the order they were sent
+/// (from several threads: in the order their sends took the partition's
+/// batch). An append's error reaches every [`Delivery`] of its batch; one
+/// met by the sender thread is also returned by the next `flush`.
+///
+/// The sender thread starts with the first `send` and stops when the
+/// producer is dropped or its store is closed, appending every open batch
+/// before it ends: closing the store appends what was sent before. It
+/// holds no handle of the store, so it keeps no store open. Dropping the
+/// producer also flushes it, on a best-effort basis; call
 /// [`flush`](Self::flush) to see errors.
 pub struct Producer {
     store: LogStore,
-    config: ProducerConfig,
-    /// Open batches by topic, indexed by partition.
-    batches: RwLock<HashMap<String, Vec<Arc<Mutex<Accumulator>>>>>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl fmt::Debug for Producer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
 
-/// The outcome of appending one batch, shared by its deliveries.
-#[derive(Debug, Default)]
-struct BatchResult {
-    outcome: Mutex<Option<Result<Appended>>>,
+/// What a producer shares with its sender thread.
+pub(super) struct Shared {
+    config: ProducerConfig,
+    /// Open batches by topic, indexed by partition.
+    batches: RwLock<HashMap<String, Vec<Arc<Slot>>>>,
+    pub(super) sender: Sender,
 }
 
-impl BatchResult {
-    /// A copy of the error the batch's append failed with, if it did.
-    fn error(&self) -> Option<Error> {
-        match lock(&self.outcome).as_ref() {
-            Some(Err(e)) => Some(e.duplicate()),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Appended {
-    first_offset: u64,
-    log_append_time: Option<i64>,
-}
-
-/// One partition's open batch.
-struct Accumulator {
-    topic: Arc<Topic>,
-    partition: u32,
-    log: PartitionLog,
-    records: Vec<Record>,
-    bytes: usize,
-    result: Arc<BatchResult>,
-    durability: Option<Durability>,
-    partitioner: Arc<dyn Partitioner>,
-}
-
-impl Accumulator {
-    /// Appends the open batch (if any) and starts a new one.
-    fn append(&mut self) {
-        if self.records.is_empty() {
-            return;
-        }
-        let durability = self.durability.unwrap_or(self.topic.config.log.durability);
-        let outcome = self
-            .log
-            .append_with(&self.records, durability)
-            .map(|info: AppendInfo| Appended {
-                first_offset: info.first_offset,
-                log_append_time: info.log_append_time,
-            });
-        let ok = outcome.is_ok();
-        *lock(&self.result.outcome) = Some(outcome);
-        self.records.clear();
-        self.bytes = 0;
-        self.result = Arc::new(BatchResult::default());
-        if ok {
-            self.partitioner.on_batch_complete(
-                &self.topic.name,
-                self.partition,
-                self.topic.partition_count(),
-            );
-        }
+impl Shared {
+    /// Every partition the producer has sent to.
+    pub(super) fn slots(&self) -> Vec<Arc<Slot>> {
+        read_lock(&self.batches)
+            .values()
+            .flat_map(|v| v.iter().cloned())
+            .collect()
     }
 }
 
@@ -266,17 +282,21 @@ impl LogStore {
     pub fn producer(&self, config: ProducerConfig) -> Producer {
         Producer {
             store: self.clone(),
-            config,
-            batches: RwLock::new(HashMap::new()),
+            shared: Arc::new(Shared {
+                config,
+                batches: RwLock::new(HashMap::new()),
+                sender: Sender::default(),
+            }),
         }
     }
 }
 
 impl Producer {
     /// Adds a record to its partition's open batch, appending the batch
-    /// if it is full. The record is stored once the returned
-    /// [`Delivery`] is waited for or the producer is flushed (or the
-    /// batch fills up).
+    /// if it is full. Otherwise the batch is appended once its first
+    /// record has waited [`ProducerConfig::linger`], or earlier when the
+    /// returned [`Delivery`] is waited for or the producer is flushed. The
+    /// delivery may be dropped: the record is sent all the same.
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`];
@@ -287,7 +307,8 @@ impl Producer {
     /// key to a topic whose cleanup policy compacts; an append's error
     /// when a full batch is appended (that batch's deliveries report it
     /// too); [`Error::Closed`]; [`Error::ReadOnly`] on a store opened
-    /// read-only.
+    /// read-only; [`Error::Io`] if the producer's sender thread cannot be
+    /// started (by the first send).
     pub fn send(&self, record: ProducerRecord) -> Result<Delivery> {
         self.store.inner.check_writable()?;
         let ProducerRecord {
@@ -313,6 +334,7 @@ impl Producer {
                 })
             }
             None => self
+                .shared
                 .config
                 .partitioner
                 .partition(&topic, record.key.as_deref(), partitions)
@@ -347,40 +369,61 @@ impl Producer {
                 max: max_batch,
             });
         }
+        if !self.shared.sender.started() {
+            sender::start(&self.shared, &self.store.inner)?;
+        }
         let slot = self.slot(&t, partition)?;
-        let mut acc = lock(&slot);
-        if !Arc::ptr_eq(&acc.topic, &t) {
-            // The topic was deleted and created again: start over on the
-            // new one.
-            acc.append();
-            acc.log = t.log(partition)?;
-            acc.topic = t.clone();
-        }
-        if !acc.records.is_empty() && acc.bytes + size > max {
-            // The record is not sent if the batch before it failed: the
-            // log is poisoned or closed, and it would fail too.
-            let batch = acc.result.clone();
-            acc.append();
-            if let Some(e) = batch.error() {
-                return Err(e);
+        let mut open = lock(&slot.open);
+        loop {
+            let current = Arc::ptr_eq(&open.topic, &t);
+            if !current && open.records.is_empty() {
+                // The topic was deleted and created again: start over on
+                // the new one.
+                open.log = t.log(partition)?;
+                open.topic = t.clone();
+                continue;
             }
+            if current && (open.records.is_empty() || open.bytes + size <= max) {
+                break;
+            }
+            // The open batch is of the topic before, or the record does
+            // not fit it: it goes first.
+            let closed = slot.close(open, ClosedBy::Caller);
+            if current {
+                // The record is not sent if the batch before it failed:
+                // the log is poisoned or closed, and it would fail too.
+                if let Some(e) = closed.and_then(|batch| batch.error()) {
+                    return Err(e);
+                }
+            }
+            open = lock(&slot.open);
         }
-        let index = acc.records.len() as u32;
-        acc.records.push(record);
-        acc.bytes += size;
+        let index = open.records.len() as u32;
+        open.records.push(record);
+        open.bytes += size;
         let delivery = Delivery {
             partition,
             index,
             timestamp,
-            batch: acc.result.clone(),
+            batch: open.result.clone(),
             slot: slot.clone(),
         };
-        if acc.bytes >= self.config.batch_size || acc.records.len() >= self.config.max_batch_records
-        {
-            let batch = acc.result.clone();
-            acc.append();
-            if let Some(e) = batch.error() {
+        let config = &self.shared.config;
+        if open.bytes >= config.batch_size || open.records.len() >= config.max_batch_records {
+            let closed = slot.close(open, ClosedBy::Caller);
+            if let Some(e) = closed.and_then(|batch| batch.error()) {
                 return Err(e);
+            }
+        } else if open.due.is_none() {
+            let due = sender::due(Instant::now(), config.linger, open.closed_at);
+            open.due = Some(due);
+            if !open.queued {
+                open.queued = true;
+                // Not under the batch's lock, which the woken sender
+                // thread may want at once. Until the entry is in, the
+                // partition's batches close as they would anyway.
+                drop(open);
+                self.shared.sender.schedule(slot.clone(), due);
             }
         }
         Ok(delivery)
@@ -395,22 +438,18 @@ impl Producer {
         self.send(record)?.wait()
     }
 
-    /// Appends every open batch.
+    /// Appends every open batch now, after the appends in progress: once
+    /// it returns `Ok`, every record sent before it is in its log.
     ///
     /// # Errors
-    /// The first batch's error; the other batches are appended anyway, and
-    /// each batch's deliveries report its own outcome.
+    /// The first error among the batches it appended and those the sender
+    /// thread appended since the last flush (each of those is reported
+    /// once); the other batches are appended anyway, and each batch's
+    /// deliveries report its own outcome.
     pub fn flush(&self) -> Result<()> {
-        let slots: Vec<Arc<Mutex<Accumulator>>> = read_lock(&self.batches)
-            .values()
-            .flat_map(|v| v.iter().cloned())
-            .collect();
         let mut first = None;
-        for slot in slots {
-            let mut acc = lock(&slot);
-            let batch = acc.result.clone();
-            acc.append();
-            if let Some(e) = batch.error() {
+        for slot in self.shared.slots() {
+            if let Err(e) = slot.flush() {
                 first.get_or_insert(e);
             }
         }
@@ -418,34 +457,38 @@ impl Producer {
     }
 
     /// The open batch of a partition, created on first use.
-    fn slot(&self, topic: &Arc<Topic>, partition: u32) -> Result<Arc<Mutex<Accumulator>>> {
-        if let Some(s) = read_lock(&self.batches)
+    fn slot(&self, topic: &Arc<Topic>, partition: u32) -> Result<Arc<Slot>> {
+        if let Some(s) = read_lock(&self.shared.batches)
             .get(&topic.name)
             .and_then(|v| v.get(partition as usize))
         {
             return Ok(s.clone());
         }
-        let mut batches = write_lock(&self.batches);
+        let config = &self.shared.config;
+        let mut batches = write_lock(&self.shared.batches);
         let slots = batches.entry(topic.name.clone()).or_default();
         while slots.len() <= partition as usize {
             let p = slots.len() as u32;
-            slots.push(Arc::new(Mutex::new(Accumulator {
-                topic: topic.clone(),
-                partition: p,
-                log: topic.log(p)?,
-                records: Vec::new(),
-                bytes: 0,
-                result: Arc::new(BatchResult::default()),
-                durability: self.config.durability,
-                partitioner: self.config.partitioner.clone(),
-            })));
+            slots.push(Arc::new(Slot::new(
+                topic,
+                p,
+                config.durability,
+                config.partitioner.clone(),
+            )?));
         }
         Ok(slots[partition as usize].clone())
+    }
+
+    /// Whether the sender thread is running.
+    #[cfg(test)]
+    pub(super) fn sender_running(&self) -> bool {
+        self.shared.sender.is_running()
     }
 }
 
 impl Drop for Producer {
     fn drop(&mut self) {
+        self.shared.sender.stop();
         let _ = self.flush();
     }
 }

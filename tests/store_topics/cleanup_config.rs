@@ -164,7 +164,11 @@ fn a_producer_refuses_a_keyless_record_to_a_compacted_topic_alone() {
     let clock = ManualClock::new(T0);
     let store = open(&fs, &clock);
     create_topics(&store);
-    let producer = store.producer(Default::default());
+    // A linger that never passes: the keyed record stays in its batch.
+    let producer = store.producer(seglog::ProducerConfig {
+        linger: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    });
     for (name, _, policy) in TOPICS {
         // A keyed record waits in the open batch of partition 0.
         let kept = producer
