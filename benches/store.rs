@@ -126,7 +126,7 @@ fn bench_produce(c: &mut Criterion) {
                         for (i, v) in values.iter().enumerate() {
                             let record = ProducerRecord::new(TOPIC, v.clone())
                                 .with_partition((i % n) as u32);
-                            let _ = producer.send(record).unwrap();
+                            producer.send(record).unwrap();
                         }
                     }
                     producer.flush().unwrap();
@@ -163,7 +163,7 @@ fn bench_poll(c: &mut Criterion) {
             let record = ProducerRecord::new(TOPIC, value(i))
                 .with_partition(0)
                 .with_timestamp(1_700_000_000_000 + i as i64);
-            let _ = producer.send(record).unwrap();
+            producer.send(record).unwrap();
         }
         producer.flush().unwrap();
     }

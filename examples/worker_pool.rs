@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let producer = store.producer(ProducerConfig::default());
     for i in 0..JOBS {
         let key = format!("customer-{}", i % 37);
-        let _ = producer.send(ProducerRecord::new(TOPIC, format!("job {i}")).with_key(key))?;
+        producer.send(ProducerRecord::new(TOPIC, format!("job {i}")).with_key(key))?;
     }
     producer.flush()?;
 

@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let producer = store.producer(ProducerConfig::default());
     for _ in 0..records {
-        let _ = producer.send(ProducerRecord::new("bench", value.clone()))?;
+        producer.send(ProducerRecord::new("bench", value.clone()))?;
     }
     producer.flush()?;
     let produce_s = started.elapsed().as_secs_f64();
