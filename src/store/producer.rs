@@ -80,6 +80,20 @@ impl fmt::Debug for ProducerConfig {
 }
 
 /// A record to send: a topic, optionally a partition, and the record.
+///
+/// # Examples
+///
+/// ```
+/// use seglog::store::ProducerRecord;
+/// let record = ProducerRecord::new("orders", "shipped")
+///     .with_key("order-17")
+///     .with_header("trace-id", "abc123")
+///     .with_timestamp(1_700_000_000_000);
+/// assert_eq!(record.record.key.as_deref(), Some(&b"order-17"[..]));
+/// assert_eq!(record.partition, None); // the partitioner chooses
+/// let delete = ProducerRecord::tombstone("orders", "order-17").with_partition(2);
+/// assert!(delete.record.value.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerRecord {
     /// The topic.
@@ -171,6 +185,19 @@ impl fmt::Debug for Delivery {
 
 impl Delivery {
     /// The partition the record was sent to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// let record = ProducerRecord::new("orders", "paid").with_partition(2);
+    /// assert_eq!(producer.send(record)?.partition(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn partition(&self) -> u32 {
         self.partition
     }
@@ -179,9 +206,25 @@ impl Delivery {
     /// waiting for its linger), or waits for the append in progress, and
     /// returns where the record landed.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// let first = producer.send(ProducerRecord::new("orders", "a").with_partition(0))?;
+    /// let second = producer.send(ProducerRecord::new("orders", "b").with_partition(0))?;
+    /// assert_eq!(first.wait()?.offset, 0);
+    /// assert_eq!(second.wait()?.offset, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// The error of the batch's append (every record of the batch gets
-    /// it): [`Error::Io`], [`Error::Poisoned`], [`Error::Closed`].
+    /// it): [`Error::Io`], [`Error::Poisoned`], [`Error::StoreClosed`] or
+    /// [`Error::Closed`].
     pub fn wait(self) -> Result<RecordMetadata> {
         if !self.batch.is_done() {
             let open = lock(&self.slot.open);
@@ -278,7 +321,26 @@ impl Shared {
 }
 
 impl LogStore {
-    /// A producer for this store's topics.
+    /// A producer for this store's topics. Cheap: its sender thread starts
+    /// with its first `send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// use std::time::Duration;
+    /// use seglog::store::ProducerConfig;
+    /// let producer = store.producer(ProducerConfig {
+    ///     linger: Duration::from_millis(20),
+    ///     ..ProducerConfig::default()
+    /// });
+    /// producer.send(ProducerRecord::new("orders", "created").with_key("order-1"))?;
+    /// producer.flush()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn producer(&self, config: ProducerConfig) -> Producer {
         Producer {
             store: self.clone(),
@@ -297,6 +359,21 @@ impl Producer {
     /// record has waited [`ProducerConfig::linger`], or earlier when the
     /// returned [`Delivery`] is waited for or the producer is flushed. The
     /// delivery may be dropped: the record is sent all the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// // Keyed records go where Kafka's partitioner puts them.
+    /// let delivery = producer.send(ProducerRecord::new("orders", "paid").with_key("order-7"))?;
+    /// assert_eq!(delivery.partition(), seglog::topic::partition_for_key(b"order-7", 3));
+    /// assert!(producer.send(ProducerRecord::new("no-such-topic", "x")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`];
@@ -432,6 +509,19 @@ impl Producer {
     /// Sends a record and waits for it to be stored: `send` then
     /// [`Delivery::wait`]. Each such record is its own batch.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// let meta = producer.send_and_wait(ProducerRecord::new("orders", "a").with_partition(1))?;
+    /// assert_eq!((meta.partition, meta.offset), (1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`send`](Self::send) and [`Delivery::wait`].
     pub fn send_and_wait(&self, record: ProducerRecord) -> Result<RecordMetadata> {
@@ -440,6 +530,22 @@ impl Producer {
 
     /// Appends every open batch now, after the appends in progress: once
     /// it returns `Ok`, every record sent before it is in its log.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::store::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("orders", 3, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// for i in 0..10 {
+    ///     producer.send(ProducerRecord::new("orders", format!("order {i}")).with_partition(0))?;
+    /// }
+    /// producer.flush()?;
+    /// assert_eq!(store.partition("orders", 0)?.log_end_offset(), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The first error among the batches it appended and those the sender
