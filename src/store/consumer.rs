@@ -107,6 +107,28 @@ impl std::fmt::Debug for Consumer {
 
 impl LogStore {
     /// A consumer of this store's topics, with nothing assigned yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Partition 0 of "events" holds "a", "b" and "c".
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!(records.len(), 3);
+    /// assert_eq!(records[0].value.as_deref(), Some(&b"a"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
         Consumer {
             store: self.clone(),
@@ -130,6 +152,29 @@ impl Consumer {
     /// says, unless sought. A committed offset outside the log (below its
     /// start after retention, past its end after a truncation) is handled
     /// by the reset policy, as in Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 1)])?;
+    /// assert_eq!(consumer.assignment(), [TopicPartition::new("events", 1)]);
+    /// // Partition 1 of "events" holds "d".
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?[0].value.as_deref(), Some(&b"d"[..]));
+    /// // "events" has 2 partitions.
+    /// assert!(consumer.assign(&[("events", 2)]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
@@ -187,6 +232,26 @@ impl Consumer {
 
     /// Assigns every partition of `topic`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign_topic("events")?;
+    /// let all = [TopicPartition::new("events", 0), TopicPartition::new("events", 1)];
+    /// assert_eq!(consumer.assignment(), all);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`assign`](Self::assign).
     pub fn assign_topic(&mut self, topic: &str) -> Result<()> {
@@ -198,6 +263,26 @@ impl Consumer {
     }
 
     /// The assigned partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// assert!(consumer.assignment().is_empty());
+    /// let (p0, p1) = (TopicPartition::new("events", 0), TopicPartition::new("events", 1));
+    /// consumer.assign(&[p1.clone(), p0.clone()])?;
+    /// assert_eq!(consumer.assignment(), [p1, p0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.assigned.iter().map(|a| a.tp.clone()).collect()
     }
@@ -205,6 +290,27 @@ impl Consumer {
     /// Sets where the next `poll` reads `partition` from. An offset outside
     /// the log is handled by the reset policy at the next `poll`, as in
     /// Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Partition 0 of "events" holds "a", "b" and "c".
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek(("events", 0), 2)?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!((records[0].offset, records[0].value.as_deref()), (2, Some(&b"c"[..])));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownPartition`] if it is not assigned.
@@ -217,6 +323,27 @@ impl Consumer {
 
     /// Moves every assigned partition to its log start offset.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Reset to the latest offset: only new records, by default.
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_beginning()?;
+    /// // Partition 0 of "events" holds 3 records.
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn seek_to_beginning(&mut self) -> Result<()> {
@@ -226,6 +353,28 @@ impl Consumer {
     /// Moves every assigned partition to its log end offset (the high
     /// watermark): only records appended later are returned.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_end()?;
+    /// // Partition 0 of "events" holds 3 records: none after them yet.
+    /// assert_eq!(consumer.position(("events", 0))?, 3);
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn seek_to_end(&mut self) -> Result<()> {
@@ -234,6 +383,25 @@ impl Consumer {
 
     /// Moves every assigned partition to the first record whose timestamp
     /// is at or after `timestamp`, or to its end if there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{ConsumerConfig, LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// for (timestamp, value) in [(1_000, "a"), (2_000, "b"), (3_000, "c")] {
+    ///     producer.send_and_wait(ProducerRecord::new("events", value).with_timestamp(timestamp))?;
+    /// }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_timestamp(1_500)?;
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?[0].value.as_deref(), Some(&b"b"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Corrupt`] if a time index cannot be read;
@@ -258,6 +426,28 @@ impl Consumer {
     ///
     /// Takes `&self`: setting a missing position is the lookup's own
     /// business, as it is in Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// assert_eq!(consumer.position(("events", 0))?, 0);
+    /// // Partition 0 of "events" holds 3 records.
+    /// consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!(consumer.position(("events", 0))?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownPartition`] if it is not assigned;
@@ -299,6 +489,29 @@ impl Consumer {
     /// A rejoin waits until every member has rejoined (at most the longest
     /// `max_poll_interval` of the members), so such a poll can take longer
     /// than its timeout: give each consumer its own thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// let values: Vec<_> = records.iter().map(|r| r.value.as_deref()).collect();
+    /// assert_eq!(values, [Some(&b"a"[..]), Some(&b"b"[..]), Some(&b"c"[..])]);
+    /// // Nothing more yet: this poll waits out its timeout.
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Wakeup`] after a wakeup (nothing was consumed);

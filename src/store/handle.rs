@@ -23,6 +23,24 @@ impl LogStore {
     /// `config`. An open that fails on the store's files changes none of
     /// them (see [`verify_store_files`] for the checks).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use seglog::{Error, LogStore, StoreConfig};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// // One process writes a store at a time.
+    /// let second = LogStore::open(dir.path(), StoreConfig::default());
+    /// assert!(matches!(second, Err(Error::Locked { .. })));
+    /// store.close()?;
+    ///
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// assert_eq!(store.list_topics(), ["events"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Locked`] if the directory is open elsewhere, or a
     /// [`PartitionLog`] opened on its own writes one of its partitions;
@@ -47,6 +65,8 @@ impl LogStore {
     /// [`Error::ReadOnly`]. See [`OpenOptions::read_only`] for what one
     /// partition's view is.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use seglog::store::{LogStore, StoreConfig};
     /// let dir = tempfile::tempdir()?;
@@ -67,6 +87,18 @@ impl LogStore {
     }
 
     /// Whether the store was opened read-only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// let reader = LogStore::open_read_only(dir.path(), StoreConfig::default())?;
+    /// assert!(!store.is_read_only());
+    /// assert!(reader.is_read_only());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_read_only(&self) -> bool {
         self.inner.read_only
     }
@@ -79,16 +111,53 @@ impl LogStore {
     }
 
     /// The data directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// assert_eq!(store.dir(), dir.path());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
     /// The store's config.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = StoreConfig { max_open_files: 64, ..StoreConfig::default() };
+    /// let store = LogStore::open(dir.path(), config.clone())?;
+    /// assert_eq!(store.config(), &config);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
     }
 
     /// What opening found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 2, &[])?;
+    /// store.close()?;
+    ///
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// let report = store.open_report();
+    /// assert!(report.clean_shutdown);
+    /// assert_eq!(report.partitions, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_report(&self) -> &StoreOpenReport {
         &self.inner.report
     }
@@ -96,6 +165,22 @@ impl LogStore {
     /// The log of one partition, for reading and writing it directly
     /// (fetches as file ranges, appends of encoded batches, replication).
     /// Do not close it: it belongs to the store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// producer.send_and_wait(ProducerRecord::new("events", "hello"))?;
+    ///
+    /// let log = store.partition("events", 0)?;
+    /// assert_eq!(log.log_end_offset(), 1);
+    /// assert!(store.partition("events", 1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
@@ -108,6 +193,22 @@ impl LogStore {
     /// DeleteRecords): records below it are no longer readable, and
     /// segments wholly below it are deleted. Returns the new log start
     /// offset (the low watermark).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// for value in ["a", "b", "c"] {
+    ///     producer.send_and_wait(ProducerRecord::new("events", value))?;
+    /// }
+    /// assert_eq!(store.delete_records("events", 0, 2)?, 2);
+    /// assert_eq!(store.describe_topic("events")?.partitions[0].log_start_offset, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] if `before_offset` is above the high
@@ -125,6 +226,23 @@ impl LogStore {
     /// looking for records, then [`wait_for_append`](Self::wait_for_append)
     /// with it: an append made after the read wakes the wait, so none is
     /// missed (a broker's long-polling fetch works this way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// let seen = store.append_generation();
+    /// producer.send_and_wait(ProducerRecord::new("events", "hello"))?;
+    /// assert_ne!(store.append_generation(), seen);
+    /// // The append came after `seen` was read: the wait returns at once.
+    /// assert!(store.wait_for_append(seen, Duration::from_secs(10)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn append_generation(&self) -> u64 {
         self.inner.signal.generation()
     }
@@ -133,6 +251,24 @@ impl LogStore {
     /// past `seen` or `timeout` passes. Returns whether it moved. Appends
     /// made by another process holding the directory read-only are not
     /// seen; a store closing wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// let seen = store.append_generation();
+    /// assert!(!store.wait_for_append(seen, Duration::from_millis(10)));
+    ///
+    /// let writer = store.producer(Default::default());
+    /// let append = std::thread::spawn(move || writer.send_and_wait(ProducerRecord::new("events", "hi")));
+    /// assert!(store.wait_for_append(seen, Duration::from_secs(10)));
+    /// append.join().expect("the producer thread panicked")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for_append(&self, seen: u64, timeout: Duration) -> bool {
         self.inner
             .signal
@@ -143,6 +279,21 @@ impl LogStore {
     /// everything appended so far survives a crash of the machine. Records
     /// still in a [`Producer`]'s open batches are not appended yet: flush
     /// the producer first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// producer.send_and_wait(ProducerRecord::new("events", "hello"))?;
+    /// store.sync()?;
+    /// // Everything up to the log end offset is on stable storage.
+    /// assert_eq!(store.partition("events", 0)?.recovery_point(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The first partition's error; the others are still synced.
@@ -176,6 +327,23 @@ impl LogStore {
     /// [`PartitionLog`]s it handed out with [`Error::Closed`]). Closing
     /// twice is a no-op; dropping the last handle closes on a best-effort
     /// basis.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{Error, LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// let handle = store.clone();
+    /// store.close()?;
+    /// assert!(matches!(handle.describe_topic("events"), Err(Error::StoreClosed { .. })));
+    ///
+    /// // The directory is free again, and was closed cleanly.
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// assert!(store.open_report().clean_shutdown);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The first failure; the rest of the close goes on, the directory is
