@@ -198,6 +198,24 @@ impl LogStore {
     /// on the logs that are due; this is for running one at a time of the
     /// caller's choosing.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("users", 1, &[("cleanup.policy", "compact")])?;
+    /// let producer = store.producer(Default::default());
+    /// for (user, email) in [("alice", "a@old"), ("bob", "b@x"), ("alice", "a@new")] {
+    ///     producer.send_and_wait(ProducerRecord::new("users", email).with_key(user))?;
+    /// }
+    /// store.partition("users", 0)?.roll()?; // the active segment is not compacted
+    ///
+    /// let rounds = store.compact("users", None)?;
+    /// assert_eq!(rounds[0].1.records_dropped, 1); // alice's old email
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidConfig`] if the topic's cleanup policy does not
     /// compact; [`Error::UnknownTopic`], [`Error::UnknownPartition`];

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::consumer_config::{AutoOffsetReset, ConsumerConfig};
 use super::consumer_group::Membership;
 use super::follow;
 use super::signal::deadline_after;
@@ -22,92 +23,6 @@ use super::{LogStore, TopicPartition};
 use crate::error::{Error, Result};
 use crate::log::PartitionLog;
 use crate::record::{Header, TimestampType};
-
-/// Where a consumer starts when it has no valid position (Kafka's
-/// `auto.offset.reset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AutoOffsetReset {
-    /// At the log start offset: everything still retained.
-    Earliest,
-    /// At the log end offset: only records appended from now on (Kafka's
-    /// default).
-    #[default]
-    Latest,
-    /// Nowhere: `poll` and `position` fail with
-    /// [`Error::OffsetOutOfRange`] until the application seeks.
-    Error,
-}
-
-/// How a [`Consumer`] fetches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerConfig {
-    /// Records one `poll` returns at most (Kafka's `max.poll.records`).
-    /// Default 500.
-    pub max_poll_records: usize,
-    /// Bytes of record batches one `poll` reads at most, over all
-    /// partitions (Kafka's `fetch.max.bytes`); at least one batch is read
-    /// even if it is larger. Default 50 MiB.
-    pub fetch_max_bytes: u64,
-    /// Bytes read from one partition at a time at most (Kafka's
-    /// `max.partition.fetch.bytes`). Default 1 MiB.
-    pub max_partition_fetch_bytes: u64,
-    /// Where to go without a valid position. Default
-    /// [`AutoOffsetReset::Latest`], as Kafka.
-    pub auto_offset_reset: AutoOffsetReset,
-    /// The consumer group (Kafka's `group.id`): with one, a newly assigned
-    /// partition starts from the group's committed offset, and the
-    /// consumer can commit. Default `None`.
-    pub group_id: Option<String>,
-    /// Whether the consumer commits its positions by itself (Kafka's
-    /// `enable.auto.commit`): in [`poll`](Consumer::poll), once every
-    /// [`auto_commit_interval`](Self::auto_commit_interval), the positions
-    /// of what earlier polls returned, before a subscribed consumer
-    /// rejoins its group, and in [`close`](Consumer::close). Only with a
-    /// [`group_id`](Self::group_id). Default `true`, as Kafka.
-    pub enable_auto_commit: bool,
-    /// How often auto-commit commits (Kafka's `auto.commit.interval.ms`).
-    /// Default 5 s.
-    pub auto_commit_interval: Duration,
-    /// The consumer's name in its group (Kafka's `client.id`): member ids
-    /// begin with it, and `describe_group` shows it. Default `"consumer"`.
-    pub client_id: String,
-    /// A static member's identity (Kafka's `group.instance.id`): a
-    /// consumer that comes back with the same id takes over its place
-    /// without a rebalance. Default `None` (a dynamic member).
-    pub group_instance_id: Option<String>,
-    /// How long a subscribed consumer may go between polls (Kafka's
-    /// `max.poll.interval.ms`). In one process a consumer's heartbeat is
-    /// its `poll`, so this is both its session timeout and its rebalance
-    /// timeout: a consumer that has not polled for this long is removed
-    /// from its group and its partitions go to the others. Must lie within
-    /// the store's `group.min/max.session.timeout.ms`. Default 300 s.
-    pub max_poll_interval: Duration,
-    /// The assignors a subscribed consumer offers its group, most
-    /// preferred first (Kafka's `partition.assignment.strategy`): `range`,
-    /// `roundrobin`, `sticky`, `cooperative-sticky`. The group uses the
-    /// first one every member offers. The rebalance protocol is
-    /// cooperative when every assignor listed supports it, else eager.
-    /// Default `["range", "cooperative-sticky"]`, as Kafka.
-    pub partition_assignment_strategy: Vec<String>,
-}
-
-impl Default for ConsumerConfig {
-    fn default() -> Self {
-        ConsumerConfig {
-            max_poll_records: 500,
-            fetch_max_bytes: 50 * 1024 * 1024,
-            max_partition_fetch_bytes: 1024 * 1024,
-            auto_offset_reset: AutoOffsetReset::Latest,
-            group_id: None,
-            enable_auto_commit: true,
-            auto_commit_interval: Duration::from_secs(5),
-            client_id: "consumer".to_string(),
-            group_instance_id: None,
-            max_poll_interval: Duration::from_secs(300),
-            partition_assignment_strategy: vec!["range".into(), "cooperative-sticky".into()],
-        }
-    }
-}
 
 /// A record returned by [`Consumer::poll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +107,28 @@ impl std::fmt::Debug for Consumer {
 
 impl LogStore {
     /// A consumer of this store's topics, with nothing assigned yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Partition 0 of "events" holds "a", "b" and "c".
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!(records.len(), 3);
+    /// assert_eq!(records[0].value.as_deref(), Some(&b"a"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consumer(&self, config: ConsumerConfig) -> Consumer {
         Consumer {
             store: self.clone(),
@@ -215,6 +152,29 @@ impl Consumer {
     /// says, unless sought. A committed offset outside the log (below its
     /// start after retention, past its end after a truncation) is handled
     /// by the reset policy, as in Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 1)])?;
+    /// assert_eq!(consumer.assignment(), [TopicPartition::new("events", 1)]);
+    /// // Partition 1 of "events" holds "d".
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?[0].value.as_deref(), Some(&b"d"[..]));
+    /// // "events" has 2 partitions.
+    /// assert!(consumer.assign(&[("events", 2)]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],
@@ -272,6 +232,26 @@ impl Consumer {
 
     /// Assigns every partition of `topic`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign_topic("events")?;
+    /// let all = [TopicPartition::new("events", 0), TopicPartition::new("events", 1)];
+    /// assert_eq!(consumer.assignment(), all);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`assign`](Self::assign).
     pub fn assign_topic(&mut self, topic: &str) -> Result<()> {
@@ -283,6 +263,26 @@ impl Consumer {
     }
 
     /// The assigned partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// assert!(consumer.assignment().is_empty());
+    /// let (p0, p1) = (TopicPartition::new("events", 0), TopicPartition::new("events", 1));
+    /// consumer.assign(&[p1.clone(), p0.clone()])?;
+    /// assert_eq!(consumer.assignment(), [p1, p0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.assigned.iter().map(|a| a.tp.clone()).collect()
     }
@@ -290,6 +290,27 @@ impl Consumer {
     /// Sets where the next `poll` reads `partition` from. An offset outside
     /// the log is handled by the reset policy at the next `poll`, as in
     /// Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Partition 0 of "events" holds "a", "b" and "c".
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek(("events", 0), 2)?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!((records[0].offset, records[0].value.as_deref()), (2, Some(&b"c"[..])));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownPartition`] if it is not assigned.
@@ -302,6 +323,27 @@ impl Consumer {
 
     /// Moves every assigned partition to its log start offset.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// // Reset to the latest offset: only new records, by default.
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_beginning()?;
+    /// // Partition 0 of "events" holds 3 records.
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn seek_to_beginning(&mut self) -> Result<()> {
@@ -311,6 +353,28 @@ impl Consumer {
     /// Moves every assigned partition to its log end offset (the high
     /// watermark): only records appended later are returned.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_end()?;
+    /// // Partition 0 of "events" holds 3 records: none after them yet.
+    /// assert_eq!(consumer.position(("events", 0))?, 3);
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn seek_to_end(&mut self) -> Result<()> {
@@ -319,6 +383,25 @@ impl Consumer {
 
     /// Moves every assigned partition to the first record whose timestamp
     /// is at or after `timestamp`, or to its end if there is none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{ConsumerConfig, LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// let producer = store.producer(Default::default());
+    /// for (timestamp, value) in [(1_000, "a"), (2_000, "b"), (3_000, "c")] {
+    ///     producer.send_and_wait(ProducerRecord::new("events", value).with_timestamp(timestamp))?;
+    /// }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_timestamp(1_500)?;
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?[0].value.as_deref(), Some(&b"b"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Corrupt`] if a time index cannot be read;
@@ -343,6 +426,28 @@ impl Consumer {
     ///
     /// Takes `&self`: setting a missing position is the lookup's own
     /// business, as it is in Kafka.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// assert_eq!(consumer.position(("events", 0))?, 0);
+    /// // Partition 0 of "events" holds 3 records.
+    /// consumer.poll(Duration::from_millis(100))?;
+    /// assert_eq!(consumer.position(("events", 0))?, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownPartition`] if it is not assigned;
@@ -384,6 +489,29 @@ impl Consumer {
     /// A rejoin waits until every member has rejoined (at most the longest
     /// `max_poll_interval` of the members), so such a poll can take longer
     /// than its timeout: give each consumer its own thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// let values: Vec<_> = records.iter().map(|r| r.value.as_deref()).collect();
+    /// assert_eq!(values, [Some(&b"a"[..]), Some(&b"b"[..]), Some(&b"c"[..])]);
+    /// // Nothing more yet: this poll waits out its timeout.
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Wakeup`] after a wakeup (nothing was consumed);

@@ -15,6 +15,8 @@ impl Consumer {
     /// the same group that starts after a crash resumes from here
     /// (at-least-once: commit after processing what `poll` returned).
     ///
+    /// # Examples
+    ///
     /// ```
     /// use std::time::Duration;
     /// use seglog::{ConsumerConfig, LogStore, ProducerConfig, ProducerRecord, StoreConfig};
@@ -64,6 +66,31 @@ impl Consumer {
     /// Commits the given offsets for the consumer's group: each the next
     /// offset to consume from its partition.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// # use seglog::OffsetAndMetadata;
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config.clone());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.commit_offsets(&[(TopicPartition::new("events", 0), OffsetAndMetadata::new(2))])?;
+    ///
+    /// // Another consumer of the group starts where the group left off.
+    /// let mut next = store.consumer(config);
+    /// next.assign(&[("events", 0)])?;
+    /// assert_eq!(next.position(("events", 0))?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`commit_sync`](Self::commit_sync).
     pub fn commit_offsets(
@@ -101,6 +128,30 @@ impl Consumer {
     /// The offsets the consumer's group has committed for `partitions`,
     /// in the same order (`None` where it has none).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// let tp = TopicPartition::new("events", 0);
+    /// assert_eq!(consumer.committed(&[tp.clone()])?, [None]);
+    ///
+    /// consumer.assign(&[tp.clone()])?;
+    /// consumer.seek(tp.clone(), 2)?;
+    /// consumer.commit_sync()?;
+    /// assert_eq!(consumer.committed(&[tp])?[0].as_ref().map(|c| c.offset), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] without a
     /// group id; [`Error::StoreClosed`].
@@ -120,6 +171,30 @@ impl Consumer {
     /// [`group_instance_id`](crate::ConsumerConfig::group_instance_id))
     /// does not leave: as in Kafka, it keeps its place for
     /// `max_poll_interval`, so that it comes back without a rebalance.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek_to_beginning()?;
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?.len(), 3);
+    /// consumer.close()?; // auto-commit is on: commits position 3
+    ///
+    /// let committed = store.committed_offsets("g", &[TopicPartition::new("events", 0)])?;
+    /// assert_eq!(committed[0].as_ref().map(|c| c.offset), Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The auto-commit's error, or the leave's (the consumer is closed

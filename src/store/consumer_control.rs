@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 /// [`Error::Wakeup`] at once, once; later polls wait as usual. Wakeups
 /// before a poll do not add up: one `Error::Wakeup` answers them all.
 ///
+/// # Examples
+///
 /// ```
 /// use std::time::Duration;
 /// use seglog::store::{LogStore, StoreConfig};
@@ -57,6 +59,30 @@ impl ConsumerWaker {
     /// Makes the consumer's poll in progress return [`Error::Wakeup`], or
     /// its next one if none is running. Other consumers of the store are
     /// not disturbed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// use seglog::Error;
+    ///
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// let waker = consumer.waker();
+    /// let stopper = std::thread::spawn(move || waker.wakeup());
+    /// // Waits up to a minute for new records, unless woken.
+    /// assert!(matches!(consumer.poll(Duration::from_secs(60)), Err(Error::Wakeup)));
+    /// stopper.join().expect("the waking thread panicked");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wakeup(&self) {
         self.woken.store(true, Ordering::SeqCst);
         self.signal.interrupt();
@@ -67,6 +93,29 @@ impl Consumer {
     /// A handle that interrupts this consumer's [`poll`](Self::poll) from
     /// another thread (see [`ConsumerWaker`]). Every handle wakes the same
     /// consumer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// use seglog::Error;
+    ///
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.waker().wakeup();
+    /// // Woken before it polls: the poll returns at once, and the next one waits.
+    /// assert!(matches!(consumer.poll(Duration::from_secs(60)), Err(Error::Wakeup)));
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn waker(&self) -> ConsumerWaker {
         ConsumerWaker {
             woken: self.woken.clone(),
@@ -108,6 +157,29 @@ impl Consumer {
     /// partition, in a rebalance of the eager protocol) loses its pause,
     /// and comes back, if it does, unpaused, as in Kafka.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0), ("events", 1)])?;
+    /// consumer.pause(&[("events", 0)])?;
+    /// let records = consumer.poll(Duration::from_millis(100))?;
+    /// // Only partition 1's record, "d".
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!(records[0].partition, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::UnknownPartition`] if one of them is not assigned; then
     /// none is paused.
@@ -119,6 +191,29 @@ impl Consumer {
     /// [`poll`](Self::poll) again, from their positions (Kafka's
     /// `resume`). Resuming a partition that is not paused does nothing.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.pause(&[("events", 0)])?;
+    /// assert!(consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// consumer.resume(&[("events", 0)])?;
+    /// // Partition 0 of "events" holds 3 records.
+    /// assert_eq!(consumer.poll(Duration::from_millis(100))?.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::UnknownPartition`] if one of them is not assigned; then
     /// none is resumed.
@@ -128,6 +223,25 @@ impl Consumer {
 
     /// The paused partitions, in the order of
     /// [`assignment`](Self::assignment) (Kafka's `paused`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// consumer.assign(&[("events", 0), ("events", 1)])?;
+    /// consumer.pause(&[("events", 1)])?;
+    /// assert_eq!(consumer.paused(), [TopicPartition::new("events", 1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn paused(&self) -> Vec<TopicPartition> {
         self.assigned
             .iter()
@@ -159,6 +273,27 @@ impl Consumer {
     /// included. A partition without a valid position gets one from the
     /// reset policy, as `position` gives it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { auto_offset_reset: AutoOffsetReset::Earliest, ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// let (p0, p1) = (TopicPartition::new("events", 0), TopicPartition::new("events", 1));
+    /// consumer.assign(&[p0.clone(), p1.clone()])?;
+    /// consumer.seek(p0.clone(), 2)?;
+    /// assert_eq!(consumer.positions()?, [(p0, 2), (p1, 0)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::OffsetOutOfRange`] under
     /// [`AutoOffsetReset::Error`](super::AutoOffsetReset::Error) for a
@@ -177,6 +312,29 @@ impl Consumer {
     /// consumer's lag on a partition is its end offset less its
     /// [`position`](Self::position). On a read-only store the partitions
     /// are looked at anew first, so the offsets are the writer's latest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let mut consumer = store.consumer(ConsumerConfig::default());
+    /// // Partition 0 of "events" holds 3 records, partition 1 one.
+    /// assert_eq!(consumer.end_offsets(&[("events", 0), ("events", 1)])?, [3, 1]);
+    ///
+    /// consumer.assign(&[("events", 0)])?;
+    /// consumer.seek(("events", 0), 1)?;
+    /// let lag = consumer.end_offsets(&[("events", 0)])?[0] - consumer.position(("events", 0))?;
+    /// assert_eq!(lag, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::UnknownPartition`],

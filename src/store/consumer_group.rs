@@ -133,6 +133,28 @@ impl Consumer {
     /// among its members by the configured assignor. Replaces an earlier
     /// subscription (rejoining the group) and a manual assignment.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{ConsumerConfig, GroupsConfig, LogStore, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// // A group's first rebalance waits 3 s for more members to join
+    /// // (`group.initial.rebalance.delay.ms`); a group of one need not.
+    /// let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// store.create_topic("events", 2, &[])?;
+    ///
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.subscribe(&["events"])?;
+    /// consumer.poll(Duration::from_millis(100))?; // joins the group
+    /// // Its only member, the consumer gets both partitions.
+    /// let all = [TopicPartition::new("events", 0), TopicPartition::new("events", 1)];
+    /// assert_eq!(consumer.assignment(), all);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] without a
     /// group id; [`Error::InvalidConfig`] for an unknown assignor name in
@@ -144,6 +166,36 @@ impl Consumer {
 
     /// [`subscribe`](Self::subscribe) with a listener told of every change
     /// of the consumer's partitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, GroupsConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # // A group of one: its first rebalance need not wait for more members.
+    /// # let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// # let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// use seglog::{Consumer, ConsumerRebalanceListener, Result};
+    ///
+    /// struct FromTheStart; // replays the partitions it is given
+    /// impl ConsumerRebalanceListener for FromTheStart {
+    ///     fn on_partitions_assigned(&mut self, c: &mut Consumer, _: &[TopicPartition]) -> Result<()> {
+    ///         c.seek_to_beginning()
+    ///     }
+    /// }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.subscribe_with_listener(&["events"], FromTheStart)?;
+    /// // Joins the group, and reads from the start instead of the end.
+    /// assert!(!consumer.poll(Duration::from_millis(100))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`subscribe`](Self::subscribe).
@@ -207,6 +259,26 @@ impl Consumer {
 
     /// The topics the consumer subscribes to (empty without a
     /// subscription).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// assert!(consumer.subscription().is_empty());
+    /// consumer.subscribe(&["events", "orders"])?;
+    /// assert_eq!(consumer.subscription(), ["events", "orders"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscription(&self) -> Vec<String> {
         self.membership
             .as_ref()
@@ -216,6 +288,32 @@ impl Consumer {
 
     /// Leaves the group and drops the subscription and its partitions
     /// (committing first with auto-commit on, as Kafka's `unsubscribe`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, GroupsConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # // A group of one: its first rebalance need not wait for more members.
+    /// # let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// # let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.subscribe(&["events"])?;
+    /// consumer.poll(Duration::from_millis(100))?; // joins the group, and gets both partitions
+    /// assert_eq!(consumer.assignment().len(), 2);
+    ///
+    /// consumer.unsubscribe()?;
+    /// assert!(consumer.assignment().is_empty());
+    /// assert!(store.describe_group("g")?.members.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// The auto-commit's error; the coordinator's error for the leave
@@ -236,6 +334,31 @@ impl Consumer {
     /// The member id and generation the consumer has in its group, once it
     /// has joined (Kafka's `groupMetadata()`): what its commits carry.
     /// `None` outside a group's membership.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{AutoOffsetReset, ConsumerConfig, GroupsConfig, LogStore, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # // A group of one: its first rebalance need not wait for more members.
+    /// # let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// # let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// # store.create_topic("events", 2, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for (partition, value) in [(0, "a"), (0, "b"), (0, "c"), (1, "d")] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value).with_partition(partition))?;
+    /// # }
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// assert_eq!(consumer.group_metadata(), None);
+    /// consumer.subscribe(&["events"])?;
+    /// consumer.poll(Duration::from_millis(100))?; // joins the group
+    /// let (member_id, generation) = consumer.group_metadata().ok_or("not a member")?;
+    /// assert!(member_id.starts_with("consumer")); // the client id
+    /// assert_eq!(generation, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn group_metadata(&self) -> Option<(String, i32)> {
         let m = self.membership.as_ref()?;
         (m.generation >= 0).then(|| (m.member_id.clone(), m.generation))

@@ -29,6 +29,21 @@ impl LogStore {
     /// A partition whose directory is gone (its topic is being deleted) is
     /// skipped; the next refresh no longer lists its topic.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// let reader = LogStore::open_read_only(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 1, &[])?;
+    /// assert!(reader.list_topics().is_empty());
+    ///
+    /// assert!(reader.refresh()?);
+    /// assert_eq!(reader.list_topics(), ["events"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Corrupt`] for damaged metadata or a damaged segment the
     /// writer has moved past (the other partitions are still refreshed);

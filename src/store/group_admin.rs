@@ -103,6 +103,24 @@ impl LogStore {
     /// Every consumer group: those the coordinator knows (with members or
     /// stored metadata) and those with committed offsets only, by id.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// use seglog::offsets::coordinator::GroupState;
+    ///
+    /// let tp = TopicPartition::new("events", 0);
+    /// store.commit_offsets("billing", &[(tp, OffsetAndMetadata::new(1))])?;
+    /// let groups = store.list_groups()?;
+    /// assert_eq!(groups.len(), 1);
+    /// assert_eq!(groups[0].group_id, "billing");
+    /// assert_eq!(groups[0].state, GroupState::Empty); // no members, only offsets
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn list_groups(&self) -> Result<Vec<ConsumerGroupListing>> {
@@ -135,6 +153,28 @@ impl LogStore {
     /// A group's members, their partitions, and for every partition the
     /// group committed or is assigned: the committed offset, the log end
     /// offset and the lag between them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for value in ["a", "b", "c"] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value))?;
+    /// # }
+    /// // "events" holds 3 records; the group has consumed the first one.
+    /// let tp = TopicPartition::new("events", 0);
+    /// store.commit_offsets("billing", &[(tp, OffsetAndMetadata::new(1))])?;
+    ///
+    /// let group = store.describe_group("billing")?;
+    /// assert!(group.members.is_empty());
+    /// assert_eq!(group.partitions[0].log_end_offset, Some(3));
+    /// assert_eq!(group.partitions[0].lag, Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::GroupIdNotFound`] for a
@@ -220,6 +260,22 @@ impl LogStore {
     /// Deletes a group without members: its committed offsets and its
     /// metadata (tombstones in `__consumer_offsets`).
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// let tp = TopicPartition::new("events", 0);
+    /// store.commit_offsets("billing", &[(tp.clone(), OffsetAndMetadata::new(1))])?;
+    ///
+    /// store.delete_group("billing")?;
+    /// assert!(store.list_groups()?.is_empty());
+    /// assert_eq!(store.committed_offsets("billing", &[tp])?, [None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::NonEmptyGroup`] while it has
     /// members, [`GroupErrorKind::GroupIdNotFound`] for a group the store
@@ -247,6 +303,29 @@ impl LogStore {
 
     /// Where [`reset_offsets`](Self::reset_offsets) would move the group's
     /// offsets, without moving them (Kafka's tool without `--execute`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for value in ["a", "b", "c"] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value))?;
+    /// # }
+    /// use seglog::OffsetResetSpec;
+    ///
+    /// // "events" holds 3 records, all consumed.
+    /// let tp = TopicPartition::new("events", 0);
+    /// store.commit_offsets("billing", &[(tp.clone(), OffsetAndMetadata::new(3))])?;
+    /// let plan = store.plan_offset_reset("billing", &[tp.clone()], OffsetResetSpec::ShiftBy(-2))?;
+    /// assert_eq!(plan, [(tp.clone(), 1)]);
+    /// // Nothing moved.
+    /// assert_eq!(store.committed_offsets("billing", &[tp])?[0].as_ref().map(|c| c.offset), Some(3));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::NonEmptyGroup`] while the
@@ -296,6 +375,28 @@ impl LogStore {
     /// Moves a group's committed offsets for `partitions` as `to` says, and
     /// returns the new offsets. Only for a group without members (stop its
     /// consumers first), as Kafka's tool requires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, ProducerRecord, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// # store.create_topic("events", 1, &[])?;
+    /// # let producer = store.producer(Default::default());
+    /// # for value in ["a", "b", "c"] {
+    /// #     producer.send_and_wait(ProducerRecord::new("events", value))?;
+    /// # }
+    /// use seglog::OffsetResetSpec;
+    ///
+    /// // "events" holds 3 records, all consumed: consume them again.
+    /// let tp = TopicPartition::new("events", 0);
+    /// store.commit_offsets("billing", &[(tp.clone(), OffsetAndMetadata::new(3))])?;
+    /// let moved = store.reset_offsets("billing", &[tp.clone()], OffsetResetSpec::Earliest)?;
+    /// assert_eq!(moved, [(tp.clone(), 0)]);
+    /// assert_eq!(store.committed_offsets("billing", &[tp])?[0].as_ref().map(|c| c.offset), Some(0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`plan_offset_reset`](Self::plan_offset_reset), and as

@@ -23,6 +23,29 @@ impl LogStore {
     /// and LeaveGroup requests of remote consumers. Group metadata it
     /// decides is stored in `__consumer_offsets`.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{ConsumerConfig, GroupsConfig, LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # // A group of one: its first rebalance need not wait for more members.
+    /// # let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// # let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// use seglog::offsets::coordinator::GroupState;
+    ///
+    /// store.create_topic("events", 1, &[])?;
+    /// let coordinator = store.group_coordinator()?;
+    /// assert_eq!(coordinator.group_state("g"), None);
+    ///
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.subscribe(&["events"])?;
+    /// consumer.poll(Duration::from_millis(100))?; // joins the group
+    /// assert_eq!(coordinator.group_state("g"), Some(GroupState::Stable));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn group_coordinator(&self) -> Result<Arc<GroupCoordinator>> {
@@ -37,6 +60,8 @@ impl LogStore {
     /// by default) when this returns.
     ///
     /// [`GroupsConfig::commit_durability`]: crate::offsets::GroupsConfig::commit_durability
+    ///
+    /// # Examples
     ///
     /// ```
     /// use seglog::{offsets::OffsetAndMetadata, LogStore, StoreConfig, TopicPartition};
@@ -77,6 +102,30 @@ impl LogStore {
     /// are written as [`commit_offsets`](Self::commit_offsets) writes them.
     /// Whether the member owns the partitions is the caller's check, as in
     /// Kafka (the in-process [`Consumer`](crate::Consumer) makes it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{ConsumerConfig, GroupsConfig, LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # // A group of one: its first rebalance need not wait for more members.
+    /// # let groups = GroupsConfig { group_initial_rebalance_delay_ms: 0, ..GroupsConfig::default() };
+    /// # let store = LogStore::open(dir.path(), StoreConfig { groups, ..StoreConfig::default() })?;
+    /// # use seglog::{OffsetAndMetadata, TopicPartition};
+    /// # store.create_topic("events", 1, &[])?;
+    /// let config = ConsumerConfig { group_id: Some("g".into()), ..Default::default() };
+    /// let mut consumer = store.consumer(config);
+    /// consumer.subscribe(&["events"])?;
+    /// consumer.poll(Duration::from_millis(100))?; // joins the group
+    /// let (member, generation) = consumer.group_metadata().ok_or("not a member")?;
+    ///
+    /// let offsets = [(TopicPartition::new("events", 0), OffsetAndMetadata::new(7))];
+    /// store.commit_member_offsets("g", &member, generation, None, &offsets)?;
+    /// // A commit of an older generation is refused.
+    /// assert!(store.commit_member_offsets("g", &member, generation - 1, None, &offsets).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::UnknownMemberId`],
@@ -124,6 +173,22 @@ impl LogStore {
 
     /// The offsets `group` has committed for `partitions`, in the same
     /// order: `None` where it has committed nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("events", 2, &[])?;
+    /// let partitions = [TopicPartition::new("events", 0), TopicPartition::new("events", 1)];
+    /// store.commit_offsets("billing", &[(partitions[0].clone(), OffsetAndMetadata::new(5))])?;
+    ///
+    /// let committed = store.committed_offsets("billing", &partitions)?;
+    /// assert_eq!(committed[0].as_ref().map(|c| c.offset), Some(5));
+    /// assert_eq!(committed[1], None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Group`] with [`GroupErrorKind::InvalidGroupId`] for an

@@ -111,6 +111,24 @@ impl LogStore {
     /// A failing partition does not stop the pass: its error is in the
     /// report.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// // Records are kept a day, in segments of at most 100 bytes.
+    /// store.create_topic("events", 1, &[("retention.ms", "86400000"), ("segment.bytes", "100")])?;
+    /// let producer = store.producer(Default::default());
+    /// producer.send_and_wait(ProducerRecord::new("events", "old").with_timestamp(0))?; // 1970
+    /// producer.send_and_wait(ProducerRecord::new("events", "new"))?;
+    ///
+    /// let report = store.maintain()?;
+    /// assert_eq!(report.segments_deleted, 1);
+    /// assert_eq!(store.describe_topic("events")?.partitions[0].log_start_offset, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::StoreClosed`] if the store is closed; [`Error::ReadOnly`]
     /// if it was opened read-only.
@@ -137,6 +155,26 @@ impl LogStore {
     /// longer, and the next one starts `interval` after it ends. Closing
     /// the store (or starting again) lets the round in progress finish,
     /// and starts no other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let config = StoreConfig { background_maintenance: false, ..StoreConfig::default() };
+    /// let store = LogStore::open(dir.path(), config)?;
+    /// store.create_topic("events", 1, &[])?;
+    /// store.start_maintenance(Duration::from_millis(10))?;
+    ///
+    /// let pass = (0..1000).find_map(|_| {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    ///     store.last_maintenance_report()
+    /// });
+    /// assert_eq!(pass.ok_or("no pass ran")?.partitions, 1);
+    /// store.close()?; // stops the thread
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::StoreClosed`]; [`Error::ReadOnly`];
@@ -189,6 +227,20 @@ impl LogStore {
 
     /// The report of the background thread's latest pass, taken (the next
     /// call returns `None` until another pass has run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// // The background thread's first pass comes after 5 minutes, and a pass
+    /// // run by hand returns its report instead.
+    /// let report = store.maintain()?;
+    /// assert!(report.errors.is_empty());
+    /// assert!(store.last_maintenance_report().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn last_maintenance_report(&self) -> Option<MaintenanceReport> {
         lock(&self.inner.last_maintenance).take()
     }

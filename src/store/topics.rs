@@ -63,6 +63,21 @@ impl LogStore {
     /// [`TopicConfig::override_keys`]). The topic is durable when this
     /// returns.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{Error, LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("orders", 3, &[("retention.ms", "86400000")])?;
+    ///
+    /// let topic = store.describe_topic("orders")?;
+    /// assert_eq!(topic.partitions.len(), 3);
+    /// assert_eq!(topic.config.retention_ms, Some(86_400_000));
+    /// assert!(matches!(store.create_topic("orders", 3, &[]), Err(Error::TopicExists { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidTopic`] for a bad name or the name of an internal
     /// topic (`__consumer_offsets`), [`Error::TopicExists`],
@@ -103,6 +118,8 @@ impl LogStore {
     /// `write_buffer_bytes`) are store-wide: `config` must leave them as
     /// the defaults have them.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use seglog::store::{LogStore, StoreConfig};
     /// use seglog::topic::TopicConfig;
@@ -116,7 +133,7 @@ impl LogStore {
     /// let topic = store.describe_topic("orders")?;
     /// assert_eq!(topic.config, config);
     /// assert_eq!(topic.overrides, [("retention.ms".to_string(), "86400000".to_string())]);
-    /// # Ok::<(), seglog::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -146,6 +163,8 @@ impl LogStore {
     /// The arguments are checked either way: a bad name, partition count
     /// or config is an error even when the topic exists.
     ///
+    /// # Examples
+    ///
     /// ```
     /// use seglog::store::{LogStore, StoreConfig};
     ///
@@ -154,7 +173,7 @@ impl LogStore {
     /// let config = store.config().topic_defaults.clone();
     /// assert!(store.create_topic_if_absent("events", 2, &config)?);
     /// assert!(!store.create_topic_if_absent("events", 2, &config)?);
-    /// # Ok::<(), seglog::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
@@ -337,6 +356,20 @@ impl LogStore {
     /// Grows a topic to `total` partitions. Keyed records may route to
     /// other partitions afterwards, as in Kafka.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("orders", 2, &[])?;
+    /// store.add_partitions("orders", 4)?;
+    /// assert_eq!(store.describe_topic("orders")?.partitions.len(), 4);
+    /// // Partitions are never removed.
+    /// assert!(store.add_partitions("orders", 3).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidPartitions`] if `total` is not more than the topic
     /// has (partitions are never removed) or above [`MAX_PARTITIONS`];
@@ -401,6 +434,19 @@ impl LogStore {
     /// (tombstones in `__consumer_offsets`), as Kafka's coordinator deletes
     /// them; should that fail, the next maintenance pass does it.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{Error, LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("orders", 2, &[])?;
+    /// store.delete_topic("orders")?;
+    /// assert!(store.list_topics().is_empty());
+    /// assert!(matches!(store.describe_topic("orders"), Err(Error::UnknownTopic { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::InvalidTopic`] for an internal topic;
     /// [`Error::UnknownTopic`], [`Error::Io`], [`Error::StoreClosed`].
@@ -439,6 +485,18 @@ impl LogStore {
     /// The names of the application's topics, sorted; internal topics
     /// (`__consumer_offsets`) are left out, as Kafka's admin client leaves
     /// them out unless asked ([`list_all_topics`](Self::list_all_topics)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("payments", 1, &[])?;
+    /// store.create_topic("orders", 1, &[])?;
+    /// assert_eq!(store.list_topics(), ["orders", "payments"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list_topics(&self) -> Vec<String> {
         read_lock(&self.inner.topics)
             .keys()
@@ -448,12 +506,44 @@ impl LogStore {
     }
 
     /// The names of all topics, internal ones included, sorted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, OffsetAndMetadata, StoreConfig, TopicPartition};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("orders", 1, &[])?;
+    /// // The first commit creates the internal topic of committed offsets.
+    /// let tp = TopicPartition::new("orders", 0);
+    /// store.commit_offsets("billing", &[(tp, OffsetAndMetadata::new(0))])?;
+    /// assert_eq!(store.list_all_topics(), ["__consumer_offsets", "orders"]);
+    /// assert_eq!(store.list_topics(), ["orders"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list_all_topics(&self) -> Vec<String> {
         read_lock(&self.inner.topics).keys().cloned().collect()
     }
 
     /// A topic's partitions (offsets, sizes, and for a compacted topic
     /// what the cleaner sees) and config.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogStore, ProducerRecord, StoreConfig};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let store = LogStore::open(dir.path(), StoreConfig::default())?;
+    /// store.create_topic("orders", 2, &[("cleanup.policy", "compact")])?;
+    /// let producer = store.producer(Default::default());
+    /// producer.send_and_wait(ProducerRecord::new("orders", "paid").with_key("o-1").with_partition(1))?;
+    ///
+    /// let topic = store.describe_topic("orders")?;
+    /// assert_eq!(topic.overrides, [("cleanup.policy".to_string(), "compact".to_string())]);
+    /// assert_eq!(topic.partitions[0].log_end_offset, 0);
+    /// assert_eq!(topic.partitions[1].log_end_offset, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::UnknownTopic`], [`Error::StoreClosed`]; for a topic whose
