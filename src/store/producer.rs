@@ -383,7 +383,7 @@ impl Producer {
     /// negative timestamp; [`Error::MissingKey`] for a record without a
     /// key to a topic whose cleanup policy compacts; an append's error
     /// when a full batch is appended (that batch's deliveries report it
-    /// too); [`Error::Closed`]; [`Error::ReadOnly`] on a store opened
+    /// too); [`Error::StoreClosed`]; [`Error::ReadOnly`] on a store opened
     /// read-only; [`Error::Io`] if the producer's sender thread cannot be
     /// started (by the first send).
     pub fn send(&self, record: ProducerRecord) -> Result<Delivery> {

@@ -160,8 +160,8 @@ pub(super) fn due(now: Instant, linger: Duration, closed: Option<Instant>) -> In
 /// Starts the sender thread of a producer of `store`, if it is not yet.
 ///
 /// # Errors
-/// [`Error::Io`] if the thread cannot be started; [`Error::Closed`] if
-/// the store closed meanwhile.
+/// [`Error::Io`] if the thread cannot be started; [`Error::StoreClosed`]
+/// if the store closed meanwhile.
 pub(super) fn start(shared: &Arc<Shared>, store: &StoreInner) -> Result<()> {
     let sender = &shared.sender;
     let mut thread = lock(&sender.thread);
@@ -178,7 +178,9 @@ pub(super) fn start(shared: &Arc<Shared>, store: &StoreInner) -> Result<()> {
     drop(thread);
     if !store.producer_threads.add(Arc::downgrade(shared)) {
         sender.stop();
-        return Err(Error::Closed);
+        return Err(Error::StoreClosed {
+            path: store.dir.clone(),
+        });
     }
     Ok(())
 }
@@ -347,7 +349,7 @@ mod tests {
         assert!(!alive.sender_running());
         assert!(matches!(
             alive.send(ProducerRecord::new("t", "c")),
-            Err(Error::Closed)
+            Err(Error::StoreClosed { .. })
         ));
         drop(alive);
         let store = LogStore::options()

@@ -163,7 +163,7 @@ fn dropping_the_producer_or_the_store_loses_nothing_sent() {
     store.close().unwrap();
     assert!(matches!(
         producer.send(ProducerRecord::new("t", "late")),
-        Err(Error::Closed)
+        Err(Error::StoreClosed { .. })
     ));
     producer.flush().unwrap();
     drop(producer);
