@@ -15,9 +15,9 @@ pub fn seglog() -> Command {
     command
 }
 
-/// Runs the binary with `args` and `--dir dir`, feeding `stdin`.
-pub fn run_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = seglog()
+/// Starts the binary with `args` and `--dir dir`, every stream piped.
+pub fn spawn(dir: &Path, args: &[&str]) -> Child {
+    seglog()
         .args(args)
         .arg("--dir")
         .arg(dir)
@@ -25,7 +25,12 @@ pub fn run_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start seglog");
+        .expect("start seglog")
+}
+
+/// Runs the binary with `args` and `--dir dir`, feeding `stdin`.
+pub fn run_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(dir, args);
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin).unwrap();
     drop(input);
@@ -145,15 +150,7 @@ pub struct Running {
 
 impl Running {
     pub fn start(dir: &Path, args: &[&str]) -> Running {
-        let mut child = seglog()
-            .args(args)
-            .arg("--dir")
-            .arg(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start seglog");
+        let mut child = spawn(dir, args);
         let lines = read_lines(child.stdout.take().unwrap());
         Running { child, lines }
     }
