@@ -160,6 +160,20 @@ pub enum Error {
         partitions: u32,
     },
 
+    /// A consumer was asked about a partition it is not assigned (Kafka's
+    /// "No current assignment for partition"): `seek`, `position`, `pause`
+    /// and `resume` act only on the consumer's assignment.
+    #[error(
+        "partition {partition} of topic {topic:?} is not assigned to this consumer; \
+         assign it (or subscribe to its topic) first"
+    )]
+    NotAssigned {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: u32,
+    },
+
     /// A partition count that cannot be applied: zero or too many for a new
     /// topic, or not more than the topic has now (partitions are never
     /// removed).
@@ -517,6 +531,10 @@ impl Error {
             },
             Error::TopicExists { name } => Error::TopicExists { name: name.clone() },
             Error::UnknownTopic { name } => Error::UnknownTopic { name: name.clone() },
+            Error::NotAssigned { topic, partition } => Error::NotAssigned {
+                topic: topic.clone(),
+                partition: *partition,
+            },
             Error::UnknownPartition {
                 topic,
                 partition,

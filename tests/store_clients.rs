@@ -311,7 +311,7 @@ fn positions_seeks_and_poll_limits() {
     });
     assert!(matches!(
         consumer.seek(("t", 0), 5),
-        Err(Error::UnknownPartition { .. })
+        Err(Error::NotAssigned { partition: 0, .. })
     ));
     consumer.assign(&[("t", 0), ("t", 1)]).unwrap();
     assert_eq!(consumer.position(("t", 0)).unwrap(), 0);

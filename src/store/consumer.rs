@@ -313,7 +313,7 @@ impl Consumer {
     /// ```
     ///
     /// # Errors
-    /// [`Error::UnknownPartition`] if it is not assigned.
+    /// [`Error::NotAssigned`] if it is not assigned.
     pub fn seek(&mut self, partition: impl Into<TopicPartition>, offset: u64) -> Result<()> {
         let a = self.find(&partition.into())?;
         a.position.set(Some(offset));
@@ -450,7 +450,7 @@ impl Consumer {
     /// ```
     ///
     /// # Errors
-    /// [`Error::UnknownPartition`] if it is not assigned;
+    /// [`Error::NotAssigned`] if it is not assigned;
     /// [`Error::OffsetOutOfRange`] under [`AutoOffsetReset::Error`].
     pub fn position(&self, partition: impl Into<TopicPartition>) -> Result<u64> {
         let tp = partition.into();
@@ -782,13 +782,11 @@ impl Consumer {
     }
 }
 
-/// [`Error::UnknownPartition`] for a partition the consumer is not
-/// assigned.
+/// [`Error::NotAssigned`] for a partition the consumer is not assigned.
 pub(super) fn not_assigned(tp: &TopicPartition) -> Error {
-    Error::UnknownPartition {
+    Error::NotAssigned {
         topic: tp.topic.clone(),
         partition: tp.partition,
-        partitions: 0,
     }
 }
 

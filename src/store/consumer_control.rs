@@ -181,7 +181,7 @@ impl Consumer {
     /// ```
     ///
     /// # Errors
-    /// [`Error::UnknownPartition`] if one of them is not assigned; then
+    /// [`Error::NotAssigned`] if one of them is not assigned; then
     /// none is paused.
     pub fn pause<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
         self.set_paused(partitions, true)
@@ -215,7 +215,7 @@ impl Consumer {
     /// ```
     ///
     /// # Errors
-    /// [`Error::UnknownPartition`] if one of them is not assigned; then
+    /// [`Error::NotAssigned`] if one of them is not assigned; then
     /// none is resumed.
     pub fn resume<T: Clone + Into<TopicPartition>>(&mut self, partitions: &[T]) -> Result<()> {
         self.set_paused(partitions, false)

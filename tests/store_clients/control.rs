@@ -213,7 +213,7 @@ fn pausing_a_partition_not_assigned_changes_nothing() {
     for bad in [tp(1), TopicPartition::new("nope", 0)] {
         let e = consumer.pause(&[tp(0), bad.clone()]);
         assert!(
-            matches!(&e, Err(Error::UnknownPartition { topic, partition, .. })
+            matches!(&e, Err(Error::NotAssigned { topic, partition })
                 if *topic == bad.topic && *partition == bad.partition),
             "{e:?}"
         );
@@ -222,7 +222,7 @@ fn pausing_a_partition_not_assigned_changes_nothing() {
     consumer.pause(&[tp(0)]).unwrap();
     assert!(matches!(
         consumer.resume(&[tp(0), tp(1)]),
-        Err(Error::UnknownPartition { partition: 1, .. })
+        Err(Error::NotAssigned { partition: 1, .. })
     ));
     assert_eq!(consumer.paused(), [tp(0)]);
     store.close().unwrap();
@@ -301,7 +301,7 @@ fn asking_for_a_position_fixes_where_the_latest_reset_starts() {
     );
     assert!(matches!(
         consumer.position(tp(5)),
-        Err(Error::UnknownPartition { partition: 5, .. })
+        Err(Error::NotAssigned { partition: 5, .. })
     ));
     store.close().unwrap();
 }
