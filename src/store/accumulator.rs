@@ -89,11 +89,15 @@ impl BatchResult {
     }
 }
 
-/// Who closes a batch: a caller, which is told its error; or the sender
-/// thread, which leaves its error for the next flush.
+/// Who closes a batch. A failed append's error goes to the deliveries of
+/// the batch, and is kept for the next `flush` unless that flush closed
+/// the batch (it returns the error itself): a caller closing a batch (a
+/// `send` that fills it, a `Delivery::wait`) is told the error, but the
+/// other senders of the batch learn it from their flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ClosedBy {
     Caller,
+    Flush,
     Sender,
 }
 
@@ -192,7 +196,10 @@ impl Slot {
                 log_append_time: info.log_append_time,
             });
         let ok = outcome.is_ok();
-        if let (Err(e), ClosedBy::Sender) = (&outcome, by) {
+        // A batch holds the records of every caller that sent to it, so
+        // its failure is also kept for the next `flush` (which reports it
+        // itself when it closed the batch).
+        if let (Err(e), ClosedBy::Sender | ClosedBy::Caller) = (&outcome, by) {
             gate.unreported.get_or_insert_with(|| e.duplicate());
         }
         result.set(outcome);
@@ -211,10 +218,11 @@ impl Slot {
     }
 
     /// Appends the open batch. Reports the first error since the last
-    /// flush: of a batch the sender thread appended, else of this one.
+    /// flush: of a batch appended since (by the sender thread or a
+    /// caller), else of this one.
     pub(super) fn flush(&self) -> Result<()> {
         let own = self
-            .close(lock(&self.open), ClosedBy::Caller)
+            .close(lock(&self.open), ClosedBy::Flush)
             .and_then(|batch| batch.error());
         match lock(&self.gate).unreported.take().or(own) {
             Some(e) => Err(e),

@@ -216,12 +216,26 @@ impl LogStore {
                 }
             })
             .map_err(|e| Error::io("spawn maintenance thread", &self.inner.dir, e))?;
-        *lock(&self.inner.maintenance) = Some(Background {
+        let bg = Background {
             stop: stop_tx,
             halt,
             thread: handle.thread().id(),
             handle,
-        });
+        };
+        let mut slot = lock(&self.inner.maintenance);
+        if slot.closing {
+            // The store began to close after the check above.
+            drop(slot);
+            stop_thread(bg);
+            return Err(self.inner.closed_error());
+        }
+        // Another start may have installed a thread since this one
+        // stopped the previous: one runs, the other stops.
+        let replaced = slot.running.replace(bg);
+        drop(slot);
+        if let Some(old) = replaced {
+            stop_thread(old);
+        }
         Ok(())
     }
 
@@ -246,6 +260,14 @@ impl LogStore {
     }
 }
 
+/// The store's maintenance thread, if one runs, and whether the store is
+/// closing (then none may start).
+#[derive(Default)]
+pub(crate) struct MaintenanceSlot {
+    running: Option<Background>,
+    closing: bool,
+}
+
 /// The background thread, while it runs.
 pub(crate) struct Background {
     stop: mpsc::Sender<()>,
@@ -258,9 +280,26 @@ pub(crate) struct Background {
 /// Stops the background thread, if any, and waits for it; unless this is
 /// that thread (its pass held the last handle of the store).
 pub(crate) fn stop(inner: &StoreInner) {
-    let Some(bg) = lock(&inner.maintenance).take() else {
-        return;
+    let running = lock(&inner.maintenance).running.take();
+    if let Some(bg) = running {
+        stop_thread(bg);
+    }
+}
+
+/// Stops the background thread for good: the store is closing, and
+/// [`LogStore::start_maintenance`] starts none from now on.
+pub(crate) fn stop_for_close(inner: &StoreInner) {
+    let running = {
+        let mut slot = lock(&inner.maintenance);
+        slot.closing = true;
+        slot.running.take()
     };
+    if let Some(bg) = running {
+        stop_thread(bg);
+    }
+}
+
+fn stop_thread(bg: Background) {
     bg.halt.store(true, Ordering::Release);
     let _ = bg.stop.send(());
     if std::thread::current().id() != bg.thread {
@@ -352,4 +391,48 @@ fn run_pass(
         });
     }
     Ok((report, any_due))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::io::MemFs;
+    use crate::segment::lock;
+    use crate::store::{LogStore, StoreConfig};
+    use crate::Error;
+
+    #[test]
+    fn a_start_racing_the_close_leaves_no_thread_behind() {
+        for _ in 0..50 {
+            let store = LogStore::options()
+                .fs(MemFs::new())
+                .open(
+                    "/s",
+                    StoreConfig {
+                        background_maintenance: false,
+                        ..StoreConfig::default()
+                    },
+                )
+                .unwrap();
+            let starter = {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    while store.start_maintenance(Duration::from_secs(3600)).is_ok() {}
+                    store
+                })
+            };
+            std::thread::sleep(Duration::from_micros(200));
+            store.close().unwrap();
+            let other = starter.join().unwrap();
+            assert!(
+                lock(&store.inner.maintenance).running.is_none(),
+                "a maintenance thread outlived the close"
+            );
+            assert!(matches!(
+                other.start_maintenance(Duration::from_secs(3600)),
+                Err(Error::StoreClosed { .. })
+            ));
+        }
+    }
 }

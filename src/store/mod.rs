@@ -410,7 +410,7 @@ pub(crate) struct StoreInner {
     admin: Mutex<()>,
     closed: AtomicBool,
     dir_lock: Mutex<Option<Box<dyn DirLock>>>,
-    maintenance: Mutex<Option<maintenance::Background>>,
+    maintenance: Mutex<maintenance::MaintenanceSlot>,
     pub(crate) last_maintenance: Mutex<Option<MaintenanceReport>>,
     report: StoreOpenReport,
     /// Opened read-only: nothing is written, changes fail.
@@ -685,7 +685,7 @@ impl StoreInner {
     }
 
     fn close(&self) -> Result<()> {
-        maintenance::stop(self);
+        maintenance::stop_for_close(self);
         if let Some(coordinator) = self.coordinator.get() {
             coordinator.shutdown();
         }

@@ -81,7 +81,7 @@ impl StoreInner {
             admin: Mutex::new(()),
             closed: AtomicBool::new(false),
             dir_lock: Mutex::new(dir_lock),
-            maintenance: Mutex::new(None),
+            maintenance: Mutex::new(Default::default()),
             last_maintenance: Mutex::new(None),
             report: StoreOpenReport::default(),
             read_only: opts.read_only,

@@ -548,10 +548,10 @@ impl Producer {
     /// ```
     ///
     /// # Errors
-    /// The first error among the batches it appended and those the sender
-    /// thread appended since the last flush (each of those is reported
-    /// once); the other batches are appended anyway, and each batch's
-    /// deliveries report its own outcome.
+    /// The first error among the batches it appended and those appended
+    /// since the last flush by the sender thread or by other calls (each
+    /// of those is reported once); the other batches are appended anyway,
+    /// and each batch's deliveries report its own outcome.
     pub fn flush(&self) -> Result<()> {
         let mut first = None;
         for slot in self.shared.slots() {

@@ -31,7 +31,7 @@ use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::accumulator::{ClosedBy, Slot};
@@ -46,6 +46,8 @@ use crate::segment::lock;
 pub(super) struct Sender {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Signalled when the thread has appended its last batches and ends.
+    finished: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
     started: AtomicBool,
 }
@@ -55,6 +57,10 @@ struct Queue {
     entries: BinaryHeap<Entry>,
     sleep: Sleep,
     stop: bool,
+    /// The thread has ended (its final appends done), or never ran.
+    finished: bool,
+    /// The thread's id, so that it never waits for itself.
+    thread_id: Option<ThreadId>,
 }
 
 /// What the thread is doing, so that a new entry wakes it only when it
@@ -118,15 +124,29 @@ impl Sender {
 
     /// Stops the thread, which appends every open batch first, and waits
     /// for it (unless this is that thread). Does nothing if it is not
-    /// running.
+    /// running. Every caller waits, also one that finds another caller
+    /// joining the thread (a producer dropped while its store closes):
+    /// once `stop` returns, the thread's last appends are done.
     pub(super) fn stop(&self) {
         lock(&self.queue).stop = true;
         self.wake.notify_all();
+        let me = std::thread::current().id();
         let handle = lock(&self.thread).take();
         if let Some(handle) = handle {
-            if handle.thread().id() != std::thread::current().id() {
+            if handle.thread().id() != me {
                 let _ = handle.join();
             }
+            return;
+        }
+        if !self.started() {
+            return;
+        }
+        let mut queue = lock(&self.queue);
+        while !queue.finished && queue.thread_id != Some(me) {
+            queue = self
+                .finished
+                .wait(queue)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
 
@@ -187,9 +207,22 @@ pub(super) fn start(shared: &Arc<Shared>, store: &StoreInner) -> Result<()> {
 
 /// The thread: closes each partition's batch when it is due, until told
 /// to stop; then closes every open batch.
+/// Marks the thread finished when it ends, by returning or by a panic (of
+/// a partitioner's callback, say), and wakes the callers of `stop`.
+struct Finished<'a>(&'a Sender);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.queue).finished = true;
+        self.0.finished.notify_all();
+    }
+}
+
 fn run(shared: &Shared) {
     let sender = &shared.sender;
+    let _finished = Finished(sender);
     let mut queue = lock(&sender.queue);
+    queue.thread_id = Some(std::thread::current().id());
     while !queue.stop {
         let now = Instant::now();
         let next = queue.entries.peek().map(|e| e.at);

@@ -220,3 +220,81 @@ fn an_error_of_the_sender_thread_reaches_the_delivery_and_the_next_flush() {
     assert!(matches!(producer.flush(), Err(Error::Poisoned { .. })));
     fs.clear_fault_hook();
 }
+
+/// A partitioner whose `on_batch_complete` is slow on the sender thread,
+/// so that its final appends are still running when the store closes.
+#[derive(Debug)]
+struct SlowOnSender;
+
+impl seglog::topic::Partitioner for SlowOnSender {
+    fn partition(&self, _: &str, _: Option<&[u8]>, _: u32) -> u32 {
+        0
+    }
+    fn on_batch_complete(&self, _: &str, _: u32, _: u32) {
+        if std::thread::current().name() == Some("seglog-producer") {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+#[test]
+fn a_store_closing_while_its_producer_drops_waits_for_the_last_appends() {
+    let fs = MemFs::new();
+    let store = reopen(&fs);
+    store.create_topic("t", 2, &[]).unwrap();
+    let producer = store.producer(ProducerConfig {
+        linger: FOREVER,
+        partitioner: Arc::new(SlowOnSender),
+        ..ProducerConfig::default()
+    });
+    producer
+        .send(ProducerRecord::new("t", "a").with_partition(0))
+        .unwrap();
+    producer
+        .send(ProducerRecord::new("t", "b").with_partition(1))
+        .unwrap();
+    // The drop joins the sender thread, which appends both batches, slowly;
+    // the close, meanwhile, must wait for it rather than close the logs
+    // under it.
+    let dropper = std::thread::spawn(move || drop(producer));
+    std::thread::sleep(Duration::from_millis(50));
+    store.close().unwrap();
+    dropper.join().unwrap();
+    drop(store);
+    let store = reopen(&fs);
+    let ends: Vec<u64> = (0..2)
+        .map(|p| store.partition("t", p).unwrap().log_end_offset())
+        .collect();
+    assert_eq!(ends, [1, 1], "records sent before the close were lost");
+    store.close().unwrap();
+}
+
+#[test]
+fn a_failed_batch_another_sender_closed_reaches_every_senders_flush() {
+    let fs = MemFs::new();
+    let store = reopen(&fs);
+    store.create_topic("t", 1, &[]).unwrap();
+    let producer = Arc::new(store.producer(ProducerConfig {
+        linger: FOREVER,
+        max_batch_records: 2,
+        durability: Some(Durability::Sync),
+        ..ProducerConfig::default()
+    }));
+    fs.set_fault_hook(|call| {
+        (call.op == FsOp::SyncData && call.path.starts_with(Path::new(ROOT).join("t-0")))
+            .then_some(Fault::Error(std::io::ErrorKind::Other))
+    });
+    // One sender forgets its record; another fills the batch and is told
+    // the append failed; the first learns it from its flush.
+    producer.send(ProducerRecord::new("t", "x")).unwrap();
+    let other = producer.clone();
+    let filled = std::thread::spawn(move || other.send(ProducerRecord::new("t", "y")).map(|_| ()))
+        .join()
+        .unwrap();
+    assert!(matches!(filled, Err(Error::Io { .. })), "{filled:?}");
+    let flushed = producer.flush();
+    assert!(matches!(flushed, Err(Error::Io { .. })), "{flushed:?}");
+    // Reported once.
+    fs.clear_fault_hook();
+    assert!(producer.flush().is_ok());
+}
