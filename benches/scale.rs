@@ -6,27 +6,36 @@
 //!   5-record batch of 100 B records per segment) is built, then opened
 //!   with `LogStore::open` on the real file system, with background
 //!   maintenance off:
-//!   - *first*: the first open in the process after the build's clean
-//!     close. The kernel's page, dentry and inode caches are warm (the
-//!     build has just written the files); dropping them needs root
-//!     (`/proc/sys/vm/drop_caches`), so no open here is truly cold.
+//!   - *first*: the first open after the build's clean close, in a
+//!     fresh process (this benchmark run again), so that its resident
+//!     set is the open's alone. The kernel's page, dentry and inode
+//!     caches are warm (the build has just written the files); dropping
+//!     them needs root (`/proc/sys/vm/drop_caches`), so no open here is
+//!     truly cold.
 //!   - *clean*: the median of several opens, each after a clean close.
 //!   - *unclean*: the median of a few opens after a close whose
 //!     clean-shutdown marker (`.kafka_cleanshutdown`) is then removed, as
-//!     after a crash: every partition recovers its active segment.
+//!     after a crash (the partitions recovered are printed).
 //!
 //!   For each, the time per partition and, between the two sizes, its
-//!   ratio (10,000 over 1,000; 1.0 is linear). Beside them the process's
-//!   resident set (`VmRSS` in `/proc/self/status`) after the first open,
-//!   and its growth over the open.
+//!   ratio (10,000 over 1,000; 1.0 is linear), beside the same for a
+//!   plain `read_dir` + `metadata` of every partition directory. Beside
+//!   them the resident set (`VmRSS` in `/proc/self/status`) of the
+//!   process of the first open, after it, and its growth over the open.
 //! * `append/100B` (criterion): 1,000 batches of 10 records of 100 B per
 //!   iteration, appended with `PartitionLog::append_with(..,
 //!   Durability::None)` either all to one partition, or one batch to each
 //!   of 1,000 partitions in turn (the same records, the same batches). At
 //!   the end of each sample every partition's buffered bytes are handed to
-//!   the OS. Then the same records through a `Producer` (explicit
+//!   the OS, so how much each partition buffers (up to its 1 MiB
+//!   `write_buffer_bytes`) depends on the iterations criterion puts in a
+//!   sample. `append+flush` hands them to the OS after every iteration
+//!   instead (about 1.2 KB a partition, one `write` each, round-robin;
+//!   one 1.2 MB `write` for the single partition). Then the same records through a `Producer` (explicit
 //!   partition, default batching), flushed at the end of each sample. The
-//!   ratio of interest is one partition's time over round-robin's.
+//!   ratio of interest is one partition's time over round-robin's. The
+//!   resident set after the appends is printed: each partition buffers
+//!   up to `write_buffer_bytes` (1 MiB) of appends before it writes them.
 //!
 //! Building the stores makes several fsyncs per partition (topic creation,
 //! checkpoints), so it goes through a wrapper of the real file system
@@ -37,8 +46,14 @@
 //! is then opened and closed once, which brings its root checkpoints up to
 //! date.
 //!
-//! `cargo bench --bench scale` runs both (about two minutes);
-//! `SEGLOG_SCALE_OPEN=0` skips the open figures.
+//! `cargo bench --bench scale` runs both: one and a half to four minutes
+//! on a shared 2-core machine, most of it making and removing the
+//! 320,000 files of the large store. `SEGLOG_SCALE_OPEN=0` skips the open
+//! figures; `SEGLOG_SCALE_ONLY=<partitions>` measures the open of that one
+//! size only (once each); `SEGLOG_SCALE_KEEP=1` keeps the built stores
+//! (their paths are printed), for profiling an open with
+//! `SEGLOG_SCALE_CHILD_DIR=<path>`, which opens that store once and
+//! prints the time and the resident set.
 
 use std::fs;
 use std::path::Path;
@@ -163,7 +178,8 @@ fn build(partitions: u32) -> TempDir {
 /// One timed `LogStore::open` on the real file system, after a clean
 /// close or (`clean` false) after a crash; the close after it is not
 /// timed.
-fn open_once(root: &Path, partitions: u32, clean: bool) -> Duration {
+/// Returns the time and the partitions recovered.
+fn open_once(root: &Path, partitions: u32, clean: bool) -> (Duration, usize) {
     let start = Instant::now();
     let store = LogStore::open(root, config()).unwrap();
     let took = start.elapsed();
@@ -173,8 +189,9 @@ fn open_once(root: &Path, partitions: u32, clean: bool) -> Duration {
     if clean {
         assert_eq!(report.partitions_recovered, 0, "{report:?}");
     }
+    let recovered = report.partitions_recovered;
     store.close().unwrap();
-    took
+    (took, recovered)
 }
 
 /// Env var naming a store directory: the process only opens that store
@@ -261,15 +278,18 @@ fn open_figures(partitions: u32, clean_runs: usize, unclean_runs: usize) -> Open
     let (first, rss_kib, rss_growth_kib) = first_open(root);
     let clean = median(
         (0..clean_runs)
-            .map(|_| open_once(root, partitions, true))
+            .map(|_| open_once(root, partitions, true).0)
             .collect(),
     );
     let walked = median((0..clean_runs).map(|_| walk(root)).collect());
+    let mut recovered = 0;
     let unclean = median(
         (0..unclean_runs)
             .map(|_| {
                 fs::remove_file(root.join(CLEAN_SHUTDOWN_MARKER)).unwrap();
-                open_once(root, partitions, false)
+                let (took, r) = open_once(root, partitions, false);
+                recovered = r;
+                took
             })
             .collect(),
     );
@@ -277,7 +297,8 @@ fn open_figures(partitions: u32, clean_runs: usize, unclean_runs: usize) -> Open
     println!(
         "open {partitions} partitions: first {first:.2?} ({:.1} us/partition), \
          clean median of {clean_runs} {clean:.2?} ({:.1} us/partition), \
-         unclean median of {unclean_runs} {unclean:.2?} ({:.1} us/partition); \
+         unclean median of {unclean_runs} {unclean:.2?} ({:.1} us/partition, \
+         {recovered} recovered); \
          std read_dir+metadata {walked:.2?} ({:.1} us/partition); \
          VmRSS after first open {:.1} MiB (+{:.1} MiB)",
         per(first),
@@ -364,6 +385,7 @@ fn bench_append(c: &mut Criterion) {
         .map(|p| store.partition(TOPIC, p).unwrap())
         .collect();
     let one = store.partition("one", 0).unwrap();
+    let partitions_open = rss_kib() as f64 / 1024.0;
     let batches: Vec<Vec<Record>> = (0..BATCHES)
         .map(|b| {
             (0..BATCH_RECORDS)
@@ -381,28 +403,54 @@ fn bench_append(c: &mut Criterion) {
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(3));
     let many_refs: Vec<&PartitionLog> = many.iter().collect();
-    group.bench_function(BenchmarkId::new("PartitionLog::append", 1), |b| {
-        append(b, &[&one], &batches)
-    });
-    group.bench_function(
-        BenchmarkId::new("PartitionLog::append", APPEND_PARTITIONS),
-        |b| append(b, &many_refs, &batches),
-    );
+    for (name, flush_each) in [
+        ("PartitionLog::append", false),
+        ("PartitionLog::append+flush", true),
+    ] {
+        group.bench_function(BenchmarkId::new(name, 1), |b| {
+            append(b, &[&one], &batches, flush_each)
+        });
+        settle(&store);
+        group.bench_function(BenchmarkId::new(name, APPEND_PARTITIONS), |b| {
+            append(b, &many_refs, &batches, flush_each)
+        });
+        settle(&store);
+    }
     group.bench_function(BenchmarkId::new("Producer::send", 1), |b| {
         produce(b, &store, ("one", &[&one]), &batches)
     });
+    settle(&store);
     group.bench_function(BenchmarkId::new("Producer::send", APPEND_PARTITIONS), |b| {
         produce(b, &store, (TOPIC, &many_refs), &batches)
     });
     group.finish();
+    println!(
+        "VmRSS after the appends: {:.1} MiB (before them, {partitions_open:.1} MiB with the \
+         {APPEND_PARTITIONS} partitions open)",
+        rss_kib() as f64 / 1024.0,
+    );
     drop(many);
     drop(one);
     store.close().unwrap();
 }
 
+/// Writes back what the last benchmark left in the page cache (an fsync of
+/// every partition), so that the next one does not pay for it: a
+/// benchmark run right after another that wrote gigabytes was throttled
+/// by the kernel's writeback of them, several times slower.
+fn settle(store: &LogStore) {
+    store.sync().unwrap();
+}
+
 /// Appends `batches` to `logs` in turn, then hands every log's buffered
-/// bytes to the OS.
-fn append(b: &mut Bencher, logs: &[&PartitionLog], batches: &[Vec<Record>]) {
+/// bytes to the OS: after every iteration if `flush_each`, else once at
+/// the end of the sample.
+fn append(b: &mut Bencher, logs: &[&PartitionLog], batches: &[Vec<Record>], flush_each: bool) {
+    let flush = || {
+        for log in logs {
+            log.flush_with(Durability::Flush).unwrap();
+        }
+    };
     b.iter_custom(|iters| {
         let start = Instant::now();
         for _ in 0..iters {
@@ -411,10 +459,11 @@ fn append(b: &mut Bencher, logs: &[&PartitionLog], batches: &[Vec<Record>]) {
                     .append_with(batch, Durability::None)
                     .unwrap();
             }
+            if flush_each {
+                flush();
+            }
         }
-        for log in logs {
-            log.flush_with(Durability::Flush).unwrap();
-        }
+        flush();
         start.elapsed()
     })
 }
