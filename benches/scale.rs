@@ -70,7 +70,7 @@ use tempfile::TempDir;
 #[path = "../tests/common_nosync/mod.rs"]
 mod common_nosync;
 
-use common_nosync::NoSyncFs;
+use common_nosync::{clone_partition_zero, NoSyncFs};
 
 const TOPIC: &str = "scale";
 const VALUE_LEN: usize = 100;
@@ -134,29 +134,13 @@ fn build(partitions: u32) -> TempDir {
     store.close().unwrap();
     let created = t.elapsed();
 
-    let template = root.join(format!("{TOPIC}-0"));
-    let files: Vec<_> = fs::read_dir(&template)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file())
-        .map(|e| e.file_name())
-        .collect();
-    assert!(files.len() >= 3 * SEGMENTS as usize);
-    // The active segment's files change in place: copied. Sealed segments
-    // and checkpoint files are never written in place: linked.
-    let active = format!("{:020}.", (SEGMENTS - 1) * RECORDS_PER_SEGMENT);
-    for p in 1..partitions {
-        let to = root.join(format!("{TOPIC}-{p}"));
-        fs::remove_dir_all(&to).unwrap();
-        fs::create_dir(&to).unwrap();
-        for name in &files {
-            let (from, to) = (template.join(name), to.join(name));
-            let link = !name.to_string_lossy().starts_with(&active);
-            if !(link && fs::hard_link(&from, &to).is_ok()) {
-                fs::copy(&from, &to).unwrap();
-            }
-        }
-    }
+    let files = clone_partition_zero(
+        root,
+        TOPIC,
+        partitions,
+        (SEGMENTS - 1) * RECORDS_PER_SEGMENT,
+    );
+    assert!(files >= 3 * SEGMENTS as usize);
     let linked = t.elapsed() - created;
     let store = no_sync().open(root, config()).unwrap();
     let report = store.open_report();
@@ -172,7 +156,7 @@ fn build(partitions: u32) -> TempDir {
     println!(
         "built {partitions} partitions x {SEGMENTS} segments ({} files) in {:.2?}: \
          created and filled {created:.2?}, linked {linked:.2?}",
-        files.len() * partitions as usize,
+        files * partitions as usize,
         t.elapsed()
     );
     dir

@@ -44,7 +44,7 @@ use seglog::{Durability, Record};
 
 mod common_nosync;
 
-use common_nosync::NoSyncFs;
+use common_nosync::{clone_partition_zero, NoSyncFs};
 
 const TOPIC: &str = "scale";
 const PARTITIONS: u32 = 2_000;
@@ -123,37 +123,11 @@ fn build(dir: &Path) {
     let filled = t.elapsed();
 
     let t = Instant::now();
-    let template = dir.join(format!("{TOPIC}-0"));
-    let files: Vec<_> = fs::read_dir(&template)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().unwrap().is_file())
-        .map(|e| e.file_name())
-        .collect();
+    let files = clone_partition_zero(dir, TOPIC, PARTITIONS, (SEGMENTS - 1) * RECORDS_PER_SEGMENT);
     assert!(
-        files.len() >= 3 * SEGMENTS as usize,
-        "{} files in {}",
-        files.len(),
-        template.display()
+        files >= 3 * SEGMENTS as usize,
+        "{files} files in partition 0"
     );
-    // The active (last) segment's files are written in place (appends,
-    // index preallocation): copy them. Sealed segments' files are never
-    // changed in place, and the checkpoint files are only ever replaced
-    // (renamed over) or removed: link those.
-    let active = format!("{:020}.", (SEGMENTS - 1) * RECORDS_PER_SEGMENT);
-    for p in 1..PARTITIONS {
-        let to = dir.join(format!("{TOPIC}-{p}"));
-        // The empty partition the store created.
-        fs::remove_dir_all(&to).unwrap();
-        fs::create_dir(&to).unwrap();
-        for name in &files {
-            let (from, to) = (template.join(name), to.join(name));
-            let link = !name.to_string_lossy().starts_with(&active);
-            if !(link && fs::hard_link(&from, &to).is_ok()) {
-                fs::copy(&from, &to).unwrap();
-            }
-        }
-    }
     let copied = t.elapsed();
 
     let t = Instant::now();
@@ -175,7 +149,7 @@ fn build(dir: &Path) {
     println!(
         "build: topic created {created:?}, partition 0 filled {filled:?}, {} files \
          linked or copied {copied:?}, open {opened:?}, close {:?}, total {:?}",
-        files.len() * (PARTITIONS as usize - 1),
+        files * (PARTITIONS as usize - 1),
         t2.elapsed(),
         t.elapsed() + created + filled + copied,
     );
