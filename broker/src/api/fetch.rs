@@ -48,9 +48,8 @@ fn decode(v: i16, body: &mut Reader) -> DecodeResult<Request> {
         let _session_id = body.i32()?;
         let _session_epoch = body.i32()?;
     }
-    let topics = body.array(|r| {
-        let name = r.string()?;
-        let partitions = r.array(|r| {
+    let topics = body
+        .topic_partitions(|r| {
             let partition = r.i32()?;
             if v >= 9 {
                 let _current_leader_epoch = r.i32()?;
@@ -63,16 +62,15 @@ fn decode(v: i16, body: &mut Reader) -> DecodeResult<Request> {
                 let _log_start_offset = r.i64()?;
             }
             let partition_max_bytes = r.i32()?;
-            r.tagged_fields()?;
             Ok(FetchPartition {
                 partition,
                 fetch_offset,
                 partition_max_bytes,
             })
-        })?;
-        r.tagged_fields()?;
-        Ok(FetchTopic { name, partitions })
-    })?;
+        })?
+        .into_iter()
+        .map(|(name, partitions)| FetchTopic { name, partitions })
+        .collect();
     if v >= 7 {
         // Fetch sessions are not kept (session id 0 in every response), so
         // every request is a full one and forgotten topics need nothing.

@@ -47,19 +47,13 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
     if v >= 2 {
         let _isolation_level = body.i8()?;
     }
-    let topics = body.array(|r| {
-        let name = r.string()?;
-        let partitions = r.array(|r| {
-            let partition = r.i32()?;
-            if v >= 4 {
-                let _current_leader_epoch = r.i32()?;
-            }
-            let timestamp = r.i64()?;
-            r.tagged_fields()?;
-            Ok((partition, timestamp))
-        })?;
-        r.tagged_fields()?;
-        Ok((name, partitions))
+    let topics = body.topic_partitions(|r| {
+        let partition = r.i32()?;
+        if v >= 4 {
+            let _current_leader_epoch = r.i32()?;
+        }
+        let timestamp = r.i64()?;
+        Ok((partition, timestamp))
     })?;
     body.tagged_fields()?;
     body.finish()?;

@@ -23,16 +23,10 @@ pub fn handle(ctx: &Context<'_>, body: &mut Reader) -> DecodeResult<Outcome> {
     let transactional_id = body.nullable_string()?;
     let acks = body.i16()?;
     let _timeout_ms = body.i32()?;
-    let topics = body.array(|r| {
-        let name = r.string()?;
-        let partitions = r.array(|r| {
-            let index = r.i32()?;
-            let records = r.nullable_bytes()?;
-            r.tagged_fields()?;
-            Ok(PartitionData { index, records })
-        })?;
-        r.tagged_fields()?;
-        Ok((name, partitions))
+    let topics = body.topic_partitions(|r| {
+        let index = r.i32()?;
+        let records = r.nullable_bytes()?;
+        Ok(PartitionData { index, records })
     })?;
     body.tagged_fields()?;
     body.finish()?;

@@ -220,6 +220,26 @@ impl Reader {
         Ok(self.nullable_array(item)?.unwrap_or_default())
     }
 
+    /// The topics of a request that names partitions by topic name (Produce,
+    /// Fetch, ListOffsets, OffsetCommit, DeleteRecords): an array of a name
+    /// and an array of partitions, each read by `partition` and followed,
+    /// as each topic is, by its tagged fields.
+    pub fn topic_partitions<T>(
+        &mut self,
+        mut partition: impl FnMut(&mut Reader) -> DecodeResult<T>,
+    ) -> DecodeResult<Vec<(String, Vec<T>)>> {
+        self.array(|r| {
+            let name = r.string()?;
+            let partitions = r.array(|r| {
+                let p = partition(r)?;
+                r.tagged_fields()?;
+                Ok(p)
+            })?;
+            r.tagged_fields()?;
+            Ok((name, partitions))
+        })
+    }
+
     /// Skips a tagged-field section (flexible versions only; nothing in
     /// classic ones). Returns the fields as (tag, bytes).
     pub fn tagged_fields(&mut self) -> DecodeResult<Vec<(u32, Bytes)>> {

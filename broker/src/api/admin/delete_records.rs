@@ -22,16 +22,10 @@ pub type DeleteRecordsRequest = Vec<(String, Vec<(i32, i64)>)>;
 
 /// Reads a DeleteRecords request (versions 0 to 2).
 pub fn decode(body: &mut Reader) -> DecodeResult<DeleteRecordsRequest> {
-    let topics = body.array(|r| {
-        let name = r.string()?;
-        let partitions = r.array(|r| {
-            let partition = r.i32()?;
-            let offset = r.i64()?;
-            r.tagged_fields()?;
-            Ok((partition, offset))
-        })?;
-        r.tagged_fields()?;
-        Ok((name, partitions))
+    let topics = body.topic_partitions(|r| {
+        let partition = r.i32()?;
+        let offset = r.i64()?;
+        Ok((partition, offset))
     })?;
     let _timeout_ms = body.i32()?;
     body.tagged_fields()?;

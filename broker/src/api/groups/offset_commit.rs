@@ -59,23 +59,17 @@ fn decode(body: &mut Reader, v: i16) -> DecodeResult<Request> {
     if v <= 4 {
         let _retention_time_ms = body.i64()?;
     }
-    let topics = body.array(|r| {
-        let name = r.string()?;
-        let partitions = r.array(|r| {
-            let index = r.i32()?;
-            let offset = r.i64()?;
-            let leader_epoch = if v >= 6 { r.i32()? } else { -1 };
-            let metadata = r.nullable_string()?;
-            r.tagged_fields()?;
-            Ok(Partition {
-                index,
-                offset,
-                leader_epoch,
-                metadata,
-            })
-        })?;
-        r.tagged_fields()?;
-        Ok((name, partitions))
+    let topics = body.topic_partitions(|r| {
+        let index = r.i32()?;
+        let offset = r.i64()?;
+        let leader_epoch = if v >= 6 { r.i32()? } else { -1 };
+        let metadata = r.nullable_string()?;
+        Ok(Partition {
+            index,
+            offset,
+            leader_epoch,
+            metadata,
+        })
     })?;
     body.tagged_fields()?;
     body.finish()?;
