@@ -297,6 +297,7 @@ pub mod log;
 pub mod offsets;
 mod poison;
 pub mod record;
+pub mod replication;
 pub mod retention;
 mod segment;
 pub mod store;

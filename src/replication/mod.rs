@@ -1,0 +1,6 @@
+//! Replication hooks: leader and follower partitions as Kafka runs them,
+//! over a transport the host supplies.
+
+/// A replica's id: the id of the broker (or process) that holds it, as
+/// Kafka's broker ids.
+pub type ReplicaId = i32;
