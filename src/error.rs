@@ -320,6 +320,89 @@ pub enum Error {
     #[error("the consumer was woken up")]
     Wakeup,
 
+    /// A role change or a replica's request carried a leader epoch older
+    /// than the partition's (Kafka's `FENCED_LEADER_EPOCH`): it comes from
+    /// a deposed leader or a stale controller decision, and was refused.
+    #[error("leader epoch {epoch} is fenced: the partition is at epoch {current}")]
+    Fenced {
+        /// The epoch given.
+        epoch: i32,
+        /// The partition's current leader epoch.
+        current: i32,
+    },
+
+    /// A request carried a leader epoch newer than the partition knows
+    /// (Kafka's `UNKNOWN_LEADER_EPOCH`): the host has not yet told this
+    /// replica about the change. Retry after the role change arrives.
+    #[error("leader epoch {epoch} is unknown: the partition is at epoch {current}")]
+    UnknownLeaderEpoch {
+        /// The epoch given.
+        epoch: i32,
+        /// The partition's current leader epoch.
+        current: i32,
+    },
+
+    /// A leader's operation (an append as leader, a follower's fetch) on a
+    /// replica that is not the partition's leader (Kafka's
+    /// `NOT_LEADER_OR_FOLLOWER`). Nothing was written.
+    #[error("this replica is not the leader{}", .leader.map_or(String::new(), |l| format!(" (replica {l} is)")))]
+    NotLeader {
+        /// The leader this replica follows, when it follows one.
+        leader: Option<i32>,
+    },
+
+    /// A follower fetch from a replica id the partition's assignment does
+    /// not hold (Kafka answers such a fetch with `NOT_LEADER_OR_FOLLOWER`).
+    #[error("replica {replica} is not assigned to this partition")]
+    UnknownReplica {
+        /// The id given.
+        replica: i32,
+    },
+
+    /// An `acks=all` append was refused before anything was written: the
+    /// in-sync replica set is smaller than `min.insync.replicas` (Kafka's
+    /// `NOT_ENOUGH_REPLICAS`).
+    #[error("not enough in-sync replicas: {isr} of at least {min_insync}")]
+    NotEnoughReplicas {
+        /// The size of the ISR.
+        isr: usize,
+        /// The required size.
+        min_insync: usize,
+    },
+
+    /// An `acks=all` append was written to the leader's log, but the
+    /// in-sync replica set shrank below `min.insync.replicas` before the
+    /// high watermark passed it (Kafka's
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND`). The records are in the log and
+    /// may still be replicated; they were not acknowledged.
+    #[error("records up to offset {last_offset} were appended, but the ISR shrank to {isr} (at least {min_insync} needed)")]
+    NotEnoughReplicasAfterAppend {
+        /// The last offset of the append.
+        last_offset: u64,
+        /// The size of the ISR.
+        isr: usize,
+        /// The required size.
+        min_insync: usize,
+    },
+
+    /// Waiting for replication timed out (Kafka's `REQUEST_TIMED_OUT`):
+    /// the records are in the leader's log but the high watermark had not
+    /// passed them yet. They may still be replicated.
+    #[error("timed out waiting for the high watermark to pass offset {last_offset} (it is at {high_watermark})")]
+    ReplicationTimeout {
+        /// The last offset of the append.
+        last_offset: u64,
+        /// The high watermark when the wait ended.
+        high_watermark: u64,
+    },
+
+    /// A leader epoch that is not valid where it was given (negative).
+    #[error("invalid leader epoch {epoch}")]
+    InvalidLeaderEpoch {
+        /// The epoch given.
+        epoch: i32,
+    },
+
     /// The group coordinator refused a consumer-group request (a join, a
     /// heartbeat, an offset commit, an administrative change), for the
     /// reason `kind` names. Nothing of the request was written.
@@ -577,6 +660,37 @@ impl Error {
             Error::Closed => Error::Closed,
             Error::StoreClosed { path } => Error::StoreClosed { path: path.clone() },
             Error::Wakeup => Error::Wakeup,
+            Error::Fenced { epoch, current } => Error::Fenced {
+                epoch: *epoch,
+                current: *current,
+            },
+            Error::UnknownLeaderEpoch { epoch, current } => Error::UnknownLeaderEpoch {
+                epoch: *epoch,
+                current: *current,
+            },
+            Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+            Error::UnknownReplica { replica } => Error::UnknownReplica { replica: *replica },
+            Error::NotEnoughReplicas { isr, min_insync } => Error::NotEnoughReplicas {
+                isr: *isr,
+                min_insync: *min_insync,
+            },
+            Error::NotEnoughReplicasAfterAppend {
+                last_offset,
+                isr,
+                min_insync,
+            } => Error::NotEnoughReplicasAfterAppend {
+                last_offset: *last_offset,
+                isr: *isr,
+                min_insync: *min_insync,
+            },
+            Error::ReplicationTimeout {
+                last_offset,
+                high_watermark,
+            } => Error::ReplicationTimeout {
+                last_offset: *last_offset,
+                high_watermark: *high_watermark,
+            },
+            Error::InvalidLeaderEpoch { epoch } => Error::InvalidLeaderEpoch { epoch: *epoch },
             Error::Group { group, kind } => Error::Group {
                 group: group.clone(),
                 kind: *kind,

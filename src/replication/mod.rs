@@ -4,3 +4,7 @@
 /// A replica's id: the id of the broker (or process) that holds it, as
 /// Kafka's broker ids.
 pub type ReplicaId = i32;
+
+pub mod epoch_cache;
+
+pub use epoch_cache::{EpochEndOffset, EpochEntry, LeaderEpochCache};
