@@ -20,13 +20,6 @@ const ATTRIBUTES_POS: usize = 21;
 const MAX_TIMESTAMP_POS: usize = 35;
 const TIMESTAMP_TYPE_BIT: u16 = 0x08;
 
-/// The partition leader epoch stamped on the batches a log appends as the
-/// leader ([`PartitionLog::append`], [`PartitionLog::append_encoded`]): a
-/// Kafka broker stamps its leader epoch on every batch it accepts (the
-/// first leader's is 0), where a client sends -1. Replicated batches keep
-/// theirs.
-const LEADER_EPOCH: i32 = 0;
-
 impl PartitionLog {
     /// Appends `records` as one batch, as a Kafka leader does: offsets from
     /// the log end offset on, a timestamp from the clock for records
@@ -246,9 +239,12 @@ impl Inner {
         let now = self.clock.now_ms();
         let base = self.log_end_offset.load(Ordering::Acquire);
         let timestamp_type = self.config.message_timestamp_type;
+        // A Kafka leader stamps its leader epoch on every batch it accepts
+        // (the first leader's is 0), where a client sends -1.
+        let epoch = self.stamp_epoch();
         let builder = BatchBuilder::new()
             .base_offset(base)
-            .partition_leader_epoch(LEADER_EPOCH)
+            .partition_leader_epoch(epoch)
             .compression(self.config.compression)
             .timestamp_type(timestamp_type)
             .now(now);
@@ -283,6 +279,7 @@ impl Inner {
             }
         };
         info.log_append_time = (timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        self.learn_epochs(&[(epoch, info.first_offset)])?;
         Ok(info)
     }
 
@@ -350,12 +347,13 @@ impl Inner {
         // Assign offsets in place: base offset and leader epoch are outside
         // the CRC; log-append time changes the CRC, so it is recomputed.
         let mut next = self.log_end_offset.load(Ordering::Acquire);
+        let epoch = self.stamp_epoch();
         let mut at = 0usize;
         for (meta, header_max) in metas.iter_mut().zip(header_max) {
             let b = &mut bytes[at..at + meta.size];
             let delta = meta.last_offset - meta.base_offset;
             b[BASE_OFFSET_POS..BASE_OFFSET_POS + 8].copy_from_slice(&(next as i64).to_be_bytes());
-            b[LEADER_EPOCH_POS..LEADER_EPOCH_POS + 4].copy_from_slice(&LEADER_EPOCH.to_be_bytes());
+            b[LEADER_EPOCH_POS..LEADER_EPOCH_POS + 4].copy_from_slice(&epoch.to_be_bytes());
             if let Some(t) = append_time {
                 let attrs = u16::from_be_bytes([b[ATTRIBUTES_POS], b[ATTRIBUTES_POS + 1]])
                     | TIMESTAMP_TYPE_BIT;
@@ -377,11 +375,13 @@ impl Inner {
         w.scratch = bytes;
         let mut info = result?;
         info.log_append_time = append_time;
+        self.learn_epochs(&[(epoch, info.first_offset)])?;
         Ok(info)
     }
 
     fn append_replicated(&self, input: &[u8], durability: Durability) -> Result<AppendInfo> {
         let mut metas = Vec::new();
+        let mut epochs: Vec<(i32, u64)> = Vec::new();
         let mut records_total = 0u64;
         let mut position = 0u64;
         let mut prev_last: Option<u64> = None;
@@ -402,6 +402,9 @@ impl Inner {
                 }
             }
             prev_last = Some(h.last_offset());
+            if epochs.last().is_none_or(|(e, _)| *e != h.partition_leader_epoch) {
+                epochs.push((h.partition_leader_epoch, h.base_offset));
+            }
             records_total += u64::from(h.records_count);
             metas.push(BatchMeta {
                 base_offset: h.base_offset,
@@ -427,7 +430,9 @@ impl Inner {
             });
         }
         let now = self.clock.now_ms();
-        self.write_batches(&mut w, input, &metas, records_total, durability, now)
+        let info = self.write_batches(&mut w, input, &metas, records_total, durability, now)?;
+        self.learn_epochs(&epochs)?;
+        Ok(info)
     }
 
     /// Writes validated batches laid end to end in `bytes`, then makes them

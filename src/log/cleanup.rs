@@ -92,7 +92,10 @@ impl PartitionLog {
             retention_ms: None,
             ..*policy
         };
-        let mut plan = retention::plan(&metas, start, leo, now, &untimed);
+        // Nothing at or above the high watermark goes (for a log without
+        // replicas it is the log end offset).
+        let hw = self.inner.high_watermark();
+        let mut plan = retention::plan(&metas, start, hw, now, &untimed);
         if let Some(retention_ms) = policy.retention_ms.filter(|_| policy.delete_enabled) {
             let last = metas.len().saturating_sub(1);
             for i in plan.delete.len()..last {
@@ -104,7 +107,7 @@ impl PartitionLog {
                     break;
                 }
             }
-            plan = retention::plan(&metas, start, leo, now, policy);
+            plan = retention::plan(&metas, start, hw, now, policy);
         }
         if plan.is_empty() {
             return Ok(RetentionOutcome {

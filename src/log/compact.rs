@@ -152,7 +152,7 @@ impl PartitionLog {
         let _round = lock(&inner.cleaner.round);
         inner.check_open()?;
         let started = Instant::now();
-        let (segments, leo, start, rewinds) = {
+        let (segments, leo, start, hw, rewinds) = {
             let w = inner.writer()?;
             let segments: Vec<Arc<Segment>> =
                 read_lock(&inner.segments).values().cloned().collect();
@@ -160,6 +160,7 @@ impl PartitionLog {
                 segments,
                 inner.log_end_offset.load(Ordering::Acquire),
                 inner.log_start_offset.load(Ordering::Acquire),
+                inner.high_watermark(),
                 w.rewinds,
             )
         };
@@ -170,7 +171,7 @@ impl PartitionLog {
             start,
             leo,
             checkpoint,
-            leo,
+            hw,
             now_ms,
             &policy_of(&inner.config),
         );
@@ -600,7 +601,7 @@ impl PartitionLog {
             start,
             leo,
             self.cleaner_checkpoint(),
-            leo,
+            inner.high_watermark(),
             now_ms,
             &policy_of(&inner.config),
         ))

@@ -75,6 +75,7 @@ impl Inner {
             self.log_start_offset.store(new_start, Ordering::Release);
             self.recovery_point.fetch_max(new_start, Ordering::AcqRel);
             self.persist_state(w)?;
+            self.epochs_started_at(new_start);
         }
         if doomed.is_empty() {
             return Ok(());

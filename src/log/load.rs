@@ -17,6 +17,7 @@ use crate::config::LogConfig;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirEntry, Fs, IoContext, OpenMode};
 use crate::poison::Poison;
+use crate::replication::LeaderEpochCache;
 use crate::segment::{
     check_offset_index, check_time_index, missing_records_reason, parse_file_name, recover_log,
     remove_files, ActiveSegment, FileKind, IndexFiles, Resources, Segment, SegmentContext,
@@ -37,6 +38,8 @@ pub(super) struct Listing<'a> {
 pub(super) struct Loaded {
     pub(super) closed: Vec<Arc<Segment>>,
     pub(super) active: ActiveSegment,
+    /// Leader epochs of the batches recovery re-read, in offset order.
+    pub(super) epochs: Vec<(i32, u64)>,
 }
 
 /// What an open hands to the log it builds.
@@ -46,6 +49,8 @@ struct Opened {
     leo: u64,
     recovery_point: u64,
     report: RecoveryReport,
+    /// Leader epochs of the batches recovery re-read.
+    epochs: Vec<(i32, u64)>,
     active: Option<ActiveSegment>,
     clean_marker: bool,
     follow: Option<Follow>,
@@ -91,6 +96,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
             leo: view.leo,
             recovery_point: view.recovery_point,
             report: view.report,
+            epochs: Vec::new(),
             active: None,
             clean_marker: false,
             follow: Some(view.follow),
@@ -98,6 +104,8 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
     } else {
         open_writable(&ctx, &opts, fallback, now)?
     };
+    let mut report = opened.report;
+    let cache = load_epoch_cache(&ctx, &opened.epochs, opened.log_start, opened.leo, &mut report)?;
     let inner = Inner {
         dir: dir.to_path_buf(),
         config,
@@ -118,7 +126,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         log_end_offset: AtomicU64::new(opened.leo),
         recovery_point: AtomicU64::new(opened.recovery_point),
         closed: AtomicBool::new(false),
-        recovery: opened.report,
+        recovery: report,
         dir_lock: Mutex::new(dir_lock),
         listener: opts.listener,
         file_delete_delay_ms: opts.file_delete_delay_ms,
@@ -131,6 +139,7 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
                 .cleaner_checkpoint
                 .unwrap_or(super::cleaner_checkpoint::CleanerCheckpointFile::Own),
         },
+        epochs: super::epochs::Epochs::new(cache),
     };
     let log = PartitionLog {
         inner: Arc::new(inner),
@@ -149,6 +158,35 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         }
     }
     Ok(log)
+}
+
+/// The leader-epoch cache of a log being opened: its checkpoint, the
+/// epochs recovery read, trimmed to the log's range (Kafka's load step 9),
+/// and written back if that changed it. A checkpoint that cannot be parsed
+/// is reported and replaced by what the data says.
+fn load_epoch_cache(
+    ctx: &SegmentContext,
+    recovered: &[(i32, u64)],
+    log_start: u64,
+    leo: u64,
+    report: &mut RecoveryReport,
+) -> Result<LeaderEpochCache> {
+    let (mut cache, damaged) = match LeaderEpochCache::read(&*ctx.fs, &ctx.dir) {
+        Ok(cache) => (cache.unwrap_or_default(), false),
+        Err(e @ Error::Corrupt { .. }) => {
+            report.epoch_checkpoint_damage = Some(e.to_string());
+            (LeaderEpochCache::new(), true)
+        }
+        Err(e) => return Err(e),
+    };
+    let before = cache.clone();
+    Inner::learn_recovered_epochs(&mut cache, recovered);
+    cache.truncate_from_end(leo);
+    cache.truncate_from_start(log_start);
+    if !ctx.read_only && (damaged || cache != before) {
+        cache.write(&*ctx.fs, &ctx.dir)?;
+    }
+    Ok(cache)
 }
 
 /// Opens the directory for writing: a clean load or a recovery, leftovers
@@ -217,6 +255,7 @@ fn open_writable(
             Loaded {
                 closed: Vec::new(),
                 active: ActiveSegment::create(ctx, saved_start, now)?,
+                epochs: Vec::new(),
             }
         }
         // The marker goes only once recovery has decided to change
@@ -257,6 +296,7 @@ fn open_writable(
             loaded = Loaded {
                 closed: Vec::new(),
                 active: ActiveSegment::create(ctx, saved_start, now)?,
+                epochs: Vec::new(),
             };
             log_start = saved_start;
             mismatch.used = saved_start;
@@ -295,6 +335,7 @@ fn open_writable(
     }
 
     let leo = loaded.active.next_offset();
+    let epochs = std::mem::take(&mut loaded.epochs);
     let state = PartitionState {
         // After a clean close everything is on disk; after recovery every
         // re-read segment was fsynced.
@@ -316,6 +357,7 @@ fn open_writable(
         leo,
         recovery_point: leo,
         report,
+        epochs,
         active: Some(loaded.active),
         clean_marker: marker_on_disk,
         follow: None,
@@ -399,7 +441,11 @@ fn load_clean(
         now,
         Some(m.resume),
     )?;
-    Ok(Some(Loaded { closed, active }))
+    Ok(Some(Loaded {
+        closed,
+        active,
+        epochs: Vec::new(),
+    }))
 }
 
 /// Removes every file of the segment based at `base_offset`.

@@ -134,6 +134,7 @@ mod compact;
 mod deletion;
 mod dir_lock;
 mod durability;
+mod epochs;
 mod fetch;
 mod follow;
 mod load;
@@ -221,6 +222,9 @@ struct Inner {
     follow: Option<Mutex<follow::Follow>>,
     /// Compaction rounds and their checkpoint.
     cleaner: CleanerState,
+    /// The leader-epoch cache, the epoch stamped on appends, the high
+    /// watermark.
+    epochs: epochs::Epochs,
 }
 
 /// What compaction keeps about a log.

@@ -225,7 +225,7 @@ impl PartitionLog {
 }
 
 impl Inner {
-    fn read(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
+    pub(super) fn read(&self, offset: u64, max_bytes: u64, max_offset: u64) -> Result<FetchData> {
         self.check_open()?;
         let leo = self.log_end_offset.load(Ordering::Acquire);
         let start = self.log_start_offset.load(Ordering::Acquire);

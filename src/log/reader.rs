@@ -256,7 +256,10 @@ impl LogReader {
     pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
         let (start, size) = loop {
             let Some(fetch) = &self.fetch else {
-                let fetch = self.log.read(self.next_offset, self.fetch_bytes)?;
+                // Consumers read below the high watermark (for a log
+                // without replicas, the log end offset).
+                let inner = &self.log.inner;
+                let fetch = inner.read(self.next_offset, self.fetch_bytes, inner.high_watermark())?;
                 if fetch.is_empty() {
                     return Ok(None);
                 }

@@ -137,6 +137,7 @@ pub(super) fn recover(
         return Ok(Loaded {
             closed: Vec::new(),
             active: ActiveSegment::create(ctx, saved.map_or(0, |s| s.state.log_start_offset), now)?,
+            epochs: Vec::new(),
         });
     }
     // An overlap is only found against a segment re-read here, so the new
@@ -148,8 +149,10 @@ pub(super) fn recover(
         .map(|&(b, s)| Arc::new(Segment::closed(ctx.clone(), b, s)))
         .collect();
     let mut active = None;
+    let mut epochs = Vec::new();
     for (k, (file, mut rec)) in recovered.into_iter().enumerate() {
         let base = bases[from + k].0;
+        epochs.append(&mut rec.epochs);
         let path = ctx.path(base, FileKind::Log);
         // What recovery read may only be in the page cache (the process
         // died, the machine did not): make it durable before trusting it.
@@ -179,7 +182,11 @@ pub(super) fn recover(
     }
     let active =
         active.ok_or_else(|| Error::corrupt(&ctx.dir, 0, "recovery found no active segment"))?;
-    Ok(Loaded { closed, active })
+    Ok(Loaded {
+        closed,
+        active,
+        epochs,
+    })
 }
 
 /// What re-reading the segments from one on found: each one read (up to

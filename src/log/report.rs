@@ -33,6 +33,11 @@ pub struct RecoveryReport {
     /// Checkpointed offsets the data contradicts (a log start offset or a
     /// recovery point beyond the log end), and what the open used instead.
     pub checkpoint_mismatches: Vec<CheckpointMismatch>,
+    /// Why `leader-epoch-checkpoint` could not be used, if it could not:
+    /// the leader-epoch cache then started from the epochs of the batches
+    /// recovery re-read (none after a clean shutdown), and the file was
+    /// rewritten from it.
+    pub epoch_checkpoint_damage: Option<String>,
 }
 
 /// A segment an open found unusable, left in place.

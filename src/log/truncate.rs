@@ -218,6 +218,7 @@ impl Inner {
         // when the batch holding it started earlier.
         let end = self.active(w)?.truncate_to(offset, now)?;
         self.log_end_offset.store(end, Ordering::Release);
+        self.epochs_truncated_to(end)?;
         // The cut is fsynced: what remains is as synced as it was before.
         self.recovery_point
             .store(recovery_point.min(end), Ordering::Release);
@@ -248,6 +249,7 @@ impl Inner {
         w.unflushed_records = 0;
         self.log_start_offset.store(offset, Ordering::Release);
         self.recovery_point.store(offset, Ordering::Release);
+        self.epochs_restarted_at(offset)?;
         self.persist_state(w)
     }
 

@@ -42,6 +42,10 @@ pub(crate) struct RecoveredLog {
     /// The time index's last timestamp (kept apart from `times`, which a
     /// caller following a growing segment drains).
     last_time: Option<i64>,
+    /// `(partition leader epoch, base offset)` of each valid batch whose
+    /// epoch (not -1) is larger than every epoch before it here: what the
+    /// leader-epoch cache learns from this segment.
+    pub(crate) epochs: Vec<(i32, u64)>,
 }
 
 impl RecoveredLog {
@@ -64,6 +68,7 @@ impl RecoveredLog {
             invalid: None,
             incomplete: false,
             last_time: None,
+            epochs: Vec::new(),
         }
     }
 
@@ -91,6 +96,7 @@ impl RecoveredLog {
             invalid: None,
             incomplete: false,
             last_time,
+            epochs: Vec::new(),
         }
     }
 
@@ -161,6 +167,10 @@ impl RecoveredLog {
             self.last_time = Some(t.timestamp);
         }
         self.first_batch_timestamp.get_or_insert(h.max_timestamp);
+        let epoch = h.partition_leader_epoch;
+        if epoch >= 0 && self.epochs.last().is_none_or(|(e, _)| epoch > *e) {
+            self.epochs.push((epoch, h.base_offset));
+        }
         self.last_offset = Some(h.last_offset());
         self.last_batch = Some((position, h.base_offset, h.crc));
         self.valid_bytes = position + h.size() as u64;

@@ -378,7 +378,7 @@ impl Consumer {
     /// # Errors
     /// [`Error::StoreClosed`].
     pub fn seek_to_end(&mut self) -> Result<()> {
-        self.seek_all(|log| Ok(log.log_end_offset()))
+        self.seek_all(|log| Ok(log.high_watermark()))
     }
 
     /// Moves every assigned partition to the first record whose timestamp
@@ -410,7 +410,7 @@ impl Consumer {
         self.seek_all(|log| {
             Ok(log
                 .offset_for_timestamp(timestamp)?
-                .map_or_else(|| log.log_end_offset(), |found| found.offset))
+                .map_or_else(|| log.high_watermark(), |found| found.offset))
         })
     }
 
@@ -685,14 +685,16 @@ impl Consumer {
                     return Ok(());
                 }
                 let position = resolve(a, reset)?;
-                if position >= a.log.log_end_offset() {
+                if position >= a.log.high_watermark() {
                     return Ok(());
                 }
                 // Reads are made in chunks about the size of a poll's
                 // share, so the records decoded stay in cache until they
                 // are returned.
                 let want = partition_left.min(*bytes_left).min(READ_CHUNK_BYTES);
-                let fetch = match a.log.read(position, want) {
+                // Below the high watermark: what every in-sync replica
+                // holds (all of it for a partition without replicas).
+                let fetch = match a.log.read_up_to(position, want, a.log.high_watermark()) {
                     Ok(f) => f,
                     Err(Error::OffsetOutOfRange { .. }) => {
                         // Retention or a truncation moved the log meanwhile.

@@ -357,7 +357,7 @@ impl Consumer {
                 if inner.read_only {
                     follow::refresh_log(&log)?;
                 }
-                Ok(log.log_end_offset())
+                Ok(log.high_watermark())
             })
             .collect::<Result<Vec<u64>>>()
             .map_err(|e| inner.closed_as_store(e))

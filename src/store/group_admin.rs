@@ -226,7 +226,7 @@ impl LogStore {
                     .topic(&tp.topic)
                     .and_then(|t| t.log(tp.partition))
                     .ok()
-                    .map(|log| log.log_end_offset());
+                    .map(|log| log.high_watermark());
                 let committed = committed.get(&tp).cloned();
                 let lag = match (&committed, log_end_offset) {
                     (Some(c), Some(end)) => Some(end.saturating_sub(c.offset)),
@@ -351,7 +351,7 @@ impl LogStore {
         let mut new = Vec::with_capacity(partitions.len());
         for tp in partitions {
             let log = inner.topic(&tp.topic)?.log(tp.partition)?;
-            let (start, end) = (log.log_start_offset(), log.log_end_offset());
+            let (start, end) = (log.log_start_offset(), log.high_watermark());
             let target = match to {
                 OffsetResetSpec::Earliest => start,
                 OffsetResetSpec::Latest => end,

@@ -568,7 +568,7 @@ impl LogStore {
                     partition: p,
                     log_start_offset: log.log_start_offset(),
                     log_end_offset: log.log_end_offset(),
-                    high_watermark: log.log_end_offset(),
+                    high_watermark: log.high_watermark(),
                     size_bytes: segments.iter().map(|s| s.size).sum(),
                     segments: segments.len(),
                     cleanable_ratio,
