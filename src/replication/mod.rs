@@ -4,3 +4,8 @@
 /// A replica's id: the id of the broker (or process) that holds it, as
 /// Kafka's broker ids.
 pub type ReplicaId = i32;
+
+#[cfg_attr(not(test), allow(dead_code))]
+mod leader_state;
+#[cfg_attr(not(test), allow(dead_code))]
+mod truncation;
