@@ -6,5 +6,9 @@
 pub type ReplicaId = i32;
 
 pub mod epoch_cache;
+#[cfg_attr(not(test), allow(dead_code))]
+mod leader_state;
+#[cfg_attr(not(test), allow(dead_code))]
+mod truncation;
 
 pub use epoch_cache::{EpochEndOffset, EpochEntry, LeaderEpochCache};
