@@ -52,9 +52,19 @@ impl EpochEndOffset {
         end_offset: UNDEFINED_EPOCH_OFFSET,
     };
 
-    /// Whether the end offset is known.
+    /// An answer of `epoch` ending at `end_offset`.
+    pub fn new(epoch: i32, end_offset: i64) -> Self {
+        EpochEndOffset { epoch, end_offset }
+    }
+
+    /// Whether the end offset is known (any negative offset is not).
     pub fn is_defined(&self) -> bool {
-        self.end_offset != UNDEFINED_EPOCH_OFFSET
+        self.end_offset >= 0
+    }
+
+    /// The end offset, or `None` if it is undefined.
+    pub fn offset(&self) -> Option<u64> {
+        u64::try_from(self.end_offset).ok()
     }
 }
 

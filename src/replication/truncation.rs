@@ -10,43 +10,7 @@
 //! All of it is pure: the callers look up the epoch caches and offsets and
 //! carry out the truncation.
 
-/// The epoch Kafka sends when none is defined.
-pub(crate) const UNDEFINED_EPOCH: i32 = -1;
-
-/// The end offset Kafka sends when none is defined.
-pub(crate) const UNDEFINED_EPOCH_OFFSET: i64 = -1;
-
-/// An answer of a leader-epoch cache's `endOffsetFor(epoch, leo)`, as Kafka's
-/// `EpochEndOffset`: the largest cached epoch not above the requested one
-/// and the offset at which it ended. [`UNDEFINED_EPOCH`] and
-/// [`UNDEFINED_EPOCH_OFFSET`] (-1) mark an answer that has none; any negative
-/// end offset is treated as undefined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EpochEndOffset {
-    /// The epoch, or [`UNDEFINED_EPOCH`].
-    pub(crate) epoch: i32,
-    /// The offset at which `epoch` ended (exclusive), or
-    /// [`UNDEFINED_EPOCH_OFFSET`].
-    pub(crate) end_offset: i64,
-}
-
-impl EpochEndOffset {
-    /// The answer with neither epoch nor offset.
-    pub(crate) const UNDEFINED: EpochEndOffset = EpochEndOffset {
-        epoch: UNDEFINED_EPOCH,
-        end_offset: UNDEFINED_EPOCH_OFFSET,
-    };
-
-    /// An answer of `epoch` ending at `end_offset`.
-    pub(crate) fn new(epoch: i32, end_offset: i64) -> Self {
-        EpochEndOffset { epoch, end_offset }
-    }
-
-    /// The end offset, or `None` if it is undefined.
-    pub(crate) fn offset(&self) -> Option<u64> {
-        u64::try_from(self.end_offset).ok()
-    }
-}
+use super::epoch_cache::{EpochEndOffset, UNDEFINED_EPOCH};
 
 /// Where a follower truncates its log to, and whether that settles the
 /// divergence (Kafka's `OffsetTruncationState`).
