@@ -137,7 +137,11 @@ impl Inner {
             .latest
             .store(cache.latest_epoch().unwrap_or(-1), Ordering::Release);
         if changed && !self.ctx.read_only {
-            cache.write(&*self.ctx.fs, &self.dir)?;
+            // A checkpoint that may not say what the data does is a failed
+            // write like any other: the log is poisoned until reopened,
+            // and the open derives the cache again.
+            let written = cache.write(&*self.ctx.fs, &self.dir);
+            self.ctx.poison.guard(written)?;
         }
         Ok(())
     }
