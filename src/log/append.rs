@@ -402,7 +402,10 @@ impl Inner {
                 }
             }
             prev_last = Some(h.last_offset());
-            if epochs.last().is_none_or(|(e, _)| *e != h.partition_leader_epoch) {
+            if epochs
+                .last()
+                .is_none_or(|(e, _)| *e != h.partition_leader_epoch)
+            {
                 epochs.push((h.partition_leader_epoch, h.base_offset));
             }
             records_total += u64::from(h.records_count);

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::{Inner, PartitionLog};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::replication::{EpochEndOffset, LeaderEpochCache};
 use crate::segment::lock;
 
@@ -113,7 +113,9 @@ impl Inner {
 
     /// After the log start rose to `start`.
     pub(super) fn epochs_started_at(&self, start: u64) {
-        self.epochs.high_watermark.fetch_max(start, Ordering::AcqRel);
+        self.epochs
+            .high_watermark
+            .fetch_max(start, Ordering::AcqRel);
         self.trim_epochs(|cache| cache.truncate_from_start(start));
     }
 
@@ -226,9 +228,33 @@ impl PartitionLog {
         e.replicated.store(true, Ordering::Release);
     }
 
-    /// Whether a replica set is attached.
-    pub(crate) fn is_replicated(&self) -> bool {
-        self.inner.epochs.replicated.load(Ordering::Acquire)
+    /// The high watermark last checkpointed for this log, if any.
+    pub(crate) fn read_high_watermark_checkpoint(&self) -> Result<Option<u64>> {
+        self.inner.check_open()?;
+        Ok(self
+            .inner
+            .high_watermark_file
+            .read(&*self.inner.ctx.fs, &self.inner.dir))
+    }
+
+    /// Checkpoints `high_watermark` for this log.
+    pub(crate) fn write_high_watermark_checkpoint(&self, high_watermark: u64) -> Result<()> {
+        self.inner.check_open()?;
+        if self.inner.ctx.read_only {
+            return Err(Error::ReadOnly {
+                path: self.inner.dir.clone(),
+            });
+        }
+        self.inner.high_watermark_file.write(
+            &*self.inner.ctx.fs,
+            &self.inner.dir,
+            Some(high_watermark),
+        )
+    }
+
+    /// The log's clock.
+    pub(crate) fn clock(&self) -> std::sync::Arc<dyn crate::clock::Clock> {
+        self.inner.clock.clone()
     }
 
     /// Sets the high watermark of a replicated log, clamped into

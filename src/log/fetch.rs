@@ -246,6 +246,18 @@ pub struct FetchData {
 }
 
 impl FetchData {
+    /// An answer with no batches, for a read at `offset` of a log from
+    /// `log_start_offset` to `log_end_offset`.
+    pub(crate) fn empty(offset: u64, log_start_offset: u64, log_end_offset: u64) -> Self {
+        FetchData {
+            slices: Vec::new(),
+            requested_offset: offset,
+            next_offset: offset,
+            log_start_offset,
+            log_end_offset,
+        }
+    }
+
     /// The ranges, in offset order.
     ///
     /// # Examples

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::follow::{self, Follow};
+use super::offset_checkpoint::{self, OffsetCheckpointFile};
 use super::recover::recover;
 use super::state::{self, CleanShutdown, PartitionState, SavedState};
 use super::{
@@ -105,42 +106,52 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
         open_writable(&ctx, &opts, fallback, now)?
     };
     let mut report = opened.report;
-    let cache = load_epoch_cache(&ctx, &opened.epochs, opened.log_start, opened.leo, &mut report)?;
-    let inner = Inner {
-        dir: dir.to_path_buf(),
-        config,
-        ctx,
-        clock: opts.clock,
-        writer: Mutex::new(Writer {
-            active: opened.active,
-            unsynced: Vec::new(),
-            scratch: Vec::new(),
-            compress_scratch: Vec::new(),
-            unflushed_records: 0,
-            last_flush_ms: now,
-            clean_marker: opened.clean_marker,
-            rewinds: 0,
-        }),
-        segments: RwLock::new(opened.segments),
-        log_start_offset: AtomicU64::new(opened.log_start),
-        log_end_offset: AtomicU64::new(opened.leo),
-        recovery_point: AtomicU64::new(opened.recovery_point),
-        closed: AtomicBool::new(false),
-        recovery: report,
-        dir_lock: Mutex::new(dir_lock),
-        listener: opts.listener,
-        file_delete_delay_ms: opts.file_delete_delay_ms,
-        deletions: Default::default(),
-        follow: opened.follow.map(Mutex::new),
-        cleaner: super::CleanerState {
-            round: Mutex::new(()),
-            checkpoint: Mutex::new(None),
-            file: opts
-                .cleaner_checkpoint
-                .unwrap_or(super::cleaner_checkpoint::CleanerCheckpointFile::Own),
-        },
-        epochs: super::epochs::Epochs::new(cache),
-    };
+    let cache = load_epoch_cache(
+        &ctx,
+        &opened.epochs,
+        opened.log_start,
+        opened.leo,
+        &mut report,
+    )?;
+    let inner =
+        Inner {
+            dir: dir.to_path_buf(),
+            config,
+            ctx,
+            clock: opts.clock,
+            writer: Mutex::new(Writer {
+                active: opened.active,
+                unsynced: Vec::new(),
+                scratch: Vec::new(),
+                compress_scratch: Vec::new(),
+                unflushed_records: 0,
+                last_flush_ms: now,
+                clean_marker: opened.clean_marker,
+                rewinds: 0,
+            }),
+            segments: RwLock::new(opened.segments),
+            log_start_offset: AtomicU64::new(opened.log_start),
+            log_end_offset: AtomicU64::new(opened.leo),
+            recovery_point: AtomicU64::new(opened.recovery_point),
+            closed: AtomicBool::new(false),
+            recovery: report,
+            dir_lock: Mutex::new(dir_lock),
+            listener: opts.listener,
+            file_delete_delay_ms: opts.file_delete_delay_ms,
+            deletions: Default::default(),
+            follow: opened.follow.map(Mutex::new),
+            cleaner: super::CleanerState {
+                round: Mutex::new(()),
+                checkpoint: Mutex::new(None),
+                file: opts
+                    .cleaner_checkpoint
+                    .unwrap_or(OffsetCheckpointFile::Own(offset_checkpoint::FILE_NAME)),
+            },
+            high_watermark_file: opts.high_watermark_checkpoint.unwrap_or(
+                OffsetCheckpointFile::Own(offset_checkpoint::HIGH_WATERMARK_FILE_NAME),
+            ),
+            epochs: super::epochs::Epochs::new(cache),
+        };
     let log = PartitionLog {
         inner: Arc::new(inner),
     };

@@ -128,7 +128,6 @@
 use crate::config::RecoveryMode;
 
 mod append;
-pub(crate) mod cleaner_checkpoint;
 mod cleanup;
 mod compact;
 mod deletion;
@@ -139,6 +138,7 @@ mod fetch;
 mod follow;
 mod load;
 mod max_timestamp;
+pub(crate) mod offset_checkpoint;
 mod options;
 mod read;
 mod reader;
@@ -225,6 +225,8 @@ struct Inner {
     /// The leader-epoch cache, the epoch stamped on appends, the high
     /// watermark.
     epochs: epochs::Epochs,
+    /// Where the high watermark is checkpointed.
+    high_watermark_file: offset_checkpoint::OffsetCheckpointFile,
 }
 
 /// What compaction keeps about a log.
@@ -233,7 +235,7 @@ struct CleanerState {
     round: Mutex<()>,
     /// The checkpoint, once read (`Some(None)`: the log has none).
     checkpoint: Mutex<Option<Option<u64>>>,
-    file: cleaner_checkpoint::CleanerCheckpointFile,
+    file: offset_checkpoint::OffsetCheckpointFile,
 }
 
 /// The writer's state, behind the writer lock.

@@ -46,7 +46,10 @@ pub struct OpenOptions {
     /// root checkpoint files, as Kafka keeps them), with those files.
     pub(crate) fallback_state: Option<state::SavedState>,
     /// Where the cleaner checkpoint lives (`None`: the log's directory).
-    pub(crate) cleaner_checkpoint: Option<super::cleaner_checkpoint::CleanerCheckpointFile>,
+    pub(crate) cleaner_checkpoint: Option<super::offset_checkpoint::OffsetCheckpointFile>,
+    /// Where the high-watermark checkpoint lives (`None`: the log's
+    /// directory).
+    pub(crate) high_watermark_checkpoint: Option<super::offset_checkpoint::OffsetCheckpointFile>,
 }
 
 impl Default for OpenOptions {
@@ -98,6 +101,7 @@ impl OpenOptions {
             listener: None,
             fallback_state: None,
             cleaner_checkpoint: None,
+            high_watermark_checkpoint: None,
         }
     }
 

@@ -259,7 +259,8 @@ impl LogReader {
                 // Consumers read below the high watermark (for a log
                 // without replicas, the log end offset).
                 let inner = &self.log.inner;
-                let fetch = inner.read(self.next_offset, self.fetch_bytes, inner.high_watermark())?;
+                let fetch =
+                    inner.read(self.next_offset, self.fetch_bytes, inner.high_watermark())?;
                 if fetch.is_empty() {
                     return Ok(None);
                 }

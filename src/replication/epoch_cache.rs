@@ -295,7 +295,10 @@ impl LeaderEpochCache {
                 return Err(Error::corrupt(
                     &path,
                     0,
-                    format!("entry {i} is not `<epoch> <start offset>`: {:?}", row.join(" ")),
+                    format!(
+                        "entry {i} is not `<epoch> <start offset>`: {:?}",
+                        row.join(" ")
+                    ),
                 ));
             };
             entries.push(EpochEntry {

@@ -181,10 +181,7 @@ fn a_damaged_checkpoint_is_corrupt() {
     ] {
         write_file_atomically(&fs, &dir.join(FILE_NAME), text.as_bytes()).unwrap();
         assert!(
-            matches!(
-                LeaderEpochCache::read(&fs, dir),
-                Err(Error::Corrupt { .. })
-            ),
+            matches!(LeaderEpochCache::read(&fs, dir), Err(Error::Corrupt { .. })),
             "{text:?}"
         );
     }

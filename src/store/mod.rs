@@ -154,7 +154,7 @@ use crate::clock::Clock;
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirLock, Fs, IoContext};
-use crate::log::cleaner_checkpoint::{CleanerCheckpointFile, SharedCleanerCheckpoints};
+use crate::log::offset_checkpoint::{OffsetCheckpointFile, SharedOffsetCheckpoints};
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::offsets::manager::OffsetManager;
 use crate::offsets::{GroupCoordinator, GroupsConfig};
@@ -396,7 +396,10 @@ pub(crate) struct StoreInner {
     pub(crate) config: StoreConfig,
     resources: Arc<Resources>,
     /// The root's `cleaner-offset-checkpoint`, shared by every partition.
-    pub(crate) cleaner_checkpoints: Arc<SharedCleanerCheckpoints>,
+    pub(crate) cleaner_checkpoints: Arc<SharedOffsetCheckpoints>,
+    /// The root's `replication-offset-checkpoint` (high watermarks of
+    /// replicated partitions), shared by every partition.
+    pub(crate) high_watermarks: Arc<SharedOffsetCheckpoints>,
     pub(crate) signal: Arc<AppendSignal>,
     pub(crate) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     /// Topics committed as deleted whose directories may still be there
@@ -441,8 +444,13 @@ impl StoreInner {
             .file_delete_delay_ms(config.file_delete_delay_ms);
         opts.resources = Some(self.resources.clone());
         opts.lock_dir = false;
-        opts.cleaner_checkpoint = Some(CleanerCheckpointFile::Shared {
+        opts.cleaner_checkpoint = Some(OffsetCheckpointFile::Shared {
             file: self.cleaner_checkpoints.clone(),
+            topic: topic.to_string(),
+            partition,
+        });
+        opts.high_watermark_checkpoint = Some(OffsetCheckpointFile::Shared {
+            file: self.high_watermarks.clone(),
             topic: topic.to_string(),
             partition,
         });
@@ -630,6 +638,7 @@ impl StoreInner {
                 self.write_checkpoints(&self.all_logs()?)?;
                 for name in &renamed {
                     self.cleaner_checkpoints.remove_topic(name)?;
+                    self.high_watermarks.remove_topic(name)?;
                 }
                 let entries: Vec<TopicEntry> = self
                     .topic_entries()

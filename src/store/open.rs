@@ -26,7 +26,7 @@ use super::{
 use crate::config::RecoveryMode;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, LockMode, LOCK_FILE_NAME};
-use crate::log::cleaner_checkpoint::SharedCleanerCheckpoints;
+use crate::log::offset_checkpoint::{self, SharedOffsetCheckpoints};
 use crate::log::PartitionLog;
 use crate::offsets::manager::OffsetManager;
 use crate::segment::{lock, Resources};
@@ -66,11 +66,21 @@ impl StoreInner {
         };
         let signal = Arc::new(AppendSignal::default());
         // Only read here: the root's files are checked by `load`.
-        let cleaner_checkpoints = Arc::new(SharedCleanerCheckpoints::load(fs.clone(), dir));
+        let cleaner_checkpoints = Arc::new(SharedOffsetCheckpoints::load(
+            fs.clone(),
+            dir,
+            offset_checkpoint::FILE_NAME,
+        ));
+        let high_watermarks = Arc::new(SharedOffsetCheckpoints::load(
+            fs.clone(),
+            dir,
+            offset_checkpoint::HIGH_WATERMARK_FILE_NAME,
+        ));
         let mut inner = StoreInner {
             dir: dir.to_path_buf(),
             fs,
             cleaner_checkpoints,
+            high_watermarks,
             clock: opts.clock,
             resources: Resources::new(config.max_open_files, config.max_loaded_indexes),
             config,

@@ -11,15 +11,16 @@ use super::layout::{self, OffsetEntry, TopicEntry, TopicState};
 use super::TopicPartition;
 use crate::error::{Error, Result};
 use crate::io::{self as fsio, DirEntry, Fs, IoContext, LOCK_FILE_NAME};
-use crate::log::cleaner_checkpoint;
+use crate::log::offset_checkpoint;
 use crate::topic::partition_dir_name;
 
 /// The files at the root that must be files, not directories.
-const ROOT_FILES: [&str; 6] = [
+const ROOT_FILES: [&str; 7] = [
     layout::TOPICS_FILE,
     layout::RECOVERY_POINT_FILE,
     layout::LOG_START_FILE,
-    cleaner_checkpoint::FILE_NAME,
+    offset_checkpoint::FILE_NAME,
+    offset_checkpoint::HIGH_WATERMARK_FILE_NAME,
     layout::CLEAN_SHUTDOWN_FILE,
     LOCK_FILE_NAME,
 ];

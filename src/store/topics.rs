@@ -308,6 +308,7 @@ impl StoreInner {
         // that failed to remove them, or another program's) are not this
         // topic's.
         inner.cleaner_checkpoints.remove_topic(name)?;
+        inner.high_watermarks.remove_topic(name)?;
         // Commit first, as a topic being created: a crash from here on
         // leaves a topic whose missing directories the next open makes.
         let mut entries = inner.topic_entries();

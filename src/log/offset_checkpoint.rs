@@ -1,12 +1,15 @@
-//! Where a log keeps the cleaner's checkpoint: the offset up to which its
-//! last compaction round cleaned (Kafka's `cleaner-offset-checkpoint`,
-//! in its text checkpoint format with `topic partition offset` entries).
+//! Where a log keeps an offset that Kafka checkpoints per log directory,
+//! in its text checkpoint format with `topic partition offset` entries:
+//! the cleaner's (`cleaner-offset-checkpoint`, the offset up to which the
+//! last compaction round cleaned) and the high watermark
+//! (`replication-offset-checkpoint`).
 //!
-//! A log opened on its own keeps the file in its directory, with its one
+//! A log opened on its own keeps each file in its directory, with its one
 //! entry; the logs of a store share one file in the store's root, as
-//! Kafka's log directories do. The checkpoint is derived data: a file
-//! that cannot be read only means the next round starts from the log
-//! start offset, cleaning more than it had to.
+//! Kafka's log directories do. Both are derived data: a cleaner
+//! checkpoint that cannot be read only means the next round starts from
+//! the log start offset, cleaning more than it had to; a lost high
+//! watermark only starts lower (at the log start offset).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,31 +20,36 @@ use crate::error::{Error, Result};
 use crate::io::Fs;
 use crate::segment::lock;
 
-/// The file's name, in a partition directory or a store's root.
+/// The cleaner checkpoint's name, in a partition directory or a store's
+/// root.
 pub(crate) const FILE_NAME: &str = "cleaner-offset-checkpoint";
 
+/// The high-watermark checkpoint's name, in a partition directory or a
+/// store's root.
+pub(crate) const HIGH_WATERMARK_FILE_NAME: &str = "replication-offset-checkpoint";
+
 /// The checkpoints of every partition of a store, in the root's file.
-pub(crate) struct SharedCleanerCheckpoints {
+pub(crate) struct SharedOffsetCheckpoints {
     fs: Arc<dyn Fs>,
     path: PathBuf,
     entries: Mutex<BTreeMap<(String, u32), u64>>,
 }
 
-impl std::fmt::Debug for SharedCleanerCheckpoints {
+impl std::fmt::Debug for SharedOffsetCheckpoints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedCleanerCheckpoints")
+        f.debug_struct("SharedOffsetCheckpoints")
             .field("path", &self.path)
             .finish()
     }
 }
 
-impl SharedCleanerCheckpoints {
-    /// Reads `<root>/cleaner-offset-checkpoint`; a missing or unreadable
-    /// file holds no entries.
-    pub(crate) fn load(fs: Arc<dyn Fs>, root: &Path) -> Self {
-        let path = root.join(FILE_NAME);
+impl SharedOffsetCheckpoints {
+    /// Reads `<root>/<name>`; a missing or unreadable file holds no
+    /// entries.
+    pub(crate) fn load(fs: Arc<dyn Fs>, root: &Path, name: &str) -> Self {
+        let path = root.join(name);
         let entries = read_entries(&*fs, &path).unwrap_or_default();
-        SharedCleanerCheckpoints {
+        SharedOffsetCheckpoints {
             fs,
             path,
             entries: Mutex::new(entries),
@@ -84,27 +92,27 @@ impl SharedCleanerCheckpoints {
 
 /// Where one log's checkpoint lives.
 #[derive(Debug, Clone)]
-pub(crate) enum CleanerCheckpointFile {
-    /// `cleaner-offset-checkpoint` in the log's own directory.
-    Own,
+pub(crate) enum OffsetCheckpointFile {
+    /// The file of this name in the log's own directory.
+    Own(&'static str),
     /// An entry of the store root's file.
     Shared {
-        file: Arc<SharedCleanerCheckpoints>,
+        file: Arc<SharedOffsetCheckpoints>,
         topic: String,
         partition: u32,
     },
 }
 
-impl CleanerCheckpointFile {
-    /// The checkpoint stored for the log in `dir`, if any.
+impl OffsetCheckpointFile {
+    /// The offset stored for the log in `dir`, if any.
     pub(crate) fn read(&self, fs: &dyn Fs, dir: &Path) -> Option<u64> {
         match self {
-            CleanerCheckpointFile::Own => {
-                let entries = read_entries(fs, &dir.join(FILE_NAME)).ok()?;
+            OffsetCheckpointFile::Own(name) => {
+                let entries = read_entries(fs, &dir.join(name)).ok()?;
                 let (topic, partition) = topic_partition(dir);
                 entries.get(&(topic, partition)).copied()
             }
-            CleanerCheckpointFile::Shared {
+            OffsetCheckpointFile::Shared {
                 file,
                 topic,
                 partition,
@@ -115,15 +123,15 @@ impl CleanerCheckpointFile {
     /// Stores `offset` (or removes the entry) for the log in `dir`.
     pub(crate) fn write(&self, fs: &dyn Fs, dir: &Path, offset: Option<u64>) -> Result<()> {
         match self {
-            CleanerCheckpointFile::Own => {
-                let path = dir.join(FILE_NAME);
+            OffsetCheckpointFile::Own(name) => {
+                let path = dir.join(name);
                 let mut entries = BTreeMap::new();
                 if let Some(o) = offset {
                     entries.insert(topic_partition(dir), o);
                 }
                 write_entries(fs, &path, &entries)
             }
-            CleanerCheckpointFile::Shared {
+            OffsetCheckpointFile::Shared {
                 file,
                 topic,
                 partition,
