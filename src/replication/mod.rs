@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 
 pub mod epoch_cache;
 mod fetch;
+mod follower;
 #[cfg_attr(not(test), allow(dead_code))]
 mod leader_state;
 mod partition;
@@ -13,6 +14,7 @@ mod truncation;
 
 pub use epoch_cache::{EpochEndOffset, EpochEntry, LeaderEpochCache};
 pub use fetch::{FetchError, FetchRequest, FetchResponse, LeaderFetch};
+pub use follower::{FetchRound, Follower, LeaderLink};
 pub use partition::{FollowerAppend, PendingAppend, ReplicatedPartition};
 
 /// A replica's id: the id of the broker (or process) that holds it, as
