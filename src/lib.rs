@@ -319,6 +319,7 @@ pub use record::{
     AsRecord, BatchBuilder, BatchHeader, Compression, Header, LogRecord, Record, RecordBatch,
     RecordRef, RecordView, TimestampType,
 };
+pub use replication::{Acks, ReplicatedPartition, ReplicationConfig};
 pub use retention::{DeleteReason, RetentionPolicy};
 #[cfg(any(test, feature = "testing"))]
 pub use store::StoreOptions;

@@ -12,6 +12,7 @@ use super::truncation::{
 };
 use super::{Acks, IsrChange, IsrListener, ReplicaId, ReplicationConfig, Role};
 use crate::clock::Clock;
+use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::log::{AppendInfo, FetchData, PartitionLog};
 use crate::record::AsRecord;
@@ -310,6 +311,20 @@ impl ReplicatedPartition {
     /// written); and as [`PartitionLog::append`].
     pub fn append<R: AsRecord>(&self, records: &[R], acks: Acks) -> Result<PendingAppend> {
         self.append_as_leader(acks, |log| log.append(records))
+    }
+
+    /// [`append`](Self::append) with an explicit durability (as
+    /// [`PartitionLog::append_with`]).
+    ///
+    /// # Errors
+    /// As [`append`](Self::append).
+    pub fn append_with<R: AsRecord>(
+        &self,
+        records: &[R],
+        durability: Durability,
+        acks: Acks,
+    ) -> Result<PendingAppend> {
+        self.append_as_leader(acks, |log| log.append_with(records, durability))
     }
 
     /// [`append`](Self::append) for batches encoded by a producer (as

@@ -12,13 +12,14 @@
 
 use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::Topic;
+use super::{ProducerConfig, Topic};
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::log::{AppendInfo, PartitionLog};
 use crate::record::Record;
+use crate::replication::Acks;
 use crate::segment::lock;
 use crate::topic::Partitioner;
 
@@ -105,6 +106,8 @@ pub(super) enum ClosedBy {
 pub(super) struct Slot {
     partition: u32,
     durability: Option<Durability>,
+    acks: Acks,
+    request_timeout: Duration,
     partitioner: Arc<dyn Partitioner>,
     pub(super) open: Mutex<OpenBatch>,
     /// Held while a closed batch is appended, and taken while `open` is
@@ -143,16 +146,13 @@ pub(super) struct OpenBatch {
 }
 
 impl Slot {
-    pub(super) fn new(
-        topic: &Arc<Topic>,
-        partition: u32,
-        durability: Option<Durability>,
-        partitioner: Arc<dyn Partitioner>,
-    ) -> Result<Slot> {
+    pub(super) fn new(topic: &Arc<Topic>, partition: u32, config: &ProducerConfig) -> Result<Slot> {
         Ok(Slot {
             partition,
-            durability,
-            partitioner,
+            durability: config.durability,
+            acks: config.acks,
+            request_timeout: config.request_timeout,
+            partitioner: config.partitioner.clone(),
             open: Mutex::new(OpenBatch {
                 topic: topic.clone(),
                 log: topic.log(partition)?,
@@ -189,12 +189,18 @@ impl Slot {
         drop(open);
 
         let durability = self.durability.unwrap_or(topic.config.log.durability);
-        let outcome = log
-            .append_with(&records, durability)
-            .map(|info: AppendInfo| Appended {
-                first_offset: info.first_offset,
-                log_append_time: info.log_append_time,
-            });
+        // A replicated partition is appended to as its leader, and waited
+        // for as `acks` says.
+        let appended = match topic.replica(self.partition) {
+            Some(replica) => replica
+                .append_with(&records, durability, self.acks)
+                .and_then(|pending| pending.wait(self.request_timeout)),
+            None => log.append_with(&records, durability),
+        };
+        let outcome = appended.map(|info: AppendInfo| Appended {
+            first_offset: info.first_offset,
+            log_append_time: info.log_append_time,
+        });
         let ok = outcome.is_ok();
         // A batch holds the records of every caller that sent to it, so
         // its failure is also kept for the next `flush` (which reports it

@@ -803,7 +803,9 @@ pub(super) fn resolve(a: &Assigned, reset: AutoOffsetReset) -> Result<u64> {
     }
     let p = match reset {
         AutoOffsetReset::Earliest => start,
-        AutoOffsetReset::Latest => end,
+        // The latest offset a consumer is given is the high watermark
+        // (Kafka's ListOffsets for consumers), not the log end.
+        AutoOffsetReset::Latest => a.log.high_watermark(),
         AutoOffsetReset::Error => {
             return Err(Error::OffsetOutOfRange {
                 requested: a.position.get().unwrap_or(end),

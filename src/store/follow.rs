@@ -143,6 +143,7 @@ impl StoreInner {
                         config,
                         overrides: e.overrides.clone(),
                         partitions: RwLock::new(logs),
+                        replicas: Default::default(),
                     });
                     write_lock(&self.topics).insert(e.name.clone(), topic);
                     changed = true;

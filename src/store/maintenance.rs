@@ -383,6 +383,9 @@ fn run_pass(
     // listed again under their lock, so that a topic deleted meanwhile is
     // not written back.
     let _admin = inner.admin()?;
+    for (partition, error) in inner.maintain_replicas(true) {
+        report.errors.push(PartitionError { partition, error });
+    }
     let all = inner.all_logs()?;
     if let Err(error) = inner.write_checkpoints(&all) {
         report.errors.push(PartitionError {

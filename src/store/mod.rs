@@ -119,6 +119,7 @@ mod maintenance;
 mod open;
 mod options;
 mod producer;
+mod replicas;
 mod root_files;
 mod sender;
 mod signal;
@@ -158,6 +159,7 @@ use crate::log::offset_checkpoint::{OffsetCheckpointFile, SharedOffsetCheckpoint
 use crate::log::{OpenOptions, PartitionLog, PartitionState, RecoveryReport, SavedState};
 use crate::offsets::manager::OffsetManager;
 use crate::offsets::{GroupCoordinator, GroupsConfig};
+use crate::replication::ReplicatedPartition;
 use crate::segment::{lock, read_lock, Resources};
 use crate::topic::{partition_dir_name, TopicConfig};
 use layout::{OffsetEntry, TopicEntry, TopicState};
@@ -361,6 +363,9 @@ pub(crate) struct Topic {
     pub(crate) config: TopicConfig,
     pub(crate) overrides: Vec<(String, String)>,
     pub(crate) partitions: RwLock<Vec<PartitionLog>>,
+    /// The partitions this store replicates
+    /// ([`LogStore::replicate`]), by partition.
+    pub(crate) replicas: Mutex<BTreeMap<u32, ReplicatedPartition>>,
 }
 
 impl Topic {
@@ -721,6 +726,12 @@ impl StoreInner {
         // Producers' sender threads append what was sent and stop.
         self.producer_threads.stop_all();
         let mut first: Option<Error> = None;
+        // High watermarks are checkpointed while the logs are open.
+        if !self.read_only {
+            if let Some((_, e)) = self.maintain_replicas(false).into_iter().next() {
+                first.get_or_insert(e);
+            }
+        }
         for (_, log) in &logs {
             if let Err(e) = log.close() {
                 first.get_or_insert(e);

@@ -213,6 +213,7 @@ impl StoreInner {
                     config,
                     overrides: e.overrides,
                     partitions: RwLock::new(logs),
+                    replicas: Default::default(),
                 }),
             );
         }

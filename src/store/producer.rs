@@ -23,6 +23,7 @@ use super::{LogStore, Topic};
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::record::{record_size_bound, Header, Record, BATCH_HEADER_LEN};
+use crate::replication::Acks;
 use crate::segment::{lock, read_lock, write_lock};
 use crate::topic::{is_internal_topic, DefaultPartitioner, Partitioner};
 
@@ -49,6 +50,19 @@ pub struct ProducerConfig {
     /// How durable each appended batch is; `None` (the default) uses the
     /// topic's [`LogConfig::durability`](crate::LogConfig::durability).
     pub durability: Option<Durability>,
+    /// How many replicas must have a batch before its deliveries complete
+    /// (Kafka's `acks`), for partitions the store replicates
+    /// ([`LogStore::replicate`](crate::LogStore::replicate)), which the
+    /// producer appends to as their leader: [`Acks::All`] (the default, as
+    /// Kafka's since 3.0) waits until the high watermark passes the batch,
+    /// up to [`request_timeout`](Self::request_timeout); a partition's
+    /// next batch is appended after that wait. A partition that is not
+    /// replicated has only its log to wait for, whatever the setting.
+    pub acks: Acks,
+    /// How long an [`Acks::All`] batch waits for its replicas (Kafka's
+    /// `request.timeout.ms`). Default 30 s. Its deliveries then fail with
+    /// [`Error::ReplicationTimeout`] (the records stay in the log).
+    pub request_timeout: Duration,
     /// Picks the partition of records that do not name one. Default
     /// [`DefaultPartitioner`] (murmur2 for keys, sticky for keyless
     /// records).
@@ -62,6 +76,8 @@ impl Default for ProducerConfig {
             max_batch_records: 1_000,
             linger: Duration::from_millis(5),
             durability: None,
+            acks: Acks::All,
+            request_timeout: Duration::from_secs(30),
             partitioner: Arc::new(DefaultPartitioner::new()),
         }
     }
@@ -74,6 +90,8 @@ impl fmt::Debug for ProducerConfig {
             .field("max_batch_records", &self.max_batch_records)
             .field("linger", &self.linger)
             .field("durability", &self.durability)
+            .field("acks", &self.acks)
+            .field("request_timeout", &self.request_timeout)
             .field("partitioner", &self.partitioner)
             .finish()
     }
@@ -575,12 +593,7 @@ impl Producer {
         let slots = batches.entry(topic.name.clone()).or_default();
         while slots.len() <= partition as usize {
             let p = slots.len() as u32;
-            slots.push(Arc::new(Slot::new(
-                topic,
-                p,
-                config.durability,
-                config.partitioner.clone(),
-            )?));
+            slots.push(Arc::new(Slot::new(topic, p, config)?));
         }
         Ok(slots[partition as usize].clone())
     }

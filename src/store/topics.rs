@@ -347,6 +347,7 @@ impl StoreInner {
                 config,
                 overrides,
                 partitions: RwLock::new(logs),
+                replicas: Default::default(),
             }),
         );
         Ok(())
