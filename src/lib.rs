@@ -200,6 +200,13 @@
 //!   snappy, lz4 and zstd as cargo features.
 //! * [`inspect`] reads and verifies a partition directory without changing
 //!   it, as Kafka's `DumpLogSegments` does.
+//! * [`replication`] makes a partition one replica of several, led or
+//!   following as the host says: leader epochs, the high watermark over
+//!   the in-sync replicas, `acks=all`, and a follower's truncation where
+//!   its log diverged. The host moves fetch requests and answers between
+//!   replicas over its own transport ([`replication::Follower`] runs the
+//!   loop over a [`replication::LeaderLink`] the host writes), and elects
+//!   leaders.
 //! * It is not a broker: it speaks no wire protocol. A store opened for
 //!   writing runs a maintenance thread for retention and compaction
 //!   ([`StoreConfig::background_maintenance`] turns it off). A host
