@@ -116,10 +116,17 @@ fn run() -> Result<bool, BoxError> {
     let old = nodes.remove(&1).ok_or("no node")?;
     old.isolated.store(true, Ordering::Release);
     println!("replica 1: network down");
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while old.partition.log().log_end_offset() <= old.partition.high_watermark()
-        && Instant::now() < deadline
-    {
+    // Wait for an append that reached the leader's log only (one that was
+    // in flight may still have reached the followers).
+    let followers_end = || {
+        nodes
+            .values()
+            .map(|n| n.partition.log().log_end_offset())
+            .max()
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + ACK_TIMEOUT * 2;
+    while old.partition.log().log_end_offset() <= followers_end() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(5));
     }
     println!(
