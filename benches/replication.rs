@@ -4,10 +4,14 @@
 //! no network between them.
 //!
 //! * `replication/append_100x100B`: batches of 100 records of 100 B
-//!   appended by the leader, with `acks=1` and with `acks=all` (append,
-//!   then `PendingAppend::wait`), while a thread per follower runs
-//!   `Follower::run`; beside a plain `PartitionLog::append` of the same
-//!   batches with no replication.
+//!   appended by the leader, with `acks=1` and with `acks=all`, while a
+//!   thread per follower runs `Follower::run` with fetches the leader
+//!   holds until a record arrives (`replica.fetch.wait.max.ms`); beside a
+//!   plain `PartitionLog::append` of the same batches with no
+//!   replication. `acks=all` keeps up to 5 appends waiting for their
+//!   acknowledgement (a Kafka producer's
+//!   `max.in.flight.requests.per.connection`), and `acks=all, 1 in
+//!   flight` waits for each before the next: its time is a round trip's.
 //! * `replication/fetch_round`: one follower's fetch round (request,
 //!   `serve_fetch`, `append_as_follower`), single-threaded, for one new
 //!   record of 100 B and for nothing new.
@@ -27,8 +31,15 @@ use seglog::replication::{
 };
 use seglog::{BatchBuilder, LogConfig, PartitionLog, Record};
 
-/// How long a follower waits after a fetch that brought nothing.
+/// How long a follower waits after a fetch that failed.
 const FOLLOWER_IDLE: Duration = Duration::from_micros(50);
+
+/// How long the leader holds a fetch that finds nothing new.
+const FETCH_MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Appends waiting for their acknowledgement at most (Kafka's default
+/// `max.in.flight.requests.per.connection`).
+const IN_FLIGHT: usize = 5;
 
 fn records(count: usize, value_len: usize) -> Vec<Record> {
     (0..count)
@@ -77,6 +88,7 @@ impl Cluster {
             threads.push(thread::spawn(move || {
                 let link = move |request: &FetchRequest| leader.serve_fetch(request);
                 Follower::new(follower, link)
+                    .with_max_wait(FETCH_MAX_WAIT)
                     .run(&stop, FOLLOWER_IDLE)
                     .unwrap();
             }));
@@ -128,13 +140,25 @@ fn bench_append(c: &mut Criterion) {
             start.elapsed()
         })
     });
-    for (label, acks) in [("acks=1", Acks::Leader), ("acks=all", Acks::All)] {
+    for (label, acks, in_flight) in [
+        ("acks=1", Acks::Leader, 1),
+        ("acks=all", Acks::All, IN_FLIGHT),
+        ("acks=all, 1 in flight", Acks::All, 1),
+    ] {
         group.bench_function(label, |b| {
             b.iter_custom(|iters| {
                 let cluster = Cluster::start();
+                let mut waiting = std::collections::VecDeque::with_capacity(in_flight);
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let pending = cluster.leader.append(&batch, acks).unwrap();
+                    if waiting.len() == in_flight {
+                        let oldest: seglog::replication::PendingAppend =
+                            waiting.pop_front().unwrap();
+                        oldest.wait(Duration::from_secs(10)).unwrap();
+                    }
+                    waiting.push_back(cluster.leader.append(&batch, acks).unwrap());
+                }
+                for pending in waiting {
                     pending.wait(Duration::from_secs(10)).unwrap();
                 }
                 start.elapsed()

@@ -17,6 +17,7 @@
 //! ```text
 //! request:  version:u8 replica:i32 fetch_offset:u64 log_start:u64
 //!           last_fetched_epoch:i32 current_leader_epoch:i32 max_bytes:u64
+//!           max_wait_ms:u64
 //! response: version:u8 error:i16 leader_epoch:i32 high_watermark:u64
 //!           log_start:u64 log_end:u64 diverging_epoch:i32
 //!           diverging_end_offset:i64 records_len:u32 records
@@ -50,6 +51,10 @@ pub struct FetchRequest {
     pub current_leader_epoch: Option<i32>,
     /// At most this many bytes of batches (at least one batch is sent).
     pub max_bytes: u64,
+    /// How long the leader may hold the fetch when it has nothing after
+    /// the fetch offset, answering as soon as a record arrives (Kafka's
+    /// `replica.fetch.wait.max.ms`, default 500 there). 0 answers at once.
+    pub max_wait_ms: u64,
 }
 
 /// Why a leader did not serve a fetch, as carried in a [`FetchResponse`]
@@ -168,7 +173,7 @@ pub struct FetchResponse {
 }
 
 const VERSION: u8 = 0;
-const REQUEST_LEN: usize = 1 + 4 + 8 + 8 + 4 + 4 + 8;
+const REQUEST_LEN: usize = 1 + 4 + 8 + 8 + 4 + 4 + 8 + 8;
 const RESPONSE_HEADER_LEN: usize = 1 + 2 + 4 + 8 + 8 + 8 + 4 + 8 + 4;
 
 impl FetchRequest {
@@ -185,6 +190,7 @@ impl FetchRequest {
     ///     last_fetched_epoch: Some(3),
     ///     current_leader_epoch: Some(4),
     ///     max_bytes: 1 << 20,
+    ///     max_wait_ms: 500,
     /// };
     /// assert_eq!(FetchRequest::decode(&request.encode())?, request);
     /// assert!(FetchRequest::decode(&[0, 1, 2]).is_err());
@@ -199,6 +205,7 @@ impl FetchRequest {
         out.extend_from_slice(&epoch_or_undefined(self.last_fetched_epoch).to_be_bytes());
         out.extend_from_slice(&epoch_or_undefined(self.current_leader_epoch).to_be_bytes());
         out.extend_from_slice(&self.max_bytes.to_be_bytes());
+        out.extend_from_slice(&self.max_wait_ms.to_be_bytes());
         out
     }
 
@@ -216,6 +223,7 @@ impl FetchRequest {
             last_fetched_epoch: defined_epoch(r.i32()?),
             current_leader_epoch: defined_epoch(r.i32()?),
             max_bytes: r.u64()?,
+            max_wait_ms: r.u64()?,
         };
         r.finish()?;
         Ok(request)

@@ -72,6 +72,7 @@ pub struct Follower<L> {
     partition: ReplicatedPartition,
     link: L,
     max_bytes: u64,
+    max_wait: Duration,
 }
 
 impl<L: LeaderLink> Follower<L> {
@@ -82,7 +83,18 @@ impl<L: LeaderLink> Follower<L> {
             partition,
             link,
             max_bytes: 1 << 20,
+            max_wait: Duration::ZERO,
         }
+    }
+
+    /// Lets the leader hold each fetch up to `max_wait` until it has
+    /// something new ([`FetchRequest::max_wait_ms`]; Kafka's
+    /// `replica.fetch.wait.max.ms`, 500 ms there). Without it (the
+    /// default) every fetch is answered at once, and [`run`](Self::run)
+    /// pauses between rounds that bring nothing.
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
     }
 
     /// Sets how many bytes each fetch asks for (Kafka's
@@ -110,7 +122,8 @@ impl<L: LeaderLink> Follower<L> {
     /// [`Error::Fenced`] and [`Error::UnknownLeaderEpoch`] mean the host
     /// has a role change to make or deliver).
     pub fn fetch_once(&mut self) -> Result<FetchRound> {
-        let request = self.partition.fetch_request(self.max_bytes);
+        let mut request = self.partition.fetch_request(self.max_bytes);
+        request.max_wait_ms = u64::try_from(self.max_wait.as_millis()).unwrap_or(u64::MAX);
         let response = self.link.fetch(&request)?;
         let applied = self.partition.append_as_follower(&response)?;
         let leo = self.partition.log().log_end_offset();
@@ -155,7 +168,7 @@ impl<L: LeaderLink> Follower<L> {
                     let progressed = round.applied.appended.is_some()
                         || round.applied.truncated_to.is_some()
                         || round.applied.started_at.is_some();
-                    if !progressed {
+                    if !progressed && self.max_wait.is_zero() {
                         std::thread::sleep(idle);
                     }
                 }

@@ -361,10 +361,11 @@ impl ReplicatedPartition {
         };
         let info = write(&s.log)?;
         let mut st = lock(&s.state);
-        if self.advance_high_watermark(&mut st, s.clock.now_ms()) {
-            drop(st);
-            s.changed.notify_all();
-        }
+        self.advance_high_watermark(&mut st, s.clock.now_ms());
+        drop(st);
+        // Wakes follower fetches held for new records, and waits on the
+        // high watermark.
+        s.changed.notify_all();
         Ok(PendingAppend {
             partition: self.clone(),
             info,
@@ -463,6 +464,11 @@ impl ReplicatedPartition {
         if let Some(isr) = expansion {
             self.propose_isr(epoch, isr)?;
         }
+        let (data, high_watermark) = if data.is_empty() && request.max_wait_ms > 0 {
+            self.hold_fetch(request)?.unwrap_or((data, high_watermark))
+        } else {
+            (data, high_watermark)
+        };
         Ok(LeaderFetch {
             data,
             leader_epoch: epoch,
@@ -471,6 +477,35 @@ impl ReplicatedPartition {
             log_end_offset: leo,
             diverging_epoch: None,
         })
+    }
+
+    /// Holds a fetch that found nothing until a record arrives after its
+    /// fetch offset, the role changes, or `max_wait_ms` passes (Kafka's
+    /// delayed fetch). Returns the batches and high watermark to answer
+    /// with, `None` when nothing came.
+    fn hold_fetch(&self, request: &FetchRequest) -> Result<Option<(FetchData, u64)>> {
+        let s = &*self.shared;
+        let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
+        let mut st = lock(&s.state);
+        let generation = st.generation;
+        loop {
+            if st.generation != generation {
+                return Ok(None);
+            }
+            if s.log.log_end_offset() > request.fetch_offset {
+                let data = s.log.read(request.fetch_offset, request.max_bytes)?;
+                return Ok(Some((data, s.log.high_watermark())));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            st = s
+                .changed
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     /// [`fetch_for_follower`](Self::fetch_for_follower) with an owned
@@ -542,6 +577,7 @@ impl ReplicatedPartition {
             last_fetched_epoch: log.leader_epoch_cache().latest_epoch(),
             current_leader_epoch: Some(self.leader_epoch()),
             max_bytes,
+            max_wait_ms: 0,
         }
     }
 
