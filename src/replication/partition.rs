@@ -605,7 +605,8 @@ impl ReplicatedPartition {
             match out_of_range_action(leo, response.log_start_offset, response.log_end_offset) {
                 OutOfRangeAction::TruncateTo(to) => {
                     log.truncate_to(to)?;
-                    outcome.truncated_to = Some(to);
+                    // A batch holding `to` goes whole: the log may end below.
+                    outcome.truncated_to = Some(log.log_end_offset());
                 }
                 OutOfRangeAction::StartAt(at) => {
                     log.truncate_fully_and_start_at(at)?;
@@ -620,7 +621,7 @@ impl ReplicatedPartition {
                 truncation_for_diverging_epoch(diverging, ours, leo, log.high_watermark());
             if decision.truncate_to < leo {
                 log.truncate_to(decision.truncate_to)?;
-                outcome.truncated_to = Some(decision.truncate_to);
+                outcome.truncated_to = Some(log.log_end_offset());
             }
             outcome.complete = decision.complete;
         } else {
@@ -745,8 +746,9 @@ impl ReplicatedPartition {
 pub struct FollowerAppend {
     /// The batches appended, if the response carried any.
     pub appended: Option<AppendInfo>,
-    /// The log was truncated to this offset (a diverging epoch, or a
-    /// leader whose log ends below this one's).
+    /// The log was truncated and now ends at this offset (a diverging
+    /// epoch, or a leader whose log ends below this one's); below the
+    /// offset asked for when a batch held it, as batches go whole.
     pub truncated_to: Option<u64>,
     /// The log started over, empty, at this offset (the leader's log
     /// start was above this one's end).
