@@ -464,3 +464,72 @@ fn garbage_records_from_a_leader_are_refused() {
     assert_eq!(b.log().log_end_offset(), 0);
     assert_eq!(b.high_watermark(), 0);
 }
+
+#[test]
+fn a_response_applied_twice_is_refused_the_second_time() {
+    let c = Cluster::new(1);
+    let a = c.replica(1);
+    let b = c.replica(2);
+    a.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    b.become_follower(1, 1).unwrap();
+    put(&a, "x", 2);
+    let response = a.serve_fetch(&b.fetch_request(MAX_BYTES)).unwrap();
+    b.append_as_follower(&response).unwrap();
+    let before = bytes_below(b.log(), u64::MAX);
+    assert!(b.append_as_follower(&response).is_err());
+    assert_eq!(b.log().log_end_offset(), 2);
+    assert_eq!(bytes_below(b.log(), u64::MAX), before);
+}
+
+#[test]
+fn a_truncation_inside_a_batch_reports_where_the_log_ends() {
+    let c = Cluster::new(1);
+    let a = c.replica(1);
+    let b = c.replica(2);
+    b.become_follower(1, 1).unwrap();
+    a.become_leader(1, &[1], &[1]).unwrap();
+    put(&a, "x", 2);
+    b.log().append_replicated(&bytes_below(a.log(), u64::MAX)).unwrap();
+    // A leader's log that ends inside B's only batch (an unclean
+    // election's): the batch goes whole.
+    let response = FetchResponse {
+        error: Some(FetchError::OffsetOutOfRange),
+        leader_epoch: 1,
+        log_end_offset: 1,
+        ..FetchResponse::default()
+    };
+    let outcome = b.append_as_follower(&response).unwrap();
+    assert_eq!(b.log().log_end_offset(), 0);
+    assert_eq!(outcome.truncated_to, Some(0));
+}
+
+#[test]
+fn the_follower_driver_runs_until_stopped() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let c = Cluster::new(2);
+    let a = c.replica(1);
+    let b = c.replica(2);
+    a.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    b.become_follower(1, 1).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let runner = {
+        let (a, b, stop) = (a.clone(), b.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let link = move |request: &FetchRequest| a.serve_fetch(request);
+            Follower::new(b, link).run(&stop, Duration::from_millis(1))
+        })
+    };
+    // acks=all completes through the running follower.
+    let info = a
+        .append(&common_repl::records("x", 3), seglog::replication::Acks::All)
+        .unwrap()
+        .wait(Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(info.last_offset, 2);
+    stop.store(true, Ordering::Release);
+    runner.join().unwrap().unwrap();
+    assert_eq!(b.log().log_end_offset(), 3);
+}
