@@ -622,6 +622,10 @@ impl ReplicatedPartition {
             if decision.truncate_to < leo {
                 log.truncate_to(decision.truncate_to)?;
                 outcome.truncated_to = Some(log.log_end_offset());
+            } else {
+                // An epoch begun at the log end (led without writing) holds
+                // no records but would be asked about again for ever.
+                log.truncate_epochs_from(decision.truncate_to)?;
             }
             outcome.complete = decision.complete;
         } else {
