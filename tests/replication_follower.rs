@@ -533,3 +533,35 @@ fn the_follower_driver_runs_until_stopped() {
     runner.join().unwrap().unwrap();
     assert_eq!(b.log().log_end_offset(), 3);
 }
+
+#[test]
+fn an_epoch_led_without_writing_is_dropped_when_the_leader_never_had_it() {
+    let c = Cluster::new(1);
+    let (a, b) = (c.replica(1), c.replica(2));
+    // Epoch 1: A leads and B gets x.
+    a.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    b.become_follower(1, 1).unwrap();
+    put(&a, "x", 2);
+    sync(&a, &b);
+    // Epoch 2: B leads and writes y, which A never fetches.
+    b.become_leader(2, &[1, 2], &[2]).unwrap();
+    a.become_follower(2, 2).unwrap();
+    put(&b, "y", 2);
+    // Epoch 3: A leads but writes nothing; its cache says epoch 3 starts
+    // at its end, 2.
+    a.become_leader(3, &[1, 2], &[1]).unwrap();
+    assert_eq!(epoch_entries(a.log()), [(1, 0), (3, 2)]);
+    // Epoch 4: B leads again and writes z.
+    b.become_leader(4, &[1, 2], &[2]).unwrap();
+    put(&b, "z", 2);
+    a.become_follower(4, 2).unwrap();
+    // B never had epoch 3: A has nothing to cut, but its epoch 3 entry
+    // must go, or it would ask about epoch 3 for ever.
+    let first = round(&b, &a);
+    assert!(!first.complete);
+    assert_eq!(epoch_entries(a.log()), [(1, 0)]);
+    let mut follower = Follower::new(a.clone(), |r: &FetchRequest| b.serve_fetch(r));
+    assert!(follower.catch_up(5).unwrap());
+    assert_eq!(epoch_entries(a.log()), epoch_entries(b.log()));
+    assert_eq!(bytes_below(a.log(), u64::MAX), bytes_below(b.log(), u64::MAX));
+}
