@@ -144,7 +144,10 @@ fn acks_all_after_the_isr_shrank_below_min_is_not_enough_replicas_after_append()
     assert_eq!(leader.log().log_end_offset(), 2);
     assert!(matches!(
         leader.append(&records("c", 1), Acks::All),
-        Err(Error::NotEnoughReplicas { isr: 1, min_insync: 2 })
+        Err(Error::NotEnoughReplicas {
+            isr: 1,
+            min_insync: 2
+        })
     ));
 }
 

@@ -238,11 +238,17 @@ fn a_fetch_at_another_leader_epoch_is_fenced_or_unknown() {
     put(&leader, "a", 1);
     assert!(matches!(
         leader.fetch_for_follower(&req(2, 0, 2, None)),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     assert!(matches!(
         leader.fetch_for_follower(&req(2, 0, 4, None)),
-        Err(Error::UnknownLeaderEpoch { epoch: 4, current: 3 })
+        Err(Error::UnknownLeaderEpoch {
+            epoch: 4,
+            current: 3
+        })
     ));
     let fenced = leader.serve_fetch(&req(2, 0, 2, None)).unwrap();
     assert_eq!(fenced.error, Some(FetchError::FencedLeaderEpoch));
@@ -288,12 +294,20 @@ fn a_fetch_outside_the_log_is_out_of_range() {
     assert_eq!(leader.high_watermark(), 6);
     assert!(matches!(
         leader.fetch_for_follower(&req(2, 7, 1, None)),
-        Err(Error::OffsetOutOfRange { requested: 7, earliest: 0, latest: 6 })
+        Err(Error::OffsetOutOfRange {
+            requested: 7,
+            earliest: 0,
+            latest: 6
+        })
     ));
     leader.log().advance_log_start_offset(3).unwrap();
     assert!(matches!(
         leader.fetch_for_follower(&req(2, 1, 1, None)),
-        Err(Error::OffsetOutOfRange { requested: 1, earliest: 3, latest: 6 })
+        Err(Error::OffsetOutOfRange {
+            requested: 1,
+            earliest: 3,
+            latest: 6
+        })
     ));
     // With a last fetched epoch too.
     assert!(matches!(
@@ -318,7 +332,9 @@ fn a_fetch_whose_last_epoch_disagrees_is_answered_with_a_diverging_epoch() {
     leader.become_leader(3, &[1, 2], &[1]).unwrap();
     put(&leader, "b", 2);
     let diverging = |offset, last| {
-        let fetch = leader.fetch_for_follower(&req(2, offset, 3, Some(last))).unwrap();
+        let fetch = leader
+            .fetch_for_follower(&req(2, offset, 3, Some(last)))
+            .unwrap();
         if fetch.diverging_epoch.is_some() {
             assert!(fetch.data.is_empty());
             assert_eq!(fetch.log_end_offset, 6);
@@ -357,9 +373,28 @@ fn a_fetch_records_where_the_follower_is() {
     put(&leader, "a", 3);
     let first = round(&leader, &f2);
     assert_eq!(first.appended.map(|a| a.last_offset), Some(2));
-    assert_eq!(leader.high_watermark(), 0, "the leader learns at the next fetch");
+    assert_eq!(
+        leader.high_watermark(),
+        0,
+        "the leader learns at the next fetch"
+    );
     let second = round(&leader, &f2);
     assert_eq!(second.appended, None);
     assert_eq!(leader.high_watermark(), 3);
     assert_eq!(second.high_watermark, 3);
+}
+
+#[test]
+fn dropping_a_silent_replica_from_the_assignment_frees_the_hw() {
+    let c = Cluster::new(1);
+    let leader = leader_of_three(&c);
+    put(&leader, "a", 2);
+    leader.fetch_for_follower(&req(2, 2, 1, Some(1))).unwrap();
+    assert_eq!(leader.high_watermark(), 0, "follower 3 never fetched");
+    leader.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    assert_eq!(leader.high_watermark(), 2);
+    assert!(matches!(
+        leader.fetch_for_follower(&req(3, 2, 1, Some(1))),
+        Err(Error::UnknownReplica { replica: 3 })
+    ));
 }

@@ -101,7 +101,10 @@ fn truncation_takes_several_rounds_when_the_follower_lacks_the_leaders_epoch() {
     assert_eq!(epoch_entries(a.log()), epoch_entries(cc.log()));
     assert_eq!(a.log().log_end_offset(), 6);
     assert_same_below(&a, &cc, cc.high_watermark());
-    assert_eq!(bytes_below(a.log(), u64::MAX), bytes_below(cc.log(), u64::MAX));
+    assert_eq!(
+        bytes_below(a.log(), u64::MAX),
+        bytes_below(cc.log(), u64::MAX)
+    );
 }
 
 #[test]
@@ -147,7 +150,9 @@ fn a_follower_ahead_of_a_leaders_shorter_log_truncates_to_its_end() {
     put(&a, "y", 1);
     // B holds three records the leader (after an unclean election) does
     // not: its log ends at 2.
-    b.log().append_replicated(&bytes_below(a.log(), u64::MAX)).unwrap();
+    b.log()
+        .append_replicated(&bytes_below(a.log(), u64::MAX))
+        .unwrap();
     a.log().truncate_to(2).unwrap();
     // An out-of-range answer showing the leader's end below B's.
     let response = FetchResponse {
@@ -178,7 +183,9 @@ fn a_follower_past_the_end_of_its_epoch_on_the_leader_truncates_there() {
     a.become_leader(1, &[1, 2], &[1]).unwrap();
     put(&a, "x", 2);
     put(&a, "y", 1);
-    b.log().append_replicated(&bytes_below(a.log(), u64::MAX)).unwrap();
+    b.log()
+        .append_replicated(&bytes_below(a.log(), u64::MAX))
+        .unwrap();
     a.log().truncate_to(2).unwrap();
     let response = a.serve_fetch(&b.fetch_request(MAX_BYTES)).unwrap();
     assert_eq!(response.diverging_epoch, Some(EpochEndOffset::new(1, 2)));
@@ -245,11 +252,17 @@ fn a_follower_refuses_answers_from_another_epoch_or_with_errors() {
     };
     assert!(matches!(
         b.append_as_follower(&at(1)),
-        Err(Error::Fenced { epoch: 1, current: 2 })
+        Err(Error::Fenced {
+            epoch: 1,
+            current: 2
+        })
     ));
     assert!(matches!(
         b.append_as_follower(&at(3)),
-        Err(Error::UnknownLeaderEpoch { epoch: 3, current: 2 })
+        Err(Error::UnknownLeaderEpoch {
+            epoch: 3,
+            current: 2
+        })
     ));
     let with = |error| FetchResponse {
         error: Some(error),
@@ -431,7 +444,9 @@ fn the_wire_form_rejects_garbage() {
     .unwrap();
     let invalid = |r: Result<FetchResponse, Error>| matches!(r, Err(Error::InvalidRecord { .. }));
     assert!(invalid(FetchResponse::decode(&[])));
-    assert!(invalid(FetchResponse::decode(&response[..response.len() - 1])));
+    assert!(invalid(FetchResponse::decode(
+        &response[..response.len() - 1]
+    )));
     let mut longer = response.clone();
     longer.push(0);
     assert!(invalid(FetchResponse::decode(&longer)));
@@ -489,7 +504,9 @@ fn a_truncation_inside_a_batch_reports_where_the_log_ends() {
     b.become_follower(1, 1).unwrap();
     a.become_leader(1, &[1], &[1]).unwrap();
     put(&a, "x", 2);
-    b.log().append_replicated(&bytes_below(a.log(), u64::MAX)).unwrap();
+    b.log()
+        .append_replicated(&bytes_below(a.log(), u64::MAX))
+        .unwrap();
     // A leader's log that ends inside B's only batch (an unclean
     // election's): the batch goes whole.
     let response = FetchResponse {
@@ -524,7 +541,10 @@ fn the_follower_driver_runs_until_stopped() {
     };
     // acks=all completes through the running follower.
     let info = a
-        .append(&common_repl::records("x", 3), seglog::replication::Acks::All)
+        .append(
+            &common_repl::records("x", 3),
+            seglog::replication::Acks::All,
+        )
         .unwrap()
         .wait(Duration::from_secs(30))
         .unwrap();
@@ -563,5 +583,8 @@ fn an_epoch_led_without_writing_is_dropped_when_the_leader_never_had_it() {
     let mut follower = Follower::new(a.clone(), |r: &FetchRequest| b.serve_fetch(r));
     assert!(follower.catch_up(5).unwrap());
     assert_eq!(epoch_entries(a.log()), epoch_entries(b.log()));
-    assert_eq!(bytes_below(a.log(), u64::MAX), bytes_below(b.log(), u64::MAX));
+    assert_eq!(
+        bytes_below(a.log(), u64::MAX),
+        bytes_below(b.log(), u64::MAX)
+    );
 }

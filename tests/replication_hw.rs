@@ -61,11 +61,17 @@ fn consumer_reads_stop_at_the_hw() {
     assert_eq!(read.records().count(), 2);
     assert_eq!(read.next_offset(), 2);
     let mut reader = log.reader(0);
-    assert_eq!(reader.next_batch().unwrap().unwrap().header().base_offset, 0);
+    assert_eq!(
+        reader.next_batch().unwrap().unwrap().header().base_offset,
+        0
+    );
     assert!(reader.next_batch().unwrap().is_none());
     // A reader left at the old high watermark goes on once it moves.
     sync(&leader, &follower);
-    assert_eq!(reader.next_batch().unwrap().unwrap().header().base_offset, 2);
+    assert_eq!(
+        reader.next_batch().unwrap().unwrap().header().base_offset,
+        2
+    );
     assert_eq!(values(log, 0).len(), 6);
     assert_eq!(values(follower.log(), 3), ["q1", "r0", "r1"]);
 }
@@ -275,4 +281,51 @@ fn a_damaged_epoch_checkpoint_is_reported_and_rebuilt() {
     let log = reopen(&crashed, dir, &clock);
     assert!(log.recovery_report().epoch_checkpoint_damage.is_none());
     assert_eq!(epoch_entries(&log), [(3, 2)]);
+}
+
+#[test]
+fn the_hw_checkpoint_survives_power_loss_and_is_clamped_into_the_log() {
+    let clock = ManualClock::new(T0);
+    let dir = Path::new("/data/t-0");
+    let fs = MemFs::new();
+    let log = PartitionLog::options()
+        .fs(fs.clone())
+        .clock(clock.clone())
+        .open(dir, synced())
+        .unwrap();
+    let r = ReplicatedPartition::new(log, 1, ReplicationConfig::default()).unwrap();
+    r.become_leader(1, &[1], &[1]).unwrap();
+    put(&r, "a", 3);
+    r.checkpoint_high_watermark().unwrap();
+    // Appended without an fsync: lost to the power cut.
+    r.log()
+        .append_with(&records("b", 2), Durability::None)
+        .unwrap();
+    // Written past the partition: the high watermark moves only when the
+    // partition looks again (here, a refresh of the leadership).
+    assert_eq!(r.high_watermark(), 3);
+    r.become_leader(1, &[1], &[1]).unwrap();
+    assert_eq!(r.high_watermark(), 5);
+    r.checkpoint_high_watermark().unwrap();
+    let crashed = fs.crash(CrashMode::DurableOnly);
+    drop(r);
+    let log = reopen(&crashed, dir, &clock);
+    assert_eq!(log.log_end_offset(), 3);
+    let r = ReplicatedPartition::new(log, 1, ReplicationConfig::default()).unwrap();
+    // The checkpoint said 5; the log ends at 3.
+    assert_eq!(r.high_watermark(), 3);
+    assert_eq!(values(r.log(), 0), ["a0", "a1", "a2"]);
+}
+
+#[test]
+fn a_follower_truncated_below_its_hw_brings_the_hw_down() {
+    let c = Cluster::new(1);
+    let (leader, follower) = pair(&c);
+    put(&leader, "a", 2);
+    put(&leader, "b", 2);
+    sync(&leader, &follower);
+    assert_eq!(follower.high_watermark(), 4);
+    follower.log().truncate_to(2).unwrap();
+    assert_eq!(follower.high_watermark(), 2);
+    assert_eq!(values(follower.log(), 0), ["a0", "a1"]);
 }

@@ -15,16 +15,25 @@ fn an_older_epoch_is_fenced_on_a_leader() {
     r.become_leader(3, &[1, 2], &[1, 2]).unwrap();
     assert!(matches!(
         r.become_leader(2, &[1, 2], &[1, 2]),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     assert!(matches!(
         r.become_follower(2, 2),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     // The same epoch cannot make a leader a follower either.
     assert!(matches!(
         r.become_follower(3, 2),
-        Err(Error::Fenced { epoch: 3, current: 3 })
+        Err(Error::Fenced {
+            epoch: 3,
+            current: 3
+        })
     ));
     assert_eq!(r.role(), Role::Leader);
     assert_eq!(r.leader_epoch(), 3);
@@ -37,21 +46,33 @@ fn an_older_epoch_is_fenced_on_a_follower() {
     r.become_follower(3, 1).unwrap();
     assert!(matches!(
         r.become_follower(2, 1),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     assert!(matches!(
         r.become_leader(2, &[1, 2], &[1, 2]),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     // Leading needs a newer epoch than the one it follows in.
     assert!(matches!(
         r.become_leader(3, &[1, 2], &[1, 2]),
-        Err(Error::Fenced { epoch: 3, current: 3 })
+        Err(Error::Fenced {
+            epoch: 3,
+            current: 3
+        })
     ));
     // Another leader at the same epoch is fenced; the same one is a no-op.
     assert!(matches!(
         r.become_follower(3, 5),
-        Err(Error::Fenced { epoch: 3, current: 3 })
+        Err(Error::Fenced {
+            epoch: 3,
+            current: 3
+        })
     ));
     r.become_follower(3, 1).unwrap();
     assert_eq!(r.role(), Role::Follower { leader: 1 });
@@ -146,7 +167,9 @@ fn a_follower_does_not_serve_fetches() {
     ));
 }
 
-fn leader_request(follower: &seglog::replication::ReplicatedPartition) -> seglog::replication::FetchRequest {
+fn leader_request(
+    follower: &seglog::replication::ReplicatedPartition,
+) -> seglog::replication::FetchRequest {
     follower.fetch_request(MAX_BYTES)
 }
 
@@ -216,12 +239,38 @@ fn a_reopened_replica_remembers_its_latest_epoch() {
     // The epoch it led in cannot be led in again after a restart.
     assert!(matches!(
         r.become_leader(3, &[1], &[1]),
-        Err(Error::Fenced { epoch: 3, current: 3 })
+        Err(Error::Fenced {
+            epoch: 3,
+            current: 3
+        })
     ));
     assert!(matches!(
         r.become_follower(2, 2),
-        Err(Error::Fenced { epoch: 2, current: 3 })
+        Err(Error::Fenced {
+            epoch: 2,
+            current: 3
+        })
     ));
     r.become_leader(4, &[1], &[1]).unwrap();
     assert_eq!(epoch_entries(r.log()), [(3, 0), (4, 1)]);
+}
+
+#[test]
+fn a_replica_needs_an_open_log_and_a_valid_config() {
+    use seglog::replication::{ReplicatedPartition, ReplicationConfig};
+    let c = Cluster::new(1);
+    let bad = ReplicationConfig {
+        min_insync_replicas: 0,
+        ..ReplicationConfig::default()
+    };
+    assert!(matches!(
+        ReplicatedPartition::new(c.open_log(1), 1, bad),
+        Err(Error::InvalidConfig { .. })
+    ));
+    let log = c.open_log(2);
+    log.close().unwrap();
+    assert!(matches!(
+        ReplicatedPartition::new(log, 2, ReplicationConfig::default()),
+        Err(Error::Closed)
+    ));
 }

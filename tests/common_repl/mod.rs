@@ -6,11 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use seglog::io::MemFs;
-use seglog::replication::{
-    FollowerAppend, ReplicaId, ReplicatedPartition, ReplicationConfig,
-};
-use seglog::{AppendInfo, LogConfig, ManualClock, PartitionLog, Record};
 use seglog::replication::Acks;
+use seglog::replication::{FollowerAppend, ReplicaId, ReplicatedPartition, ReplicationConfig};
+use seglog::{AppendInfo, LogConfig, ManualClock, PartitionLog, Record};
 
 /// Fetches ask for this much.
 pub const MAX_BYTES: u64 = 1 << 20;
@@ -107,7 +105,9 @@ pub fn sync(leader: &ReplicatedPartition, follower: &ReplicatedPartition) {
 
 /// `n` records with values `{prefix}{i}`.
 pub fn records(prefix: &str, n: usize) -> Vec<Record> {
-    (0..n).map(|i| Record::new(format!("{prefix}{i}"))).collect()
+    (0..n)
+        .map(|i| Record::new(format!("{prefix}{i}")))
+        .collect()
 }
 
 /// The bytes of every batch of `log` from its start that ends below `end`.
