@@ -205,7 +205,7 @@ fn isr_changes_go_through_the_listener_and_a_refusal_changes_nothing() {
         previous: vec![1, 2],
         isr: vec![1],
     };
-    assert_eq!(*recorder.seen.lock().unwrap(), [shrink.clone()]);
+    assert_eq!(*recorder.seen.lock().unwrap(), [shrink]);
     assert_eq!(leader.high_watermark(), 0, "the refused shrink kept 2 in");
 
     recorder.accept.store(true, Ordering::SeqCst);
