@@ -220,6 +220,18 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Drops the leader-epoch cache's entries starting at or after `end`
+    /// without touching the data: Kafka's `truncateTo` at or past the log
+    /// end still trims the cache there. A follower needs it when the epoch
+    /// it would ask about next began at its log end and holds no records.
+    pub(crate) fn truncate_epochs_from(&self, end: u64) -> Result<()> {
+        let w = self.inner.writer_for_update()?;
+        self.inner
+            .change_epochs(|cache| Ok(cache.truncate_from_end(end)))?;
+        drop(w);
+        Ok(())
+    }
+
     /// Attaches a replica set: from now on the high watermark is its own,
     /// starting at `high_watermark` (clamped into the log's range).
     pub(crate) fn attach_replication(&self, high_watermark: u64) {

@@ -656,7 +656,8 @@ impl ReplicatedPartition {
             match out_of_range_action(leo, response.log_start_offset, response.log_end_offset) {
                 OutOfRangeAction::TruncateTo(to) => {
                     log.truncate_to(to)?;
-                    outcome.truncated_to = Some(to);
+                    // A batch holding `to` goes whole: the log may end below.
+                    outcome.truncated_to = Some(log.log_end_offset());
                 }
                 OutOfRangeAction::StartAt(at) => {
                     log.truncate_fully_and_start_at(at)?;
@@ -671,7 +672,11 @@ impl ReplicatedPartition {
                 truncation_for_diverging_epoch(diverging, ours, leo, log.high_watermark());
             if decision.truncate_to < leo {
                 log.truncate_to(decision.truncate_to)?;
-                outcome.truncated_to = Some(decision.truncate_to);
+                outcome.truncated_to = Some(log.log_end_offset());
+            } else {
+                // An epoch begun at the log end (led without writing) holds
+                // no records but would be asked about again for ever.
+                log.truncate_epochs_from(decision.truncate_to)?;
             }
             outcome.complete = decision.complete;
         } else {
@@ -796,8 +801,9 @@ impl ReplicatedPartition {
 pub struct FollowerAppend {
     /// The batches appended, if the response carried any.
     pub appended: Option<AppendInfo>,
-    /// The log was truncated to this offset (a diverging epoch, or a
-    /// leader whose log ends below this one's).
+    /// The log was truncated and now ends at this offset (a diverging
+    /// epoch, or a leader whose log ends below this one's); below the
+    /// offset asked for when a batch held it, as batches go whole.
     pub truncated_to: Option<u64>,
     /// The log started over, empty, at this offset (the leader's log
     /// start was above this one's end).
