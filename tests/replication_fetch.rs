@@ -24,6 +24,7 @@ fn req(replica: i32, offset: u64, epoch: i32, last: Option<i32>) -> FetchRequest
         last_fetched_epoch: last,
         current_leader_epoch: Some(epoch),
         max_bytes: MAX_BYTES,
+        max_wait_ms: 0,
     }
 }
 
@@ -397,4 +398,68 @@ fn dropping_a_silent_replica_from_the_assignment_frees_the_hw() {
         leader.fetch_for_follower(&req(3, 2, 1, Some(1))),
         Err(Error::UnknownReplica { replica: 3 })
     ));
+}
+
+#[test]
+fn a_held_fetch_is_answered_as_soon_as_a_record_arrives() {
+    let c = Cluster::new(1);
+    let leader = leader_of_three(&c);
+    let mut request = req(2, 0, 1, None);
+    request.max_wait_ms = 60_000;
+    let appender = {
+        let leader = leader.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            put(&leader, "late", 1)
+        })
+    };
+    // Without the hold this fetch would answer at once with nothing.
+    let fetch = leader.fetch_for_follower(&request).unwrap();
+    appender.join().unwrap();
+    let offsets: Vec<u64> = fetch
+        .data
+        .records()
+        .map(|r| r.map(|r| r.offset))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(offsets, [0]);
+}
+
+#[test]
+fn a_held_fetch_with_nothing_new_ends_after_its_wait_or_a_role_change() {
+    let c = Cluster::new(1);
+    let leader = leader_of_three(&c);
+    let mut request = req(2, 0, 1, None);
+    request.max_wait_ms = 10;
+    let fetch = leader.fetch_for_follower(&request).unwrap();
+    assert!(fetch.data.is_empty());
+
+    request.max_wait_ms = 60_000;
+    let demoter = {
+        let leader = leader.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            leader.become_follower(2, 2).unwrap();
+        })
+    };
+    let fetch = leader.fetch_for_follower(&request).unwrap();
+    demoter.join().unwrap();
+    assert!(fetch.data.is_empty());
+    assert!(matches!(
+        leader.fetch_for_follower(&request),
+        Err(Error::NotLeader { leader: Some(2) })
+    ));
+}
+
+#[test]
+fn the_log_start_cannot_pass_the_high_watermark_of_a_replicated_log() {
+    let c = Cluster::new(1);
+    let leader = leader_of_three(&c);
+    put(&leader, "a", 3);
+    assert_eq!(leader.high_watermark(), 0);
+    assert!(matches!(
+        leader.log().advance_log_start_offset(1),
+        Err(Error::OffsetOutOfRange { latest: 0, .. })
+    ));
+    assert_eq!(leader.log().log_start_offset(), 0);
 }

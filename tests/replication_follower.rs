@@ -370,6 +370,7 @@ fn the_wire_form_round_trips() {
             last_fetched_epoch: Some(3),
             current_leader_epoch: Some(4),
             max_bytes: 1 << 20,
+            max_wait_ms: 500,
         },
         FetchRequest {
             replica: -5,
@@ -378,6 +379,7 @@ fn the_wire_form_round_trips() {
             last_fetched_epoch: None,
             current_leader_epoch: None,
             max_bytes: 0,
+            max_wait_ms: u64::MAX,
         },
     ] {
         assert_eq!(FetchRequest::decode(&request.encode()).unwrap(), request);
@@ -423,6 +425,7 @@ fn the_wire_form_rejects_garbage() {
         last_fetched_epoch: Some(1),
         current_leader_epoch: Some(1),
         max_bytes: 10,
+        max_wait_ms: 0,
     }
     .encode();
     let invalid = |r: Result<FetchRequest, Error>| matches!(r, Err(Error::InvalidRecord { .. }));

@@ -103,17 +103,19 @@ impl PartitionLog {
     /// ```
     ///
     /// # Errors
-    /// [`Error::OffsetOutOfRange`] if `offset` is above the log end offset;
+    /// [`Error::OffsetOutOfRange`] if `offset` is above the high watermark
+    /// (the log end offset, for a log without replicas; as Kafka's
+    /// DeleteRecords, nothing not yet replicated may go);
     /// [`Error::Io`] (and the log is poisoned); [`Error::Closed`].
     pub fn advance_log_start_offset(&self, offset: u64) -> Result<usize> {
         let mut w = self.inner.writer_for_update()?;
-        let leo = self.log_end_offset();
+        let limit = self.high_watermark();
         let start = self.log_start_offset();
-        if offset > leo {
+        if offset > limit {
             return Err(Error::OffsetOutOfRange {
                 requested: offset,
                 earliest: start,
-                latest: leo,
+                latest: limit,
             });
         }
         let new_start = start.max(offset);

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::fetch::{FetchRequest, FetchResponse};
-use super::partition::{FollowerAppend, ReplicatedPartition};
+use super::{FollowerAppend, ReplicatedPartition};
 use crate::error::{Error, Result};
 
 /// How a follower reaches its leader: the one thing a host writes to

@@ -102,6 +102,8 @@ use crate::error::{Error, Result};
 pub mod epoch_cache;
 mod fetch;
 mod follower;
+mod follower_side;
+mod leader_side;
 #[cfg_attr(not(test), allow(dead_code))]
 mod leader_state;
 mod partition;
@@ -111,7 +113,9 @@ mod truncation;
 pub use epoch_cache::{EpochEndOffset, EpochEntry, LeaderEpochCache};
 pub use fetch::{FetchError, FetchRequest, FetchResponse, LeaderFetch};
 pub use follower::{FetchRound, Follower, LeaderLink};
-pub use partition::{FollowerAppend, PendingAppend, ReplicatedPartition};
+pub use follower_side::FollowerAppend;
+pub use leader_side::PendingAppend;
+pub use partition::ReplicatedPartition;
 
 /// A replica's id: the id of the broker (or process) that holds it, as
 /// Kafka's broker ids.

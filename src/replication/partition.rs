@@ -2,21 +2,18 @@
 //! as the host's controller says.
 
 use std::sync::{Arc, Condvar, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::fetch::{FetchError, FetchRequest, FetchResponse, LeaderFetch};
 use super::leader_state::LeaderState;
-use super::truncation::{
-    check_last_fetched_epoch, out_of_range_action, truncation_for_diverging_epoch, FetchEpochCheck,
-    OutOfRangeAction,
-};
-use super::{Acks, IsrChange, IsrListener, ReplicaId, ReplicationConfig, Role};
+use super::{IsrChange, IsrListener, ReplicaId, ReplicationConfig, Role};
 use crate::clock::Clock;
-use crate::config::Durability;
 use crate::error::{Error, Result};
-use crate::log::{AppendInfo, FetchData, PartitionLog};
-use crate::record::AsRecord;
-use crate::segment::{lock, read_lock, write_lock};
+use crate::log::{FetchData, PartitionLog};
+use crate::segment::{lock, write_lock};
+
+/// How often a wait looks again at what no signal announces (the log
+/// being closed).
+pub(super) const RECHECK: Duration = Duration::from_millis(50);
 
 /// One replica of a partition over its [`PartitionLog`]: the leader, a
 /// follower, or neither until the host says.
@@ -67,33 +64,33 @@ use crate::segment::{lock, read_lock, write_lock};
 /// ```
 #[derive(Clone)]
 pub struct ReplicatedPartition {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
-struct Shared {
-    log: PartitionLog,
-    local: ReplicaId,
-    config: ReplicationConfig,
-    clock: Arc<dyn Clock>,
+pub(super) struct Shared {
+    pub(super) log: PartitionLog,
+    pub(super) local: ReplicaId,
+    pub(super) config: ReplicationConfig,
+    pub(super) clock: Arc<dyn Clock>,
     /// Held for reading across an append's check and write, and for
     /// writing by role changes: a deposed leader never appends.
-    role_lock: RwLock<()>,
-    state: Mutex<State>,
+    pub(super) role_lock: RwLock<()>,
+    pub(super) state: Mutex<State>,
     /// Signalled when the high watermark, the ISR or the role changes.
-    changed: Condvar,
-    listener: Option<Arc<dyn IsrListener>>,
+    pub(super) changed: Condvar,
+    pub(super) listener: Option<Arc<dyn IsrListener>>,
 }
 
-struct State {
+pub(super) struct State {
     /// The current leader epoch; -1 before any.
-    epoch: i32,
-    role: RoleState,
+    pub(super) epoch: i32,
+    pub(super) role: RoleState,
     /// Bumped by every role change: an `acks=all` wait from an earlier
     /// one ends.
-    generation: u64,
+    pub(super) generation: u64,
 }
 
-enum RoleState {
+pub(super) enum RoleState {
     Unassigned,
     Leader(LeaderState),
     Follower { leader: ReplicaId },
@@ -299,401 +296,6 @@ impl ReplicatedPartition {
         Ok(())
     }
 
-    /// Appends `records` as the leader (offsets from the log end, this
-    /// epoch stamped), with `acks` as a Kafka producer asks: the returned
-    /// [`PendingAppend`] completes at once for [`Acks::None`] and
-    /// [`Acks::Leader`], and for [`Acks::All`] when the high watermark
-    /// passes the records.
-    ///
-    /// # Errors
-    /// [`Error::NotLeader`]; for [`Acks::All`], [`Error::NotEnoughReplicas`]
-    /// when the ISR is smaller than `min.insync.replicas` (nothing is
-    /// written); and as [`PartitionLog::append`].
-    pub fn append<R: AsRecord>(&self, records: &[R], acks: Acks) -> Result<PendingAppend> {
-        self.append_as_leader(acks, |log| log.append(records))
-    }
-
-    /// [`append`](Self::append) with an explicit durability (as
-    /// [`PartitionLog::append_with`]).
-    ///
-    /// # Errors
-    /// As [`append`](Self::append).
-    pub fn append_with<R: AsRecord>(
-        &self,
-        records: &[R],
-        durability: Durability,
-        acks: Acks,
-    ) -> Result<PendingAppend> {
-        self.append_as_leader(acks, |log| log.append_with(records, durability))
-    }
-
-    /// [`append`](Self::append) for batches encoded by a producer (as
-    /// [`PartitionLog::append_encoded`]).
-    ///
-    /// # Errors
-    /// As [`append`](Self::append) and [`PartitionLog::append_encoded`].
-    pub fn append_encoded(&self, batches: &[u8], acks: Acks) -> Result<PendingAppend> {
-        self.append_as_leader(acks, |log| log.append_encoded(batches))
-    }
-
-    fn append_as_leader(
-        &self,
-        acks: Acks,
-        write: impl FnOnce(&PartitionLog) -> Result<AppendInfo>,
-    ) -> Result<PendingAppend> {
-        let s = &*self.shared;
-        let _role = read_lock(&s.role_lock);
-        let generation = {
-            let st = lock(&s.state);
-            let RoleState::Leader(ls) = &st.role else {
-                return Err(self.not_leader(&st));
-            };
-            if acks == Acks::All {
-                let min_insync = self.effective_min_isr(ls);
-                if ls.isr().len() < min_insync {
-                    return Err(Error::NotEnoughReplicas {
-                        isr: ls.isr().len(),
-                        min_insync,
-                    });
-                }
-            }
-            st.generation
-        };
-        let info = write(&s.log)?;
-        let mut st = lock(&s.state);
-        self.advance_high_watermark(&mut st, s.clock.now_ms());
-        drop(st);
-        // Wakes follower fetches held for new records, and waits on the
-        // high watermark.
-        s.changed.notify_all();
-        Ok(PendingAppend {
-            partition: self.clone(),
-            info,
-            acks,
-            generation,
-        })
-    }
-
-    /// Answers a follower's fetch as the leader (Kafka's
-    /// `Partition.fetchRecords` for a replica): checks the request's
-    /// leader epoch and its last fetched epoch against the leader-epoch
-    /// cache (answering a diverging epoch, and no records, when they
-    /// disagree), reads from the fetch offset, records the follower's log
-    /// end offset and caught-up time, proposes adding it to the ISR when
-    /// it caught up, and moves the high watermark.
-    ///
-    /// # Errors
-    /// [`Error::NotLeader`]; [`Error::Fenced`] or
-    /// [`Error::UnknownLeaderEpoch`] for a request at another epoch;
-    /// [`Error::UnknownReplica`]; [`Error::OffsetOutOfRange`] for a fetch
-    /// offset outside the log, or a last fetched epoch the cache cannot
-    /// place (the error's offsets are the leader's log start and end);
-    /// [`Error::Io`], [`Error::Corrupt`].
-    pub fn fetch_for_follower(&self, request: &FetchRequest) -> Result<LeaderFetch> {
-        let s = &*self.shared;
-        let now = s.clock.now_ms();
-        let mut st = lock(&s.state);
-        let epoch = st.epoch;
-        let not_leader = self.not_leader(&st);
-        let RoleState::Leader(ls) = &mut st.role else {
-            return Err(not_leader);
-        };
-        match request.current_leader_epoch {
-            Some(e) if e < epoch => {
-                return Err(Error::Fenced {
-                    epoch: e,
-                    current: epoch,
-                })
-            }
-            Some(e) if e > epoch => {
-                return Err(Error::UnknownLeaderEpoch {
-                    epoch: e,
-                    current: epoch,
-                })
-            }
-            _ => {}
-        }
-        if request.replica == s.local || !ls.replicas().contains(&request.replica) {
-            return Err(Error::UnknownReplica {
-                replica: request.replica,
-            });
-        }
-        let start = s.log.log_start_offset();
-        let leo = s.log.log_end_offset();
-        let out_of_range = Error::OffsetOutOfRange {
-            requested: request.fetch_offset,
-            earliest: start,
-            latest: leo,
-        };
-        if let Some(last) = request.last_fetched_epoch {
-            let answer = s.log.end_offset_for_epoch(last);
-            match check_last_fetched_epoch(answer, last, request.fetch_offset, start) {
-                FetchEpochCheck::Read => {}
-                FetchEpochCheck::OffsetOutOfRange => return Err(out_of_range),
-                FetchEpochCheck::Diverging(diverging) => {
-                    return Ok(LeaderFetch {
-                        data: FetchData::empty(request.fetch_offset, start, leo),
-                        leader_epoch: epoch,
-                        high_watermark: ls.high_watermark(),
-                        log_start_offset: start,
-                        log_end_offset: leo,
-                        diverging_epoch: Some(diverging),
-                    });
-                }
-            }
-        }
-        if request.fetch_offset < start || request.fetch_offset > leo {
-            return Err(out_of_range);
-        }
-        let data = s.log.read(request.fetch_offset, request.max_bytes)?;
-        ls.record_fetch(
-            request.replica,
-            request.fetch_offset,
-            request.log_start_offset,
-            leo,
-            now,
-        )
-        .map_err(|u| Error::UnknownReplica { replica: u.0 })?;
-        let expansion = ls.expanded_isr(request.replica);
-        let moved = self.advance_high_watermark(&mut st, now);
-        let high_watermark = s.log.high_watermark();
-        drop(st);
-        if moved {
-            s.changed.notify_all();
-        }
-        if let Some(isr) = expansion {
-            self.propose_isr(epoch, isr)?;
-        }
-        let (data, high_watermark) = if data.is_empty() && request.max_wait_ms > 0 {
-            self.hold_fetch(request)?.unwrap_or((data, high_watermark))
-        } else {
-            (data, high_watermark)
-        };
-        Ok(LeaderFetch {
-            data,
-            leader_epoch: epoch,
-            high_watermark,
-            log_start_offset: start,
-            log_end_offset: leo,
-            diverging_epoch: None,
-        })
-    }
-
-    /// Holds a fetch that found nothing until a record arrives after its
-    /// fetch offset, the role changes, or `max_wait_ms` passes (Kafka's
-    /// delayed fetch). Returns the batches and high watermark to answer
-    /// with, `None` when nothing came.
-    fn hold_fetch(&self, request: &FetchRequest) -> Result<Option<(FetchData, u64)>> {
-        let s = &*self.shared;
-        let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms);
-        let mut st = lock(&s.state);
-        let generation = st.generation;
-        loop {
-            if st.generation != generation {
-                return Ok(None);
-            }
-            if s.log.log_end_offset() > request.fetch_offset {
-                let data = s.log.read(request.fetch_offset, request.max_bytes)?;
-                return Ok(Some((data, s.log.high_watermark())));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            st = s
-                .changed
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-    }
-
-    /// [`fetch_for_follower`](Self::fetch_for_follower) with an owned
-    /// answer for a host that sends it over its own transport: the
-    /// errors a follower acts on (out of range, not leader, fenced or
-    /// unknown epoch) are answered as [`FetchResponse::error`], with this
-    /// replica's log start and end offsets and epoch.
-    ///
-    /// # Errors
-    /// Local failures only: [`Error::Io`], [`Error::Corrupt`],
-    /// [`Error::Closed`].
-    pub fn serve_fetch(&self, request: &FetchRequest) -> Result<FetchResponse> {
-        match self.fetch_for_follower(request) {
-            Ok(fetch) => fetch.to_response(),
-            Err(e) => {
-                let Some(error) = FetchError::of(&e) else {
-                    return Err(e);
-                };
-                Ok(FetchResponse {
-                    error: Some(error),
-                    leader_epoch: self.leader_epoch(),
-                    high_watermark: self.high_watermark(),
-                    log_start_offset: self.shared.log.log_start_offset(),
-                    log_end_offset: self.shared.log.log_end_offset(),
-                    diverging_epoch: None,
-                    records: Vec::new(),
-                })
-            }
-        }
-    }
-
-    /// Removes from the ISR the followers that are not caught up: that
-    /// have not reached the leader's log end offset within
-    /// `replica.lag.time.max.ms` (Kafka's `maybeShrinkIsr`; a host calls
-    /// it periodically, Kafka every half of that time). The change is
-    /// proposed to the listener. Returns the new ISR if it changed.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if the high watermark could not be recorded.
-    pub fn maybe_shrink_isr(&self) -> Result<Option<Vec<ReplicaId>>> {
-        let s = &*self.shared;
-        let (epoch, isr) = {
-            let st = lock(&s.state);
-            let RoleState::Leader(ls) = &st.role else {
-                return Ok(None);
-            };
-            let now = s.clock.now_ms();
-            let out = ls.out_of_sync_replicas(
-                s.log.log_end_offset(),
-                now,
-                s.config.replica_lag_time_max_ms,
-            );
-            if out.is_empty() {
-                return Ok(None);
-            }
-            (st.epoch, ls.shrunk_isr(&out))
-        };
-        Ok(self.propose_isr(epoch, isr.clone())?.then_some(isr))
-    }
-
-    /// The fetch this follower sends next: from its log end offset, with
-    /// its latest cached epoch and its current leader epoch.
-    pub fn fetch_request(&self, max_bytes: u64) -> FetchRequest {
-        let log = &self.shared.log;
-        FetchRequest {
-            replica: self.shared.local,
-            fetch_offset: log.log_end_offset(),
-            log_start_offset: log.log_start_offset(),
-            last_fetched_epoch: log.leader_epoch_cache().latest_epoch(),
-            current_leader_epoch: Some(self.leader_epoch()),
-            max_bytes,
-            max_wait_ms: 0,
-        }
-    }
-
-    /// Applies the leader's answer to this follower's fetch (Kafka's
-    /// `appendAsFollower` and the fetcher's truncation):
-    ///
-    /// * records are appended with the leader's offsets and epochs; the
-    ///   high watermark becomes `min(leader's, log end offset)` and the
-    ///   log start offset rises to the leader's (up to that high
-    ///   watermark);
-    /// * a diverging epoch truncates the log where it and the leader's
-    ///   agree (KAFKA-REFERENCE 6.5); [`FollowerAppend::complete`] is
-    ///   false when the next fetch must ask again;
-    /// * out of range: a leader whose log ends below this one's truncates
-    ///   it there; a leader whose log starts above this one's end makes
-    ///   it start over, empty, at the leader's start.
-    ///
-    /// # Errors
-    /// [`Error::NotLeader`] when this replica is not a follower, or the
-    /// leader answered that it is not the leader; [`Error::Fenced`] for a
-    /// response from an older epoch (it is dropped) and
-    /// [`Error::UnknownLeaderEpoch`] for one from a newer; and as
-    /// [`PartitionLog::append_replicated`] and
-    /// [`PartitionLog::truncate_to`].
-    pub fn append_as_follower(&self, response: &FetchResponse) -> Result<FollowerAppend> {
-        let s = &*self.shared;
-        let _role = read_lock(&s.role_lock);
-        {
-            let st = lock(&s.state);
-            let RoleState::Follower { leader } = st.role else {
-                return Err(self.not_leader(&st));
-            };
-            match response.error {
-                Some(FetchError::NotLeaderOrFollower) => {
-                    return Err(Error::NotLeader {
-                        leader: Some(leader),
-                    })
-                }
-                Some(FetchError::FencedLeaderEpoch) => {
-                    return Err(Error::Fenced {
-                        epoch: st.epoch,
-                        current: response.leader_epoch,
-                    })
-                }
-                Some(FetchError::UnknownLeaderEpoch) => {
-                    return Err(Error::UnknownLeaderEpoch {
-                        epoch: st.epoch,
-                        current: response.leader_epoch,
-                    })
-                }
-                _ => {}
-            }
-            if response.leader_epoch < st.epoch {
-                return Err(Error::Fenced {
-                    epoch: response.leader_epoch,
-                    current: st.epoch,
-                });
-            }
-            if response.leader_epoch > st.epoch {
-                return Err(Error::UnknownLeaderEpoch {
-                    epoch: response.leader_epoch,
-                    current: st.epoch,
-                });
-            }
-        }
-        let log = &s.log;
-        let mut outcome = FollowerAppend {
-            appended: None,
-            truncated_to: None,
-            started_at: None,
-            complete: true,
-            high_watermark: log.high_watermark(),
-        };
-        if response.error == Some(FetchError::OffsetOutOfRange) {
-            let leo = log.log_end_offset();
-            match out_of_range_action(leo, response.log_start_offset, response.log_end_offset) {
-                OutOfRangeAction::TruncateTo(to) => {
-                    log.truncate_to(to)?;
-                    // A batch holding `to` goes whole: the log may end below.
-                    outcome.truncated_to = Some(log.log_end_offset());
-                }
-                OutOfRangeAction::StartAt(at) => {
-                    log.truncate_fully_and_start_at(at)?;
-                    outcome.started_at = Some(at);
-                }
-                OutOfRangeAction::FetchFrom(_) => {}
-            }
-        } else if let Some(diverging) = response.diverging_epoch {
-            let leo = log.log_end_offset();
-            let ours = log.end_offset_for_epoch(diverging.epoch);
-            let decision =
-                truncation_for_diverging_epoch(diverging, ours, leo, log.high_watermark());
-            if decision.truncate_to < leo {
-                log.truncate_to(decision.truncate_to)?;
-                outcome.truncated_to = Some(log.log_end_offset());
-            } else {
-                // An epoch begun at the log end (led without writing) holds
-                // no records but would be asked about again for ever.
-                log.truncate_epochs_from(decision.truncate_to)?;
-            }
-            outcome.complete = decision.complete;
-        } else {
-            if !response.records.is_empty() {
-                outcome.appended = Some(log.append_replicated(&response.records)?);
-            }
-            let hw = response.high_watermark.min(log.log_end_offset());
-            log.set_high_watermark(hw);
-            let start = response.log_start_offset.min(log.high_watermark());
-            if start > log.log_start_offset() {
-                log.advance_log_start_offset(start)?;
-            }
-        }
-        outcome.high_watermark = log.high_watermark();
-        Ok(outcome)
-    }
-
     /// Reads for consumers: whole batches from `offset`, only below the
     /// high watermark (Kafka's `read_uncommitted` isolation).
     ///
@@ -720,7 +322,7 @@ impl ReplicatedPartition {
     /// accepted and this replica still leads at `epoch` with the ISR the
     /// proposal was made from unchanged in membership. Returns whether it
     /// was applied.
-    fn propose_isr(&self, epoch: i32, isr: Vec<ReplicaId>) -> Result<bool> {
+    pub(super) fn propose_isr(&self, epoch: i32, isr: Vec<ReplicaId>) -> Result<bool> {
         let s = &*self.shared;
         let previous = match &lock(&s.state).role {
             RoleState::Leader(ls) => ls.isr().to_vec(),
@@ -758,7 +360,7 @@ impl ReplicatedPartition {
 
     /// Moves the leader's high watermark as far as the ISR allows and
     /// hands it to the log; whether it moved.
-    fn advance_high_watermark(&self, st: &mut State, now: i64) -> bool {
+    pub(super) fn advance_high_watermark(&self, st: &mut State, now: i64) -> bool {
         let s = &*self.shared;
         let RoleState::Leader(ls) = &mut st.role else {
             return false;
@@ -778,7 +380,7 @@ impl ReplicatedPartition {
         moved
     }
 
-    fn effective_min_isr(&self, ls: &LeaderState) -> usize {
+    pub(super) fn effective_min_isr(&self, ls: &LeaderState) -> usize {
         self.shared
             .config
             .min_insync_replicas
@@ -786,121 +388,12 @@ impl ReplicatedPartition {
             .max(1)
     }
 
-    fn not_leader(&self, st: &State) -> Error {
+    pub(super) fn not_leader(&self, st: &State) -> Error {
         Error::NotLeader {
             leader: match st.role {
                 RoleState::Follower { leader } => Some(leader),
                 _ => None,
             },
-        }
-    }
-}
-
-/// What [`ReplicatedPartition::append_as_follower`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowerAppend {
-    /// The batches appended, if the response carried any.
-    pub appended: Option<AppendInfo>,
-    /// The log was truncated and now ends at this offset (a diverging
-    /// epoch, or a leader whose log ends below this one's); below the
-    /// offset asked for when a batch held it, as batches go whole.
-    pub truncated_to: Option<u64>,
-    /// The log started over, empty, at this offset (the leader's log
-    /// start was above this one's end).
-    pub started_at: Option<u64>,
-    /// False when the truncation was one round of several: the next fetch
-    /// (with the new latest epoch) asks again.
-    pub complete: bool,
-    /// The follower's high watermark afterwards.
-    pub high_watermark: u64,
-}
-
-/// An append made as leader, to wait on for its `acks`.
-#[derive(Debug)]
-#[must_use = "an acks=all append is acknowledged only once `wait` says so"]
-pub struct PendingAppend {
-    partition: ReplicatedPartition,
-    info: AppendInfo,
-    acks: Acks,
-    generation: u64,
-}
-
-impl PendingAppend {
-    /// What the append wrote to the leader's log.
-    pub fn info(&self) -> &AppendInfo {
-        &self.info
-    }
-
-    /// Whether the append is acknowledged now, without waiting: always for
-    /// [`Acks::None`] and [`Acks::Leader`]; for [`Acks::All`] once the
-    /// high watermark passed its last offset.
-    ///
-    /// # Errors
-    /// [`Error::NotLeader`] if the role changed since the append (its
-    /// records may be truncated away by the new leader);
-    /// [`Error::NotEnoughReplicasAfterAppend`] if the high watermark passed
-    /// the records while the ISR was below `min.insync.replicas`.
-    pub fn poll(&self) -> Result<bool> {
-        if self.acks != Acks::All {
-            return Ok(true);
-        }
-        let p = &*self.partition.shared;
-        let st = lock(&p.state);
-        self.check(&st)
-    }
-
-    fn check(&self, st: &State) -> Result<bool> {
-        let p = &*self.partition.shared;
-        let RoleState::Leader(ls) = &st.role else {
-            return Err(self.partition.not_leader(st));
-        };
-        if st.generation != self.generation {
-            return Err(self.partition.not_leader(st));
-        }
-        if p.log.high_watermark() <= self.info.last_offset {
-            return Ok(false);
-        }
-        let min_insync = self.partition.effective_min_isr(ls);
-        if ls.isr().len() < min_insync {
-            return Err(Error::NotEnoughReplicasAfterAppend {
-                last_offset: self.info.last_offset,
-                isr: ls.isr().len(),
-                min_insync,
-            });
-        }
-        Ok(true)
-    }
-
-    /// Waits up to `timeout` for the append to be acknowledged
-    /// ([`poll`](Self::poll)), and returns what it wrote.
-    ///
-    /// # Errors
-    /// As [`poll`](Self::poll), and [`Error::ReplicationTimeout`] when the
-    /// time ran out first (the records stay in the log and may still be
-    /// replicated).
-    pub fn wait(self, timeout: Duration) -> Result<AppendInfo> {
-        if self.acks != Acks::All {
-            return Ok(self.info);
-        }
-        let p = &*self.partition.shared;
-        let deadline = Instant::now() + timeout;
-        let mut st = lock(&p.state);
-        loop {
-            if self.check(&st)? {
-                return Ok(self.info);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(Error::ReplicationTimeout {
-                    last_offset: self.info.last_offset,
-                    high_watermark: p.log.high_watermark(),
-                });
-            }
-            st = p
-                .changed
-                .wait_timeout(st, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 }
