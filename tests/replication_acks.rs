@@ -189,3 +189,20 @@ fn an_append_from_an_earlier_leadership_is_not_acknowledged() {
     sync(&leader, &f2);
     assert!(pending.wait(Duration::ZERO).is_ok());
 }
+
+#[test]
+fn acks_all_completes_on_its_own_once_a_silent_follower_leaves_the_isr() {
+    let c = Cluster::new(1);
+    let leader = c.replica(1);
+    leader.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    let pending = leader.append(&records("a", 1), Acks::All).unwrap();
+    assert!(!pending.poll().unwrap(), "follower 2 has not fetched");
+    // Follower 2 never fetches. Once the lag time passes, the waiting
+    // append itself has the leader drop it, and the high watermark moves
+    // with the ISR down to the leader (min.insync.replicas is 1).
+    c.advance(1_001);
+    let info = pending.wait(Duration::from_secs(10)).unwrap();
+    assert_eq!(info.last_offset, 0);
+    assert_eq!(leader.isr(), [1]);
+    assert_eq!(leader.high_watermark(), 1);
+}

@@ -56,6 +56,7 @@ impl ReplicatedPartition {
         acks: Acks,
         write: impl FnOnce(&PartitionLog) -> Result<AppendInfo>,
     ) -> Result<PendingAppend> {
+        self.shrink_isr_if_due()?;
         let s = &*self.shared;
         let _role = read_lock(&s.role_lock);
         let generation = {
@@ -105,6 +106,7 @@ impl ReplicatedPartition {
     /// place (the error's offsets are the leader's log start and end);
     /// [`Error::Io`], [`Error::Corrupt`].
     pub fn fetch_for_follower(&self, request: &FetchRequest) -> Result<LeaderFetch> {
+        self.shrink_isr_if_due()?;
         let s = &*self.shared;
         let now = s.clock.now_ms();
         let mut st = lock(&s.state);
@@ -252,11 +254,32 @@ impl ReplicatedPartition {
         }
     }
 
+    /// [`maybe_shrink_isr`](Self::maybe_shrink_isr) if half of
+    /// `replica.lag.time.max.ms` passed since the last check (Kafka's
+    /// schedule for it): run by appends, follower fetches and `acks=all`
+    /// waits, so a leader shrinks its ISR in time on its own.
+    pub(super) fn shrink_isr_if_due(&self) -> Result<()> {
+        let s = &*self.shared;
+        let now = s.clock.now_ms();
+        let period = i64::try_from(s.config.replica_lag_time_max_ms / 2).unwrap_or(i64::MAX);
+        {
+            let mut st = lock(&s.state);
+            if !matches!(st.role, RoleState::Leader(_))
+                || now.saturating_sub(st.last_isr_check_ms) < period
+            {
+                return Ok(());
+            }
+            st.last_isr_check_ms = now;
+        }
+        self.maybe_shrink_isr().map(|_| ())
+    }
+
     /// Removes from the ISR the followers that are not caught up: that
     /// have not reached the leader's log end offset within
-    /// `replica.lag.time.max.ms` (Kafka's `maybeShrinkIsr`; a host calls
-    /// it periodically, Kafka every half of that time). The change is
-    /// proposed to the listener. Returns the new ISR if it changed.
+    /// `replica.lag.time.max.ms` (Kafka's `maybeShrinkIsr`). The change is
+    /// proposed to the listener. Returns the new ISR if it changed. A
+    /// leader runs it on its own every half of that time, when it appends,
+    /// serves a fetch or waits for `acks=all`; a host may call it too.
     ///
     /// # Errors
     /// [`Error::Io`] if the high watermark could not be recorded.
@@ -355,8 +378,11 @@ impl PendingAppend {
         }
         let p = &*self.partition.shared;
         let deadline = Instant::now() + timeout;
-        let mut st = lock(&p.state);
         loop {
+            // Followers that stopped fetching leave the ISR in time even
+            // if nothing else happens to the partition.
+            self.partition.shrink_isr_if_due()?;
+            let st = lock(&p.state);
             if self.check(&st)? {
                 return Ok(self.info);
             }
@@ -367,11 +393,12 @@ impl PendingAppend {
                     high_watermark: p.log.high_watermark(),
                 });
             }
-            st = p
-                .changed
-                .wait_timeout(st, (deadline - now).min(RECHECK))
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            drop(
+                p.changed
+                    .wait_timeout(st, (deadline - now).min(RECHECK))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0),
+            );
         }
     }
 }

@@ -88,6 +88,8 @@ pub(super) struct State {
     /// Bumped by every role change: an `acks=all` wait from an earlier
     /// one ends.
     pub(super) generation: u64,
+    /// When the leader last looked for followers to drop from the ISR.
+    pub(super) last_isr_check_ms: i64,
 }
 
 pub(super) enum RoleState {
@@ -151,6 +153,7 @@ impl ReplicatedPartition {
                     epoch,
                     role: RoleState::Unassigned,
                     generation: 0,
+                    last_isr_check_ms: i64::MIN,
                 }),
                 changed: Condvar::new(),
                 listener,
