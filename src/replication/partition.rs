@@ -439,6 +439,12 @@ impl ReplicatedPartition {
         )
         .map_err(|u| Error::UnknownReplica { replica: u.0 })?;
         let expansion = ls.expanded_isr(request.replica);
+        if expansion.is_some() {
+            // Before the high watermark moves: the follower has all below
+            // it now, and it must not join lacking what the watermark
+            // passes while the host decides.
+            ls.begin_joining(request.replica);
+        }
         let moved = self.advance_high_watermark(&mut st, now);
         let high_watermark = s.log.high_watermark();
         drop(st);
@@ -446,7 +452,9 @@ impl ReplicatedPartition {
             s.changed.notify_all();
         }
         if let Some(isr) = expansion {
-            self.propose_isr(epoch, isr)?;
+            let proposed = self.propose_isr(epoch, isr);
+            self.end_joining(request.replica);
+            proposed?;
         }
         Ok(LeaderFetch {
             data,
@@ -700,6 +708,20 @@ impl ReplicatedPartition {
         Ok(true)
     }
 
+    /// The proposal to add `replica` to the ISR was answered: it no longer
+    /// holds the high watermark back unless it joined.
+    fn end_joining(&self, replica: ReplicaId) {
+        let s = &*self.shared;
+        let mut st = lock(&s.state);
+        if let RoleState::Leader(ls) = &mut st.role {
+            ls.end_joining(replica);
+        }
+        if self.advance_high_watermark(&mut st, s.clock.now_ms()) {
+            drop(st);
+            s.changed.notify_all();
+        }
+    }
+
     /// Moves the leader's high watermark as far as the ISR allows and
     /// hands it to the log; whether it moved.
     fn advance_high_watermark(&self, st: &mut State, now: i64) -> bool {
@@ -847,3 +869,7 @@ impl PendingAppend {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;
