@@ -220,6 +220,19 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Drops the leader-epoch cache's entries from `end` on, data
+    /// untouched (Kafka's `truncateTo` past the log end still truncates
+    /// the cache): a leader that recorded its epoch and was deposed before
+    /// appending in it keeps an entry at its log end that no leader's log
+    /// has, and would fetch with it as its last epoch forever.
+    pub(crate) fn truncate_epochs_from_end(&self, end: u64) -> Result<()> {
+        let w = self.inner.writer_for_update()?;
+        self.inner
+            .change_epochs(|cache| Ok(cache.truncate_from_end(end)))?;
+        drop(w);
+        Ok(())
+    }
+
     /// Attaches a replica set: from now on the high watermark is its own,
     /// starting at `high_watermark` (clamped into the log's range).
     pub(crate) fn attach_replication(&self, high_watermark: u64) {

@@ -629,6 +629,8 @@ impl ReplicatedPartition {
             if decision.truncate_to < leo {
                 log.truncate_to(decision.truncate_to)?;
                 outcome.truncated_to = Some(decision.truncate_to);
+            } else {
+                log.truncate_epochs_from_end(leo)?;
             }
             outcome.complete = decision.complete;
         } else {

@@ -78,3 +78,32 @@ fn a_follower_joins_the_isr_only_with_every_record_below_the_high_watermark() {
     assert_eq!(leader.high_watermark(), 1);
     assert!(pending.poll().unwrap());
 }
+
+#[test]
+fn a_deposed_leader_that_appended_nothing_in_its_epoch_follows_the_new_leader() {
+    let clock = ManualClock::new(1_000_000);
+    let a = replica(1, &clock, 30_000, None);
+    let b = replica(2, &clock, 30_000, None);
+    a.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    b.become_follower(1, 1).unwrap();
+    let _ = a.append(&[Record::new("x")], Acks::Leader).unwrap();
+    fetch(&a, &b);
+    fetch(&a, &b);
+    // `a` is made leader at epoch 2 (the cache records it at offset 1) and
+    // deposed before it appends; `b` leads epoch 3 and appends.
+    a.become_leader(2, &[1, 2], &[1, 2]).unwrap();
+    b.become_leader(3, &[1, 2], &[2]).unwrap();
+    a.become_follower(3, 2).unwrap();
+    let _ = b.append(&[Record::new("y")], Acks::Leader).unwrap();
+
+    // The first answer says epoch 2 is unknown to the leader (diverging
+    // at epoch 1's end, `a`'s own end): the entry goes, and the next
+    // fetch reads.
+    for _ in 0..3 {
+        fetch(&b, &a);
+    }
+    assert_eq!(a.log().leader_epoch_cache().latest_epoch(), Some(3));
+    assert_eq!(a.log().log_end_offset(), 2);
+    let record = a.log().read_record(1).unwrap().unwrap();
+    assert_eq!(record.value.as_deref(), Some(&b"y"[..]));
+}
