@@ -324,17 +324,18 @@ impl LeaderState {
     }
 
     /// Marks `replica` as joining the ISR (its addition is proposed): it
-    /// counts as a member for the high watermark until
-    /// [`end_joining`](Self::end_joining).
+    /// counts as a member for the high watermark until as many
+    /// [`end_joining`](Self::end_joining) calls (proposals made at once
+    /// each hold it).
     pub(crate) fn begin_joining(&mut self, replica: ReplicaId) {
-        if !self.joining.contains(&replica) {
-            self.joining.push(replica);
-        }
+        self.joining.push(replica);
     }
 
-    /// The proposal to add `replica` was answered.
+    /// One proposal to add `replica` was answered.
     pub(crate) fn end_joining(&mut self, replica: ReplicaId) {
-        self.joining.retain(|&r| r != replica);
+        if let Some(i) = self.joining.iter().position(|&r| r == replica) {
+            self.joining.swap_remove(i);
+        }
     }
 
     /// The ISR without the replicas in `out`; the leader is never removed.
