@@ -172,6 +172,12 @@ impl ReplicatedPartition {
         )
         .map_err(|u| Error::UnknownReplica { replica: u.0 })?;
         let expansion = ls.expanded_isr(request.replica);
+        if expansion.is_some() {
+            // Before the high watermark moves: the follower has all below
+            // it now, and it must not join lacking what the watermark
+            // passes while the host decides (Kafka's maximal ISR).
+            ls.begin_joining(request.replica);
+        }
         let moved = self.advance_high_watermark(&mut st, now);
         let high_watermark = s.log.high_watermark();
         drop(st);
@@ -179,7 +185,9 @@ impl ReplicatedPartition {
             s.changed.notify_all();
         }
         if let Some(isr) = expansion {
-            self.propose_isr(epoch, isr)?;
+            let proposed = self.propose_isr(epoch, isr);
+            self.end_joining(request.replica);
+            proposed?;
         }
         let (data, high_watermark) = if data.is_empty() && request.max_wait_ms > 0 {
             self.hold_fetch(request)?.unwrap_or((data, high_watermark))

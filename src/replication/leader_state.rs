@@ -121,6 +121,10 @@ pub(crate) struct LeaderState {
     isr: Vec<ReplicaId>,
     followers: BTreeMap<ReplicaId, FollowerState>,
     high_watermark: u64,
+    /// Followers whose addition to the ISR is being proposed: until the
+    /// host answers they hold the high watermark back as members do
+    /// (Kafka's maximal ISR), so none joins lacking a record below it.
+    joining: Vec<ReplicaId>,
 }
 
 /// `ids` without duplicates, in first-seen order, with `local` added (first)
@@ -169,6 +173,7 @@ impl LeaderState {
             isr,
             followers,
             high_watermark,
+            joining: Vec::new(),
         }
     }
 
@@ -318,6 +323,21 @@ impl LeaderState {
         Some(isr)
     }
 
+    /// Marks `replica` as joining the ISR (its addition is proposed): it
+    /// counts as a member for the high watermark until as many
+    /// [`end_joining`](Self::end_joining) calls (proposals made at once
+    /// each hold it).
+    pub(crate) fn begin_joining(&mut self, replica: ReplicaId) {
+        self.joining.push(replica);
+    }
+
+    /// One proposal to add `replica` was answered.
+    pub(crate) fn end_joining(&mut self, replica: ReplicaId) {
+        if let Some(i) = self.joining.iter().position(|&r| r == replica) {
+            self.joining.swap_remove(i);
+        }
+    }
+
     /// The ISR without the replicas in `out`; the leader is never removed.
     pub(crate) fn shrunk_isr(&self, out: &[ReplicaId]) -> Vec<ReplicaId> {
         self.isr
@@ -351,7 +371,8 @@ impl LeaderState {
         }
         let mut candidate = leader_leo;
         for (id, state) in &self.followers {
-            if self.isr.contains(id) || state.is_caught_up(leader_leo, now_ms, lag_ms) {
+            let member = self.isr.contains(id) || self.joining.contains(id);
+            if member || state.is_caught_up(leader_leo, now_ms, lag_ms) {
                 candidate = candidate.min(state.log_end_offset?);
             }
         }

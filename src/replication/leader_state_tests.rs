@@ -376,3 +376,27 @@ fn make_leader_with_the_same_epoch_only_refreshes_the_assignment() {
     assert_eq!(caught_up_ms(&state, 2), Some(T0 + 1));
     assert_eq!(caught_up_ms(&state, 3), Some(T0));
 }
+
+#[test]
+fn a_joining_follower_holds_the_high_watermark_back_until_every_proposal_ends() {
+    // Follower 2 (outside the ISR, not caught up) at offset 12; leader at 15.
+    let mut state = leader(&[1]);
+    state.record_fetch(2, 12, 0, 10, T0 - 1).unwrap();
+    let now = T0 + 2 * LAG as i64;
+    state.begin_joining(2);
+    state.begin_joining(2);
+    assert_eq!(
+        state.maybe_increment_high_watermark(15, 0, now, LAG, 1),
+        Some(12)
+    );
+    state.end_joining(2);
+    assert_eq!(
+        state.maybe_increment_high_watermark(15, 0, now, LAG, 1),
+        None
+    );
+    state.end_joining(2);
+    assert_eq!(
+        state.maybe_increment_high_watermark(15, 0, now, LAG, 1),
+        Some(15)
+    );
+}

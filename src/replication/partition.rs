@@ -361,6 +361,20 @@ impl ReplicatedPartition {
         Ok(true)
     }
 
+    /// The proposal to add `replica` to the ISR was answered: it no longer
+    /// holds the high watermark back unless it joined.
+    pub(super) fn end_joining(&self, replica: ReplicaId) {
+        let s = &*self.shared;
+        let mut st = lock(&s.state);
+        if let RoleState::Leader(ls) = &mut st.role {
+            ls.end_joining(replica);
+        }
+        if self.advance_high_watermark(&mut st, s.clock.now_ms()) {
+            drop(st);
+            s.changed.notify_all();
+        }
+    }
+
     /// Moves the leader's high watermark as far as the ISR allows and
     /// hands it to the log; whether it moved.
     pub(super) fn advance_high_watermark(&self, st: &mut State, now: i64) -> bool {
@@ -400,3 +414,7 @@ impl ReplicatedPartition {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "partition_tests.rs"]
+mod tests;
