@@ -22,23 +22,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog, Record};
+use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog};
 
 mod common;
 
-use common::{log_files, read_files, Aligned};
-
-fn records(count: usize, value_len: usize) -> Vec<Record> {
-    (0..count)
-        .map(|i| {
-            let mut v = vec![0u8; value_len];
-            for (j, b) in v.iter_mut().enumerate() {
-                *b = (i * 31 + j * 7) as u8;
-            }
-            Record::new(v).with_timestamp(1_700_000_000_000 + i as i64)
-        })
-        .collect()
-}
+use common::{log_files, read_files, records, Aligned};
 
 fn bench_append(c: &mut Criterion) {
     for (name, value_len) in [("100B", 100usize), ("1KiB", 1024)] {

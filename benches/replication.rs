@@ -29,7 +29,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use seglog::replication::{
     Acks, FetchRequest, Follower, ReplicaId, ReplicatedPartition, ReplicationConfig,
 };
-use seglog::{BatchBuilder, LogConfig, PartitionLog, Record};
+use seglog::{BatchBuilder, LogConfig, PartitionLog};
+
+mod common;
+use common::records;
 
 /// How long a follower waits after a fetch that failed.
 const FOLLOWER_IDLE: Duration = Duration::from_micros(50);
@@ -40,18 +43,6 @@ const FETCH_MAX_WAIT: Duration = Duration::from_millis(100);
 /// Appends waiting for their acknowledgement at most (Kafka's default
 /// `max.in.flight.requests.per.connection`).
 const IN_FLIGHT: usize = 5;
-
-fn records(count: usize, value_len: usize) -> Vec<Record> {
-    (0..count)
-        .map(|i| {
-            let mut v = vec![0u8; value_len];
-            for (j, b) in v.iter_mut().enumerate() {
-                *b = (i * 31 + j * 7) as u8;
-            }
-            Record::new(v).with_timestamp(1_700_000_000_000 + i as i64)
-        })
-        .collect()
-}
 
 fn replica(root: &Path, id: ReplicaId) -> ReplicatedPartition {
     let log = PartitionLog::open(root.join(format!("r{id}/t-0")), LogConfig::default()).unwrap();

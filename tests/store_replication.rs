@@ -21,6 +21,24 @@ fn store(dir: &std::path::Path) -> LogStore {
     LogStore::open(dir, config).unwrap()
 }
 
+/// A store with topic `orders` of one partition, replicated as replica 1
+/// and made leader at epoch 1 of replicas 1 and 2 with ISR `isr`.
+fn leading_store(
+    dir: &std::path::Path,
+    min_insync_replicas: usize,
+    isr: &[i32],
+) -> (LogStore, ReplicatedPartition) {
+    let store = store(dir);
+    store.create_topic("orders", 1, &[]).unwrap();
+    let config = ReplicationConfig {
+        min_insync_replicas,
+        ..ReplicationConfig::default()
+    };
+    let leader = store.replicate("orders", 0, 1, config, None).unwrap();
+    leader.become_leader(1, &[1, 2], isr).unwrap();
+    (store, leader)
+}
+
 /// A follower replica 2 in its own directory, following replica 1.
 fn follower(dir: &std::path::Path) -> ReplicatedPartition {
     let log = PartitionLog::open(dir.join("follower/orders-0"), LogConfig::default()).unwrap();
@@ -41,12 +59,7 @@ fn producer(store: &LogStore, acks: Acks, timeout: Duration) -> seglog::Producer
 #[test]
 fn acks_all_deliveries_complete_once_the_follower_has_the_records() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path());
-    store.create_topic("orders", 1, &[]).unwrap();
-    let leader = store
-        .replicate("orders", 0, 1, ReplicationConfig::default(), None)
-        .unwrap();
-    leader.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    let (store, leader) = leading_store(dir.path(), 1, &[1, 2]);
     let replica = follower(dir.path());
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -80,14 +93,7 @@ fn acks_all_deliveries_complete_once_the_follower_has_the_records() {
 #[test]
 fn acks_all_is_refused_with_too_few_in_sync_replicas_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path());
-    store.create_topic("orders", 1, &[]).unwrap();
-    let config = ReplicationConfig {
-        min_insync_replicas: 2,
-        ..ReplicationConfig::default()
-    };
-    let leader = store.replicate("orders", 0, 1, config, None).unwrap();
-    leader.become_leader(1, &[1, 2], &[1]).unwrap();
+    let (store, leader) = leading_store(dir.path(), 2, &[1]);
     let producer = producer(&store, Acks::All, Duration::from_secs(5));
     let delivery = producer
         .send(ProducerRecord::new("orders", "a").with_partition(0))
@@ -118,12 +124,7 @@ fn producer_with_acks_one(store: &LogStore) -> seglog::Producer {
 #[test]
 fn acks_all_times_out_when_no_follower_fetches_and_the_records_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path());
-    store.create_topic("orders", 1, &[]).unwrap();
-    let leader = store
-        .replicate("orders", 0, 1, ReplicationConfig::default(), None)
-        .unwrap();
-    leader.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    let (store, leader) = leading_store(dir.path(), 1, &[1, 2]);
     let producer = producer(&store, Acks::All, Duration::from_millis(20));
     let delivery = producer
         .send(ProducerRecord::new("orders", "a").with_partition(0))
@@ -142,12 +143,7 @@ fn acks_all_times_out_when_no_follower_fetches_and_the_records_stay() {
 #[test]
 fn consumers_of_a_replicated_partition_read_only_below_the_high_watermark() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path());
-    store.create_topic("orders", 1, &[]).unwrap();
-    let leader = store
-        .replicate("orders", 0, 1, ReplicationConfig::default(), None)
-        .unwrap();
-    leader.become_leader(1, &[1, 2], &[1, 2]).unwrap();
+    let (store, leader) = leading_store(dir.path(), 1, &[1, 2]);
     let replica = follower(dir.path());
     let producer = producer(&store, Acks::Leader, Duration::from_secs(5));
     for i in 0..3 {

@@ -1,5 +1,6 @@
-//! Pieces shared by the benchmarks: the page-aligned buffer and the plain
-//! `std::fs` sequential read that the read benchmarks compare against.
+//! Pieces shared by the benchmarks: the page-aligned buffer, the plain
+//! `std::fs` sequential read that the read benchmarks compare against, and
+//! the records they append.
 #![allow(dead_code)]
 
 use std::fs::{self, File};
@@ -55,4 +56,18 @@ pub fn read_files(files: &[PathBuf], buf: &mut Aligned) -> u64 {
         }
     }
     sum
+}
+
+/// `count` records of `value_len` bytes of varied content, with
+/// increasing timestamps.
+pub fn records(count: usize, value_len: usize) -> Vec<seglog::Record> {
+    (0..count)
+        .map(|i| {
+            let mut v = vec![0u8; value_len];
+            for (j, b) in v.iter_mut().enumerate() {
+                *b = (i * 31 + j * 7) as u8;
+            }
+            seglog::Record::new(v).with_timestamp(1_700_000_000_000 + i as i64)
+        })
+        .collect()
 }
