@@ -207,6 +207,11 @@ impl ReplicatedPartition {
     /// on. Called again at the same epoch while leading, it only updates
     /// the replicas and the ISR.
     ///
+    /// The current epoch starts as the latest in the log's leader-epoch
+    /// cache. A log appended to before it was replicated was led at epoch
+    /// 0 (what [`PartitionLog::append`] stamps), so its first replicated
+    /// leader takes epoch 1 or above.
+    ///
     /// # Errors
     /// [`Error::Fenced`] for an epoch below the current one, or equal to
     /// it when this replica does not lead in it;
