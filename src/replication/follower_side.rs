@@ -44,8 +44,8 @@ impl ReplicatedPartition {
     /// leader answered that it is not the leader; [`Error::Fenced`] for a
     /// response from an older epoch (it is dropped) and
     /// [`Error::UnknownLeaderEpoch`] for one from a newer; and as
-    /// [`PartitionLog::append_replicated`] and
-    /// [`PartitionLog::truncate_to`].
+    /// [`PartitionLog::append_replicated`](crate::PartitionLog::append_replicated) and
+    /// [`PartitionLog::truncate_to`](crate::PartitionLog::truncate_to).
     pub fn append_as_follower(&self, response: &FetchResponse) -> Result<FollowerAppend> {
         let s = &*self.shared;
         let _role = read_lock(&s.role_lock);
