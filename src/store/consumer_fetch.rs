@@ -125,6 +125,8 @@ pub(super) trait Sink {
     fn count(&self) -> usize;
     /// Hands out one record.
     fn take(&mut self, topic: &Arc<str>, partition: u32, record: RecordView<'_>);
+    /// Makes room for up to `additional` more records.
+    fn reserve(&mut self, _additional: usize) {}
 }
 
 impl Sink for Vec<ConsumerRecord> {
@@ -135,6 +137,11 @@ impl Sink for Vec<ConsumerRecord> {
     #[inline]
     fn take(&mut self, topic: &Arc<str>, partition: u32, record: RecordView<'_>) {
         self.push(owned(topic.clone(), partition, &record));
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        // Not all at once for a huge `max_poll_records`.
+        Vec::reserve(self, additional.min(1024));
     }
 }
 
@@ -166,6 +173,8 @@ struct CurrentBatch {
     /// Its position in its file, for errors.
     file_position: u64,
     cursor: RecordCursor,
+    /// Records left to hand out.
+    remaining: usize,
 }
 
 /// Whole batches read from a partition's log from the consumer's position
@@ -187,6 +196,9 @@ pub(super) struct Fetched {
     pos: usize,
     current: Option<CurrentBatch>,
     scratch: Vec<u8>,
+    /// Where the last read that was all handed out ended: a read from
+    /// there continues a scan.
+    scanned_to: Option<u64>,
 }
 
 impl Fetched {
@@ -200,6 +212,25 @@ impl Fetched {
     pub(super) fn clear(&mut self) {
         self.fetch = None;
         self.current = None;
+        self.scanned_to = None;
+    }
+
+    /// Ends a read whose records were all handed out.
+    fn finish(&mut self) {
+        self.scanned_to = self.fetch.as_ref().map(FetchData::next_offset);
+        self.fetch = None;
+        self.current = None;
+    }
+
+    /// How many bytes to read from `position`: a chunk when the read
+    /// continues a scan, else (after a seek) only the batch holding
+    /// `position`, which is all that a poll of a few records needs.
+    fn read_size(&self, position: u64) -> u64 {
+        if self.scanned_to == Some(position) {
+            READ_CHUNK_BYTES
+        } else {
+            1
+        }
     }
 
     /// Where the read ends: the position once it is all handed out.
@@ -278,12 +309,12 @@ impl Fetched {
             if iter.remaining() == 0 {
                 continue;
             }
-            let cursor = iter.cursor();
             self.current = Some(CurrentBatch {
                 header,
                 records,
                 file_position,
-                cursor,
+                cursor: iter.cursor(),
+                remaining: iter.remaining(),
             });
             return Ok(true);
         }
@@ -293,16 +324,10 @@ impl Fetched {
     /// none left.
     fn advance(&mut self) -> Result<bool> {
         loop {
-            if let Some(cur) = &self.current {
-                let data = match &cur.records {
-                    Some(r) => &self.buf[r.clone()],
-                    None => &self.scratch[..],
-                };
-                if RecordIter::resume(&cur.header, data, None, cur.cursor).remaining() > 0 {
-                    return Ok(true);
-                }
-                self.current = None;
+            if self.current.as_ref().is_some_and(|c| c.remaining > 0) {
+                return Ok(true);
             }
+            self.current = None;
             match self.next_batch() {
                 Ok(true) => {}
                 Ok(false) => return Ok(false),
@@ -311,10 +336,17 @@ impl Fetched {
         }
     }
 
-    /// The next record, or `None` once the read is all handed out.
-    fn next_record(&mut self) -> Result<Option<RecordView<'_>>> {
+    /// Hands out up to `max` records of the next batch with records left
+    /// to `take`, setting `last` to the offset of each; `Ok(false)` once
+    /// the read is all handed out.
+    fn take(
+        &mut self,
+        max: usize,
+        last: &mut Option<u64>,
+        mut take: impl FnMut(RecordView<'_>),
+    ) -> Result<bool> {
         if !self.advance()? {
-            return Ok(None);
+            return Ok(false);
         }
         let Fetched {
             fetch,
@@ -325,34 +357,38 @@ impl Fetched {
             ..
         } = self;
         let Some(cur) = current.as_mut() else {
-            return Ok(None);
+            return Ok(false);
         };
         let (data, shift) = match &cur.records {
             Some(r) => (&buf[r.clone()], Some(BATCH_HEADER_LEN)),
             None => (&scratch[..], None),
         };
         let mut records = RecordIter::resume(&cur.header, data, shift, cur.cursor);
-        match records.next_raw() {
-            Some(Ok(r)) => {
-                cur.cursor = records.cursor();
-                Ok(Some(r))
-            }
-            Some(Err(e)) => {
-                let path = fetch
-                    .as_ref()
-                    .and_then(|f| f.slices().get(*slice))
-                    .map(|s| s.path().to_path_buf())
-                    .unwrap_or_default();
-                let e = e.in_file(&path, cur.file_position);
-                *fetch = None;
-                *current = None;
-                Err(e)
-            }
-            None => {
-                *current = None;
-                Ok(None)
+        let mut n = 0;
+        while n < max {
+            match records.next_raw() {
+                Some(Ok(r)) => {
+                    *last = Some(r.offset);
+                    take(r);
+                    n += 1;
+                }
+                Some(Err(e)) => {
+                    let path = fetch
+                        .as_ref()
+                        .and_then(|f| f.slices().get(*slice))
+                        .map(|s| s.path().to_path_buf())
+                        .unwrap_or_default();
+                    let e = e.in_file(&path, cur.file_position);
+                    *fetch = None;
+                    *current = None;
+                    return Err(e);
+                }
+                None => break,
             }
         }
+        cur.cursor = records.cursor();
+        cur.remaining = records.remaining();
+        Ok(true)
     }
 }
 
@@ -478,10 +514,12 @@ impl Consumer {
                 if position >= a.log.high_watermark() {
                     return Ok(());
                 }
-                // Reads are made in chunks about the size of a poll's
-                // share, so the bytes stay in cache until their records
-                // are handed out.
-                let want = partition_left.min(*bytes_left).min(READ_CHUNK_BYTES);
+                // A scan reads in chunks about the size of a poll's share,
+                // so the bytes stay in cache until their records are
+                // handed out; a read after a seek, one batch.
+                let want = partition_left
+                    .min(*bytes_left)
+                    .min(a.fetched.read_size(position));
                 // Below the high watermark: what every in-sync replica
                 // holds (all of it for a partition without replicas).
                 let fetch = match a.log.read_up_to(position, want, a.log.high_watermark()) {
@@ -513,21 +551,25 @@ impl Consumer {
                 a.position.get().unwrap_or(0)
             };
             let end = a.fetched.end();
-            let mut next = None;
+            let mut last = None;
             let mut failed = None;
+            out.reserve(max_records - out.count());
             while out.count() < max_records {
-                match a.fetched.next_record() {
-                    Ok(Some(r)) => {
-                        next = Some(r.offset + 1);
-                        out.take(&a.topic, a.tp.partition, r);
-                    }
-                    Ok(None) => break,
+                let want = max_records - out.count();
+                let (topic, partition) = (&a.topic, a.tp.partition);
+                match a
+                    .fetched
+                    .take(want, &mut last, |r| out.take(topic, partition, r))
+                {
+                    Ok(true) => {}
+                    Ok(false) => break,
                     Err(e) => {
                         failed = Some(e);
                         break;
                     }
                 }
             }
+            let next = last.map(|o| o + 1);
             let mut done = true;
             if failed.is_none() {
                 match a.fetched.advance() {
@@ -549,7 +591,7 @@ impl Consumer {
                 None => {
                     if !fresh || end <= position {
                         // Nothing there (or nothing past what was taken).
-                        a.fetched.clear();
+                        a.fetched.finish();
                         if end > position {
                             a.position.set(Some(end));
                         }
@@ -562,7 +604,7 @@ impl Consumer {
                 }
             }
             if done {
-                a.fetched.clear();
+                a.fetched.finish();
             }
             if out.count() >= max_records {
                 return Ok(());
