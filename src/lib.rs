@@ -333,8 +333,9 @@ pub use store::StoreOptions;
 pub use store::{
     AutoOffsetReset, CleanerConfig, Consumer, ConsumerConfig, ConsumerGroupDescription,
     ConsumerGroupListing, ConsumerGroupMember, ConsumerRebalanceListener, ConsumerRecord,
-    ConsumerWaker, Delivery, LogStore, MaintenanceReport, OffsetResetSpec, PartitionCompaction,
-    PartitionDescription, PartitionError, PartitionLag, Producer, ProducerConfig, ProducerRecord,
-    RecordMetadata, StoreConfig, StoreOpenReport, TopicDescription, TopicPartition,
+    ConsumerRecordRef, ConsumerWaker, Delivery, LogStore, MaintenanceReport, OffsetResetSpec,
+    PartitionCompaction, PartitionDescription, PartitionError, PartitionLag, Producer,
+    ProducerConfig, ProducerRecord, RecordMetadata, StoreConfig, StoreOpenReport, TopicDescription,
+    TopicPartition,
 };
 pub use topic::TopicConfig;

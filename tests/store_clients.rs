@@ -1,6 +1,8 @@
 //! Producers and consumers of a LogStore: routing, batching, linger,
 //! positions, blocking polls, offset resets, and many threads at once.
 
+#[path = "store_clients/borrowed.rs"]
+mod borrowed;
 mod common;
 mod common_compacted;
 #[path = "store_clients/compacted.rs"]

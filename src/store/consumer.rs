@@ -10,12 +10,12 @@
 //! [`AutoOffsetReset`] policy decides where to go.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::consumer_config::{AutoOffsetReset, ConsumerConfig};
+use super::consumer_fetch::{Fetched, Sink};
 use super::consumer_group::Membership;
 use super::follow;
 use super::signal::deadline_after;
@@ -45,14 +45,10 @@ pub struct ConsumerRecord {
     pub headers: Vec<Header>,
 }
 
-/// The most a consumer reads from a partition at a time; a poll reads
-/// again while it has room.
-const READ_CHUNK_BYTES: u64 = 64 * 1024;
-
 /// One assigned partition.
 pub(super) struct Assigned {
     pub(super) tp: TopicPartition,
-    topic: Arc<str>,
+    pub(super) topic: Arc<str>,
     pub(super) log: PartitionLog,
     /// The offset of the next record to return; `None` until set by a
     /// seek, the group's committed offset or the reset policy (which
@@ -60,12 +56,8 @@ pub(super) struct Assigned {
     pub(super) position: Cell<Option<u64>>,
     /// Paused by the application: `poll` returns none of its records.
     pub(super) paused: bool,
-    /// Records read but not returned yet, from `position` on.
-    pub(super) fetched: VecDeque<ConsumerRecord>,
-    /// Where the read that filled `fetched` ended: the position once
-    /// `fetched` runs out (past records a compaction removed from the end
-    /// of a batch, and past control batches).
-    fetched_end: u64,
+    /// Batches read but not all handed out yet, from `position` on.
+    pub(super) fetched: Fetched,
 }
 
 /// Reads assigned partitions of a store: positions, seeks and a
@@ -80,13 +72,13 @@ pub struct Consumer {
     pub(super) config: ConsumerConfig,
     pub(super) assigned: Vec<Assigned>,
     /// Where the next poll starts, so that every partition gets its turn.
-    next: usize,
+    pub(super) next: usize,
     /// An error met after records were collected: those records were
     /// returned, and the next poll reports it.
-    pending_error: Option<Error>,
+    pub(super) pending_error: Option<Error>,
     /// Whether the last fetch moved a position past offsets without
     /// records: more may be read at once.
-    stepped_over: bool,
+    pub(super) stepped_over: bool,
     /// When auto-commit last committed (or the consumer was made).
     pub(super) last_auto_commit: Instant,
     /// The group membership of a subscribed consumer.
@@ -216,8 +208,7 @@ impl Consumer {
                     paused: false,
                     tp,
                     log,
-                    fetched: VecDeque::new(),
-                    fetched_end: 0,
+                    fetched: Fetched::default(),
                 },
                 None => match kept.iter().position(|a| a.tp == tp) {
                     Some(i) => kept.swap_remove(i),
@@ -521,13 +512,15 @@ impl Consumer {
     /// topic was deleted; [`Error::Corrupt`] or [`Error::Io`] from a read;
     /// [`Error::StoreClosed`] once the store is closed.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.poll_records(timeout)
-            .map_err(|e| self.store.inner.closed_as_store(e))
+        let mut records = Vec::new();
+        self.poll_into(timeout, &mut records)
+            .map_err(|e| self.store.inner.closed_as_store(e))?;
+        Ok(records)
     }
 
-    /// [`poll`](Self::poll), whose closed logs and coordinator may be a
-    /// closed store's.
-    fn poll_records(&mut self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+    /// [`poll`](Self::poll) into `out`, whose closed logs and coordinator
+    /// may be a closed store's.
+    pub(super) fn poll_into<S: Sink>(&mut self, timeout: Duration, out: &mut S) -> Result<()> {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
@@ -539,9 +532,9 @@ impl Consumer {
             self.take_wakeup()?;
             let seen = self.store.inner.signal.generation();
             self.maintain_membership()?;
-            let records = self.fetch()?;
-            if !records.is_empty() {
-                return Ok(records);
+            self.fetch(out)?;
+            if out.count() > 0 {
+                return Ok(());
             }
             if self.stepped_over && Instant::now() < deadline {
                 // Only offsets without records were read, up to a fetch
@@ -558,7 +551,10 @@ impl Consumer {
                 }
                 if now >= deadline {
                     self.store.inner.check_open()?;
-                    return if changed { self.fetch() } else { Ok(records) };
+                    if changed {
+                        self.fetch(out)?;
+                    }
+                    return Ok(());
                 }
                 let wake = now
                     .checked_add(self.store.inner.refresh_interval)
@@ -574,7 +570,7 @@ impl Consumer {
             if !self.wait(seen, wake) && wake >= deadline {
                 self.store.inner.check_open()?;
                 self.take_wakeup()?;
-                return Ok(records);
+                return Ok(());
             }
         }
     }
@@ -616,154 +612,12 @@ impl Consumer {
         Ok(())
     }
 
-    /// One pass over the assigned partitions, starting where the last poll
-    /// stopped.
-    fn fetch(&mut self) -> Result<Vec<ConsumerRecord>> {
-        self.stepped_over = false;
-        let mut out = Vec::new();
-        let n = self.assigned.len();
-        let mut bytes_left = self.config.fetch_max_bytes;
-        let max_records = self.config.max_poll_records.max(1);
-        let start = self.next;
-        for k in 0..n {
-            if out.len() >= max_records {
-                break;
-            }
-            let i = (start + k) % n;
-            if self.assigned[i].paused {
-                continue;
-            }
-            let before = out.len();
-            let result = self
-                .fetch_partition(i, &mut out, &mut bytes_left, max_records)
-                .or_else(|e| {
-                    self.refresh_after(i, e)?;
-                    // The topic was created again: read its new log now.
-                    self.fetch_partition(i, &mut out, &mut bytes_left, max_records)
-                });
-            if let Err(e) = result {
-                if out.is_empty() {
-                    return Err(e);
-                }
-                // The records collected have moved their positions on:
-                // return them, and the error at the next poll.
-                self.pending_error = Some(e);
-                self.next = i;
-                return Ok(out);
-            }
-            // The next poll starts after the last partition that gave
-            // records, so every partition gets its turn whichever limit
-            // (records or bytes) ends a poll.
-            if out.len() > before {
-                self.next = (i + 1) % n;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Returns records of partition `i` into `out`, reading more from the
-    /// log when what was fetched before runs out.
-    fn fetch_partition(
-        &mut self,
-        i: usize,
-        out: &mut Vec<ConsumerRecord>,
-        bytes_left: &mut u64,
-        max_records: usize,
-    ) -> Result<()> {
-        let reset = self.config.auto_offset_reset;
-        let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
-        let mut partition_left = partition_bytes;
-        let a = &mut self.assigned[i];
-        if a.log.is_closed() {
-            // The topic was deleted (perhaps created again) since the
-            // partition was assigned: `refresh_after` finds out which.
-            return Err(Error::Closed);
-        }
-        loop {
-            if a.fetched.is_empty() {
-                if *bytes_left == 0 || partition_left == 0 {
-                    return Ok(());
-                }
-                let position = resolve(a, reset)?;
-                if position >= a.log.high_watermark() {
-                    return Ok(());
-                }
-                // Reads are made in chunks about the size of a poll's
-                // share, so the records decoded stay in cache until they
-                // are returned.
-                let want = partition_left.min(*bytes_left).min(READ_CHUNK_BYTES);
-                // Below the high watermark: what every in-sync replica
-                // holds (all of it for a partition without replicas).
-                let fetch = match a.log.read_up_to(position, want, a.log.high_watermark()) {
-                    Ok(f) => f,
-                    Err(Error::OffsetOutOfRange { .. }) => {
-                        // Retention or a truncation moved the log meanwhile.
-                        a.position.set(None);
-                        return Ok(());
-                    }
-                    Err(e) => return Err(e),
-                };
-                let len = fetch.len_bytes();
-                // As in Kafka, the first batch of a poll may go over
-                // `fetch_max_bytes`, and the first batch of a partition over
-                // `max_partition_fetch_bytes`, when it alone is larger.
-                if len > *bytes_left && !out.is_empty() {
-                    *bytes_left = 0;
-                    return Ok(());
-                }
-                if len > partition_left && partition_left < partition_bytes {
-                    return Ok(());
-                }
-                *bytes_left = bytes_left.saturating_sub(len);
-                partition_left = partition_left.saturating_sub(len);
-                for r in fetch.records() {
-                    let r = r?;
-                    a.fetched.push_back(ConsumerRecord {
-                        topic: a.topic.clone(),
-                        partition: a.tp.partition,
-                        offset: r.offset,
-                        timestamp: r.timestamp,
-                        timestamp_type: r.timestamp_type,
-                        key: r.key,
-                        value: r.value,
-                        headers: r.headers,
-                    });
-                }
-                a.fetched_end = fetch.next_offset();
-                if a.fetched.is_empty() {
-                    if a.fetched_end <= position {
-                        return Ok(());
-                    }
-                    // Only offsets without records (a control batch, or
-                    // the compacted end of a batch): step over them.
-                    a.position.set(Some(a.fetched_end));
-                    self.stepped_over = true;
-                    continue;
-                }
-            }
-            let take = max_records.saturating_sub(out.len()).min(a.fetched.len());
-            if take == 0 {
-                return Ok(());
-            }
-            let next = a.fetched[take - 1].offset + 1;
-            out.extend(a.fetched.drain(..take));
-            a.position.set(Some(if a.fetched.is_empty() {
-                next.max(a.fetched_end)
-            } else {
-                next
-            }));
-            if out.len() >= max_records {
-                return Ok(());
-            }
-        }
-    }
-
     /// After a read of partition `i` failed with `e`: if its log was
     /// closed because the topic was deleted (or deleted and created
     /// again), says so or picks up the new log. On a read-only store, a
     /// refresh that changes the partition's view clears the way for one
     /// more try. Anything else is `e`.
-    fn refresh_after(&mut self, i: usize, e: Error) -> Result<()> {
+    pub(super) fn refresh_after(&mut self, i: usize, e: Error) -> Result<()> {
         if !matches!(e, Error::Closed) {
             // A read-only store's view may be behind its writer (a segment
             // deleted, a log cut back): look at the files once more.

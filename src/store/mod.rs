@@ -110,6 +110,7 @@ mod consumer;
 mod consumer_commit;
 mod consumer_config;
 mod consumer_control;
+mod consumer_fetch;
 mod consumer_group;
 mod follow;
 mod group_admin;
@@ -137,6 +138,7 @@ pub use cleaner_config::CleanerConfig;
 pub use consumer::{Consumer, ConsumerRecord};
 pub use consumer_config::{AutoOffsetReset, ConsumerConfig};
 pub use consumer_control::ConsumerWaker;
+pub use consumer_fetch::ConsumerRecordRef;
 pub use consumer_group::ConsumerRebalanceListener;
 pub use group_admin::{
     ConsumerGroupDescription, ConsumerGroupListing, ConsumerGroupMember, OffsetResetSpec,

@@ -14,10 +14,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use super::accumulator::{BatchResult, ClosedBy, Slot};
+use super::accumulator::{BatchResult, ClosedBy, OpenBatch, Slot};
 use super::sender::{self, Sender};
 use super::{LogStore, Topic};
 use crate::config::Durability;
@@ -494,15 +494,30 @@ impl Producer {
             open = lock(&slot.open);
         }
         let index = open.records.len() as u32;
-        open.records.push(record);
-        open.bytes += size;
-        let delivery = Delivery {
+        let batch = self.add(&slot, open, record, size)?;
+        Ok(Delivery {
             partition,
             index,
             timestamp,
-            batch: open.result.clone(),
-            slot: slot.clone(),
-        };
+            batch,
+            slot,
+        })
+    }
+
+    /// Adds a record of `size` bytes to the open batch of `slot` (locked
+    /// as `open`), and appends the batch if it is full; else makes sure
+    /// the sender thread appends it once it has lingered. Returns the
+    /// batch's result.
+    fn add(
+        &self,
+        slot: &Arc<Slot>,
+        mut open: MutexGuard<'_, OpenBatch>,
+        record: Record,
+        size: usize,
+    ) -> Result<Arc<BatchResult>> {
+        open.records.push(record);
+        open.bytes += size;
+        let batch = open.result.clone();
         let config = &self.shared.config;
         if open.bytes >= config.batch_size || open.records.len() >= config.max_batch_records {
             let closed = slot.close(open, ClosedBy::Caller);
@@ -521,7 +536,7 @@ impl Producer {
                 self.shared.sender.schedule(slot.clone(), due);
             }
         }
-        Ok(delivery)
+        Ok(batch)
     }
 
     /// Sends a record and waits for it to be stored: `send` then
