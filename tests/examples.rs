@@ -249,3 +249,19 @@ fn worker_pool_shares_the_partitions_and_resumes_after_its_commits() {
         assert_eq!(partitions, [0, 1, 2, 3, 4, 5], "run {round}: {out}");
     }
 }
+
+#[test]
+fn replicated_example_loses_no_acknowledged_record_through_a_leader_crash() {
+    let out = Command::new(example("replicated")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("truncated its log"), "{stdout}");
+    assert!(
+        stdout.contains("OK: no acknowledged record was lost"),
+        "{stdout}"
+    );
+}
