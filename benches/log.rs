@@ -8,8 +8,10 @@
 //! * `scan`: a 64 MiB log read from start to end three ways (its bytes
 //!   through `read`, its batches with CRC checks, every record decoded),
 //!   against `File::read` of the same `.log` files into an aligned buffer.
-//! * `random_read`: one record at a random offset (fetch + decode), against
-//!   a `read_at` of that record's batch at a known position.
+//! * `random_read`: one record at a random offset, at 100 B and 1 KiB
+//!   records: `read_record`, a fetch + decode, and a kept reader's seek,
+//!   against a `read_at` of exactly that record from a dense position
+//!   array, and of its whole batch, at known positions.
 //! * `reopen`: opening a log of 1000 segments after a clean close and after
 //!   a crash, against listing and stat-ing the directory.
 //!
@@ -18,11 +20,11 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog};
+use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog, RecordBatch};
 
 mod common;
 
@@ -74,8 +76,14 @@ fn bench_append(c: &mut Criterion) {
 
 /// A log of `bytes` bytes of 100-byte records in batches of 100, closed.
 fn build_log(dir: &Path, bytes: u64, config: LogConfig) -> u64 {
+    build_log_of(dir, bytes, 100, config)
+}
+
+/// A log of `bytes` bytes of `value_len`-byte records in batches of 100,
+/// closed.
+fn build_log_of(dir: &Path, bytes: u64, value_len: usize, config: LogConfig) -> u64 {
     let log = PartitionLog::open(dir, config).unwrap();
-    let batch = records(100, 100);
+    let batch = records(100, value_len);
     while log.size_bytes() < bytes {
         log.append_with(&batch, Durability::None).unwrap();
     }
@@ -152,52 +160,117 @@ fn bench_scan(c: &mut Criterion) {
     group.finish();
 }
 
-fn bench_random_read(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let end = build_log(dir.path(), 64 << 20, LogConfig::default());
-    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
-    // Positions of every batch, for the baseline's known-position read.
-    let batch_len = log.read(0, 1).unwrap().len_bytes();
-    let file = File::open(&log_files(dir.path())[0]).unwrap();
+/// Where every record of the log's files lies, as (file, position,
+/// length), by offset: the dense position array of the point-read
+/// baseline. Batches are uncompressed and hold consecutive offsets.
+fn record_positions(files: &[PathBuf]) -> Vec<(usize, u64, usize)> {
+    fn varint(b: &[u8], pos: &mut usize) -> i64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = b[*pos];
+            *pos += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return ((v >> 1) as i64) ^ -((v & 1) as i64);
+            }
+            shift += 7;
+        }
+    }
+    let mut out = Vec::new();
+    for (f, path) in files.iter().enumerate() {
+        let bytes = fs::read(path).unwrap();
+        let mut at = 0usize;
+        while at < bytes.len() {
+            let batch = RecordBatch::parse(&bytes[at..]).unwrap();
+            let mut pos = at + 61;
+            for _ in 0..batch.header().records_count {
+                let start = pos;
+                let len = varint(&bytes, &mut pos) as usize;
+                pos += len;
+                out.push((f, start as u64, pos - start));
+            }
+            at += batch.size();
+        }
+    }
+    out
+}
 
-    let mut group = c.benchmark_group("random_read");
-    group.throughput(Throughput::Elements(1));
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut buf = Aligned::new(batch_len as usize);
-    group.bench_function("std read_at batch", |b| {
-        b.iter(|| {
-            let batch = next() % (end / 100);
-            file.read_exact_at(buf.buf(), batch * batch_len).unwrap();
-            buf.buf()[100]
-        })
-    });
-    group.bench_function("seglog read+decode", |b| {
-        b.iter(|| {
-            let offset = next() % end;
-            let fetch = log.read(offset, 1).unwrap();
-            let r = fetch.records().next().unwrap().unwrap();
-            assert_eq!(r.offset, offset);
-            r.value.map(|v| v[0])
-        })
-    });
-    group.bench_function("seglog reader seek", |b| {
-        let mut reader = log.reader(0).with_fetch_bytes(1);
-        b.iter(|| {
-            let offset = next() % end;
-            reader.seek(offset);
-            let mut batch = reader.next_batch().unwrap().unwrap();
-            let r = batch.next().unwrap().unwrap();
-            assert_eq!(r.offset, offset);
-            r.value.map(|v| v[0])
-        })
-    });
-    group.finish();
+fn bench_random_read(c: &mut Criterion) {
+    for (name, value_len) in [("100B", 100usize), ("1KiB", 1024)] {
+        let dir = tempfile::tempdir().unwrap();
+        // Several sealed segments and a small active one.
+        let config = LogConfig {
+            segment_bytes: 16 << 20,
+            ..LogConfig::default()
+        };
+        let end = build_log_of(dir.path(), 64 << 20, value_len, config.clone());
+        let log = PartitionLog::open(dir.path(), config).unwrap();
+        // Positions of every batch, for the baseline's known-position read.
+        let batch_len = log.read(0, 1).unwrap().len_bytes();
+        let batches_per_segment = log.segments()[1].base_offset / 100;
+        let paths = log_files(dir.path());
+        let files: Vec<File> = paths.iter().map(|p| File::open(p).unwrap()).collect();
+        let positions = record_positions(&paths);
+        assert_eq!(positions.len() as u64, end);
+
+        let mut group = c.benchmark_group(format!("random_read/{name}"));
+        group.throughput(Throughput::Elements(1));
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut buf = Aligned::new(batch_len as usize);
+        group.bench_function("std read_at batch", |b| {
+            b.iter(|| {
+                let batch = next() % (end / 100);
+                let file = &files[(batch / batches_per_segment) as usize];
+                let at = (batch % batches_per_segment) * batch_len;
+                file.read_exact_at(buf.buf(), at).unwrap();
+                buf.buf()[100]
+            })
+        });
+        group.bench_function("std read_at record", |b| {
+            b.iter(|| {
+                let (file, at, len) = positions[(next() % end) as usize];
+                let out = &mut buf.buf()[..len];
+                files[file].read_exact_at(out, at).unwrap();
+                out[len - 1]
+            })
+        });
+        group.bench_function("seglog read_record", |b| {
+            b.iter(|| {
+                let offset = next() % end;
+                let r = log.read_record(offset).unwrap().unwrap();
+                assert_eq!(r.offset, offset);
+                r.value.map(|v| v[0])
+            })
+        });
+        group.bench_function("seglog read+decode", |b| {
+            b.iter(|| {
+                let offset = next() % end;
+                let fetch = log.read(offset, 1).unwrap();
+                let r = fetch.records().next().unwrap().unwrap();
+                assert_eq!(r.offset, offset);
+                r.value.map(|v| v[0])
+            })
+        });
+        group.bench_function("seglog reader seek", |b| {
+            let mut reader = log.reader(0).with_fetch_bytes(1);
+            b.iter(|| {
+                let offset = next() % end;
+                reader.seek(offset);
+                let mut batch = reader.next_batch().unwrap().unwrap();
+                let r = batch.next().unwrap().unwrap();
+                assert_eq!(r.offset, offset);
+                r.value.map(|v| v[0])
+            })
+        });
+        group.finish();
+    }
 }
 
 fn bench_reopen(c: &mut Criterion) {

@@ -119,6 +119,30 @@ impl PartitionLog {
                 latest: end,
             });
         }
+        self.inner.check_open()?;
+        let start = self.log_start_offset();
+        if offset < start {
+            return Err(Error::OffsetOutOfRange {
+                requested: offset,
+                earliest: start,
+                latest: end,
+            });
+        }
+        let segment = {
+            let segments = read_lock(&self.inner.segments);
+            segments
+                .range(..=offset)
+                .next_back()
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(seg) = segment {
+            if let Some(record) = seg.read_record(offset, end)? {
+                return Ok(Some(record));
+            }
+        }
+        // Everything else (a compressed, control or compacted batch, an
+        // offset no batch holds) takes the general read, which also
+        // reports what is wrong.
         let mut reader = self.reader(offset).with_fetch_bytes(1);
         let Some(batch) = reader.next_batch()? else {
             return Ok(None);

@@ -208,6 +208,11 @@ impl<'s> RecordIter<'s> {
         }
     }
 
+    /// Where the next record starts in the records region.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Records not yet returned, as the batch header declares them.
     pub fn remaining(&self) -> usize {
         self.remaining as usize

@@ -26,6 +26,7 @@
 mod active;
 mod index;
 mod names;
+mod point;
 mod read;
 mod recover;
 mod resident;
@@ -233,6 +234,9 @@ pub(crate) struct Segment {
     /// in memory from its own (pinned) `.log` handle, and nothing is
     /// written under its names.
     retired: AtomicBool,
+    /// Where the records of batches already checked start and end, for
+    /// point reads (see [`point`]).
+    record_tables: Mutex<point::RecordTables>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -303,6 +307,7 @@ impl Segment {
             }),
             max_timestamp: Mutex::new(max_timestamp),
             retired: AtomicBool::new(false),
+            record_tables: Mutex::new(point::RecordTables::default()),
         }
     }
 
@@ -417,6 +422,7 @@ impl Segment {
     /// Makes the segment the active one (its file opened for writing and
     /// its index entries kept), or a closed one again.
     fn set_active(&self, active: bool) {
+        lock(&self.record_tables).clear();
         self.file.writable.store(active, Ordering::Release);
         self.indexes.active.store(active, Ordering::Release);
     }

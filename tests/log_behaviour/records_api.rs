@@ -131,3 +131,79 @@ fn sync_makes_appends_survive_a_power_loss() {
     assert_eq!(log.log_end_offset(), 1);
     assert_eq!(log.read_record(0).unwrap().unwrap().value.unwrap(), b"kept");
 }
+
+/// Three batches of three records, in a sealed segment, and one batch in
+/// the active segment.
+fn sealed_log() -> (seglog::io::MemFs, PartitionLog) {
+    let (fs, _, log) = mem_log(LogConfig::default());
+    for batch in 0..3 {
+        let records: Vec<Record> = (0..3)
+            .map(|i| Record::new(format!("v{batch}-{i}")).with_key(format!("k{i}")))
+            .collect();
+        log.append(&records).unwrap();
+    }
+    log.roll().unwrap();
+    log.append(&[Record::new("active")]).unwrap();
+    (fs, log)
+}
+
+#[test]
+fn read_record_of_a_sealed_segment_is_the_same_when_read_again() {
+    let (_, log) = sealed_log();
+    let all: Vec<_> = log.iter(0).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all.len(), 10);
+    // The first round checks each batch, the second reads remembered ones.
+    for _ in 0..2 {
+        for expected in all.iter().rev() {
+            let got = log.read_record(expected.offset).unwrap();
+            assert_eq!(got.as_ref(), Some(expected), "offset {}", expected.offset);
+        }
+    }
+    assert_eq!(
+        log.read_record(4).unwrap().unwrap().value.as_deref(),
+        Some(&b"v1-1"[..])
+    );
+}
+
+/// Flips the last byte of the second batch (offsets 3..6) of the sealed
+/// segment.
+fn damage_second_batch(fs: &seglog::io::MemFs, log: &PartitionLog) {
+    let seg = format!("{DIR}/00000000000000000000.log");
+    let mut bytes = fs.read(seg.as_ref()).unwrap();
+    let second_end = log.read(3, 1).unwrap().slices()[0].position() as usize
+        + log.read(3, 1).unwrap().len_bytes() as usize;
+    bytes[second_end - 1] ^= 0xff;
+    fs.write(seg.as_ref(), &bytes).unwrap();
+}
+
+#[test]
+fn read_record_reports_a_damaged_batch_of_a_sealed_segment() {
+    let (fs, log) = sealed_log();
+    assert_eq!(log.read_record(1).unwrap().unwrap().offset, 1);
+    damage_second_batch(&fs, &log);
+    for offset in 3..6 {
+        let err = log.read_record(offset).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{offset}: {err}");
+    }
+    assert_eq!(log.read_record(1).unwrap().unwrap().offset, 1);
+    assert_eq!(log.read_record(6).unwrap().unwrap().offset, 6);
+    assert_eq!(log.read_record(9).unwrap().unwrap().offset, 9);
+}
+
+#[test]
+fn a_kept_reader_reports_a_damaged_batch_at_every_point_read() {
+    let (fs, log) = sealed_log();
+    let mut reader = log.reader(0).with_fetch_bytes(1);
+    reader.seek(4);
+    let mut batch = reader.next_batch().unwrap().expect("the batch of 4");
+    assert_eq!(batch.next().unwrap().unwrap().offset, 4);
+    damage_second_batch(&fs, &log);
+    for offset in [4, 3, 5] {
+        reader.seek(offset);
+        let err = reader.next_batch().unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{offset}: {err}");
+    }
+    reader.seek(7);
+    let mut batch = reader.next_batch().unwrap().expect("the batch of 7");
+    assert_eq!(batch.next().unwrap().unwrap().offset, 7);
+}
