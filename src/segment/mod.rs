@@ -422,7 +422,7 @@ impl Segment {
     /// Makes the segment the active one (its file opened for writing and
     /// its index entries kept), or a closed one again.
     fn set_active(&self, active: bool) {
-        lock(&self.record_tables).clear();
+        lock(&self.record_tables).reset();
         self.file.writable.store(active, Ordering::Release);
         self.indexes.active.store(active, Ordering::Release);
     }

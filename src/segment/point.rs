@@ -2,68 +2,107 @@
 //! once its batch is known to be intact.
 //!
 //! Integrity: every record handed out comes from a batch whose CRC was
-//! checked. The first point read of a batch reads it whole, checks its
-//! CRC and remembers where each record starts ([`RecordTables`]); later
-//! point reads of that batch re-read its header (to find it, and to see
-//! that the batch at that position is still the one checked: same stored
-//! CRC) and then only the record. Only sealed segments remember: seglog
-//! never writes into a sealed segment's file in place, while the active
-//! segment's batches are checked on every read. Damage that reaches a
-//! sealed file's bytes after its batch was checked, in the same open log,
-//! goes unseen by point reads until the log is reopened (as it would for a
-//! Kafka consumer that already fetched the batch); fetches and readers
-//! check every batch they return.
+//! checked. The first point read of a batch in a sealed segment reads the
+//! batch whole, checks its CRC and remembers its header and where each
+//! record ends ([`RecordTables`]); later point reads of that batch read
+//! only the record, with one `pread`. seglog never writes into a sealed
+//! segment's file in place: a segment that is truncated becomes active
+//! again first, and that forgets what it remembered (and makes a read that
+//! raced with it start over). The active segment's batches are checked on
+//! every read. Damage that reaches a sealed file's bytes after its batch
+//! was checked, in the same open log, goes unseen by point reads until the
+//! log is reopened (as for a Kafka consumer that already fetched the
+//! batch); fetches and readers check every batch they return.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::{lock, Segment};
 use crate::error::Result;
 use crate::io::IoContext;
-use crate::record::{Compression, LogRecord, RecordBatch, RecordIter, BATCH_HEADER_LEN};
+use crate::record::{
+    BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordIter, BATCH_HEADER_LEN,
+};
 
 /// Record entries one segment remembers at most (4 bytes each); when
 /// full, it forgets them all and starts over.
 const MAX_ENTRIES: usize = 1 << 20;
 
-/// For checked batches of a sealed segment, by position: the stored CRC
-/// and where each record ends, relative to the batch.
+/// A checked batch: its header, position, and where each record ends,
+/// relative to the batch.
+#[derive(Debug)]
+struct Table {
+    header: BatchHeader,
+    position: u64,
+    ends: Box<[u32]>,
+}
+
+/// Where a record of a checked batch lies.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    header: BatchHeader,
+    position: u64,
+    start: u32,
+    end: u32,
+}
+
+/// For checked batches of a sealed segment, by last offset: where their
+/// records lie.
 #[derive(Debug, Default)]
 pub(crate) struct RecordTables {
-    tables: HashMap<u64, (u32, Box<[u32]>)>,
+    tables: BTreeMap<u64, Table>,
     entries: usize,
+    /// Counts the times the segment became active or sealed: a read that
+    /// saw another count than the one after its `pread` starts over.
+    epoch: u64,
 }
 
 impl RecordTables {
-    /// Forgets every table.
-    pub(crate) fn clear(&mut self) {
+    /// Forgets every table, as the segment becomes active or sealed.
+    pub(crate) fn reset(&mut self) {
         self.tables.clear();
         self.entries = 0;
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
-    /// The byte range of record `index` in the batch at `position`, if
-    /// that batch was checked with stored CRC `crc`.
-    fn get(&self, position: u64, crc: u32, index: usize) -> Option<(u32, u32)> {
-        let (stored, ends) = self.tables.get(&position)?;
-        if *stored != crc {
-            return None;
-        }
-        let end = *ends.get(index)?;
-        let start = match index.checked_sub(1) {
-            Some(i) => *ends.get(i)?,
-            None => BATCH_HEADER_LEN as u32,
-        };
-        Some((start, end))
+    /// The checked batch holding `offset`: its header, its position, and
+    /// the record's byte range within it.
+    fn find(&self, offset: u64) -> Option<Known> {
+        let (_, t) = self.tables.range(offset..).next()?;
+        let index = usize::try_from(offset.checked_sub(t.header.base_offset)?).ok()?;
+        let (start, end) = record_range(&t.ends, index)?;
+        Some(Known {
+            header: t.header,
+            position: t.position,
+            start,
+            end,
+        })
     }
 
-    fn insert(&mut self, position: u64, crc: u32, ends: Box<[u32]>) {
+    fn insert(&mut self, header: BatchHeader, position: u64, ends: Box<[u32]>) {
         if self.entries + ends.len() > MAX_ENTRIES {
-            self.clear();
+            self.tables.clear();
+            self.entries = 0;
         }
         self.entries += ends.len();
-        if let Some((_, old)) = self.tables.insert(position, (crc, ends)) {
-            self.entries -= old.len();
+        let table = Table {
+            header,
+            position,
+            ends,
+        };
+        if let Some(old) = self.tables.insert(header.last_offset(), table) {
+            self.entries -= old.ends.len();
         }
     }
+}
+
+/// Record `index`'s byte range within its batch.
+fn record_range(ends: &[u32], index: usize) -> Option<(u32, u32)> {
+    let end = *ends.get(index)?;
+    let start = match index.checked_sub(1) {
+        Some(i) => *ends.get(i)?,
+        None => BATCH_HEADER_LEN as u32,
+    };
+    Some((start, end))
 }
 
 /// Where each record of an intact, uncompressed batch ends, relative to
@@ -80,6 +119,21 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
     Some(ends.into_boxed_slice())
 }
 
+/// The one record in `bytes`, which start at byte `start` of the batch
+/// with `header`.
+fn decode_one(
+    header: &BatchHeader,
+    bytes: &[u8],
+    start: usize,
+) -> std::result::Result<Option<LogRecord>, DecodeError> {
+    let mut records = RecordIter::new(header, bytes, Some(start));
+    match records.next_raw() {
+        Some(Ok(r)) => Ok(Some(r.to_owned())),
+        Some(Err(e)) => Err(e),
+        None => Ok(None),
+    }
+}
+
 impl Segment {
     /// The record at `offset`, read as little as the checks allow; `None`
     /// when this path does not apply (no batch holds `offset` here, the
@@ -91,12 +145,42 @@ impl Segment {
     /// [`Error::Corrupt`](crate::Error::Corrupt) for a damaged batch;
     /// [`Error::Io`](crate::Error::Io).
     pub(crate) fn read_record(&self, offset: u64, log_end: u64) -> Result<Option<LogRecord>> {
+        let (epoch, known) = {
+            let tables = lock(&self.record_tables);
+            (tables.epoch, tables.find(offset))
+        };
+        if let (Some(known), false) = (known, self.is_active()) {
+            if let Some(record) = self.read_known(offset, &known, epoch)? {
+                return Ok(Some(record));
+            }
+        }
+        self.read_and_check(offset, log_end, epoch)
+    }
+
+    /// The record at `offset` from a checked batch, with one `pread`;
+    /// `None` if the segment changed state meanwhile.
+    fn read_known(&self, offset: u64, known: &Known, epoch: u64) -> Result<Option<LogRecord>> {
+        let file = self.handle()?;
+        let mut bytes = vec![0u8; known.end.saturating_sub(known.start) as usize];
+        let read = file.read_exact_at(&mut bytes, known.position + u64::from(known.start));
+        if lock(&self.record_tables).epoch != epoch {
+            return Ok(None);
+        }
+        read.ctx("read", &self.log_path)?;
+        let record = decode_one(&known.header, &bytes, known.start as usize)
+            .map_err(|e| e.in_file(&self.log_path, known.position))?;
+        Ok(record.filter(|r| r.offset == offset))
+    }
+
+    /// Finds the batch holding `offset`, reads it whole and checks it, and
+    /// remembers it if the segment is sealed.
+    fn read_and_check(&self, offset: u64, log_end: u64, epoch: u64) -> Result<Option<LogRecord>> {
         let end = self.readable_end()?;
         let file = self.handle()?;
         let Some(found) = self.locate(&*file, offset, end)? else {
             return Ok(None);
         };
-        let h = &found.header;
+        let h = found.header;
         let dense = u64::from(h.records_count) == u64::from(h.last_offset_delta) + 1;
         if h.compression() != Compression::None
             || h.is_control()
@@ -109,61 +193,26 @@ impl Segment {
         let Ok(index) = usize::try_from(offset - h.base_offset) else {
             return Ok(None);
         };
-        let remember = !self.is_active();
-        let known = if remember {
-            lock(&self.record_tables).get(found.position, h.crc, index)
-        } else {
-            None
-        };
-        let in_file = |e: crate::record::DecodeError| e.in_file(&self.log_path, found.position);
-        let (start, stop) = match known {
-            Some(range) => range,
-            None => {
-                let mut bytes = vec![0u8; h.size()];
-                file.read_exact_at(&mut bytes, found.position)
-                    .ctx("read", &self.log_path)?;
-                let batch = RecordBatch::parse_raw(&bytes).map_err(in_file)?;
-                batch.check_crc().map_err(in_file)?;
-                let Some(ends) = record_ends(&batch) else {
-                    return Ok(None);
-                };
-                let Some(&stop) = ends.get(index) else {
-                    return Ok(None);
-                };
-                let start = match index.checked_sub(1) {
-                    Some(i) => ends.get(i).copied().unwrap_or(stop),
-                    None => BATCH_HEADER_LEN as u32,
-                };
-                let record = decode_one(&batch, &bytes[start as usize..stop as usize], start)
-                    .map_err(in_file)?;
-                if remember {
-                    lock(&self.record_tables).insert(found.position, h.crc, ends);
-                }
-                return Ok(record.filter(|r| r.offset == offset));
-            }
-        };
-        let mut bytes = vec![0u8; stop.saturating_sub(start) as usize];
-        file.read_exact_at(&mut bytes, found.position + u64::from(start))
+        let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
+        let mut bytes = vec![0u8; h.size()];
+        file.read_exact_at(&mut bytes, found.position)
             .ctx("read", &self.log_path)?;
-        let mut records = RecordIter::new(h, &bytes, Some(start as usize));
-        match records.next_raw() {
-            Some(Ok(r)) if r.offset == offset => Ok(Some(r.to_owned())),
-            Some(Err(e)) => Err(in_file(e)),
-            _ => Ok(None),
+        let batch = RecordBatch::parse_raw(&bytes).map_err(in_file)?;
+        batch.check_crc().map_err(in_file)?;
+        let Some(ends) = record_ends(&batch) else {
+            return Ok(None);
+        };
+        let Some((start, stop)) = record_range(&ends, index) else {
+            return Ok(None);
+        };
+        let (start, stop) = (start as usize, stop as usize);
+        let record = decode_one(&h, &bytes[start..stop], start).map_err(in_file)?;
+        if !self.is_active() {
+            let mut tables = lock(&self.record_tables);
+            if tables.epoch == epoch {
+                tables.insert(h, found.position, ends);
+            }
         }
-    }
-}
-
-/// The one record in `bytes` (which start at byte `start` of `batch`).
-fn decode_one(
-    batch: &RecordBatch<'_>,
-    bytes: &[u8],
-    start: u32,
-) -> std::result::Result<Option<LogRecord>, crate::record::DecodeError> {
-    let mut records = RecordIter::new(batch.header(), bytes, Some(start as usize));
-    match records.next_raw() {
-        Some(Ok(r)) => Ok(Some(r.to_owned())),
-        Some(Err(e)) => Err(e),
-        None => Ok(None),
+        Ok(record.filter(|r| r.offset == offset))
     }
 }
