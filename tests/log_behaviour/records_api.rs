@@ -207,3 +207,27 @@ fn a_kept_reader_reports_a_damaged_batch_at_every_point_read() {
     let mut batch = reader.next_batch().unwrap().expect("the batch of 7");
     assert_eq!(batch.next().unwrap().unwrap().offset, 7);
 }
+
+#[test]
+fn read_record_after_a_truncation_into_a_sealed_segment_sees_the_new_records() {
+    let (_, log) = sealed_log();
+    for offset in 0..10 {
+        log.read_record(offset).unwrap().expect("a record");
+    }
+    log.truncate_to(3).unwrap();
+    assert!(matches!(
+        log.read_record(4),
+        Err(Error::OffsetOutOfRange { latest: 3, .. })
+    ));
+    log.append(&[Record::new("x"), Record::new("y"), Record::new("z")])
+        .unwrap();
+    log.roll().unwrap();
+    log.append(&[Record::new("after")]).unwrap();
+    let values: Vec<_> = (0..7)
+        .map(|o| log.read_record(o).unwrap().unwrap().value.unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [&b"v0-0"[..], b"v0-1", b"v0-2", b"x", b"y", b"z", b"after"]
+    );
+}
