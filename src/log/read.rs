@@ -10,7 +10,8 @@
 //! ranges into one page-aligned buffer and hands out batches whose records
 //! borrow it (no allocation per record), and the owned iterators
 //! [`FetchRecords`] and [`LogIter`]. Both check every batch's CRC, as a
-//! Kafka consumer does.
+//! Kafka consumer does. [`PartitionLog::read_record`] checks a batch of a
+//! sealed segment once and then reads single records of it directly.
 //!
 //! Offsets need not be contiguous. A compacted log skips offsets between
 //! batches, between segments and before its first batch, and inside a
@@ -91,6 +92,14 @@ impl PartitionLog {
     /// The record at `offset`, owned; `None` when the log has no record
     /// there although the offset is in range: compaction removed it, or it
     /// is a control record (a transaction marker).
+    ///
+    /// The record always comes from a batch whose CRC was checked. In a
+    /// sealed segment the first `read_record` of a batch reads it whole,
+    /// checks it, and remembers where its records lie (4 bytes a record,
+    /// at most 1,048,576 records a segment); later ones read only the
+    /// record's bytes. A batch of the active segment is checked on every
+    /// read. Fetches ([`read`](Self::read)) and readers check every batch
+    /// they return.
     ///
     /// # Examples
     ///
