@@ -95,11 +95,15 @@ impl PartitionLog {
     ///
     /// The record always comes from a batch whose CRC was checked. In a
     /// sealed segment the first `read_record` of a batch reads it whole,
-    /// checks it, and remembers where its records lie (4 bytes a record,
-    /// at most 1,048,576 records a segment); later ones read only the
-    /// record's bytes. A batch of the active segment is checked on every
-    /// read. Fetches ([`read`](Self::read)) and readers check every batch
-    /// they return.
+    /// checks it, and remembers where its records lie; later ones read
+    /// only the record's bytes, with one `pread`, for as long as that is
+    /// remembered. What is remembered (4 bytes a record) shares one budget
+    /// across the store, 32 MiB, and the least recently read segments
+    /// forget theirs first; a forgotten batch is checked again on its next
+    /// point read. A batch of the active segment is checked on every read.
+    /// Fetches ([`read`](Self::read)) and readers check every batch they
+    /// return, as a Kafka consumer with `check.crcs` does. A damaged batch
+    /// is reported as [`Error::Corrupt`] by every read that checks it.
     ///
     /// # Examples
     ///

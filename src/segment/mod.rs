@@ -27,6 +27,8 @@ mod active;
 mod index;
 mod names;
 mod point;
+#[cfg(test)]
+mod point_tests;
 mod read;
 mod recover;
 mod resident;
@@ -236,7 +238,7 @@ pub(crate) struct Segment {
     retired: AtomicBool,
     /// Where the records of batches already checked start and end, for
     /// point reads (see [`point`]).
-    record_tables: Mutex<point::RecordTables>,
+    record_tables: Arc<point::TableSlot>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -285,6 +287,7 @@ impl Segment {
         indexes: IndexState,
         max_timestamp: Option<TimestampOffset>,
     ) -> Self {
+        let record_tables = point::TableSlot::new(ctx.resources.clone());
         Segment {
             log_path: ctx.path(base_offset, FileKind::Log),
             base_offset,
@@ -307,7 +310,7 @@ impl Segment {
             }),
             max_timestamp: Mutex::new(max_timestamp),
             retired: AtomicBool::new(false),
-            record_tables: Mutex::new(point::RecordTables::default()),
+            record_tables,
         }
     }
 
@@ -422,7 +425,7 @@ impl Segment {
     /// Makes the segment the active one (its file opened for writing and
     /// its index entries kept), or a closed one again.
     fn set_active(&self, active: bool) {
-        lock(&self.record_tables).reset();
+        self.record_tables.reset();
         self.file.writable.store(active, Ordering::Release);
         self.indexes.active.store(active, Ordering::Release);
     }

@@ -4,18 +4,31 @@
 //! Integrity: every record handed out comes from a batch whose CRC was
 //! checked. The first point read of a batch in a sealed segment reads the
 //! batch whole, checks its CRC and remembers its header and where each
-//! record ends ([`RecordTables`]); later point reads of that batch read
+//! record ends (a record table); later point reads of that batch read
 //! only the record, with one `pread`. seglog never writes into a sealed
 //! segment's file in place: a segment that is truncated becomes active
 //! again first, and that forgets what it remembered (and makes a read that
 //! raced with it start over). The active segment's batches are checked on
 //! every read. Damage that reaches a sealed file's bytes after its batch
 //! was checked, in the same open log, goes unseen by point reads until the
-//! log is reopened (as for a Kafka consumer that already fetched the
-//! batch); fetches and readers check every batch they return.
+//! table is forgotten (evicted, or the log reopened), as for a Kafka
+//! consumer that already fetched the batch; fetches and readers check
+//! every batch they return.
+//!
+//! Memory: the tables of every segment of a store (or of a log opened on
+//! its own) share one byte budget, [`Resources::record_tables`]: 4 bytes a
+//! record plus a fixed cost a batch. A segment's tables are one slot of
+//! that set; when the total is over budget, the least recently used
+//! segments forget theirs (CLOCK, as for open files and loaded indexes,
+//! see [`resident`](super::resident)). A batch whose table alone exceeds
+//! the budget is checked on every read instead. The total can exceed the
+//! budget only briefly, by the tables being inserted while a sweep runs.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
+use super::resident::{Resident, Resources};
 use super::{lock, Segment};
 use crate::error::Result;
 use crate::io::IoContext;
@@ -23,9 +36,14 @@ use crate::record::{
     BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordIter, BATCH_HEADER_LEN,
 };
 
-/// Record entries one segment remembers at most (4 bytes each); when
-/// full, it forgets them all and starts over.
-const MAX_ENTRIES: usize = 1 << 20;
+/// What a batch's table costs besides its record ends: the table itself,
+/// its key, and a share of the map's nodes.
+const TABLE_OVERHEAD: usize = std::mem::size_of::<Table>() + std::mem::size_of::<u64>() + 32;
+
+/// What the table of a batch of `records` records is charged.
+pub(super) fn table_bytes(records: usize) -> usize {
+    records.saturating_mul(4).saturating_add(TABLE_OVERHEAD)
+}
 
 /// A checked batch: its header, position, and where each record ends,
 /// relative to the batch.
@@ -48,20 +66,17 @@ struct Known {
 /// For checked batches of a sealed segment, by last offset: where their
 /// records lie.
 #[derive(Debug, Default)]
-pub(crate) struct RecordTables {
+struct RecordTables {
     tables: BTreeMap<u64, Table>,
-    entries: usize,
-    /// Counts the times the segment became active or sealed: a read that
-    /// saw another count than the one after its `pread` starts over.
-    epoch: u64,
+    /// What the tables are charged in the budget.
+    bytes: usize,
 }
 
 impl RecordTables {
-    /// Forgets every table, as the segment becomes active or sealed.
-    pub(crate) fn reset(&mut self) {
+    /// Forgets every table; returns the bytes they were charged.
+    fn clear(&mut self) -> usize {
         self.tables.clear();
-        self.entries = 0;
-        self.epoch = self.epoch.wrapping_add(1);
+        std::mem::take(&mut self.bytes)
     }
 
     /// The checked batch holding `offset`: its header, its position, and
@@ -78,20 +93,132 @@ impl RecordTables {
         })
     }
 
-    fn insert(&mut self, header: BatchHeader, position: u64, ends: Box<[u32]>) {
-        if self.entries + ends.len() > MAX_ENTRIES {
-            self.tables.clear();
-            self.entries = 0;
-        }
-        self.entries += ends.len();
+    /// Adds a table; returns the bytes to charge (what was added less
+    /// what a table it replaced was charged).
+    fn insert(&mut self, header: BatchHeader, position: u64, ends: Box<[u32]>) -> isize {
+        let added = table_bytes(ends.len());
         let table = Table {
             header,
             position,
             ends,
         };
-        if let Some(old) = self.tables.insert(header.last_offset(), table) {
-            self.entries -= old.ends.len();
+        let removed = self
+            .tables
+            .insert(header.last_offset(), table)
+            .map_or(0, |old| table_bytes(old.ends.len()));
+        self.bytes = self.bytes + added - removed;
+        added as isize - removed as isize
+    }
+}
+
+/// A segment's record tables, a slot of [`Resources::record_tables`].
+pub(crate) struct TableSlot {
+    tables: Mutex<RecordTables>,
+    /// Counts the times the segment became active or sealed: a read that
+    /// saw another count than the one after its `pread` starts over.
+    /// Changed only with `tables` locked.
+    epoch: AtomicU64,
+    referenced: AtomicBool,
+    /// A member of the budget's set.
+    registered: AtomicBool,
+    resources: Arc<Resources>,
+}
+
+impl std::fmt::Debug for TableSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableSlot")
+            .field("epoch", &self.epoch.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl TableSlot {
+    pub(crate) fn new(resources: Arc<Resources>) -> Arc<Self> {
+        Arc::new(TableSlot {
+            tables: Mutex::new(RecordTables::default()),
+            epoch: AtomicU64::new(0),
+            referenced: AtomicBool::new(false),
+            registered: AtomicBool::new(false),
+            resources,
+        })
+    }
+
+    /// Forgets every table, as the segment becomes active or sealed, and
+    /// makes reads in flight start over.
+    pub(crate) fn reset(&self) {
+        let mut tables = lock(&self.tables);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let freed = tables.clear();
+        self.resources.record_tables.refund(freed);
+    }
+
+    /// Remembers a checked batch unless the segment changed state since
+    /// `epoch`, then keeps the budget.
+    fn remember(
+        self: &Arc<Self>,
+        header: BatchHeader,
+        position: u64,
+        ends: Box<[u32]>,
+        epoch: u64,
+    ) {
+        let budget = &self.resources.record_tables;
+        if table_bytes(ends.len()) > budget.capacity() {
+            return;
         }
+        {
+            let mut tables = lock(&self.tables);
+            if self.epoch.load(Ordering::Acquire) != epoch {
+                return;
+            }
+            let delta = tables.insert(header, position, ends);
+            match usize::try_from(delta) {
+                Ok(more) => budget.charge(more),
+                Err(_) => budget.refund(delta.unsigned_abs()),
+            }
+        }
+        self.referenced.store(true, Ordering::Release);
+        if self.registered.swap(true, Ordering::AcqRel) {
+            budget.trim();
+        } else {
+            let weak: Weak<TableSlot> = Arc::downgrade(self);
+            budget.admit(weak);
+        }
+    }
+
+    /// Marks the tables used.
+    fn touch(&self) {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Resident for TableSlot {
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::AcqRel)
+    }
+
+    fn release(&self) -> bool {
+        match self.tables.try_lock() {
+            Ok(mut tables) => {
+                let freed = tables.clear();
+                self.resources.record_tables.refund(freed);
+                self.registered.store(false, Ordering::Release);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for TableSlot {
+    fn drop(&mut self) {
+        let tables = self
+            .tables
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let freed = tables.clear();
+        self.resources.record_tables.refund(freed);
     }
 }
 
@@ -134,6 +261,29 @@ fn decode_one(
     }
 }
 
+thread_local! {
+    /// Where a point read puts a record's bytes before decoding it: kept
+    /// per thread, as large as the largest record read on it that fits
+    /// [`MAX_BUFFERED`].
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records larger than this are read into a buffer of their own.
+const MAX_BUFFERED: usize = 64 << 10;
+
+/// Calls `f` with a zeroed or reused buffer of `len` bytes.
+fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len > MAX_BUFFERED {
+        return f(&mut vec![0u8; len]);
+    }
+    READ_BUFFER.with_borrow_mut(|bytes| {
+        if bytes.len() < len {
+            bytes.resize(len, 0);
+        }
+        f(&mut bytes[..len])
+    })
+}
+
 impl Segment {
     /// The record at `offset`, read as little as the checks allow; `None`
     /// when this path does not apply (no batch holds `offset` here, the
@@ -145,11 +295,13 @@ impl Segment {
     /// [`Error::Corrupt`](crate::Error::Corrupt) for a damaged batch;
     /// [`Error::Io`](crate::Error::Io).
     pub(crate) fn read_record(&self, offset: u64, log_end: u64) -> Result<Option<LogRecord>> {
+        let slot = &self.record_tables;
         let (epoch, known) = {
-            let tables = lock(&self.record_tables);
-            (tables.epoch, tables.find(offset))
+            let tables = lock(&slot.tables);
+            (slot.epoch.load(Ordering::Acquire), tables.find(offset))
         };
         if let (Some(known), false) = (known, self.is_active()) {
+            slot.touch();
             if let Some(record) = self.read_known(offset, &known, epoch)? {
                 return Ok(Some(record));
             }
@@ -161,15 +313,17 @@ impl Segment {
     /// `None` if the segment changed state meanwhile.
     fn read_known(&self, offset: u64, known: &Known, epoch: u64) -> Result<Option<LogRecord>> {
         let file = self.handle()?;
-        let mut bytes = vec![0u8; known.end.saturating_sub(known.start) as usize];
-        let read = file.read_exact_at(&mut bytes, known.position + u64::from(known.start));
-        if lock(&self.record_tables).epoch != epoch {
-            return Ok(None);
-        }
-        read.ctx("read", &self.log_path)?;
-        let record = decode_one(&known.header, &bytes, known.start as usize)
-            .map_err(|e| e.in_file(&self.log_path, known.position))?;
-        Ok(record.filter(|r| r.offset == offset))
+        let len = known.end.saturating_sub(known.start) as usize;
+        with_buffer(len, |bytes| {
+            let read = file.read_exact_at(bytes, known.position + u64::from(known.start));
+            if self.record_tables.epoch.load(Ordering::Acquire) != epoch {
+                return Ok(None);
+            }
+            read.ctx("read", &self.log_path)?;
+            let record = decode_one(&known.header, bytes, known.start as usize)
+                .map_err(|e| e.in_file(&self.log_path, known.position))?;
+            Ok(record.filter(|r| r.offset == offset))
+        })
     }
 
     /// Finds the batch holding `offset`, reads it whole and checks it, and
@@ -208,10 +362,7 @@ impl Segment {
         let (start, stop) = (start as usize, stop as usize);
         let record = decode_one(&h, &bytes[start..stop], start).map_err(in_file)?;
         if !self.is_active() {
-            let mut tables = lock(&self.record_tables);
-            if tables.epoch == epoch {
-                tables.insert(h, found.position, ends);
-            }
+            self.record_tables.remember(h, found.position, ends, epoch);
         }
         Ok(record.filter(|r| r.offset == offset))
     }

@@ -1,5 +1,5 @@
-//! Bounds on what closed segments keep resident: open `.log` handles and
-//! loaded index entries.
+//! Bounds on what closed segments keep resident: open `.log` handles,
+//! loaded index entries, and the bytes of point-read record tables.
 //!
 //! A store with thousands of partitions has tens of thousands of segments;
 //! keeping each one's file open or its indexes mapped would run into the
@@ -16,6 +16,7 @@
 //! drops the set's reference, so a read in progress or a fetch result is
 //! never cut off, and the file closes when the last holder lets go.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::lock;
@@ -32,7 +33,18 @@ pub(crate) trait Resident: Send + Sync {
 /// A bounded set of loaded slots. See the module docs.
 pub(crate) struct ResidentSet {
     capacity: usize,
+    /// What `capacity` counts.
+    unit: Unit,
+    /// Bytes charged and not refunded, for a set of [`Unit::Bytes`].
+    bytes: AtomicUsize,
     ring: Mutex<Ring>,
+}
+
+/// What a [`ResidentSet`]'s capacity counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Slots,
+    Bytes,
 }
 
 struct Ring {
@@ -45,6 +57,7 @@ impl std::fmt::Debug for ResidentSet {
         f.debug_struct("ResidentSet")
             .field("capacity", &self.capacity)
             .field("resident", &self.len())
+            .field("bytes", &self.bytes())
             .finish()
     }
 }
@@ -52,12 +65,64 @@ impl std::fmt::Debug for ResidentSet {
 impl ResidentSet {
     /// A set that keeps at most `capacity` slots loaded (at least one).
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::with_unit(capacity, Unit::Slots)
+    }
+
+    /// A set that keeps at most `capacity` bytes charged (see
+    /// [`charge`](Self::charge)); its slots release what they hold and
+    /// [`refund`](Self::refund) it.
+    pub(crate) fn of_bytes(capacity: usize) -> Self {
+        Self::with_unit(capacity, Unit::Bytes)
+    }
+
+    fn with_unit(capacity: usize, unit: Unit) -> Self {
         ResidentSet {
             capacity: capacity.max(1),
+            unit,
+            bytes: AtomicUsize::new(0),
             ring: Mutex::new(Ring {
                 members: Vec::new(),
                 hand: 0,
             }),
+        }
+    }
+
+    /// The most this set keeps: slots, or bytes for a set of bytes.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Bytes charged and not refunded.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Counts `bytes` a slot of this set now holds. The slot then calls
+    /// [`admit`](Self::admit) (if it is not a member yet) or
+    /// [`trim`](Self::trim), outside its own locks.
+    pub(crate) fn charge(&self, bytes: usize) {
+        self.bytes.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// Stops counting `bytes` a slot dropped (each byte refunded once,
+    /// after it was charged). Takes no lock: a slot may refund as it is
+    /// dropped, even inside a sweep.
+    pub(crate) fn refund(&self, bytes: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Releases slots while the set is over capacity.
+    pub(crate) fn trim(&self) {
+        if self.over(0) {
+            let mut ring = lock(&self.ring);
+            self.sweep(&mut ring);
+        }
+    }
+
+    fn over(&self, members: usize) -> bool {
+        match self.unit {
+            Unit::Slots => members > self.capacity,
+            Unit::Bytes => self.bytes() > self.capacity,
         }
     }
 
@@ -72,7 +137,7 @@ impl ResidentSet {
     pub(crate) fn admit(&self, member: Weak<dyn Resident>) {
         let mut ring = lock(&self.ring);
         ring.members.push(member);
-        if ring.members.len() > self.capacity {
+        if self.over(ring.members.len()) {
             self.sweep(&mut ring);
         }
     }
@@ -82,7 +147,7 @@ impl ResidentSet {
         // is still busy after that stays (the set overshoots briefly rather
         // than waiting for a reader).
         let mut steps = ring.members.len() * 2 + 1;
-        while ring.members.len() > self.capacity && steps > 0 {
+        while self.over(ring.members.len()) && steps > 0 {
             steps -= 1;
             if ring.hand >= ring.members.len() {
                 ring.hand = 0;
@@ -105,6 +170,10 @@ impl ResidentSet {
     }
 }
 
+/// Bytes of point-read record tables a store (or a log opened on its own)
+/// keeps at most: 32 MiB, the positions of about eight million records.
+pub(crate) const DEFAULT_RECORD_TABLE_BYTES: usize = 32 << 20;
+
 /// The shared bounds of every segment of a store (or of one log opened on
 /// its own).
 #[derive(Debug)]
@@ -113,13 +182,29 @@ pub(crate) struct Resources {
     pub(crate) open_files: ResidentSet,
     /// Segments with their index entries loaded.
     pub(crate) loaded_indexes: ResidentSet,
+    /// Bytes of point-read record tables (see [`point`](super::point)).
+    pub(crate) record_tables: ResidentSet,
 }
 
 impl Resources {
     pub(crate) fn new(max_open_files: usize, max_loaded_indexes: usize) -> Arc<Self> {
+        Self::with_record_table_bytes(
+            max_open_files,
+            max_loaded_indexes,
+            DEFAULT_RECORD_TABLE_BYTES,
+        )
+    }
+
+    /// [`new`](Self::new) with another budget for record tables.
+    pub(crate) fn with_record_table_bytes(
+        max_open_files: usize,
+        max_loaded_indexes: usize,
+        record_table_bytes: usize,
+    ) -> Arc<Self> {
         Arc::new(Resources {
             open_files: ResidentSet::new(max_open_files),
             loaded_indexes: ResidentSet::new(max_loaded_indexes),
+            record_tables: ResidentSet::of_bytes(record_table_bytes),
         })
     }
 }
