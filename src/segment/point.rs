@@ -24,7 +24,6 @@
 //! the budget is checked on every read instead. The total can exceed the
 //! budget only briefly, by the tables being inserted while a sweep runs.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -37,20 +36,21 @@ use crate::record::{
 };
 
 /// What a batch's table costs besides its record ends: the table itself,
-/// its key, and a share of the map's nodes.
-const TABLE_OVERHEAD: usize = std::mem::size_of::<Table>() + std::mem::size_of::<u64>() + 32;
+/// its key, and room the vectors may hold spare.
+const TABLE_OVERHEAD: usize =
+    2 * (std::mem::size_of::<Entry>() + std::mem::size_of::<(BatchHeader, u64)>());
 
 /// What the table of a batch of `records` records is charged.
 pub(super) fn table_bytes(records: usize) -> usize {
     records.saturating_mul(4).saturating_add(TABLE_OVERHEAD)
 }
 
-/// A checked batch: its header, position, and where each record ends,
-/// relative to the batch.
+/// What finds a record of a checked batch: its offsets and where each
+/// record ends, relative to the batch.
 #[derive(Debug)]
-struct Table {
-    header: BatchHeader,
-    position: u64,
+struct Entry {
+    last_offset: u64,
+    base_offset: u64,
     ends: Box<[u32]>,
 }
 
@@ -64,10 +64,16 @@ struct Known {
 }
 
 /// For checked batches of a sealed segment, by last offset: where their
-/// records lie.
+/// records lie. A point read is bound by its cache misses as much as by
+/// its `pread`, so the search runs over a dense sorted vector whose entry
+/// leads straight to the record ends, and the headers (needed only to
+/// decode) lie in a parallel vector, loaded alongside.
 #[derive(Debug, Default)]
 struct RecordTables {
-    tables: BTreeMap<u64, Table>,
+    /// By last offset, ascending.
+    entries: Vec<Entry>,
+    /// The batches' headers and positions, in the same order.
+    batches: Vec<(BatchHeader, u64)>,
     /// What the tables are charged in the budget.
     bytes: usize,
 }
@@ -75,19 +81,22 @@ struct RecordTables {
 impl RecordTables {
     /// Forgets every table; returns the bytes they were charged.
     fn clear(&mut self) -> usize {
-        self.tables.clear();
+        self.entries = Vec::new();
+        self.batches = Vec::new();
         std::mem::take(&mut self.bytes)
     }
 
     /// The checked batch holding `offset`: its header, its position, and
     /// the record's byte range within it.
     fn find(&self, offset: u64) -> Option<Known> {
-        let (_, t) = self.tables.range(offset..).next()?;
-        let index = usize::try_from(offset.checked_sub(t.header.base_offset)?).ok()?;
-        let (start, end) = record_range(&t.ends, index)?;
+        let at = self.entries.partition_point(|e| e.last_offset < offset);
+        let entry = self.entries.get(at)?;
+        let &(header, position) = self.batches.get(at)?;
+        let index = usize::try_from(offset.checked_sub(entry.base_offset)?).ok()?;
+        let (start, end) = record_range(&entry.ends, index)?;
         Some(Known {
-            header: t.header,
-            position: t.position,
+            header,
+            position,
             start,
             end,
         })
@@ -97,15 +106,24 @@ impl RecordTables {
     /// what a table it replaced was charged).
     fn insert(&mut self, header: BatchHeader, position: u64, ends: Box<[u32]>) -> isize {
         let added = table_bytes(ends.len());
-        let table = Table {
-            header,
-            position,
+        let last = header.last_offset();
+        let entry = Entry {
+            last_offset: last,
+            base_offset: header.base_offset,
             ends,
         };
-        let removed = self
-            .tables
-            .insert(header.last_offset(), table)
-            .map_or(0, |old| table_bytes(old.ends.len()));
+        let at = self.entries.partition_point(|e| e.last_offset < last);
+        let removed = match (self.entries.get_mut(at), self.batches.get_mut(at)) {
+            (Some(old), Some(batch)) if old.last_offset == last => {
+                *batch = (header, position);
+                table_bytes(std::mem::replace(old, entry).ends.len())
+            }
+            _ => {
+                self.entries.insert(at, entry);
+                self.batches.insert(at, (header, position));
+                0
+            }
+        };
         self.bytes = self.bytes + added - removed;
         added as isize - removed as isize
     }
