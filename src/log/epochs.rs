@@ -200,6 +200,13 @@ impl PartitionLog {
         lock(&self.inner.epochs.cache).clone()
     }
 
+    /// The latest epoch in the leader-epoch cache (the epoch of the last
+    /// batch, or of a leadership begun since), without copying the cache.
+    pub fn latest_leader_epoch(&self) -> Option<i32> {
+        let latest = self.inner.epochs.latest.load(Ordering::Acquire);
+        (latest >= 0).then_some(latest)
+    }
+
     /// Where leader epoch `epoch` ended in this log, by the cache and the
     /// log end offset (Kafka's `endOffsetForEpoch`, see
     /// [`LeaderEpochCache::end_offset_for`]).

@@ -18,7 +18,7 @@ impl ReplicatedPartition {
             replica: self.shared.local,
             fetch_offset: log.log_end_offset(),
             log_start_offset: log.log_start_offset(),
-            last_fetched_epoch: log.leader_epoch_cache().latest_epoch(),
+            last_fetched_epoch: log.latest_leader_epoch(),
             current_leader_epoch: Some(self.leader_epoch()),
             max_bytes,
             max_wait_ms: 0,

@@ -77,11 +77,13 @@ impl ReplicatedPartition {
         };
         let info = write(&s.log)?;
         let mut st = lock(&s.state);
-        self.advance_high_watermark(&mut st, s.clock.now_ms());
+        let moved = self.advance_high_watermark(&mut st, s.clock.now_ms());
         drop(st);
-        // Wakes follower fetches held for new records, and waits on the
-        // high watermark.
-        s.changed.notify_all();
+        // Wakes follower fetches held for new records.
+        s.appended.notify_all();
+        if moved {
+            s.changed.notify_all();
+        }
         Ok(PendingAppend {
             partition: self.clone(),
             info,
@@ -226,7 +228,7 @@ impl ReplicatedPartition {
                 return Ok(None);
             }
             st = s
-                .changed
+                .appended
                 .wait_timeout(st, (deadline - now).min(RECHECK))
                 .map(|(g, _)| g)
                 .unwrap_or_else(|e| e.into_inner().0);

@@ -76,8 +76,14 @@ pub(super) struct Shared {
     /// writing by role changes: a deposed leader never appends.
     pub(super) role_lock: RwLock<()>,
     pub(super) state: Mutex<State>,
-    /// Signalled when the high watermark, the ISR or the role changes.
+    /// Signalled when the high watermark, the ISR or the role changes
+    /// (what `acks=all` waits for).
     pub(super) changed: Condvar,
+    /// Signalled when the leader appends or the role changes (what a
+    /// held follower fetch waits for). Apart from `changed`, so that a
+    /// moving high watermark does not wake held fetches, nor an append
+    /// the waits on acknowledgements.
+    pub(super) appended: Condvar,
     pub(super) listener: Option<Arc<dyn IsrListener>>,
 }
 
@@ -156,6 +162,7 @@ impl ReplicatedPartition {
                     last_isr_check_ms: i64::MIN,
                 }),
                 changed: Condvar::new(),
+                appended: Condvar::new(),
                 listener,
             }),
         })
@@ -259,6 +266,7 @@ impl ReplicatedPartition {
         self.advance_high_watermark(&mut st, now);
         drop(st);
         s.changed.notify_all();
+        s.appended.notify_all();
         Ok(())
     }
 
@@ -301,6 +309,7 @@ impl ReplicatedPartition {
         st.generation += 1;
         drop(st);
         s.changed.notify_all();
+        s.appended.notify_all();
         Ok(())
     }
 
