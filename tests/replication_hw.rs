@@ -6,7 +6,9 @@ mod common_repl;
 
 use std::path::Path;
 
-use common_repl::{epoch_entries, put, records, round, sync, values, Cluster, MAX_BYTES, T0};
+use common_repl::{
+    epoch_entries, log_epochs, put, records, round, sync, values, Cluster, MAX_BYTES, T0,
+};
 use seglog::io::{CrashMode, MemFs};
 use seglog::replication::{Acks, ReplicatedPartition, ReplicationConfig};
 use seglog::{
@@ -328,4 +330,53 @@ fn a_follower_truncated_below_its_hw_brings_the_hw_down() {
     follower.log().truncate_to(2).unwrap();
     assert_eq!(follower.high_watermark(), 2);
     assert_eq!(values(follower.log(), 0), ["a0", "a1"]);
+}
+
+/// A power loss at any sync of a follower's append of a new epoch's batch
+/// leaves a log every batch of which the cache places in its own epoch:
+/// the cache learns an epoch before the batch is written, and the open
+/// trims what lies past the data.
+#[test]
+fn a_power_loss_during_an_append_of_a_new_epoch_never_leaves_a_batch_the_cache_misplaces() {
+    let clock = ManualClock::new(T0);
+    let dir = Path::new("/data/t-0");
+    let batch = |base: u64, epoch: i32| {
+        seglog::BatchBuilder::new()
+            .base_offset(base)
+            .partition_leader_epoch(epoch)
+            .now(T0)
+            .build(&records("x", 2))
+            .unwrap()
+    };
+    for k in 0..8 {
+        let fs = MemFs::new();
+        let log = PartitionLog::options()
+            .fs(fs.clone())
+            .clock(clock.clone())
+            .open(dir, synced())
+            .unwrap();
+        log.append_replicated(&batch(0, 1)).unwrap();
+        fs.freeze_after_syncs(fs.sync_count() + k);
+        log.append_replicated(&batch(2, 2)).unwrap();
+        let crashed = fs.crash(CrashMode::DurableOnly);
+        drop(log);
+        let log = reopen(&crashed, dir, &clock);
+        let cache = epoch_entries(&log);
+        for (base, epoch) in log_epochs(&log) {
+            let placed = cache
+                .iter()
+                .rev()
+                .find(|(_, start)| *start <= base)
+                .map(|(e, _)| *e);
+            assert_eq!(
+                placed,
+                Some(epoch),
+                "sync {k}: batch at {base}, cache {cache:?}"
+            );
+        }
+        assert!(
+            cache.iter().all(|(_, start)| *start < log.log_end_offset()),
+            "sync {k}: no entry past the data: {cache:?}"
+        );
+    }
 }

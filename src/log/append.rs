@@ -242,6 +242,11 @@ impl Inner {
         // A Kafka leader stamps its leader epoch on every batch it accepts
         // (the first leader's is 0), where a client sends -1.
         let epoch = self.stamp_epoch();
+        // The cache learns a batch's epoch before the batch is written (as
+        // Kafka's does): a crash in between leaves an entry at or beyond
+        // the log end, which the open trims, never a batch whose epoch the
+        // cache lacks.
+        self.learn_epochs(&[(epoch, base)])?;
         let builder = BatchBuilder::new()
             .base_offset(base)
             .partition_leader_epoch(epoch)
@@ -279,7 +284,6 @@ impl Inner {
             }
         };
         info.log_append_time = (timestamp_type == TimestampType::LogAppendTime).then_some(now);
-        self.learn_epochs(&[(epoch, info.first_offset)])?;
         Ok(info)
     }
 
@@ -347,6 +351,7 @@ impl Inner {
         // Assign offsets in place: base offset and leader epoch are outside
         // the CRC; log-append time changes the CRC, so it is recomputed.
         let mut next = self.log_end_offset.load(Ordering::Acquire);
+        let first_offset = next;
         let epoch = self.stamp_epoch();
         let mut at = 0usize;
         for (meta, header_max) in metas.iter_mut().zip(header_max) {
@@ -371,11 +376,13 @@ impl Inner {
             next = meta.last_offset + 1;
             at += meta.size;
         }
-        let result = self.write_batches(&mut w, &bytes, &metas, records_total, durability, now);
+        let learned = self.learn_epochs(&[(epoch, first_offset)]);
+        let result = learned.and_then(|()| {
+            self.write_batches(&mut w, &bytes, &metas, records_total, durability, now)
+        });
         w.scratch = bytes;
         let mut info = result?;
         info.log_append_time = append_time;
-        self.learn_epochs(&[(epoch, info.first_offset)])?;
         Ok(info)
     }
 
@@ -433,9 +440,9 @@ impl Inner {
             });
         }
         let now = self.clock.now_ms();
-        let info = self.write_batches(&mut w, input, &metas, records_total, durability, now)?;
+        // Epochs first, as for the leader's appends.
         self.learn_epochs(&epochs)?;
-        Ok(info)
+        self.write_batches(&mut w, input, &metas, records_total, durability, now)
     }
 
     /// Writes validated batches laid end to end in `bytes`, then makes them
