@@ -66,9 +66,9 @@ impl ReplicatedPartition {
             };
             if acks == Acks::All {
                 let min_insync = self.effective_min_isr(ls);
-                if ls.isr().len() < min_insync {
+                if ls.assigned_isr_len() < min_insync {
                     return Err(Error::NotEnoughReplicas {
-                        isr: ls.isr().len(),
+                        isr: ls.assigned_isr_len(),
                         min_insync,
                     });
                 }
@@ -173,7 +173,9 @@ impl ReplicatedPartition {
             now,
         )
         .map_err(|u| Error::UnknownReplica { replica: u.0 })?;
-        let expansion = ls.expanded_isr(request.replica);
+        let expansion = ls
+            .expanded_isr(request.replica)
+            .map(|isr| (ls.isr().to_vec(), isr));
         if expansion.is_some() {
             // Before the high watermark moves: the follower has all below
             // it now, and it must not join lacking what the watermark
@@ -186,10 +188,15 @@ impl ReplicatedPartition {
         if moved {
             s.changed.notify_all();
         }
-        if let Some(isr) = expansion {
-            let proposed = self.propose_isr(epoch, isr);
-            self.end_joining(request.replica);
-            proposed?;
+        if let Some((from, isr)) = expansion {
+            // Ends the joining however the proposal ends, a listener's
+            // panic included: a follower left joining would hold the high
+            // watermark for ever.
+            let _joining = Joining {
+                partition: self,
+                replica: request.replica,
+            };
+            self.propose_isr(epoch, &from, isr)?;
         }
         let (data, high_watermark) = if data.is_empty() && request.max_wait_ms > 0 {
             self.hold_fetch(request)?.unwrap_or((data, high_watermark))
@@ -295,7 +302,7 @@ impl ReplicatedPartition {
     /// [`Error::Io`] if the high watermark could not be recorded.
     pub fn maybe_shrink_isr(&self) -> Result<Option<Vec<ReplicaId>>> {
         let s = &*self.shared;
-        let (epoch, isr) = {
+        let proposal = {
             let st = lock(&s.state);
             let RoleState::Leader(ls) = &st.role else {
                 return Ok(None);
@@ -309,9 +316,22 @@ impl ReplicatedPartition {
             if out.is_empty() {
                 return Ok(None);
             }
-            (st.epoch, ls.shrunk_isr(&out))
+            (st.epoch, ls.isr().to_vec(), ls.shrunk_isr(&out))
         };
-        Ok(self.propose_isr(epoch, isr.clone())?.then_some(isr))
+        let (epoch, from, isr) = proposal;
+        Ok(self.propose_isr(epoch, &from, isr.clone())?.then_some(isr))
+    }
+}
+
+/// A follower proposed for the ISR, until the proposal is answered.
+struct Joining<'a> {
+    partition: &'a ReplicatedPartition,
+    replica: ReplicaId,
+}
+
+impl Drop for Joining<'_> {
+    fn drop(&mut self) {
+        self.partition.end_joining(self.replica);
     }
 }
 
@@ -365,10 +385,10 @@ impl PendingAppend {
             return Ok(false);
         }
         let min_insync = self.partition.effective_min_isr(ls);
-        if ls.isr().len() < min_insync {
+        if ls.assigned_isr_len() < min_insync {
             return Err(Error::NotEnoughReplicasAfterAppend {
                 last_offset: self.info.last_offset,
-                isr: ls.isr().len(),
+                isr: ls.assigned_isr_len(),
                 min_insync,
             });
         }

@@ -366,7 +366,7 @@ impl LeaderState {
         lag_ms: u64,
         min_insync: usize,
     ) -> Option<u64> {
-        if self.isr.len() < min_insync.min(self.replicas.len()) {
+        if self.assigned_isr_len() < min_insync.min(self.replicas.len()) {
             return None;
         }
         let mut candidate = leader_leo;
@@ -381,6 +381,16 @@ impl LeaderState {
             self.high_watermark = candidate;
             candidate
         })
+    }
+
+    /// How many ISR members are assigned replicas: only those count towards
+    /// `min.insync.replicas` (one the host listed but did not assign has
+    /// no follower state here, and would hold no record back).
+    pub(crate) fn assigned_isr_len(&self) -> usize {
+        self.isr
+            .iter()
+            .filter(|r| self.replicas.contains(r))
+            .count()
     }
 
     /// Keeps the high watermark at or above a raised log start offset (Kafka's

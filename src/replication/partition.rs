@@ -335,23 +335,31 @@ impl ReplicatedPartition {
             .write_high_watermark_checkpoint(self.high_watermark())
     }
 
-    /// Proposes `isr` (made under `epoch`) to the listener; applies it if
-    /// accepted and this replica still leads at `epoch` with the ISR the
-    /// proposal was made from unchanged in membership. Returns whether it
-    /// was applied.
-    pub(super) fn propose_isr(&self, epoch: i32, isr: Vec<ReplicaId>) -> Result<bool> {
+    /// Proposes `isr`, made under `epoch` from the ISR `from`, to the
+    /// listener; applies it if accepted and this replica still leads at
+    /// `epoch` with `from` as its ISR. A proposal made from an ISR that
+    /// changed since is dropped before the listener hears of it: applied
+    /// over another change it could bring back a follower dropped meanwhile
+    /// (which the high watermark has passed), or undo another addition.
+    /// Returns whether it was applied.
+    pub(super) fn propose_isr(
+        &self,
+        epoch: i32,
+        from: &[ReplicaId],
+        isr: Vec<ReplicaId>,
+    ) -> Result<bool> {
         let s = &*self.shared;
-        let previous = match &lock(&s.state).role {
-            RoleState::Leader(ls) => ls.isr().to_vec(),
-            _ => return Ok(false),
+        let current = |st: &State| match &st.role {
+            RoleState::Leader(ls) if st.epoch == epoch => ls.isr() == from,
+            _ => false,
         };
-        if previous == isr {
+        if from == isr || !current(&lock(&s.state)) {
             return Ok(false);
         }
         let change = IsrChange {
             leader: s.local,
             leader_epoch: epoch,
-            previous: previous.clone(),
+            previous: from.to_vec(),
             isr: isr.clone(),
         };
         let accepted = s.listener.as_ref().is_none_or(|l| l.alter_isr(&change));
@@ -359,15 +367,12 @@ impl ReplicatedPartition {
             return Ok(false);
         }
         let mut st = lock(&s.state);
-        if st.epoch != epoch {
+        if !current(&st) {
             return Ok(false);
         }
         let RoleState::Leader(ls) = &mut st.role else {
             return Ok(false);
         };
-        if ls.isr() != previous.as_slice() {
-            return Ok(false);
-        }
         ls.set_isr(&isr);
         self.advance_high_watermark(&mut st, s.clock.now_ms());
         drop(st);

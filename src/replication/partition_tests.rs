@@ -108,3 +108,72 @@ fn a_deposed_leader_that_appended_nothing_in_its_epoch_follows_the_new_leader() 
     let record = a.log().read_record(1).unwrap().unwrap();
     assert_eq!(record.value.as_deref(), Some(&b"y"[..]));
 }
+
+/// Counts the ISR changes it hears of, accepting all.
+#[derive(Default)]
+struct Counting {
+    heard: std::sync::atomic::AtomicUsize,
+}
+
+impl IsrListener for Counting {
+    fn alter_isr(&self, _: &IsrChange) -> bool {
+        self.heard.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+}
+
+#[test]
+fn a_proposal_made_from_an_isr_that_changed_since_is_dropped_unheard() {
+    let clock = ManualClock::new(1_000_000);
+    let host = Arc::new(Counting::default());
+    let leader = replica(1, &clock, 100, Some(host.clone()));
+    leader.become_leader(1, &[1, 2, 3], &[1, 2]).unwrap();
+    // Meanwhile follower 2 was dropped: an addition of 3 worked out from
+    // [1, 2] before that must not bring 2 back.
+    assert!(leader.propose_isr(1, &[1, 2], vec![1]).unwrap());
+    assert_eq!(host.heard.load(Ordering::SeqCst), 1);
+    assert!(!leader.propose_isr(1, &[1, 2], vec![1, 2, 3]).unwrap());
+    assert_eq!(leader.isr(), vec![1]);
+    assert_eq!(
+        host.heard.load(Ordering::SeqCst),
+        1,
+        "the host never hears of it"
+    );
+    // Nor is a proposal of another epoch applied.
+    assert!(!leader.propose_isr(0, &[1], vec![1, 3]).unwrap());
+    assert_eq!(leader.isr(), vec![1]);
+}
+
+/// Panics when asked.
+struct Panicking;
+
+impl IsrListener for Panicking {
+    fn alter_isr(&self, _: &IsrChange) -> bool {
+        panic!("the host failed")
+    }
+}
+
+#[test]
+fn a_listener_that_panics_leaves_no_follower_holding_the_high_watermark() {
+    let clock = ManualClock::new(1_000_000);
+    let leader = replica(1, &clock, 100, Some(Arc::new(Panicking)));
+    let follower = replica(2, &clock, 100, None);
+    leader.become_leader(1, &[1, 2], &[1]).unwrap();
+    follower.become_follower(1, 1).unwrap();
+    // The follower's fetch makes the leader propose it; the listener
+    // panics.
+    let request = follower.fetch_request(MAX);
+    let leader_ref = leader.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        leader_ref.fetch_for_follower(&request).map(|_| ())
+    }));
+    assert!(outcome.is_err());
+    // Not in the ISR, and not holding the high watermark: appends move it.
+    let pending = leader.append(&[Record::new("a")], Acks::Leader).unwrap();
+    pending.wait(std::time::Duration::ZERO).unwrap();
+    assert_eq!(leader.isr(), vec![1]);
+    clock.advance(1_000);
+    let pending = leader.append(&[Record::new("b")], Acks::Leader).unwrap();
+    pending.wait(std::time::Duration::ZERO).unwrap();
+    assert_eq!(leader.high_watermark(), 2);
+}
