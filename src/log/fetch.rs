@@ -507,20 +507,17 @@ impl FetchRecords<'_> {
                 continue;
             }
             let file_position = slice.position + at as u64;
-            let in_file = |e: DecodeError| e.in_file(&slice.path, file_position);
-            let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
-            batch.check_crc().map_err(in_file)?;
-            self.pos += batch.size();
-            let header = *batch.header();
-            if header.is_control() || header.last_offset() < min_offset {
+            let (size, found) = checked_batch_at(
+                bytes,
+                at,
+                &slice.path,
+                file_position,
+                min_offset,
+                &mut self.scratch,
+            )?;
+            self.pos += size;
+            let Some(FoundBatch { header, records }) = found else {
                 continue;
-            }
-            let records = if header.compression() == Compression::None {
-                Some(at + BATCH_HEADER_LEN..at + batch.size())
-            } else {
-                // Decompress once; records are then read from `scratch`.
-                batch.records_raw(&mut self.scratch).map_err(in_file)?;
-                None
             };
             let data = match &records {
                 Some(r) => &self.buf.bytes()[r.clone()],
@@ -577,4 +574,47 @@ impl Iterator for FetchRecords<'_> {
             }
         }
     }
+}
+
+/// A batch found in a read buffer, its CRC checked.
+pub(crate) struct FoundBatch {
+    pub(crate) header: BatchHeader,
+    /// Where its records lie in the buffer; `None` when they were
+    /// compressed and are now in the scratch buffer.
+    pub(crate) records: Option<std::ops::Range<usize>>,
+}
+
+/// Parses and checks the batch at the start of `bytes`, which lie at `at`
+/// in their read buffer and at `file_position` in `path`; decompresses
+/// its records into `scratch` if they are compressed. Returns its size,
+/// and the batch unless a reader skips it (a control batch, or one ending
+/// below `min_offset`).
+///
+/// # Errors
+/// [`Error::Corrupt`] naming the file and position for a batch that does
+/// not parse, fails its CRC or does not decompress.
+pub(crate) fn checked_batch_at(
+    bytes: &[u8],
+    at: usize,
+    path: &Path,
+    file_position: u64,
+    min_offset: u64,
+    scratch: &mut Vec<u8>,
+) -> Result<(usize, Option<FoundBatch>)> {
+    let in_file = |e: DecodeError| e.in_file(path, file_position);
+    let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
+    batch.check_crc().map_err(in_file)?;
+    let size = batch.size();
+    let header = *batch.header();
+    if header.is_control() || header.last_offset() < min_offset {
+        return Ok((size, None));
+    }
+    let records = if header.compression() == Compression::None {
+        Some(at + BATCH_HEADER_LEN..at + size)
+    } else {
+        // Decompressed once; records are then read from `scratch`.
+        batch.records_raw(scratch).map_err(in_file)?;
+        None
+    };
+    Ok((size, Some(FoundBatch { header, records })))
 }

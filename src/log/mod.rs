@@ -158,6 +158,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
 pub(crate) use compact::policy_of;
+pub(crate) use fetch::{checked_batch_at, FoundBatch};
 pub use fetch::{FetchData, FetchRecords, FileSlice};
 pub use options::OpenOptions;
 pub use reader::{LogIter, LogReader, ReadBatch};

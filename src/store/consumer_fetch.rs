@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use super::consumer::{resolve, Consumer, ConsumerRecord};
 use crate::error::{Error, Result};
-use crate::log::FetchData;
+use crate::log::{checked_batch_at, FetchData, FoundBatch};
 use crate::record::{
-    BatchHeader, Compression, HeaderView, RecordBatch, RecordCursor, RecordIter, RecordView,
-    TimestampType, BATCH_HEADER_LEN,
+    BatchHeader, HeaderView, RecordCursor, RecordIter, RecordView, TimestampType, BATCH_HEADER_LEN,
 };
 
 /// The most a consumer reads from a partition at a time; a poll reads
@@ -285,20 +284,17 @@ impl Fetched {
                 continue;
             }
             let file_position = slice.position() + at as u64;
-            let in_file = |e: crate::record::DecodeError| e.in_file(slice.path(), file_position);
-            let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
-            batch.check_crc().map_err(in_file)?;
-            self.pos += batch.size();
-            let header = *batch.header();
-            if header.is_control() || header.last_offset() < min_offset {
+            let (size, found) = checked_batch_at(
+                bytes,
+                at,
+                slice.path(),
+                file_position,
+                min_offset,
+                &mut self.scratch,
+            )?;
+            self.pos += size;
+            let Some(FoundBatch { header, records }) = found else {
                 continue;
-            }
-            let records = if header.compression() == Compression::None {
-                Some(at + BATCH_HEADER_LEN..at + batch.size())
-            } else {
-                // Decompress once; records are then read from `scratch`.
-                batch.records_raw(&mut self.scratch).map_err(in_file)?;
-                None
             };
             let data = match &records {
                 Some(r) => &self.buf[r.clone()],
