@@ -116,21 +116,23 @@ impl Inner {
         self.epochs
             .high_watermark
             .fetch_max(start, Ordering::AcqRel);
-        self.trim_epochs(|cache| cache.truncate_from_start(start));
+        // In memory only (see the module docs): nothing to fail.
+        let _ = self.update_epochs(false, |cache| Ok(cache.truncate_from_start(start)));
     }
 
-    /// Trims the cache from the start in memory only (see the module
-    /// docs).
-    fn trim_epochs(&self, trim: impl FnOnce(&mut LeaderEpochCache) -> bool) {
-        let mut cache = lock(&self.epochs.cache);
-        trim(&mut cache);
-        self.epochs
-            .latest
-            .store(cache.latest_epoch().unwrap_or(-1), Ordering::Release);
-    }
-
+    /// Changes the cache and writes the checkpoint if it changed.
     fn change_epochs(
         &self,
+        change: impl FnOnce(&mut LeaderEpochCache) -> Result<bool>,
+    ) -> Result<()> {
+        self.update_epochs(true, change)
+    }
+
+    /// Changes the cache, keeps `latest` in step, and with `persist`
+    /// writes the checkpoint if the cache changed.
+    fn update_epochs(
+        &self,
+        persist: bool,
         change: impl FnOnce(&mut LeaderEpochCache) -> Result<bool>,
     ) -> Result<()> {
         let mut cache = lock(&self.epochs.cache);
@@ -138,7 +140,7 @@ impl Inner {
         self.epochs
             .latest
             .store(cache.latest_epoch().unwrap_or(-1), Ordering::Release);
-        if changed && !self.ctx.read_only {
+        if persist && changed && !self.ctx.read_only {
             // A checkpoint that may not say what the data does is a failed
             // write like any other: the log is poisoned until reopened,
             // and the open derives the cache again.

@@ -65,12 +65,8 @@ impl ReplicatedPartition {
                 return Err(self.not_leader(&st));
             };
             if acks == Acks::All {
-                let min_insync = self.effective_min_isr(ls);
-                if ls.assigned_isr_len() < min_insync {
-                    return Err(Error::NotEnoughReplicas {
-                        isr: ls.assigned_isr_len(),
-                        min_insync,
-                    });
+                if let Some((isr, min_insync)) = self.isr_shortfall(ls) {
+                    return Err(Error::NotEnoughReplicas { isr, min_insync });
                 }
             }
             st.generation
@@ -384,15 +380,14 @@ impl PendingAppend {
         if p.log.high_watermark() <= self.info.last_offset {
             return Ok(false);
         }
-        let min_insync = self.partition.effective_min_isr(ls);
-        if ls.assigned_isr_len() < min_insync {
-            return Err(Error::NotEnoughReplicasAfterAppend {
+        match self.partition.isr_shortfall(ls) {
+            Some((isr, min_insync)) => Err(Error::NotEnoughReplicasAfterAppend {
                 last_offset: self.info.last_offset,
-                isr: ls.assigned_isr_len(),
+                isr,
                 min_insync,
-            });
+            }),
+            None => Ok(true),
         }
-        Ok(true)
     }
 
     /// Waits up to `timeout` for the append to be acknowledged

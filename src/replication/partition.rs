@@ -147,7 +147,7 @@ impl ReplicatedPartition {
             .read_high_watermark_checkpoint()?
             .unwrap_or_else(|| log.log_start_offset());
         log.attach_replication(high_watermark);
-        let epoch = log.leader_epoch_cache().latest_epoch().unwrap_or(-1);
+        let epoch = log.latest_leader_epoch().unwrap_or(-1);
         Ok(ReplicatedPartition {
             shared: Arc::new(Shared {
                 clock: log.clock(),
@@ -298,7 +298,7 @@ impl ReplicatedPartition {
                 current: st.epoch,
             });
         }
-        if s.log.leader_epoch_cache().is_empty() {
+        if s.log.latest_leader_epoch().is_none() {
             let hw = s.log.high_watermark();
             if hw < s.log.log_end_offset() {
                 s.log.truncate_to(hw)?;
@@ -416,12 +416,18 @@ impl ReplicatedPartition {
         moved
     }
 
-    pub(super) fn effective_min_isr(&self, ls: &LeaderState) -> usize {
-        self.shared
+    /// `(ISR size, min.insync.replicas)` when the ISR is smaller than
+    /// `min.insync.replicas` (capped at the replica count), as `acks=all`
+    /// checks it before and after an append; `None` when it is not.
+    pub(super) fn isr_shortfall(&self, ls: &LeaderState) -> Option<(usize, usize)> {
+        let min_insync = self
+            .shared
             .config
             .min_insync_replicas
             .min(ls.replicas().len())
-            .max(1)
+            .max(1);
+        let isr = ls.assigned_isr_len();
+        (isr < min_insync).then_some((isr, min_insync))
     }
 
     pub(super) fn not_leader(&self, st: &State) -> Error {

@@ -507,7 +507,8 @@ impl Consumer {
                     return Ok(());
                 }
                 let position = resolve(a, reset)?;
-                if position >= a.log.high_watermark() {
+                let high_watermark = a.log.high_watermark();
+                if position >= high_watermark {
                     return Ok(());
                 }
                 // A scan reads in chunks about the size of a poll's share,
@@ -518,7 +519,7 @@ impl Consumer {
                     .min(a.fetched.read_size(position));
                 // Below the high watermark: what every in-sync replica
                 // holds (all of it for a partition without replicas).
-                let fetch = match a.log.read_up_to(position, want, a.log.high_watermark()) {
+                let fetch = match a.log.read_up_to(position, want, high_watermark) {
                     Ok(f) => f,
                     Err(Error::OffsetOutOfRange { .. }) => {
                         // Retention or a truncation moved the log meanwhile.
