@@ -47,7 +47,7 @@ mod common;
 #[path = "../tests/common_nosync/mod.rs"]
 mod common_nosync;
 
-use common::{log_files, Aligned};
+use common::{log_files, xorshift, Aligned};
 use common_nosync::NoSyncFs;
 
 const SEGMENT_BYTES: u64 = 64 << 20;
@@ -119,14 +119,9 @@ fn log_bytes_of(shape: &Shape) -> u64 {
 /// record is cleanable. Returns a time after every record's timestamp.
 fn build(dir: &Path, shape: &Shape) -> i64 {
     let log = OpenOptions::new().fs(NoSyncFs).open(dir, config()).unwrap();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut random = xorshift();
     let mut key = |i| match shape.keys {
-        Keys::Random(n) => {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        }
+        Keys::Random(n) => random() % n,
         Keys::Distinct => i,
     };
     let per_batch = shape.records_per_batch;

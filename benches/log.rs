@@ -28,7 +28,7 @@ use seglog::{BatchBuilder, Durability, LogConfig, PartitionLog, RecordBatch};
 
 mod common;
 
-use common::{log_files, read_files, records, Aligned};
+use common::{log_files, read_files, records, xorshift, Aligned};
 
 fn bench_append(c: &mut Criterion) {
     for (name, value_len) in [("100B", 100usize), ("1KiB", 1024)] {
@@ -216,13 +216,7 @@ fn bench_random_read(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("random_read/{name}"));
         group.throughput(Throughput::Elements(1));
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift();
         let mut buf = Aligned::new(batch_len as usize);
         group.bench_function("std read_at batch", |b| {
             b.iter(|| {

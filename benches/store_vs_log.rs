@@ -35,6 +35,9 @@ use seglog::store::{
 use seglog::{Durability, PartitionLog, Record};
 use tempfile::TempDir;
 
+mod common;
+use common::xorshift;
+
 const SIZES: [(&str, usize); 2] = [("100B", 100), ("1KiB", 1024)];
 
 fn value(i: usize, len: usize) -> Vec<u8> {
@@ -217,13 +220,8 @@ fn bench_consume(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("seek_poll/{name}"));
         group.throughput(Throughput::Elements(1));
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n as u64
-        };
+        let mut random = xorshift();
+        let mut next = move || random() % n as u64;
         group.bench_function("LogReader::seek", |b| {
             let mut reader = log.reader(0).with_fetch_bytes(1);
             b.iter(|| {
