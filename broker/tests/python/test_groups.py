@@ -8,11 +8,13 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupTopicPartitions
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as CkTopicPartition
 from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
+from kafka.errors import (CommitFailedError, IllegalGenerationError,
+                          RebalanceInProgressError, UnknownMemberIdError)
 from kafka.structs import OffsetAndMetadata
 
 PARTITIONS = 6
@@ -24,13 +26,24 @@ CONFIGS = (
     "offsets.topic.num.partitions=3",
 )
 CLIENTS = ["kafka-python", "confluent"]
+# A commit refused because the group rebalances under it.
+KP_REBALANCING = (RebalanceInProgressError, CommitFailedError, IllegalGenerationError,
+                  UnknownMemberIdError)
+CK_REBALANCING = (KafkaError.REBALANCE_IN_PROGRESS, KafkaError.ILLEGAL_GENERATION,
+                  KafkaError.UNKNOWN_MEMBER_ID)
 
 
 class Member(threading.Thread):
     """A group member polling on its own thread (neither client may be
     used from two threads). It processes the records `accept` lets
     through and, if `commit`, commits after each processed batch; it
-    publishes its assignment after every poll."""
+    publishes its assignment after every poll.
+
+    A commit the coordinator refuses because the group is rebalancing
+    (the leader rejoins, for one, when topic metadata arrives after its
+    first assignment) is retried after the next poll for the partitions
+    the member still owns, as an application must: a partition that
+    moved is processed again from its last commit by its new owner."""
 
     def __init__(self, client, bootstrap, group, topic, accept=None, commit=False):
         super().__init__(daemon=True)
@@ -40,6 +53,7 @@ class Member(threading.Thread):
         self.stop_event = threading.Event()
         self.lock = threading.Lock()
         self.processed = []  # (partition, offset, value)
+        self.uncommitted = {}  # partition -> next offset, processed but not committed
         self.assigned = frozenset()
         self.error = None
         self.start()
@@ -54,14 +68,21 @@ class Member(threading.Thread):
             self.error = e
 
     def _process(self, records, commit):
-        done = {}
         with self.lock:
             for partition, offset, value in records:
                 if self.accept(partition, offset):
                     self.processed.append((partition, offset, value))
-                    done[partition] = offset + 1
-        if done and self.commit:
-            commit(done)
+                    if self.commit:
+                        self.uncommitted[partition] = offset + 1
+            # What moved to another member is its to process and commit.
+            self.uncommitted = {p: o for p, o in self.uncommitted.items()
+                                if p in self.assigned}
+            pending = dict(self.uncommitted)
+        if pending and commit(pending):
+            with self.lock:
+                for p, o in pending.items():
+                    if self.uncommitted.get(p) == o:
+                        del self.uncommitted[p]
 
     def _run_kafka_python(self):
         c = KafkaConsumer(
@@ -74,26 +95,33 @@ class Member(threading.Thread):
             heartbeat_interval_ms=1000,
             max_poll_interval_ms=10000,
         )
-        # The topic's metadata first: a leader that assigns before it has
-        # it rejoins once it arrives, and kafka-python 3.0 can drop the
-        # result of that rejoin when a poll times out during it (the member
-        # then never takes its assignment).
-        assert c.partitions_for_topic(self.topic)
         c.subscribe([self.topic])
+        # A metadata update between subscribing and the first poll: the
+        # coordinator snapshots the topic's partitions from it. A leader
+        # that assigned without that snapshot would rejoin once it came,
+        # and kafka-python 3.0.12 loses the result of such a rejoin when a
+        # poll times out during it: the member keeps its old assignment,
+        # stops heartbeating and is expelled. (`topics` always asks the
+        # broker; `partitions_for_topic` may answer from its cache.)
+        assert self.topic in c.topics()
 
         def commit(done):
-            c.commit({
-                KpTopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
-                for p, o in done.items()
-            })
+            try:
+                c.commit({
+                    KpTopicPartition(self.topic, p): OffsetAndMetadata(o, "", -1)
+                    for p, o in done.items()
+                })
+                return True
+            except KP_REBALANCING:
+                return False
 
         try:
             while not self.stop_event.is_set():
                 batches = c.poll(timeout_ms=100)
                 records = [(m.partition, m.offset, m.value)
                            for ms in batches.values() for m in ms]
-                self._process(records, commit)
                 self.assigned = frozenset(tp.partition for tp in c.assignment())
+                self._process(records, commit)
         finally:
             c.close()
 
@@ -111,22 +139,32 @@ class Member(threading.Thread):
         c.subscribe([self.topic])
 
         def commit(done):
-            c.commit(offsets=[CkTopicPartition(self.topic, p, o) for p, o in done.items()],
-                     asynchronous=False)
+            try:
+                c.commit(offsets=[CkTopicPartition(self.topic, p, o) for p, o in done.items()],
+                         asynchronous=False)
+                return True
+            except KafkaException as e:
+                if e.args[0].code() in CK_REBALANCING:
+                    return False
+                raise
 
         try:
             while not self.stop_event.is_set():
                 msgs = c.consume(num_messages=100, timeout=0.1)
                 records = [(m.partition(), m.offset(), m.value())
                            for m in msgs if m.error() is None]
-                self._process(records, commit)
                 self.assigned = frozenset(tp.partition for tp in c.assignment())
+                self._process(records, commit)
         finally:
             c.close()
 
     def records(self):
         with self.lock:
             return list(self.processed)
+
+    def all_committed(self):
+        with self.lock:
+            return not self.uncommitted
 
     def check(self):
         assert self.error is None, "%s member failed: %r" % (self.client, self.error)
@@ -157,6 +195,12 @@ def shared_evenly(members, each):
     return (all(len(s) == each for s in sets)
             and sum(len(s) for s in sets) == len(union)
             and union == frozenset(range(PARTITIONS)))
+
+
+def committed(admin, group):
+    """The group's committed offsets, by partition, as the broker has them."""
+    offsets = admin.list_group_offsets([group])[group]
+    return {tp.partition: o.offset for tp, o in offsets.items()}
 
 
 def produce(bootstrap, topic, per_partition, tag):
@@ -231,10 +275,15 @@ def test_a_group_resumes_from_its_commits_after_everything_restarts(broker_facto
     members = start_group(client, b.bootstrap, "resume", topic, 2,
                           accept=lambda p, o: o < 3, commit=True)
     produce(b.bootstrap, topic, 5, "before")
+    first = {(p, o) for p in range(PARTITIONS) for o in range(3)}
     wait_until("three records of each partition are processed",
-               lambda: sum(len(m.records()) for m in members) == 3 * PARTITIONS, members)
-    before = {(p, o) for m in members for p, o, _ in m.records()}
-    assert before == {(p, o) for p in range(PARTITIONS) for o in range(3)}
+               lambda: {(p, o) for m in members for p, o, _ in m.records()} == first,
+               members)
+    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+    wait_until("the group commits offset 3 in every partition",
+               lambda: committed(admin, "resume") == {p: 3 for p in range(PARTITIONS)},
+               members)
+    admin.close()
     for m in members:
         m.close()
 
@@ -258,7 +307,9 @@ def test_kafka_python_admin_lists_describes_reads_and_deletes_groups(broker_fact
     create_topic(b.bootstrap, topic)
     produce(b.bootstrap, topic, 1, "x")
     [live] = start_group("kafka-python", b.bootstrap, "admin-live", topic, 1, commit=True)
-    wait_until("the member commits", lambda: len(live.records()) == PARTITIONS, [live])
+    wait_until("the member processes and commits every record",
+               lambda: len({p for p, _, _ in live.records()}) == PARTITIONS
+               and live.all_committed(), [live])
     # A group of committed offsets only: a consumer outside group management.
     simple = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id="admin-simple",
                            enable_auto_commit=False)
@@ -305,7 +356,9 @@ def test_confluent_admin_lists_describes_reads_and_deletes_groups(broker_factory
     create_topic(b.bootstrap, topic)
     produce(b.bootstrap, topic, 1, "x")
     [live] = start_group("confluent", b.bootstrap, "admin-live", topic, 1, commit=True)
-    wait_until("the member commits", lambda: len(live.records()) == PARTITIONS, [live])
+    wait_until("the member processes and commits every record",
+               lambda: len({p for p, _, _ in live.records()}) == PARTITIONS
+               and live.all_committed(), [live])
     simple = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "admin-simple"})
     simple.commit(offsets=[CkTopicPartition(topic, 0, 1)], asynchronous=False)
     simple.close()
