@@ -3,11 +3,16 @@
 //!
 //! * `append/{100B,1KiB}`: batches of 100 records appended without fsync,
 //!   in-process buffered (`Durability::None`) and written through
-//!   (`Durability::Flush`), against a `BufWriter` writing the encoded
-//!   batches.
-//! * `scan`: a 64 MiB log read from start to end three ways (its bytes
-//!   through `read`, its batches with CRC checks, every record decoded),
-//!   against `File::read` of the same `.log` files into an aligned buffer.
+//!   (`Durability::Flush`), against the naive log (each value as a 4-byte
+//!   length and its bytes through a `BufWriter`) and a `BufWriter`
+//!   writing the encoded batches. Then, not through criterion, the CPU
+//!   seconds per GB of 100 B records appended, seglog against the naive
+//!   log (median of 3, 1 GiB of values each).
+//! * `scan`: a 64 MiB log of 100 B records read from start to end three
+//!   ways (its bytes through `read`, its batches with CRC checks, every
+//!   record decoded), against the naive log of the same records (1 MiB
+//!   `pread`s into an aligned buffer, frames walked) and `File::read` of
+//!   the same `.log` files. Throughput is in records.
 //! * `random_read`: one record at a random offset, at 100 B and 1 KiB
 //!   records: `read_record`, a fetch + decode, and a kept reader's seek,
 //!   against a `read_at` of exactly that record from a dense position
@@ -35,10 +40,24 @@ fn bench_append(c: &mut Criterion) {
         let batch = records(100, value_len);
         let encoded = BatchBuilder::new().now(0).build(&batch).unwrap();
         let mut group = c.benchmark_group(format!("append/{name}"));
-        group.throughput(Throughput::Bytes(encoded.len() as u64));
+        // Records per second: the contenders write different bytes for
+        // the same records.
+        group.throughput(Throughput::Elements(batch.len() as u64));
         group.measurement_time(Duration::from_secs(4));
 
-        group.bench_function("std BufWriter", |b| {
+        group.bench_function("naive frames", |b| {
+            b.iter_custom(|iters| {
+                let dir = tempfile::tempdir().unwrap();
+                let mut w = NaiveFrames::create(&dir.path().join("naive.log"));
+                let start = Instant::now();
+                for _ in 0..iters {
+                    w.append(&batch);
+                }
+                w.finish();
+                start.elapsed()
+            })
+        });
+        group.bench_function("std BufWriter batches", |b| {
             b.iter_custom(|iters| {
                 let dir = tempfile::tempdir().unwrap();
                 let mut w = BufWriter::new(File::create(dir.path().join("baseline.log")).unwrap());
@@ -74,6 +93,98 @@ fn bench_append(c: &mut Criterion) {
     }
 }
 
+/// The naive log the append and CPU figures compare against: each
+/// record's value as a 4-byte length and its bytes, through a `BufWriter`.
+struct NaiveFrames(BufWriter<File>);
+
+impl NaiveFrames {
+    fn create(path: &Path) -> Self {
+        NaiveFrames(BufWriter::new(File::create(path).unwrap()))
+    }
+
+    fn append(&mut self, records: &[seglog::Record]) {
+        for r in records {
+            let value = r.value.as_deref().unwrap_or_default();
+            self.0
+                .write_all(&(value.len() as u32).to_be_bytes())
+                .unwrap();
+            self.0.write_all(value).unwrap();
+        }
+    }
+
+    fn finish(mut self) {
+        self.0.flush().unwrap();
+    }
+}
+
+/// CPU seconds (user and system) this process has used so far, from
+/// `/proc/self/stat` (Linux; `None` elsewhere).
+fn cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux architecture Rust targets.
+    Some((utime + stime) / 100.0)
+}
+
+/// Not a criterion benchmark: CPU seconds per GB of 100 B records
+/// appended (batches of 100, no fsync, 1 GiB of values), seglog against
+/// the naive frames, median of 3, printed.
+fn report_append_cpu(_c: &mut Criterion) {
+    let Some(_) = cpu_seconds() else {
+        return;
+    };
+    let batch = records(100, 100);
+    let batches = (1u64 << 30) / (100 * 100);
+    // (CPU seconds, wall seconds) of `run`, which returns what must be
+    // dropped after the clocks stop (a log, whose close syncs).
+    let measure = |run: &dyn Fn(&Path) -> Option<PartitionLog>| {
+        let mut samples: Vec<(f64, f64)> = (0..3)
+            .map(|_| {
+                let dir = tempfile::tempdir().unwrap();
+                let (cpu, wall) = (cpu_seconds().unwrap(), Instant::now());
+                let keep = run(dir.path());
+                let elapsed = wall.elapsed().as_secs_f64();
+                let used = cpu_seconds().unwrap() - cpu;
+                drop(keep);
+                (used, elapsed)
+            })
+            .collect();
+        samples.sort_by(|a, b| a.1.total_cmp(&b.1));
+        samples[1]
+    };
+    let naive = measure(&|dir| {
+        let mut w = NaiveFrames::create(&dir.join("naive.log"));
+        for _ in 0..batches {
+            w.append(&batch);
+        }
+        w.finish();
+        None
+    });
+    let seglog = measure(&|dir| {
+        let log = PartitionLog::open(dir, LogConfig::default()).unwrap();
+        for _ in 0..batches {
+            log.append_with(&batch, Durability::None).unwrap();
+        }
+        log.flush_with(Durability::Flush).unwrap();
+        Some(log)
+    });
+    let gb = (batches * 100 * 100) as f64 / 1e9;
+    println!(
+        "append/100B 1 GiB of values: naive {:.2} s ({:.2} CPU s/GB), seglog {:.2} s \
+         ({:.2} CPU s/GB): {:.2}x the naive rate, {:.2}x its CPU",
+        naive.1,
+        naive.0 / gb,
+        seglog.1,
+        seglog.0 / gb,
+        naive.1 / seglog.1,
+        seglog.0 / naive.0
+    );
+}
+
 /// A log of `bytes` bytes of 100-byte records in batches of 100, closed.
 fn build_log(dir: &Path, bytes: u64, config: LogConfig) -> u64 {
     build_log_of(dir, bytes, 100, config)
@@ -98,15 +209,30 @@ fn bench_scan(c: &mut Criterion) {
         segment_bytes: 16 << 20,
         ..LogConfig::default()
     };
-    build_log(dir.path(), 64 << 20, config.clone());
+    let end = build_log(dir.path(), 64 << 20, config.clone());
     let files = log_files(dir.path());
     let total: u64 = files.iter().map(|f| f.metadata().unwrap().len()).sum();
     let log = PartitionLog::open(dir.path(), config).unwrap();
+    // The same records in the naive log.
+    let naive_path = dir.path().join("naive.frames");
+    let mut naive = NaiveFrames::create(&naive_path);
+    let batch = records(100, 100);
+    for _ in 0..end / 100 {
+        naive.append(&batch);
+    }
+    naive.finish();
+    let naive = File::open(&naive_path).unwrap();
 
+    // Records per second: the naive log holds the same records in fewer
+    // bytes.
     let mut group = c.benchmark_group("scan");
-    group.throughput(Throughput::Bytes(total));
+    group.throughput(Throughput::Elements(end));
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(6));
+    group.bench_function("naive frames", |b| {
+        let mut buf = Aligned::new(1 << 20);
+        b.iter(|| assert_eq!(scan_frames(&naive, &mut buf), (end, end * 100)))
+    });
     group.bench_function("std File::read", |b| {
         let mut buf = Aligned::new(1 << 20);
         b.iter(|| assert_eq!(read_files(&files, &mut buf), total))
@@ -158,6 +284,31 @@ fn bench_scan(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The naive scan: 1 MiB `pread`s into a page-aligned buffer, walking the
+/// frames in it (a frame cut by the buffer's end is read again at the
+/// start of the next). Returns the records and their value bytes.
+fn scan_frames(file: &File, buf: &mut Aligned) -> (u64, u64) {
+    let (mut records, mut bytes, mut at) = (0u64, 0u64, 0u64);
+    loop {
+        let n = file.read_at(buf.buf(), at).unwrap();
+        if n == 0 {
+            return (records, bytes);
+        }
+        let data = &buf.buf()[..n];
+        let mut pos = 0usize;
+        while let Some(head) = data.get(pos..pos + 4) {
+            let len = u32::from_be_bytes(head.try_into().unwrap()) as usize;
+            let Some(value) = data.get(pos + 4..pos + 4 + len) else {
+                break;
+            };
+            records += 1;
+            bytes += value.len() as u64;
+            pos += 4 + len;
+        }
+        at += pos as u64;
+    }
 }
 
 /// Where every record of the log's files lies, as (file, position,
@@ -335,6 +486,7 @@ fn bench_reopen(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_append,
+    report_append_cpu,
     bench_scan,
     bench_random_read,
     bench_reopen
