@@ -88,7 +88,15 @@ impl KeyHasher {
 
     /// The 128-bit digest of `bytes`.
     #[inline]
+    #[cfg(test)]
     pub(crate) fn hash(&self, bytes: &[u8]) -> [u8; 16] {
+        self.hash_u128(bytes).to_le_bytes()
+    }
+
+    /// The digest as a number, whose little-endian bytes are
+    /// [`hash`](Self::hash)'s.
+    #[inline]
+    pub(crate) fn hash_u128(&self, bytes: &[u8]) -> u128 {
         let s = &self.secret;
         let len = bytes.len() as u64;
         let mut left = s[0] ^ len;
@@ -108,10 +116,7 @@ impl KeyHasher {
         }
         let a = fold(left ^ s[6], right ^ s[7]);
         let b = fold(right ^ s[0], left ^ s[3]);
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&a.to_le_bytes());
-        out[8..].copy_from_slice(&b.to_le_bytes());
-        out
+        u128::from(a) | u128::from(b) << 64
     }
 }
 

@@ -194,9 +194,12 @@ impl OffsetMap {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> [u8; HASH_BYTES] {
-        let mut h = self.hasher.hash(key);
-        h[HASH_BYTES - 1] = h[HASH_BYTES - 1] & !MOVED | NONZERO;
-        h
+        // The flag bits of the last byte, set on the number (the top byte
+        // of its little-endian bytes), not by a byte store followed by a
+        // wide load, which the CPU cannot forward.
+        let last_byte = |bits: u8| u128::from(bits) << 120;
+        let h = self.hasher.hash_u128(key);
+        (h & !last_byte(MOVED) | last_byte(NONZERO)).to_le_bytes()
     }
 
     /// Probes for `hash` from its home slot (Robin Hood linear probing):

@@ -31,6 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::compact_map::build_offset_map;
 use super::PartitionLog;
 use crate::compaction::filter::{filter_batch, Buffers, FilterCounts, RoundRules, Survivors};
 use crate::compaction::producers::Producers;
@@ -45,10 +46,6 @@ use crate::segment::{
     lock, read_lock, write_lock, FileKind, RecoveredLog, Scanner, Segment, Step, TempSuffix,
     BULK_CHUNK, HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
-
-/// Bytes the map pass reads at a time: few enough that they stay in the
-/// CPU's cache beside the offset map while their records are decoded.
-const MAP_CHUNK: usize = 128 << 10;
 
 /// Bytes a rewrite reads at a batch header after dropping the batch
 /// before it unread: most often that batch goes too, and only its header
@@ -700,124 +697,6 @@ fn segment_metas(segments: &[Arc<Segment>]) -> Result<Vec<SegmentMeta>> {
             })
         })
         .collect()
-}
-
-/// Maps the latest offset of every key in the dirty section (Kafka's
-/// `buildOffsetMap`), as far as the map holds, noting producers on the
-/// way. Returns the indexes of the segments whose every batch was seen.
-fn build_offset_map(
-    segments: &[Arc<Segment>],
-    metas: &[SegmentMeta],
-    section: &CleanableSection,
-    map: &mut OffsetMap,
-    producers: &mut Producers,
-    throttle: &mut Throttle<'_>,
-    outcome: &mut CompactionOutcome,
-) -> Result<Vec<usize>> {
-    let start = section.first_dirty_offset;
-    let end = section.first_uncleanable_offset;
-    let first = metas
-        .partition_point(|m| m.base_offset <= start)
-        .saturating_sub(1);
-    let dirty: Vec<usize> = (first..segments.len().saturating_sub(1))
-        .filter(|&i| metas[i].base_offset < end)
-        .collect();
-    let mut walked = Vec::new();
-    let mut decompressed = Vec::new();
-    let mut keyed = Vec::new();
-    let mut keyless = Vec::new();
-    let mut full = false;
-    for (n, &i) in dirty.iter().enumerate() {
-        let seg = &segments[i];
-        let next_base = dirty.get(n + 1).map_or(end, |&j| metas[j].base_offset);
-        let file = seg.handle()?;
-        let size = seg.readable_end()?;
-        let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, MAP_CHUNK);
-        loop {
-            let b = match scanner.next().ctx("read", seg.log_path())? {
-                Step::Batch(b) => b,
-                Step::End => break,
-                Step::Invalid {
-                    position, reason, ..
-                } => return Err(Error::corrupt(seg.log_path(), position, reason)),
-            };
-            producers.observe(&b.header);
-            if full {
-                continue;
-            }
-            if throttle.cancelled() {
-                return Err(Error::Closed);
-            }
-            let bytes = scanner.batch_bytes(&b).ctx("read", seg.log_path())?;
-            throttle.pace(bytes.len() as u64);
-            outcome.bytes_read += bytes.len() as u64;
-            // Damage must stop the round: a damaged key could otherwise
-            // make a batch that holds the latest record of a key go
-            // unread, and bring back an older record of it.
-            let batch = RecordBatch::parse_raw(bytes)
-                .and_then(|batch| batch.check_crc().map(|()| batch))
-                .map_err(|e| e.in_file(seg.log_path(), b.position))?;
-            keyless.clear();
-            if !batch.header().is_control() {
-                let mut records = batch
-                    .records_raw(&mut decompressed)
-                    .map_err(|e| e.in_file(seg.log_path(), b.position))?;
-                keyed.clear();
-                let mut previous = None;
-                while let Some(record) = records.next_key() {
-                    let (offset, key) = record.map_err(|e| {
-                        Error::corrupt(seg.log_path(), b.position, e.in_input().to_string())
-                    })?;
-                    // The rewrite decides by offset, in order.
-                    if previous.is_some_and(|p| offset <= p) {
-                        return Err(Error::corrupt(
-                            seg.log_path(),
-                            b.position,
-                            format!(
-                                "record offset {offset} follows offset {} in its batch",
-                                previous.unwrap_or_default()
-                            ),
-                        ));
-                    }
-                    previous = Some(offset);
-                    if offset < start {
-                        continue;
-                    }
-                    match key {
-                        Some(key) => keyed.push((map.key_hash(key), offset)),
-                        None => keyless.push(offset),
-                    }
-                }
-                // The slots' cache lines are fetched together, not one
-                // miss after another.
-                map.touch(keyed.iter().map(|(digest, _)| digest));
-                for &(digest, offset) in &keyed {
-                    if map.is_full() || !map.put_hash(digest, offset) {
-                        full = true;
-                        break;
-                    }
-                }
-            }
-            // Dropped by the rewrite, unread if their batch goes whole:
-            // those up to where the map ends.
-            let mapped_to = map.latest_offset().unwrap_or(0);
-            outcome.records_without_key +=
-                keyless.iter().filter(|&&o| !full || o <= mapped_to).count() as u64;
-            if full {
-                continue;
-            }
-            if b.header.last_offset() >= start {
-                map.update_latest_offset(b.header.last_offset());
-            }
-        }
-        walked.push(i);
-        if full {
-            break;
-        }
-        // Offsets missing at the end of a segment are covered too.
-        map.update_latest_offset(next_base.saturating_sub(1));
-    }
-    Ok(walked)
 }
 
 /// Notes the producers of every batch of `seg` (headers only).

@@ -130,6 +130,7 @@ use crate::config::RecoveryMode;
 mod append;
 mod cleanup;
 mod compact;
+mod compact_map;
 mod deletion;
 mod dir_lock;
 mod durability;

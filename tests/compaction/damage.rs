@@ -115,3 +115,36 @@ fn records_out_of_offset_order_in_a_batch_fail_the_round_and_lose_nothing() {
     assert_eq!(records(&log), before);
     assert_eq!(table(&log)["b"], "2");
 }
+
+#[test]
+fn damage_past_where_the_map_fills_is_left_to_a_later_round() {
+    // The map holds one key, so the first round maps the first segment
+    // only (from its second key on, nothing more fits) and must not read
+    // beyond it, whatever the reading thread found ahead.
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = write_six_keys(&fs, &clock);
+    log.roll().unwrap();
+    let (path, position) = damage(&fs, 50);
+    let one_key = seglog::compaction::CompactOptions {
+        dedupe_buffer_bytes: 48,
+        load_factor: 0.75,
+        ..seglog::compaction::CompactOptions::default()
+    };
+    let first = log.compact_with(1, &one_key).unwrap();
+    assert!(first.map_full, "{first:?}");
+    assert!(first.end_offset < 50, "{first:?}");
+    assert_eq!(log.cleaner_checkpoint(), Some(first.end_offset));
+    // Rounds go on from there until one maps the damaged batch.
+    let err = loop {
+        match log.compact_with(1, &one_key) {
+            Ok(round) => assert!(round.end_offset <= 50, "{round:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(&err, Error::Corrupt { path: p, position: at, reason }
+            if *p == path && *at == position && reason.contains("CRC")),
+        "{err:?}"
+    );
+}

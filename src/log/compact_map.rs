@@ -1,0 +1,358 @@
+//! The map pass of a compaction round (Kafka's `buildOffsetMap`), on two
+//! threads.
+//!
+//! A reader thread walks the dirty section: it reads every batch, checks
+//! its CRC, notes its producer and decodes its records' offsets and keys,
+//! and hands the keys over in chunks of a few thousand records (or 1 MiB
+//! of keys). The round's thread hashes the keys and puts them in the
+//! offset map. The two halves take about as long, so with two cores free
+//! the pass takes little more than half as long as on one thread. The
+//! reader is at most [`CHUNKS_AHEAD`] chunks ahead, and stops when the map
+//! is full.
+//!
+//! The map is filled exactly as one thread would fill it: in offset
+//! order, and stopping at the same record when it is full. The reader may
+//! have read a little past that record; whatever it found there (a
+//! damaged batch included) is ignored, as a one-thread pass would never
+//! have read it.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+
+use crate::compaction::producers::Producers;
+use crate::compaction::{CleanableSection, CompactionOutcome, OffsetMap, SegmentMeta, Throttle};
+use crate::error::{Error, Result};
+use crate::io::IoContext;
+use crate::record::RecordBatch;
+use crate::segment::{Scanner, Segment, Step};
+
+/// Bytes the reader reads at a time: few enough that they stay in the
+/// CPU's cache while their batch is checked and its keys hashed.
+const MAP_CHUNK: usize = 128 << 10;
+
+/// Records (keyed or not) a chunk carries before it is handed over.
+const CHUNK_RECORDS: usize = 4096;
+
+/// Bytes of keys a chunk carries before it is handed over.
+const CHUNK_KEY_BYTES: usize = 1 << 20;
+
+/// Events (batches, segment ends) after which a chunk is handed over
+/// whatever its records, for sections of control batches.
+const CHUNK_EVENTS: usize = 1024;
+
+/// Chunks handed over and not yet taken: how far the reader may run
+/// ahead of the map.
+const CHUNKS_AHEAD: usize = 4;
+
+/// What the reader found in one batch.
+struct MappedBatch {
+    last_offset: u64,
+    /// Its keyed records at or above the first dirty offset, as a range of
+    /// [`Chunk::keyed`].
+    keyed: Range<usize>,
+    /// Offsets of its records without a key at or above the first dirty
+    /// offset, as a range of [`Chunk::keyless`].
+    keyless: Range<usize>,
+}
+
+enum Event {
+    Batch(MappedBatch),
+    /// Every batch of dirty segment `index` was read; the next segment of
+    /// the section (or the section's end) starts at `next_base`.
+    SegmentEnd {
+        index: usize,
+        next_base: u64,
+    },
+}
+
+/// A keyed record: its offset and where its key lies in [`Chunk::keys`].
+struct Keyed {
+    offset: u64,
+    key: Range<usize>,
+}
+
+/// What the reader hands over at a time.
+#[derive(Default)]
+struct Chunk {
+    events: Vec<Event>,
+    keyed: Vec<Keyed>,
+    /// The keys of `keyed`, end to end.
+    keys: Vec<u8>,
+    keyless: Vec<u64>,
+}
+
+impl Chunk {
+    fn is_ready(&self) -> bool {
+        self.keyed.len() + self.keyless.len() >= CHUNK_RECORDS
+            || self.keys.len() >= CHUNK_KEY_BYTES
+            || self.events.len() >= CHUNK_EVENTS
+    }
+
+    fn clear(&mut self) {
+        self.events.clear();
+        self.keyed.clear();
+        self.keys.clear();
+        self.keyless.clear();
+    }
+}
+
+/// Maps the latest offset of every key in the dirty section, as far as the
+/// map holds, noting producers on the way. Returns the indexes of the
+/// segments whose every batch was mapped.
+pub(super) fn build_offset_map(
+    segments: &[Arc<Segment>],
+    metas: &[SegmentMeta],
+    section: &CleanableSection,
+    map: &mut OffsetMap,
+    producers: &mut Producers,
+    throttle: &mut Throttle<'_>,
+    outcome: &mut CompactionOutcome,
+) -> Result<Vec<usize>> {
+    let start = section.first_dirty_offset;
+    let end = section.first_uncleanable_offset;
+    let first = metas
+        .partition_point(|m| m.base_offset <= start)
+        .saturating_sub(1);
+    let indexes: Vec<usize> = (first..segments.len().saturating_sub(1))
+        .filter(|&i| metas[i].base_offset < end)
+        .collect();
+    let dirty: Vec<(usize, u64)> = indexes
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| (i, indexes.get(n + 1).map_or(end, |&j| metas[j].base_offset)))
+        .collect();
+    let full = AtomicBool::new(false);
+    let (chunks, received) = mpsc::sync_channel(CHUNKS_AHEAD);
+    let (recycle, recycled) = mpsc::channel();
+    let reader = Reader {
+        segments,
+        dirty: &dirty,
+        start,
+        full: &full,
+        chunks,
+        recycled,
+    };
+    std::thread::scope(|scope| {
+        let walk = std::thread::Builder::new()
+            .name("seglog-cleaner-map".into())
+            .spawn_scoped(scope, || reader.run(producers, throttle))
+            .map_err(|e| Error::io("spawn", std::path::Path::new("seglog-cleaner-map"), e))?;
+        let result = fill(map, start, &full, &received, &recycle, outcome);
+        // Stops the reader: it sees the flag at its next batch, or a closed
+        // channel if it is waiting to hand a chunk over.
+        full.store(true, Ordering::Release);
+        drop(received);
+        match walk.join() {
+            Ok(bytes_read) => outcome.bytes_read += bytes_read,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        result
+    })
+}
+
+/// The round's side: hashes the reader's keys and puts them in the map, in
+/// order, until the map is full or the section ends.
+fn fill(
+    map: &mut OffsetMap,
+    start: u64,
+    full: &AtomicBool,
+    received: &Receiver<Result<Chunk>>,
+    recycle: &Sender<Chunk>,
+    outcome: &mut CompactionOutcome,
+) -> Result<Vec<usize>> {
+    let mut walked = Vec::new();
+    let mut is_full = false;
+    let mut hashed = Vec::new();
+    for chunk in received {
+        let mut chunk = chunk?;
+        for event in &chunk.events {
+            match event {
+                Event::Batch(b) => {
+                    if is_full {
+                        continue;
+                    }
+                    hashed.clear();
+                    hashed.extend(
+                        chunk.keyed[b.keyed.clone()]
+                            .iter()
+                            .map(|k| (map.key_hash(&chunk.keys[k.key.clone()]), k.offset)),
+                    );
+                    // The slots' cache lines are fetched together, not one
+                    // miss after another.
+                    map.touch(hashed.iter().map(|(digest, _)| digest));
+                    for &(digest, offset) in &hashed {
+                        if map.is_full() || !map.put_hash(digest, offset) {
+                            is_full = true;
+                            full.store(true, Ordering::Release);
+                            break;
+                        }
+                    }
+                    // Dropped by the rewrite, unread if their batch goes
+                    // whole: those up to where the map ends.
+                    let mapped_to = map.latest_offset().unwrap_or(0);
+                    outcome.records_without_key += chunk.keyless[b.keyless.clone()]
+                        .iter()
+                        .filter(|&&o| !is_full || o <= mapped_to)
+                        .count() as u64;
+                    if !is_full && b.last_offset >= start {
+                        map.update_latest_offset(b.last_offset);
+                    }
+                }
+                Event::SegmentEnd { index, next_base } => {
+                    walked.push(*index);
+                    if is_full {
+                        return Ok(walked);
+                    }
+                    // Offsets missing at the end of a segment are covered
+                    // too.
+                    map.update_latest_offset(next_base.saturating_sub(1));
+                }
+            }
+        }
+        chunk.clear();
+        // The reader may be gone: then the chunk is simply dropped.
+        let _ = recycle.send(chunk);
+    }
+    Ok(walked)
+}
+
+/// The reader's side of the pass.
+struct Reader<'a> {
+    segments: &'a [Arc<Segment>],
+    /// The dirty segments: index, and where the next one (or the section's
+    /// end) starts.
+    dirty: &'a [(usize, u64)],
+    start: u64,
+    /// Set when the map is full or the round stopped taking chunks.
+    full: &'a AtomicBool,
+    chunks: SyncSender<Result<Chunk>>,
+    recycled: Receiver<Chunk>,
+}
+
+impl Reader<'_> {
+    /// Walks the dirty section, handing over chunks and, at the first
+    /// error, the error. Returns the bytes of the batches it read whole.
+    fn run(self, producers: &mut Producers, throttle: &mut Throttle<'_>) -> u64 {
+        let mut chunk = Chunk::default();
+        let mut bytes_read = 0u64;
+        let outcome = self.walk(producers, throttle, &mut chunk, &mut bytes_read);
+        let last = match outcome {
+            Ok(Walk::Ended) => Ok(chunk),
+            Ok(Walk::Stopped) => return bytes_read,
+            // What was found before the error comes first.
+            Err(e) => {
+                if self.chunks.send(Ok(chunk)).is_err() {
+                    return bytes_read;
+                }
+                Err(e)
+            }
+        };
+        let _ = self.chunks.send(last);
+        bytes_read
+    }
+
+    fn walk(
+        &self,
+        producers: &mut Producers,
+        throttle: &mut Throttle<'_>,
+        chunk: &mut Chunk,
+        bytes_read: &mut u64,
+    ) -> Result<Walk> {
+        let mut records = Vec::new();
+        for &(index, next_base) in self.dirty {
+            let seg = &self.segments[index];
+            let path = seg.log_path();
+            let file = seg.handle()?;
+            let size = seg.readable_end()?;
+            let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, MAP_CHUNK);
+            loop {
+                if self.full.load(Ordering::Acquire) {
+                    return Ok(Walk::Stopped);
+                }
+                let b = match scanner.next().ctx("read", path)? {
+                    Step::Batch(b) => b,
+                    Step::End => break,
+                    Step::Invalid {
+                        position, reason, ..
+                    } => return Err(Error::corrupt(path, position, reason)),
+                };
+                producers.observe(&b.header);
+                if throttle.cancelled() {
+                    return Err(Error::Closed);
+                }
+                let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
+                throttle.pace(bytes.len() as u64);
+                *bytes_read += bytes.len() as u64;
+                // Damage must stop the round: a damaged key could otherwise
+                // make a batch that holds the latest record of a key go
+                // unread, and bring back an older record of it.
+                let batch = RecordBatch::parse_raw(bytes)
+                    .and_then(|batch| batch.check_crc().map(|()| batch))
+                    .map_err(|e| e.in_file(path, b.position))?;
+                let (keyed_start, keyless_start) = (chunk.keyed.len(), chunk.keyless.len());
+                if !batch.header().is_control() {
+                    let mut iter = batch
+                        .records_raw(&mut records)
+                        .map_err(|e| e.in_file(path, b.position))?;
+                    let mut previous = None;
+                    while let Some(record) = iter.next_key() {
+                        let (offset, key) = record.map_err(|e| {
+                            Error::corrupt(path, b.position, e.in_input().to_string())
+                        })?;
+                        // The rewrite decides by offset, in order.
+                        if let Some(p) = previous.filter(|&p| offset <= p) {
+                            return Err(Error::corrupt(
+                                path,
+                                b.position,
+                                format!("record offset {offset} follows offset {p} in its batch"),
+                            ));
+                        }
+                        previous = Some(offset);
+                        if offset < self.start {
+                            continue;
+                        }
+                        match key {
+                            Some(key) => {
+                                let at = chunk.keys.len();
+                                chunk.keys.extend_from_slice(key);
+                                chunk.keyed.push(Keyed {
+                                    offset,
+                                    key: at..chunk.keys.len(),
+                                });
+                            }
+                            None => chunk.keyless.push(offset),
+                        }
+                    }
+                }
+                chunk.events.push(Event::Batch(MappedBatch {
+                    last_offset: b.header.last_offset(),
+                    keyed: keyed_start..chunk.keyed.len(),
+                    keyless: keyless_start..chunk.keyless.len(),
+                }));
+                if chunk.is_ready() && !self.hand_over(chunk) {
+                    return Ok(Walk::Stopped);
+                }
+            }
+            chunk.events.push(Event::SegmentEnd { index, next_base });
+        }
+        Ok(Walk::Ended)
+    }
+
+    /// Hands `chunk` over and takes a recycled (or new) one in its place;
+    /// `false` if the round no longer takes chunks.
+    fn hand_over(&self, chunk: &mut Chunk) -> bool {
+        let next = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(chunk, next);
+        self.chunks.send(Ok(full)).is_ok()
+    }
+}
+
+/// How a reader's walk ended.
+enum Walk {
+    /// At the end of the section.
+    Ended,
+    /// Told to stop (the map is full, or the round stopped taking chunks).
+    Stopped,
+}
