@@ -237,7 +237,7 @@ impl<'s> RecordIter<'s> {
     /// The next record, with errors as [`DecodeError`]. Valid records take
     /// the inlined fast path; the end of the batch and every error go
     /// through [`next_slow`](Self::next_slow).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_raw(&mut self) -> Option<Result<RecordView<'s>, DecodeError>> {
         if self.remaining > 0 {
             if let Some(view) = self.decode_fast() {
@@ -476,7 +476,7 @@ impl<'s> RecordIter<'s> {
 impl<'s> Iterator for RecordIter<'s> {
     type Item = Result<RecordView<'s>, crate::Error>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         self.next_raw().map(|r| r.map_err(DecodeError::in_input))
     }
