@@ -43,8 +43,8 @@ use crate::error::{Error, Result};
 use crate::io::{IoContext, OpenMode};
 use crate::record::{BatchHeader, RecordBatch, BATCH_HEADER_LEN};
 use crate::segment::{
-    lock, read_lock, write_lock, FileKind, RecoveredLog, Scanner, Segment, Step, TempSuffix,
-    BULK_CHUNK, HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
+    lock, read_lock, write_lock, FileKind, RecoveredLog, Scanner, Segment, TempSuffix, BULK_CHUNK,
+    HEADER_CHUNK, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 
 /// Bytes a rewrite reads at a batch header after dropping the batch
@@ -330,14 +330,7 @@ impl PartitionLog {
             let end = seg.readable_end()?;
             let path = seg.log_path();
             let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, end, BULK_CHUNK);
-            loop {
-                let b = match scanner.next().ctx("read", path)? {
-                    Step::Batch(b) => b,
-                    Step::End => break,
-                    Step::Invalid {
-                        position, reason, ..
-                    } => return Err(Error::corrupt(path, position, reason)),
-                };
+            while let Some(b) = scanner.next_intact(path)? {
                 // A log closing meanwhile stops the round.
                 self.inner.check_open()?;
                 // The walk checks that batches lie end to end up to `end`.
@@ -704,13 +697,8 @@ fn observe_producers(seg: &Segment, producers: &mut Producers) -> Result<()> {
     let file = seg.handle()?;
     let size = seg.readable_end()?;
     let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, HEADER_CHUNK);
-    loop {
-        match scanner.next().ctx("read", seg.log_path())? {
-            Step::Batch(b) => producers.observe(&b.header),
-            Step::End => return Ok(()),
-            Step::Invalid {
-                position, reason, ..
-            } => return Err(Error::corrupt(seg.log_path(), position, reason)),
-        }
+    while let Some(b) = scanner.next_intact(seg.log_path())? {
+        producers.observe(&b.header);
     }
+    Ok(())
 }

@@ -26,7 +26,7 @@ use crate::compaction::{CleanableSection, CompactionOutcome, OffsetMap, SegmentM
 use crate::error::{Error, Result};
 use crate::io::IoContext;
 use crate::record::RecordBatch;
-use crate::segment::{Scanner, Segment, Step};
+use crate::segment::{Scanner, Segment};
 
 /// Bytes the reader reads at a time: few enough that they stay in the
 /// CPU's cache while their batch is checked and its keys hashed.
@@ -271,12 +271,8 @@ impl Reader<'_> {
                 if self.full.load(Ordering::Acquire) {
                     return Ok(Walk::Stopped);
                 }
-                let b = match scanner.next().ctx("read", path)? {
-                    Step::Batch(b) => b,
-                    Step::End => break,
-                    Step::Invalid {
-                        position, reason, ..
-                    } => return Err(Error::corrupt(path, position, reason)),
+                let Some(b) = scanner.next_intact(path)? else {
+                    break;
                 };
                 producers.observe(&b.header);
                 if throttle.cancelled() {

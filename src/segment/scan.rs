@@ -19,9 +19,10 @@
 //! batch; anything else is damage.
 
 use std::io;
+use std::path::Path;
 
 use crate::aligned::AlignedBuf;
-use crate::io::FileHandle;
+use crate::io::{FileHandle, IoContext};
 use crate::record::{peek_frame, BatchHeader, Frame, BATCH_HEADER_LEN};
 
 /// One batch found by a walk.
@@ -241,6 +242,20 @@ impl<'f> Scanner<'f> {
             }
         }
         Ok(())
+    }
+
+    /// The next batch, or `None` at the end, for walks to which anything
+    /// but a valid batch is damage: [`Error::Corrupt`](crate::Error::Corrupt)
+    /// at its position in `path` (the file walked), I/O errors as
+    /// [`Error::Io`](crate::Error::Io).
+    pub(crate) fn next_intact(&mut self, path: &Path) -> crate::Result<Option<ScannedBatch>> {
+        match self.next().ctx("read", path)? {
+            Step::Batch(b) => Ok(Some(b)),
+            Step::End => Ok(None),
+            Step::Invalid {
+                position, reason, ..
+            } => Err(crate::Error::corrupt(path, position, reason)),
+        }
     }
 
     /// The whole bytes of a batch this walk returned.

@@ -4,7 +4,7 @@
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::{record, Error, ManualClock};
 
-use super::helpers::{records, table, write_six_keys};
+use super::helpers::{one_key_map, records, table, write_six_keys};
 use crate::common_crash::{file_names, DIR};
 
 /// The segment file holding the batch of `offset`, with the batch's
@@ -126,11 +126,7 @@ fn damage_past_where_the_map_fills_is_left_to_a_later_round() {
     let log = write_six_keys(&fs, &clock);
     log.roll().unwrap();
     let (path, position) = damage(&fs, 50);
-    let one_key = seglog::compaction::CompactOptions {
-        dedupe_buffer_bytes: 48,
-        load_factor: 0.75,
-        ..seglog::compaction::CompactOptions::default()
-    };
+    let one_key = one_key_map();
     let first = log.compact_with(1, &one_key).unwrap();
     assert!(first.map_full, "{first:?}");
     assert!(first.end_offset < 50, "{first:?}");

@@ -89,6 +89,15 @@ pub fn open_view(fs: &MemFs, clock: &ManualClock) -> seglog::Result<PartitionLog
         .open(DIR, small_config())
 }
 
+/// A one-entry map: Kafka's `FakeOffsetMap(2)` at load factor 0.75.
+pub fn one_key_map() -> seglog::compaction::CompactOptions {
+    seglog::compaction::CompactOptions {
+        dedupe_buffer_bytes: 48,
+        load_factor: 0.75,
+        ..seglog::compaction::CompactOptions::default()
+    }
+}
+
 /// A log of [`small_config`] holding 60 values of 6 keys, flushed.
 pub fn write_six_keys(fs: &MemFs, clock: &ManualClock) -> PartitionLog {
     let log = open_log(fs, clock, &small_config());

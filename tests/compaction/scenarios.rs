@@ -11,15 +11,6 @@ use crate::helpers::*;
 
 const DAY: i64 = 86_400_000;
 
-/// A one-entry map: Kafka's `FakeOffsetMap(2)` at load factor 0.75.
-fn one_key_map() -> CompactOptions {
-    CompactOptions {
-        dedupe_buffer_bytes: 48,
-        load_factor: 0.75,
-        ..CompactOptions::default()
-    }
-}
-
 #[test]
 fn deleted_keys_lose_their_values() {
     // Kafka: testCleaningWithDeletes.
