@@ -7,14 +7,15 @@
 //! of keys). The round's thread hashes the keys and puts them in the
 //! offset map. The two halves take about as long, so with two cores free
 //! the pass takes little more than half as long as on one thread. The
-//! reader is at most [`CHUNKS_AHEAD`] chunks ahead, and stops when the map
-//! is full.
+//! reader is at most [`CHUNKS_AHEAD`] chunks ahead (each of at most
+//! [`CHUNK_BATCH_BYTES`] of batches read), and stops when the map is full.
 //!
 //! The map is filled exactly as one thread would fill it: in offset
 //! order, and stopping at the same record when it is full. The reader may
-//! have read a little past that record; whatever it found there (a
-//! damaged batch included) is ignored, as a one-thread pass would never
-//! have read it.
+//! have read past that record; whatever it found there (a damaged batch
+//! included) is not the map pass's to report, as a one-thread pass would
+//! have walked it by headers only (the round's copy of the segment where
+//! the map filled still checks every batch it copies).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +38,11 @@ const CHUNK_RECORDS: usize = 4096;
 
 /// Bytes of keys a chunk carries before it is handed over.
 const CHUNK_KEY_BYTES: usize = 1 << 20;
+
+/// Bytes of batches read for a chunk before it is handed over, whatever
+/// its records: bounds what the reader reads (and charges to the round's
+/// I/O rate) past where the map fills.
+const CHUNK_BATCH_BYTES: u64 = 8 << 20;
 
 /// Events (batches, segment ends) after which a chunk is handed over
 /// whatever its records, for sections of control batches.
@@ -81,6 +87,8 @@ struct Chunk {
     /// The keys of `keyed`, end to end.
     keys: Vec<u8>,
     keyless: Vec<u64>,
+    /// Bytes of the batches read for the chunk.
+    batch_bytes: u64,
 }
 
 impl Chunk {
@@ -88,6 +96,7 @@ impl Chunk {
         self.keyed.len() + self.keyless.len() >= CHUNK_RECORDS
             || self.keys.len() >= CHUNK_KEY_BYTES
             || self.events.len() >= CHUNK_EVENTS
+            || self.batch_bytes >= CHUNK_BATCH_BYTES
     }
 
     fn clear(&mut self) {
@@ -95,6 +104,7 @@ impl Chunk {
         self.keyed.clear();
         self.keys.clear();
         self.keyless.clear();
+        self.batch_bytes = 0;
     }
 }
 
@@ -142,7 +152,7 @@ pub(super) fn build_offset_map(
         let result = fill(map, start, &full, &received, &recycle, outcome);
         // Stops the reader: it sees the flag at its next batch, or a closed
         // channel if it is waiting to hand a chunk over.
-        full.store(true, Ordering::Release);
+        full.store(true, Ordering::Relaxed);
         drop(received);
         match walk.join() {
             Ok(bytes_read) => outcome.bytes_read += bytes_read,
@@ -166,7 +176,15 @@ fn fill(
     let mut is_full = false;
     let mut hashed = Vec::new();
     for chunk in received {
-        let mut chunk = chunk?;
+        let mut chunk = match chunk {
+            Ok(chunk) => chunk,
+            // Found past where the map filled, which a one-thread pass
+            // would have walked by headers only: the segment is left out
+            // of `walked`, and its headers are walked again (and any
+            // damage to them reported) by the round.
+            Err(_) if is_full => return Ok(walked),
+            Err(e) => return Err(e),
+        };
         for event in &chunk.events {
             match event {
                 Event::Batch(b) => {
@@ -185,7 +203,7 @@ fn fill(
                     for &(digest, offset) in &hashed {
                         if map.is_full() || !map.put_hash(digest, offset) {
                             is_full = true;
-                            full.store(true, Ordering::Release);
+                            full.store(true, Ordering::Relaxed);
                             break;
                         }
                     }
@@ -268,7 +286,7 @@ impl Reader<'_> {
             let size = seg.readable_end()?;
             let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, MAP_CHUNK);
             loop {
-                if self.full.load(Ordering::Acquire) {
+                if self.full.load(Ordering::Relaxed) {
                     return Ok(Walk::Stopped);
                 }
                 let Some(b) = scanner.next_intact(path)? else {
@@ -281,6 +299,7 @@ impl Reader<'_> {
                 let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
                 throttle.pace(bytes.len() as u64);
                 *bytes_read += bytes.len() as u64;
+                chunk.batch_bytes += bytes.len() as u64;
                 // Damage must stop the round: a damaged key could otherwise
                 // make a batch that holds the latest record of a key go
                 // unread, and bring back an older record of it.

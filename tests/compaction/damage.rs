@@ -144,3 +144,26 @@ fn damage_past_where_the_map_fills_is_left_to_a_later_round() {
         "{err:?}"
     );
 }
+
+#[test]
+fn damage_after_the_map_fills_in_its_segment_fails_the_copy_of_that_segment() {
+    // The map fills at offset 1, the second key. The map pass walks the
+    // rest of that segment by headers only, but the round copies the
+    // whole segment, checking every batch it copies: the damage at
+    // offset 3 stops the round there, and nothing changes.
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = write_six_keys(&fs, &clock);
+    log.roll().unwrap();
+    assert_eq!(batch_of(&fs, 1).0, batch_of(&fs, 3).0, "one segment");
+    let (path, position) = damage(&fs, 3);
+    let before = file_names(&fs, "");
+    let err = log.compact_with(1, &one_key_map()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path: p, position: at, reason }
+            if *p == path && *at == position && reason.contains("CRC")),
+        "{err:?}"
+    );
+    assert_eq!(file_names(&fs, ""), before);
+    assert_eq!(log.cleaner_checkpoint(), None);
+}
