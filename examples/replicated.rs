@@ -111,13 +111,13 @@ fn run() -> Result<bool, BoxError> {
     nodes.get_mut(&3).ok_or("no node")?.start_fetcher(&addrs);
     tick_for(&controller, &nodes, PHASE);
 
-    // Phase 2: the leader's network fails; the producer's next append
-    // reaches only the leader's log. Then the leader crashes.
+    // Phase 2: the leader's network fails; a record appended then reaches
+    // only the leader's log (acks=1: nobody else acknowledged it). Then
+    // the leader crashes, well within `replica.lag.time.max.ms`, so that
+    // it had no time to drop its followers from the ISR.
     let old = nodes.remove(&1).ok_or("no node")?;
     old.isolated.store(true, Ordering::Release);
     println!("replica 1: network down");
-    // Wait for an append that reached the leader's log only (one that was
-    // in flight may still have reached the followers).
     let followers_end = || {
         nodes
             .values()
@@ -125,8 +125,13 @@ fn run() -> Result<bool, BoxError> {
             .max()
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + ACK_TIMEOUT * 2;
+    // A fetch the leader was holding may still carry a record appended
+    // now to a follower: append until one stays the leader's alone.
+    let deadline = Instant::now() + Duration::from_millis(LAG_MS / 4);
     while old.partition.log().log_end_offset() <= followers_end() && Instant::now() < deadline {
+        old.partition
+            .append(&[Record::new("unreplicated")], Acks::Leader)?
+            .wait(ACK_TIMEOUT)?;
         thread::sleep(Duration::from_millis(5));
     }
     println!(

@@ -99,6 +99,19 @@ fn a_stuck_follower_leaves_the_isr_after_the_lag_time() {
 }
 
 #[test]
+fn a_leader_whose_log_is_closed_proposes_no_isr_change() {
+    let c = Cluster::new(1);
+    let leader = leader_of_three(&c);
+    put(&leader, "a", 1);
+    c.advance(1_001);
+    leader.log().close().unwrap();
+    // Both followers are past the lag, but the leader is gone: the host
+    // elects from the ISR it had.
+    assert_eq!(leader.maybe_shrink_isr().unwrap(), None);
+    assert_eq!(leader.isr(), [1, 2, 3]);
+}
+
+#[test]
 fn a_slow_follower_leaves_the_isr_though_it_fetches() {
     let c = Cluster::new(1);
     let leader = leader_of_three(&c);

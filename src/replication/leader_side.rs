@@ -292,7 +292,8 @@ impl ReplicatedPartition {
     /// `replica.lag.time.max.ms` (Kafka's `maybeShrinkIsr`). The change is
     /// proposed to the listener. Returns the new ISR if it changed. A
     /// leader runs it on its own every half of that time, when it appends,
-    /// serves a fetch or waits for `acks=all`; a host may call it too.
+    /// serves a fetch or waits for `acks=all`; a host may call it too. A
+    /// leader whose log is closed proposes nothing.
     ///
     /// # Errors
     /// [`Error::Io`] if the high watermark could not be recorded.

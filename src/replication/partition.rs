@@ -353,7 +353,11 @@ impl ReplicatedPartition {
             RoleState::Leader(ls) if st.epoch == epoch => ls.isr() == from,
             _ => false,
         };
-        if from == isr || !current(&lock(&s.state)) {
+        // A replica whose log is closed (shut down, or crashed as far as
+        // the host is concerned) proposes nothing, as a Kafka broker that
+        // stopped sends no AlterPartition: the host's election would see
+        // an ISR that its own leader shrank after leaving.
+        if from == isr || s.log.is_closed() || !current(&lock(&s.state)) {
             return Ok(false);
         }
         let change = IsrChange {
