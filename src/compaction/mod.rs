@@ -173,8 +173,9 @@ pub struct CompactionOutcome {
     /// New segments written.
     pub segments_written: usize,
     /// Bytes of the log the round went through: the dirty section once
-    /// to map it, then every rewritten segment (of which a batch that goes
-    /// whole is stepped over, only its header read).
+    /// to map it (and, when the map filled, up to a few chunks past that
+    /// point, read ahead), then every rewritten segment (of which a batch
+    /// that goes whole is stepped over, its header read at most).
     pub bytes_read: u64,
     /// Bytes of the new segments.
     pub bytes_written: u64,

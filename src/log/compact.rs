@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::compact_map::build_offset_map;
+use super::compact_map::{build_offset_map, Listed, MapPass};
 use super::PartitionLog;
 use crate::compaction::filter::{filter_batch, Buffers, FilterCounts, RoundRules, Survivors};
 use crate::compaction::producers::Producers;
@@ -197,7 +197,7 @@ impl PartitionLog {
         let map_bytes = options.dedupe_buffer_bytes.min(i32::MAX as usize);
         let mut map = OffsetMap::new(map_bytes, options.load_factor);
         let mut producers = Producers::default();
-        let mapped = build_offset_map(
+        let MapPass { walked, listed } = build_offset_map(
             &segments,
             &metas,
             &section,
@@ -213,7 +213,7 @@ impl PartitionLog {
         let end_offset = latest + 1;
         // Producers whose batches lie outside what the map walked.
         for (i, seg) in segments.iter().enumerate() {
-            if !mapped.contains(&i) {
+            if !walked.contains(&i) {
                 observe_producers(seg, &mut producers)?;
             }
         }
@@ -241,6 +241,7 @@ impl PartitionLog {
         for group in &groups {
             let result = self.clean_group(
                 &segments[group.clone()],
+                &listed,
                 &mut survivors,
                 &producers,
                 &rules,
@@ -305,6 +306,7 @@ impl PartitionLog {
     fn clean_group(
         &self,
         group: &[Arc<Segment>],
+        listed: &Listed,
         survivors: &mut Survivors<'_>,
         producers: &Producers,
         rules: &RoundRules,
@@ -330,7 +332,24 @@ impl PartitionLog {
             let end = seg.readable_end()?;
             let path = seg.log_path();
             let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, end, BULK_CHUNK);
-            while let Some(b) = scanner.next_intact(path)? {
+            // The batches the map pass listed walking this very file, if
+            // they still end where it ends: dropped ones then cost no read.
+            let mut known = listed
+                .batches(seg.base_offset())
+                .filter(|l| l.last().map_or(end, |b| b.end()) == end)
+                .map(|l| l.iter());
+            let mut previous_kept = false;
+            loop {
+                let b = match &mut known {
+                    Some(batches) => match batches.next() {
+                        Some(&b) => b,
+                        None => break,
+                    },
+                    None => match scanner.next_intact(path)? {
+                        Some(b) => b,
+                        None => break,
+                    },
+                };
                 // A log closing meanwhile stops the round.
                 self.inner.check_open()?;
                 // The walk checks that batches lie end to end up to `end`.
@@ -345,9 +364,14 @@ impl PartitionLog {
                     counts.records_read += u64::from(h.records_count);
                     counts.batches_dropped += 1;
                     scanner.set_chunk(SKIP_CHUNK);
+                    previous_kept = false;
                     continue;
                 }
-                scanner.set_chunk(BULK_CHUNK);
+                // A listed batch after a dropped one is read alone; a run
+                // of kept batches in large reads.
+                let alone = known.is_some() && !previous_kept;
+                scanner.set_chunk(if alone { 0 } else { BULK_CHUNK });
+                previous_kept = true;
                 let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
                 throttle.pace(bytes.len() as u64);
                 // Whatever goes into a new segment has its CRC checked (a

@@ -17,6 +17,7 @@
 //! have walked it by headers only (the round's copy of the segment where
 //! the map filled still checks every batch it copies).
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -27,7 +28,7 @@ use crate::compaction::{CleanableSection, CompactionOutcome, OffsetMap, SegmentM
 use crate::error::{Error, Result};
 use crate::io::IoContext;
 use crate::record::RecordBatch;
-use crate::segment::{Scanner, Segment};
+use crate::segment::{ScannedBatch, Scanner, Segment};
 
 /// Bytes the reader reads at a time: few enough that they stay in the
 /// CPU's cache while their batch is checked and its keys hashed.
@@ -51,6 +52,34 @@ const CHUNK_EVENTS: usize = 1024;
 /// Chunks handed over and not yet taken: how far the reader may run
 /// ahead of the map.
 const CHUNKS_AHEAD: usize = 4;
+
+/// Batches the reader lists for the rewrite, at most: 80 bytes each, about
+/// 5 MiB.
+const MAX_LISTED_BATCHES: usize = 1 << 16;
+
+/// The batches of the dirty segments the reader walked whole, by segment
+/// base offset, as far as [`MAX_LISTED_BATCHES`] allows: the rewrite
+/// steps over those it drops without reading their headers again.
+#[derive(Debug, Default)]
+pub(super) struct Listed {
+    segments: HashMap<u64, Vec<ScannedBatch>>,
+    count: usize,
+}
+
+impl Listed {
+    /// Every batch of the segment based at `base_offset`, in order, if the
+    /// reader listed it whole.
+    pub(super) fn batches(&self, base_offset: u64) -> Option<&[ScannedBatch]> {
+        self.segments.get(&base_offset).map(Vec::as_slice)
+    }
+}
+
+/// What the map pass found: the segments whose every batch was mapped, and
+/// the batches listed for the rewrite.
+pub(super) struct MapPass {
+    pub(super) walked: Vec<usize>,
+    pub(super) listed: Listed,
+}
 
 /// What the reader found in one batch.
 struct MappedBatch {
@@ -109,8 +138,7 @@ impl Chunk {
 }
 
 /// Maps the latest offset of every key in the dirty section, as far as the
-/// map holds, noting producers on the way. Returns the indexes of the
-/// segments whose every batch was mapped.
+/// map holds, noting producers on the way.
 pub(super) fn build_offset_map(
     segments: &[Arc<Segment>],
     metas: &[SegmentMeta],
@@ -119,7 +147,7 @@ pub(super) fn build_offset_map(
     producers: &mut Producers,
     throttle: &mut Throttle<'_>,
     outcome: &mut CompactionOutcome,
-) -> Result<Vec<usize>> {
+) -> Result<MapPass> {
     let start = section.first_dirty_offset;
     let end = section.first_uncleanable_offset;
     let first = metas
@@ -154,11 +182,17 @@ pub(super) fn build_offset_map(
         // channel if it is waiting to hand a chunk over.
         full.store(true, Ordering::Relaxed);
         drop(received);
-        match walk.join() {
-            Ok(bytes_read) => outcome.bytes_read += bytes_read,
+        let listed = match walk.join() {
+            Ok((bytes_read, listed)) => {
+                outcome.bytes_read += bytes_read;
+                listed
+            }
             Err(panic) => std::panic::resume_unwind(panic),
-        }
-        result
+        };
+        Ok(MapPass {
+            walked: result?,
+            listed,
+        })
     })
 }
 
@@ -251,33 +285,44 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Walks the dirty section, handing over chunks and, at the first
-    /// error, the error. Returns the bytes of the batches it read whole.
-    fn run(self, producers: &mut Producers, throttle: &mut Throttle<'_>) -> u64 {
+    /// error, the error. Returns the bytes of the batches it read whole,
+    /// and the batches it listed.
+    fn run(self, producers: &mut Producers, throttle: &mut Throttle<'_>) -> (u64, Listed) {
         let mut chunk = Chunk::default();
         let mut bytes_read = 0u64;
-        let outcome = self.walk(producers, throttle, &mut chunk, &mut bytes_read);
+        let mut listed = Listed::default();
+        let walk = Walking {
+            chunk: &mut chunk,
+            bytes_read: &mut bytes_read,
+            listed: &mut listed,
+        };
+        let outcome = self.walk(producers, throttle, walk);
         let last = match outcome {
             Ok(Walk::Ended) => Ok(chunk),
-            Ok(Walk::Stopped) => return bytes_read,
+            Ok(Walk::Stopped) => return (bytes_read, listed),
             // What was found before the error comes first.
             Err(e) => {
                 if self.chunks.send(Ok(chunk)).is_err() {
-                    return bytes_read;
+                    return (bytes_read, listed);
                 }
                 Err(e)
             }
         };
         let _ = self.chunks.send(last);
-        bytes_read
+        (bytes_read, listed)
     }
 
     fn walk(
         &self,
         producers: &mut Producers,
         throttle: &mut Throttle<'_>,
-        chunk: &mut Chunk,
-        bytes_read: &mut u64,
+        walking: Walking<'_>,
     ) -> Result<Walk> {
+        let Walking {
+            chunk,
+            bytes_read,
+            listed,
+        } = walking;
         let mut records = Vec::new();
         for &(index, next_base) in self.dirty {
             let seg = &self.segments[index];
@@ -285,6 +330,7 @@ impl Reader<'_> {
             let file = seg.handle()?;
             let size = seg.readable_end()?;
             let mut scanner = Scanner::new(&*file, seg.base_offset(), 0, size, MAP_CHUNK);
+            let mut list = (listed.count < MAX_LISTED_BATCHES).then(Vec::new);
             loop {
                 if self.full.load(Ordering::Relaxed) {
                     return Ok(Walk::Stopped);
@@ -292,6 +338,13 @@ impl Reader<'_> {
                 let Some(b) = scanner.next_intact(path)? else {
                     break;
                 };
+                if let Some(l) = &mut list {
+                    if listed.count + l.len() < MAX_LISTED_BATCHES {
+                        l.push(b);
+                    } else {
+                        list = None;
+                    }
+                }
                 producers.observe(&b.header);
                 if throttle.cancelled() {
                     return Err(Error::Closed);
@@ -350,6 +403,10 @@ impl Reader<'_> {
                     return Ok(Walk::Stopped);
                 }
             }
+            if let Some(list) = list {
+                listed.count += list.len();
+                listed.segments.insert(seg.base_offset(), list);
+            }
             chunk.events.push(Event::SegmentEnd { index, next_base });
         }
         Ok(Walk::Ended)
@@ -362,6 +419,13 @@ impl Reader<'_> {
         let full = std::mem::replace(chunk, next);
         self.chunks.send(Ok(full)).is_ok()
     }
+}
+
+/// What a reader's walk fills.
+struct Walking<'w> {
+    chunk: &'w mut Chunk,
+    bytes_read: &'w mut u64,
+    listed: &'w mut Listed,
 }
 
 /// How a reader's walk ended.
