@@ -1,6 +1,7 @@
 //! Damage met by a round: what it must refuse to copy, and what it may
 //! drop unread.
 
+use seglog::compaction::CompactOptions;
 use seglog::io::{Fs, MemFs, OpenMode};
 use seglog::{record, Error, ManualClock};
 
@@ -40,21 +41,28 @@ fn damage(fs: &MemFs, offset: u64) -> (std::path::PathBuf, u64) {
     (path, at as u64)
 }
 
+/// Checks that `err` reports a CRC mismatch in the batch at `position`
+/// of `path`.
+fn assert_crc_error(err: &Error, path: &std::path::Path, position: u64) {
+    assert!(
+        matches!(err, Error::Corrupt { path: p, position: at, reason }
+            if p == path && *at == position && reason.contains("CRC")),
+        "{err:?}"
+    );
+}
+
 /// Damages the batch of `offset` in a closed log of six keys and checks
-/// that a round fails there, naming the CRC, and changes nothing.
-fn check_round_stops_at_damage_to(offset: u64) {
+/// that a round with `options` fails there, naming the CRC, and changes
+/// nothing.
+fn check_round_stops_at_damage_to(offset: u64, options: &CompactOptions) {
     let fs = MemFs::new();
     let clock = ManualClock::new(0);
     let log = write_six_keys(&fs, &clock);
     log.roll().unwrap();
     let (path, position) = damage(&fs, offset);
     let before = file_names(&fs, "");
-    let err = log.compact(1).unwrap_err();
-    assert!(
-        matches!(&err, Error::Corrupt { path: p, position: at, reason }
-            if *p == path && *at == position && reason.contains("CRC")),
-        "{err:?}"
-    );
+    let err = log.compact_with(1, options).unwrap_err();
+    assert_crc_error(&err, &path, position);
     assert_eq!(file_names(&fs, ""), before);
     assert_eq!(log.cleaner_checkpoint(), None);
 }
@@ -62,7 +70,7 @@ fn check_round_stops_at_damage_to(offset: u64) {
 #[test]
 fn a_damaged_batch_whose_record_stays_fails_the_round_and_changes_nothing() {
     // Offset 57 holds the latest value of k3.
-    check_round_stops_at_damage_to(57);
+    check_round_stops_at_damage_to(57, &CompactOptions::default());
 }
 
 #[test]
@@ -70,7 +78,7 @@ fn damage_in_a_batch_whose_records_all_go_still_stops_the_round() {
     // Offset 3 (k3 -> v3) is superseded, and its batch would go unread by
     // the rewrite; but a damaged key could as well have hidden the latest
     // record of another key, so the map pass stops at the damage.
-    check_round_stops_at_damage_to(3);
+    check_round_stops_at_damage_to(3, &CompactOptions::default());
 }
 
 /// A batch at `base` of "a" -> "1" and "b" -> "2" whose two records carry
@@ -138,11 +146,7 @@ fn damage_past_where_the_map_fills_is_left_to_a_later_round() {
             Err(e) => break e,
         }
     };
-    assert!(
-        matches!(&err, Error::Corrupt { path: p, position: at, reason }
-            if *p == path && *at == position && reason.contains("CRC")),
-        "{err:?}"
-    );
+    assert_crc_error(&err, &path, position);
 }
 
 #[test]
@@ -151,19 +155,10 @@ fn damage_after_the_map_fills_in_its_segment_fails_the_copy_of_that_segment() {
     // rest of that segment by headers only, but the round copies the
     // whole segment, checking every batch it copies: the damage at
     // offset 3 stops the round there, and nothing changes.
+    // Every log of six keys is laid out alike: offsets 1 and 3 share a
+    // segment.
     let fs = MemFs::new();
-    let clock = ManualClock::new(0);
-    let log = write_six_keys(&fs, &clock);
-    log.roll().unwrap();
+    write_six_keys(&fs, &ManualClock::new(0)).close().unwrap();
     assert_eq!(batch_of(&fs, 1).0, batch_of(&fs, 3).0, "one segment");
-    let (path, position) = damage(&fs, 3);
-    let before = file_names(&fs, "");
-    let err = log.compact_with(1, &one_key_map()).unwrap_err();
-    assert!(
-        matches!(&err, Error::Corrupt { path: p, position: at, reason }
-            if *p == path && *at == position && reason.contains("CRC")),
-        "{err:?}"
-    );
-    assert_eq!(file_names(&fs, ""), before);
-    assert_eq!(log.cleaner_checkpoint(), None);
+    check_round_stops_at_damage_to(3, &one_key_map());
 }
