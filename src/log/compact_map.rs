@@ -16,6 +16,10 @@
 //! included) is not the map pass's to report, as a one-thread pass would
 //! have walked it by headers only (the round's copy of the segment where
 //! the map filled still checks every batch it copies).
+//!
+//! The reader also lists the batches of each dirty segment it walks whole
+//! ([`Listed`]), so that the round's rewrite steps over the batches it
+//! drops without reading their headers again.
 
 use std::collections::HashMap;
 use std::ops::Range;
