@@ -519,10 +519,7 @@ impl FetchRecords<'_> {
             let Some(FoundBatch { header, records }) = found else {
                 continue;
             };
-            let data = match &records {
-                Some(r) => &self.buf.bytes()[r.clone()],
-                None => &self.scratch[..],
-            };
+            let (data, _) = record_bytes(&records, self.buf.bytes(), &self.scratch);
             let mut iter = RecordIter::new(&header, data, None);
             iter.skip_below(min_offset);
             let cursor = iter.cursor();
@@ -546,10 +543,7 @@ impl Iterator for FetchRecords<'_> {
                 return None;
             }
             if let Some(cur) = &mut self.current {
-                let (data, shift) = match &cur.records {
-                    Some(r) => (&self.buf.bytes()[r.clone()], Some(BATCH_HEADER_LEN)),
-                    None => (&self.scratch[..], None),
-                };
+                let (data, shift) = record_bytes(&cur.records, self.buf.bytes(), &self.scratch);
                 let mut records = RecordIter::resume(&cur.header, data, shift, cur.cursor);
                 match records.next_raw() {
                     Some(Ok(r)) => {
@@ -582,6 +576,20 @@ pub(crate) struct FoundBatch {
     /// Where its records lie in the buffer; `None` when they were
     /// compressed and are now in the scratch buffer.
     pub(crate) records: Option<std::ops::Range<usize>>,
+}
+
+/// The records of a [`FoundBatch`]: where they lie in `buf`, or `scratch`
+/// if they were decompressed; with the shift a resumed [`RecordIter`]
+/// needs to tell positions within the batch.
+pub(crate) fn record_bytes<'a>(
+    records: &Option<std::ops::Range<usize>>,
+    buf: &'a [u8],
+    scratch: &'a [u8],
+) -> (&'a [u8], Option<usize>) {
+    match records {
+        Some(r) => (&buf[r.clone()], Some(BATCH_HEADER_LEN)),
+        None => (scratch, None),
+    }
 }
 
 /// Parses and checks the batch at the start of `bytes`, which lie at `at`

@@ -159,7 +159,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use cleanup::RetentionOutcome;
 pub(crate) use compact::policy_of;
-pub(crate) use fetch::{checked_batch_at, FoundBatch};
+pub(crate) use fetch::{checked_batch_at, record_bytes, FoundBatch};
 pub use fetch::{FetchData, FetchRecords, FileSlice};
 pub use options::OpenOptions;
 pub use reader::{LogIter, LogReader, ReadBatch};

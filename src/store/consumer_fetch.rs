@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use super::consumer::{resolve, Consumer, ConsumerRecord};
 use crate::error::{Error, Result};
-use crate::log::{checked_batch_at, FetchData, FoundBatch};
-use crate::record::{
-    BatchHeader, HeaderView, RecordCursor, RecordIter, RecordView, TimestampType, BATCH_HEADER_LEN,
-};
+use crate::log::{checked_batch_at, record_bytes, FetchData, FoundBatch};
+use crate::record::{BatchHeader, HeaderView, RecordCursor, RecordIter, RecordView, TimestampType};
 
 /// The most a consumer reads from a partition at a time; a poll reads
 /// again while it has room.
@@ -296,10 +294,7 @@ impl Fetched {
             let Some(FoundBatch { header, records }) = found else {
                 continue;
             };
-            let data = match &records {
-                Some(r) => &self.buf[r.clone()],
-                None => &self.scratch[..],
-            };
+            let (data, _) = record_bytes(&records, &self.buf, &self.scratch);
             let mut iter = RecordIter::new(&header, data, None);
             iter.skip_below(min_offset);
             if iter.remaining() == 0 {
@@ -355,10 +350,7 @@ impl Fetched {
         let Some(cur) = current.as_mut() else {
             return Ok(false);
         };
-        let (data, shift) = match &cur.records {
-            Some(r) => (&buf[r.clone()], Some(BATCH_HEADER_LEN)),
-            None => (&scratch[..], None),
-        };
+        let (data, shift) = record_bytes(&cur.records, buf, scratch);
         let mut records = RecordIter::resume(&cur.header, data, shift, cur.cursor);
         let mut n = 0;
         while n < max {
