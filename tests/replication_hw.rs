@@ -210,11 +210,7 @@ fn synced() -> LogConfig {
 /// goes, the log still open. The open re-reads the active segment only.
 fn crash_after_two_epochs(dir: &Path, clock: &ManualClock, roll: bool) -> MemFs {
     let fs = MemFs::new();
-    let log = PartitionLog::options()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .open(dir, synced())
-        .unwrap();
+    let log = open_synced(&fs, dir, clock);
     let r = ReplicatedPartition::new(log, 1, ReplicationConfig::default()).unwrap();
     r.become_leader(1, &[1], &[1]).unwrap();
     put(&r, "a", 2);
@@ -228,7 +224,8 @@ fn crash_after_two_epochs(dir: &Path, clock: &ManualClock, roll: bool) -> MemFs 
     crashed
 }
 
-fn reopen(fs: &MemFs, dir: &Path, clock: &ManualClock) -> PartitionLog {
+/// The log in `dir` on `fs`, opened (or reopened) with [`synced`].
+fn open_synced(fs: &MemFs, dir: &Path, clock: &ManualClock) -> PartitionLog {
     PartitionLog::options()
         .fs(fs.clone())
         .clock(clock.clone())
@@ -241,7 +238,7 @@ fn after_power_loss_the_epoch_cache_matches_the_batches() {
     let clock = ManualClock::new(T0);
     let dir = Path::new("/data/t-0");
     let crashed = crash_after_two_epochs(dir, &clock, true);
-    let log = reopen(&crashed, dir, &clock);
+    let log = open_synced(&crashed, dir, &clock);
     assert!(!log.recovery_report().clean_shutdown);
     assert_eq!(log.recovery_report().segments_recovered, 1);
     assert_eq!(log.log_end_offset(), 4);
@@ -257,7 +254,7 @@ fn after_power_loss_a_lost_checkpoint_is_relearned_from_the_batches() {
     let crashed = crash_after_two_epochs(dir, &clock, false);
     let checkpoint = dir.join("leader-epoch-checkpoint");
     seglog::io::Fs::remove_file(&crashed, &checkpoint).unwrap();
-    let log = reopen(&crashed, dir, &clock);
+    let log = open_synced(&crashed, dir, &clock);
     assert_eq!(epoch_entries(&log), [(1, 0), (3, 2)]);
 }
 
@@ -268,7 +265,7 @@ fn a_damaged_epoch_checkpoint_is_reported_and_rebuilt() {
     let crashed = crash_after_two_epochs(dir, &clock, true);
     let checkpoint = dir.join("leader-epoch-checkpoint");
     crashed.write(&checkpoint, b"0\n2\n3 2\n1 zero\n").unwrap();
-    let log = reopen(&crashed, dir, &clock);
+    let log = open_synced(&crashed, dir, &clock);
     let damage = log.recovery_report().epoch_checkpoint_damage.clone();
     assert!(damage.is_some(), "{:?}", log.recovery_report());
     // Only the active segment was re-read: the cache starts at epoch 3,
@@ -280,7 +277,7 @@ fn a_damaged_epoch_checkpoint_is_reported_and_rebuilt() {
     assert_eq!(text, "0\n1\n3 2\n");
     drop(log);
     // Rebuilt: the next open finds no damage.
-    let log = reopen(&crashed, dir, &clock);
+    let log = open_synced(&crashed, dir, &clock);
     assert!(log.recovery_report().epoch_checkpoint_damage.is_none());
     assert_eq!(epoch_entries(&log), [(3, 2)]);
 }
@@ -290,11 +287,7 @@ fn the_hw_checkpoint_survives_power_loss_and_is_clamped_into_the_log() {
     let clock = ManualClock::new(T0);
     let dir = Path::new("/data/t-0");
     let fs = MemFs::new();
-    let log = PartitionLog::options()
-        .fs(fs.clone())
-        .clock(clock.clone())
-        .open(dir, synced())
-        .unwrap();
+    let log = open_synced(&fs, dir, &clock);
     let r = ReplicatedPartition::new(log, 1, ReplicationConfig::default()).unwrap();
     r.become_leader(1, &[1], &[1]).unwrap();
     put(&r, "a", 3);
@@ -311,7 +304,7 @@ fn the_hw_checkpoint_survives_power_loss_and_is_clamped_into_the_log() {
     r.checkpoint_high_watermark().unwrap();
     let crashed = fs.crash(CrashMode::DurableOnly);
     drop(r);
-    let log = reopen(&crashed, dir, &clock);
+    let log = open_synced(&crashed, dir, &clock);
     assert_eq!(log.log_end_offset(), 3);
     let r = ReplicatedPartition::new(log, 1, ReplicationConfig::default()).unwrap();
     // The checkpoint said 5; the log ends at 3.
@@ -350,17 +343,13 @@ fn a_power_loss_during_an_append_of_a_new_epoch_never_leaves_a_batch_the_cache_m
     };
     for k in 0..8 {
         let fs = MemFs::new();
-        let log = PartitionLog::options()
-            .fs(fs.clone())
-            .clock(clock.clone())
-            .open(dir, synced())
-            .unwrap();
+        let log = open_synced(&fs, dir, &clock);
         log.append_replicated(&batch(0, 1)).unwrap();
         fs.freeze_after_syncs(fs.sync_count() + k);
         log.append_replicated(&batch(2, 2)).unwrap();
         let crashed = fs.crash(CrashMode::DurableOnly);
         drop(log);
-        let log = reopen(&crashed, dir, &clock);
+        let log = open_synced(&crashed, dir, &clock);
         let cache = epoch_entries(&log);
         for (base, epoch) in log_epochs(&log) {
             let placed = cache
