@@ -50,7 +50,7 @@ mod common;
 #[path = "../tests/common_nosync/mod.rs"]
 mod common_nosync;
 
-use common::{log_files, read_files, Aligned};
+use common::{log_files, poll_owned, read_files, Aligned};
 use common_nosync::NoSyncFs;
 
 const TOPIC: &str = "bench";
@@ -190,17 +190,7 @@ fn bench_poll(c: &mut Criterion) {
         consumer.assign(&[(TOPIC, 0)]).unwrap();
         b.iter(|| {
             consumer.seek_to_beginning().unwrap();
-            let mut records = 0usize;
-            let mut value_bytes = 0usize;
-            while records < POLL_RECORDS {
-                let polled = consumer.poll(Duration::from_secs(1)).unwrap();
-                assert!(!polled.is_empty());
-                records += polled.len();
-                value_bytes += polled
-                    .iter()
-                    .map(|r| r.value.as_ref().map_or(0, Vec::len))
-                    .sum::<usize>();
-            }
+            let (records, value_bytes) = poll_owned(&mut consumer, POLL_RECORDS);
             assert_eq!(records, POLL_RECORDS);
             assert_eq!(value_bytes, POLL_RECORDS * VALUE_LEN);
         })

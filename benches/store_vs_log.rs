@@ -36,7 +36,7 @@ use seglog::{Durability, PartitionLog, Record};
 use tempfile::TempDir;
 
 mod common;
-use common::xorshift;
+use common::{poll_owned, xorshift};
 
 const SIZES: [(&str, usize); 2] = [("100B", 100), ("1KiB", 1024)];
 
@@ -186,17 +186,7 @@ fn bench_consume(c: &mut Criterion) {
             let mut consumer = consumer(&store, 500);
             b.iter(|| {
                 consumer.seek_to_beginning().unwrap();
-                let (mut records, mut value_bytes) = (0usize, 0usize);
-                while records < n {
-                    let polled = consumer.poll(Duration::from_secs(1)).unwrap();
-                    assert!(!polled.is_empty());
-                    records += polled.len();
-                    value_bytes += polled
-                        .iter()
-                        .map(|r| r.value.as_ref().map_or(0, Vec::len))
-                        .sum::<usize>();
-                }
-                assert_eq!((records, value_bytes), (n, n * len));
+                assert_eq!(poll_owned(&mut consumer, n), (n, n * len));
             })
         });
         group.bench_function("Consumer::poll_each", |b| {

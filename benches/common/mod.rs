@@ -83,3 +83,19 @@ pub fn xorshift() -> impl FnMut() -> u64 {
         x
     }
 }
+
+/// Polls `consumer` (owned records) until `n` records came back; returns
+/// how many, and the bytes of their values.
+pub fn poll_owned(consumer: &mut seglog::store::Consumer, n: usize) -> (usize, usize) {
+    let (mut records, mut value_bytes) = (0usize, 0usize);
+    while records < n {
+        let polled = consumer.poll(std::time::Duration::from_secs(1)).unwrap();
+        assert!(!polled.is_empty());
+        records += polled.len();
+        value_bytes += polled
+            .iter()
+            .map(|r| r.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>();
+    }
+    (records, value_bytes)
+}
