@@ -14,9 +14,11 @@
 //!   `pread`s into an aligned buffer, frames walked) and `File::read` of
 //!   the same `.log` files. Throughput is in records.
 //! * `random_read`: one record at a random offset, at 100 B and 1 KiB
-//!   records: `read_record`, a fetch + decode, and a kept reader's seek,
+//!   records: `read_record` (owned), a kept reader's `record_at`
+//!   (borrowed), a fetch + decode, and a kept reader's seek + next batch,
 //!   against a `read_at` of exactly that record from a dense position
-//!   array, and of its whole batch, at known positions.
+//!   array (into one kept buffer, and into a new `Vec` as an owned read
+//!   must), and of its whole batch, at known positions.
 //! * `reopen`: opening a log of 1000 segments after a clean close and after
 //!   a crash, against listing and stat-ing the directory.
 //!
@@ -386,10 +388,27 @@ fn bench_random_read(c: &mut Criterion) {
                 out[len - 1]
             })
         });
+        group.bench_function("std read_at record into a Vec", |b| {
+            b.iter(|| {
+                let (file, at, len) = positions[(next() % end) as usize];
+                let mut out = vec![0u8; len];
+                files[file].read_exact_at(&mut out, at).unwrap();
+                out[len - 1]
+            })
+        });
         group.bench_function("seglog read_record", |b| {
             b.iter(|| {
                 let offset = next() % end;
                 let r = log.read_record(offset).unwrap().unwrap();
+                assert_eq!(r.offset, offset);
+                r.value.map(|v| v[0])
+            })
+        });
+        group.bench_function("seglog reader record_at", |b| {
+            let mut reader = log.reader(0);
+            b.iter(|| {
+                let offset = next() % end;
+                let r = reader.record_at(offset).unwrap().unwrap();
                 assert_eq!(r.offset, offset);
                 r.value.map(|v| v[0])
             })

@@ -68,8 +68,25 @@ fn consumer_reads_stop_at_the_hw() {
         0
     );
     assert!(reader.next_batch().unwrap().is_none());
+    // A kept reader's point read stops there too; `read_record` reads to
+    // the log end.
+    let point = reader
+        .record_at(1)
+        .unwrap()
+        .map(|r| r.value.map(<[u8]>::to_vec));
+    assert_eq!(point, Some(Some(b"p1".to_vec())));
+    assert!(matches!(
+        reader.record_at(2),
+        Err(seglog::Error::OffsetOutOfRange {
+            requested: 2,
+            latest: 2,
+            ..
+        })
+    ));
+    assert_eq!(log.read_record(2).unwrap().unwrap().offset, 2);
     // A reader left at the old high watermark goes on once it moves.
     sync(&leader, &follower);
+    assert_eq!(reader.record_at(5).unwrap().unwrap().offset, 5);
     assert_eq!(
         reader.next_batch().unwrap().unwrap().header().base_offset,
         2

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use super::FetchRecords;
 use super::{FetchData, FileSlice, Inner, LogIter, LogReader, PartitionLog, TimestampLookup};
 use crate::error::{Error, Result};
-use crate::record::LogRecord;
+use crate::record::{LogRecord, RecordView};
 use crate::segment::{read_lock, Segment, SegmentRead};
 
 impl PartitionLog {
@@ -125,54 +125,58 @@ impl PartitionLog {
     /// batch holding it is damaged; [`Error::Closed`]; [`Error::Io`].
     pub fn read_record(&self, offset: u64) -> Result<Option<LogRecord>> {
         let end = self.log_end_offset();
+        self.check_point_offset(offset, end)?;
+        {
+            // Read under the lock, which rolls, retention and truncation
+            // wait on only for this one read: no count of the segment's
+            // references to raise and drop.
+            let segments = read_lock(&self.inner.segments);
+            if let Some((_, seg)) = segments.range(..=offset).next_back() {
+                if let Some(record) = seg.read_record(offset, end)? {
+                    return Ok(Some(record));
+                }
+            }
+        }
+        let mut reader = self.reader(offset).with_fetch_bytes(1);
+        Ok(reader.record_in_next_batch(offset)?.map(|r| r.to_owned()))
+    }
+
+    /// Fails unless `offset` lies from the log start offset up to `end`
+    /// (excluded) and the log is open.
+    pub(super) fn check_point_offset(&self, offset: u64, end: u64) -> Result<()> {
+        let out_of_range = || Error::OffsetOutOfRange {
+            requested: offset,
+            earliest: self.log_start_offset(),
+            latest: end,
+        };
         if offset >= end {
-            return Err(Error::OffsetOutOfRange {
-                requested: offset,
-                earliest: self.log_start_offset(),
-                latest: end,
-            });
+            return Err(out_of_range());
         }
         self.inner.check_open()?;
-        let start = self.log_start_offset();
-        if offset < start {
-            return Err(Error::OffsetOutOfRange {
-                requested: offset,
-                earliest: start,
-                latest: end,
-            });
+        if offset < self.log_start_offset() {
+            return Err(out_of_range());
         }
-        let segment = {
-            let segments = read_lock(&self.inner.segments);
-            segments
-                .range(..=offset)
-                .next_back()
-                .map(|(_, s)| s.clone())
-        };
-        if let Some(seg) = segment {
-            if let Some(record) = seg.read_record(offset, end)? {
-                return Ok(Some(record));
-            }
-        }
-        // Everything else (a compressed, control or compacted batch, an
-        // offset no batch holds) takes the general read, which also
-        // reports what is wrong.
-        let mut reader = self.reader(offset).with_fetch_bytes(1);
-        let Some(batch) = reader.next_batch()? else {
+        Ok(())
+    }
+
+    /// The record at `offset`, below `end`, read into `buf` by its
+    /// segment's point read; `None` when that read does not apply, and
+    /// the caller takes the general read (see `Segment::read_record_bytes`).
+    pub(super) fn point_read<'b>(
+        &self,
+        offset: u64,
+        end: u64,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<RecordView<'b>>> {
+        let segments = read_lock(&self.inner.segments);
+        let Some((_, seg)) = segments.range(..=offset).next_back() else {
             return Ok(None);
         };
-        if batch.header().is_control() || batch.header().base_offset > offset {
+        let Some(found) = seg.read_record_bytes(offset, end, buf)? else {
             return Ok(None);
-        }
-        for record in batch {
-            let record = record?;
-            if record.offset == offset {
-                return Ok(Some(record.to_owned()));
-            }
-            if record.offset > offset {
-                break;
-            }
-        }
-        Ok(None)
+        };
+        let buf: &'b [u8] = buf;
+        seg.decode_point(offset, &found, buf)
     }
 
     /// A decoding cursor starting at `offset`; see [`LogReader`].

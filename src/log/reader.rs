@@ -48,6 +48,11 @@ pub struct LogReader {
     pos: usize,
     buf: AlignedBuf,
     scratch: Vec<u8>,
+    /// Where [`record_at`](Self::record_at) reads a record's bytes.
+    point_buf: Vec<u8>,
+    /// The cursor of [`record_at`](Self::record_at)'s general read, made
+    /// on its first use.
+    fallback: Option<Box<LogReader>>,
 }
 
 /// One batch handed out by a [`LogReader`]: its header, its bytes, and an
@@ -167,6 +172,8 @@ impl LogReader {
             pos: 0,
             buf: AlignedBuf::with_capacity(0),
             scratch: Vec::new(),
+            point_buf: Vec::new(),
+            fallback: None,
         }
     }
 
@@ -233,6 +240,71 @@ impl LogReader {
     pub fn seek(&mut self, offset: u64) {
         self.next_offset = offset;
         self.fetch = None;
+    }
+
+    /// The record at `offset`, borrowed from the reader, without moving the
+    /// cursor; `None` when the log has no record there although the offset
+    /// is in range: compaction removed it, or it is a control record.
+    ///
+    /// This is [`PartitionLog::read_record`] for a reader kept across
+    /// reads: the record's bytes go into a buffer the reader keeps, so a
+    /// point read allocates nothing, and reads only the record once its
+    /// batch was checked (the integrity policy of
+    /// [`read_record`](PartitionLog::read_record)). Like
+    /// [`next_batch`](Self::next_batch), it reads below the high watermark.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a"), Record::new("b").with_key("k")])?;
+    /// let mut reader = log.reader(0);
+    /// let record = reader.record_at(1)?.expect("offset 1 holds a record");
+    /// assert_eq!(record.key, Some(&b"k"[..]));
+    /// assert!(reader.record_at(2).is_err()); // the log end offset
+    /// assert_eq!(reader.position(), 0); // the cursor did not move
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OffsetOutOfRange`] if `offset` is below the log start
+    /// offset or at or above the high watermark; [`Error::Corrupt`] if the
+    /// batch holding it is damaged; [`Error::Closed`]; [`Error::Io`].
+    pub fn record_at(&mut self, offset: u64) -> Result<Option<RecordView<'_>>> {
+        let end = self.log.inner.high_watermark();
+        self.log.check_point_offset(offset, end)?;
+        if let Some(record) = self.log.point_read(offset, end, &mut self.point_buf)? {
+            return Ok(Some(record));
+        }
+        let log = &self.log;
+        let fallback = self.fallback.get_or_insert_with(|| {
+            Box::new(LogReader::new(log.clone(), offset).with_fetch_bytes(1))
+        });
+        fallback.record_in_next_batch(offset)
+    }
+
+    /// The record at `offset` in the batch holding it, read by moving the
+    /// cursor there; `None` if no batch holds it or it is a control record.
+    pub(super) fn record_in_next_batch(&mut self, offset: u64) -> Result<Option<RecordView<'_>>> {
+        self.seek(offset);
+        let Some(batch) = self.next_batch()? else {
+            return Ok(None);
+        };
+        if batch.header().is_control() || batch.header().base_offset > offset {
+            return Ok(None);
+        }
+        for record in batch {
+            let record = record?;
+            if record.offset == offset {
+                return Ok(Some(record));
+            }
+            if record.offset > offset {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// The next batch holding records at or after the cursor, or `None` at

@@ -443,6 +443,19 @@ impl Segment {
     /// the segment is active, read-only otherwise). The handle stays
     /// usable for as long as the caller holds it, even if the slot is
     /// released meanwhile.
+    /// Calls `f` with the segment's open file, opening it first if it is
+    /// not open. The file stays open (its slot read-locked, which only
+    /// makes an eviction pass it by) while `f` runs: no count of its
+    /// references to raise and drop.
+    pub(crate) fn with_handle<R>(&self, f: impl FnOnce(&dyn FileHandle) -> R) -> Result<R> {
+        if let Some(h) = read_lock(&self.file.file).as_ref() {
+            touch(&self.file.referenced);
+            return Ok(f(&**h));
+        }
+        let h = self.handle()?;
+        Ok(f(&*h))
+    }
+
     pub(crate) fn handle(&self) -> Result<Arc<dyn FileHandle>> {
         if let Some(h) = read_lock(&self.file.file).as_ref() {
             touch(&self.file.referenced);

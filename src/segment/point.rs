@@ -32,7 +32,8 @@ use super::{lock, Segment};
 use crate::error::Result;
 use crate::io::IoContext;
 use crate::record::{
-    BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordIter, BATCH_HEADER_LEN,
+    BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordIter, RecordView,
+    BATCH_HEADER_LEN,
 };
 
 /// What a batch's table costs besides its record ends: the table itself,
@@ -89,7 +90,7 @@ impl RecordTables {
     /// The checked batch holding `offset`: its header, its position, and
     /// the record's byte range within it.
     fn find(&self, offset: u64) -> Option<Known> {
-        let at = self.entries.partition_point(|e| e.last_offset < offset);
+        let at = self.position_of(offset);
         let entry = self.entries.get(at)?;
         let &(header, position) = self.batches.get(at)?;
         let index = usize::try_from(offset.checked_sub(entry.base_offset)?).ok()?;
@@ -100,6 +101,40 @@ impl RecordTables {
             start,
             end,
         })
+    }
+
+    /// The index in `entries` of the first table whose last offset is at
+    /// or past `offset` (`entries.len()` if none is). The batches of a
+    /// segment mostly hold as many records each, so the table found in
+    /// proportion to `offset` over the tables' span usually is the one:
+    /// checked with one or two loads, instead of a binary search whose
+    /// every step waits for the one before. Otherwise, the binary search.
+    fn position_of(&self, offset: u64) -> usize {
+        let entries = &self.entries;
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return 0;
+        };
+        if offset <= first.last_offset {
+            return 0;
+        }
+        if offset > last.last_offset {
+            return entries.len();
+        }
+        // `first.base_offset <= first.last_offset < offset <= last.last_offset`.
+        let span = last.last_offset - first.base_offset;
+        let into = offset - first.base_offset;
+        let tables = entries.len() as u64;
+        // `into <= span`; a product past 64 bits (a span of 2^40 offsets)
+        // takes the binary search.
+        let Some(guess) = into.checked_mul(tables).map(|p| p / (span + 1)) else {
+            return entries.partition_point(|e| e.last_offset < offset);
+        };
+        let guess = (guess as usize).min(entries.len() - 1);
+        let holds = entries[guess].last_offset >= offset;
+        if holds && (guess == 0 || entries[guess - 1].last_offset < offset) {
+            return guess;
+        }
+        entries.partition_point(|e| e.last_offset < offset)
     }
 
     /// Adds a table; returns the bytes to charge (what was added less
@@ -264,55 +299,109 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
     Some(ends.into_boxed_slice())
 }
 
-/// The one record in `bytes`, which start at byte `start` of the batch
-/// with `header`.
-fn decode_one(
+/// The one record in `bytes[in_bytes]`, which starts at byte `start` of
+/// the batch with `header`, owned: its value moves to the front of
+/// `bytes`, which becomes the record's value, so that a point read copies
+/// the value once, from the file into the memory it is handed out in.
+fn decode_into_owned(
     header: &BatchHeader,
-    bytes: &[u8],
+    mut bytes: Vec<u8>,
+    in_bytes: std::ops::Range<usize>,
     start: usize,
 ) -> std::result::Result<Option<LogRecord>, DecodeError> {
-    let mut records = RecordIter::new(header, bytes, Some(start));
-    match records.next_raw() {
-        Some(Ok(r)) => Ok(Some(r.to_owned())),
-        Some(Err(e)) => Err(e),
-        None => Ok(None),
+    let (mut record, value) = {
+        let mut records = RecordIter::new(header, &bytes[in_bytes], Some(start));
+        let view = match records.next_raw() {
+            Some(Ok(view)) => view,
+            Some(Err(e)) => return Err(e),
+            None => return Ok(None),
+        };
+        let at = |v: &[u8]| v.as_ptr().addr() - bytes.as_ptr().addr();
+        let value = view.value.map(|v| at(v)..at(v) + v.len());
+        (view.owned_except_value(), value)
+    };
+    if let Some(value) = value {
+        let len = value.len();
+        bytes.copy_within(value, 0);
+        bytes.truncate(len);
+        record.value = Some(bytes);
     }
+    Ok(Some(record))
 }
 
-thread_local! {
-    /// Where a point read puts a record's bytes before decoding it: kept
-    /// per thread, as large as the largest record read on it that fits
-    /// [`MAX_BUFFERED`].
-    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Records larger than this are read into a buffer of their own.
-const MAX_BUFFERED: usize = 64 << 10;
-
-/// Calls `f` with a zeroed or reused buffer of `len` bytes.
-fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    if len > MAX_BUFFERED {
-        return f(&mut vec![0u8; len]);
-    }
-    READ_BUFFER.with_borrow_mut(|bytes| {
-        if bytes.len() < len {
-            bytes.resize(len, 0);
-        }
-        f(&mut bytes[..len])
-    })
+/// Where a point read put the bytes of a record, for
+/// [`Segment::decode_point`]: its batch's header and position, and the
+/// record's byte range within the batch and within the read buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct PointRead {
+    header: BatchHeader,
+    position: u64,
+    /// The record's first byte within its batch.
+    start: usize,
+    /// The record's bytes within the buffer.
+    in_buf: std::ops::Range<usize>,
 }
 
 impl Segment {
-    /// The record at `offset`, read as little as the checks allow; `None`
-    /// when this path does not apply (no batch holds `offset` here, the
-    /// batch is compressed, a control batch, compacted, or claims offsets
-    /// at or past `log_end`) and the caller must take the general read,
-    /// which also reports what is wrong.
+    /// The record at `offset`, owned, read as little as the checks allow;
+    /// `None` as [`read_record_bytes`](Self::read_record_bytes).
+    ///
+    /// # Errors
+    /// As [`read_record_bytes`](Self::read_record_bytes), and
+    /// [`Error::Corrupt`](crate::Error::Corrupt) for a record that does not
+    /// decode.
+    pub(crate) fn read_record(&self, offset: u64, log_end: u64) -> Result<Option<LogRecord>> {
+        let mut buf = Vec::new();
+        let Some(found) = self.read_record_bytes(offset, log_end, &mut buf)? else {
+            return Ok(None);
+        };
+        if buf.capacity() > 2 * found.in_buf.len() {
+            // Read with its whole batch: the record alone is handed out.
+            let view = self.decode_point(offset, &found, &buf)?;
+            return Ok(view.map(|v| v.to_owned()));
+        }
+        let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
+        let record = decode_into_owned(&found.header, buf, found.in_buf, found.start);
+        Ok(record.map_err(in_file)?.filter(|r| r.offset == offset))
+    }
+
+    /// Decodes the record at `offset` that [`read_record_bytes`](Self::read_record_bytes)
+    /// put in `buf`; `None` if the record there has another offset.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`](crate::Error::Corrupt) for a record that does not
+    /// decode.
+    pub(crate) fn decode_point<'b>(
+        &self,
+        offset: u64,
+        found: &PointRead,
+        buf: &'b [u8],
+    ) -> Result<Option<RecordView<'b>>> {
+        let bytes = &buf[found.in_buf.clone()];
+        let mut records = RecordIter::new(&found.header, bytes, Some(found.start));
+        match records.next_raw() {
+            Some(Ok(view)) => Ok(Some(view).filter(|v| v.offset == offset)),
+            Some(Err(e)) => Err(e.in_file(&self.log_path, found.position)),
+            None => Ok(None),
+        }
+    }
+
+    /// Puts the bytes of the record at `offset` in `buf` (replacing what
+    /// it held), read as little as the checks allow, and says where they
+    /// lie; `None` when this path does not apply (no batch holds `offset`
+    /// here, the batch is compressed, a control batch, compacted, or claims
+    /// offsets at or past `log_end`) and the caller must take the general
+    /// read, which also reports what is wrong.
     ///
     /// # Errors
     /// [`Error::Corrupt`](crate::Error::Corrupt) for a damaged batch;
     /// [`Error::Io`](crate::Error::Io).
-    pub(crate) fn read_record(&self, offset: u64, log_end: u64) -> Result<Option<LogRecord>> {
+    pub(crate) fn read_record_bytes(
+        &self,
+        offset: u64,
+        log_end: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<PointRead>> {
         let slot = &self.record_tables;
         let (epoch, known) = {
             let tables = lock(&slot.tables);
@@ -320,33 +409,47 @@ impl Segment {
         };
         if let (Some(known), false) = (known, self.is_active()) {
             slot.touch();
-            if let Some(record) = self.read_known(offset, &known, epoch)? {
-                return Ok(Some(record));
+            if let Some(found) = self.read_known(&known, epoch, buf)? {
+                return Ok(Some(found));
             }
         }
-        self.read_and_check(offset, log_end, epoch)
+        self.read_and_check(offset, log_end, epoch, buf)
     }
 
-    /// The record at `offset` from a checked batch, with one `pread`;
+    /// Reads a record of a checked batch into `buf`, with one `pread`;
     /// `None` if the segment changed state meanwhile.
-    fn read_known(&self, offset: u64, known: &Known, epoch: u64) -> Result<Option<LogRecord>> {
-        let file = self.handle()?;
+    fn read_known(
+        &self,
+        known: &Known,
+        epoch: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<PointRead>> {
         let len = known.end.saturating_sub(known.start) as usize;
-        with_buffer(len, |bytes| {
-            let read = file.read_exact_at(bytes, known.position + u64::from(known.start));
-            if self.record_tables.epoch.load(Ordering::Acquire) != epoch {
-                return Ok(None);
-            }
-            read.ctx("read", &self.log_path)?;
-            let record = decode_one(&known.header, bytes, known.start as usize)
-                .map_err(|e| e.in_file(&self.log_path, known.position))?;
-            Ok(record.filter(|r| r.offset == offset))
-        })
+        // Only bytes the buffer never held are zeroed.
+        buf.resize(len, 0);
+        let at = known.position + u64::from(known.start);
+        let read = self.with_handle(|file| file.read_exact_at(buf, at))?;
+        if self.record_tables.epoch.load(Ordering::Acquire) != epoch {
+            return Ok(None);
+        }
+        read.ctx("read", &self.log_path)?;
+        Ok(Some(PointRead {
+            header: known.header,
+            position: known.position,
+            start: known.start as usize,
+            in_buf: 0..len,
+        }))
     }
 
-    /// Finds the batch holding `offset`, reads it whole and checks it, and
-    /// remembers it if the segment is sealed.
-    fn read_and_check(&self, offset: u64, log_end: u64, epoch: u64) -> Result<Option<LogRecord>> {
+    /// Finds the batch holding `offset`, reads it whole into `buf` and
+    /// checks it, and remembers it if the segment is sealed.
+    fn read_and_check(
+        &self,
+        offset: u64,
+        log_end: u64,
+        epoch: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<PointRead>> {
         let end = self.readable_end()?;
         let file = self.handle()?;
         let Some(found) = self.locate(&*file, offset, end)? else {
@@ -366,10 +469,10 @@ impl Segment {
             return Ok(None);
         };
         let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
-        let mut bytes = vec![0u8; h.size()];
-        file.read_exact_at(&mut bytes, found.position)
+        buf.resize(h.size(), 0);
+        file.read_exact_at(buf, found.position)
             .ctx("read", &self.log_path)?;
-        let batch = RecordBatch::parse_raw(&bytes).map_err(in_file)?;
+        let batch = RecordBatch::parse_raw(buf).map_err(in_file)?;
         batch.check_crc().map_err(in_file)?;
         let Some(ends) = record_ends(&batch) else {
             return Ok(None);
@@ -377,11 +480,15 @@ impl Segment {
         let Some((start, stop)) = record_range(&ends, index) else {
             return Ok(None);
         };
-        let (start, stop) = (start as usize, stop as usize);
-        let record = decode_one(&h, &bytes[start..stop], start).map_err(in_file)?;
         if !self.is_active() {
             self.record_tables.remember(h, found.position, ends, epoch);
         }
-        Ok(record.filter(|r| r.offset == offset))
+        let (start, stop) = (start as usize, stop as usize);
+        Ok(Some(PointRead {
+            header: h,
+            position: found.position,
+            start,
+            in_buf: start..stop,
+        }))
     }
 }

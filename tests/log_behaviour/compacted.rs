@@ -49,6 +49,19 @@ fn check_every_reader(log: &PartitionLog) {
             .unwrap()
             .map(|r| (r.offset, r.timestamp, r.value));
         assert_eq!(got, want, "read_record({offset})");
+        let mut reader = log.reader(COMPACTED_END);
+        let got = reader
+            .record_at(offset)
+            .unwrap()
+            .map(|r| (r.offset, r.timestamp, r.value.map(<[u8]>::to_vec)));
+        assert_eq!(got, want, "record_at({offset})");
+    }
+    // One kept reader, from the last offset down, twice.
+    let mut reader = log.reader(0);
+    for offset in (0..COMPACTED_END).rev().chain((0..COMPACTED_END).rev()) {
+        let want = all.iter().find(|r| r.0 == offset).map(|r| r.0);
+        let got = reader.record_at(offset).unwrap().map(|r| r.offset);
+        assert_eq!(got, want, "kept reader's record_at({offset})");
     }
     assert!(matches!(
         log.read_record(COMPACTED_END),

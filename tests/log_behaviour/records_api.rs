@@ -231,3 +231,70 @@ fn read_record_after_a_truncation_into_a_sealed_segment_sees_the_new_records() {
         [&b"v0-0"[..], b"v0-1", b"v0-2", b"x", b"y", b"z", b"after"]
     );
 }
+
+#[test]
+fn a_kept_readers_record_at_reads_as_read_record_without_moving_the_cursor() {
+    let (fs, log) = sealed_log();
+    // A transaction marker at offset 10, then a record at 11, active.
+    let marker = CompactedBatch::new(10, 0)
+        .control()
+        .record(0, TS, "marker", Some(b"\0\0\0\0"))
+        .build();
+    log.append_replicated(&marker).unwrap();
+    log.append(&[Record::new("last").with_key("k")]).unwrap();
+    let all: Vec<_> = log.iter(0).collect::<Result<_, _>>().unwrap();
+    assert_eq!(all.len(), 11);
+
+    let mut reader = log.reader(0);
+    // The first round checks each batch, the second reads remembered ones;
+    // the marker's offset holds no record.
+    for _ in 0..2 {
+        for offset in (0..12).rev() {
+            let want = log.read_record(offset).unwrap();
+            assert_eq!(want.as_ref(), all.iter().find(|r| r.offset == offset));
+            let got = reader.record_at(offset).unwrap().map(|r| r.to_owned());
+            assert_eq!(got, want, "record_at({offset})");
+        }
+    }
+    assert_eq!(reader.position(), 0, "record_at moves no cursor");
+    let first = reader.next_batch().unwrap().expect("the first batch");
+    assert_eq!(first.header().base_offset, 0);
+    assert_eq!(reader.position(), 3);
+
+    for beyond in [12, 13] {
+        match reader.record_at(beyond) {
+            Err(Error::OffsetOutOfRange {
+                requested,
+                earliest: 0,
+                latest: 12,
+            }) if requested == beyond => {}
+            other => panic!("record_at({beyond}): {other:?}"),
+        }
+    }
+    log.advance_log_start_offset(2).unwrap();
+    assert!(matches!(
+        reader.record_at(1),
+        Err(Error::OffsetOutOfRange {
+            requested: 1,
+            earliest: 2,
+            ..
+        })
+    ));
+    let record = reader.record_at(2).unwrap().expect("the new first record");
+    assert_eq!(record.value, Some(&b"v0-2"[..]));
+
+    // A damaged batch not checked yet is reported at each of its offsets,
+    // by a new reader as by the kept one.
+    let (fs2, log2) = sealed_log();
+    let mut reader = log2.reader(0);
+    assert_eq!(reader.record_at(1).unwrap().unwrap().offset, 1);
+    damage_second_batch(&fs2, &log2);
+    for offset in 3..6 {
+        let err = reader.record_at(offset).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{offset}: {err}");
+        let err = log2.reader(0).record_at(offset).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{offset}: {err}");
+    }
+    assert_eq!(reader.record_at(6).unwrap().unwrap().offset, 6);
+    drop(fs);
+}
