@@ -106,10 +106,56 @@ enum Event {
     },
 }
 
-/// A keyed record: its offset and where its key lies in [`Chunk::keys`].
+/// Keys of at most this many bytes travel inside their [`Keyed`] entry,
+/// taken with one fixed-size copy; longer ones are copied to
+/// [`Chunk::keys`].
+const INLINE_KEY: usize = 16;
+
+/// A keyed record: its offset and its key.
 struct Keyed {
     offset: u64,
-    key: Range<usize>,
+    key: KeyBytes,
+}
+
+/// Where a [`Keyed`] record's key lies.
+enum KeyBytes {
+    /// The key is the first `len` bytes.
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    /// The key lies in [`Chunk::keys`].
+    Spilled(Range<usize>),
+}
+
+impl Keyed {
+    fn key<'c>(&'c self, keys: &'c [u8]) -> &'c [u8] {
+        match &self.key {
+            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            KeyBytes::Spilled(range) => &keys[range.clone()],
+        }
+    }
+}
+
+/// `key`'s bytes for a [`Keyed`] entry. `data` holds `key` and the bytes
+/// after it: a short key is taken with the bytes that follow it, in one
+/// 16-byte copy (a variable-length copy is a call to `memcpy`, which cost
+/// the map pass more than reading the log), unless it lies within 16
+/// bytes of the end.
+#[inline(always)]
+fn key_bytes(data: &[u8], key: &[u8], keys: &mut Vec<u8>) -> KeyBytes {
+    let at = key.as_ptr().addr().wrapping_sub(data.as_ptr().addr());
+    let window = data
+        .get(at..)
+        .and_then(|rest| rest.first_chunk::<INLINE_KEY>());
+    match (u8::try_from(key.len()), window) {
+        (Ok(len), Some(bytes)) if key.len() <= INLINE_KEY => {
+            debug_assert_eq!(&bytes[..key.len()], key);
+            KeyBytes::Inline { len, bytes: *bytes }
+        }
+        _ => {
+            let start = keys.len();
+            keys.extend_from_slice(key);
+            KeyBytes::Spilled(start..keys.len())
+        }
+    }
 }
 
 /// What the reader hands over at a time.
@@ -117,7 +163,7 @@ struct Keyed {
 struct Chunk {
     events: Vec<Event>,
     keyed: Vec<Keyed>,
-    /// The keys of `keyed`, end to end.
+    /// The keys of `keyed` too long to travel inline, end to end.
     keys: Vec<u8>,
     keyless: Vec<u64>,
     /// Bytes of the batches read for the chunk.
@@ -233,7 +279,7 @@ fn fill(
                     hashed.extend(
                         chunk.keyed[b.keyed.clone()]
                             .iter()
-                            .map(|k| (map.key_hash(&chunk.keys[k.key.clone()]), k.offset)),
+                            .map(|k| (map.key_hash(k.key(&chunk.keys)), k.offset)),
                     );
                     // The slots' cache lines are fetched together, not one
                     // miss after another.
@@ -368,6 +414,7 @@ impl Reader<'_> {
                     let mut iter = batch
                         .records_raw(&mut records)
                         .map_err(|e| e.in_file(path, b.position))?;
+                    let data = iter.data();
                     let mut previous = None;
                     while let Some(record) = iter.next_key() {
                         let (offset, key) = record.map_err(|e| {
@@ -387,12 +434,8 @@ impl Reader<'_> {
                         }
                         match key {
                             Some(key) => {
-                                let at = chunk.keys.len();
-                                chunk.keys.extend_from_slice(key);
-                                chunk.keyed.push(Keyed {
-                                    offset,
-                                    key: at..chunk.keys.len(),
-                                });
+                                let key = key_bytes(data, key, &mut chunk.keys);
+                                chunk.keyed.push(Keyed { offset, key });
                             }
                             None => chunk.keyless.push(offset),
                         }
@@ -438,4 +481,49 @@ enum Walk {
     Ended,
     /// Told to stop (the map is full, or the round stopped taking chunks).
     Stopped,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_of(data: &[u8], range: Range<usize>, keys: &mut Vec<u8>) -> (bool, Vec<u8>) {
+        let entry = Keyed {
+            offset: 0,
+            key: key_bytes(data, &data[range], keys),
+        };
+        let inline = matches!(entry.key, KeyBytes::Inline { .. });
+        (inline, entry.key(keys).to_vec())
+    }
+
+    #[test]
+    fn short_keys_travel_inline_and_others_are_copied_whole() {
+        let data: Vec<u8> = (0..64).collect();
+        let mut keys = Vec::new();
+        // Short, with 16 bytes from its start: inline.
+        assert_eq!(
+            key_of(&data, 3..17, &mut keys),
+            (true, data[3..17].to_vec())
+        );
+        assert_eq!(
+            key_of(&data, 48..64, &mut keys),
+            (true, data[48..64].to_vec())
+        );
+        assert_eq!(key_of(&data, 10..10, &mut keys), (true, Vec::new()));
+        assert!(keys.is_empty());
+        // Within 16 bytes of the end, or longer than 16 bytes: copied.
+        assert_eq!(
+            key_of(&data, 50..60, &mut keys),
+            (false, data[50..60].to_vec())
+        );
+        assert_eq!(
+            key_of(&data, 49..64, &mut keys),
+            (false, data[49..64].to_vec())
+        );
+        assert_eq!(
+            key_of(&data, 0..17, &mut keys),
+            (false, data[0..17].to_vec())
+        );
+        assert_eq!(keys.len(), 10 + 15 + 17);
+    }
 }
