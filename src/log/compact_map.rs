@@ -500,30 +500,20 @@ mod tests {
     fn short_keys_travel_inline_and_others_are_copied_whole() {
         let data: Vec<u8> = (0..64).collect();
         let mut keys = Vec::new();
-        // Short, with 16 bytes from its start: inline.
-        assert_eq!(
-            key_of(&data, 3..17, &mut keys),
-            (true, data[3..17].to_vec())
-        );
-        assert_eq!(
-            key_of(&data, 48..64, &mut keys),
-            (true, data[48..64].to_vec())
-        );
-        assert_eq!(key_of(&data, 10..10, &mut keys), (true, Vec::new()));
-        assert!(keys.is_empty());
-        // Within 16 bytes of the end, or longer than 16 bytes: copied.
-        assert_eq!(
-            key_of(&data, 50..60, &mut keys),
-            (false, data[50..60].to_vec())
-        );
-        assert_eq!(
-            key_of(&data, 49..64, &mut keys),
-            (false, data[49..64].to_vec())
-        );
-        assert_eq!(
-            key_of(&data, 0..17, &mut keys),
-            (false, data[0..17].to_vec())
-        );
+        let cases = [
+            // Short, with 16 bytes from its start: inline.
+            (3..17, true),
+            (48..64, true),
+            (10..10, true),
+            // Within 16 bytes of the end, or longer than 16 bytes: copied.
+            (50..60, false),
+            (49..64, false),
+            (0..17, false),
+        ];
+        for (range, inline) in cases {
+            let want = (inline, data[range.clone()].to_vec());
+            assert_eq!(key_of(&data, range.clone(), &mut keys), want, "{range:?}");
+        }
         assert_eq!(keys.len(), 10 + 15 + 17);
     }
 }
