@@ -126,19 +126,24 @@ impl PartitionLog {
     pub fn read_record(&self, offset: u64) -> Result<Option<LogRecord>> {
         let end = self.log_end_offset();
         self.check_point_offset(offset, end)?;
-        {
-            // Read under the lock, which rolls, retention and truncation
-            // wait on only for this one read: no count of the segment's
-            // references to raise and drop.
-            let segments = read_lock(&self.inner.segments);
-            if let Some((_, seg)) = segments.range(..=offset).next_back() {
-                if let Some(record) = seg.read_record(offset, end)? {
-                    return Ok(Some(record));
-                }
+        if let Some(seg) = self.segment_of(offset) {
+            if let Some(record) = seg.read_record(offset, end)? {
+                return Ok(Some(record));
             }
         }
         let mut reader = self.reader(offset).with_fetch_bytes(1);
         Ok(reader.record_in_next_batch(offset)?.map(|r| r.to_owned()))
+    }
+
+    /// The segment that would hold `offset`. Reads go through its own
+    /// handle, not under the lock of the segment list, which a roll,
+    /// retention or truncation waits on.
+    fn segment_of(&self, offset: u64) -> Option<Arc<Segment>> {
+        let segments = read_lock(&self.inner.segments);
+        segments
+            .range(..=offset)
+            .next_back()
+            .map(|(_, s)| s.clone())
     }
 
     /// Fails unless `offset` lies from the log start offset up to `end`
@@ -168,8 +173,7 @@ impl PartitionLog {
         end: u64,
         buf: &'b mut Vec<u8>,
     ) -> Result<Option<RecordView<'b>>> {
-        let segments = read_lock(&self.inner.segments);
-        let Some((_, seg)) = segments.range(..=offset).next_back() else {
+        let Some(seg) = self.segment_of(offset) else {
             return Ok(None);
         };
         let Some(found) = seg.read_record_bytes(offset, end, buf)? else {

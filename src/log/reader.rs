@@ -247,10 +247,11 @@ impl LogReader {
     /// is in range: compaction removed it, or it is a control record.
     ///
     /// This is [`PartitionLog::read_record`] for a reader kept across
-    /// reads: the record's bytes go into a buffer the reader keeps, so a
-    /// point read allocates nothing, and reads only the record once its
-    /// batch was checked (the integrity policy of
-    /// [`read_record`](PartitionLog::read_record)). Like
+    /// reads, with its integrity policy: the first read of a batch reads it
+    /// whole and checks it, later ones (while its segment's record table
+    /// is kept) read only the record, into a buffer the reader keeps, and
+    /// allocate nothing. Records of compressed, control or compacted
+    /// batches are read with their batch. Like
     /// [`next_batch`](Self::next_batch), it reads below the high watermark.
     ///
     /// # Examples

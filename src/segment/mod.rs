@@ -439,10 +439,6 @@ impl Segment {
         self.size.load(Ordering::Acquire)
     }
 
-    /// The segment's `.log` handle, opened on first use (for writing if
-    /// the segment is active, read-only otherwise). The handle stays
-    /// usable for as long as the caller holds it, even if the slot is
-    /// released meanwhile.
     /// Calls `f` with the segment's open file, opening it first if it is
     /// not open. The file stays open (its slot read-locked, which only
     /// makes an eviction pass it by) while `f` runs: no count of its
@@ -456,6 +452,10 @@ impl Segment {
         Ok(f(&*h))
     }
 
+    /// The segment's `.log` handle, opened on first use (for writing if
+    /// the segment is active, read-only otherwise). The handle stays
+    /// usable for as long as the caller holds it, even if the slot is
+    /// released meanwhile.
     pub(crate) fn handle(&self) -> Result<Arc<dyn FileHandle>> {
         if let Some(h) = read_lock(&self.file.file).as_ref() {
             touch(&self.file.referenced);

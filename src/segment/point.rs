@@ -299,26 +299,37 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
     Some(ends.into_boxed_slice())
 }
 
-/// The one record in `bytes[in_bytes]`, which starts at byte `start` of
-/// the batch with `header`, owned: its value moves to the front of
-/// `bytes`, which becomes the record's value, so that a point read copies
-/// the value once, from the file into the memory it is handed out in.
+/// The one record in `bytes` (exactly its bytes), which starts at byte
+/// `start` of the batch with `header`, owned. Its value moves to the front
+/// of `bytes`, which becomes the record's value, so that a point read
+/// copies the value once, from the file into the memory it is handed out
+/// in; unless the value is less than half of that memory (a large key or
+/// headers), which is then given back and the value copied.
 fn decode_into_owned(
     header: &BatchHeader,
     mut bytes: Vec<u8>,
-    in_bytes: std::ops::Range<usize>,
     start: usize,
 ) -> std::result::Result<Option<LogRecord>, DecodeError> {
     let (mut record, value) = {
-        let mut records = RecordIter::new(header, &bytes[in_bytes], Some(start));
+        let mut records = RecordIter::new(header, &bytes, Some(start));
         let view = match records.next_raw() {
             Some(Ok(view)) => view,
             Some(Err(e)) => return Err(e),
             None => return Ok(None),
         };
-        let at = |v: &[u8]| v.as_ptr().addr() - bytes.as_ptr().addr();
-        let value = view.value.map(|v| at(v)..at(v) + v.len());
-        (view.owned_except_value(), value)
+        let mut record = view.owned_except_value();
+        let value = match view.value {
+            Some(v) if v.len() * 2 < bytes.capacity() => {
+                record.value = Some(v.to_vec());
+                None
+            }
+            Some(v) => {
+                let at = v.as_ptr().addr() - bytes.as_ptr().addr();
+                Some(at..at + v.len())
+            }
+            None => None,
+        };
+        (record, value)
     };
     if let Some(value) = value {
         let len = value.len();
@@ -329,17 +340,27 @@ fn decode_into_owned(
     Ok(Some(record))
 }
 
-/// Where a point read put the bytes of a record, for
-/// [`Segment::decode_point`]: its batch's header and position, and the
-/// record's byte range within the batch and within the read buffer.
+/// Buffers of point reads larger than this are not kept for the next
+/// read of a smaller record.
+const KEPT_BUFFER: usize = 64 << 10;
+
+/// Makes `buf` `len` bytes long, zeroing only bytes it never held; drops
+/// the memory of a large buffer first when `len` is small.
+fn size_buffer(buf: &mut Vec<u8>, len: usize) {
+    if buf.capacity() > KEPT_BUFFER && len <= KEPT_BUFFER {
+        *buf = Vec::new();
+    }
+    buf.resize(len, 0);
+}
+
+/// Where a point read put the bytes of a record (the whole buffer), for
+/// [`Segment::decode_point`]: its batch's header and position, and where
+/// the record starts within its batch.
 #[derive(Debug, Clone)]
 pub(crate) struct PointRead {
     header: BatchHeader,
     position: u64,
-    /// The record's first byte within its batch.
     start: usize,
-    /// The record's bytes within the buffer.
-    in_buf: std::ops::Range<usize>,
 }
 
 impl Segment {
@@ -355,13 +376,8 @@ impl Segment {
         let Some(found) = self.read_record_bytes(offset, log_end, &mut buf)? else {
             return Ok(None);
         };
-        if buf.capacity() > 2 * found.in_buf.len() {
-            // Read with its whole batch: the record alone is handed out.
-            let view = self.decode_point(offset, &found, &buf)?;
-            return Ok(view.map(|v| v.to_owned()));
-        }
         let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
-        let record = decode_into_owned(&found.header, buf, found.in_buf, found.start);
+        let record = decode_into_owned(&found.header, buf, found.start);
         Ok(record.map_err(in_file)?.filter(|r| r.offset == offset))
     }
 
@@ -377,8 +393,7 @@ impl Segment {
         found: &PointRead,
         buf: &'b [u8],
     ) -> Result<Option<RecordView<'b>>> {
-        let bytes = &buf[found.in_buf.clone()];
-        let mut records = RecordIter::new(&found.header, bytes, Some(found.start));
+        let mut records = RecordIter::new(&found.header, buf, Some(found.start));
         match records.next_raw() {
             Some(Ok(view)) => Ok(Some(view).filter(|v| v.offset == offset)),
             Some(Err(e)) => Err(e.in_file(&self.log_path, found.position)),
@@ -409,7 +424,7 @@ impl Segment {
         };
         if let (Some(known), false) = (known, self.is_active()) {
             slot.touch();
-            if let Some(found) = self.read_known(&known, epoch, buf)? {
+            if let Some(found) = self.read_known(&known, log_end, epoch, buf)? {
                 return Ok(Some(found));
             }
         }
@@ -417,16 +432,20 @@ impl Segment {
     }
 
     /// Reads a record of a checked batch into `buf`, with one `pread`;
-    /// `None` if the segment changed state meanwhile.
+    /// `None` if the segment changed state meanwhile, or the batch claims
+    /// offsets at or past `log_end`.
     fn read_known(
         &self,
         known: &Known,
+        log_end: u64,
         epoch: u64,
         buf: &mut Vec<u8>,
     ) -> Result<Option<PointRead>> {
+        if known.header.last_offset() >= log_end {
+            return Ok(None);
+        }
         let len = known.end.saturating_sub(known.start) as usize;
-        // Only bytes the buffer never held are zeroed.
-        buf.resize(len, 0);
+        size_buffer(buf, len);
         let at = known.position + u64::from(known.start);
         let read = self.with_handle(|file| file.read_exact_at(buf, at))?;
         if self.record_tables.epoch.load(Ordering::Acquire) != epoch {
@@ -437,12 +456,12 @@ impl Segment {
             header: known.header,
             position: known.position,
             start: known.start as usize,
-            in_buf: 0..len,
         }))
     }
 
-    /// Finds the batch holding `offset`, reads it whole into `buf` and
-    /// checks it, and remembers it if the segment is sealed.
+    /// Finds the batch holding `offset`, reads it whole and checks it,
+    /// remembers it if the segment is sealed, and puts the record's bytes
+    /// in `buf`.
     fn read_and_check(
         &self,
         offset: u64,
@@ -469,10 +488,10 @@ impl Segment {
             return Ok(None);
         };
         let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
-        buf.resize(h.size(), 0);
-        file.read_exact_at(buf, found.position)
+        let mut bytes = vec![0u8; h.size()];
+        file.read_exact_at(&mut bytes, found.position)
             .ctx("read", &self.log_path)?;
-        let batch = RecordBatch::parse_raw(buf).map_err(in_file)?;
+        let batch = RecordBatch::parse_raw(&bytes).map_err(in_file)?;
         batch.check_crc().map_err(in_file)?;
         let Some(ends) = record_ends(&batch) else {
             return Ok(None);
@@ -484,11 +503,81 @@ impl Segment {
             self.record_tables.remember(h, found.position, ends, epoch);
         }
         let (start, stop) = (start as usize, stop as usize);
+        size_buffer(buf, stop - start);
+        buf.copy_from_slice(&bytes[start..stop]);
         Ok(Some(PointRead {
             header: h,
             position: found.position,
             start,
-            in_buf: start..stop,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{BatchBuilder, Record};
+
+    /// The header of a batch of `records` records from offset `base`.
+    fn header(base: u64, records: u32) -> BatchHeader {
+        let bytes = BatchBuilder::new()
+            .build(&[Record::new("v").with_timestamp(0)])
+            .unwrap();
+        let mut h = *RecordBatch::parse(&bytes).unwrap().header();
+        h.base_offset = base;
+        h.last_offset_delta = records - 1;
+        h.records_count = records;
+        h
+    }
+
+    fn tables(batches: &[(u64, u32)]) -> RecordTables {
+        let mut t = RecordTables::default();
+        for &(base, records) in batches {
+            let ends: Box<[u32]> = (0..records).map(|i| 100 + i).collect();
+            t.insert(header(base, records), base.wrapping_mul(10), ends);
+        }
+        t
+    }
+
+    fn check_every_offset(t: &RecordTables, offsets: impl Iterator<Item = u64>) {
+        for offset in offsets {
+            let want = t.entries.partition_point(|e| e.last_offset < offset);
+            assert_eq!(t.position_of(offset), want, "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn the_table_of_an_offset_is_found_whatever_the_batches() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        check_every_offset(&tables(&[]), 0..4);
+        for _ in 0..200 {
+            // Batches of uneven sizes, some not remembered (gaps between
+            // tables), from a random first offset.
+            let mut batches = Vec::new();
+            let mut base = next() % 1000;
+            for _ in 0..next() % 40 {
+                let records = 1 + (next() % 30) as u32;
+                if next() % 3 != 0 {
+                    batches.push((base, records));
+                }
+                base += u64::from(records) + next() % 3;
+            }
+            check_every_offset(&tables(&batches), 0..base + 3);
+        }
+        // Spans so wide that the proportion overflows 64 bits.
+        let huge = 1u64 << 62;
+        let t = tables(&[(0, 10), (huge, 10), (huge + 10, 5), (2 * huge, 3)]);
+        let around = |o: u64| o.saturating_sub(2)..o + 12;
+        let offsets = around(0)
+            .chain(around(huge))
+            .chain(around(huge + 10))
+            .chain(around(2 * huge));
+        check_every_offset(&t, offsets);
     }
 }

@@ -419,4 +419,17 @@ fn a_compressed_batch_whose_last_records_were_removed() {
         assert_eq!(got, in_batch, "reader({from})");
         assert_eq!(reader.position(), next, "reader({from})");
     }
+    // One record by offset from the compressed batches, owned and borrowed
+    // (a kept reader, its cursor left alone).
+    let mut reader = log.reader(0);
+    for offset in 0..21 {
+        let want = [0, 1, 2, 20].contains(&offset).then_some(offset);
+        let owned = log.read_record(offset).unwrap().map(|r| r.offset);
+        assert_eq!(owned, want, "read_record({offset})");
+        let borrowed = reader.record_at(offset).unwrap().map(|r| r.offset);
+        assert_eq!(borrowed, want, "record_at({offset})");
+    }
+    let value = reader.record_at(20).unwrap().and_then(|r| r.value);
+    assert_eq!(value, Some(&b"d"[..]));
+    assert_eq!(reader.position(), 0);
 }

@@ -298,3 +298,34 @@ fn a_kept_readers_record_at_reads_as_read_record_without_moving_the_cursor() {
     assert_eq!(reader.record_at(6).unwrap().unwrap().offset, 6);
     drop(fs);
 }
+
+#[test]
+fn an_owned_point_read_hands_out_values_sized_to_them() {
+    let (_, _, log) = mem_log(LogConfig::default());
+    let big_key = vec![b'k'; 4096];
+    let big_value = vec![b'v'; 4096];
+    log.append(&[
+        Record::new("v").with_key(big_key.clone()),
+        Record::new(big_value.clone()).with_key("k"),
+        Record::new("w").with_header("h", vec![0u8; 4096]),
+    ])
+    .unwrap();
+    log.roll().unwrap();
+    log.append(&[Record::new("active")]).unwrap();
+    // The first read of the batch checks it whole, the second reads the
+    // remembered record alone.
+    for _ in 0..2 {
+        let small = log.read_record(0).unwrap().unwrap();
+        assert_eq!(small.key.as_deref(), Some(&big_key[..]));
+        let value = small.value.unwrap();
+        assert_eq!(value, b"v");
+        assert!(value.capacity() < 64, "{} bytes kept", value.capacity());
+        let large = log.read_record(1).unwrap().unwrap();
+        assert_eq!(large.value.as_deref(), Some(&big_value[..]));
+        let with_header = log.read_record(2).unwrap().unwrap();
+        assert_eq!(with_header.headers.len(), 1);
+        let value = with_header.value.unwrap();
+        assert_eq!(value, b"w");
+        assert!(value.capacity() < 64, "{} bytes kept", value.capacity());
+    }
+}
