@@ -386,3 +386,28 @@ fn a_power_loss_during_an_append_of_a_new_epoch_never_leaves_a_batch_the_cache_m
         );
     }
 }
+
+#[test]
+fn read_record_reads_compressed_records_above_the_hw_as_uncompressed_ones() {
+    let mut c = Cluster::new(1);
+    c.log_config.compression = seglog::Compression::Gzip;
+    if !c.log_config.compression.is_available() {
+        return;
+    }
+    let (leader, _follower) = pair(&c);
+    put(&leader, "p", 2);
+    let log = leader.log();
+    assert_eq!((leader.high_watermark(), log.log_end_offset()), (0, 2));
+    // The gzip batch takes the general read, which reads to the log end.
+    let record = log.read_record(1).unwrap().expect("a record at 1");
+    assert_eq!(record.value.as_deref(), Some(&b"p1"[..]));
+    // A kept reader stops at the high watermark.
+    assert!(matches!(
+        log.reader(0).record_at(1),
+        Err(seglog::Error::OffsetOutOfRange {
+            requested: 1,
+            latest: 0,
+            ..
+        })
+    ));
+}

@@ -131,7 +131,7 @@ impl PartitionLog {
                 return Ok(Some(record));
             }
         }
-        let mut reader = self.reader(offset).with_fetch_bytes(1);
+        let mut reader = self.reader(offset).with_fetch_bytes(1).reading_to_log_end();
         Ok(reader.record_in_next_batch(offset)?.map(|r| r.to_owned()))
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use super::{FetchData, PartitionLog};
 use crate::aligned::AlignedBuf;
@@ -53,6 +54,9 @@ pub struct LogReader {
     /// The cursor of [`record_at`](Self::record_at)'s general read, made
     /// on its first use.
     fallback: Option<Box<LogReader>>,
+    /// Whether it reads up to the log end offset (a point read of
+    /// [`PartitionLog::read_record`]) rather than the high watermark.
+    to_log_end: bool,
 }
 
 /// One batch handed out by a [`LogReader`]: its header, its bytes, and an
@@ -174,7 +178,15 @@ impl LogReader {
             scratch: Vec::new(),
             point_buf: Vec::new(),
             fallback: None,
+            to_log_end: false,
         }
+    }
+
+    /// A cursor that reads up to the log end offset, past the high
+    /// watermark: the general read of [`PartitionLog::read_record`].
+    pub(super) fn reading_to_log_end(mut self) -> Self {
+        self.to_log_end = true;
+        self
     }
 
     /// Sets how many bytes each fetch asks for (at least one batch is
@@ -335,8 +347,12 @@ impl LogReader {
                 // Consumers read below the high watermark (for a log
                 // without replicas, the log end offset).
                 let inner = &self.log.inner;
-                let fetch =
-                    inner.read(self.next_offset, self.fetch_bytes, inner.high_watermark())?;
+                let end = if self.to_log_end {
+                    inner.log_end_offset.load(Ordering::Acquire)
+                } else {
+                    inner.high_watermark()
+                };
+                let fetch = inner.read(self.next_offset, self.fetch_bytes, end)?;
                 if fetch.is_empty() {
                     return Ok(None);
                 }
