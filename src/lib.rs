@@ -92,6 +92,14 @@
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(values, [b"paid".to_vec(), b"shipped".to_vec()]);
 //!
+//! // One record by offset: owned, or borrowed from a reader kept for
+//! // many such reads.
+//! let shipped = log.read_record(2)?.and_then(|r| r.value);
+//! assert_eq!(shipped.as_deref(), Some(&b"shipped"[..]));
+//! let mut reader = log.reader(0);
+//! let created = reader.record_at(0)?.and_then(|r| r.value);
+//! assert_eq!(created, Some(&b"created"[..]));
+//!
 //! // The same read as file ranges, for sendfile-style zero-copy.
 //! let fetch = log.read(0, 1 << 20)?;
 //! assert_eq!(fetch.next_offset(), 3);
