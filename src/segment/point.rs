@@ -24,6 +24,7 @@
 //! the budget is checked on every read instead. The total can exceed the
 //! budget only briefly, by the tables being inserted while a sweep runs.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -126,15 +127,15 @@ impl RecordTables {
         let tables = entries.len() as u64;
         // `into <= span`; a product past 64 bits (a span of 2^40 offsets)
         // takes the binary search.
-        let Some(guess) = into.checked_mul(tables).map(|p| p / (span + 1)) else {
-            return entries.partition_point(|e| e.last_offset < offset);
+        let guess = into
+            .checked_mul(tables)
+            .map(|p| ((p / (span + 1)) as usize).min(entries.len() - 1));
+        let holds = |g: &usize| {
+            entries[*g].last_offset >= offset && (*g == 0 || entries[*g - 1].last_offset < offset)
         };
-        let guess = (guess as usize).min(entries.len() - 1);
-        let holds = entries[guess].last_offset >= offset;
-        if holds && (guess == 0 || entries[guess - 1].last_offset < offset) {
-            return guess;
-        }
-        entries.partition_point(|e| e.last_offset < offset)
+        guess
+            .filter(holds)
+            .unwrap_or_else(|| entries.partition_point(|e| e.last_offset < offset))
     }
 
     /// Adds a table; returns the bytes to charge (what was added less
@@ -299,45 +300,33 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
     Some(ends.into_boxed_slice())
 }
 
-/// The one record in `bytes` (exactly its bytes), which starts at byte
-/// `start` of the batch with `header`, owned. Its value moves to the front
-/// of `bytes`, which becomes the record's value, so that a point read
-/// copies the value once, from the file into the memory it is handed out
-/// in; unless the value is less than half of that memory (a large key or
-/// headers), which is then given back and the value copied.
-fn decode_into_owned(
-    header: &BatchHeader,
-    mut bytes: Vec<u8>,
-    start: usize,
-) -> std::result::Result<Option<LogRecord>, DecodeError> {
-    let (mut record, value) = {
-        let mut records = RecordIter::new(header, &bytes, Some(start));
-        let view = match records.next_raw() {
-            Some(Ok(view)) => view,
-            Some(Err(e)) => return Err(e),
-            None => return Ok(None),
-        };
-        let mut record = view.owned_except_value();
-        let value = match view.value {
-            Some(v) if v.len() * 2 < bytes.capacity() => {
-                record.value = Some(v.to_vec());
-                None
-            }
-            Some(v) => {
-                let at = v.as_ptr().addr() - bytes.as_ptr().addr();
-                Some(at..at + v.len())
-            }
-            None => None,
-        };
-        (record, value)
-    };
-    if let Some(value) = value {
-        let len = value.len();
-        bytes.copy_within(value, 0);
-        bytes.truncate(len);
-        record.value = Some(bytes);
+/// An owned copy of `view`, a record decoded from `bytes`, but for its
+/// value when `bytes` itself should become the value: then where the
+/// value lies in `bytes` (see [`into_value`]). A point read so copies the
+/// value once, from the file into the memory it is handed out in; unless
+/// the value is less than half of that memory (a large key or headers),
+/// which is then given back and the value copied.
+fn owned_but_value(view: &RecordView<'_>, bytes: &Vec<u8>) -> (LogRecord, Option<Range<usize>>) {
+    let mut record = view.owned_except_value();
+    match view.value {
+        Some(v) if v.len() * 2 < bytes.capacity() => {
+            record.value = Some(v.to_vec());
+            (record, None)
+        }
+        Some(v) => {
+            let at = v.as_ptr().addr() - bytes.as_ptr().addr();
+            (record, Some(at..at + v.len()))
+        }
+        None => (record, None),
     }
-    Ok(Some(record))
+}
+
+/// `bytes` turned into the value lying at `value` in it.
+fn into_value(mut bytes: Vec<u8>, value: Range<usize>) -> Vec<u8> {
+    let len = value.len();
+    bytes.copy_within(value, 0);
+    bytes.truncate(len);
+    bytes
 }
 
 /// Buffers of point reads larger than this are not kept for the next
@@ -376,9 +365,14 @@ impl Segment {
         let Some(found) = self.read_record_bytes(offset, log_end, &mut buf)? else {
             return Ok(None);
         };
-        let in_file = |e: DecodeError| e.in_file(&self.log_path, found.position);
-        let record = decode_into_owned(&found.header, buf, found.start);
-        Ok(record.map_err(in_file)?.filter(|r| r.offset == offset))
+        let (mut record, value) = match self.decode_point(offset, &found, &buf)? {
+            Some(view) => owned_but_value(&view, &buf),
+            None => return Ok(None),
+        };
+        if let Some(value) = value {
+            record.value = Some(into_value(buf, value));
+        }
+        Ok(Some(record))
     }
 
     /// Decodes the record at `offset` that [`read_record_bytes`](Self::read_record_bytes)
