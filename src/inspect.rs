@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::io::{self as fsio, Fs, IoContext, OpenMode, StdFs};
 use crate::record::{RecordBatch, TimestampType};
 use crate::segment::{
-    check_whole_entries, parse_file_name, FileKind, OffsetEntries, Scanner, Step, TimeEntries,
+    check_whole_entries, parse_file_name, FileKind, OffsetEntries, Scanner, TimeEntries,
     OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
 /// The entries of the index files, as [`read_offset_index`] and
@@ -95,19 +95,13 @@ pub fn for_each_batch(
     let file = fs.open(path, OpenMode::Read).ctx("open", path)?;
     let size = file.len().ctx("stat", path)?;
     let mut scanner = Scanner::new(&*file, segment.base_offset, 0, size, 1 << 20);
-    loop {
-        let b = match scanner.next().ctx("read", path)? {
-            Step::Batch(b) => b,
-            Step::End => return Ok(()),
-            Step::Invalid {
-                position, reason, ..
-            } => return Err(Error::corrupt(path, position, reason)),
-        };
+    while let Some(b) = scanner.next_intact(path)? {
         let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
         let batch = RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, b.position))?;
         batch.check_crc().map_err(|e| e.in_file(path, b.position))?;
         f(b.position, &batch)?;
     }
+    Ok(())
 }
 
 /// Every entry of an `.index` file as stored (including zero-filled

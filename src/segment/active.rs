@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::index::{push_offset_entry, push_time_entry, IndexCursor, TimestampOffset};
-use super::scan::{Scanner, Step, HEADER_CHUNK};
+use super::scan::{Scanner, HEADER_CHUNK};
 use super::{
     lock, read_lock, write_lock, FileKind, IndexBytes, IndexState, OffsetEntries, Segment,
     SegmentContext, TimeEntries, OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::{self as fsio, FileHandle, IoContext, OpenMode};
 use crate::record::BATCH_HEADER_LEN;
 
@@ -631,24 +631,14 @@ fn walk_tail(
     let mut max = last_time_entry.unwrap_or(TimestampOffset::UNKNOWN);
     let mut last_offset = None;
     let mut scanner = Scanner::new(log_file, base, from.min(size), size, HEADER_CHUNK);
-    loop {
-        match scanner.next().ctx("read", log_path)? {
-            Step::Batch(b) => {
-                if b.header.max_timestamp > max.timestamp {
-                    max = TimestampOffset {
-                        timestamp: b.header.max_timestamp,
-                        offset: b.header.last_offset(),
-                    };
-                }
-                last_offset = Some(b.header.last_offset());
-            }
-            Step::End => break,
-            Step::Invalid {
-                position, reason, ..
-            } => {
-                return Err(Error::corrupt(log_path, position, reason));
-            }
+    while let Some(b) = scanner.next_intact(log_path)? {
+        if b.header.max_timestamp > max.timestamp {
+            max = TimestampOffset {
+                timestamp: b.header.max_timestamp,
+                offset: b.header.last_offset(),
+            };
         }
+        last_offset = Some(b.header.last_offset());
     }
     let first_batch_timestamp = if size == 0 {
         None

@@ -276,47 +276,38 @@ impl Segment {
             HEADER_CHUNK,
         );
         let mut scratch = Vec::new();
-        loop {
-            match scanner.next().ctx("read", &self.log_path)? {
-                Step::Batch(b) => {
-                    if b.header.max_timestamp < timestamp
-                        || b.header.last_offset() < starting_offset
-                    {
-                        continue;
-                    }
-                    let bytes = scanner.batch_bytes(&b).ctx("read", &self.log_path)?;
-                    let batch = RecordBatch::parse_raw(bytes)
-                        .map_err(|e| e.in_file(&self.log_path, b.position))?;
-                    if b.header.timestamp_type() == TimestampType::LogAppendTime {
-                        // Every record carries the batch's timestamp.
-                        let first = first_record_at_or_after(
-                            &batch,
-                            starting_offset,
-                            &mut scratch,
-                            &self.log_path,
-                            b.position,
-                        )?;
-                        if let Some(o) = first {
-                            return Ok(Some((o, b.header.max_timestamp)));
-                        }
-                        continue;
-                    }
-                    let mut records = batch
-                        .records_raw(&mut scratch)
-                        .map_err(|e| e.in_file(&self.log_path, b.position))?;
-                    while let Some(r) = records.next_raw() {
-                        let r = r.map_err(|e| e.in_file(&self.log_path, b.position))?;
-                        if r.timestamp >= timestamp && r.offset >= starting_offset {
-                            return Ok(Some((r.offset, r.timestamp)));
-                        }
-                    }
+        while let Some(b) = scanner.next_intact(&self.log_path)? {
+            if b.header.max_timestamp < timestamp || b.header.last_offset() < starting_offset {
+                continue;
+            }
+            let bytes = scanner.batch_bytes(&b).ctx("read", &self.log_path)?;
+            let batch =
+                RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(&self.log_path, b.position))?;
+            if b.header.timestamp_type() == TimestampType::LogAppendTime {
+                // Every record carries the batch's timestamp.
+                let first = first_record_at_or_after(
+                    &batch,
+                    starting_offset,
+                    &mut scratch,
+                    &self.log_path,
+                    b.position,
+                )?;
+                if let Some(o) = first {
+                    return Ok(Some((o, b.header.max_timestamp)));
                 }
-                Step::End => return Ok(None),
-                Step::Invalid {
-                    position, reason, ..
-                } => return Err(Error::corrupt(&self.log_path, position, reason)),
+                continue;
+            }
+            let mut records = batch
+                .records_raw(&mut scratch)
+                .map_err(|e| e.in_file(&self.log_path, b.position))?;
+            while let Some(r) = records.next_raw() {
+                let r = r.map_err(|e| e.in_file(&self.log_path, b.position))?;
+                if r.timestamp >= timestamp && r.offset >= starting_offset {
+                    return Ok(Some((r.offset, r.timestamp)));
+                }
             }
         }
+        Ok(None)
     }
 }
 
