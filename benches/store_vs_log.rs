@@ -8,8 +8,14 @@
 //!   of the same records in batches of the size the producer makes (read
 //!   back from its log), on a partition of the same store. Each value is
 //!   copied into its record in both, and both take their timestamps from
-//!   the system clock. At the end of each batch of iterations the producer
-//!   is flushed and both logs' buffered bytes are handed to the OS.
+//!   the system clock. Iterations are timed in stretches of about 64 MiB,
+//!   at the end of which the producer is flushed and both logs' buffered
+//!   bytes are handed to the OS; between stretches, untimed, the log is
+//!   truncated to its start. So gigabytes of appends go to one segment
+//!   file that never outgrows 64 MiB: they neither fill the disk nor make
+//!   the OS throttle the writes of whichever side happens to run while
+//!   it writes back dirty pages, and no file is created or deleted while
+//!   timed (which costs more the more files were deleted before).
 //! * `consume/<size>`: a partition of about 21 MiB (200,000 records of
 //!   100 B, 20,000 of 1 KiB, written by a producer) read from the start:
 //!   a `LogReader` touching every record's value (the baseline), against
@@ -88,39 +94,65 @@ fn bench_send_vs_append(c: &mut Criterion) {
         group.sample_size(30);
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(4));
+        let stretch = (STRETCH_BYTES / (SEND_RECORDS * len)).max(1) as u64;
         group.bench_function("PartitionLog::append", |b| {
             let (_, _, _, log, per_batch) = setup();
             b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    for chunk in values.chunks(*per_batch) {
-                        let records: Vec<Record> =
-                            chunk.iter().map(|v| Record::new(v.clone())).collect();
-                        log.append_with(&records, Durability::None).unwrap();
+                in_stretches(iters, stretch, log, |n| {
+                    for _ in 0..n {
+                        for chunk in values.chunks(*per_batch) {
+                            let records: Vec<Record> =
+                                chunk.iter().map(|v| Record::new(v.clone())).collect();
+                            log.append_with(&records, Durability::None).unwrap();
+                        }
                     }
-                }
-                log.flush_with(Durability::Flush).unwrap();
-                start.elapsed()
+                    log.flush_with(Durability::Flush).unwrap();
+                })
             })
         });
         group.bench_function("Producer::send+flush", |b| {
             let (_, store, log, _, _) = setup();
             b.iter_custom(|iters| {
                 let producer = producer(store);
-                let start = Instant::now();
-                for _ in 0..iters {
-                    for v in &values {
-                        let record = ProducerRecord::new("sent", v.clone()).with_partition(0);
-                        producer.send(record).unwrap();
+                in_stretches(iters, stretch, log, |n| {
+                    for _ in 0..n {
+                        for v in &values {
+                            let record = ProducerRecord::new("sent", v.clone()).with_partition(0);
+                            producer.send(record).unwrap();
+                        }
                     }
-                }
-                producer.flush().unwrap();
-                log.flush_with(Durability::Flush).unwrap();
-                start.elapsed()
+                    producer.flush().unwrap();
+                    log.flush_with(Durability::Flush).unwrap();
+                })
             })
         });
         group.finish();
     }
+}
+
+/// Bytes appended between two maintenance passes of `send_vs_append`.
+const STRETCH_BYTES: usize = 64 << 20;
+
+/// Runs `iters` iterations as `run(n)` calls of at most `stretch`
+/// iterations each, timed, each followed by an untimed truncation of
+/// `log` to its start; returns the time of the calls.
+fn in_stretches(
+    iters: u64,
+    stretch: u64,
+    log: &PartitionLog,
+    mut run: impl FnMut(u64),
+) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(stretch);
+        let start = Instant::now();
+        run(n);
+        elapsed += start.elapsed();
+        log.truncate_to(log.log_start_offset()).unwrap();
+        left -= n;
+    }
+    elapsed
 }
 
 /// `.log` bytes of each `consume` partition, about.

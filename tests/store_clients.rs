@@ -499,6 +499,53 @@ fn a_deleted_topic_is_reported_to_its_clients() {
     assert_eq!(got[0].value.as_deref(), Some(&b"c"[..]));
 }
 
+/// A producer keeps what it looked up of a topic only while the store's
+/// topics are unchanged: it sees partitions added, and a topic created
+/// again with other settings.
+#[test]
+fn a_producer_sees_its_topics_change() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 1, &[]).unwrap();
+    let producer = store.producer(ProducerConfig::default());
+    producer
+        .send_and_wait(ProducerRecord::new("t", "a").with_partition(0))
+        .unwrap();
+    assert!(matches!(
+        producer.send(ProducerRecord::new("t", "b").with_partition(2)),
+        Err(Error::UnknownPartition { partitions: 1, .. })
+    ));
+    store.add_partitions("t", 3).unwrap();
+    let meta = producer
+        .send_and_wait(ProducerRecord::new("t", "b").with_partition(2))
+        .unwrap();
+    assert_eq!((meta.partition, meta.offset), (2, 0));
+    // Keyed records are spread over the three partitions now.
+    let partitions: HashSet<u32> = (0..30)
+        .map(|i| {
+            let record = ProducerRecord::new("t", "v").with_key(format!("key-{i}"));
+            producer.send(record).unwrap().partition()
+        })
+        .collect();
+    assert_eq!(partitions.len(), 3);
+    producer.flush().unwrap();
+
+    // Deleted and created again, compacted: keyless records are refused
+    // by the new topic's policy, keyed ones land in its empty log.
+    store.delete_topic("t").unwrap();
+    store
+        .create_topic("t", 1, &[("cleanup.policy", "compact")])
+        .unwrap();
+    assert!(matches!(
+        producer.send(ProducerRecord::new("t", "c")),
+        Err(Error::MissingKey { .. })
+    ));
+    let meta = producer
+        .send_and_wait(ProducerRecord::new("t", "c").with_key("k"))
+        .unwrap();
+    assert_eq!((meta.partition, meta.offset), (0, 0));
+    assert_eq!(store.partition("t", 0).unwrap().log_end_offset(), 1);
+}
+
 /// Producers on four threads, consumers on two, eight partitions: every
 /// record arrives exactly once, in the order it was sent per partition.
 #[test]

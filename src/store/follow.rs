@@ -115,6 +115,7 @@ impl StoreInner {
                 // Deleted, or deleted and created again (fewer partitions,
                 // other overrides): its logs go, readers see it closed.
                 write_lock(&self.topics).remove(&t.name);
+                self.topics_changed();
                 for log in read_lock(&t.partitions).iter() {
                     let _ = log.close();
                 }
@@ -129,6 +130,7 @@ impl StoreInner {
                     if have < e.partitions {
                         let logs = self.open_logs(&t.name, &t.config, have..e.partitions)?;
                         write_lock(&t.partitions).extend(logs);
+                        self.topics_changed();
                         changed = true;
                     }
                 }
@@ -146,6 +148,7 @@ impl StoreInner {
                         replicas: Default::default(),
                     });
                     write_lock(&self.topics).insert(e.name.clone(), topic);
+                    self.topics_changed();
                     changed = true;
                 }
             }

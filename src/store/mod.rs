@@ -129,7 +129,7 @@ mod topics;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -409,6 +409,10 @@ pub(crate) struct StoreInner {
     pub(crate) high_watermarks: Arc<SharedOffsetCheckpoints>,
     pub(crate) signal: Arc<AppendSignal>,
     pub(crate) topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Moved on by every change of `topics` or of a topic's partitions
+    /// ([`topics_changed`](Self::topics_changed)): what a producer looked
+    /// up while it had a value is current while it still has it.
+    topics_version: AtomicU64,
     /// Topics committed as deleted whose directories may still be there
     /// (a deletion that failed part-way); finished by the next topic
     /// change, maintenance pass or open.
@@ -519,6 +523,18 @@ impl StoreInner {
 
     /// [`check_open`](Self::check_open), and [`Error::ReadOnly`] for a
     /// store opened read-only.
+    /// Marks the topics, or a topic's partitions, as changed; called
+    /// after each change.
+    pub(crate) fn topics_changed(&self) {
+        self.topics_version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The version of the topics: unchanged while no topic is created or
+    /// deleted and no partition added.
+    pub(crate) fn topics_version(&self) -> u64 {
+        self.topics_version.load(Ordering::Acquire)
+    }
+
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         if self.read_only {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::groups;
@@ -86,6 +86,7 @@ impl StoreInner {
             config,
             signal,
             topics: RwLock::new(BTreeMap::new()),
+            topics_version: AtomicU64::new(0),
             deleting: Mutex::new(Vec::new()),
             leftover_dirs: AtomicBool::new(false),
             admin: Mutex::new(()),

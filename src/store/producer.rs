@@ -12,9 +12,9 @@
 //! order they were sent. The [`Producer`] docs say what this means for
 //! the application.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, MutexGuard, RwLock};
+use std::sync::{Arc, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use super::accumulator::{BatchResult, ClosedBy, OpenBatch, Slot};
@@ -310,6 +310,21 @@ impl Delivery {
 pub struct Producer {
     store: LogStore,
     pub(super) shared: Arc<Shared>,
+    /// The topics sent to, as last looked up.
+    routes: RwLock<BTreeMap<String, Arc<Route>>>,
+}
+
+/// A topic as a producer looked it up, kept while the store's topics do
+/// not change, so that a `send` need not look it up again.
+struct Route {
+    topic: Arc<Topic>,
+    /// The store's topics version it was looked up at.
+    version: u64,
+    /// Its partition count then.
+    partitions: u32,
+    /// The open batches of its partitions, as they are used (taken from
+    /// the producer's batches, which own them).
+    slots: Vec<OnceLock<Arc<Slot>>>,
 }
 
 impl fmt::Debug for Producer {
@@ -367,6 +382,7 @@ impl LogStore {
                 batches: RwLock::new(HashMap::new()),
                 sender: Sender::default(),
             }),
+            routes: RwLock::new(BTreeMap::new()),
         }
     }
 }
@@ -417,8 +433,8 @@ impl Producer {
                 reason: "an internal topic is written only by the store itself".to_string(),
             });
         }
-        let t = self.store.inner.topic(&topic)?;
-        let partitions = t.partition_count();
+        let route = self.route(&topic)?;
+        let (t, partitions) = (&route.topic, route.partitions);
         let partition = match partition {
             Some(p) if p < partitions => p,
             Some(p) => {
@@ -467,10 +483,10 @@ impl Producer {
         if !self.shared.sender.started() {
             sender::start(&self.shared, &self.store.inner)?;
         }
-        let slot = self.slot(&t, partition)?;
+        let slot = self.slot(&route, partition)?;
         let mut open = lock(&slot.open);
         loop {
-            let current = Arc::ptr_eq(&open.topic, &t);
+            let current = Arc::ptr_eq(&open.topic, t);
             if !current && open.records.is_empty() {
                 // The topic was deleted and created again: start over on
                 // the new one.
@@ -595,8 +611,42 @@ impl Producer {
         first.map_or(Ok(()), Err)
     }
 
+    /// The topic `name` as the store has it now: the one looked up last
+    /// if the store's topics have not changed since.
+    fn route(&self, name: &str) -> Result<Arc<Route>> {
+        let inner = &self.store.inner;
+        let version = inner.topics_version();
+        if let Some(route) = read_lock(&self.routes).get(name) {
+            if route.version == version {
+                return Ok(route.clone());
+            }
+        }
+        let topic = inner.topic(name)?;
+        let partitions = topic.partition_count();
+        let route = Arc::new(Route {
+            topic,
+            version,
+            partitions,
+            slots: (0..partitions).map(|_| OnceLock::new()).collect(),
+        });
+        write_lock(&self.routes).insert(name.to_string(), route.clone());
+        Ok(route)
+    }
+
+    /// The open batch of a partition of `route` (below its partition
+    /// count).
+    fn slot(&self, route: &Route, partition: u32) -> Result<Arc<Slot>> {
+        let cell = &route.slots[partition as usize];
+        if let Some(slot) = cell.get() {
+            return Ok(slot.clone());
+        }
+        let slot = self.make_slot(&route.topic, partition)?;
+        // Any slot a racing send put in is this one, from the batches.
+        Ok(cell.get_or_init(|| slot).clone())
+    }
+
     /// The open batch of a partition, created on first use.
-    fn slot(&self, topic: &Arc<Topic>, partition: u32) -> Result<Arc<Slot>> {
+    fn make_slot(&self, topic: &Arc<Topic>, partition: u32) -> Result<Arc<Slot>> {
         if let Some(s) = read_lock(&self.shared.batches)
             .get(&topic.name)
             .and_then(|v| v.get(partition as usize))

@@ -350,6 +350,7 @@ impl StoreInner {
                 replicas: Default::default(),
             }),
         );
+        inner.topics_changed();
         Ok(())
     }
 }
@@ -421,6 +422,7 @@ impl LogStore {
         }
         layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
         write_lock(&t.partitions).extend(logs);
+        inner.topics_changed();
         Ok(())
     }
 
@@ -475,6 +477,7 @@ impl LogStore {
         let entry = entry.clone();
         layout::write_topics(&*inner.fs, &inner.dir, &entries)?;
         write_lock(&inner.topics).remove(topic);
+        inner.topics_changed();
         lock(&inner.deleting).push(entry);
         let logs: Vec<PartitionLog> = read_lock(&t.partitions).clone();
         for log in &logs {
