@@ -11,7 +11,7 @@
 //! which every delivery of its records shares.
 
 use std::mem;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use super::{ProducerConfig, Topic};
@@ -31,10 +31,13 @@ pub(super) struct Appended {
 }
 
 /// The outcome of appending one batch, shared by its deliveries.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct BatchResult {
     outcome: Mutex<Outcome>,
     done: Condvar,
+    /// The partition's slot, to close the batch early; gone with its
+    /// producer, which appends every open batch as it goes.
+    slot: Weak<Slot>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +48,28 @@ struct Outcome {
 }
 
 impl BatchResult {
+    fn new(slot: Weak<Slot>) -> BatchResult {
+        BatchResult {
+            outcome: Mutex::default(),
+            done: Condvar::new(),
+            slot,
+        }
+    }
+
+    /// Appends the batch now if it is still open (without waiting for its
+    /// linger).
+    pub(super) fn close_early(self: &Arc<Self>) {
+        if self.is_done() {
+            return;
+        }
+        if let Some(slot) = self.slot.upgrade() {
+            let open = lock(&slot.open);
+            if Arc::ptr_eq(&open.result, self) {
+                slot.close(open, ClosedBy::Caller);
+            }
+        }
+    }
+
     fn set(&self, result: Result<Appended>) {
         let mut outcome = lock(&self.outcome);
         outcome.result = Some(result);
@@ -104,6 +129,8 @@ pub(super) enum ClosedBy {
 
 /// One partition of a producer: its open batch and its append gate.
 pub(super) struct Slot {
+    /// Itself, for the results of its batches.
+    me: Weak<Slot>,
     partition: u32,
     durability: Option<Durability>,
     acks: Acks,
@@ -146,8 +173,14 @@ pub(super) struct OpenBatch {
 }
 
 impl Slot {
-    pub(super) fn new(topic: &Arc<Topic>, partition: u32, config: &ProducerConfig) -> Result<Slot> {
-        Ok(Slot {
+    pub(super) fn new(
+        topic: &Arc<Topic>,
+        partition: u32,
+        config: &ProducerConfig,
+    ) -> Result<Arc<Slot>> {
+        let log = topic.log(partition)?;
+        Ok(Arc::new_cyclic(|me: &Weak<Slot>| Slot {
+            me: me.clone(),
             partition,
             durability: config.durability,
             acks: config.acks,
@@ -155,16 +188,16 @@ impl Slot {
             partitioner: config.partitioner.clone(),
             open: Mutex::new(OpenBatch {
                 topic: topic.clone(),
-                log: topic.log(partition)?,
+                log,
                 records: Vec::new(),
                 bytes: 0,
-                result: Arc::new(BatchResult::default()),
+                result: Arc::new(BatchResult::new(me.clone())),
                 due: None,
                 queued: false,
                 closed_at: None,
             }),
             gate: Mutex::new(Gate::default()),
-        })
+        }))
     }
 
     /// Closes the open batch, if it has records, and appends it after the
@@ -181,7 +214,8 @@ impl Slot {
             return None;
         }
         let records = mem::replace(&mut open.records, mem::take(&mut gate.spare));
-        let result = mem::take(&mut open.result);
+        let next = Arc::new(BatchResult::new(self.me.clone()));
+        let result = mem::replace(&mut open.result, next);
         let (topic, log) = (open.topic.clone(), open.log.clone());
         open.bytes = 0;
         open.due = None;

@@ -189,7 +189,6 @@ pub struct Delivery {
     index: u32,
     timestamp: i64,
     batch: Arc<BatchResult>,
-    slot: Arc<Slot>,
 }
 
 impl fmt::Debug for Delivery {
@@ -244,12 +243,7 @@ impl Delivery {
     /// it): [`Error::Io`], [`Error::Poisoned`], [`Error::StoreClosed`] or
     /// [`Error::Closed`].
     pub fn wait(self) -> Result<RecordMetadata> {
-        if !self.batch.is_done() {
-            let open = lock(&self.slot.open);
-            if Arc::ptr_eq(&open.result, &self.batch) {
-                self.slot.close(open, ClosedBy::Caller);
-            }
-        }
+        self.batch.close_early();
         let done = self.batch.wait()?;
         Ok(RecordMetadata {
             partition: self.partition,
@@ -510,13 +504,12 @@ impl Producer {
             open = lock(&slot.open);
         }
         let index = open.records.len() as u32;
-        let batch = self.add(&slot, open, record, size)?;
+        let batch = self.add(slot, open, record, size)?;
         Ok(Delivery {
             partition,
             index,
             timestamp,
             batch,
-            slot,
         })
     }
 
@@ -635,14 +628,14 @@ impl Producer {
 
     /// The open batch of a partition of `route` (below its partition
     /// count).
-    fn slot(&self, route: &Route, partition: u32) -> Result<Arc<Slot>> {
+    fn slot<'r>(&self, route: &'r Route, partition: u32) -> Result<&'r Arc<Slot>> {
         let cell = &route.slots[partition as usize];
         if let Some(slot) = cell.get() {
-            return Ok(slot.clone());
+            return Ok(slot);
         }
         let slot = self.make_slot(&route.topic, partition)?;
         // Any slot a racing send put in is this one, from the batches.
-        Ok(cell.get_or_init(|| slot).clone())
+        Ok(cell.get_or_init(|| slot))
     }
 
     /// The open batch of a partition, created on first use.
@@ -658,7 +651,7 @@ impl Producer {
         let slots = batches.entry(topic.name.clone()).or_default();
         while slots.len() <= partition as usize {
             let p = slots.len() as u32;
-            slots.push(Arc::new(Slot::new(topic, p, config)?));
+            slots.push(Slot::new(topic, p, config)?);
         }
         Ok(slots[partition as usize].clone())
     }
