@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 #[cfg(any(test, feature = "testing"))]
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -24,17 +24,22 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         match SystemTime::now().duration_since(UNIX_EPOCH) {
-            // Seconds and milliseconds rather than `as_millis`, whose
-            // 128-bit arithmetic costs more than the rest of the call.
-            Ok(d) => i64::try_from(d.as_secs())
-                .ok()
-                .and_then(|s| s.checked_mul(1_000))
-                .and_then(|ms| ms.checked_add(i64::from(d.subsec_millis())))
-                .unwrap_or(i64::MAX),
+            Ok(d) => millis(d),
             // A clock set before 1970: report the epoch rather than fail.
             Err(_) => 0,
         }
     }
+}
+
+/// Whole milliseconds in `d`, `i64::MAX` past it: from seconds and
+/// milliseconds rather than `as_millis`, whose 128-bit arithmetic a
+/// producer would pay on every record it stamps.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_secs())
+        .ok()
+        .and_then(|s| s.checked_mul(1_000))
+        .and_then(|ms| ms.checked_add(i64::from(d.subsec_millis())))
+        .unwrap_or(i64::MAX)
 }
 
 /// A clock that only moves when told to. Clones share the same time. A
@@ -83,16 +88,29 @@ impl Clock for ManualClock {
 mod tests {
     use super::*;
 
-    fn millis_since_epoch() -> i64 {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        i64::try_from(d.as_millis()).unwrap()
+    #[test]
+    fn durations_turn_into_whole_milliseconds() {
+        for (secs, nanos) in [
+            (0, 0),
+            (0, 999_999),
+            (1, 1_000_000),
+            (1_700_000_000, 999_999_999),
+        ] {
+            let d = Duration::new(secs, nanos);
+            assert_eq!(millis(d), i64::try_from(d.as_millis()).unwrap(), "{d:?}");
+        }
+        let last = i64::MAX / 1_000;
+        assert_eq!(millis(Duration::new(last as u64, 0)), last * 1_000);
+        assert_eq!(millis(Duration::new(last as u64 + 1, 0)), i64::MAX);
+        assert_eq!(millis(Duration::new(u64::MAX, 999_999_999)), i64::MAX);
     }
 
     #[test]
     fn the_system_clock_reads_milliseconds_since_the_epoch() {
-        let before = millis_since_epoch();
+        let read = || millis(SystemTime::now().duration_since(UNIX_EPOCH).unwrap());
+        let before = read();
         let now = SystemClock.now_ms();
-        let after = millis_since_epoch();
+        let after = read();
         assert!(
             before <= now && now <= after,
             "{before} <= {now} <= {after}"

@@ -546,6 +546,130 @@ fn a_producer_sees_its_topics_change() {
     assert_eq!(store.partition("t", 0).unwrap().log_end_offset(), 1);
 }
 
+/// Sends on two threads while the topic grows, and is deleted and created
+/// again: each send lands in the topic it found or fails as the topic it
+/// found is gone, and afterwards the producer sends to every partition
+/// of the topic as it is now.
+#[test]
+fn sends_race_topic_changes() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 1, &[]).unwrap();
+    let producer = Arc::new(store.producer(ProducerConfig::default()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let senders: Vec<_> = (0..2)
+        .map(|n| {
+            let (producer, stop) = (producer.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let record = ProducerRecord::new("t", "v").with_key(format!("{n}-{i}"));
+                    match producer.send(record) {
+                        Ok(_)
+                        | Err(Error::UnknownTopic { .. })
+                        | Err(Error::UnknownPartition { .. })
+                        | Err(Error::Closed) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    for round in 0..20u32 {
+        store.add_partitions("t", 2 + round % 3).unwrap_or(());
+        std::thread::sleep(Duration::from_millis(1));
+        store.delete_topic("t").unwrap();
+        store.create_topic("t", 1 + round % 4, &[]).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in senders {
+        s.join().unwrap();
+    }
+    let _ = producer.flush();
+    let partitions = store.describe_topic("t").unwrap().partitions.len() as u32;
+    assert_eq!(partitions, 4);
+    for p in 0..partitions {
+        let end = store.partition("t", p).unwrap().log_end_offset();
+        let meta = producer
+            .send_and_wait(ProducerRecord::new("t", "last").with_partition(p))
+            .unwrap();
+        assert_eq!((meta.partition, meta.offset), (p, end));
+    }
+}
+
+/// A delivery outlives its producer: dropping the producer appends the
+/// open batch, and the delivery reports where its record landed.
+#[test]
+fn a_delivery_is_waited_for_after_its_producer_is_dropped() {
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 1, &[]).unwrap();
+    let producer = store.producer(ProducerConfig {
+        linger: Duration::from_secs(60),
+        ..ProducerConfig::default()
+    });
+    producer
+        .send(ProducerRecord::new("t", "a").with_partition(0))
+        .unwrap();
+    let delivery = producer
+        .send(ProducerRecord::new("t", "b").with_partition(0))
+        .unwrap();
+    drop(producer);
+    assert_eq!(delivery.wait().unwrap().offset, 1);
+    assert_eq!(store.partition("t", 0).unwrap().log_end_offset(), 2);
+}
+
+/// Should a partitioner's panic stop a dropped producer from appending
+/// its open batches, their deliveries fail instead of waiting forever.
+#[test]
+fn a_delivery_of_a_batch_its_producer_never_appended_fails() {
+    #[derive(Debug)]
+    struct Panics;
+    impl Partitioner for Panics {
+        fn partition(&self, _topic: &str, _key: Option<&[u8]>, _partitions: u32) -> u32 {
+            0
+        }
+        fn on_batch_complete(&self, _topic: &str, _partition: u32, _partitions: u32) {
+            panic!("a partitioner that fails");
+        }
+    }
+    let (_fs, _clock, store) = mem_store();
+    store.create_topic("t", 3, &[]).unwrap();
+    let producer = store.producer(ProducerConfig {
+        linger: Duration::from_secs(60),
+        partitioner: Arc::new(Panics),
+        ..ProducerConfig::default()
+    });
+    let deliveries: Vec<_> = (0..3)
+        .map(|p| {
+            producer
+                .send(ProducerRecord::new("t", "v").with_partition(p))
+                .unwrap()
+        })
+        .collect();
+    // The sender thread's last sweep and the drop's flush both stop at
+    // the first batch they append.
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(producer)));
+    assert!(dropped.is_err());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcomes: Vec<_> = deliveries.into_iter().map(|d| d.wait()).collect();
+        tx.send(outcomes).unwrap();
+    });
+    let outcomes = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("every delivery returns");
+    let appended = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+    let end: u64 = (0..3)
+        .map(|p| store.partition("t", p).unwrap().log_end_offset())
+        .sum();
+    assert_eq!(appended, end, "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Err(Error::Closed))),
+        "{outcomes:?}"
+    );
+}
+
 /// Producers on four threads, consumers on two, eight partitions: every
 /// record arrives exactly once, in the order it was sent per partition.
 #[test]

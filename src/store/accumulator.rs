@@ -153,6 +153,19 @@ struct Gate {
     spare: Vec<Record>,
 }
 
+/// A slot goes with its producer, which closes every open batch before
+/// (flush and sender thread); should that have failed part-way (a panic
+/// in the partitioner), the deliveries of a batch left open learn that it
+/// was not appended rather than wait for it forever.
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let open = self.open.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !open.result.is_done() {
+            open.result.set(Err(Error::Closed));
+        }
+    }
+}
+
 /// The records of a partition not yet appended.
 pub(super) struct OpenBatch {
     /// The topic the records are for (a topic deleted and created again

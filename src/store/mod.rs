@@ -521,8 +521,6 @@ impl StoreInner {
         }
     }
 
-    /// [`check_open`](Self::check_open), and [`Error::ReadOnly`] for a
-    /// store opened read-only.
     /// Marks the topics, or a topic's partitions, as changed; called
     /// after each change.
     pub(crate) fn topics_changed(&self) {
@@ -535,6 +533,8 @@ impl StoreInner {
         self.topics_version.load(Ordering::Acquire)
     }
 
+    /// [`check_open`](Self::check_open), and [`Error::ReadOnly`] for a
+    /// store opened read-only.
     pub(crate) fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         if self.read_only {
