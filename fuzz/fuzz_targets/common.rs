@@ -142,12 +142,27 @@ pub fn probe_offsets(start: u64, end: u64) -> Vec<u64> {
 }
 
 /// Reads every probe offset with a 1-byte budget and decodes what comes
-/// back.
+/// back; and as point reads: `read_record` twice (the second from what
+/// the first remembered of a sealed segment) and a kept reader's
+/// `record_at`, which must agree whenever they return a record.
 pub fn read_each(log: &PartitionLog) {
     let start = log.log_start_offset();
     let end = log.log_end_offset();
     let mut decoded = 0usize;
+    let mut reader = log.reader(start);
     for o in probe_offsets(start, end) {
+        let first = log.read_record(o);
+        let again = log.read_record(o);
+        if let (Ok(Some(a)), Ok(Some(b))) = (&first, &again) {
+            assert_eq!(a, b, "two point reads of offset {o} differ");
+        }
+        if let (Ok(Some(a)), Ok(Some(view))) = (&first, reader.record_at(o)) {
+            assert_eq!(
+                *a,
+                view.to_owned(),
+                "record_at({o}) differs from read_record"
+            );
+        }
         let Ok(fetch) = log.read(o, 1) else { continue };
         let _ = (fetch.next_offset(), fetch.len_bytes(), fetch.is_empty());
         for r in fetch.records() {

@@ -1,7 +1,8 @@
 //! Arbitrary bytes as one or two `.log` segments of a partition directory,
 //! with or without a clean-shutdown marker and a checkpoint, opened in both
-//! recovery modes; a log that opens is read to the end, appended to,
-//! truncated, closed and reopened.
+//! recovery modes; a log that opens is read to the end and at single
+//! offsets (fetches and point reads), appended to, truncated, closed and
+//! reopened.
 //!
 //! Input layout:
 //!
@@ -121,6 +122,7 @@ fn exercise(fs: &MemFs, mode: RecoveryMode, knobs: u8) {
     let Ok(log) = open(fs, mode) else { return };
     let _ = (log.segments(), log.size_bytes(), log.recovery_report());
     iterate(&log);
+    read_each(&log);
     let _ = log.offset_for_timestamp(0);
     let _ = log.append(&[Record::new("fuzz").with_key("k").with_timestamp(NOW_MS)]);
     iterate(&log);
