@@ -302,6 +302,11 @@ impl Inner {
         };
         let mut budget = max_bytes;
         let mut cursor = offset;
+        // The segments read at the current cursor: each is read once per
+        // cursor, so that a segment starting past the cursor with nothing
+        // at it (a gap below an empty segment) cannot send the walk back
+        // to the segment holding the cursor, and on, forever.
+        let mut read_at_cursor: Vec<Arc<Segment>> = Vec::new();
         while let Some(seg) = segment {
             let min_one = fetch.slices.is_empty();
             let read = match seg.read(cursor, budget, upper, leo, min_one) {
@@ -314,7 +319,10 @@ impl Inner {
             match read {
                 SegmentRead::Slice { slice, reached_end } => {
                     budget = budget.saturating_sub(slice.len);
-                    cursor = slice.next_offset.max(cursor);
+                    if slice.next_offset > cursor {
+                        cursor = slice.next_offset;
+                        read_at_cursor.clear();
+                    }
                     fetch.slices.push(FileSlice::from_segment(slice));
                     if !reached_end || budget == 0 || cursor >= upper {
                         break;
@@ -325,12 +333,16 @@ impl Inner {
             }
             // On from the segment holding the cursor: a compaction round
             // may have replaced the one just read (and the ones after it)
-            // by a segment that starts below the cursor. If that is the
-            // segment just read, the next one.
+            // by a segment that starts below the cursor. If that is a
+            // segment read at this cursor already, the one after the
+            // segment just read.
+            read_at_cursor.push(seg.clone());
             segment = {
                 let segments = read_lock(&self.segments);
                 match segments.range(..=cursor).next_back() {
-                    Some((_, s)) if !Arc::ptr_eq(s, &seg) => Some(s.clone()),
+                    Some((_, s)) if !read_at_cursor.iter().any(|r| Arc::ptr_eq(r, s)) => {
+                        Some(s.clone())
+                    }
                     _ => segments
                         .range(seg.base_offset() + 1..)
                         .next()

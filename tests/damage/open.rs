@@ -554,3 +554,44 @@ fn a_checkpoint_beyond_the_end_does_not_make_unsynced_records_count_as_synced() 
         );
     }
 }
+
+/// An empty last segment named far above the end of the one before it
+/// (its records lost, or never synced): the offsets between are a gap.
+/// Every read into the gap returns at once, with what lies at or after
+/// its offset, which is nothing.
+#[test]
+fn reads_into_a_gap_below_an_empty_last_segment_end() {
+    let clock = ManualClock::new(0);
+    let fs = MemFs::new();
+    let bases = build(&fs, &clock, 30);
+    fs.write(&log_path(1000), b"").unwrap();
+    fs.remove_file(&dir().join("seglog.clean-shutdown"))
+        .unwrap();
+    // Everything below 1000 counts as synced: the open trusts the
+    // segments as they are.
+    write_checkpoint(&fs, 1000, 0);
+    let log = open(&fs, &clock, STRICT, &config()).unwrap();
+    let bases_now: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(
+        bases_now.last(),
+        Some(&1000),
+        "{bases_now:?} after {bases:?}"
+    );
+    assert_eq!(log.log_end_offset(), 1000);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for offset in [30, 500, 999] {
+            let fetch = log.read(offset, 1).unwrap();
+            assert!(fetch.is_empty(), "{offset}: {fetch:?}");
+            assert_eq!(log.read_record(offset).unwrap(), None, "{offset}");
+            let mut reader = log.reader(offset);
+            assert!(reader.next_batch().unwrap().is_none(), "{offset}");
+            assert!(reader.record_at(offset).unwrap().is_none(), "{offset}");
+        }
+        // Below the gap, the records are all there.
+        assert_eq!(read_all(&log).0, (0..30).collect::<Vec<_>>());
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("reads into the gap return");
+}
