@@ -203,8 +203,21 @@ mod xerial {
         Ok(())
     }
 
+    /// Bytes of output one byte of a snappy block can make at most: a
+    /// 3-byte copy element makes up to 64 bytes, a literal no more than
+    /// it holds. With margin.
+    const MAX_EXPANSION: usize = 32;
+
     fn raw_block(block: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         let len = snap::raw::decompress_len(block).map_err(|e| e.to_string())?;
+        // The length is the block's own claim: a few damaged bytes must
+        // not make a read allocate (and zero) hundreds of megabytes.
+        if len > block.len().saturating_mul(MAX_EXPANSION) {
+            return Err(format!(
+                "a block of {} bytes claims to decompress to {len} bytes",
+                block.len()
+            ));
+        }
         let start = out.len();
         if start + len > MAX_DECOMPRESSED_BYTES {
             return Err(format!(
@@ -223,6 +236,33 @@ mod xerial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "snappy")]
+    #[test]
+    fn a_snappy_block_claiming_more_than_it_can_hold_is_refused_before_any_allocation() {
+        // The varint 200,000,000 and one byte of block.
+        let mut block = Vec::new();
+        let mut n = 200_000_000u32;
+        while n >= 0x80 {
+            block.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        block.extend([n as u8, 0]);
+        let mut out = Vec::new();
+        let e = decompress(Compression::Snappy, &block, &mut out).unwrap_err();
+        assert!(
+            e.reason.contains("claims to decompress to 200000000"),
+            "{e:?}"
+        );
+        assert_eq!(out.capacity(), 0);
+        // A block that expands as far as snappy allows still decompresses.
+        let zeros = vec![0u8; 1 << 20];
+        let mut packed = Vec::new();
+        compress(Compression::Snappy, &zeros, &mut packed).unwrap();
+        let mut back = Vec::new();
+        decompress(Compression::Snappy, &packed, &mut back).unwrap();
+        assert_eq!(back, zeros);
+    }
 
     const ALL: [Compression; 5] = [
         Compression::None,
