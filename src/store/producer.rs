@@ -314,10 +314,8 @@ struct Route {
     topic: Arc<Topic>,
     /// The store's topics version it was looked up at.
     version: u64,
-    /// Its partition count then.
-    partitions: u32,
-    /// The open batches of its partitions, as they are used (taken from
-    /// the producer's batches, which own them).
+    /// The open batches of its partitions then, one per partition, as
+    /// they are used (taken from the producer's batches, which own them).
     slots: Vec<OnceLock<Arc<Slot>>>,
 }
 
@@ -428,7 +426,7 @@ impl Producer {
             });
         }
         let route = self.route(&topic)?;
-        let (t, partitions) = (&route.topic, route.partitions);
+        let (t, partitions) = (&route.topic, route.slots.len() as u32);
         let partition = match partition {
             Some(p) if p < partitions => p,
             Some(p) => {
@@ -615,12 +613,13 @@ impl Producer {
             }
         }
         let topic = inner.topic(name)?;
-        let partitions = topic.partition_count();
+        let slots = (0..topic.partition_count())
+            .map(|_| OnceLock::new())
+            .collect();
         let route = Arc::new(Route {
             topic,
             version,
-            partitions,
-            slots: (0..partitions).map(|_| OnceLock::new()).collect(),
+            slots,
         });
         write_lock(&self.routes).insert(name.to_string(), route.clone());
         Ok(route)
