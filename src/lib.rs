@@ -325,9 +325,9 @@ pub use compaction::{CleanableSection, CompactOptions, CompactionOutcome, DueRea
 pub use config::{CleanupPolicy, Durability, LogConfig, RecoveryMode};
 pub use error::{Error, GroupErrorKind, Result};
 pub use log::{
-    AppendInfo, CheckpointField, CheckpointMismatch, FetchData, FileSlice, LogIter, LogReader,
-    OpenOptions, PartitionLog, ReadBatch, RecoveryReport, RetentionOutcome, SegmentDamage,
-    SegmentInfo, TimestampLookup, Truncation,
+    AppendInfo, CheckpointField, CheckpointMismatch, CrcCheck, FetchData, FileSlice, LogIter,
+    LogReader, OpenOptions, PartitionLog, ReadBatch, RecoveryReport, RetentionOutcome,
+    SegmentDamage, SegmentInfo, TimestampLookup, Truncation,
 };
 pub use offsets::{GroupsConfig, OffsetAndMetadata};
 pub use record::{

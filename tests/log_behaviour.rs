@@ -5,6 +5,8 @@ mod common_compacted;
 mod common_crash;
 #[path = "log_behaviour/compacted.rs"]
 mod compacted;
+#[path = "log_behaviour/crc_checks.rs"]
+mod crc_checks;
 #[path = "log_behaviour/fuzz_regressions.rs"]
 mod fuzz_regressions;
 #[path = "log_behaviour/records_api.rs"]

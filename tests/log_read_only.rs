@@ -493,3 +493,26 @@ fn a_time_index_behind_the_offset_index_does_not_hide_the_largest_timestamp() {
     assert_eq!((hit.offset, hit.timestamp), (3, 1_000_000));
     assert_eq!(contents(&r).len(), 200);
 }
+
+#[test]
+fn a_read_only_log_checks_every_batch_on_every_read() {
+    // Its writer may change the files under it, so nothing it checked is
+    // trusted later, sealed segment or not.
+    let fs = MemFs::new();
+    let w = writer(&fs, config(600));
+    append(&w, 30);
+    w.roll().unwrap();
+    let r = reader(&fs, config(600));
+    assert!(r.segments().len() > 2);
+    assert_eq!(contents(&r), values(0..30));
+    let first = r.segments()[0].path.clone();
+    let positions = batch_positions(&fs, &first);
+    break_crc(&fs, &first, positions[2]);
+    // The second batch is damaged.
+    let mut reader = r.reader(0);
+    assert!(reader.next_batch().unwrap().is_some());
+    match reader.next_batch() {
+        Err(Error::Corrupt { position, .. }) => assert_eq!(position, positions[1]),
+        other => panic!("expected a corrupt batch, got {other:?}"),
+    }
+}

@@ -12,7 +12,7 @@ use crate::record::{
     BatchHeader, Compression, DecodeError, LogRecord, RecordBatch, RecordCursor, RecordIter,
     BATCH_HEADER_LEN,
 };
-use crate::segment::SegmentSlice;
+use crate::segment::{CheckedAt, SegmentSlice};
 
 /// A range of whole record batches in one segment file.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct FileSlice {
     pub(super) position: u64,
     len: u64,
     first_offset: u64,
+    /// The segment's checked prefix as the read began (see
+    /// [`CrcCheck`](super::CrcCheck)).
+    pub(super) checked: Option<CheckedAt>,
 }
 
 impl FileSlice {
@@ -32,6 +35,7 @@ impl FileSlice {
             position: s.position,
             len: s.len,
             first_offset: s.first_offset,
+            checked: s.checked,
         }
     }
 

@@ -162,7 +162,7 @@ pub(crate) use compact::policy_of;
 pub(crate) use fetch::{checked_batch_at, record_bytes, FoundBatch};
 pub use fetch::{FetchData, FetchRecords, FileSlice};
 pub use options::OpenOptions;
-pub use reader::{LogIter, LogReader, ReadBatch};
+pub use reader::{CrcCheck, LogIter, LogReader, ReadBatch};
 pub use report::{CheckpointField, CheckpointMismatch, RecoveryReport, SegmentDamage, Truncation};
 pub(crate) use state::{PartitionState, SavedState};
 

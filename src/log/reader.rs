@@ -13,13 +13,54 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::record::{BatchHeader, LogRecord, RecordBatch, RecordIter, RecordView};
 
+/// When a [`LogReader`] checks the CRC-32C of the batches it returns.
+///
+/// Kafka's broker never checks a batch it serves (its consumers do, with
+/// `check.crcs`); a [`LogReader`] is both, in one process. Whatever the
+/// choice, a batch is parsed and its header checked on every read, and a
+/// batch that fails its CRC check is [`Error::Corrupt`].
+///
+/// # Examples
+///
+/// ```
+/// use seglog::{CrcCheck, LogConfig, PartitionLog, Record};
+/// let dir = tempfile::tempdir()?;
+/// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+/// log.append(&[Record::new("a")])?;
+/// // Check every batch on every read, as a Kafka consumer does.
+/// let mut reader = log.reader(0).with_crc_check(CrcCheck::EveryRead);
+/// assert_eq!(reader.next_batch()?.expect("a batch").header().records_count, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CrcCheck {
+    /// The default. A batch is checked until its segment's checked prefix
+    /// covers it: the bytes from the segment's start that readers of the
+    /// log in this process have read whole and checked, batch after
+    /// batch, since the log was opened, the segment sealed, or a
+    /// truncation cut it (which forgets the prefix of the segment it cuts).
+    /// So the first scan of a segment checks every batch and later scans
+    /// of it, by any reader, check none; a read that starts inside a
+    /// segment checks its batches until it reaches the prefix's end.
+    /// Damage done to a file while the log is open, after its batches were
+    /// checked, shows once the log is opened again (or to a reader with
+    /// [`EveryRead`](Self::EveryRead)). A log open read-only checks every
+    /// batch on every read: its writer may change the files.
+    #[default]
+    FirstRead,
+    /// Every batch on every read.
+    EveryRead,
+}
+
 /// A cursor over a log's batches that decodes in place.
 ///
 /// Each [`next_batch`](Self::next_batch) returns a [`ReadBatch`] whose
 /// records borrow the cursor's buffer, so scanning allocates nothing per
 /// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
-/// one page-aligned buffer and checks every batch's CRC. At the end of the
-/// log it returns `None`; calling again later picks up new batches.
+/// one page-aligned buffer and checks each batch's CRC as its
+/// [`CrcCheck`] says (by default on the first read of each batch since
+/// the log was opened). At the end of the log it returns `None`;
+/// calling again later picks up new batches.
 ///
 /// # Examples
 ///
@@ -57,6 +98,7 @@ pub struct LogReader {
     /// Whether it reads up to the log end offset (a point read of
     /// [`PartitionLog::read_record`]) rather than the high watermark.
     to_log_end: bool,
+    crc_check: CrcCheck,
 }
 
 /// One batch handed out by a [`LogReader`]: its header, its bytes, and an
@@ -179,7 +221,42 @@ impl LogReader {
             point_buf: Vec::new(),
             fallback: None,
             to_log_end: false,
+            crc_check: CrcCheck::default(),
         }
+    }
+
+    /// Sets when the batches read have their CRC checked (default
+    /// [`CrcCheck::FirstRead`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{CrcCheck, LogConfig, PartitionLog, Record};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// log.append(&[Record::new("a")])?;
+    /// let reader = log.reader(0).with_crc_check(CrcCheck::EveryRead);
+    /// assert_eq!(reader.crc_check(), CrcCheck::EveryRead);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_crc_check(mut self, check: CrcCheck) -> Self {
+        self.crc_check = check;
+        self
+    }
+
+    /// When the batches read have their CRC checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use seglog::{CrcCheck, LogConfig, PartitionLog};
+    /// # let dir = tempfile::tempdir()?;
+    /// let log = PartitionLog::open(dir.path().join("events-0"), LogConfig::default())?;
+    /// assert_eq!(log.reader(0).crc_check(), CrcCheck::FirstRead);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn crc_check(&self) -> CrcCheck {
+        self.crc_check
     }
 
     /// A cursor that reads up to the log end offset, past the high
@@ -291,9 +368,13 @@ impl LogReader {
         if let Some(record) = self.log.point_read(offset, end, &mut self.point_buf)? {
             return Ok(Some(record));
         }
-        let log = &self.log;
+        let (log, check) = (&self.log, self.crc_check);
         let fallback = self.fallback.get_or_insert_with(|| {
-            Box::new(LogReader::new(log.clone(), offset).with_fetch_bytes(1))
+            Box::new(
+                LogReader::new(log.clone(), offset)
+                    .with_fetch_bytes(1)
+                    .with_crc_check(check),
+            )
         });
         fallback.record_in_next_batch(offset)
     }
@@ -385,7 +466,16 @@ impl LogReader {
             if batch.header().last_offset() < self.next_offset {
                 continue;
             }
-            batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
+            let end = at + size as u64;
+            let checked = slice.checked.as_ref();
+            let trusted = self.crc_check == CrcCheck::FirstRead
+                && checked.is_some_and(|prefix| prefix.covers(end));
+            if !trusted {
+                batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
+                if let Some(prefix) = checked {
+                    prefix.checked(at, end);
+                }
+            }
             break (start, size);
         };
         let min_offset = self.next_offset;

@@ -551,7 +551,9 @@ impl ActiveSegment {
             // Nothing at or above `offset`: the data already ends below it.
             None => return Ok(self.next_offset),
         };
-        // Readers must stop short of the cut before the bytes go.
+        // Readers must stop short of the cut before the bytes go, and
+        // forget the checks of bytes that later appends will replace.
+        seg.checked.reset();
         seg.size.store(cut, Ordering::Release);
         seg.os_size.store(cut, Ordering::Release);
         log_file.set_len(cut).ctx("truncate", &seg.log_path)?;

@@ -24,6 +24,7 @@
 //! [`Durability::None`]: crate::Durability::None
 
 mod active;
+mod checked;
 mod index;
 mod names;
 mod point;
@@ -40,6 +41,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 pub(crate) use active::{ActiveSegment, BatchMeta, InPlace, IndexFiles, ResumeState};
+pub(crate) use checked::CheckedAt;
 pub(crate) use index::{
     check_offset_index, check_time_index, check_whole_entries, OffsetEntries, TimeEntries,
     OFFSET_ENTRY_LEN, TIME_ENTRY_LEN,
@@ -239,6 +241,9 @@ pub(crate) struct Segment {
     /// Where the records of batches already checked start and end, for
     /// point reads (see [`point`]).
     record_tables: Arc<point::TableSlot>,
+    /// How far from its start the `.log` has passed its CRC checks, for
+    /// scans (see [`checked`]).
+    checked: Arc<checked::CheckedPrefix>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -277,6 +282,9 @@ pub(crate) struct SegmentSlice {
     /// Where a read after this slice continues: every record of the log
     /// below it and at or after `first_offset` is in the slice.
     pub(crate) next_offset: u64,
+    /// The segment's checked prefix as the read began; `None` for a log
+    /// open read-only, whose batches are checked on every read.
+    pub(crate) checked: Option<CheckedAt>,
 }
 
 impl Segment {
@@ -311,6 +319,7 @@ impl Segment {
             max_timestamp: Mutex::new(max_timestamp),
             retired: AtomicBool::new(false),
             record_tables,
+            checked: Default::default(),
         }
     }
 
@@ -428,6 +437,13 @@ impl Segment {
         self.record_tables.reset();
         self.file.writable.store(active, Ordering::Release);
         self.indexes.active.store(active, Ordering::Release);
+        self.checked.reset();
+    }
+
+    /// The checked prefix as a read of the file begins, if reads may
+    /// trust it: no other process may write the log.
+    pub(crate) fn checked_at(&self) -> Option<CheckedAt> {
+        (!self.ctx.read_only).then(|| self.checked.at())
     }
 
     pub(crate) fn log_path(&self) -> &Path {

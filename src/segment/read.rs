@@ -131,6 +131,7 @@ impl Segment {
         log_end: u64,
         min_one: bool,
     ) -> Result<SegmentRead> {
+        let checked = self.checked_at();
         let end = self.readable_end()?;
         let file = self.handle()?;
         let Some(first) = self.locate(&*file, offset, end)? else {
@@ -215,6 +216,7 @@ impl Segment {
                 len: covered_to - start,
                 first_offset: first.header.base_offset,
                 next_offset,
+                checked,
             },
             reached_end,
         })
