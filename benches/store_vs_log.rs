@@ -15,7 +15,9 @@
 //!   file that never outgrows 64 MiB: they neither fill the disk nor make
 //!   the OS throttle the writes of whichever side happens to run while
 //!   it writes back dirty pages, and no file is created or deleted while
-//!   timed (which costs more the more files were deleted before).
+//!   timed (which costs more the more files were deleted before). Beside
+//!   them, 1,024 reads of the system clock: what stamping each record at
+//!   `send` costs.
 //! * `consume/<size>`: a partition of about 21 MiB (200,000 records of
 //!   100 B, 20,000 of 1 KiB, written by a producer) read from the start:
 //!   a `LogReader` touching every record's value (the baseline), against
@@ -31,6 +33,7 @@
 //! shorter run.
 
 use std::cell::OnceCell;
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -38,7 +41,7 @@ use seglog::store::{
     AutoOffsetReset, Consumer, ConsumerConfig, LogStore, ProducerConfig, ProducerRecord,
     StoreConfig,
 };
-use seglog::{Durability, PartitionLog, Record};
+use seglog::{Clock, Durability, PartitionLog, Record, SystemClock};
 use tempfile::TempDir;
 
 mod common;
@@ -108,6 +111,18 @@ fn bench_send_vs_append(c: &mut Criterion) {
                     }
                     log.flush_with(Durability::Flush).unwrap();
                 })
+            })
+        });
+        // What the producer's timestamps alone cost: one clock read a
+        // record, as `send` makes (Kafka's producer stamps each record at
+        // send), where the log's append reads it once a batch.
+        group.bench_function("system clock, once a record", |b| {
+            b.iter(|| {
+                let mut sum = 0i64;
+                for _ in 0..SEND_RECORDS {
+                    sum = sum.wrapping_add(SystemClock.now_ms());
+                }
+                black_box(sum)
             })
         });
         group.bench_function("Producer::send+flush", |b| {
