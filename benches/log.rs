@@ -11,8 +11,8 @@
 //! * `scan`: a 64 MiB log of 100 B records read from start to end four
 //!   ways (its bytes through `read`, its batches with every CRC checked,
 //!   every record decoded with every CRC checked, and every record decoded
-//!   as a reader does by default: the sealed segments' batches checked on
-//!   the first iteration only, the active segment's on every one), against the naive log of the same records (1 MiB
+//!   as a reader does by default: every CRC checked by the first
+//!   iteration, and trusted by the later ones), against the naive log of the same records (1 MiB
 //!   `pread`s into an aligned buffer, frames walked) and `File::read` of
 //!   the same `.log` files. Throughput is in records.
 //! * `random_read`: one record at a random offset, at 100 B and 1 KiB

@@ -9,9 +9,11 @@
 //! On top of that sit two decoders: [`LogReader`], a cursor that reads
 //! ranges into one page-aligned buffer and hands out batches whose records
 //! borrow it (no allocation per record), and the owned iterators
-//! [`FetchRecords`] and [`LogIter`]. Both check every batch's CRC, as a
-//! Kafka consumer does. [`PartitionLog::read_record`] checks a batch of a
-//! sealed segment once and then reads single records of it directly.
+//! [`FetchRecords`] and [`LogIter`]. [`FetchRecords`] checks every batch's
+//! CRC, as a Kafka consumer does; a [`LogReader`] (and [`LogIter`] over it)
+//! as its [`CrcCheck`](super::CrcCheck) says, by default once per batch in
+//! the open log. [`PartitionLog::read_record`] checks a batch of a sealed
+//! segment once and then reads single records of it directly.
 //!
 //! Offsets need not be contiguous. A compacted log skips offsets between
 //! batches, between segments and before its first batch, and inside a
@@ -100,10 +102,11 @@ impl PartitionLog {
     /// remembered. What is remembered (4 bytes a record) shares one budget
     /// across the store, 32 MiB, and the least recently read segments
     /// forget theirs first; a forgotten batch is checked again on its next
-    /// point read. A batch of the active segment is checked on every read.
-    /// Fetches ([`read`](Self::read)) and readers check every batch they
-    /// return, as a Kafka consumer with `check.crcs` does. A damaged batch
-    /// is reported as [`Error::Corrupt`] by every read that checks it.
+    /// point read. A batch of the active segment is checked on every point
+    /// read. The records of a fetch ([`read`](Self::read)) are checked
+    /// every time, as a Kafka consumer with `check.crcs` does; a reader's,
+    /// as its [`CrcCheck`](crate::CrcCheck) says. A damaged batch is
+    /// reported as [`Error::Corrupt`] by every read that checks it.
     ///
     /// # Examples
     ///

@@ -39,10 +39,12 @@ pub enum CrcCheck {
     /// log in this process have read whole and checked, batch after
     /// batch, since the log was opened, the segment sealed, or a
     /// truncation cut it (which forgets the prefix of the segment it cuts).
-    /// So the first scan of a segment checks every batch and later scans
-    /// of it, by any reader, check none; a read that starts inside a
-    /// segment checks its batches until it reaches the prefix's end.
-    /// Damage done to a file while the log is open, after its batches were
+    /// So the first scan of a segment (active or sealed) checks every
+    /// batch and later scans of it, by any reader, check none. A read that
+    /// starts inside a segment trusts the batches below the prefix's end
+    /// and checks those past it, which join the prefix only once it
+    /// reaches them (a read from the segment's start grows it; so does a
+    /// reader with [`EveryRead`](Self::EveryRead)). Damage done to a file while the log is open, after its batches were
     /// checked, shows once the log is opened again (or to a reader with
     /// [`EveryRead`](Self::EveryRead)). A log open read-only checks every
     /// batch on every read: its writer may change the files.
@@ -58,8 +60,8 @@ pub enum CrcCheck {
 /// records borrow the cursor's buffer, so scanning allocates nothing per
 /// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
 /// one page-aligned buffer and checks each batch's CRC as its
-/// [`CrcCheck`] says (by default on the first read of each batch since
-/// the log was opened). At the end of the log it returns `None`;
+/// [`CrcCheck`] says (by default until the batch was checked by a read
+/// from its segment's start, in this open log). At the end of the log it returns `None`;
 /// calling again later picks up new batches.
 ///
 /// # Examples

@@ -551,11 +551,13 @@ impl ActiveSegment {
             // Nothing at or above `offset`: the data already ends below it.
             None => return Ok(self.next_offset),
         };
-        // Readers must stop short of the cut before the bytes go, and
-        // forget the checks of bytes that later appends will replace.
-        seg.checked.reset();
+        // Readers must stop short of the cut before the bytes go.
         seg.size.store(cut, Ordering::Release);
         seg.os_size.store(cut, Ordering::Release);
+        // And forget the checks of bytes that appends will replace: after
+        // the size, so that a read that sees this reset also sees the cut
+        // (`resume` below resets again before any append).
+        seg.checked.reset();
         log_file.set_len(cut).ctx("truncate", &seg.log_path)?;
         log_file.sync_data().ctx("fsync", &seg.log_path)?;
         drop(log_file);

@@ -12,8 +12,8 @@
 //! every read. Damage that reaches a sealed file's bytes after its batch
 //! was checked, in the same open log, goes unseen by point reads until the
 //! table is forgotten (evicted, or the log reopened), as for a Kafka
-//! consumer that already fetched the batch; fetches and readers check
-//! every batch they return.
+//! consumer that already fetched the batch; the records of a fetch are
+//! checked every time, a reader's as its `CrcCheck` says.
 //!
 //! Memory: the tables of every segment of a store (or of a log opened on
 //! its own) share one byte budget, [`Resources::record_tables`]: 4 bytes a
