@@ -24,7 +24,7 @@
 //! the budget is checked on every read instead. The total can exceed the
 //! budget only briefly, by the tables being inserted while a sweep runs.
 
-use std::ops::Range;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -300,33 +300,9 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
     Some(ends.into_boxed_slice())
 }
 
-/// An owned copy of `view`, a record decoded from `bytes`, but for its
-/// value when `bytes` itself should become the value: then where the
-/// value lies in `bytes` (see [`into_value`]). A point read so copies the
-/// value once, from the file into the memory it is handed out in; unless
-/// the value is less than half of that memory (a large key or headers),
-/// which is then given back and the value copied.
-fn owned_but_value(view: &RecordView<'_>, bytes: &Vec<u8>) -> (LogRecord, Option<Range<usize>>) {
-    let mut record = view.owned_except_value();
-    match view.value {
-        Some(v) if v.len() * 2 < bytes.capacity() => {
-            record.value = Some(v.to_vec());
-            (record, None)
-        }
-        Some(v) => {
-            let at = v.as_ptr().addr() - bytes.as_ptr().addr();
-            (record, Some(at..at + v.len()))
-        }
-        None => (record, None),
-    }
-}
-
-/// `bytes` turned into the value lying at `value` in it.
-fn into_value(mut bytes: Vec<u8>, value: Range<usize>) -> Vec<u8> {
-    let len = value.len();
-    bytes.copy_within(value, 0);
-    bytes.truncate(len);
-    bytes
+thread_local! {
+    /// Where [`Segment::read_record`] reads the bytes of a record.
+    static RECORD_BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Buffers of point reads larger than this are not kept for the next
@@ -361,18 +337,18 @@ impl Segment {
     /// [`Error::Corrupt`](crate::Error::Corrupt) for a record that does not
     /// decode.
     pub(crate) fn read_record(&self, offset: u64, log_end: u64) -> Result<Option<LogRecord>> {
-        let mut buf = Vec::new();
-        let Some(found) = self.read_record_bytes(offset, log_end, &mut buf)? else {
-            return Ok(None);
-        };
-        let (mut record, value) = match self.decode_point(offset, &found, &buf)? {
-            Some(view) => owned_but_value(&view, &buf),
-            None => return Ok(None),
-        };
-        if let Some(value) = value {
-            record.value = Some(into_value(buf, value));
-        }
-        Ok(Some(record))
+        // The record's bytes go to a buffer the thread keeps, and only its
+        // fields are allocated: a value of 1 KiB gets an allocation of
+        // exactly 1 KiB, which the allocator serves from its per-thread
+        // cache, where one of the record's length missed it.
+        RECORD_BYTES.with_borrow_mut(|buf| {
+            let Some(found) = self.read_record_bytes(offset, log_end, buf)? else {
+                return Ok(None);
+            };
+            Ok(self
+                .decode_point(offset, &found, buf)?
+                .map(|view| view.to_owned()))
+        })
     }
 
     /// Decodes the record at `offset` that [`read_record_bytes`](Self::read_record_bytes)
