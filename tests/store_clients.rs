@@ -9,6 +9,8 @@ mod common_compacted;
 mod compacted;
 #[path = "store_clients/control.rs"]
 mod control;
+#[path = "store_clients/crc_checks.rs"]
+mod crc_checks;
 #[path = "store_clients/linger.rs"]
 mod linger;
 

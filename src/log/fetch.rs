@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::CrcCheck;
 use crate::aligned::AlignedBuf;
 use crate::error::{Error, Result};
 use crate::io::{FileHandle, IoContext};
@@ -511,11 +512,12 @@ impl FetchRecords<'_> {
                 continue;
             }
             let file_position = slice.position + at as u64;
+            // Checked every time, as a Kafka consumer checks what it fetches.
             let (size, found) = checked_batch_at(
                 bytes,
                 at,
-                &slice.path,
-                file_position,
+                slice,
+                CrcCheck::EveryRead,
                 min_offset,
                 &mut self.scratch,
             )?;
@@ -596,6 +598,28 @@ pub(crate) fn record_bytes<'a>(
     }
 }
 
+/// Checks the CRC of `batch`, which starts at `start` in the file of
+/// `slice`, unless `check` lets the segment's checked prefix vouch for it
+/// (see [`CrcCheck`]); a batch that passes joins the prefix if it reaches
+/// it.
+pub(crate) fn check_crc_in(
+    batch: &RecordBatch<'_>,
+    slice: &FileSlice,
+    start: u64,
+    check: CrcCheck,
+) -> std::result::Result<(), DecodeError> {
+    let end = start + batch.size() as u64;
+    let prefix = slice.checked.as_ref();
+    if check == CrcCheck::FirstRead && prefix.is_some_and(|p| p.covers(end)) {
+        return Ok(());
+    }
+    batch.check_crc()?;
+    if let Some(prefix) = prefix {
+        prefix.checked(start, end);
+    }
+    Ok(())
+}
+
 /// Parses and checks the batch at the start of `bytes`, which lie at `at`
 /// in their read buffer and at `file_position` in `path`; decompresses
 /// its records into `scratch` if they are compressed. Returns its size,
@@ -608,14 +632,15 @@ pub(crate) fn record_bytes<'a>(
 pub(crate) fn checked_batch_at(
     bytes: &[u8],
     at: usize,
-    path: &Path,
-    file_position: u64,
+    slice: &FileSlice,
+    check: CrcCheck,
     min_offset: u64,
     scratch: &mut Vec<u8>,
 ) -> Result<(usize, Option<FoundBatch>)> {
-    let in_file = |e: DecodeError| e.in_file(path, file_position);
+    let file_position = slice.position + at as u64;
+    let in_file = |e: DecodeError| e.in_file(&slice.path, file_position);
     let batch = RecordBatch::parse_raw(bytes).map_err(in_file)?;
-    batch.check_crc().map_err(in_file)?;
+    check_crc_in(&batch, slice, file_position, check).map_err(in_file)?;
     let size = batch.size();
     let header = *batch.header();
     if header.is_control() || header.last_offset() < min_offset {

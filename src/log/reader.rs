@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
+use super::fetch::check_crc_in;
 use super::{FetchData, PartitionLog};
 use crate::aligned::AlignedBuf;
 #[cfg(doc)]
@@ -468,16 +469,8 @@ impl LogReader {
             if batch.header().last_offset() < self.next_offset {
                 continue;
             }
-            let end = at + size as u64;
-            let checked = slice.checked.as_ref();
-            let trusted = self.crc_check == CrcCheck::FirstRead
-                && checked.is_some_and(|prefix| prefix.covers(end));
-            if !trusted {
-                batch.check_crc().map_err(|e| e.in_file(&slice.path, at))?;
-                if let Some(prefix) = checked {
-                    prefix.checked(at, end);
-                }
-            }
+            check_crc_in(&batch, slice, at, self.crc_check)
+                .map_err(|e| e.in_file(&slice.path, at))?;
             break (start, size);
         };
         let min_offset = self.next_offset;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Consumer;
 #[cfg(doc)]
 use crate::error::Error;
+use crate::log::CrcCheck;
 
 /// Where a consumer starts when it has no valid position (Kafka's
 /// `auto.offset.reset`).
@@ -75,6 +76,14 @@ pub struct ConsumerConfig {
     /// cooperative when every assignor listed supports it, else eager.
     /// Default `["range", "cooperative-sticky"]`, as Kafka.
     pub partition_assignment_strategy: Vec<String>,
+    /// When the batches a poll reads have their CRC checked (after
+    /// Kafka's `check.crcs`, which checks every batch a consumer fetches):
+    /// by default [`CrcCheck::FirstRead`], each batch the first time a
+    /// reader of the open log reads it, as a [`LogReader`] does;
+    /// [`CrcCheck::EveryRead`] checks every batch of every poll.
+    ///
+    /// [`LogReader`]: crate::LogReader
+    pub check_crcs: CrcCheck,
 }
 
 impl Default for ConsumerConfig {
@@ -91,6 +100,7 @@ impl Default for ConsumerConfig {
             group_instance_id: None,
             max_poll_interval: Duration::from_secs(300),
             partition_assignment_strategy: vec!["range".into(), "cooperative-sticky".into()],
+            check_crcs: CrcCheck::default(),
         }
     }
 }

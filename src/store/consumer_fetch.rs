@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::consumer::{resolve, Consumer, ConsumerRecord};
 use crate::error::{Error, Result};
-use crate::log::{checked_batch_at, record_bytes, FetchData, FoundBatch};
+use crate::log::{checked_batch_at, record_bytes, CrcCheck, FetchData, FoundBatch};
 use crate::record::{BatchHeader, HeaderView, RecordCursor, RecordIter, RecordView, TimestampType};
 
 /// The most a consumer reads from a partition at a time; a poll reads
@@ -196,6 +196,8 @@ pub(super) struct Fetched {
     /// Where the last read that was all handed out ended: a read from
     /// there continues a scan.
     scanned_to: Option<u64>,
+    /// When the batches read have their CRC checked.
+    crc_check: CrcCheck,
 }
 
 impl Fetched {
@@ -235,8 +237,9 @@ impl Fetched {
         self.fetch.as_ref().map_or(0, FetchData::next_offset)
     }
 
-    fn start(&mut self, fetch: FetchData) {
+    fn start(&mut self, fetch: FetchData, crc_check: CrcCheck) {
         self.fetch = Some(fetch);
+        self.crc_check = crc_check;
         self.slice = 0;
         self.loaded = false;
         self.current = None;
@@ -285,8 +288,8 @@ impl Fetched {
             let (size, found) = checked_batch_at(
                 bytes,
                 at,
-                slice.path(),
-                file_position,
+                slice,
+                self.crc_check,
                 min_offset,
                 &mut self.scratch,
             )?;
@@ -484,6 +487,7 @@ impl Consumer {
         max_records: usize,
     ) -> Result<()> {
         let reset = self.config.auto_offset_reset;
+        let crc_check = self.config.check_crcs;
         let partition_bytes = self.config.max_partition_fetch_bytes.max(1);
         let mut partition_left = partition_bytes;
         let a = &mut self.assigned[i];
@@ -533,7 +537,7 @@ impl Consumer {
                 }
                 *bytes_left = bytes_left.saturating_sub(len);
                 partition_left = partition_left.saturating_sub(len);
-                a.fetched.start(fetch);
+                a.fetched.start(fetch, crc_check);
                 position
             } else {
                 // The read continues at the position.
