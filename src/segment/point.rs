@@ -24,7 +24,7 @@
 //! the budget is checked on every read instead. The total can exceed the
 //! budget only briefly, by the tables being inserted while a sweep runs.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -301,8 +301,9 @@ fn record_ends(batch: &RecordBatch<'_>) -> Option<Box<[u32]>> {
 }
 
 thread_local! {
-    /// Where [`Segment::read_record`] reads the bytes of a record.
-    static RECORD_BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Where [`Segment::read_record`] reads the bytes of a record, between
+    /// two reads of the thread (at most [`KEPT_BUFFER`] of memory).
+    static RECORD_BYTES: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Buffers of point reads larger than this are not kept for the next
@@ -341,14 +342,29 @@ impl Segment {
         // fields are allocated: a value of 1 KiB gets an allocation of
         // exactly 1 KiB, which the allocator serves from its per-thread
         // cache, where one of the record's length missed it.
-        RECORD_BYTES.with_borrow_mut(|buf| {
-            let Some(found) = self.read_record_bytes(offset, log_end, buf)? else {
-                return Ok(None);
-            };
-            Ok(self
-                .decode_point(offset, &found, buf)?
-                .map(|view| view.to_owned()))
-        })
+        // The buffer is taken out while it is used, so that a read that
+        // runs inside this one (a file system's own code, say) or in a
+        // thread's teardown gets a buffer of its own.
+        let mut buf = RECORD_BYTES.try_with(Cell::take).unwrap_or_default();
+        let record = self.read_record_into(offset, log_end, &mut buf);
+        if buf.capacity() <= KEPT_BUFFER {
+            let _ = RECORD_BYTES.try_with(|kept| kept.set(buf));
+        }
+        record
+    }
+
+    fn read_record_into(
+        &self,
+        offset: u64,
+        log_end: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<LogRecord>> {
+        let Some(found) = self.read_record_bytes(offset, log_end, buf)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .decode_point(offset, &found, buf)?
+            .map(|view| view.to_owned()))
     }
 
     /// Decodes the record at `offset` that [`read_record_bytes`](Self::read_record_bytes)

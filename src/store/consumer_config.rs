@@ -77,9 +77,15 @@ pub struct ConsumerConfig {
     /// Default `["range", "cooperative-sticky"]`, as Kafka.
     pub partition_assignment_strategy: Vec<String>,
     /// When the batches a poll reads have their CRC checked (after
-    /// Kafka's `check.crcs`, which checks every batch a consumer fetches):
-    /// by default [`CrcCheck::FirstRead`], each batch the first time a
-    /// reader of the open log reads it, as a [`LogReader`] does;
+    /// Kafka's `check.crcs`, which checks every batch a consumer fetches).
+    /// By default [`CrcCheck::FirstRead`], as a [`LogReader`]: a batch is
+    /// checked until the checked prefix of its segment (the batches read
+    /// and checked from the segment's start by readers and consumers of
+    /// the open log) reaches it, and trusted after. So a consumer that
+    /// starts inside a segment checks each of its polls until a read from
+    /// the segment's start has caught up, and one of a read-only store
+    /// checks every batch. Weaker than Kafka's `check.crcs=true`: damage
+    /// done to a file after its batch was checked shows at the next open.
     /// [`CrcCheck::EveryRead`] checks every batch of every poll.
     ///
     /// [`LogReader`]: crate::LogReader

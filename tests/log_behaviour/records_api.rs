@@ -329,3 +329,39 @@ fn an_owned_point_read_hands_out_values_sized_to_them() {
         assert!(value.capacity() < 64, "{} bytes kept", value.capacity());
     }
 }
+
+#[test]
+fn a_point_read_made_during_another_on_the_same_thread_reads_its_own_record() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use seglog::io::FsOp;
+
+    let (fs, _clock, log) = mem_log(LogConfig::default());
+    for i in 0..3 {
+        log.append_with(&[Record::new(format!("value {i}"))], Durability::Flush)
+            .unwrap();
+    }
+    log.roll().unwrap();
+    for offset in 0..3 {
+        log.read_record(offset).unwrap().unwrap();
+    }
+    // The file system's own code runs inside a read: here it makes a read
+    // of its own, on the same thread, while the outer one is under way.
+    let inner = log.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let armed = Arc::new(AtomicBool::new(true));
+    let (seen_by_hook, armed_hook) = (seen.clone(), armed.clone());
+    fs.set_fault_hook(move |call| {
+        if call.op == FsOp::Read && armed_hook.swap(false, Ordering::SeqCst) {
+            let record = inner.read_record(0).unwrap().unwrap();
+            seen_by_hook.lock().unwrap().push(record.value.unwrap());
+        }
+        None
+    });
+    let outer = log.read_record(1).unwrap().unwrap();
+    fs.clear_fault_hook();
+    assert!(!armed.load(Ordering::SeqCst));
+    assert_eq!(outer.value.unwrap(), b"value 1");
+    assert_eq!(*seen.lock().unwrap(), [b"value 0".to_vec()]);
+}

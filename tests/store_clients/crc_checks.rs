@@ -50,16 +50,14 @@ fn a_consumer_checks_a_batch_once_by_default_and_every_poll_when_asked() {
     let expected = poll_all(&store, earliest()).unwrap();
     assert_eq!(expected.len(), 30);
     assert_eq!(expected[4], b"batch 1 record 1");
-    // The second batch's producer epoch: a bit only its CRC covers.
-    let log = store.partition("t", 0).unwrap();
-    let path = log.segments()[0].path.clone();
-    let mut reader = log.reader(0);
-    reader.next_batch().unwrap();
-    let second = reader.next_batch().unwrap().unwrap().position() as usize;
+    // The second batch's producer epoch: a bit only its CRC covers. (Found
+    // from the file's bytes: a reader would check the batch itself.)
+    let path = store.partition("t", 0).unwrap().segments()[0].path.clone();
     let mut bytes = fs.read(&path).unwrap();
+    let second = 12 + u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
     bytes[second + 52] ^= 0x01;
     fs.write(&path, &bytes).unwrap();
-    // Checked by the first poll: trusted.
+    // Checked by the first consumer's polls: trusted.
     assert_eq!(poll_all(&store, earliest()).unwrap(), expected);
     match poll_all(&store, every) {
         Err(Error::Corrupt { position, .. }) => assert_eq!(position, second as u64),
