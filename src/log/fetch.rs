@@ -622,9 +622,9 @@ pub(crate) fn check_crc_in(
 
 /// Parses and checks the batch at the start of `bytes`, which lie at `at`
 /// in their read buffer, read from `slice` (its CRC as `check` says);
-/// decompresses its records into `scratch` if they are compressed. Returns its size,
-/// and the batch unless a reader skips it (a control batch, or one ending
-/// below `min_offset`).
+/// decompresses its records into `scratch` if they are compressed.
+/// Returns its size, and the batch unless a reader skips it (a control
+/// batch, or one ending below `min_offset`).
 ///
 /// # Errors
 /// [`Error::Corrupt`] naming the file and position for a batch that does

@@ -45,10 +45,11 @@ pub enum CrcCheck {
     /// starts inside a segment trusts the batches below the prefix's end
     /// and checks those past it, which join the prefix only once it
     /// reaches them (a read from the segment's start grows it; so does a
-    /// reader with [`EveryRead`](Self::EveryRead)). Damage done to a file while the log is open, after its batches were
-    /// checked, shows once the log is opened again (or to a reader with
-    /// [`EveryRead`](Self::EveryRead)). A log open read-only checks every
-    /// batch on every read: its writer may change the files.
+    /// reader with [`EveryRead`](Self::EveryRead)). Damage done to a file
+    /// while the log is open, after its batches were checked, shows once
+    /// the log is opened again (or to a reader with `EveryRead`). A log
+    /// open read-only checks every batch on every read: its writer may
+    /// change the files.
     #[default]
     FirstRead,
     /// Every batch on every read.
@@ -62,8 +63,8 @@ pub enum CrcCheck {
 /// record. The cursor fetches `fetch_bytes` at a time (default 1 MiB) into
 /// one page-aligned buffer and checks each batch's CRC as its
 /// [`CrcCheck`] says (by default until the batch was checked by a read
-/// from its segment's start, in this open log). At the end of the log it returns `None`;
-/// calling again later picks up new batches.
+/// from its segment's start, in this open log). At the end of the log it
+/// returns `None`; calling again later picks up new batches.
 ///
 /// # Examples
 ///

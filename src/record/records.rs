@@ -59,20 +59,11 @@ impl<'a> RecordView<'a> {
     /// An owned copy of the record.
     pub fn to_owned(&self) -> LogRecord {
         LogRecord {
-            value: self.value.map(<[u8]>::to_vec),
-            ..self.owned_except_value()
-        }
-    }
-
-    /// An owned copy of the record but for its value (`None`), for a
-    /// caller that has the value's bytes in memory it can hand out.
-    pub(crate) fn owned_except_value(&self) -> LogRecord {
-        LogRecord {
             offset: self.offset,
             timestamp: self.timestamp,
             timestamp_type: self.timestamp_type,
             key: self.key.map(<[u8]>::to_vec),
-            value: None,
+            value: self.value.map(<[u8]>::to_vec),
             headers: self
                 .headers()
                 .map(|h| Header {

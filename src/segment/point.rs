@@ -341,10 +341,10 @@ impl Segment {
         // The record's bytes go to a buffer the thread keeps, and only its
         // fields are allocated: a value of 1 KiB gets an allocation of
         // exactly 1 KiB, which the allocator serves from its per-thread
-        // cache, where one of the record's length missed it.
-        // The buffer is taken out while it is used, so that a read that
-        // runs inside this one (a file system's own code, say) or in a
-        // thread's teardown gets a buffer of its own.
+        // cache, where one of the record's length missed it. The buffer is
+        // taken out while it is used, so that a read that runs inside this
+        // one (a file system's own code, say) or in a thread's teardown
+        // gets a buffer of its own.
         let mut buf = RECORD_BYTES.try_with(Cell::take).unwrap_or_default();
         let record = self.read_record_into(offset, log_end, &mut buf);
         if buf.capacity() <= KEPT_BUFFER {
