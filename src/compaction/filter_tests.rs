@@ -60,7 +60,7 @@ fn offsets(bytes: &[u8]) -> Vec<u64> {
 }
 
 fn map_of(entries: &[(&str, u64)], latest: u64) -> OffsetMap {
-    let mut m = OffsetMap::new(24 * 64, 0.9);
+    let mut m = OffsetMap::new(crate::compaction::ENTRY_BYTES * 64, 0.9);
     for (k, o) in entries {
         m.put(k.as_bytes(), *o);
     }
@@ -299,7 +299,7 @@ fn a_dirty_batch_none_of_whose_offsets_the_map_holds_may_go_unread() {
 
 #[test]
 fn a_map_that_mapped_nothing_keeps_everything() {
-    let mut map = OffsetMap::new(24 * 64, 0.9);
+    let mut map = OffsetMap::new(crate::compaction::ENTRY_BYTES * 64, 0.9);
     let mut survivors = Survivors::new(&mut map, 0);
     assert!(survivors.may_keep(0, 10));
     assert_eq!(survivors.fate(Some(b"a"), 3), Fate::Unmapped);

@@ -81,9 +81,10 @@
 //! # Differences from Kafka
 //!
 //! * Keys are hashed with a randomly keyed 128-bit hash rather than
-//!   MD5, and the offset map probes Robin Hood style within a table that
-//!   grows inside its buffer as keys come (see `OffsetMap`); the map
-//!   holds as many entries for the same memory.
+//!   MD5, of which the offset map keeps 120 bits, and the map probes
+//!   groups of eight slots by their control bytes, as Swiss tables do,
+//!   within a table that grows inside its buffer as keys come (see
+//!   `OffsetMap`); the map holds as many entries for the same memory.
 //! * seglog does not track transactions: transactional batches are
 //!   compacted like any other, and control batches (transaction markers)
 //!   are kept as they are, never removed. Kafka removes aborted data and,
