@@ -14,13 +14,17 @@
 //! loads the eight control bytes of a group as one word, finds the bytes
 //! that match the key's seven bits with a few word operations, and
 //! compares the whole hash only in those slots (one in 128 of the others
-//! matches by chance). It starts at the group the key's hash names, reads
-//! groups 1, 2, 3... groups further on until one has an empty slot, and
-//! stops there. Below three quarters full, almost every lookup reads one
-//! word of control bytes and one entry, with branches the CPU predicts
-//! (probing slot by slot, Robin Hood style, with a branch a slot, costs
-//! about twice as much a lookup). At 90% full, a key that is not there
-//! reads about 3.6 groups.
+//! matches by chance). It starts at the group the key's hash names and
+//! steps on by one of 16 strides that four other bits of the hash pick
+//! (double hashing, each stride coprime with the number of groups, so
+//! that a probe reads every group if it must), until a group has an empty
+//! slot, and stops there. Almost every lookup reads one word of control
+//! bytes and one entry, with branches the CPU predicts (probing slot by
+//! slot, Robin Hood style, with a branch a slot, costs about twice as much
+//! a lookup). In a table 90% full, a key that is not there reads about
+//! three groups; 4.7 at 15/16, the most the cleaner fills it to, whatever
+//! the load factor: with no empty slot left, such a lookup would read
+//! every group.
 //!
 //! The buffer is allocated zeroed at its full size (the OS provides its
 //! pages as they are first written), but the table starts on its first
@@ -32,8 +36,9 @@
 //!
 //! The map holds whatever keys it is given in that buffer and nothing
 //! else: its memory does not grow with the number of distinct keys. The
-//! cleaner stops filling it at `memory / 24 * load_factor` entries
-//! ([`OffsetMap::is_full`]) and cleans what it mapped (a partial round).
+//! cleaner stops filling it at `memory / 24 * load_factor` entries, and at
+//! most 15/16 of the slots ([`OffsetMap::is_full`]), and cleans what it
+//! mapped (a partial round).
 //!
 //! Kafka hashes keys with MD5. Here the hash is a 128-bit hash keyed with
 //! a secret drawn at random for each map ([`super::key_hash`]), so that
@@ -62,8 +67,13 @@ const STORED_BYTES: usize = HASH_BYTES + OFFSET_BYTES;
 const INITIAL_SLOTS: usize = 4096;
 /// Slots whose control bytes a lookup loads as one word.
 const GROUP: usize = 8;
-/// Steps of a probe that spread it (see [`OffsetMap::next_group`]).
-const SPREAD_PROBES: usize = 16;
+/// The cleaner leaves one slot in this many empty, whatever the load
+/// factor: in a table with no empty slot, a lookup of a key that is not
+/// there would read every group.
+const MAX_FILL: usize = 16;
+/// Different steps between the groups a probe reads, one for each value
+/// of four bits of a key's hash.
+const STEPS: usize = 16;
 
 /// Control byte of an empty slot.
 const EMPTY: u8 = 0;
@@ -130,6 +140,12 @@ impl KeyDigest {
         TAKEN | (self.0 >> 64) as u8 & !TAKEN
     }
 
+    /// Which of a table's [`STEPS`] its probes take.
+    #[inline(always)]
+    fn step(self) -> usize {
+        (self.0 >> 72) as usize % STEPS
+    }
+
     /// The top 32 bits of the digest's low half, as a fraction of 2^32:
     /// where among the groups its probes start.
     #[inline(always)]
@@ -160,6 +176,8 @@ pub struct OffsetMap {
     slots: usize,
     /// Groups of slots in use (the last may be partial).
     groups: usize,
+    /// Steps between the groups a probe reads, each coprime with `groups`.
+    steps: [usize; STEPS],
     max_slots: usize,
     entries: usize,
     max_entries: usize,
@@ -190,7 +208,8 @@ impl std::fmt::Debug for OffsetMap {
 impl OffsetMap {
     /// A map in `memory_bytes` of memory (at least one slot's worth),
     /// filled up to `load_factor` of its slots (in `(0, 1]`; values
-    /// outside are clamped, and at least one entry is always allowed).
+    /// outside are clamped, and at least one entry is always allowed), and
+    /// never past 15/16 of them (all of them in a map of fewer than 16).
     pub fn new(memory_bytes: usize, load_factor: f64) -> Self {
         let max_slots = (memory_bytes / ENTRY_BYTES).max(1);
         let factor = if load_factor.is_finite() {
@@ -198,7 +217,8 @@ impl OffsetMap {
         } else {
             1.0
         };
-        let max_entries = ((max_slots as f64 * factor) as usize).clamp(1, max_slots);
+        let max_entries =
+            ((max_slots as f64 * factor) as usize).clamp(1, max_slots - max_slots / MAX_FILL);
         let slots = max_slots.min(INITIAL_SLOTS);
         OffsetMap {
             // Zeroed memory from the allocator: pages are touched only as
@@ -207,6 +227,7 @@ impl OffsetMap {
             controls: max_slots * STORED_BYTES,
             slots,
             groups: slots.div_ceil(GROUP),
+            steps: steps_for(slots.div_ceil(GROUP)),
             max_slots,
             entries: 0,
             max_entries,
@@ -242,7 +263,7 @@ impl OffsetMap {
     }
 
     /// The most entries the cleaner puts in the map (`memory / 24 *
-    /// load_factor`).
+    /// load_factor`, at most 15/16 of the slots).
     pub fn max_entries(&self) -> usize {
         self.max_entries
     }
@@ -285,6 +306,7 @@ impl OffsetMap {
         }
         self.slots = self.max_slots.min(INITIAL_SLOTS);
         self.groups = self.slots.div_ceil(GROUP);
+        self.steps = steps_for(self.groups);
         self.sorted = false;
         self.entries = 0;
         self.latest_offset = None;
@@ -345,20 +367,15 @@ impl OffsetMap {
         self.set_control(slot, digest.control());
     }
 
-    /// The group a probe reads after `group`, the `read`-th it read: the
-    /// first [`SPREAD_PROBES`] steps grow by one group each (1, 2, 3...
-    /// groups on), so that keys whose probes start in neighbouring groups
-    /// part ways instead of piling up in one run of full groups; then the
-    /// probe reads the next group, wrapping, until it has read every one.
+    /// The group `step` groups after `group`, wrapping.
     #[inline(always)]
-    fn next_group(&self, group: usize, read: usize) -> usize {
-        let step = if read <= SPREAD_PROBES { read } else { 1 };
-        (group + step) % self.groups
-    }
-
-    /// The most groups a probe reads: every group, after the spread steps.
-    fn probe_limit(&self) -> usize {
-        SPREAD_PROBES + self.groups
+    fn next_group(&self, group: usize, step: usize) -> usize {
+        let next = group + step;
+        if next >= self.groups {
+            next - self.groups
+        } else {
+            next
+        }
     }
 
     /// Probes the groups for `digest` from its home group, stopping at the
@@ -368,7 +385,8 @@ impl OffsetMap {
         self.lookups += 1;
         let wanted = splat(digest.control());
         let mut group = digest.home_group(self.groups);
-        for read in 1..=self.probe_limit() {
+        let step = self.steps[digest.step()];
+        for _ in 0..self.groups {
             self.probes += 1;
             let word = self.group_word(group);
             let mut matches = zero_bytes(word ^ wanted);
@@ -383,7 +401,7 @@ impl OffsetMap {
             if empty != 0 {
                 return Probe::Absent(group * GROUP + first_byte(empty));
             }
-            group = self.next_group(group, read);
+            group = self.next_group(group, step);
         }
         Probe::Full
     }
@@ -503,13 +521,14 @@ impl OffsetMap {
     /// in `slot`: its own slot is one).
     fn free_or_pending(&self, digest: KeyDigest, slot: usize) -> (usize, usize) {
         let mut group = digest.home_group(self.groups);
-        for read in 1..=self.probe_limit() {
+        let step = self.steps[digest.step()];
+        for _ in 0..self.groups {
             let word = self.group_word(group);
             let open = zero_bytes(word) | zero_bytes(word ^ splat(PENDING));
             if open != 0 {
                 return (group, group * GROUP + first_byte(open));
             }
-            group = self.next_group(group, read);
+            group = self.next_group(group, step);
         }
         (slot / GROUP, slot)
     }
@@ -520,11 +539,13 @@ impl OffsetMap {
     /// entry, in slot order, goes to the first empty or pending slot of its
     /// probes in the larger table. It stays where it is if that slot is in
     /// its own group; it moves if the slot is empty; and it changes places
-    /// with a pending entry, which is moved next. An entry placed in a
-    /// group thus never has an empty slot in a group before it among its
-    /// probes: slots before it were taken or pending when it was placed,
-    /// and a pending slot is emptied only while its own entry is moved,
-    /// which happens before any entry can be placed past it.
+    /// with a pending entry, which is moved next.
+    ///
+    /// What lookups need holds at the end: every group that an entry's
+    /// probes read before its own has no empty slot. When the entry was
+    /// placed, each such group had only taken slots (its first open group
+    /// was its own). A taken slot stays taken for the rest of the growth;
+    /// only pending slots are emptied, and none was in those groups.
     fn grow(&mut self) {
         let old = self.slots;
         let slots = old.saturating_mul(2).min(self.max_slots);
@@ -535,6 +556,7 @@ impl OffsetMap {
         }
         self.slots = slots;
         self.groups = slots.div_ceil(GROUP);
+        self.steps = steps_for(self.groups);
         for slot in 0..old {
             // Each pass places one entry for good.
             for _ in 0..slots {
@@ -561,6 +583,31 @@ impl OffsetMap {
             }
         }
     }
+}
+
+/// [`STEPS`] steps between groups for a table of `groups` groups, spread
+/// over `1..groups` and each coprime with `groups`: a probe that takes one
+/// of them reads every group once in `groups` reads, and keys whose probes
+/// start in one group mostly part ways after it (double hashing), instead
+/// of piling up in one run of full groups as with a step of one.
+fn steps_for(groups: usize) -> [usize; STEPS] {
+    let gcd = |mut a: usize, mut b: usize| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    std::array::from_fn(|k| {
+        if groups <= 2 {
+            return 1;
+        }
+        // Near (k + 1) / (STEPS + 1) of the way, then the next coprime one.
+        let mut step = (groups / (STEPS + 1) * (k + 1)).max(1);
+        while gcd(step, groups) != 1 {
+            step = step % (groups - 1) + 1;
+        }
+        step
+    })
 }
 
 #[cfg(test)]
@@ -696,23 +743,51 @@ mod tests {
     }
 
     #[test]
-    fn a_key_absent_from_a_nearly_full_table_takes_few_probes() {
-        let mut m = OffsetMap::new(ENTRY_BYTES * 100_000, 0.9);
-        let mut i = 0u64;
-        while !m.is_full() {
-            assert!(m.put(&i.to_be_bytes(), i));
-            i += 1;
+    fn a_key_absent_from_a_map_the_cleaner_filled_takes_few_probes() {
+        // At 90%, and at a load factor of 1, which the cleaner stops short
+        // of: one slot in 16 stays empty.
+        for (load_factor, entries, most_groups) in [(0.9, 90_000, 4.0), (1.0, 93_750, 6.0)] {
+            let mut m = OffsetMap::new(ENTRY_BYTES * 100_000, load_factor);
+            assert_eq!(m.max_entries(), entries);
+            let mut i = 0u64;
+            while !m.is_full() {
+                assert!(m.put(&i.to_be_bytes(), i));
+                i += 1;
+            }
+            assert_eq!(m.len(), entries);
+            for k in 0..i {
+                assert_eq!(m.get(&k.to_be_bytes()), Some(k));
+            }
+            let (lookups, probes) = (m.lookups, m.probes);
+            for k in i..i + 10_000 {
+                assert_eq!(m.get(&k.to_be_bytes()), None);
+            }
+            // About 3 groups of 8 slots at 90%, 4.7 at 15/16.
+            let per_lookup = (m.probes - probes) as f64 / (m.lookups - lookups) as f64;
+            assert!(
+                per_lookup < most_groups,
+                "{load_factor}: {per_lookup} groups read per absent key"
+            );
         }
-        for k in 0..i {
-            assert_eq!(m.get(&k.to_be_bytes()), Some(k));
+    }
+
+    #[test]
+    fn every_stride_is_coprime_with_the_groups_so_a_probe_reads_them_all() {
+        for groups in 1..3_000usize {
+            for step in steps_for(groups) {
+                assert!((1..groups.max(2)).contains(&step), "{groups}: {step}");
+                let mut seen = vec![false; groups];
+                let mut g = 0;
+                for _ in 0..groups {
+                    seen[g] = true;
+                    g = (g + step) % groups;
+                }
+                assert!(seen.iter().all(|&s| s), "{groups} groups, stride {step}");
+            }
         }
-        let (lookups, probes) = (m.lookups, m.probes);
-        for k in i..i + 10_000 {
-            assert_eq!(m.get(&k.to_be_bytes()), None);
-        }
-        let per_lookup = (m.probes - probes) as f64 / (m.lookups - lookups) as f64;
-        // About 3.6 groups at 90% load, 8 slots each.
-        assert!(per_lookup < 5.0, "{per_lookup} groups read per absent key");
+        // Strides spread over the groups, not all small.
+        let steps = steps_for(1 << 20);
+        assert!(steps.iter().any(|&s| s > 1 << 19), "{steps:?}");
     }
 
     #[test]
