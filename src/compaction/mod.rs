@@ -84,7 +84,9 @@
 //!   MD5, of which the offset map keeps 120 bits, and the map probes
 //!   groups of eight slots by their control bytes, as Swiss tables do,
 //!   within a table that grows inside its buffer as keys come (see
-//!   `OffsetMap`); the map holds as many entries for the same memory.
+//!   `OffsetMap`); the map holds as many entries for the same memory,
+//!   but is filled to at most 15/16 of its slots, where Kafka's fills
+//!   every slot at a load factor of 1.
 //! * seglog does not track transactions: transactional batches are
 //!   compacted like any other, and control batches (transaction markers)
 //!   are kept as they are, never removed. Kafka removes aborted data and,
@@ -134,7 +136,8 @@ pub struct CompactOptions {
     /// in bytes. Default 134 217 728 (128 MiB).
     pub dedupe_buffer_bytes: usize,
     /// Kafka `log.cleaner.io.buffer.load.factor`: how full the offset map
-    /// is filled before a round stops mapping. Default 0.9.
+    /// is filled before a round stops mapping. Default 0.9. A map of 16
+    /// slots or more is filled to at most 15/16 of them whatever the value.
     pub load_factor: f64,
     /// Kafka `log.cleaner.io.buffer.size`: bytes of cleaned output
     /// gathered before each write. Default 524 288.

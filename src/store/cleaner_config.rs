@@ -41,6 +41,9 @@ pub struct CleanerConfig {
     /// may become (despite the name, this is the dedupe buffer's load
     /// factor); a higher value cleans more of a log in one pass, at the
     /// cost of more hash collisions. Default 0.9; more than 0, at most 1.
+    /// A map of 16 slots or more is filled to at most 15/16 of them
+    /// whatever the value: with no empty slot left, a lookup of a key the
+    /// map does not hold would read the whole map.
     pub io_buffer_load_factor: f64,
     /// Kafka `log.cleaner.io.max.bytes.per.second`: the cleaner throttles
     /// its reads and writes together to this many bytes a second on
