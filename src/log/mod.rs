@@ -147,6 +147,8 @@ mod recover;
 mod report;
 #[cfg(test)]
 mod resource_tests;
+#[cfg(test)]
+mod retired_tests;
 mod state;
 mod tail_damage;
 mod truncate;

@@ -482,6 +482,19 @@ impl Segment {
             if let Some(h) = slot.as_ref() {
                 return Ok(h.clone());
             }
+            if self.retired.load(Ordering::Acquire) {
+                // Its files were renamed away, and a compaction's swap may
+                // have put another segment's under its name: a segment
+                // reads only the file it had open when it was retired.
+                return Err(Error::io(
+                    "open",
+                    &self.log_path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the segment was deleted or replaced, and its file was not kept open",
+                    ),
+                ));
+            }
             let mode = if self.file.writable.load(Ordering::Acquire) {
                 OpenMode::Write
             } else {
@@ -631,19 +644,18 @@ impl Segment {
         let time_path = self.ctx.path(self.base_offset, FileKind::TimeIndex);
         let size = self.size();
         if self.retired.load(Ordering::Acquire) {
-            let rebuilt = self.rebuild_indexes(None)?;
-            *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
-            *state = IndexState::Loaded {
-                offsets: IndexBytes::Owned(rebuilt.offsets),
-                times: IndexBytes::Owned(rebuilt.times),
-            };
-            return Ok(());
+            return self.load_indexes_from_log(&mut state);
         }
         let loaded = if self.ctx.read_only {
             read_index_files(&self.ctx, &index_path, &time_path)
         } else {
             map_index_files(fs, &index_path, &time_path)
         };
+        if self.retired.load(Ordering::Acquire) {
+            // Retired while the files were opened: they may be those of
+            // the segment that replaced it.
+            return self.load_indexes_from_log(&mut state);
+        }
         let mut named = None;
         if let Ok(Some((offsets, times))) = loaded {
             let sane = check_offset_index(&index_path, &offsets, self.base_offset, size)
@@ -661,6 +673,18 @@ impl Segment {
             named = self.offset_named(&index_path, &offsets, &time_path, &times);
         }
         let rebuilt = self.rebuild_indexes(named)?;
+        *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
+        *state = IndexState::Loaded {
+            offsets: IndexBytes::Owned(rebuilt.offsets),
+            times: IndexBytes::Owned(rebuilt.times),
+        };
+        Ok(())
+    }
+
+    /// A retired segment's indexes, rebuilt in memory from its own `.log`
+    /// handle: the files under its names may be another segment's.
+    fn load_indexes_from_log(&self, state: &mut IndexState) -> Result<()> {
+        let rebuilt = self.rebuild_indexes(None)?;
         *lock(&self.max_timestamp) = Some(rebuilt.max_timestamp);
         *state = IndexState::Loaded {
             offsets: IndexBytes::Owned(rebuilt.offsets),
@@ -765,13 +789,15 @@ impl Segment {
         renamed: &mut Vec<PathBuf>,
         in_use: bool,
     ) -> Result<()> {
-        self.retired.store(true, Ordering::Release);
         if in_use {
             // Open the log first and keep it open, so that a reader that
-            // still holds the segment can read it after the rename.
+            // still holds the segment can read it after the rename. If it
+            // cannot be opened, such a reader gets an error instead.
             self.file.pinned.store(true, Ordering::Release);
             let _ = self.handle();
         }
+        // From here on the segment's files are not opened by name again.
+        self.retired.store(true, Ordering::Release);
         let fs = &*self.ctx.fs;
         for kind in [
             FileKind::Log,
