@@ -219,15 +219,14 @@ impl OffsetMap {
         };
         let max_entries =
             ((max_slots as f64 * factor) as usize).clamp(1, max_slots - max_slots / MAX_FILL);
-        let slots = max_slots.min(INITIAL_SLOTS);
-        OffsetMap {
+        let mut map = OffsetMap {
             // Zeroed memory from the allocator: pages are touched only as
             // entries land in them.
             table: vec![0u8; max_slots * ENTRY_BYTES],
             controls: max_slots * STORED_BYTES,
-            slots,
-            groups: slots.div_ceil(GROUP),
-            steps: steps_for(slots.div_ceil(GROUP)),
+            slots: 0,
+            groups: 0,
+            steps: [1; STEPS],
             max_slots,
             entries: 0,
             max_entries,
@@ -236,7 +235,17 @@ impl OffsetMap {
             sorted: false,
             lookups: 0,
             probes: 0,
-        }
+        };
+        map.use_slots(max_slots.min(INITIAL_SLOTS));
+        map
+    }
+
+    /// Makes the first `slots` slots the table, and sets what probes need
+    /// to know of it.
+    fn use_slots(&mut self, slots: usize) {
+        self.slots = slots;
+        self.groups = slots.div_ceil(GROUP);
+        self.steps = steps_for(self.groups);
     }
 
     /// Number of slots in use: 4,096 (or all, if fewer) when the map is
@@ -304,9 +313,7 @@ impl OffsetMap {
             let controls = self.controls;
             self.table[controls..controls + self.slots].fill(EMPTY);
         }
-        self.slots = self.max_slots.min(INITIAL_SLOTS);
-        self.groups = self.slots.div_ceil(GROUP);
-        self.steps = steps_for(self.groups);
+        self.use_slots(self.max_slots.min(INITIAL_SLOTS));
         self.sorted = false;
         self.entries = 0;
         self.latest_offset = None;
@@ -367,14 +374,15 @@ impl OffsetMap {
         self.set_control(slot, digest.control());
     }
 
-    /// The group `step` groups after `group`, wrapping.
+    /// The groups the probes for `digest` read, in order: from its home
+    /// group, on by its step, every group once.
     #[inline(always)]
-    fn next_group(&self, group: usize, step: usize) -> usize {
-        let next = group + step;
-        if next >= self.groups {
-            next - self.groups
-        } else {
-            next
+    fn probe(&self, digest: KeyDigest) -> Probes {
+        Probes {
+            group: digest.home_group(self.groups),
+            step: self.steps[digest.step()],
+            groups: self.groups,
+            left: self.groups,
         }
     }
 
@@ -384,9 +392,7 @@ impl OffsetMap {
     fn find(&mut self, digest: KeyDigest) -> Probe {
         self.lookups += 1;
         let wanted = splat(digest.control());
-        let mut group = digest.home_group(self.groups);
-        let step = self.steps[digest.step()];
-        for _ in 0..self.groups {
+        for group in self.probe(digest) {
             self.probes += 1;
             let word = self.group_word(group);
             let mut matches = zero_bytes(word ^ wanted);
@@ -401,7 +407,6 @@ impl OffsetMap {
             if empty != 0 {
                 return Probe::Absent(group * GROUP + first_byte(empty));
             }
-            group = self.next_group(group, step);
         }
         Probe::Full
     }
@@ -520,15 +525,12 @@ impl OffsetMap {
     /// [`PENDING`], and its group (during a growth, for the entry pending
     /// in `slot`: its own slot is one).
     fn free_or_pending(&self, digest: KeyDigest, slot: usize) -> (usize, usize) {
-        let mut group = digest.home_group(self.groups);
-        let step = self.steps[digest.step()];
-        for _ in 0..self.groups {
+        for group in self.probe(digest) {
             let word = self.group_word(group);
             let open = zero_bytes(word) | zero_bytes(word ^ splat(PENDING));
             if open != 0 {
                 return (group, group * GROUP + first_byte(open));
             }
-            group = self.next_group(group, step);
         }
         (slot / GROUP, slot)
     }
@@ -554,9 +556,7 @@ impl OffsetMap {
                 self.set_control(slot, PENDING);
             }
         }
-        self.slots = slots;
-        self.groups = slots.div_ceil(GROUP);
-        self.steps = steps_for(self.groups);
+        self.use_slots(slots);
         for slot in 0..old {
             // Each pass places one entry for good.
             for _ in 0..slots {
@@ -582,6 +582,34 @@ impl OffsetMap {
                 self.set_control(to, digest.control());
             }
         }
+    }
+}
+
+/// The groups a probe reads (see [`OffsetMap::probe`]).
+struct Probes {
+    group: usize,
+    step: usize,
+    groups: usize,
+    /// Groups not read yet.
+    left: usize,
+}
+
+impl Iterator for Probes {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let group = self.group;
+        // The step is at most the number of groups: one subtraction wraps.
+        self.group += self.step;
+        if self.group >= self.groups {
+            self.group -= self.groups;
+        }
+        Some(group)
     }
 }
 
