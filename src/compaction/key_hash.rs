@@ -95,7 +95,7 @@ impl KeyHasher {
 
     /// The digest as a number, whose little-endian bytes are
     /// [`hash`](Self::hash)'s.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hash_u128(&self, bytes: &[u8]) -> u128 {
         let s = &self.secret;
         let len = bytes.len() as u64;

@@ -2,14 +2,15 @@
 //! threads.
 //!
 //! A reader thread walks the dirty section: it reads every batch, checks
-//! its CRC, notes its producer and decodes its records' offsets and keys,
-//! and hands the keys over in chunks of up to [`CHUNK_RECORDS`] records
-//! (or 1 MiB of keys). The round's thread hashes the keys and puts them in
-//! the offset map. The reader's half is the larger (the kernel's copy and
-//! the CRCs), so with two cores free the pass takes about as long as the
-//! reader alone, about two thirds of the time on one thread. The
-//! reader is at most [`CHUNKS_AHEAD`] chunks ahead (each of at most
-//! [`CHUNK_BATCH_BYTES`] of batches read), and stops when the map is full.
+//! its CRC, notes its producer, decodes its records' offsets and keys and
+//! hashes the keys (as the map hashes them, while their bytes are in the
+//! cache), and hands the offsets and hashes over in chunks of up to
+//! [`CHUNK_RECORDS`] records. The round's thread puts them in the offset
+//! map. The reader's half is the larger (the kernel's copy, the CRCs and
+//! the hashes), so with two cores free the pass takes about as long as
+//! the reader alone. The reader is at most [`CHUNKS_AHEAD`] chunks ahead
+//! (each of at most [`CHUNK_BATCH_BYTES`] of batches read), and stops when
+//! the map is full.
 //!
 //! The map is filled exactly as one thread would fill it: in offset
 //! order, and stopping at the same record when it is full. The reader may
@@ -29,7 +30,9 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use crate::compaction::producers::Producers;
-use crate::compaction::{CleanableSection, CompactionOutcome, OffsetMap, SegmentMeta, Throttle};
+use crate::compaction::{
+    CleanableSection, CompactionOutcome, KeyDigest, MapKeyHasher, OffsetMap, SegmentMeta, Throttle,
+};
 use crate::error::{Error, Result};
 use crate::io::IoContext;
 use crate::record::RecordBatch;
@@ -40,15 +43,12 @@ use crate::segment::{ScannedBatch, Scanner, Segment};
 const MAP_CHUNK: usize = 128 << 10;
 
 /// Records (keyed or not) a chunk carries before it is handed over: at
-/// most 512 KiB of [`Keyed`] entries, and few hand-overs (one per 2 MiB
+/// most 384 KiB of [`Keyed`] entries, and few hand-overs (one per 2 MiB
 /// of 100-byte records). A hand-over can wake the other thread, which
 /// costs little on two cores, but where two virtual CPUs share one core
 /// it costs a switch between them: with chunks of 4,096 records the pass
 /// took 20% longer there than on one thread.
 const CHUNK_RECORDS: usize = 16384;
-
-/// Bytes of keys a chunk carries before it is handed over.
-const CHUNK_KEY_BYTES: usize = 1 << 20;
 
 /// Bytes of batches read for a chunk before it is handed over, whatever
 /// its records: bounds what the reader reads (and charges to the round's
@@ -112,56 +112,11 @@ enum Event {
     },
 }
 
-/// Keys of at most this many bytes travel inside their [`Keyed`] entry,
-/// taken with one fixed-size copy; longer ones are copied to
-/// [`Chunk::keys`].
-const INLINE_KEY: usize = 16;
-
-/// A keyed record: its offset and its key.
+/// A keyed record: its offset and its key's hash in the map, hashed by
+/// the reader (where the key's bytes are in the cache) as two words.
 struct Keyed {
     offset: u64,
-    key: KeyBytes,
-}
-
-/// Where a [`Keyed`] record's key lies.
-enum KeyBytes {
-    /// The key is the first `len` bytes.
-    Inline { len: u8, bytes: [u8; INLINE_KEY] },
-    /// The key lies in [`Chunk::keys`].
-    Spilled(Range<usize>),
-}
-
-impl Keyed {
-    fn key<'c>(&'c self, keys: &'c [u8]) -> &'c [u8] {
-        match &self.key {
-            KeyBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            KeyBytes::Spilled(range) => &keys[range.clone()],
-        }
-    }
-}
-
-/// `key`'s bytes for a [`Keyed`] entry. `data` holds `key` and the bytes
-/// after it: a short key is taken with the bytes that follow it, in one
-/// 16-byte copy (a variable-length copy is a call to `memcpy`, which cost
-/// the map pass more than reading the log), unless it lies within 16
-/// bytes of the end.
-#[inline(always)]
-fn key_bytes(data: &[u8], key: &[u8], keys: &mut Vec<u8>) -> KeyBytes {
-    let at = key.as_ptr().addr().wrapping_sub(data.as_ptr().addr());
-    let window = data
-        .get(at..)
-        .and_then(|rest| rest.first_chunk::<INLINE_KEY>());
-    match (u8::try_from(key.len()), window) {
-        (Ok(len), Some(bytes)) if key.len() <= INLINE_KEY => {
-            debug_assert_eq!(&bytes[..key.len()], key);
-            KeyBytes::Inline { len, bytes: *bytes }
-        }
-        _ => {
-            let start = keys.len();
-            keys.extend_from_slice(key);
-            KeyBytes::Spilled(start..keys.len())
-        }
-    }
+    digest: [u64; 2],
 }
 
 /// What the reader hands over at a time.
@@ -169,8 +124,6 @@ fn key_bytes(data: &[u8], key: &[u8], keys: &mut Vec<u8>) -> KeyBytes {
 struct Chunk {
     events: Vec<Event>,
     keyed: Vec<Keyed>,
-    /// The keys of `keyed` too long to travel inline, end to end.
-    keys: Vec<u8>,
     keyless: Vec<u64>,
     /// Bytes of the batches read for the chunk.
     batch_bytes: u64,
@@ -179,7 +132,6 @@ struct Chunk {
 impl Chunk {
     fn is_ready(&self) -> bool {
         self.keyed.len() + self.keyless.len() >= CHUNK_RECORDS
-            || self.keys.len() >= CHUNK_KEY_BYTES
             || self.events.len() >= CHUNK_EVENTS
             || self.batch_bytes >= CHUNK_BATCH_BYTES
     }
@@ -187,7 +139,6 @@ impl Chunk {
     fn clear(&mut self) {
         self.events.clear();
         self.keyed.clear();
-        self.keys.clear();
         self.keyless.clear();
         self.batch_bytes = 0;
     }
@@ -227,6 +178,7 @@ pub(super) fn build_offset_map(
         full: &full,
         chunks,
         recycled,
+        hasher: map.key_hasher(),
     };
     std::thread::scope(|scope| {
         let walk = std::thread::Builder::new()
@@ -281,7 +233,7 @@ fn fill(
                         continue;
                     }
                     for k in &chunk.keyed[b.keyed.clone()] {
-                        let digest = map.key_hash(k.key(&chunk.keys));
+                        let digest = KeyDigest::from_words(k.digest);
                         if map.is_full() || !map.put_hash(digest, k.offset) {
                             is_full = true;
                             full.store(true, Ordering::Relaxed);
@@ -328,6 +280,7 @@ struct Reader<'a> {
     full: &'a AtomicBool,
     chunks: SyncSender<Result<Chunk>>,
     recycled: Receiver<Chunk>,
+    hasher: MapKeyHasher,
 }
 
 impl Reader<'_> {
@@ -411,7 +364,6 @@ impl Reader<'_> {
                     let mut iter = batch
                         .records_raw(&mut records)
                         .map_err(|e| e.in_file(path, b.position))?;
-                    let data = iter.data();
                     let mut previous = None;
                     while let Some(record) = iter.next_key() {
                         let (offset, key) = record.map_err(|e| {
@@ -430,10 +382,10 @@ impl Reader<'_> {
                             continue;
                         }
                         match key {
-                            Some(key) => {
-                                let key = key_bytes(data, key, &mut chunk.keys);
-                                chunk.keyed.push(Keyed { offset, key });
-                            }
+                            Some(key) => chunk.keyed.push(Keyed {
+                                offset,
+                                digest: self.hasher.digest(key).to_words(),
+                            }),
                             None => chunk.keyless.push(offset),
                         }
                     }
@@ -478,39 +430,4 @@ enum Walk {
     Ended,
     /// Told to stop (the map is full, or the round stopped taking chunks).
     Stopped,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key_of(data: &[u8], range: Range<usize>, keys: &mut Vec<u8>) -> (bool, Vec<u8>) {
-        let entry = Keyed {
-            offset: 0,
-            key: key_bytes(data, &data[range], keys),
-        };
-        let inline = matches!(entry.key, KeyBytes::Inline { .. });
-        (inline, entry.key(keys).to_vec())
-    }
-
-    #[test]
-    fn short_keys_travel_inline_and_others_are_copied_whole() {
-        let data: Vec<u8> = (0..64).collect();
-        let mut keys = Vec::new();
-        let cases = [
-            // Short, with 16 bytes from its start: inline.
-            (3..17, true),
-            (48..64, true),
-            (10..10, true),
-            // Within 16 bytes of the end, or longer than 16 bytes: copied.
-            (50..60, false),
-            (49..64, false),
-            (0..17, false),
-        ];
-        for (range, inline) in cases {
-            let want = (inline, data[range.clone()].to_vec());
-            assert_eq!(key_of(&data, range.clone(), &mut keys), want, "{range:?}");
-        }
-        assert_eq!(keys.len(), 10 + 15 + 17);
-    }
 }

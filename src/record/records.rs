@@ -213,12 +213,6 @@ impl<'s> RecordIter<'s> {
         self.pos
     }
 
-    /// The records region the iterator decodes: every key and value it
-    /// returns lies within it.
-    pub(crate) fn data(&self) -> &'s [u8] {
-        self.data
-    }
-
     /// Records not yet returned, as the batch header declares them.
     pub fn remaining(&self) -> usize {
         self.remaining as usize
