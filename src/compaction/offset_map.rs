@@ -485,8 +485,33 @@ impl OffsetMap {
     }
 
     /// [`put`](Self::put) of a key by its [`key_hash`](Self::key_hash).
-    #[inline]
+    ///
+    /// Inline, the common case of a compacted log (a key already in the
+    /// map, in its home group) is a few instructions; every other case
+    /// (a new key, a later group, growth) is [`put_slow`](Self::put_slow).
+    #[inline(always)]
     pub(crate) fn put_hash(&mut self, digest: KeyDigest, offset: u64) -> bool {
+        if !self.sorted {
+            let group = digest.home_group(self.groups);
+            let word = self.group_word(group);
+            let mut matches = zero_bytes(word ^ splat(digest.control()));
+            while matches != 0 {
+                let slot = group * GROUP + first_byte(matches);
+                if self.stored_hash(slot) == digest {
+                    self.set_offset(slot, offset);
+                    self.latest_offset = Some(offset);
+                    return true;
+                }
+                matches = without_first(matches);
+            }
+        }
+        self.put_slow(digest, offset)
+    }
+
+    /// [`put_hash`](Self::put_hash) past its home group: growth, probes
+    /// and new keys.
+    #[inline(never)]
+    fn put_slow(&mut self, digest: KeyDigest, offset: u64) -> bool {
         if self.sorted {
             return false;
         }
