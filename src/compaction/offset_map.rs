@@ -156,10 +156,11 @@ impl KeyDigest {
         [self.0 as u64, (self.0 >> 64) as u64]
     }
 
-    /// The digest whose [`to_words`](Self::to_words) are `words`.
+    /// The digest whose [`to_words`](Self::to_words) are `words` (the
+    /// bytes past those the map keeps cleared, whatever `words` holds).
     #[inline(always)]
     pub(crate) fn from_words(words: [u64; 2]) -> Self {
-        KeyDigest(u128::from(words[0]) | u128::from(words[1]) << 64)
+        KeyDigest::new(u128::from(words[0]) | u128::from(words[1]) << 64)
     }
 
     /// The control byte of the key's slot: seven bits of the hash (other
@@ -405,29 +406,13 @@ impl OffsetMap {
     /// first group with an empty slot.
     #[inline(always)]
     fn find(&self, digest: KeyDigest) -> Probe {
-        let wanted = splat(digest.control());
-        for group in self.probe(digest) {
-            let word = self.group_word(group);
-            let mut matches = zero_bytes(word ^ wanted);
-            while matches != 0 {
-                let slot = group * GROUP + first_byte(matches);
-                if self.stored_hash(slot) == digest {
-                    return Probe::Found(slot);
-                }
-                matches = without_first(matches);
-            }
-            let empty = zero_bytes(word);
-            if empty != 0 {
-                return Probe::Absent(group * GROUP + first_byte(empty));
-            }
-        }
-        Probe::Full
+        self.find_counted(digest).0
     }
 
-    /// The groups a lookup of `digest` reads: [`find`](Self::find)'s walk,
-    /// counted.
-    #[cfg(test)]
-    fn groups_read(&self, digest: KeyDigest) -> usize {
+    /// [`find`](Self::find), and the number of groups it read (which its
+    /// callers other than tests leave unused, and the compiler with them).
+    #[inline(always)]
+    fn find_counted(&self, digest: KeyDigest) -> (Probe, usize) {
         let wanted = splat(digest.control());
         let mut read = 0;
         for group in self.probe(digest) {
@@ -435,16 +420,18 @@ impl OffsetMap {
             let word = self.group_word(group);
             let mut matches = zero_bytes(word ^ wanted);
             while matches != 0 {
-                if self.stored_hash(group * GROUP + first_byte(matches)) == digest {
-                    return read;
+                let slot = group * GROUP + first_byte(matches);
+                if self.stored_hash(slot) == digest {
+                    return (Probe::Found(slot), read);
                 }
                 matches = without_first(matches);
             }
-            if zero_bytes(word) != 0 {
-                return read;
+            let empty = zero_bytes(word);
+            if empty != 0 {
+                return (Probe::Absent(group * GROUP + first_byte(empty)), read);
             }
         }
-        read
+        (Probe::Full, read)
     }
 
     /// Records `offset` as the latest for `key`, and as the map's latest
@@ -784,6 +771,46 @@ mod tests {
     }
 
     #[test]
+    fn updates_at_the_growth_threshold_leave_growth_to_the_next_new_key() {
+        let mut m = OffsetMap::new(ENTRY_BYTES * 100_000, 0.9);
+        let threshold = (INITIAL_SLOTS / 4 * 3) as u64;
+        for i in 0..threshold {
+            assert!(m.put(&i.to_be_bytes(), i));
+        }
+        assert_eq!(m.slots(), INITIAL_SLOTS);
+        // Updates of keys in the map: in their home group they leave the
+        // table as it is; past it they may grow it, as a new key would.
+        for i in 0..threshold {
+            assert!(m.put(&i.to_be_bytes(), threshold + i));
+        }
+        assert_eq!(m.len(), threshold as usize);
+        assert!([INITIAL_SLOTS, 2 * INITIAL_SLOTS].contains(&m.slots()));
+        assert_eq!(m.latest_offset(), Some(2 * threshold - 1));
+        // The next new key grows the table first, if nothing did.
+        assert!(m.put(b"new", 2 * threshold));
+        assert_eq!(m.slots(), 2 * INITIAL_SLOTS);
+        for i in 0..threshold {
+            assert_eq!(m.get(&i.to_be_bytes()), Some(threshold + i), "key {i}");
+        }
+        assert_eq!(m.get(b"new"), Some(2 * threshold));
+    }
+
+    #[test]
+    fn another_thread_hashes_keys_as_the_map_does() {
+        let m = OffsetMap::new(ENTRY_BYTES * 100, 0.9);
+        let hasher = m.key_hasher();
+        for key in [&b""[..], b"k", b"fourteen bytes", &[0xff; 40]] {
+            let digest = m.key_hash(key);
+            assert_eq!(hasher.digest(key), digest);
+            assert_eq!(KeyDigest::from_words(digest.to_words()), digest);
+        }
+        // Bytes past those the map keeps never reach a digest.
+        let digest = KeyDigest::from_words([u64::MAX, u64::MAX]);
+        assert_eq!(digest, KeyDigest::new(u128::MAX));
+        assert_eq!(digest.to_words()[1] >> (8 * (HASH_BYTES - 8)), 0);
+    }
+
+    #[test]
     fn growth_ends_at_the_whole_buffer_which_fills_to_the_last_slot() {
         let mut m = OffsetMap::new(ENTRY_BYTES * 10_000, 1.0);
         let stored = (0..20_000u64)
@@ -856,7 +883,7 @@ mod tests {
             let mut groups = 0;
             for k in i..i + 10_000 {
                 assert_eq!(m.get(&k.to_be_bytes()), None);
-                groups += m.groups_read(m.key_hash(&k.to_be_bytes()));
+                groups += m.find_counted(m.key_hash(&k.to_be_bytes())).1;
             }
             // About 3 groups of 8 slots at 90%, 4.7 at 15/16.
             let per_lookup = groups as f64 / 10_000.0;

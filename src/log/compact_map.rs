@@ -204,7 +204,7 @@ pub(super) fn build_offset_map(
     })
 }
 
-/// The round's side: hashes the reader's keys and puts them in the map, in
+/// The round's side: puts the reader's offsets and hashes in the map, in
 /// order, until the map is full or the section ends.
 fn fill(
     map: &mut OffsetMap,
