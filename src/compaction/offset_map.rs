@@ -402,6 +402,21 @@ impl OffsetMap {
         }
     }
 
+    /// The slot of group `group` (whose control bytes are `word`) that
+    /// holds `digest`, if one does.
+    #[inline(always)]
+    fn slot_in_group(&self, group: usize, word: u64, digest: KeyDigest) -> Option<usize> {
+        let mut matches = zero_bytes(word ^ splat(digest.control()));
+        while matches != 0 {
+            let slot = group * GROUP + first_byte(matches);
+            if self.stored_hash(slot) == digest {
+                return Some(slot);
+            }
+            matches = without_first(matches);
+        }
+        None
+    }
+
     /// Probes the groups for `digest` from its home group, stopping at the
     /// first group with an empty slot.
     #[inline(always)]
@@ -413,18 +428,12 @@ impl OffsetMap {
     /// callers other than tests leave unused, and the compiler with them).
     #[inline(always)]
     fn find_counted(&self, digest: KeyDigest) -> (Probe, usize) {
-        let wanted = splat(digest.control());
         let mut read = 0;
         for group in self.probe(digest) {
             read += 1;
             let word = self.group_word(group);
-            let mut matches = zero_bytes(word ^ wanted);
-            while matches != 0 {
-                let slot = group * GROUP + first_byte(matches);
-                if self.stored_hash(slot) == digest {
-                    return (Probe::Found(slot), read);
-                }
-                matches = without_first(matches);
+            if let Some(slot) = self.slot_in_group(group, word, digest) {
+                return (Probe::Found(slot), read);
             }
             let empty = zero_bytes(word);
             if empty != 0 {
@@ -480,16 +489,10 @@ impl OffsetMap {
     pub(crate) fn put_hash(&mut self, digest: KeyDigest, offset: u64) -> bool {
         if !self.sorted {
             let group = digest.home_group(self.groups);
-            let word = self.group_word(group);
-            let mut matches = zero_bytes(word ^ splat(digest.control()));
-            while matches != 0 {
-                let slot = group * GROUP + first_byte(matches);
-                if self.stored_hash(slot) == digest {
-                    self.set_offset(slot, offset);
-                    self.latest_offset = Some(offset);
-                    return true;
-                }
-                matches = without_first(matches);
+            if let Some(slot) = self.slot_in_group(group, self.group_word(group), digest) {
+                self.set_offset(slot, offset);
+                self.latest_offset = Some(offset);
+                return true;
             }
         }
         self.put_slow(digest, offset)
@@ -519,12 +522,12 @@ impl OffsetMap {
 
     /// The latest offset put for `key`, or `None` (always, once the map
     /// is [sorted by offset](Self::sort_by_offset)).
-    pub fn get(&mut self, key: &[u8]) -> Option<u64> {
+    pub fn get(&self, key: &[u8]) -> Option<u64> {
         self.get_hash(self.key_hash(key))
     }
 
     /// [`get`](Self::get) of a key by its [`key_hash`](Self::key_hash).
-    pub(crate) fn get_hash(&mut self, digest: KeyDigest) -> Option<u64> {
+    pub(crate) fn get_hash(&self, digest: KeyDigest) -> Option<u64> {
         if self.sorted {
             return None;
         }
