@@ -119,7 +119,7 @@ impl KeyHasher {
             mix(x, y);
         }
         // One product crosses the lanes; the high half keeps the right
-        // lane whole (it is `b ^ a` rotated back), so that two keys share
+        // lane whole (it is `b ^ a.rotate_left(32)`), so that two keys share
         // a digest only if they share both lanes or their final products
         // collide under the same right lane.
         let a = fold(left ^ s[6], right ^ s[7]);

@@ -212,7 +212,7 @@ pub struct OffsetMap {
     entries: usize,
     max_entries: usize,
     latest_offset: Option<u64>,
-    hasher: KeyHasher,
+    hasher: MapKeyHasher,
     /// Whether the table has become the sorted list of the entries'
     /// offsets (`entries` big-endian words at its start).
     sorted: bool,
@@ -258,7 +258,7 @@ impl OffsetMap {
             entries: 0,
             max_entries,
             latest_offset: None,
-            hasher: KeyHasher::random(),
+            hasher: MapKeyHasher(KeyHasher::random()),
             sorted: false,
         };
         map.use_slots(max_slots.min(INITIAL_SLOTS));
@@ -454,13 +454,13 @@ impl OffsetMap {
     /// The map's hash of `key`, for [`put_hash`](Self::put_hash).
     #[inline]
     pub(crate) fn key_hash(&self, key: &[u8]) -> KeyDigest {
-        self.key_hasher().digest(key)
+        self.hasher.digest(key)
     }
 
     /// What hashes keys as [`key_hash`](Self::key_hash) does, for another
     /// thread to hash them.
     pub(crate) fn key_hasher(&self) -> MapKeyHasher {
-        MapKeyHasher(self.hasher)
+        self.hasher
     }
 
     /// Loads a byte of each cache line the lookups of `digests` are likely
