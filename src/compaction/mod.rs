@@ -122,7 +122,7 @@ pub use plan::{CleanableSection, CompactionPolicy, DueReason};
 pub(crate) use offset_map::OffsetMap;
 #[cfg(feature = "testing")]
 pub use offset_map::OffsetMap;
-pub(crate) use offset_map::{KeyDigest, MapKeyHasher};
+pub(crate) use offset_map::{HashedKey, MapKeyHasher};
 #[cfg(not(feature = "testing"))]
 pub(crate) use plan::{cleanable_section, filthiest, group_segments, SegmentMeta};
 #[cfg(feature = "testing")]

@@ -124,6 +124,14 @@ fn without_first(mask: u64) -> u64 {
     }
 }
 
+/// The slots of a group (whose control bytes are `word`) whose control
+/// byte is `digest`'s: the top bit of their byte, as [`zero_bytes`] marks
+/// them.
+#[inline(always)]
+fn candidates(word: u64, digest: KeyDigest) -> u64 {
+    zero_bytes(word ^ splat(digest.control()))
+}
+
 /// Hashes keys for one [`OffsetMap`], as its
 /// [`key_hash`](OffsetMap::key_hash) does.
 #[derive(Debug, Clone, Copy)]
@@ -183,6 +191,36 @@ impl KeyDigest {
         ((u64::from((self.0 as u64 >> 32) as u32) * groups as u64) >> 32) as usize
     }
 }
+
+/// A record's offset and its key's [`KeyDigest`], for
+/// [`OffsetMap::put_hashed`]: 24 bytes, where a `u128`'s alignment would
+/// pad them to 32.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HashedKey {
+    offset: u64,
+    digest: [u64; 2],
+}
+
+impl HashedKey {
+    /// `offset` under the key of hash `digest`.
+    #[inline(always)]
+    pub(crate) fn new(offset: u64, digest: KeyDigest) -> Self {
+        HashedKey {
+            offset,
+            digest: digest.to_words(),
+        }
+    }
+
+    #[inline(always)]
+    fn digest(&self) -> KeyDigest {
+        KeyDigest::from_words(self.digest)
+    }
+}
+
+/// Keys [`OffsetMap::put_hashed`] looks up together: their home groups'
+/// control bytes first, then their entries, so that the cache misses of a
+/// block's entries overlap.
+const PUT_BLOCK: usize = 16;
 
 /// Where a probe for a key ended.
 enum Probe {
@@ -406,7 +444,13 @@ impl OffsetMap {
     /// holds `digest`, if one does.
     #[inline(always)]
     fn slot_in_group(&self, group: usize, word: u64, digest: KeyDigest) -> Option<usize> {
-        let mut matches = zero_bytes(word ^ splat(digest.control()));
+        self.slot_among(group, candidates(word, digest), digest)
+    }
+
+    /// The slot, among the `candidates` of group `group` (from
+    /// [`candidates`]), that holds `digest`, if one does.
+    #[inline(always)]
+    fn slot_among(&self, group: usize, mut matches: u64, digest: KeyDigest) -> Option<usize> {
         while matches != 0 {
             let slot = group * GROUP + first_byte(matches);
             if self.stored_hash(slot) == digest {
@@ -496,6 +540,66 @@ impl OffsetMap {
             }
         }
         self.put_slow(digest, offset)
+    }
+
+    /// Puts `keys` in order, each as [`put_hash`](Self::put_hash) would,
+    /// stopping before the first one the map does not take: a new key
+    /// when the table has no free slot, or any key once the map
+    /// [is full](Self::is_full) (checked before each key, as the cleaner
+    /// checks it). Returns how many it put.
+    ///
+    /// The keys go in blocks of [`PUT_BLOCK`]: the candidate slots of
+    /// every key of a block in its home group first, then the entries. A
+    /// key put one at a time waits for its group's control bytes, then
+    /// for its entry, before the next key's loads are under way; in
+    /// blocks, the loads of the block's entries, which miss the cache
+    /// whenever the table is larger than it, overlap.
+    pub(crate) fn put_hashed(&mut self, keys: &[HashedKey]) -> usize {
+        let mut put = 0;
+        for block in keys.chunks(PUT_BLOCK) {
+            let n = self.put_block(block);
+            put += n;
+            if n < block.len() {
+                break;
+            }
+        }
+        put
+    }
+
+    /// [`put_hashed`](Self::put_hashed) of at most [`PUT_BLOCK`] keys.
+    #[inline(always)]
+    fn put_block(&mut self, block: &[HashedKey]) -> usize {
+        if self.sorted || self.is_full() {
+            return 0;
+        }
+        let mut found = [(0usize, 0u64); PUT_BLOCK];
+        for (at, key) in found.iter_mut().zip(block) {
+            let digest = key.digest();
+            let group = digest.home_group(self.groups);
+            *at = (group, candidates(self.group_word(group), digest));
+        }
+        // The map fills only at a new key, which `put_slow` puts: until
+        // then it is not full, as it was not above.
+        for (i, (key, &(group, matches))) in block.iter().zip(&found).enumerate() {
+            let digest = key.digest();
+            if let Some(slot) = self.slot_among(group, matches, digest) {
+                self.set_offset(slot, key.offset);
+                self.latest_offset = Some(key.offset);
+                continue;
+            }
+            if !self.put_slow(digest, key.offset) {
+                return i;
+            }
+            // A growth may have moved every entry: the rest of the block
+            // goes one key at a time.
+            for (j, key) in block.iter().enumerate().skip(i + 1) {
+                if self.is_full() || !self.put_hash(key.digest(), key.offset) {
+                    return j;
+                }
+            }
+            return block.len();
+        }
+        block.len()
     }
 
     /// [`put_hash`](Self::put_hash) past its home group: growth, probes

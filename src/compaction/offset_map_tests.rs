@@ -249,3 +249,87 @@ fn sorting_turns_the_map_into_the_ascending_list_of_its_offsets() {
     assert_eq!(m.get(b"new"), Some(1));
     assert_eq!(m.get(&0u64.to_be_bytes()), None);
 }
+
+/// What the cleaner's map pass did one key at a time: stop before the
+/// first key once the map is full, or at a key the map does not take.
+fn put_one_by_one(map: &mut OffsetMap, keys: &[HashedKey]) -> usize {
+    for (i, key) in keys.iter().enumerate() {
+        if map.is_full() || !map.put_hash(key.digest(), key.offset) {
+            return i;
+        }
+    }
+    keys.len()
+}
+
+#[test]
+fn keys_put_in_blocks_land_as_keys_put_one_by_one() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut filled = 0;
+    for case in 0..60u64 {
+        // From maps that never fill to maps that fill mid-block, growing
+        // (or not) on the way.
+        let slots = [13, 100, 700, 4_099, 9_000][case as usize % 5];
+        let load_factor = [0.5, 0.9, 1.0][case as usize % 3];
+        let universe = 1 + next() % (slots as u64 * 2);
+        let mut blocks = OffsetMap::new(ENTRY_BYTES * slots, load_factor);
+        let mut single = OffsetMap::new(ENTRY_BYTES * slots, load_factor);
+        let hasher = blocks.key_hasher();
+        let digest_of = |k: u64| hasher.digest(&k.to_be_bytes());
+        let mut offset = 0;
+        let mut put_all = true;
+        let mut seen = Vec::new();
+        while put_all && offset < 20_000 {
+            // Slices shorter and longer than a block, empty ones included.
+            let len = (next() % 40) as usize;
+            let keys: Vec<HashedKey> = (0..len)
+                .map(|_| {
+                    let k = next() % universe;
+                    seen.push(k);
+                    offset += 1 + next() % 3;
+                    HashedKey::new(offset, digest_of(k))
+                })
+                .collect();
+            let expected = put_one_by_one(&mut single, &keys);
+            assert_eq!(blocks.put_hashed(&keys), expected, "case {case}");
+            put_all = expected == keys.len();
+        }
+        filled += usize::from(!put_all);
+        assert_eq!(blocks.len(), single.len(), "case {case}");
+        assert_eq!(blocks.slots(), single.slots(), "case {case}");
+        assert_eq!(blocks.latest_offset(), single.latest_offset());
+        for k in seen {
+            let digest = digest_of(k);
+            assert_eq!(blocks.get_hash(digest), single.get_hash(digest), "key {k}");
+        }
+    }
+    // Both ends were tried: maps that filled and maps that did not.
+    assert!((10..=50).contains(&filled), "{filled} of 60 maps filled");
+}
+
+#[test]
+fn a_full_or_sorted_map_takes_no_key_in_blocks() {
+    let mut m = OffsetMap::new(ENTRY_BYTES * 64, 0.25);
+    let keys: Vec<HashedKey> = (0..40u64)
+        .map(|k| HashedKey::new(k, m.key_hash(&k.to_be_bytes())))
+        .collect();
+    // 16 keys fill it; the 17th is not put, nor anything after it.
+    assert_eq!(m.put_hashed(&keys), 16);
+    assert!(m.is_full());
+    assert_eq!(m.latest_offset(), Some(15));
+    // Once full, not even a key it holds.
+    assert_eq!(m.put_hashed(&keys[..1]), 0);
+    assert_eq!(m.get_hash(keys[0].digest()), Some(0));
+    assert_eq!(m.put_hashed(&[]), 0);
+
+    let mut m = OffsetMap::new(ENTRY_BYTES * 64, 1.0);
+    assert_eq!(m.put_hashed(&keys[..10]), 10);
+    m.sort_by_offset();
+    assert_eq!(m.put_hashed(&keys[..10]), 0);
+    assert_eq!(m.len(), 10);
+}

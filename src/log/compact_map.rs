@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use crate::compaction::producers::Producers;
 use crate::compaction::{
-    CleanableSection, CompactionOutcome, KeyDigest, MapKeyHasher, OffsetMap, SegmentMeta, Throttle,
+    CleanableSection, CompactionOutcome, HashedKey, MapKeyHasher, OffsetMap, SegmentMeta, Throttle,
 };
 use crate::error::{Error, Result};
 use crate::io::IoContext;
@@ -43,7 +43,7 @@ use crate::segment::{ScannedBatch, Scanner, Segment};
 const MAP_CHUNK: usize = 128 << 10;
 
 /// Records (keyed or not) a chunk carries before it is handed over: at
-/// most 384 KiB of [`Keyed`] entries, and few hand-overs (one per 2 MiB
+/// most 384 KiB of [`HashedKey`] entries, and few hand-overs (one per 2 MiB
 /// of 100-byte records). A hand-over can wake the other thread, which
 /// costs little on two cores, but where two virtual CPUs share one core
 /// it costs a switch between them: with chunks of 4,096 records the pass
@@ -112,18 +112,13 @@ enum Event {
     },
 }
 
-/// A keyed record: its offset and its key's hash in the map, hashed by
-/// the reader (where the key's bytes are in the cache) as two words.
-struct Keyed {
-    offset: u64,
-    digest: [u64; 2],
-}
-
 /// What the reader hands over at a time.
 #[derive(Default)]
 struct Chunk {
     events: Vec<Event>,
-    keyed: Vec<Keyed>,
+    /// Keyed records: offsets and the keys' hashes in the map, hashed by
+    /// the reader, where the keys' bytes are in the cache.
+    keyed: Vec<HashedKey>,
     keyless: Vec<u64>,
     /// Bytes of the batches read for the chunk.
     batch_bytes: u64,
@@ -232,13 +227,10 @@ fn fill(
                     if is_full {
                         continue;
                     }
-                    for k in &chunk.keyed[b.keyed.clone()] {
-                        let digest = KeyDigest::from_words(k.digest);
-                        if map.is_full() || !map.put_hash(digest, k.offset) {
-                            is_full = true;
-                            full.store(true, Ordering::Relaxed);
-                            break;
-                        }
+                    let keyed = &chunk.keyed[b.keyed.clone()];
+                    if map.put_hashed(keyed) < keyed.len() {
+                        is_full = true;
+                        full.store(true, Ordering::Relaxed);
                     }
                     // Dropped by the rewrite, unread if their batch goes
                     // whole: those up to where the map ends.
@@ -382,10 +374,9 @@ impl Reader<'_> {
                             continue;
                         }
                         match key {
-                            Some(key) => chunk.keyed.push(Keyed {
-                                offset,
-                                digest: self.hasher.digest(key).to_words(),
-                            }),
+                            Some(key) => chunk
+                                .keyed
+                                .push(HashedKey::new(offset, self.hasher.digest(key))),
                             None => chunk.keyless.push(offset),
                         }
                     }
