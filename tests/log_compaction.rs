@@ -15,6 +15,8 @@ mod fixtures;
 mod helpers;
 #[path = "compaction/keys_and_rolls.rs"]
 mod keys_and_rolls;
+#[path = "compaction/mapped.rs"]
+mod mapped;
 #[path = "compaction/model.rs"]
 mod model;
 #[path = "compaction/power_loss.rs"]

@@ -20,13 +20,26 @@
 //!
 //! # Memory maps
 //!
-//! Only index files of closed segments are mapped, read-only. seglog never
-//! changes such a file in place: a rebuilt or truncated index is written to
-//! a new file and renamed over the old one, so an existing map keeps seeing
-//! the old, unchanged inode. Other processes must not modify the files of
-//! a locked log directory. A log opened read-only maps nothing: its writer,
-//! in another process, does change its active segment's index files (it
-//! trims them when the segment rolls), so their bytes are read instead.
+//! Files are mapped read-only, and only where nothing shortens them while
+//! the map lives (reading a mapped page past the end of its file kills the
+//! process with SIGBUS):
+//!
+//! * Index files of closed segments. seglog never changes such a file in
+//!   place: a rebuilt or truncated index is written to a new file and
+//!   renamed over the old one, so an existing map keeps seeing the old,
+//!   unchanged inode.
+//! * `.log` files of closed segments, by a compaction round's map pass,
+//!   for as long as it walks them. The one thing that shortens a closed
+//!   segment's `.log` in a running log is a truncation into it (the
+//!   segment becomes the active one again); it first stops the map pass
+//!   and waits until the pass has let go of its maps (the round aborts).
+//!   Deleting or replacing a segment renames and removes its files, which
+//!   leaves an existing map on the old inode.
+//!
+//! Other processes must not modify the files of a locked log directory. A
+//! log opened read-only maps nothing: its writer, in another process, does
+//! change its active segment's index files (it trims them when the segment
+//! rolls), so their bytes are read instead.
 
 #[cfg(any(test, feature = "testing"))]
 mod mem;

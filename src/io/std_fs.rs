@@ -168,10 +168,13 @@ impl FileHandle for StdFile {
             // Mapping an empty file fails on Linux; there is nothing to map.
             return Ok(Mapping::from_vec(Vec::new()));
         }
-        // SAFETY: the map is read-only and seglog only maps files it never
-        // modifies in place afterwards: index files of closed segments,
-        // which are replaced by writing a new file and renaming it over the
-        // old name (the map keeps the old inode). The directory is locked
+        // SAFETY: the map is read-only and seglog only maps files that
+        // nothing modifies in place while the map lives: index files of
+        // closed segments, which are replaced by writing a new file and
+        // renaming it over the old name (the map keeps the old inode), and
+        // `.log` files of closed segments during a compaction's map pass,
+        // which a truncation (the one thing that shortens them) waits for
+        // (`CleanerState::mapped` in the log). The directory is locked
         // against other seglog instances; other programs modifying the
         // files of an open log are outside the contract (module docs).
         let map = unsafe { memmap2::Mmap::map(&self.file)? };

@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::compact_map::{build_offset_map, Listed, MapPass};
+use super::compact_map::{build_offset_map, Listed, MapPass, ToMap};
 use super::PartitionLog;
 use crate::compaction::filter::{filter_batch, Buffers, FilterCounts, RoundRules, Survivors};
 use crate::compaction::producers::Producers;
@@ -197,15 +197,23 @@ impl PartitionLog {
         let map_bytes = options.dedupe_buffer_bytes.min(i32::MAX as usize);
         let mut map = OffsetMap::new(map_bytes, options.load_factor);
         let mut producers = Producers::default();
-        let MapPass { walked, listed } = build_offset_map(
-            &segments,
-            &metas,
-            &section,
-            &mut map,
-            &mut producers,
-            &mut throttle,
-            &mut outcome,
-        )?;
+        let walk = ToMap {
+            segments: &segments,
+            metas: &metas,
+            section: &section,
+            cleaner: &inner.cleaner,
+        };
+        let MapPass {
+            walked,
+            listed,
+            aborted,
+        } = build_offset_map(&walk, &mut map, &mut producers, &mut throttle, &mut outcome)?;
+        if aborted {
+            // A truncation cut a closed segment: nothing was written yet.
+            outcome.aborted = true;
+            outcome.duration = started.elapsed();
+            return Ok(outcome);
+        }
         let Some(latest) = map.latest_offset() else {
             outcome.duration = started.elapsed();
             return Ok(outcome);

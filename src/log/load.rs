@@ -142,6 +142,8 @@ pub(super) fn open(opts: OpenOptions, dir: &Path, config: LogConfig) -> Result<P
             follow: opened.follow.map(Mutex::new),
             cleaner: super::CleanerState {
                 round: Mutex::new(()),
+                mapped: std::sync::RwLock::new(()),
+                unmap: std::sync::atomic::AtomicBool::new(false),
                 checkpoint: Mutex::new(None),
                 file: opts
                     .cleaner_checkpoint

@@ -240,6 +240,39 @@ struct CleanerState {
     /// The checkpoint, once read (`Some(None)`: the log has none).
     checkpoint: Mutex<Option<Option<u64>>>,
     file: offset_checkpoint::OffsetCheckpointFile,
+    /// Held shared by a round's map pass, which reads the `.log` files of
+    /// closed segments through memory maps, and exclusively by a
+    /// truncation before it shortens a closed segment's file: reading a
+    /// mapped page past the end of its file kills the process (SIGBUS).
+    mapped: RwLock<()>,
+    /// Set while a truncation waits for [`mapped`](Self::mapped): the map
+    /// pass stops at its next batch, and its round is aborted.
+    unmap: AtomicBool,
+}
+
+/// A truncation's hold on [`CleanerState::mapped`]: while it lasts, no
+/// round has a segment's file mapped.
+struct Unmapped<'a> {
+    unmap: &'a AtomicBool,
+    _mapped: std::sync::RwLockWriteGuard<'a, ()>,
+}
+
+impl Drop for Unmapped<'_> {
+    fn drop(&mut self) {
+        self.unmap.store(false, Ordering::Release);
+    }
+}
+
+impl CleanerState {
+    /// Stops a round's map pass (at its next batch) and waits until it
+    /// has no file mapped.
+    fn unmapped(&self) -> Unmapped<'_> {
+        self.unmap.store(true, Ordering::Release);
+        Unmapped {
+            unmap: &self.unmap,
+            _mapped: write_lock(&self.mapped),
+        }
+    }
 }
 
 /// The writer's state, behind the writer lock.

@@ -22,7 +22,10 @@ impl PartitionLog {
     /// On a compacted log, the cleaner checkpoint comes down to the base
     /// offset of the segment holding the cut (what is appended from there
     /// on is dirty), and a truncation into a closed segment aborts a
-    /// compaction round running meanwhile.
+    /// compaction round running meanwhile. If the round is mapping keys,
+    /// reading the segments' files through memory maps, the truncation
+    /// waits for it to let go of them (it stops at its next batch) before
+    /// it shortens a file.
     ///
     /// # Examples
     ///
@@ -195,6 +198,9 @@ impl Inner {
         w.unsynced.retain(|s| s.base_offset() < holder_base);
         let now = self.clock.now_ms();
         let active_base = self.active(w)?.base_offset();
+        // A closed segment's file is about to shrink: no round may have it
+        // mapped (a round mapping segments now is aborted).
+        let _unmapped = (holder_base != active_base).then(|| self.cleaner.unmapped());
         if holder_base != active_base {
             w.rewinds += 1;
             w.active = None;

@@ -59,7 +59,7 @@ pub(crate) enum Step {
 
 /// Walks the batches of a segment's `.log` between two positions.
 pub(crate) struct Scanner<'f> {
-    file: &'f dyn FileHandle,
+    source: Source<'f>,
     segment_base: u64,
     pos: u64,
     end: u64,
@@ -67,6 +67,14 @@ pub(crate) struct Scanner<'f> {
     buf_pos: u64,
     chunk: usize,
     prev_last: Option<u64>,
+}
+
+/// What a walk reads.
+enum Source<'f> {
+    /// The file, a chunk at a time into the walk's buffer.
+    File(&'f dyn FileHandle),
+    /// The file's bytes, from its start, all there (a memory map).
+    Bytes(&'f [u8]),
 }
 
 /// A page: large reads start at a multiple of it.
@@ -90,13 +98,31 @@ impl<'f> Scanner<'f> {
         chunk: usize,
     ) -> Self {
         Scanner {
-            file,
+            source: Source::File(file),
             segment_base,
             pos: start,
             end,
             buf: AlignedBuf::with_capacity(chunk),
             buf_pos: start,
             chunk,
+            prev_last: None,
+        }
+    }
+
+    /// A walk over `[start, end)` of `bytes`, the contents of the `.log`
+    /// file of the segment based at `segment_base` from its first byte (a
+    /// memory map of it): the walk's windows are slices of `bytes`, which
+    /// it never copies. A file shorter than `end` is a batch cut short, as
+    /// it is to a walk that reads.
+    pub(crate) fn over_bytes(bytes: &'f [u8], segment_base: u64, start: u64, end: u64) -> Self {
+        Scanner {
+            source: Source::Bytes(bytes),
+            segment_base,
+            pos: start,
+            end,
+            buf: AlignedBuf::with_capacity(0),
+            buf_pos: start,
+            chunk: 0,
             prev_last: None,
         }
     }
@@ -119,6 +145,21 @@ impl<'f> Scanner<'f> {
     /// of its cache to whole pages of the (page-aligned) buffer, several
     /// times faster than at an offset within a page.
     fn window(&mut self, start: u64, len: usize) -> io::Result<&[u8]> {
+        let file = match self.source {
+            Source::File(file) => file,
+            Source::Bytes(bytes) => {
+                let range = usize::try_from(start)
+                    .ok()
+                    .and_then(|from| Some(from..from.checked_add(len)?));
+                return match range.and_then(|r| bytes.get(r)) {
+                    Some(window) => Ok(window),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("file ended at byte {} inside a batch", bytes.len()),
+                    )),
+                };
+            }
+        };
         let held = self.buf.bytes().len() as u64;
         if !(start >= self.buf_pos && start + len as u64 <= self.buf_pos + held) {
             let size = len
@@ -132,7 +173,7 @@ impl<'f> Scanner<'f> {
             };
             let lead = (start - from) as usize;
             let want = lead + size;
-            let got = self.buf.fill(self.file, from, want)?;
+            let got = self.buf.fill(file, from, want)?;
             self.buf_pos = from;
             if got < lead + len {
                 return Err(io::Error::new(
@@ -409,5 +450,62 @@ mod tests {
         assert!(
             matches!(step, Step::Invalid { position: 0, reason, incomplete: false } if reason.contains("length 0"))
         );
+    }
+
+    /// Every step of a walk over `[0, end)` of `f`, with its batches'
+    /// bytes, and the error that stopped it, if any.
+    type Walked = (Vec<(Step, Vec<u8>)>, Option<io::ErrorKind>);
+
+    fn steps(mut s: Scanner<'_>) -> Walked {
+        let mut out = Vec::new();
+        loop {
+            let step = match s.next() {
+                Ok(step) => step,
+                Err(e) => return (out, Some(e.kind())),
+            };
+            let bytes = match &step {
+                Step::Batch(b) => match s.batch_bytes(b) {
+                    Ok(bytes) => bytes.to_vec(),
+                    Err(e) => return (out, Some(e.kind())),
+                },
+                _ => Vec::new(),
+            };
+            let last = !matches!(step, Step::Batch(_));
+            out.push((step, bytes));
+            if last {
+                return (out, None);
+            }
+        }
+    }
+
+    #[test]
+    fn a_walk_over_mapped_bytes_steps_as_a_walk_that_reads() {
+        let (f, positions) = log_with(&[(0, 3), (3, 50), (53, 1), (54, 7)]);
+        let len = f.len().unwrap();
+        let bytes = f.map().unwrap();
+        assert_eq!(bytes.len() as u64, len);
+        // Whole, cut inside a header and inside a batch, and from a later
+        // batch on.
+        for (start, end) in [
+            (0, len),
+            (0, positions[2] + 30),
+            (0, len - 1),
+            (positions[1], len),
+        ] {
+            let read = steps(Scanner::new(&*f, 0, start, end, 4096));
+            let mapped = steps(Scanner::over_bytes(&bytes, 0, start, end));
+            assert_eq!(mapped, read, "[{start}, {end})");
+            assert!(read.1.is_none());
+        }
+        // A file shorter than the walk's end: the batch it cuts is an I/O
+        // error (the end was the segment's size), as where the walk reads.
+        let short = &bytes[..positions[3] as usize + 70];
+        let mapped = steps(Scanner::over_bytes(short, 0, 0, len));
+        assert_eq!(mapped.1, Some(io::ErrorKind::UnexpectedEof));
+        assert_eq!(mapped.0.len(), 3);
+        let fs = MemFs::new();
+        let g = fs.open(Path::new("short"), OpenMode::Create).unwrap();
+        g.write_all_at(short, 0).unwrap();
+        assert_eq!(steps(Scanner::new(&*g, 0, 0, len, 4096)), mapped);
     }
 }

@@ -6,7 +6,9 @@
 //! writer lock then).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use seglog::io::{FsOp, MemFs};
 use seglog::retention::RetentionPolicy;
@@ -168,6 +170,60 @@ fn a_truncation_refilled_and_rolled_during_the_round_aborts_it() {
     for o in 12..15u64 {
         expected.push((o, format!("k{}", o % 3), Some(format!("w{o}"))));
     }
+    check_aborted(&fs, &clock, log, &fired, &out, &expected);
+}
+
+/// A truncation into a closed segment while the round's map pass walks
+/// the segments through memory maps of their files waits for the pass (a
+/// file shrinking under a map would kill the process), which stops at its
+/// next batch; the round aborts before it writes anything.
+#[test]
+fn a_truncation_during_the_map_pass_stops_it_and_aborts_the_round() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(10);
+    let log = three_segments(&fs, &clock);
+    let before = records(&log);
+    let fired = Arc::new(AtomicBool::new(false));
+    let persisted = Arc::new(AtomicBool::new(false));
+    let truncation: Arc<Mutex<Option<JoinHandle<seglog::Result<()>>>>> = Arc::default();
+    let (flag, cut, running, cutter) = (
+        fired.clone(),
+        persisted.clone(),
+        truncation.clone(),
+        log.clone(),
+    );
+    fs.set_fault_hook(move |call| {
+        let path = call.path.to_string_lossy();
+        if call.op == FsOp::Write && path.contains("seglog.checkpoint") {
+            cut.store(true, Ordering::SeqCst);
+        }
+        // The map pass maps the second segment: a truncation into it
+        // starts on another thread (the pass holds what it waits for).
+        if call.op == FsOp::Map
+            && path.ends_with("00000000000000000005.log")
+            && !flag.swap(true, Ordering::SeqCst)
+        {
+            let log = cutter.clone();
+            *running.lock().unwrap() = Some(std::thread::spawn(move || log.truncate_to(7)));
+            // It persists its new end, then waits for the pass.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !cut.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        None
+    });
+    let out = log.compact(10).unwrap();
+    let truncated = truncation
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the truncation ran");
+    truncated.join().unwrap().unwrap();
+    // Stopped in the map pass: the rewrite read nothing.
+    assert_eq!(out.records_read, 0, "{out:?}");
+    let expected: Vec<Rec> = before.into_iter().filter(|r| r.0 < 7).collect();
     check_aborted(&fs, &clock, log, &fired, &out, &expected);
 }
 
