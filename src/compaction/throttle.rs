@@ -35,6 +35,11 @@ impl<'a> Throttle<'a> {
     /// Accounts for `bytes` of I/O, sleeping first if that would take the
     /// round above its rate (in slices, until cancelled).
     pub(crate) fn pace(&mut self, bytes: u64) {
+        self.pace_unless(bytes, None);
+    }
+
+    /// [`pace`](Self::pace), sleeping no more once `stop` is set either.
+    pub(crate) fn pace_unless(&mut self, bytes: u64, stop: Option<&AtomicBool>) {
         let Some(rate) = self.bytes_per_second else {
             return;
         };
@@ -42,7 +47,8 @@ impl<'a> Throttle<'a> {
         let due = Duration::from_secs_f64(self.bytes as f64 / rate as f64);
         loop {
             let elapsed = self.started.elapsed();
-            if due <= elapsed || self.cancelled() {
+            let stopped = stop.is_some_and(|s| s.load(Ordering::Acquire));
+            if due <= elapsed || self.cancelled() || stopped {
                 return;
             }
             std::thread::sleep((due - elapsed).min(SLICE));
@@ -65,6 +71,26 @@ mod tests {
         let t = Instant::now();
         slow.pace(100_000);
         assert!(t.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_throttle_stops_sleeping_once_its_stop_flag_is_set() {
+        let cancel = AtomicBool::new(false);
+        let stop = AtomicBool::new(false);
+        let mut slow = Throttle::new(Some(1_000_000), &cancel);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                stop.store(true, Ordering::Release);
+            });
+            let t = Instant::now();
+            // Ten seconds' worth, cut short by the flag.
+            slow.pace_unless(10_000_000, Some(&stop));
+            let took = t.elapsed();
+            assert!(took >= Duration::from_millis(100), "{took:?}");
+            assert!(took < Duration::from_secs(5), "{took:?}");
+        });
+        assert!(!slow.cancelled());
     }
 
     #[test]

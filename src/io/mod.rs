@@ -32,7 +32,9 @@
 //!   for as long as it walks them. The one thing that shortens a closed
 //!   segment's `.log` in a running log is a truncation into it (the
 //!   segment becomes the active one again); it first stops the map pass
-//!   and waits until the pass has let go of its maps (the round aborts).
+//!   and waits until the pass has let go of its maps (the round aborts),
+//!   and the pass maps only segments it finds closed once nothing can
+//!   make them active again until it lets go.
 //!   Deleting or replacing a segment renames and removes its files, which
 //!   leaves an existing map on the old inode.
 //!

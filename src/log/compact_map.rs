@@ -10,19 +10,22 @@
 //! read the bytes from memory, and the hashes), so with two cores free
 //! the pass takes about as long as the reader alone.
 //!
+//! The reader is at most [`CHUNKS_AHEAD`] chunks ahead (each of at most
+//! [`CHUNK_BATCH_BYTES`] of batches read), and stops when the map is
+//! full.
+//!
 //! The reader reads each segment's `.log` through a memory map of the
 //! whole file, where the kernel caches it: reading into a buffer costs a
 //! copy of every byte besides (on one CPU, walking a 256 MiB log and
 //! checking its CRCs took 34 ms read into a buffer, 25 ms mapped). A
 //! mapped file must not shrink (a read past its end would kill the
 //! process), and the only thing that shrinks a closed segment's file is a
-//! truncation into it: the reader holds the log's
-//! [`mapped`](CleanerState::mapped) lock for the whole walk, and a
-//! truncation that cuts a closed segment sets
-//! [`unmap`](CleanerState::unmap) and waits for that lock. The reader
-//! stops at its next batch, and the round aborts ([`MapPass::aborted`]). The reader is at most [`CHUNKS_AHEAD`] chunks ahead
-//! (each of at most [`CHUNK_BATCH_BYTES`] of batches read), and stops when
-//! the map is full.
+//! truncation into it. So the reader holds the log's
+//! [`mapped`](CleanerState::mapped) lock for its whole walk and maps only
+//! segments it finds closed under it, and a truncation that cuts a closed
+//! segment sets [`unmap`](CleanerState::unmap) and waits for the lock. The
+//! reader stops after the batch it is on (its throttle stops sleeping),
+//! and the round aborts ([`MapPass::aborted`]).
 //!
 //! The map is filled exactly as one thread would fill it: in offset
 //! order, and stopping at the same record when it is full. The reader may
@@ -211,7 +214,7 @@ pub(super) fn build_offset_map(
             .spawn_scoped(scope, || reader.run(producers, throttle))
             .map_err(|e| Error::io("spawn", std::path::Path::new("seglog-cleaner-map"), e))?;
         let result = fill(map, start, &full, &received, &recycle, outcome);
-        // Stops the reader: it sees the flag at its next batch, or a closed
+        // Stops the reader: it sees the flag before its next batch, or a closed
         // channel if it is waiting to hand a chunk over.
         full.store(true, Ordering::Relaxed);
         drop(received);
@@ -356,6 +359,14 @@ impl Reader<'_> {
         for &(index, next_base) in self.dirty {
             let seg = &self.segments[index];
             let path = seg.log_path();
+            // A truncation between the round's look at the segments and
+            // the pass's hold on `mapped` made this one the active segment
+            // again: its file may shrink, and the round is aborted anyway.
+            // A segment closed now stays closed until the pass is over.
+            if seg.is_active() {
+                self.aborted.store(true, Ordering::Relaxed);
+                return Ok(Walk::Stopped);
+            }
             let size = seg.readable_end()?;
             // The whole file, mapped: the walk reads its bytes where the
             // kernel caches them, where reading into a buffer would copy
@@ -386,7 +397,9 @@ impl Reader<'_> {
                     return Err(Error::Closed);
                 }
                 let bytes = scanner.batch_bytes(&b).ctx("read", path)?;
-                throttle.pace(bytes.len() as u64);
+                // A truncation waiting for the pass does not wait for the
+                // rate.
+                throttle.pace_unless(bytes.len() as u64, Some(&self.cleaner.unmap));
                 *bytes_read += bytes.len() as u64;
                 chunk.batch_bytes += bytes.len() as u64;
                 // Damage must stop the round: a damaged key could otherwise

@@ -246,7 +246,7 @@ struct CleanerState {
     /// mapped page past the end of its file kills the process (SIGBUS).
     mapped: RwLock<()>,
     /// Set while a truncation waits for [`mapped`](Self::mapped): the map
-    /// pass stops at its next batch, and its round is aborted.
+    /// pass stops after the batch it is on, and its round is aborted.
     unmap: AtomicBool,
 }
 
@@ -264,7 +264,7 @@ impl Drop for Unmapped<'_> {
 }
 
 impl CleanerState {
-    /// Stops a round's map pass (at its next batch) and waits until it
+    /// Stops a round's map pass (after the batch it is on) and waits until it
     /// has no file mapped.
     fn unmapped(&self) -> Unmapped<'_> {
         self.unmap.store(true, Ordering::Release);

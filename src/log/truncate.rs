@@ -24,8 +24,8 @@ impl PartitionLog {
     /// on is dirty), and a truncation into a closed segment aborts a
     /// compaction round running meanwhile. If the round is mapping keys,
     /// reading the segments' files through memory maps, the truncation
-    /// waits for it to let go of them (it stops at its next batch) before
-    /// it shortens a file.
+    /// waits for it to let go of them (it stops after the batch it is on)
+    /// before it shortens a file.
     ///
     /// # Examples
     ///

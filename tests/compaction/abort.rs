@@ -175,8 +175,8 @@ fn a_truncation_refilled_and_rolled_during_the_round_aborts_it() {
 
 /// A truncation into a closed segment while the round's map pass walks
 /// the segments through memory maps of their files waits for the pass (a
-/// file shrinking under a map would kill the process), which stops at its
-/// next batch; the round aborts before it writes anything.
+/// file shrinking under a map would kill the process), which stops after
+/// the batch it is on; the round aborts before it writes anything.
 #[test]
 fn a_truncation_during_the_map_pass_stops_it_and_aborts_the_round() {
     let fs = MemFs::new();

@@ -2,12 +2,15 @@
 //! maps. A file that shrank under a map would kill the process (SIGBUS)
 //! at the first read of a page past its new end, so a truncation that
 //! cuts a closed segment waits until no round has a file mapped: the map
-//! pass stops at its next batch, and its round aborts.
+//! pass stops after the batch it is on, and its round aborts. And the pass
+//! maps no segment that a truncation made active again before the pass
+//! began.
 //!
-//! Tested on real files, with a hook in the file system's `map` that
-//! starts the truncation on another thread and gives it time to cut the
-//! file before the pass reads it: without the wait, the pass would read a
-//! page past the file's end and the test binary would die.
+//! Tested on real files, with hooks in the file system that start the
+//! truncations on other threads at the points that matter and give them
+//! time to cut the file before the pass reads it: without the wait, the
+//! pass would read a page past the file's end and the test binary would
+//! die.
 
 use std::fs::File;
 use std::io;
@@ -15,19 +18,43 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use seglog::io::{DirEntry, DirLock, FileHandle, Fs, LockMode, Mapping, OpenMode, StdFs};
-use seglog::{BatchBuilder, OpenOptions, Record};
+use seglog::{BatchBuilder, OpenOptions, PartitionLog, Record};
 
 use crate::helpers::*;
 
-type Hook = Box<dyn Fn(&Path) + Send + Sync>;
+/// What a hook of [`MapHookFs`] is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// A `map` of the file, once it is mapped.
+    Map,
+    /// A read of `len` bytes at `pos`, before it reads.
+    Read { pos: u64, len: usize },
+    /// A write, before it writes.
+    Write,
+}
 
-/// [`StdFs`], with a hook run by every `map` of a file once it is mapped.
+type Hook = Box<dyn Fn(Call, &Path) + Send + Sync>;
+
+/// [`StdFs`], with a hook run by every `map`, read and write of a file.
 #[derive(Clone, Default)]
 struct MapHookFs {
     hook: Arc<Mutex<Option<Arc<Hook>>>>,
+}
+
+impl MapHookFs {
+    fn set_hook(&self, hook: Option<Hook>) {
+        *self.hook.lock().unwrap() = hook.map(Arc::new);
+    }
+
+    fn call(&self, call: Call, path: &Path) {
+        let hook = self.hook.lock().unwrap().clone();
+        if let Some(hook) = hook {
+            hook(call, path);
+        }
+    }
 }
 
 impl std::fmt::Debug for MapHookFs {
@@ -89,9 +116,12 @@ impl Fs for MapHookFs {
 
 impl FileHandle for MapHookFile {
     fn read_at(&self, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+        let len = buf.len();
+        self.fs.call(Call::Read { pos, len }, &self.path);
         self.file.read_at(buf, pos)
     }
     fn write_all_at(&self, buf: &[u8], pos: u64) -> io::Result<()> {
+        self.fs.call(Call::Write, &self.path);
         self.file.write_all_at(buf, pos)
     }
     fn len(&self) -> io::Result<u64> {
@@ -105,10 +135,7 @@ impl FileHandle for MapHookFile {
     }
     fn map(&self) -> io::Result<Mapping> {
         let map = self.file.map()?;
-        let hook = self.fs.hook.lock().unwrap().clone();
-        if let Some(hook) = hook {
-            hook(&self.path);
-        }
+        self.fs.call(Call::Map, &self.path);
         Ok(map)
     }
     fn as_std_file(&self) -> Option<&File> {
@@ -136,19 +163,17 @@ fn page_record(key: &str) -> Record {
     record
 }
 
-#[test]
-fn a_truncation_waits_for_the_map_pass_to_let_go_of_the_file_it_cuts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fs = MapHookFs::default();
+/// A log on real files under `fs`, of two closed segments of 16 pages
+/// (offsets 0-15 and 16-31, keys k0 to k3) and an active one (32).
+fn two_closed_segments_of_pages(dir: &Path, fs: &MapHookFs) -> PartitionLog {
     let config = seglog::LogConfig {
         segment_bytes: 16 * 4096,
         ..config()
     };
     let log = OpenOptions::new()
         .fs(fs.clone())
-        .open(tmp.path().join("t-0"), config)
+        .open(dir.join("t-0"), config)
         .unwrap();
-    // Two closed segments of pages, then the active one.
     for i in 0..32u64 {
         log.append(&[page_record(&format!("k{}", i % 4))]).unwrap();
         if i % 16 == 15 {
@@ -156,26 +181,52 @@ fn a_truncation_waits_for_the_map_pass_to_let_go_of_the_file_it_cuts() {
         }
     }
     log.append(&[page_record("k0")]).unwrap();
-    let before = records(&log);
     assert_eq!(log.segments().len(), 3);
+    log
+}
+
+/// Waits until `flag` is set (at most 10 s), then a little more.
+fn wait_for(flag: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+#[test]
+fn a_truncation_waits_for_the_map_pass_to_let_go_of_the_file_it_cuts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = MapHookFs::default();
+    let log = two_closed_segments_of_pages(tmp.path(), &fs);
+    let before = records(&log);
     let second = log.segments()[1].path.clone();
 
     let fired = Arc::new(AtomicBool::new(false));
+    let persisted = Arc::new(AtomicBool::new(false));
     let truncation: Arc<Mutex<Option<JoinHandle<seglog::Result<()>>>>> = Arc::default();
-    let (flag, running, cutter) = (fired.clone(), truncation.clone(), log.clone());
-    let hook: Hook = Box::new(move |path| {
+    let (flag, cut, running, cutter) = (
+        fired.clone(),
+        persisted.clone(),
+        truncation.clone(),
+        log.clone(),
+    );
+    fs.set_hook(Some(Box::new(move |call, path| {
+        if call == Call::Write && path.to_string_lossy().contains("seglog.checkpoint") {
+            cut.store(true, Ordering::SeqCst);
+        }
         // The pass has mapped the second segment: a truncation to just
         // past its first batch would leave its file one page long, and
-        // the pass reads the next page next.
-        if path == second.as_path() && !flag.swap(true, Ordering::SeqCst) {
+        // the pass reads the next page next. The truncation persists its
+        // new end, then waits for the pass (or, without the wait, cuts).
+        if call == Call::Map && path == second.as_path() && !flag.swap(true, Ordering::SeqCst) {
             let log = cutter.clone();
             *running.lock().unwrap() = Some(std::thread::spawn(move || log.truncate_to(17)));
-            std::thread::sleep(Duration::from_millis(300));
+            wait_for(&cut);
         }
-    });
-    *fs.hook.lock().unwrap() = Some(Arc::new(hook));
+    })));
     let out = log.compact(10).unwrap();
-    *fs.hook.lock().unwrap() = None;
+    fs.set_hook(None);
     assert!(fired.load(Ordering::SeqCst), "the hook ran");
     let truncated = truncation
         .lock()
@@ -193,5 +244,67 @@ fn a_truncation_waits_for_the_map_pass_to_let_go_of_the_file_it_cuts() {
     let out = log.compact(10).unwrap();
     assert!(!out.aborted && out.segments_written > 0, "{out:?}");
     assert_eq!(log.log_end_offset(), 17);
+    log.close().unwrap();
+}
+
+/// A truncation into the second segment after the round has looked at the
+/// segments, before the pass begins: the segment is the active one again,
+/// refilled, when the pass gets to it, and a second truncation into it
+/// (into the active segment: it waits for nothing) would cut it under a
+/// map. The pass maps no segment it finds active; the round aborts.
+#[test]
+fn the_map_pass_maps_no_segment_a_truncation_made_active_before_it_began() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = MapHookFs::default();
+    let log = two_closed_segments_of_pages(tmp.path(), &fs);
+    let first = log.segments()[0].path.clone();
+    let second = log.segments()[1].path.clone();
+    let first_read = Arc::new(AtomicBool::new(false));
+    let mapped_second = Arc::new(AtomicBool::new(false));
+    let truncation: Arc<Mutex<Option<JoinHandle<seglog::Result<()>>>>> = Arc::default();
+    let (read_flag, map_flag, running, cutter) = (
+        first_read.clone(),
+        mapped_second.clone(),
+        truncation.clone(),
+        log.clone(),
+    );
+    fs.set_hook(Some(Box::new(move |call, path| {
+        // The round reads the first batch header of each segment it looks
+        // at, before the pass: the truncation runs to its end there,
+        // refilling the second segment (not rolled: it stays active).
+        if call == (Call::Read { pos: 0, len: 61 })
+            && path == first.as_path()
+            && !read_flag.swap(true, Ordering::SeqCst)
+        {
+            let log = cutter.clone();
+            std::thread::spawn(move || {
+                log.truncate_to(17).unwrap();
+                for i in 17..32u64 {
+                    log.append(&[page_record(&format!("k{}", i % 4))]).unwrap();
+                }
+            })
+            .join()
+            .unwrap();
+        }
+        if call == Call::Map && path == second.as_path() && !map_flag.swap(true, Ordering::SeqCst) {
+            let log = cutter.clone();
+            *running.lock().unwrap() = Some(std::thread::spawn(move || log.truncate_to(17)));
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    })));
+    let out = log.compact(10).unwrap();
+    fs.set_hook(None);
+    assert!(
+        first_read.load(Ordering::SeqCst),
+        "the first truncation ran"
+    );
+    assert!(
+        !mapped_second.load(Ordering::SeqCst),
+        "the pass mapped the active segment"
+    );
+    assert!(truncation.lock().unwrap().is_none());
+    assert!(out.aborted, "{out:?}");
+    assert_eq!((out.records_read, out.segments_written), (0, 0), "{out:?}");
+    assert_eq!(log.log_end_offset(), 32);
     log.close().unwrap();
 }
