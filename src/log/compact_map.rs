@@ -51,7 +51,7 @@ use crate::compaction::{
 };
 use crate::error::{Error, Result};
 use crate::io::IoContext;
-use crate::record::RecordBatch;
+use crate::record::{Compression, RecordBatch};
 use crate::segment::{read_lock, ScannedBatch, Scanner, Segment};
 
 /// Records (keyed or not) a chunk carries before it is handed over: at
@@ -404,27 +404,39 @@ impl Reader<'_> {
                 chunk.batch_bytes += bytes.len() as u64;
                 // Damage must stop the round: a damaged key could otherwise
                 // make a batch that holds the latest record of a key go
-                // unread, and bring back an older record of it.
-                let batch = RecordBatch::parse_raw(bytes)
-                    .and_then(|batch| batch.check_crc().map(|()| batch))
-                    .map_err(|e| e.in_file(path, b.position))?;
+                // unread, and bring back an older record of it. No key of
+                // a batch goes to the map before its CRC is checked: first
+                // where its bytes are decompressed, after decoding where
+                // they are not (the decoding is the first to read them from
+                // memory, with work to do while they come, and the CRC then
+                // reads them from the cache). A batch that does not decode
+                // is reported by its CRC if that does not match, as where
+                // the CRC is checked first.
+                let batch =
+                    RecordBatch::parse_raw(bytes).map_err(|e| e.in_file(path, b.position))?;
+                let compressed = batch.header().compression() != Compression::None;
+                let check_crc = || batch.check_crc().map_err(|e| e.in_file(path, b.position));
+                if compressed {
+                    check_crc()?;
+                }
+                let damaged = |e: Error| check_crc().err().unwrap_or(e);
                 let (keyed_start, keyless_start) = (chunk.keyed.len(), chunk.keyless.len());
                 if !batch.header().is_control() {
                     let mut iter = batch
                         .records_raw(&mut records)
-                        .map_err(|e| e.in_file(path, b.position))?;
+                        .map_err(|e| damaged(e.in_file(path, b.position)))?;
                     let mut previous = None;
                     while let Some(record) = iter.next_key() {
                         let (offset, key) = record.map_err(|e| {
-                            Error::corrupt(path, b.position, e.in_input().to_string())
+                            damaged(Error::corrupt(path, b.position, e.in_input().to_string()))
                         })?;
                         // The rewrite decides by offset, in order.
                         if let Some(p) = previous.filter(|&p| offset <= p) {
-                            return Err(Error::corrupt(
+                            return Err(damaged(Error::corrupt(
                                 path,
                                 b.position,
                                 format!("record offset {offset} follows offset {p} in its batch"),
-                            ));
+                            )));
                         }
                         previous = Some(offset);
                         if offset < self.start {
@@ -437,6 +449,11 @@ impl Reader<'_> {
                             None => chunk.keyless.push(offset),
                         }
                     }
+                }
+                if !compressed {
+                    // The keys decoded above are past the chunk's last
+                    // event, which is all the map reads.
+                    check_crc()?;
                 }
                 chunk.events.push(Event::Batch(MappedBatch {
                     last_offset: b.header.last_offset(),

@@ -81,6 +81,27 @@ fn damage_in_a_batch_whose_records_all_go_still_stops_the_round() {
     check_round_stops_at_damage_to(3, &CompactOptions::default());
 }
 
+/// Damage to a record's framing (its length, the first byte after the
+/// batch header, made -1), which stops the decoding, is reported as what
+/// it is: a CRC mismatch, whether the CRC is checked before or after the
+/// records are decoded.
+#[test]
+fn damage_that_breaks_the_records_is_reported_as_the_crc_mismatch() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let log = write_six_keys(&fs, &clock);
+    log.roll().unwrap();
+    let (path, at, _) = batch_of(&fs, 57);
+    let f = fs.open(&path, OpenMode::Write).unwrap();
+    // Zigzag 1 is -1.
+    f.write_all_at(&[1], (at + record::BATCH_HEADER_LEN) as u64)
+        .unwrap();
+    let before = file_names(&fs, "");
+    let err = log.compact_with(1, &CompactOptions::default()).unwrap_err();
+    assert_crc_error(&err, &path, at as u64);
+    assert_eq!(file_names(&fs, ""), before);
+}
+
 /// A batch at `base` of "a" -> "1" and "b" -> "2" whose two records carry
 /// the offset deltas 1 and 0, out of order, with a valid CRC (a replica
 /// may be handed such a batch).
