@@ -546,7 +546,8 @@ impl OffsetMap {
     /// stopping before the first one the map does not take: a new key
     /// when the table has no free slot, or any key once the map
     /// [is full](Self::is_full) (checked before each key, as the cleaner
-    /// checks it). Returns how many it put.
+    /// checks it) or [sorted by offset](Self::sort_by_offset). Returns how
+    /// many it put.
     ///
     /// The keys go in blocks of [`PUT_BLOCK`]: the candidate slots of
     /// every key of a block in its home group first, then the entries. A

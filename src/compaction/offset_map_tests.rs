@@ -302,7 +302,13 @@ fn keys_put_in_blocks_land_as_keys_put_one_by_one() {
         filled += usize::from(!put_all);
         assert_eq!(blocks.len(), single.len(), "case {case}");
         assert_eq!(blocks.slots(), single.slots(), "case {case}");
-        assert_eq!(blocks.latest_offset(), single.latest_offset());
+        assert_eq!(
+            blocks.latest_offset(),
+            single.latest_offset(),
+            "case {case}"
+        );
+        // Slot for slot, the same table.
+        assert!(blocks.table == single.table, "case {case}");
         for k in seen {
             let digest = digest_of(k);
             assert_eq!(blocks.get_hash(digest), single.get_hash(digest), "key {k}");
