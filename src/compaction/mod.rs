@@ -102,6 +102,12 @@
 //!   61-byte batch at the end of some segments.
 //! * New segments do not take the last-modified time of the segments they
 //!   replace: seglog decides nothing by file times.
+//! * The map pass reads the dirty segments' `.log` files through read-only
+//!   memory maps rather than into read buffers (the rewrite writes through
+//!   a buffer of `io_buffer_bytes`). A file must not shrink under a map,
+//!   so a truncation into a closed segment waits for a round's map pass to
+//!   let go of its maps, stopping it after the batch it is on (the round
+//!   aborts), as Kafka's truncation waits for its cleaner to abort.
 //!
 //! [`PartitionLog::compact`]: crate::PartitionLog::compact
 
