@@ -102,6 +102,35 @@ fn damage_that_breaks_the_records_is_reported_as_the_crc_mismatch() {
     assert_eq!(file_names(&fs, ""), before);
 }
 
+/// A damaged compressed batch (LZ4) stops the round at its CRC, which is
+/// checked before its records are decompressed.
+#[test]
+fn damage_in_a_compressed_batch_stops_the_round_at_its_crc() {
+    let fs = MemFs::new();
+    let clock = ManualClock::new(0);
+    let config = seglog::LogConfig {
+        compression: record::Compression::Lz4,
+        ..super::helpers::small_config()
+    };
+    let log = super::helpers::open_log(&fs, &clock, &config);
+    for i in 0..60u64 {
+        super::helpers::put(&log, &format!("k{}", i % 6), Some(&format!("v{i}")), 1);
+    }
+    log.roll().unwrap();
+    // The batch is stored compressed (attributes, bytes 21-22: codec 3).
+    let (path, at, _) = batch_of(&fs, 3);
+    let mut attributes = [0u8; 2];
+    let f = fs.open(&path, OpenMode::Read).unwrap();
+    f.read_exact_at(&mut attributes, (at + 21) as u64).unwrap();
+    assert_eq!(i16::from_be_bytes(attributes) & 7, 3);
+    let (path, position) = damage(&fs, 3);
+    let before = file_names(&fs, "");
+    let err = log.compact_with(1, &CompactOptions::default()).unwrap_err();
+    assert_crc_error(&err, &path, position);
+    assert_eq!(file_names(&fs, ""), before);
+    assert_eq!(log.cleaner_checkpoint(), None);
+}
+
 /// A batch at `base` of "a" -> "1" and "b" -> "2" whose two records carry
 /// the offset deltas 1 and 0, out of order, with a valid CRC (a replica
 /// may be handed such a batch).
