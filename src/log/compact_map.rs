@@ -196,14 +196,12 @@ pub(super) fn build_offset_map(
     let full = AtomicBool::new(false);
     let (chunks, received) = mpsc::sync_channel(CHUNKS_AHEAD);
     let (recycle, recycled) = mpsc::channel();
-    let aborted = AtomicBool::new(false);
     let reader = Reader {
         segments,
         dirty: &dirty,
         start,
         full: &full,
         cleaner,
-        aborted: &aborted,
         chunks,
         recycled,
         hasher: map.key_hasher(),
@@ -218,14 +216,13 @@ pub(super) fn build_offset_map(
         // channel if it is waiting to hand a chunk over.
         full.store(true, Ordering::Relaxed);
         drop(received);
-        let listed = match walk.join() {
-            Ok((bytes_read, listed)) => {
+        let (listed, aborted) = match walk.join() {
+            Ok((bytes_read, listed, aborted)) => {
                 outcome.bytes_read += bytes_read;
-                listed
+                (listed, aborted)
             }
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        let aborted = aborted.load(Ordering::Relaxed);
         Ok(MapPass {
             walked: if aborted { Vec::new() } else { result? },
             listed,
@@ -306,8 +303,6 @@ struct Reader<'a> {
     /// Set when the map is full or the round stopped taking chunks.
     full: &'a AtomicBool,
     cleaner: &'a CleanerState,
-    /// Set when the reader stopped for a truncation.
-    aborted: &'a AtomicBool,
     chunks: SyncSender<Result<Chunk>>,
     recycled: Receiver<Chunk>,
     hasher: MapKeyHasher,
@@ -316,8 +311,8 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Walks the dirty section, handing over chunks and, at the first
     /// error, the error. Returns the bytes of the batches it read whole,
-    /// and the batches it listed.
-    fn run(self, producers: &mut Producers, throttle: &mut Throttle<'_>) -> (u64, Listed) {
+    /// the batches it listed, and whether a truncation stopped it.
+    fn run(self, producers: &mut Producers, throttle: &mut Throttle<'_>) -> (u64, Listed, bool) {
         let mut chunk = Chunk::default();
         let mut bytes_read = 0u64;
         let mut listed = Listed::default();
@@ -329,17 +324,18 @@ impl Reader<'_> {
         let outcome = self.walk(producers, throttle, walk);
         let last = match outcome {
             Ok(Walk::Ended) => Ok(chunk),
-            Ok(Walk::Stopped) => return (bytes_read, listed),
+            Ok(Walk::Stopped) => return (bytes_read, listed, false),
+            Ok(Walk::Unmapped) => return (bytes_read, listed, true),
             // What was found before the error comes first.
             Err(e) => {
                 if self.chunks.send(Ok(chunk)).is_err() {
-                    return (bytes_read, listed);
+                    return (bytes_read, listed, false);
                 }
                 Err(e)
             }
         };
         let _ = self.chunks.send(last);
-        (bytes_read, listed)
+        (bytes_read, listed, false)
     }
 
     fn walk(
@@ -364,8 +360,7 @@ impl Reader<'_> {
             // again: its file may shrink, and the round is aborted anyway.
             // A segment closed now stays closed until the pass is over.
             if seg.is_active() {
-                self.aborted.store(true, Ordering::Relaxed);
-                return Ok(Walk::Stopped);
+                return Ok(Walk::Unmapped);
             }
             let size = seg.readable_end()?;
             // The whole file, mapped: the walk reads its bytes where the
@@ -379,8 +374,7 @@ impl Reader<'_> {
                     return Ok(Walk::Stopped);
                 }
                 if self.cleaner.unmap.load(Ordering::Acquire) {
-                    self.aborted.store(true, Ordering::Relaxed);
-                    return Ok(Walk::Stopped);
+                    return Ok(Walk::Unmapped);
                 }
                 let Some(b) = scanner.next_intact(path)? else {
                     break;
@@ -495,4 +489,7 @@ enum Walk {
     Ended,
     /// Told to stop (the map is full, or the round stopped taking chunks).
     Stopped,
+    /// Stopped for a truncation, which waits for the pass to let go of
+    /// its maps: the round is aborted.
+    Unmapped,
 }

@@ -198,10 +198,11 @@ impl Inner {
         w.unsynced.retain(|s| s.base_offset() < holder_base);
         let now = self.clock.now_ms();
         let active_base = self.active(w)?.base_offset();
+        let cuts_closed = holder_base != active_base;
         // A closed segment's file is about to shrink: no round may have it
         // mapped (a round mapping segments now is aborted).
-        let _unmapped = (holder_base != active_base).then(|| self.cleaner.unmapped());
-        if holder_base != active_base {
+        let _unmapped = cuts_closed.then(|| self.cleaner.unmapped());
+        if cuts_closed {
             w.rewinds += 1;
             w.active = None;
             self.delete_segments_now(w, &above)?;

@@ -63,18 +63,29 @@ pub(crate) struct Scanner<'f> {
     segment_base: u64,
     pos: u64,
     end: u64,
-    buf: AlignedBuf,
-    buf_pos: u64,
-    chunk: usize,
     prev_last: Option<u64>,
 }
 
 /// What a walk reads.
 enum Source<'f> {
-    /// The file, a chunk at a time into the walk's buffer.
-    File(&'f dyn FileHandle),
+    /// The file, read a chunk at a time into `buf`, which holds its bytes
+    /// from `buf_pos`; a read takes at least `chunk` bytes.
+    File {
+        file: &'f dyn FileHandle,
+        buf: AlignedBuf,
+        buf_pos: u64,
+        chunk: usize,
+    },
     /// The file's bytes, from its start, all there (a memory map).
     Bytes(&'f [u8]),
+}
+
+/// The error of a window that runs past the end of the file, at `at`.
+fn cut_short(at: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("file ended at byte {at} inside a batch"),
+    )
 }
 
 /// A page: large reads start at a multiple of it.
@@ -98,13 +109,15 @@ impl<'f> Scanner<'f> {
         chunk: usize,
     ) -> Self {
         Scanner {
-            source: Source::File(file),
+            source: Source::File {
+                file,
+                buf: AlignedBuf::with_capacity(chunk),
+                buf_pos: start,
+                chunk,
+            },
             segment_base,
             pos: start,
             end,
-            buf: AlignedBuf::with_capacity(chunk),
-            buf_pos: start,
-            chunk,
             prev_last: None,
         }
     }
@@ -120,9 +133,6 @@ impl<'f> Scanner<'f> {
             segment_base,
             pos: start,
             end,
-            buf: AlignedBuf::with_capacity(0),
-            buf_pos: start,
-            chunk: 0,
             prev_last: None,
         }
     }
@@ -135,9 +145,11 @@ impl<'f> Scanner<'f> {
     }
 
     /// Reads at least `chunk` bytes (up to the end) whenever the window
-    /// must move from now on.
+    /// must move from now on (a walk over bytes reads nothing).
     pub(crate) fn set_chunk(&mut self, chunk: usize) {
-        self.chunk = chunk;
+        if let Source::File { chunk: c, .. } = &mut self.source {
+            *c = chunk;
+        }
     }
 
     /// Makes the window hold `[start, start + len)`. Large reads start at
@@ -145,27 +157,25 @@ impl<'f> Scanner<'f> {
     /// of its cache to whole pages of the (page-aligned) buffer, several
     /// times faster than at an offset within a page.
     fn window(&mut self, start: u64, len: usize) -> io::Result<&[u8]> {
-        let file = match self.source {
-            Source::File(file) => file,
+        let (file, buf, buf_pos, chunk) = match &mut self.source {
+            Source::File {
+                file,
+                buf,
+                buf_pos,
+                chunk,
+            } => (*file, buf, buf_pos, *chunk),
             Source::Bytes(bytes) => {
                 let range = usize::try_from(start)
                     .ok()
                     .and_then(|from| Some(from..from.checked_add(len)?));
-                return match range.and_then(|r| bytes.get(r)) {
-                    Some(window) => Ok(window),
-                    None => Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("file ended at byte {} inside a batch", bytes.len()),
-                    )),
-                };
+                return range
+                    .and_then(|r| bytes.get(r))
+                    .ok_or_else(|| cut_short(bytes.len() as u64));
             }
         };
-        let held = self.buf.bytes().len() as u64;
-        if !(start >= self.buf_pos && start + len as u64 <= self.buf_pos + held) {
-            let size = len
-                .max(self.chunk)
-                .min((self.end - start) as usize)
-                .max(len);
+        let held = buf.bytes().len() as u64;
+        if !(start >= *buf_pos && start + len as u64 <= *buf_pos + held) {
+            let size = len.max(chunk).min((self.end - start) as usize).max(len);
             let from = if size >= ALIGNED_READ_MIN {
                 start - start % PAGE
             } else {
@@ -173,17 +183,14 @@ impl<'f> Scanner<'f> {
             };
             let lead = (start - from) as usize;
             let want = lead + size;
-            let got = self.buf.fill(file, from, want)?;
-            self.buf_pos = from;
+            let got = buf.fill(file, from, want)?;
+            *buf_pos = from;
             if got < lead + len {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("file ended at byte {} inside a batch", from + got as u64),
-                ));
+                return Err(cut_short(from + got as u64));
             }
         }
-        let from = (start - self.buf_pos) as usize;
-        Ok(&self.buf.bytes()[from..from + len])
+        let from = (start - *buf_pos) as usize;
+        Ok(&buf.bytes()[from..from + len])
     }
 
     /// Finds the next batch. I/O errors are returned as such; anything that
